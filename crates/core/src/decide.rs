@@ -1,1 +1,384 @@
-//! (being written)
+//! The decision core: given what is known, what should the supervisor do next?
+//!
+//! The shells gather a [`Known`] snapshot (what `current` points at, what was applied, the
+//! node's `upgrade-info.json`, pending manual upgrades, the chain's plan, the last committed
+//! height) and ask one of three questions:
+//! - [`on_start`]: about to start the node — start it (with which halt height?) or swap first?
+//! - [`while_running`]: something changed while the node runs — stop it for a swap now?
+//! - [`on_exit`]: the node exited — swap, finish, or treat it as a crash?
+//!
+//! The two rules everything here serves (DESIGN.md invariant 1):
+//! - the new binary never starts before the upgrade height H: a swap is only decided with
+//!   evidence that the node reached H (its own upgrade-info.json for a plan, with no committed
+//!   height below H-1 observed; a committed height of at least H-1 for a manual upgrade, whose
+//!   old binary cannot commit H because of its halt height);
+//! - the old binary never runs at or past an upgrade it halted for: when `upgrade-info.json`
+//!   names an upgrade that was not applied, starting means swapping first.
+
+use std::collections::BTreeMap;
+
+use crate::halt::{HaltMethod, SdkVersion};
+use crate::name::UpgradeName;
+use crate::schedule::{armed_manual, ChainPlan, Current, ManualUpgrade, UpgradeSource};
+use crate::upgrade_info::UpgradeInfo;
+
+/// Everything the core needs to decide; gathered by the shells.
+#[derive(Debug, Clone)]
+pub struct Known {
+    pub current: Current,
+    /// Upgrades already applied, with the height they applied at (0 when unknown).
+    pub applied: BTreeMap<UpgradeName, i64>,
+    /// The node's `data/upgrade-info.json`, if present and valid.
+    pub halt_file: Option<UpgradeInfo>,
+    /// Manual upgrades registered by the operator (applied ones may still be listed).
+    pub manual: Vec<ManualUpgrade>,
+    /// The chain's scheduled plan, if the watcher knows it.
+    pub plan: Option<ChainPlan>,
+    /// The last block height the node committed, if observed.
+    pub committed: Option<i64>,
+    /// The running binary's Cosmos SDK version, if known (for halt-height semantics).
+    pub sdk_version: Option<SdkVersion>,
+}
+
+/// A swap the core decided on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SwapTarget {
+    pub name: UpgradeName,
+    pub height: i64,
+    pub source: UpgradeSource,
+    /// The plan's info (for `upgrades/<name>/upgrade-info.json`); empty for manual upgrades.
+    pub info: String,
+}
+
+/// The manual upgrade the node must halt for next, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArmedHalt {
+    pub upgrade: ManualUpgrade,
+    pub method: HaltMethod,
+}
+
+/// Answer to [`on_start`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartDecision {
+    /// The node already halted for this upgrade: swap before starting anything.
+    SwapFirst(SwapTarget),
+    /// Start the node on `current`, armed to halt for the next manual upgrade if there is one.
+    Start { halt: Option<ArmedHalt> },
+}
+
+/// Answer to [`while_running`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunningDecision {
+    /// Nothing to do.
+    Continue,
+    /// `upgrade-info.json` names an upgrade the node has not reached yet (it was not written by a
+    /// halt, or our view of the height is old): keep running and keep watching.
+    WaitForHeight { name: UpgradeName, height: i64, committed: i64 },
+    /// The node reached the upgrade: stop it and swap.
+    StopAndSwap(SwapTarget),
+}
+
+/// How the node process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitKind {
+    /// Exit status 0.
+    Success,
+    /// Non-zero exit status, or killed by a signal we did not send.
+    Failure,
+}
+
+/// Answer to [`on_exit`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitDecision {
+    /// It halted for an upgrade: swap.
+    Swap(SwapTarget),
+    /// A clean exit: end supervision with status 0.
+    Finish,
+    /// A crash: apply the restart policy.
+    Crash,
+}
+
+/// The swap the node's own upgrade-info.json calls for, if any and if the height allows it.
+fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
+    let info = k.halt_file.as_ref()?;
+    if k.applied.contains_key(&info.name) || k.current.is_upgrade(&info.name) {
+        return None; // Old news: the file stays on disk after the upgrade ran.
+    }
+    if let Some(c) = k.committed {
+        if c < info.height - 1 {
+            return Some(Err(RunningDecision::WaitForHeight {
+                name: info.name.clone(),
+                height: info.height,
+                committed: c,
+            }));
+        }
+    }
+    Some(Ok(SwapTarget {
+        name: info.name.clone(),
+        height: info.height,
+        source: UpgradeSource::Plan,
+        info: info.info.clone(),
+    }))
+}
+
+/// The next armed manual upgrade.
+fn next_manual(k: &Known) -> Option<&ManualUpgrade> {
+    armed_manual(&k.manual, &k.applied, k.plan.as_ref())
+        .into_iter()
+        .next()
+}
+
+/// The manual upgrade that is due (the node committed H-1 or more), if any.
+fn manual_swap(k: &Known) -> Option<SwapTarget> {
+    let m = next_manual(k)?;
+    let c = k.committed?;
+    (c >= m.height - 1).then(|| SwapTarget {
+        name: m.name.clone(),
+        height: m.height,
+        source: UpgradeSource::Manual,
+        info: String::new(),
+    })
+}
+
+/// Decides what to do before starting the node.
+pub fn on_start(k: &Known) -> StartDecision {
+    // At start, the node is not running, so an observed height can only be stale; the file
+    // itself is the evidence (the node writes it only when it reaches the plan height).
+    let fresh = Known {
+        committed: None,
+        ..k.clone()
+    };
+    if let Some(Ok(t)) = halt_file_swap(&fresh) {
+        return StartDecision::SwapFirst(t);
+    }
+    if let Some(t) = manual_swap(k) {
+        return StartDecision::SwapFirst(t);
+    }
+    StartDecision::Start {
+        halt: next_manual(k).map(|m| ArmedHalt {
+            upgrade: m.clone(),
+            method: HaltMethod::for_target(m.height, k.sdk_version),
+        }),
+    }
+}
+
+/// Decides, while the node runs, whether it must be stopped for a swap.
+pub fn while_running(k: &Known) -> RunningDecision {
+    match halt_file_swap(k) {
+        Some(Ok(t)) => return RunningDecision::StopAndSwap(t),
+        Some(Err(wait)) => {
+            if let Some(t) = manual_swap(k) {
+                return RunningDecision::StopAndSwap(t);
+            }
+            return wait;
+        }
+        None => {}
+    }
+    match manual_swap(k) {
+        Some(t) => RunningDecision::StopAndSwap(t),
+        None => RunningDecision::Continue,
+    }
+}
+
+/// Decides what a node exit means.
+pub fn on_exit(k: &Known, exit: ExitKind) -> ExitDecision {
+    if let Some(Ok(t)) = halt_file_swap(k) {
+        return ExitDecision::Swap(t);
+    }
+    if let Some(t) = manual_swap(k) {
+        return ExitDecision::Swap(t);
+    }
+    match exit {
+        ExitKind::Success => ExitDecision::Finish,
+        ExitKind::Failure => ExitDecision::Crash,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn n(s: &str) -> UpgradeName {
+        UpgradeName::parse(s, false).unwrap()
+    }
+
+    fn known() -> Known {
+        Known {
+            current: Current::Genesis,
+            applied: BTreeMap::new(),
+            halt_file: None,
+            manual: vec![],
+            plan: None,
+            committed: None,
+            sdk_version: None,
+        }
+    }
+
+    fn file(name: &str, h: i64) -> Option<UpgradeInfo> {
+        Some(UpgradeInfo {
+            name: n(name),
+            height: h,
+            info: String::new(),
+        })
+    }
+
+    #[test]
+    fn start_swaps_first_when_the_node_already_halted() {
+        let k = Known {
+            halt_file: file("v2", 100),
+            committed: Some(3), // stale
+            ..known()
+        };
+        assert!(matches!(on_start(&k), StartDecision::SwapFirst(t) if t.name == n("v2") && t.height == 100));
+    }
+
+    #[test]
+    fn start_ignores_an_applied_upgrade_file() {
+        let k = Known {
+            halt_file: file("v2", 100),
+            current: Current::Upgrade(n("v2")),
+            ..known()
+        };
+        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
+        let k = Known {
+            halt_file: file("v2", 100),
+            applied: BTreeMap::from([(n("v2"), 100)]),
+            current: Current::Upgrade(n("v3")),
+            ..known()
+        };
+        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
+    }
+
+    #[test]
+    fn start_arms_the_lowest_manual_upgrade_with_the_right_flag() {
+        let k = Known {
+            manual: vec![
+                ManualUpgrade { name: n("b"), height: 300 },
+                ManualUpgrade { name: n("a"), height: 200 },
+            ],
+            sdk_version: SdkVersion::parse("v0.47.3"),
+            ..known()
+        };
+        let StartDecision::Start { halt: Some(h) } = on_start(&k) else {
+            panic!()
+        };
+        assert_eq!(h.upgrade.name, n("a"));
+        assert_eq!(h.method, HaltMethod::HaltHeightFlag { flag: 199 });
+    }
+
+    #[test]
+    fn running_waits_until_the_node_reaches_the_file_height() {
+        let mut k = Known {
+            halt_file: file("v2", 100),
+            committed: Some(50),
+            ..known()
+        };
+        assert!(matches!(while_running(&k), RunningDecision::WaitForHeight { .. }));
+        k.committed = Some(99);
+        assert!(matches!(while_running(&k), RunningDecision::StopAndSwap(_)));
+    }
+
+    #[test]
+    fn exit_without_upgrade_is_finish_or_crash() {
+        assert_eq!(on_exit(&known(), ExitKind::Success), ExitDecision::Finish);
+        assert_eq!(on_exit(&known(), ExitKind::Failure), ExitDecision::Crash);
+        let k = Known {
+            halt_file: file("v2", 10),
+            ..known()
+        };
+        assert!(matches!(on_exit(&k, ExitKind::Failure), ExitDecision::Swap(_)));
+    }
+
+    #[test]
+    fn plan_at_a_manual_height_wins() {
+        let k = Known {
+            manual: vec![ManualUpgrade { name: n("fix"), height: 100 }],
+            plan: Some(ChainPlan { name: n("gov"), height: 100 }),
+            committed: Some(99),
+            ..known()
+        };
+        assert_eq!(while_running(&k), RunningDecision::Continue);
+    }
+
+    fn arb_known() -> impl Strategy<Value = Known> {
+        (
+            proptest::option::of(1i64..500),
+            proptest::option::of(1i64..500),
+            proptest::collection::vec(1i64..500, 0..4),
+            any::<bool>(),
+            proptest::option::of(0u64..60),
+        )
+            .prop_map(|(file_h, committed, manual_hs, applied_v2, minor)| {
+                let mut manual: Vec<ManualUpgrade> = Vec::new();
+                for (i, h) in manual_hs.into_iter().enumerate() {
+                    if manual.iter().all(|m| m.height != h) {
+                        manual.push(ManualUpgrade { name: n(&format!("m{i}")), height: h });
+                    }
+                }
+                Known {
+                    current: Current::Genesis,
+                    applied: if applied_v2 { BTreeMap::from([(n("v2"), 0)]) } else { BTreeMap::new() },
+                    halt_file: file_h.and_then(|h| file("v2", h)),
+                    manual,
+                    plan: None,
+                    committed,
+                    sdk_version: minor.map(|m| SdkVersion { major: 0, minor: m, patch: 10 }),
+                }
+            })
+    }
+
+    fn target_height(k: &Known, t: &SwapTarget) -> i64 {
+        match t.source {
+            UpgradeSource::Plan => k.halt_file.as_ref().unwrap().height,
+            UpgradeSource::Manual => k.manual.iter().find(|m| m.name == t.name).unwrap().height,
+        }
+    }
+
+    proptest! {
+        /// Never switch before the node reached the plan height.
+        #[test]
+        fn never_swaps_while_running_before_height(k in arb_known()) {
+            if let RunningDecision::StopAndSwap(t) = while_running(&k) {
+                prop_assert_eq!(t.height, target_height(&k, &t));
+                match t.source {
+                    // The node wrote the file at H; we never contradict an observed height.
+                    UpgradeSource::Plan => prop_assert!(k.committed.is_none_or(|c| c >= t.height - 1)),
+                    // A manual upgrade needs a committed height of H-1.
+                    UpgradeSource::Manual => prop_assert!(k.committed.unwrap() >= t.height - 1),
+                }
+            }
+        }
+
+        /// Never start the old binary for a height at or past an unapplied plan it halted for.
+        #[test]
+        fn never_restarts_old_binary_into_a_halt(k in arb_known()) {
+            let halted_for_unapplied = k.halt_file.as_ref().is_some_and(|f| !k.applied.contains_key(&f.name));
+            if halted_for_unapplied {
+                prop_assert!(matches!(on_start(&k), StartDecision::SwapFirst(_)), "start decision");
+                prop_assert!(!matches!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash) || k.committed.is_some());
+            }
+        }
+
+        /// A started node is always armed for the lowest pending manual upgrade, and the flag
+        /// never lets it commit that height.
+        #[test]
+        fn armed_halt_never_lets_old_binary_commit_target(k in arb_known()) {
+            if let StartDecision::Start { halt: Some(h) } = on_start(&k) {
+                let lowest = k.manual.iter().map(|m| m.height).min().unwrap();
+                prop_assert_eq!(h.upgrade.height, lowest);
+                match h.method {
+                    HaltMethod::HaltHeightFlag { flag } => {
+                        let commits_flag = k.sdk_version.unwrap().commits_halt_height();
+                        let last_committed = if commits_flag { flag } else { flag - 1 };
+                        prop_assert_eq!(last_committed, h.upgrade.height - 1);
+                    }
+                    HaltMethod::OnNewBlock { stop_after } => {
+                        prop_assert!(k.sdk_version.is_none());
+                        prop_assert_eq!(stop_after, h.upgrade.height - 1);
+                    }
+                }
+            }
+        }
+    }
+}

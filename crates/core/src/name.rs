@@ -75,6 +75,15 @@ impl fmt::Display for UpgradeName {
     }
 }
 
+/// Names read back from our own files are validated again (but not recased: they were stored
+/// already normalised).
+impl<'de> serde::Deserialize<'de> for UpgradeName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = String::deserialize(d)?;
+        UpgradeName::parse(&raw, true).map_err(serde::de::Error::custom)
+    }
+}
+
 impl AsRef<str> for UpgradeName {
     fn as_ref(&self) -> &str {
         &self.0

@@ -1,1 +1,138 @@
-//! (being written)
+//! The crash-restart policy: exponential backoff, and a crash loop that ends supervision.
+//!
+//! Times are plain milliseconds handed in by the caller (the shell reads the clock), so the
+//! policy is a pure function of the crash history.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// Settings for [`CrashPolicy`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashPolicyConfig {
+    /// Delay before the first restart.
+    pub initial: Duration,
+    /// Largest delay between restarts.
+    pub max: Duration,
+    /// How many crashes within `window` count as a crash loop.
+    pub loop_max: u32,
+    pub window: Duration,
+}
+
+/// What to do after a crash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashDecision {
+    /// Start the node again after this delay.
+    RestartAfter(Duration),
+    /// Too many crashes too quickly: stop supervising with an error.
+    GiveUp { crashes: u32, window: Duration },
+}
+
+/// Remembers recent crashes and decides on each new one.
+#[derive(Debug, Clone)]
+pub struct CrashPolicy {
+    cfg: CrashPolicyConfig,
+    crashes_ms: VecDeque<u64>,
+}
+
+impl CrashPolicy {
+    pub fn new(cfg: CrashPolicyConfig) -> Self {
+        CrashPolicy {
+            cfg,
+            crashes_ms: VecDeque::new(),
+        }
+    }
+
+    /// Records a crash at `now_ms` and decides what happens next.
+    pub fn on_crash(&mut self, now_ms: u64) -> CrashDecision {
+        let window_ms = self.cfg.window.as_millis() as u64;
+        while let Some(&t) = self.crashes_ms.front() {
+            if now_ms.saturating_sub(t) >= window_ms {
+                self.crashes_ms.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.crashes_ms.push_back(now_ms);
+        let recent = self.crashes_ms.len() as u32;
+        if recent >= self.cfg.loop_max {
+            return CrashDecision::GiveUp {
+                crashes: recent,
+                window: self.cfg.window,
+            };
+        }
+        let exp = recent.saturating_sub(1).min(30);
+        let delay = self
+            .cfg
+            .initial
+            .checked_mul(1u32 << exp)
+            .unwrap_or(self.cfg.max)
+            .min(self.cfg.max);
+        CrashDecision::RestartAfter(delay)
+    }
+
+    /// Crashes currently inside the window.
+    pub fn recent_crashes(&self) -> usize {
+        self.crashes_ms.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn cfg() -> CrashPolicyConfig {
+        CrashPolicyConfig {
+            initial: Duration::from_secs(1),
+            max: Duration::from_secs(8),
+            loop_max: 5,
+            window: Duration::from_secs(600),
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_then_caps_then_gives_up() {
+        let mut p = CrashPolicy::new(CrashPolicyConfig {
+            loop_max: 6,
+            ..cfg()
+        });
+        let delays: Vec<_> = (0..5).map(|i| p.on_crash(i * 1000)).collect();
+        assert_eq!(
+            delays,
+            [1, 2, 4, 8, 8].map(|s| CrashDecision::RestartAfter(Duration::from_secs(s)))
+        );
+        assert!(matches!(p.on_crash(5000), CrashDecision::GiveUp { crashes: 6, .. }));
+    }
+
+    #[test]
+    fn crashes_outside_the_window_are_forgotten() {
+        let mut p = CrashPolicy::new(cfg());
+        for i in 0..4 {
+            p.on_crash(i * 1000);
+        }
+        // Long after: the history has aged out, so backoff starts over.
+        assert_eq!(
+            p.on_crash(3_600_000),
+            CrashDecision::RestartAfter(Duration::from_secs(1))
+        );
+        assert_eq!(p.recent_crashes(), 1);
+    }
+
+    proptest! {
+        #[test]
+        fn never_gives_up_below_the_limit_and_delay_is_bounded(gaps in proptest::collection::vec(0u64..2_000_000, 1..40)) {
+            let mut p = CrashPolicy::new(cfg());
+            let mut now = 0;
+            for g in gaps {
+                now += g;
+                match p.on_crash(now) {
+                    CrashDecision::RestartAfter(d) => {
+                        prop_assert!(d <= cfg().max && d >= cfg().initial);
+                        prop_assert!(p.recent_crashes() < 5);
+                    }
+                    CrashDecision::GiveUp { crashes, .. } => prop_assert!(crashes >= 5),
+                }
+            }
+        }
+    }
+}

@@ -1,1 +1,209 @@
-//! (being written)
+//! The upgrades switchyard knows about, and the rules for registering manual ones.
+//!
+//! Three sources feed the schedule: the on-chain plan (`CurrentPlan`, and the node's own
+//! `upgrade-info.json` when it halts for it), manual upgrades registered with
+//! `add-upgrade --height` (no plan on chain: emergency fixes, replay from genesis), and proposals
+//! still in governance (which only matter for pre-staging and reports).
+//!
+//! Collision rules (never a silent override):
+//! - a manual upgrade at or below the current height is refused;
+//! - a name that was already applied, or is already pending, is refused;
+//! - two manual upgrades at one height are refused;
+//! - a manual upgrade at the height of the on-chain plan is refused when added; if a plan
+//!   appears later at the height of a pending manual upgrade, the plan wins (the chain needs its
+//!   upgrade handler) and the manual upgrade is suspended with an error in the log and in `plan`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::name::UpgradeName;
+
+/// Which binary `current` points at.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
+pub enum Current {
+    Genesis,
+    Upgrade(UpgradeName),
+}
+
+impl Current {
+    pub fn is_upgrade(&self, name: &UpgradeName) -> bool {
+        matches!(self, Current::Upgrade(n) if n == name)
+    }
+}
+
+impl fmt::Display for Current {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Current::Genesis => f.write_str("genesis"),
+            Current::Upgrade(n) => write!(f, "upgrades/{n}"),
+        }
+    }
+}
+
+/// An upgrade registered by the operator at a height, with no on-chain plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ManualUpgrade {
+    pub name: UpgradeName,
+    pub height: i64,
+}
+
+/// Where an upgrade we act on comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpgradeSource {
+    Plan,
+    Manual,
+}
+
+impl fmt::Display for UpgradeSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            UpgradeSource::Plan => "on-chain plan",
+            UpgradeSource::Manual => "manual upgrade",
+        })
+    }
+}
+
+/// An on-chain plan: name and height.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainPlan {
+    pub name: UpgradeName,
+    pub height: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    #[error("upgrade height must be positive, got {0}")]
+    NonPositiveHeight(i64),
+    #[error("height {height} for {name} is not in the future: the chain is already at {current}")]
+    HeightPassed {
+        name: UpgradeName,
+        height: i64,
+        current: i64,
+    },
+    #[error("upgrade {0} was already applied; choose another name")]
+    AlreadyApplied(UpgradeName),
+    #[error("upgrade {name} is already scheduled at height {height}")]
+    AlreadyPending { name: UpgradeName, height: i64 },
+    #[error("height {height} already has manual upgrade {other}; two upgrades cannot run at one height")]
+    SameHeight { height: i64, other: UpgradeName },
+    #[error("height {height} already has the on-chain plan {plan}; the chain's plan takes that height")]
+    PlanAtHeight { height: i64, plan: UpgradeName },
+}
+
+/// Checks whether `new` may join the pending manual upgrades.
+pub fn check_manual(
+    new: &ManualUpgrade,
+    pending: &[ManualUpgrade],
+    applied: &BTreeMap<UpgradeName, i64>,
+    latest_height: Option<i64>,
+    plan: Option<&ChainPlan>,
+) -> Result<(), ScheduleError> {
+    if new.height <= 0 {
+        return Err(ScheduleError::NonPositiveHeight(new.height));
+    }
+    if let Some(current) = latest_height {
+        if new.height <= current {
+            return Err(ScheduleError::HeightPassed {
+                name: new.name.clone(),
+                height: new.height,
+                current,
+            });
+        }
+    }
+    if applied.contains_key(&new.name) {
+        return Err(ScheduleError::AlreadyApplied(new.name.clone()));
+    }
+    for p in pending {
+        if p.name == new.name {
+            return Err(ScheduleError::AlreadyPending {
+                name: p.name.clone(),
+                height: p.height,
+            });
+        }
+        if p.height == new.height {
+            return Err(ScheduleError::SameHeight {
+                height: p.height,
+                other: p.name.clone(),
+            });
+        }
+    }
+    if let Some(plan) = plan {
+        if plan.height == new.height {
+            return Err(ScheduleError::PlanAtHeight {
+                height: plan.height,
+                plan: plan.name.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The pending manual upgrades that are armed (not applied, not displaced by an on-chain plan at
+/// the same height), lowest height first.
+pub fn armed_manual<'a>(
+    pending: &'a [ManualUpgrade],
+    applied: &BTreeMap<UpgradeName, i64>,
+    plan: Option<&ChainPlan>,
+) -> Vec<&'a ManualUpgrade> {
+    let mut armed: Vec<_> = pending
+        .iter()
+        .filter(|m| !applied.contains_key(&m.name))
+        .filter(|m| plan.is_none_or(|p| p.height != m.height))
+        .collect();
+    armed.sort_by_key(|m| m.height);
+    armed
+}
+
+/// Manual upgrades displaced by an on-chain plan at the same height.
+pub fn displaced_manual<'a>(
+    pending: &'a [ManualUpgrade],
+    plan: Option<&ChainPlan>,
+) -> Vec<&'a ManualUpgrade> {
+    match plan {
+        Some(p) => pending.iter().filter(|m| m.height == p.height).collect(),
+        None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> UpgradeName {
+        UpgradeName::parse(s, false).unwrap()
+    }
+    fn m(s: &str, h: i64) -> ManualUpgrade {
+        ManualUpgrade { name: n(s), height: h }
+    }
+
+    #[test]
+    fn collisions_are_refused_with_reasons() {
+        let pending = vec![m("fix1", 100)];
+        let mut applied = BTreeMap::new();
+        applied.insert(n("v2"), 50);
+        let plan = ChainPlan { name: n("v3"), height: 200 };
+        let check = |u: ManualUpgrade| check_manual(&u, &pending, &applied, Some(90), Some(&plan));
+        assert!(matches!(check(m("x", 90)), Err(ScheduleError::HeightPassed { .. })));
+        assert!(matches!(check(m("x", 0)), Err(ScheduleError::NonPositiveHeight(0))));
+        assert!(matches!(check(m("v2", 150)), Err(ScheduleError::AlreadyApplied(_))));
+        assert!(matches!(check(m("fix1", 150)), Err(ScheduleError::AlreadyPending { .. })));
+        assert!(matches!(check(m("fix2", 100)), Err(ScheduleError::SameHeight { .. })));
+        assert!(matches!(check(m("fix2", 200)), Err(ScheduleError::PlanAtHeight { .. })));
+        assert_eq!(check(m("fix2", 150)), Ok(()));
+    }
+
+    #[test]
+    fn plan_displaces_manual_at_same_height() {
+        let pending = vec![m("b", 300), m("a", 200), m("c", 400)];
+        let plan = ChainPlan { name: n("gov"), height: 300 };
+        let applied = BTreeMap::from([(n("c"), 400)]);
+        let armed: Vec<_> = armed_manual(&pending, &applied, Some(&plan))
+            .into_iter()
+            .map(|m| m.name.as_str().to_string())
+            .collect();
+        assert_eq!(armed, ["a"]);
+        assert_eq!(displaced_manual(&pending, Some(&plan))[0].name.as_str(), "b");
+    }
+}

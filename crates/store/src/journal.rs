@@ -1,1 +1,227 @@
-//! (being written)
+//! The swap journal and the record of applied upgrades.
+//!
+//! A swap is several steps (stop, backup, pre-upgrade, switch `current`, record). Before each
+//! step the journal file is rewritten atomically with the step about to run, so that if
+//! switchyard is killed at any instant the next start knows exactly where the swap stood and
+//! finishes it instead of forgetting it. `current` itself only changes by an atomic rename, so it
+//! always points at a complete binary.
+//!
+//! Files (in `$DAEMON_HOME/cosmovisor/switchyard/`):
+//! - `swap.json`: the swap in progress, absent when none is;
+//! - `applied.json`: every upgrade applied, with height and time.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+
+use switchyard_core::{Current, UpgradeName, UpgradeSource};
+
+use crate::fsutil::write_atomic;
+use crate::layout::Layout;
+
+/// The steps of a swap, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SwapStep {
+    /// The old node is being stopped.
+    Stopping,
+    /// The node is stopped; the data backup is being taken.
+    BackingUp,
+    /// Pre-upgrade hooks are running.
+    PreUpgrade,
+    /// `current` is being switched to the new binary.
+    Switching,
+    /// `current` points at the new binary; the applied record is being written.
+    Recording,
+}
+
+/// A swap in progress.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SwapRecord {
+    pub name: UpgradeName,
+    pub height: i64,
+    pub source: UpgradeSource,
+    #[serde(default)]
+    pub info: String,
+    pub from: Current,
+    pub step: SwapStep,
+    pub started_at: String,
+}
+
+/// One applied upgrade.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AppliedRecord {
+    pub name: UpgradeName,
+    pub height: i64,
+    pub source: UpgradeSource,
+    pub applied_at: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is corrupt ({why}); inspect it, then remove it to continue")]
+    Corrupt { path: PathBuf, why: String },
+}
+
+/// Reads and writes the journal files of one node home.
+#[derive(Debug, Clone)]
+pub struct Journal {
+    dir: PathBuf,
+}
+
+impl Journal {
+    pub fn new(layout: &Layout) -> Self {
+        Journal {
+            dir: layout.state_dir(),
+        }
+    }
+
+    fn swap_path(&self) -> PathBuf {
+        self.dir.join("swap.json")
+    }
+
+    fn applied_path(&self) -> PathBuf {
+        self.dir.join("applied.json")
+    }
+
+    /// The swap in progress, if any.
+    pub fn pending_swap(&self) -> Result<Option<SwapRecord>, JournalError> {
+        read_json(&self.swap_path())
+    }
+
+    /// Records that `rec.step` is about to run.
+    pub fn write_step(&self, rec: &SwapRecord) -> Result<(), JournalError> {
+        write_json(&self.swap_path(), rec)
+    }
+
+    /// Marks the swap finished (removes `swap.json`).
+    pub fn finish_swap(&self) -> Result<(), JournalError> {
+        let path = self.swap_path();
+        match std::fs::remove_file(&path) {
+            Ok(()) => crate::fsutil::sync_dir(&self.dir).map_err(|source| JournalError::Io {
+                path: self.dir.clone(),
+                source,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(source) => Err(JournalError::Io { path, source }),
+        }
+    }
+
+    /// Every applied upgrade, oldest first.
+    pub fn applied(&self) -> Result<Vec<AppliedRecord>, JournalError> {
+        Ok(read_json(&self.applied_path())?.unwrap_or_default())
+    }
+
+    /// Applied upgrades as name → height.
+    pub fn applied_map(&self) -> Result<BTreeMap<UpgradeName, i64>, JournalError> {
+        Ok(self
+            .applied()?
+            .into_iter()
+            .map(|r| (r.name, r.height))
+            .collect())
+    }
+
+    /// Adds `rec` to the applied list (idempotent: a name is recorded once).
+    pub fn record_applied(&self, rec: AppliedRecord) -> Result<(), JournalError> {
+        let mut all = self.applied()?;
+        if all.iter().any(|r| r.name == rec.name) {
+            return Ok(());
+        }
+        all.push(rec);
+        write_json(&self.applied_path(), &all)
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<Option<T>, JournalError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(JournalError::Io {
+                path: path.clone(),
+                source,
+            })
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| JournalError::Corrupt {
+            path: path.clone(),
+            why: e.to_string(),
+        })
+}
+
+fn write_json<T: serde::Serialize>(path: &PathBuf, value: &T) -> Result<(), JournalError> {
+    let bytes = serde_json::to_vec_pretty(value).expect("journal records always serialise");
+    write_atomic(path, &bytes).map_err(|source| JournalError::Io {
+        path: path.clone(),
+        source,
+    })
+}
+
+/// Now, as RFC 3339 (UTC).
+pub fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn n(s: &str) -> UpgradeName {
+        UpgradeName::parse(s, false).unwrap()
+    }
+
+    #[test]
+    fn swap_steps_round_trip_and_finish() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&Layout::new(dir.path(), "simd"));
+        assert_eq!(j.pending_swap().unwrap(), None);
+        let rec = SwapRecord {
+            name: n("v2"),
+            height: 10,
+            source: UpgradeSource::Plan,
+            info: String::new(),
+            from: Current::Genesis,
+            step: SwapStep::BackingUp,
+            started_at: now_rfc3339(),
+        };
+        j.write_step(&rec).unwrap();
+        assert_eq!(j.pending_swap().unwrap(), Some(rec));
+        j.finish_swap().unwrap();
+        assert_eq!(j.pending_swap().unwrap(), None);
+        j.finish_swap().unwrap();
+    }
+
+    #[test]
+    fn applied_is_idempotent() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&Layout::new(dir.path(), "simd"));
+        let rec = AppliedRecord {
+            name: n("v2"),
+            height: 10,
+            source: UpgradeSource::Manual,
+            applied_at: now_rfc3339(),
+        };
+        j.record_applied(rec.clone()).unwrap();
+        j.record_applied(rec).unwrap();
+        assert_eq!(j.applied().unwrap().len(), 1);
+        assert_eq!(j.applied_map().unwrap()[&n("v2")], 10);
+    }
+
+    #[test]
+    fn corrupt_journal_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        std::fs::create_dir_all(l.state_dir()).unwrap();
+        std::fs::write(l.state_dir().join("swap.json"), "{garbage").unwrap();
+        let err = Journal::new(&l).pending_swap().unwrap_err().to_string();
+        assert!(err.contains("swap.json"), "{err}");
+    }
+}

@@ -19,26 +19,10 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+pub use switchyard_core::Current;
 use switchyard_core::UpgradeName;
 
 use crate::fsutil::sync_dir;
-
-/// Which binary `current` points at.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-#[serde(tag = "kind", content = "name", rename_all = "lowercase")]
-pub enum Current {
-    Genesis,
-    Upgrade(UpgradeName),
-}
-
-impl std::fmt::Display for Current {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Current::Genesis => f.write_str("genesis"),
-            Current::Upgrade(n) => write!(f, "upgrades/{n}"),
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {

@@ -1,1 +1,87 @@
-//! (being written)
+//! Manual upgrades: registered with `add-upgrade --height` or `add-batch-upgrade`, for upgrades
+//! that have no on-chain plan.
+//!
+//! They live in our own state folder (`manual.json`), never in the node's
+//! `data/upgrade-info.json`, so the node never mistakes them for a plan and a governance plan
+//! never silently overwrites them. The collision rules are in `switchyard_core::schedule`.
+
+use std::io;
+use std::path::PathBuf;
+
+use switchyard_core::ManualUpgrade;
+
+use crate::fsutil::write_atomic;
+use crate::layout::Layout;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ManualError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is corrupt: {why}")]
+    Corrupt { path: PathBuf, why: String },
+}
+
+/// Path of the manual upgrade list.
+pub fn path(layout: &Layout) -> PathBuf {
+    layout.state_dir().join("manual.json")
+}
+
+/// All registered manual upgrades (applied ones included; the core filters), by height.
+pub fn list(layout: &Layout) -> Result<Vec<ManualUpgrade>, ManualError> {
+    let path = path(layout);
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ManualError::Io { path, source }),
+    };
+    let mut all: Vec<ManualUpgrade> =
+        serde_json::from_slice(&bytes).map_err(|e| ManualError::Corrupt {
+            path: path.clone(),
+            why: e.to_string(),
+        })?;
+    all.sort_by_key(|m| m.height);
+    Ok(all)
+}
+
+/// Replaces the list (callers check collisions first with `schedule::check_manual`).
+pub fn save(layout: &Layout, all: &[ManualUpgrade]) -> Result<(), ManualError> {
+    let path = path(layout);
+    let mut sorted = all.to_vec();
+    sorted.sort_by_key(|m| m.height);
+    let bytes = serde_json::to_vec_pretty(&sorted).expect("manual upgrades always serialise");
+    write_atomic(&path, &bytes).map_err(|source| ManualError::Io { path, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_core::UpgradeName;
+
+    #[test]
+    fn saves_sorted_and_reads_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        assert!(list(&l).unwrap().is_empty());
+        let m = |s: &str, h| ManualUpgrade {
+            name: UpgradeName::parse(s, false).unwrap(),
+            height: h,
+        };
+        save(&l, &[m("b", 20), m("a", 10)]).unwrap();
+        let got = list(&l).unwrap();
+        assert_eq!(got, vec![m("a", 10), m("b", 20)]);
+    }
+
+    #[test]
+    fn corrupt_file_is_reported_with_its_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        std::fs::create_dir_all(l.state_dir()).unwrap();
+        std::fs::write(path(&l), "[{\"name\":\"../x\",\"height\":1}]").unwrap();
+        let err = list(&l).unwrap_err().to_string();
+        assert!(err.contains("manual.json"), "{err}");
+    }
+}
