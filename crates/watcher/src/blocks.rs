@@ -1,0 +1,256 @@
+//! A stream of new blocks: a websocket subscription to CometBFT `NewBlock` events that
+//! reconnects with exponential backoff, with `/status` polling filling the gaps while the socket
+//! is down (or silent for too long).
+//!
+//! Heights are delivered in increasing order and without repeats, whatever source they come from;
+//! a jump (blocks missed while reconnecting) is delivered as the one new height.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+
+use crate::rpc::RpcClient;
+use crate::wire::{envelope_result, BlockHeader, EnvelopeError};
+
+/// Where a block announcement came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockSource {
+    Websocket,
+    Poll,
+}
+
+/// One new block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct NewBlock {
+    pub height: i64,
+    pub time: chrono::DateTime<chrono::Utc>,
+    pub source: BlockSource,
+}
+
+/// The state of the block feed itself (for logs and tests).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// Whether the websocket subscription is up right now.
+    pub websocket_connected: bool,
+    /// How many times a websocket session was established.
+    pub websocket_sessions: u64,
+    /// The last reason the websocket went down.
+    pub last_websocket_error: Option<String>,
+}
+
+/// Tuning of the block feed.
+#[derive(Debug, Clone, Copy)]
+pub struct BlockFeedOptions {
+    /// How often to poll `/status` while the websocket is down.
+    pub poll_interval: Duration,
+    /// First reconnect delay; doubled after each failure up to `backoff_max`.
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// A connected socket that delivers nothing for this long is dropped and reopened.
+    pub silence_timeout: Duration,
+    /// Largest websocket message accepted.
+    pub max_message_bytes: usize,
+    /// `false` polls only (no websocket at all).
+    pub use_websocket: bool,
+}
+
+impl Default for BlockFeedOptions {
+    fn default() -> Self {
+        BlockFeedOptions {
+            poll_interval: Duration::from_secs(2),
+            backoff_initial: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            silence_timeout: Duration::from_secs(60),
+            max_message_bytes: 64 * 1024 * 1024,
+            use_websocket: true,
+        }
+    }
+}
+
+/// A running block feed. Dropping it stops the task.
+#[derive(Debug)]
+pub struct BlockFeed {
+    blocks: broadcast::Sender<NewBlock>,
+    state: watch::Receiver<FeedState>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for BlockFeed {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl BlockFeed {
+    /// Starts following `rpc`'s blocks.
+    pub fn spawn(rpc: RpcClient, opts: BlockFeedOptions) -> Self {
+        let (tx, _) = broadcast::channel(256);
+        let (state_tx, state) = watch::channel(FeedState::default());
+        let task = tokio::spawn(run(rpc, opts, tx.clone(), state_tx));
+        BlockFeed { blocks: tx, state, task }
+    }
+
+    /// A receiver of new blocks from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<NewBlock> {
+        self.blocks.subscribe()
+    }
+
+    /// The feed's own state.
+    pub fn state(&self) -> watch::Receiver<FeedState> {
+        self.state.clone()
+    }
+}
+
+struct Emitter {
+    tx: broadcast::Sender<NewBlock>,
+    last: i64,
+}
+
+impl Emitter {
+    fn emit(&mut self, h: BlockHeader, source: BlockSource) -> bool {
+        if h.height <= self.last {
+            return false;
+        }
+        self.last = h.height;
+        let _ = self.tx.send(NewBlock {
+            height: h.height,
+            time: h.time,
+            source,
+        });
+        true
+    }
+}
+
+async fn run(rpc: RpcClient, opts: BlockFeedOptions, tx: broadcast::Sender<NewBlock>, state: watch::Sender<FeedState>) {
+    let mut em = Emitter { tx, last: 0 };
+    let mut backoff = opts.backoff_initial;
+    let ws_url = websocket_url(rpc.base());
+    loop {
+        if opts.use_websocket {
+            match session(&ws_url, &opts, &mut em, &state).await {
+                Ok(delivered) => {
+                    if delivered {
+                        backoff = opts.backoff_initial;
+                    }
+                }
+                Err(e) => {
+                    tracing::debug!("websocket {ws_url}: {e}");
+                    state.send_modify(|s| {
+                        s.websocket_connected = false;
+                        s.last_websocket_error = Some(e);
+                    });
+                }
+            }
+            state.send_modify(|s| s.websocket_connected = false);
+        }
+        // Down: poll until it is time to try the socket again.
+        let until = tokio::time::Instant::now() + backoff;
+        loop {
+            match rpc.status().await {
+                Ok(s) => {
+                    em.emit(
+                        BlockHeader {
+                            height: s.latest_block_height,
+                            time: s.latest_block_time,
+                        },
+                        BlockSource::Poll,
+                    );
+                }
+                Err(e) => tracing::debug!("polling for blocks: {e}"),
+            }
+            let now = tokio::time::Instant::now();
+            if opts.use_websocket && now >= until {
+                break;
+            }
+            let wait = if opts.use_websocket {
+                opts.poll_interval.min(until - now)
+            } else {
+                opts.poll_interval
+            };
+            tokio::time::sleep(wait).await;
+        }
+        backoff = (backoff * 2).min(opts.backoff_max);
+    }
+}
+
+/// One websocket session; `Ok(delivered_any)` when it ended by silence or a clean close.
+async fn session(
+    url: &str,
+    opts: &BlockFeedOptions,
+    em: &mut Emitter,
+    state: &watch::Sender<FeedState>,
+) -> Result<bool, String> {
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(opts.max_message_bytes))
+        .max_frame_size(Some(opts.max_message_bytes));
+    let connect = tokio_tungstenite::connect_async_with_config(url, Some(cfg), false);
+    let (mut ws, _) = tokio::time::timeout(opts.silence_timeout, connect)
+        .await
+        .map_err(|_| "connect timed out".to_string())?
+        .map_err(|e| format!("connect: {e}"))?;
+    let sub = serde_json::json!({
+        "jsonrpc": "2.0", "id": 1, "method": "subscribe",
+        "params": {"query": "tm.event = 'NewBlock'"}
+    });
+    ws.send(Message::text(sub.to_string())).await.map_err(|e| format!("subscribe: {e}"))?;
+    state.send_modify(|s| {
+        s.websocket_connected = true;
+        s.websocket_sessions += 1;
+    });
+    let mut delivered = false;
+    loop {
+        let msg = match tokio::time::timeout(opts.silence_timeout, ws.next()).await {
+            Err(_) => return Err(format!("no message for {:.0}s", opts.silence_timeout.as_secs_f64())),
+            Ok(None) => return Ok(delivered),
+            Ok(Some(Err(e))) => return Err(format!("read: {e}")),
+            Ok(Some(Ok(m))) => m,
+        };
+        let text = match msg {
+            Message::Text(t) => t.to_string(),
+            Message::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
+            Message::Close(_) => return Ok(delivered),
+            _ => continue,
+        };
+        let v: serde_json::Value = match serde_json::from_str(&text) {
+            Ok(v) => v,
+            Err(e) => return Err(format!("a message that is not JSON ({e})")),
+        };
+        let result = match envelope_result(&v) {
+            Ok(r) => r,
+            Err(EnvelopeError::Remote(why)) => return Err(format!("the node refused the subscription: {why}")),
+            Err(EnvelopeError::Shape(why)) => return Err(why),
+        };
+        match BlockHeader::from_event_result(result) {
+            Ok(Some(h)) => {
+                em.emit(h, BlockSource::Websocket);
+                delivered = true;
+            }
+            Ok(None) => {}
+            Err(e) => return Err(format!("a NewBlock event that cannot be read: {e}")),
+        }
+    }
+}
+
+/// `http://host:port` → `ws://host:port/websocket`.
+pub fn websocket_url(base: &str) -> String {
+    let rest = base
+        .strip_prefix("https://")
+        .map(|r| format!("wss://{r}"))
+        .or_else(|| base.strip_prefix("http://").map(|r| format!("ws://{r}")))
+        .unwrap_or_else(|| base.to_string());
+    format!("{}/websocket", rest.trim_end_matches('/'))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn websocket_urls() {
+        assert_eq!(super::websocket_url("http://127.0.0.1:26657"), "ws://127.0.0.1:26657/websocket");
+        assert_eq!(super::websocket_url("https://rpc.example/"), "wss://rpc.example/websocket");
+    }
+}

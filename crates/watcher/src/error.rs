@@ -1,0 +1,76 @@
+//! The watcher's typed errors: every way talking to a node (or reading its config) can fail,
+//! each naming what was asked, of whom, and what went wrong.
+
+use std::path::PathBuf;
+
+/// An error from querying the chain or resolving where to query it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WatchError {
+    /// No address to ask at all.
+    #[error("no CometBFT RPC or gRPC address: pass --rpc URL (or --grpc URL), set DAEMON_GRPC_ADDRESS, or set DAEMON_HOME so config/config.toml can be read")]
+    NoEndpoint,
+    /// The address could not be understood.
+    #[error("bad {what} address {addr:?}: {why}")]
+    BadAddress {
+        what: &'static str,
+        addr: String,
+        why: String,
+    },
+    /// Connection refused, DNS failure, reset: nothing answered.
+    #[error("cannot reach {what} at {addr}: {why}")]
+    Unreachable {
+        what: String,
+        addr: String,
+        why: String,
+    },
+    /// Something answered, but not within the time allowed.
+    #[error("{what} at {addr} did not answer within {:.1}s", .after.as_secs_f64())]
+    Timeout {
+        what: String,
+        addr: String,
+        after: std::time::Duration,
+    },
+    /// The answer was larger than we accept.
+    #[error("{what} at {addr} sent more than {limit} bytes; refusing to read further")]
+    TooLarge {
+        what: String,
+        addr: String,
+        limit: u64,
+    },
+    /// The answer could not be decoded (not JSON, wrong shape, bad protobuf, bad base64).
+    #[error("{what} at {addr} sent an answer that cannot be read: {why}")]
+    Garbage {
+        what: String,
+        addr: String,
+        why: String,
+    },
+    /// The node answered with an error (JSON-RPC error, non-zero ABCI code, gRPC status).
+    #[error("{what} at {addr} answered with an error: {why}")]
+    Remote {
+        what: String,
+        addr: String,
+        why: String,
+    },
+    /// A node config file (`config.toml`, `app.toml`) could not be read.
+    #[error("cannot read node config {path}: {why}")]
+    NodeConfig { path: PathBuf, why: String },
+}
+
+impl WatchError {
+    /// Whether trying again later could help (network trouble rather than a bad address).
+    pub fn is_transient(&self) -> bool {
+        !matches!(
+            self,
+            WatchError::NoEndpoint | WatchError::BadAddress { .. } | WatchError::NodeConfig { .. }
+        )
+    }
+
+    /// Whether this is a transport failure (nothing or nobody answered), as opposed to an answer
+    /// that was wrong. Used to fall back from gRPC to `abci_query`.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, WatchError::Unreachable { .. } | WatchError::Timeout { .. })
+    }
+}
+
+/// Shorthand used across the crate.
+pub type Result<T, E = WatchError> = std::result::Result<T, E>;

@@ -1,0 +1,132 @@
+//! A gRPC client for Cosmos SDK queries (tonic + cosmos-sdk-proto messages).
+//!
+//! One generic unary call serves every query: the method path (`/cosmos.upgrade.v1beta1.Query/
+//! CurrentPlan`) is the same string `abci_query` takes, so both transports share one list of
+//! queries. Calls are bounded by a timeout and a cap on the decoded message size.
+
+use prost::Message;
+use tonic::codegen::http::uri::PathAndQuery;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::error::{Result, WatchError};
+use crate::rpc::Limits;
+
+/// A connected gRPC channel to one node.
+#[derive(Debug, Clone)]
+pub struct GrpcClient {
+    addr: String,
+    channel: Channel,
+    limits: Limits,
+}
+
+impl GrpcClient {
+    /// Connects (within the timeout) to `addr` (`http://host:port`).
+    pub async fn connect(addr: &str, limits: Limits) -> Result<Self> {
+        let endpoint = Endpoint::from_shared(addr.to_string())
+            .map_err(|e| WatchError::BadAddress {
+                what: "gRPC",
+                addr: addr.to_string(),
+                why: e.to_string(),
+            })?
+            .connect_timeout(limits.timeout)
+            .timeout(limits.timeout);
+        let channel = match tokio::time::timeout(limits.timeout, endpoint.connect()).await {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return Err(WatchError::Unreachable {
+                    what: "gRPC".into(),
+                    addr: addr.to_string(),
+                    why: chain(&e),
+                })
+            }
+            Err(_) => {
+                return Err(WatchError::Timeout {
+                    what: "gRPC connect".into(),
+                    addr: addr.to_string(),
+                    after: limits.timeout,
+                })
+            }
+        };
+        Ok(GrpcClient {
+            addr: addr.to_string(),
+            channel,
+            limits,
+        })
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Calls the unary method `path` with `req`.
+    pub async fn unary<Req, Resp>(&self, path: &str, req: Req) -> Result<Resp>
+    where
+        Req: Message + Send + Sync + 'static,
+        Resp: Message + Default + Send + Sync + 'static,
+    {
+        let what = format!("gRPC {path}");
+        let pq = PathAndQuery::try_from(path.to_string()).map_err(|e| WatchError::BadAddress {
+            what: "gRPC method",
+            addr: path.to_string(),
+            why: e.to_string(),
+        })?;
+        let cap = usize::try_from(self.limits.max_response_bytes).unwrap_or(usize::MAX);
+        let mut grpc = tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(cap);
+        let call = async {
+            grpc.ready().await.map_err(|e| WatchError::Unreachable {
+                what: what.clone(),
+                addr: self.addr.clone(),
+                why: e.to_string(),
+            })?;
+            let codec = tonic::codec::ProstCodec::<Req, Resp>::default();
+            grpc.unary(tonic::Request::new(req), pq, codec)
+                .await
+                .map(tonic::Response::into_inner)
+                .map_err(|s| self.status_error(&what, s))
+        };
+        match tokio::time::timeout(self.limits.timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(WatchError::Timeout {
+                what,
+                addr: self.addr.clone(),
+                after: self.limits.timeout,
+            }),
+        }
+    }
+
+    fn status_error(&self, what: &str, s: tonic::Status) -> WatchError {
+        use tonic::Code;
+        let what = what.to_string();
+        let addr = self.addr.clone();
+        let why = format!("{:?}: {}", s.code(), s.message());
+        match s.code() {
+            Code::Unavailable | Code::Unknown if s.message().contains("transport") || s.code() == Code::Unavailable => {
+                WatchError::Unreachable { what, addr, why }
+            }
+            Code::DeadlineExceeded | Code::Cancelled => WatchError::Timeout {
+                what,
+                addr,
+                after: self.limits.timeout,
+            },
+            Code::OutOfRange | Code::ResourceExhausted if s.message().contains("message length too large") => {
+                WatchError::TooLarge {
+                    what,
+                    addr,
+                    limit: self.limits.max_response_bytes,
+                }
+            }
+            Code::Internal if s.message().contains("decode") => WatchError::Garbage { what, addr, why },
+            _ => WatchError::Remote { what, addr, why },
+        }
+    }
+}
+
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(x) = src {
+        s = format!("{s}: {x}");
+        src = x.source();
+    }
+    s
+}

@@ -1,0 +1,239 @@
+//! The chain's upgrade state over either transport: gRPC when a gRPC address answers, else
+//! `abci_query` over CometBFT JSON-RPC (which many sentry and public nodes are limited to).
+//!
+//! Both transports take the same method path and protobuf bytes, so each query is written once.
+//! A gRPC call that fails for transport reasons is retried over `abci_query` when an RPC address
+//! is known.
+
+use cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest;
+use cosmos_sdk_proto::cosmos::gov::v1 as gov_v1;
+use cosmos_sdk_proto::cosmos::gov::v1beta1 as gov_v1beta1;
+use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
+use prost::Message;
+
+use crate::endpoints::Endpoints;
+use crate::error::{Result, WatchError};
+use crate::grpc::GrpcClient;
+use crate::proposals::{self, PlanSpec, ProposalStatus, UpgradeProposal};
+use crate::rpc::{Limits, RpcClient};
+use crate::wire::{AbciInfo, Status};
+
+pub const CURRENT_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/CurrentPlan";
+pub const APPLIED_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/AppliedPlan";
+pub const GOV_V1_PROPOSALS: &str = "/cosmos.gov.v1.Query/Proposals";
+pub const GOV_V1BETA1_PROPOSALS: &str = "/cosmos.gov.v1beta1.Query/Proposals";
+
+/// Proposals are read 100 at a time, and at most this many pages per status.
+const PAGE_LIMIT: u64 = 100;
+const MAX_PAGES: usize = 50;
+
+/// Which transport answered the module queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Grpc,
+    AbciQuery,
+}
+
+/// Which gov query version answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum GovVersion {
+    #[serde(rename = "v1")]
+    V1,
+    #[serde(rename = "v1beta1")]
+    V1beta1,
+}
+
+/// A connection to one node over whichever transports are available.
+#[derive(Debug, Clone)]
+pub struct ChainClient {
+    rpc: Option<RpcClient>,
+    grpc: Option<GrpcClient>,
+    /// Why the configured gRPC address is not used, if it isn't.
+    pub grpc_problem: Option<WatchError>,
+}
+
+impl ChainClient {
+    /// Prepares clients for `endpoints`. gRPC is used when it connects; otherwise queries go
+    /// over `abci_query`. Fails only when neither transport is usable.
+    pub async fn connect(endpoints: &Endpoints, limits: Limits) -> Result<Self> {
+        let rpc = endpoints.rpc.as_deref().map(|a| RpcClient::new(a, limits)).transpose()?;
+        let (grpc, grpc_problem) = match endpoints.grpc.as_deref() {
+            Some(a) => match GrpcClient::connect(a, limits).await {
+                Ok(c) => (Some(c), None),
+                Err(e) if rpc.is_some() => {
+                    tracing::debug!("gRPC not usable, falling back to abci_query: {e}");
+                    (None, Some(e))
+                }
+                Err(e) => return Err(e),
+            },
+            None => (None, None),
+        };
+        if rpc.is_none() && grpc.is_none() {
+            return Err(WatchError::NoEndpoint);
+        }
+        Ok(ChainClient { rpc, grpc, grpc_problem })
+    }
+
+    /// The RPC client, if an RPC address was given.
+    pub fn rpc(&self) -> Option<&RpcClient> {
+        self.rpc.as_ref()
+    }
+
+    /// The transport module queries use first.
+    pub fn transport(&self) -> Transport {
+        if self.grpc.is_some() {
+            Transport::Grpc
+        } else {
+            Transport::AbciQuery
+        }
+    }
+
+    fn need_rpc(&self, what: &str) -> Result<&RpcClient> {
+        self.rpc.as_ref().ok_or_else(|| WatchError::BadAddress {
+            what: "RPC",
+            addr: String::new(),
+            why: format!("{what} needs the CometBFT RPC address (--rpc); only gRPC was given"),
+        })
+    }
+
+    /// `/status`.
+    pub async fn status(&self) -> Result<Status> {
+        self.need_rpc("the block height")?.status().await
+    }
+
+    /// `/abci_info`.
+    pub async fn abci_info(&self) -> Result<AbciInfo> {
+        self.need_rpc("the app's last committed height")?.abci_info().await
+    }
+
+    /// One module query, over gRPC first and `abci_query` when gRPC is absent or unreachable.
+    pub async fn query<Req, Resp>(&self, path: &str, req: Req) -> Result<Resp>
+    where
+        Req: Message + Clone + Send + Sync + 'static,
+        Resp: Message + Default + Send + Sync + 'static,
+    {
+        if let Some(g) = &self.grpc {
+            match g.unary::<Req, Resp>(path, req.clone()).await {
+                Ok(r) => return Ok(r),
+                Err(e) if e.is_transport() && self.rpc.is_some() => {
+                    tracing::debug!("{e}; retrying over abci_query");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        let rpc = self.rpc.as_ref().ok_or(WatchError::NoEndpoint)?;
+        let bytes = rpc.abci_query(path, &req.encode_to_vec()).await?;
+        Resp::decode(bytes.as_slice()).map_err(|e| WatchError::Garbage {
+            what: format!("abci_query {path}"),
+            addr: rpc.base().to_string(),
+            why: format!("not a valid protobuf answer: {e}"),
+        })
+    }
+
+    /// `cosmos.upgrade.v1beta1.Query/CurrentPlan`: the scheduled plan, if any.
+    pub async fn current_plan(&self) -> Result<Option<PlanSpec>> {
+        let r: upgrade::QueryCurrentPlanResponse = self.query(CURRENT_PLAN, upgrade::QueryCurrentPlanRequest {}).await?;
+        Ok(r.plan.map(PlanSpec::from))
+    }
+
+    /// `cosmos.upgrade.v1beta1.Query/AppliedPlan`: the height `name` was applied at (0 = never).
+    pub async fn applied_plan(&self, name: &str) -> Result<i64> {
+        let r: upgrade::QueryAppliedPlanResponse = self
+            .query(APPLIED_PLAN, upgrade::QueryAppliedPlanRequest { name: name.into() })
+            .await?;
+        Ok(r.height)
+    }
+
+    /// Proposals in their voting period or passed that touch the upgrade schedule, from gov v1,
+    /// or gov v1beta1 on chains without v1.
+    pub async fn upgrade_proposals(&self) -> Result<(GovVersion, Vec<UpgradeProposal>)> {
+        match self.proposals_v1().await {
+            Ok(p) => Ok((GovVersion::V1, p)),
+            Err(e) if e.is_transport() => Err(e),
+            Err(v1_err) => match self.proposals_v1beta1().await {
+                Ok(p) => Ok((GovVersion::V1beta1, p)),
+                Err(e) => {
+                    tracing::debug!("gov v1beta1 proposals failed too: {e}");
+                    Err(v1_err)
+                }
+            },
+        }
+    }
+
+    async fn proposals_v1(&self) -> Result<Vec<UpgradeProposal>> {
+        let mut out = Vec::new();
+        for status in [ProposalStatus::VotingPeriod, ProposalStatus::Passed] {
+            let mut key = Vec::new();
+            for _ in 0..MAX_PAGES {
+                let req = gov_v1::QueryProposalsRequest {
+                    proposal_status: status.as_i32(),
+                    pagination: Some(page(key)),
+                    ..Default::default()
+                };
+                let r: gov_v1::QueryProposalsResponse = self.query(GOV_V1_PROPOSALS, req).await?;
+                out.extend(r.proposals.iter().filter_map(proposals::from_v1));
+                key = r.pagination.map(|p| p.next_key).unwrap_or_default();
+                if key.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn proposals_v1beta1(&self) -> Result<Vec<UpgradeProposal>> {
+        let mut out = Vec::new();
+        for status in [ProposalStatus::VotingPeriod, ProposalStatus::Passed] {
+            let mut key = Vec::new();
+            for _ in 0..MAX_PAGES {
+                let req = gov_v1beta1::QueryProposalsRequest {
+                    proposal_status: status.as_i32(),
+                    pagination: Some(page(key)),
+                    ..Default::default()
+                };
+                let r: gov_v1beta1::QueryProposalsResponse = self.query(GOV_V1BETA1_PROPOSALS, req).await?;
+                out.extend(r.proposals.iter().filter_map(proposals::from_v1beta1));
+                key = r.pagination.map(|p| p.next_key).unwrap_or_default();
+                if key.is_empty() {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn page(key: Vec<u8>) -> PageRequest {
+    PageRequest {
+        key,
+        limit: PAGE_LIMIT,
+        ..Default::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real `abci_query` answer for CurrentPlan recorded from Nibiru mainnet decodes into
+    /// the plan it announced.
+    #[test]
+    fn real_current_plan_answer_decodes() {
+        let p = format!(
+            "{}/../../tests/fixtures/real/cosmos-node-exporter/upgrade-plan.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let a = crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap()).unwrap();
+        let r = upgrade::QueryCurrentPlanResponse::decode(a.value.as_slice()).unwrap();
+        let plan = PlanSpec::from(r.plan.unwrap());
+        assert_eq!(plan.name, "v1.5.0");
+        assert_eq!(plan.height, 8375044);
+        let switchyard_core::binaries::PlanInfo::Binaries(b) = switchyard_core::binaries::parse_info(&plan.info) else {
+            panic!("expected binaries in {:?}", plan.info)
+        };
+        assert!(b.for_platform("linux/amd64").unwrap().url.contains("nibid_1.5.0_linux_amd64"));
+        assert!(b.entries.contains_key("docker"));
+    }
+}

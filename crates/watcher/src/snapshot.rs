@@ -1,0 +1,133 @@
+//! One-shot reading of the chain's state, for `switchyard plan` and for each refresh of the
+//! watcher: status, app info, average block time, current plan and upgrade proposals.
+//!
+//! Only the essentials are fatal (`/status` and `CurrentPlan`); a gov query that fails, an
+//! `/abci_info` a node refuses, or an info URL that cannot be fetched become notes in
+//! [`ChainSnapshot::problems`] so the report can still be made.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::block_times::average_between;
+use crate::error::Result;
+use crate::info::{resolve_info, InfoFetchLimits};
+use crate::query::{ChainClient, GovVersion, Transport};
+use crate::view::{upcoming, PlanView, ProposalView, Upcoming};
+use crate::wire::AbciInfo;
+
+/// Tuning of a snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotOptions {
+    pub info: InfoFetchLimits,
+    /// How many blocks back to look when estimating the average block time.
+    pub block_window: i64,
+    /// Whether to query governance proposals at all.
+    pub proposals: bool,
+}
+
+impl Default for SnapshotOptions {
+    fn default() -> Self {
+        SnapshotOptions {
+            info: InfoFetchLimits::default(),
+            block_window: 100,
+            proposals: true,
+        }
+    }
+}
+
+/// Everything one look at the chain tells.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ChainSnapshot {
+    pub chain_id: String,
+    pub height: i64,
+    pub block_time: DateTime<Utc>,
+    pub catching_up: bool,
+    pub app: Option<AbciInfo>,
+    pub average_block_time: Option<Duration>,
+    pub transport: Transport,
+    pub gov: Option<GovVersion>,
+    pub plan: Option<PlanView>,
+    pub proposals: Vec<ProposalView>,
+    pub upcoming: Vec<Upcoming>,
+    /// What could not be read, in words (non-fatal).
+    pub problems: Vec<String>,
+}
+
+/// Reads the chain once.
+pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<ChainSnapshot> {
+    let status = client.status().await?;
+    let mut problems = Vec::new();
+    if let Some(e) = &client.grpc_problem {
+        problems.push(format!("gRPC not used: {e}"));
+    }
+    let app = match client.abci_info().await {
+        Ok(a) => Some(a),
+        Err(e) => {
+            problems.push(e.to_string());
+            None
+        }
+    };
+    let average_block_time = average_block_time(client, &status, opts.block_window).await;
+    let plan = match client.current_plan().await? {
+        Some(spec) => Some(PlanView {
+            binaries: resolve_info(&spec.info, opts.info).await,
+            spec,
+        }),
+        None => None,
+    };
+    let (gov, proposals) = if opts.proposals {
+        match client.upgrade_proposals().await {
+            Ok((v, list)) => {
+                let mut views = Vec::with_capacity(list.len());
+                for p in list {
+                    problems.extend(p.problems.iter().cloned());
+                    let binaries = match &p.plan {
+                        Some(spec) => Some(resolve_info(&spec.info, opts.info).await),
+                        None => None,
+                    };
+                    views.push(ProposalView { proposal: p, binaries });
+                }
+                (Some(v), views)
+            }
+            Err(e) => {
+                problems.push(format!("governance proposals could not be read: {e}"));
+                (None, Vec::new())
+            }
+        }
+    } else {
+        (None, Vec::new())
+    };
+    let upcoming = upcoming(plan.as_ref(), &proposals, status.latest_block_height, average_block_time);
+    Ok(ChainSnapshot {
+        chain_id: status.chain_id,
+        height: status.latest_block_height,
+        block_time: status.latest_block_time,
+        catching_up: status.catching_up,
+        app,
+        average_block_time,
+        transport: client.transport(),
+        gov,
+        plan,
+        proposals,
+        upcoming,
+        problems,
+    })
+}
+
+/// Average block time over the last `window` blocks (from `/block` at the window's start).
+async fn average_block_time(client: &ChainClient, status: &crate::wire::Status, window: i64) -> Option<Duration> {
+    let rpc = client.rpc()?;
+    let h1 = status.latest_block_height;
+    let h0 = (h1 - window).max(status.earliest_block_height).max(1);
+    if h0 >= h1 {
+        return None;
+    }
+    match rpc.block_header(h0).await {
+        Ok(b) => average_between(b.height, b.time, h1, status.latest_block_time),
+        Err(e) => {
+            tracing::debug!("average block time: {e}");
+            None
+        }
+    }
+}
