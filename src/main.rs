@@ -3,10 +3,12 @@
 //! The work lives in the `switchyard-*` crates (core, watcher, store, exec) and in
 //! [`commands`]; this file only wires them together and turns errors into exit codes.
 
+mod chain_now;
 mod cli;
 mod commands;
 mod config;
 mod logging;
+mod supervisor;
 
 use clap::Parser;
 

@@ -1,3 +1,7 @@
-//! `switchyard run` (being written).
+//! `switchyard run <node args...>`: supervise the node (see [`crate::supervisor`]).
+
 use crate::config::Config;
-pub fn run(_cfg: &Config, _args: Vec<String>) -> anyhow::Result<i32> { anyhow::bail!("not yet") }
+
+pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
+    crate::supervisor::run(cfg, args)
+}

@@ -1,0 +1,394 @@
+//! `switchyard run`: the supervision loop.
+//!
+//! ```text
+//!   observations (file watcher, chain watcher, node exit, signals, manual list)
+//!        │
+//!        ▼
+//!   Known snapshot ──► switchyard_core::decide ──► act: start / stop+swap / restart / exit
+//! ```
+//!
+//! Each turn gathers a fresh [`Known`] snapshot from the store and the latest observations,
+//! asks the pure core what to do, and carries it out with `switchyard-exec` and
+//! `switchyard-store`. The swap sequence itself and crash recovery are in [`swap`]; where the
+//! observations come from is in [`observe`]; signal handling is in [`signals`].
+//!
+//! Everything runs on one thread (a current-thread runtime on the main thread), which the
+//! node's parent-death signal needs: it fires when the thread that forked the node exits.
+
+mod observe;
+mod signals;
+mod swap;
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use switchyard_core::decide::{self, ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision};
+use switchyard_core::halt::{HaltMethod, SdkVersion};
+use switchyard_core::restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
+use switchyard_core::schedule::{displaced_manual, ChainPlan};
+use switchyard_core::{UpgradeInfo, UpgradeName};
+use switchyard_exec::child::{exit_code, NodeProcess};
+use switchyard_store::journal::Journal;
+use switchyard_store::Layout;
+
+use crate::config::Config;
+use observe::{Observation, Observer};
+use signals::{SignalKind, Signals};
+pub use swap::SwapError;
+
+/// Runs the node under supervision until it exits cleanly, a signal ends it, or an error stops
+/// us. Returns the process exit code.
+pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(async move {
+        let mut sup = Supervisor::new(cfg, node_args)?;
+        sup.run().await
+    })
+}
+
+/// The supervisor's state between turns.
+struct Supervisor<'a> {
+    cfg: &'a Config,
+    layout: Layout,
+    journal: Journal,
+    node_args: Vec<String>,
+    crashes: CrashPolicy,
+    observer: Observer,
+    signals: Signals,
+    /// The latest valid content of data/upgrade-info.json.
+    halt_file: Option<UpgradeInfo>,
+    committed: Option<i64>,
+    plan: Option<ChainPlan>,
+    /// SDK version of the binary we last asked, by binary path.
+    sdk_version: Option<(std::path::PathBuf, Option<SdkVersion>)>,
+    /// Manual upgrades displaced by a plan that we already complained about.
+    warned_displaced: Vec<UpgradeName>,
+}
+
+/// Why one run of the node ended.
+enum NodeEnd {
+    /// Swap done (or not needed): start the node again right away.
+    Restart,
+    /// End supervision with this exit code.
+    Exit(i32),
+    /// The node crashed with this code.
+    Crashed(i32),
+}
+
+impl<'a> Supervisor<'a> {
+    fn new(cfg: &'a Config, node_args: Vec<String>) -> anyhow::Result<Self> {
+        let layout = cfg.layout()?;
+        let journal = Journal::new(&layout);
+        let signals = Signals::install().context("installing signal handlers")?;
+        let observer = Observer::spawn(cfg, &layout);
+        Ok(Supervisor {
+            cfg,
+            crashes: CrashPolicy::new(CrashPolicyConfig {
+                initial: cfg.restart_backoff_initial,
+                max: cfg.restart_backoff_max,
+                loop_max: cfg.crash_loop_max,
+                window: cfg.crash_loop_window,
+            }),
+            layout,
+            journal,
+            node_args,
+            observer,
+            signals,
+            halt_file: None,
+            committed: None,
+            plan: None,
+            sdk_version: None,
+            warned_displaced: Vec::new(),
+        })
+    }
+
+    fn is_start_command(&self) -> bool {
+        self.node_args.first().map(String::as_str) == Some("start")
+    }
+
+    /// What the core needs, read fresh from disk and the latest observations.
+    fn known(&self) -> anyhow::Result<Known> {
+        let manual = switchyard_store::manual::list(&self.layout)?;
+        Ok(Known {
+            current: self.layout.current()?,
+            applied: self.journal.applied_map()?,
+            halt_file: self.halt_file.clone(),
+            manual,
+            plan: self.plan.clone(),
+            committed: self.committed,
+            sdk_version: self.sdk_version.as_ref().and_then(|(_, v)| *v),
+        })
+    }
+
+    /// Reads data/upgrade-info.json now (the node may have written it just before exiting).
+    async fn refresh_halt_file(&mut self) {
+        if let Some(info) = observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase).await {
+            self.halt_file = Some(info);
+        }
+    }
+
+    async fn run(&mut self) -> anyhow::Result<i32> {
+        swap::recover(self.cfg, &self.layout, &self.journal).await?;
+        loop {
+            self.refresh_halt_file().await;
+            let known = self.known()?;
+            let halt = match decide::on_start(&known) {
+                StartDecision::SwapFirst(target) => {
+                    tracing::info!(
+                        upgrade = %target.name, height = target.height,
+                        "the node already halted for this upgrade; switching before starting it"
+                    );
+                    swap::perform(self.cfg, &self.layout, &self.journal, &target, None).await?;
+                    if !self.cfg.restart_after_upgrade {
+                        tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
+                        return Ok(0);
+                    }
+                    continue;
+                }
+                StartDecision::Start { halt } => halt,
+            };
+            let halt = self.refine_halt(halt).await?;
+            match self.run_node_once(halt).await? {
+                NodeEnd::Restart => continue,
+                NodeEnd::Exit(code) => return Ok(code),
+                NodeEnd::Crashed(code) => {
+                    if !self.cfg.restart_on_crash || !self.is_start_command() {
+                        return Ok(code);
+                    }
+                    let now = now_ms();
+                    match self.crashes.on_crash(now) {
+                        CrashDecision::RestartAfter(delay) => {
+                            tracing::warn!(exit_code = code, "node crashed; restarting in {:?}", delay);
+                            if let Some(code) = self.sleep_or_signal(delay).await {
+                                return Ok(code);
+                            }
+                        }
+                        CrashDecision::GiveUp { crashes, window } => {
+                            bail!(
+                                "the node crashed {crashes} times within {window:?} (last exit code {code}); \
+                                 giving up instead of restarting it in a loop. Fix the cause, then start switchyard again \
+                                 (SWITCHYARD_CRASH_LOOP_MAX / SWITCHYARD_CRASH_LOOP_WINDOW tune this)"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Asks the current binary for its SDK version when a manual upgrade is armed, so the
+    /// halt-height flag matches that version's semantics.
+    async fn refine_halt(&mut self, halt: Option<ArmedHalt>) -> anyhow::Result<Option<ArmedHalt>> {
+        let Some(mut h) = halt else { return Ok(None) };
+        let bin = self.layout.current_binary()?;
+        let cached = matches!(&self.sdk_version, Some((p, _)) if *p == bin);
+        if !cached {
+            let v = match switchyard_exec::node_version::sdk_version(&bin, Duration::from_secs(20)).await {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    tracing::warn!("cannot tell the node's Cosmos SDK version: {e}");
+                    None
+                }
+            };
+            self.sdk_version = Some((bin, v));
+        }
+        let sdk = self.sdk_version.as_ref().and_then(|(_, v)| *v);
+        h.method = HaltMethod::for_target(h.upgrade.height, sdk);
+        match h.method {
+            HaltMethod::HaltHeightFlag { flag } => tracing::info!(
+                upgrade = %h.upgrade.name, height = h.upgrade.height,
+                "manual upgrade armed: starting the node with --halt-height {flag} (SDK {}) so block {} runs on the new binary",
+                sdk.map(|v| v.to_string()).unwrap_or_default(), h.upgrade.height
+            ),
+            HaltMethod::OnNewBlock { stop_after } => tracing::warn!(
+                upgrade = %h.upgrade.name, height = h.upgrade.height,
+                "manual upgrade armed, but the node's SDK version is unknown: falling back to stopping it when block {stop_after} is committed. \
+                 This fallback is racy: the old binary may begin block {} before it is stopped",
+                h.upgrade.height
+            ),
+        }
+        Ok(Some(h))
+    }
+
+    fn args_with_halt(&self, halt: &Option<ArmedHalt>) -> Vec<String> {
+        let mut args = self.node_args.clone();
+        if let Some(flag) = halt.as_ref().and_then(|h| h.method.flag()) {
+            if self.is_start_command() {
+                args.push(format!("--halt-height={flag}"));
+            }
+        }
+        args
+    }
+
+    /// Starts the node and supervises it until it ends or must be swapped.
+    async fn run_node_once(&mut self, halt: Option<ArmedHalt>) -> anyhow::Result<NodeEnd> {
+        let bin = self.layout.current_binary()?;
+        Layout::check_executable(&bin)?;
+        let args = self.args_with_halt(&halt);
+        let mut node = NodeProcess::spawn(&bin, &args)?;
+        tracing::info!(pid = node.pid(), binary = %bin.display(), "started node: {} {}", bin.display(), args.join(" "));
+        let started = Instant::now();
+        let mut tick = tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
+        loop {
+            tokio::select! {
+                status = node.wait() => {
+                    let status = status?;
+                    let code = exit_code(status);
+                    self.refresh_halt_file().await;
+                    let known = self.known()?;
+                    let kind = if status.success() { ExitKind::Success } else { ExitKind::Failure };
+                    return match decide::on_exit(&known, kind) {
+                        ExitDecision::Swap(target) => {
+                            tracing::info!(upgrade = %target.name, height = target.height, exit_code = code, "node exited at the upgrade height");
+                            swap::perform(self.cfg, &self.layout, &self.journal, &target, None).await?;
+                            self.after_swap().await
+                        }
+                        ExitDecision::Finish => {
+                            tracing::info!("node exited cleanly; switchyard exits too");
+                            Ok(NodeEnd::Exit(0))
+                        }
+                        ExitDecision::Crash => {
+                            tracing::warn!(exit_code = code, "node exited after {:?}", started.elapsed());
+                            Ok(NodeEnd::Crashed(code))
+                        }
+                    };
+                }
+                sig = self.signals.next() => {
+                    let Some(sig) = sig else { continue };
+                    match sig.kind() {
+                        SignalKind::Forward => {
+                            tracing::info!("forwarding {sig:?} to the node");
+                            node.signal(sig.signal());
+                        }
+                        SignalKind::Stop => {
+                            tracing::info!("received {sig:?}: stopping the node");
+                            node.signal(sig.signal());
+                            let grace = self.cfg.shutdown_grace.max(Duration::from_millis(1));
+                            let out = node.stop(grace).await?;
+                            let status = match out {
+                                switchyard_exec::child::StopOutcome::Exited(s) | switchyard_exec::child::StopOutcome::Killed(s) => s,
+                            };
+                            return Ok(NodeEnd::Exit(exit_code(status)));
+                        }
+                    }
+                }
+                obs = self.observer.next() => {
+                    if let Some(obs) = obs {
+                        self.apply(obs);
+                    }
+                    if let Some(end) = self.check_running(&mut node, &halt).await? {
+                        return Ok(end);
+                    }
+                }
+                _ = tick.tick() => {
+                    if let Some(end) = self.check_running(&mut node, &halt).await? {
+                        return Ok(end);
+                    }
+                }
+            }
+        }
+    }
+
+    fn apply(&mut self, obs: Observation) {
+        match obs {
+            Observation::HaltFile(info) => {
+                if self.halt_file.as_ref() != Some(&info) {
+                    tracing::info!(upgrade = %info.name, height = info.height, "the node wrote upgrade-info.json");
+                }
+                self.halt_file = Some(info);
+            }
+            Observation::Committed(h) => {
+                self.committed = Some(self.committed.map_or(h, |c| c.max(h)));
+            }
+            Observation::Plan(plan) => self.plan = plan,
+        }
+    }
+
+    /// The periodic question while the node runs: stop it for a swap? restart it to arm a
+    /// newly added manual upgrade?
+    async fn check_running(&mut self, node: &mut NodeProcess, started_with: &Option<ArmedHalt>) -> anyhow::Result<Option<NodeEnd>> {
+        let known = self.known()?;
+        for m in displaced_manual(&known.manual, known.plan.as_ref()) {
+            if !self.warned_displaced.contains(&m.name) && !known.applied.contains_key(&m.name) {
+                tracing::error!(
+                    upgrade = %m.name, height = m.height,
+                    "an on-chain plan is scheduled at the same height as this manual upgrade; the chain's plan wins and the manual upgrade is suspended"
+                );
+                self.warned_displaced.push(m.name.clone());
+            }
+        }
+        match decide::while_running(&known) {
+            RunningDecision::Continue => {}
+            RunningDecision::WaitForHeight { name, height, committed } => {
+                tracing::debug!(upgrade = %name, height, committed, "upgrade-info.json names a height the node has not reached; waiting");
+            }
+            RunningDecision::StopAndSwap(target) => {
+                tracing::info!(upgrade = %target.name, height = target.height, source = %target.source, "the node reached the upgrade height; stopping it to swap binaries");
+                swap::perform(self.cfg, &self.layout, &self.journal, &target, Some(node)).await?;
+                return self.after_swap().await.map(Some);
+            }
+        }
+        // A manual upgrade added while the node runs: restart it once with the halt height.
+        if let StartDecision::Start { halt: Some(now) } = decide::on_start(&known) {
+            let same = started_with.as_ref().is_some_and(|s| s.upgrade == now.upgrade);
+            if !same {
+                let refined = self.refine_halt(Some(now)).await?;
+                if let Some(h) = refined.filter(|h| h.method.flag().is_some()) {
+                    tracing::info!(
+                        upgrade = %h.upgrade.name, height = h.upgrade.height,
+                        "a manual upgrade was added while the node runs: restarting it once so it halts before block {}",
+                        h.upgrade.height
+                    );
+                    node.stop(self.cfg.shutdown_grace).await?;
+                    return Ok(Some(NodeEnd::Restart));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    async fn after_swap(&mut self) -> anyhow::Result<NodeEnd> {
+        self.halt_file = None;
+        if !self.cfg.restart_after_upgrade {
+            tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
+            return Ok(NodeEnd::Exit(0));
+        }
+        if !self.cfg.restart_delay.is_zero() {
+            tracing::info!("waiting DAEMON_RESTART_DELAY={:?} before starting the new binary", self.cfg.restart_delay);
+            if let Some(code) = self.sleep_or_signal(self.cfg.restart_delay).await {
+                return Ok(NodeEnd::Exit(code));
+            }
+        }
+        Ok(NodeEnd::Restart)
+    }
+
+    /// Sleeps, unless a stop signal arrives first (then returns the exit code to use).
+    async fn sleep_or_signal(&mut self, d: Duration) -> Option<i32> {
+        let sleep = tokio::time::sleep(d);
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => return None,
+                sig = self.signals.next() => {
+                    if let Some(sig) = sig {
+                        if sig.kind() == SignalKind::Stop {
+                            tracing::info!("received {sig:?} while the node was down; exiting");
+                            return Some(128 + sig.signal() as i32);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+

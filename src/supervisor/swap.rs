@@ -1,0 +1,228 @@
+//! The halt-and-swap sequence, and finishing a swap that was interrupted.
+//!
+//! Order (issue #2): stop the old node; back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the
+//! custom pre-upgrade script and the new binary's `pre-upgrade`; only then switch `current`
+//! atomically and record the upgrade as applied. Before each step the journal records the step
+//! about to run, so a switchyard killed at any instant resumes from there on its next start
+//! ([`recover`]). If a pre-upgrade step aborts, `current` stays on the old binary and the error
+//! says why.
+//!
+//! Test-only fault points (`SWITCHYARD_TEST_FAULT=<point>`) make switchyard SIGKILL itself at
+//! a named point, which is how the crash-safety tests kill it "at each step".
+
+use std::path::PathBuf;
+
+use switchyard_core::decide::SwapTarget;
+use switchyard_core::{Current, UpgradeInfo};
+use switchyard_exec::child::{NodeProcess, StopOutcome};
+use switchyard_exec::preupgrade::{self, PreUpgradeError, PreUpgradeOutcome};
+use switchyard_store::journal::{now_rfc3339, AppliedRecord, Journal, SwapRecord, SwapStep};
+use switchyard_store::Layout;
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SwapError {
+    #[error(
+        "no binary for upgrade {name}: looked for {path}. Place it with `switchyard add-upgrade {name} <binary>`{hint}"
+    )]
+    MissingBinary {
+        name: String,
+        path: PathBuf,
+        hint: &'static str,
+    },
+    #[error("upgrade {name} aborted before switching binaries; `current` still points at {current}: {source}")]
+    PreUpgrade {
+        name: String,
+        current: Current,
+        #[source]
+        source: PreUpgradeError,
+    },
+    #[error(transparent)]
+    Journal(#[from] switchyard_store::journal::JournalError),
+    #[error(transparent)]
+    Layout(#[from] switchyard_store::layout::LayoutError),
+    #[error(transparent)]
+    Backup(#[from] switchyard_store::backup::BackupError),
+    #[error(transparent)]
+    Exec(#[from] switchyard_exec::ExecError),
+    #[error("writing {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Fault points, in the order the swap reaches them.
+pub const FAULT_POINTS: &[&str] = &[
+    "after-journal",
+    "after-stop",
+    "after-backup",
+    "after-preupgrade",
+    "after-switch",
+    "after-record",
+];
+
+fn fault(cfg: &Config, point: &str) {
+    if cfg.test_fault.as_deref() == Some(point) {
+        tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
+        // SIGKILL cannot be caught; if it somehow did not land, do not go on.
+        std::process::abort();
+    }
+}
+
+/// Runs the whole swap for `target`, stopping `node` first if it still runs.
+pub async fn perform(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    target: &SwapTarget,
+    node: Option<&mut NodeProcess>,
+) -> Result<(), SwapError> {
+    let new_bin = layout.upgrade_binary(&target.name);
+    let from = layout.current()?;
+    let mut rec = SwapRecord {
+        name: target.name.clone(),
+        height: target.height,
+        source: target.source,
+        info: target.info.clone(),
+        from,
+        step: SwapStep::Stopping,
+        started_at: now_rfc3339(),
+    };
+    journal.write_step(&rec)?;
+    fault(cfg, "after-journal");
+    if let Some(node) = node {
+        match node.stop(cfg.shutdown_grace).await? {
+            StopOutcome::Exited(s) => tracing::info!("old node stopped ({s})"),
+            StopOutcome::Killed(_) => tracing::warn!("old node had to be killed with SIGKILL"),
+        }
+    }
+    fault(cfg, "after-stop");
+    if Layout::check_executable(&new_bin).is_err() {
+        // Nothing has changed yet; forget the swap so a restart decides afresh.
+        journal.finish_swap()?;
+        return Err(SwapError::MissingBinary {
+            name: target.name.to_string(),
+            path: new_bin,
+            hint: if cfg.allow_download_binaries {
+                " (the plan's info had no usable binary for this platform)"
+            } else {
+                " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true"
+            },
+        });
+    }
+    rec.step = SwapStep::BackingUp;
+    resume_from(cfg, layout, journal, rec).await
+}
+
+/// Carries a swap on from `rec.step` (the step about to run) to the end.
+async fn resume_from(cfg: &Config, layout: &Layout, journal: &Journal, mut rec: SwapRecord) -> Result<(), SwapError> {
+    if rec.step <= SwapStep::BackingUp {
+        rec.step = SwapStep::BackingUp;
+        journal.write_step(&rec)?;
+        backup(cfg, layout).await?;
+        fault(cfg, "after-backup");
+    }
+    if rec.step <= SwapStep::PreUpgrade {
+        rec.step = SwapStep::PreUpgrade;
+        journal.write_step(&rec)?;
+        if let Err(source) = run_preupgrade(cfg, layout, &rec).await {
+            journal.finish_swap()?;
+            return Err(SwapError::PreUpgrade {
+                name: rec.name.to_string(),
+                current: layout.current()?,
+                source,
+            });
+        }
+        fault(cfg, "after-preupgrade");
+    }
+    if rec.step <= SwapStep::Switching {
+        rec.step = SwapStep::Switching;
+        journal.write_step(&rec)?;
+        let info_path = layout.upgrade_dir(&rec.name).join("upgrade-info.json");
+        let info = UpgradeInfo {
+            name: rec.name.clone(),
+            height: rec.height,
+            info: rec.info.clone(),
+        };
+        switchyard_store::fsutil::write_atomic(&info_path, info.to_json().as_bytes())
+            .map_err(|source| SwapError::Io { path: info_path, source })?;
+        layout.set_current(&Current::Upgrade(rec.name.clone()))?;
+        tracing::info!(upgrade = %rec.name, "`current` now points at upgrades/{}", rec.name);
+        fault(cfg, "after-switch");
+    }
+    rec.step = SwapStep::Recording;
+    journal.write_step(&rec)?;
+    journal.record_applied(AppliedRecord {
+        name: rec.name.clone(),
+        height: rec.height,
+        source: rec.source,
+        applied_at: now_rfc3339(),
+    })?;
+    fault(cfg, "after-record");
+    journal.finish_swap()?;
+    tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
+    Ok(())
+}
+
+async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
+    if cfg.unsafe_skip_backup {
+        tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
+        return Ok(());
+    }
+    let Some(root) = cfg.backup_dir() else { return Ok(()) };
+    let data = layout.data_dir();
+    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
+    tracing::info!("backing up {} into {}", data.display(), root.display());
+    let started = std::time::Instant::now();
+    let dest = tokio::task::spawn_blocking(move || switchyard_store::backup::backup_data(&data, &root, &date))
+        .await
+        .expect("backup task does not panic")?;
+    tracing::info!("backup written to {} in {:?}", dest.display(), started.elapsed());
+    Ok(())
+}
+
+async fn run_preupgrade(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), PreUpgradeError> {
+    if let Some(script) = cfg.custom_preupgrade_path() {
+        tracing::info!("running custom pre-upgrade {} {} {}", script.display(), rec.name, rec.height);
+        preupgrade::run_custom(&script, rec.name.as_str(), rec.height, cfg.preupgrade_timeout).await?;
+    }
+    let bin = layout.upgrade_binary(&rec.name);
+    match preupgrade::run_binary(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
+        PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
+        PreUpgradeOutcome::NotImplemented => {
+            tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")
+        }
+    }
+    Ok(())
+}
+
+/// Finishes a swap that a previous switchyard was killed in the middle of.
+pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+    let Some(rec) = journal.pending_swap()? else {
+        return Ok(());
+    };
+    tracing::warn!(
+        upgrade = %rec.name, height = rec.height, step = ?rec.step,
+        "a previous switchyard stopped in the middle of a swap; finishing it"
+    );
+    let mut rec = rec;
+    if rec.step == SwapStep::Stopping {
+        // The old node died with us (parent-death signal); make sure the binary exists before
+        // going on, exactly as a fresh swap would.
+        let new_bin = layout.upgrade_binary(&rec.name);
+        if Layout::check_executable(&new_bin).is_err() {
+            journal.finish_swap()?;
+            return Err(SwapError::MissingBinary {
+                name: rec.name.to_string(),
+                path: new_bin,
+                hint: "",
+            });
+        }
+        rec.step = SwapStep::BackingUp;
+    }
+    resume_from(cfg, layout, journal, rec).await
+}

@@ -1,0 +1,227 @@
+//! Shared helpers for the integration tests: a temporary node home with fake node binaries
+//! (tests/fixtures/fakenode/node.sh), and the real `switchyard` binary run against it.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const DAEMON: &str = "fakend";
+
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Makes a fake node binary called `DAEMON` for `id`, with upgrade handlers `handles`.
+    pub fn binary(&self, id: &str, handles: &str, sdk: &str) -> PathBuf {
+        let body = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fakenode/node.sh");
+        let dir = self.path().join("bins").join(id);
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(DAEMON);
+        std::fs::write(
+            &p,
+            format!(
+                "#!/bin/sh\nFAKE_ID={id}\nFAKE_HANDLES=\"{handles}\"\nFAKE_SDK={sdk}\n. {}\n",
+                body.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p
+    }
+
+    /// Writes a control file of the fake node (`$home/fake/<name>`).
+    pub fn fake(&self, name: &str, content: &str) {
+        let dir = self.path().join("fake");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+
+    pub fn switchyard(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DAEMON_HOME", self.path())
+            .env("DAEMON_NAME", DAEMON)
+            .env("DAEMON_POLL_INTERVAL", "50ms")
+            .env("DAEMON_SHUTDOWN_GRACE", "3s")
+            .env("SWITCHYARD_WATCH_CHAIN", "false")
+            .env("SWITCHYARD_RESTART_BACKOFF_INITIAL", "50ms")
+            .env("SWITCHYARD_RESTART_BACKOFF_MAX", "200ms")
+            .env("COSMOVISOR_COLOR_LOGS", "false")
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs a switchyard command to completion.
+    pub fn cmd(&self, args: &[&str]) -> Output {
+        self.switchyard().args(args).output().unwrap()
+    }
+
+    /// `switchyard init` with a genesis binary and `add-upgrade` for each (name, binary).
+    pub fn setup(&self, genesis: &Path, upgrades: &[(&str, &Path)]) {
+        let out = self.cmd(&["init", genesis.to_str().unwrap()]);
+        assert!(out.status.success(), "init failed: {}", text(&out));
+        for (name, bin) in upgrades {
+            let out = self.cmd(&["add-upgrade", name, bin.to_str().unwrap()]);
+            assert!(out.status.success(), "add-upgrade failed: {}", text(&out));
+        }
+    }
+
+    /// Starts `switchyard run start --home <home>` in the background, logs to files.
+    pub fn run(&self, extra_env: &[(&str, &str)]) -> Running {
+        let log = self.path().join("switchyard.log");
+        let mut c = self.switchyard();
+        c.args(["run", "start", "--home", self.path().to_str().unwrap()]);
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let f = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        c.stdout(f.try_clone().unwrap()).stderr(f);
+        Running {
+            child: c.spawn().unwrap(),
+            log,
+        }
+    }
+
+    /// Heights executed, in order, as (height, binary id).
+    pub fn executed(&self) -> Vec<(i64, String)> {
+        std::fs::read_to_string(self.path().join("fake/executed.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let (h, id) = l.split_once(' ').unwrap();
+                (h.parse().unwrap(), id.to_string())
+            })
+            .collect()
+    }
+
+    pub fn events(&self) -> String {
+        std::fs::read_to_string(self.path().join("fake/events.log")).unwrap_or_default()
+    }
+
+    pub fn committed(&self) -> i64 {
+        std::fs::read_to_string(self.path().join("data/height"))
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
+    pub fn current_target(&self) -> String {
+        std::fs::read_link(self.path().join("cosmovisor/current"))
+            .map(|p| p.display().to_string())
+            .unwrap_or_default()
+    }
+
+    pub fn applied(&self) -> String {
+        std::fs::read_to_string(self.path().join("cosmovisor/switchyard/applied.json")).unwrap_or_default()
+    }
+}
+
+pub struct Running {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Running {
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    pub fn signal(&self, sig: i32) {
+        send(self.pid(), sig);
+    }
+
+    /// Waits for switchyard to exit; panics (after killing it) past `timeout`.
+    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("switchyard did not exit within {timeout:?}; log:\n{}", self.log());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM, then wait for the exit.
+    pub fn stop(&mut self) -> std::process::ExitStatus {
+        self.signal(15);
+        self.wait(Duration::from_secs(20))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            self.signal(15);
+            std::thread::sleep(Duration::from_millis(300));
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Sends signal number `sig` to `pid`.
+pub fn send(pid: i32, sig: i32) {
+    let sig = nix::sys::signal::Signal::try_from(sig).unwrap();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// Whether a process exists (and is not a zombie).
+pub fn alive(pid: i32) -> bool {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() && !is_zombie(pid)
+}
+
+fn is_zombie(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(true)
+}
+
+/// Polls `cond` until it holds or `timeout` passes (then panics with `what` and `context()`).
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
+    let start = Instant::now();
+    while !cond() {
+        if start.elapsed() > timeout {
+            panic!("timed out waiting for {what}\n{}", context());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Every height from 1 to the last executed exactly once, and `check(height, id)` holds for each.
+pub fn assert_each_height_once(exec: &[(i64, String)], check: impl Fn(i64, &str) -> bool) {
+    for (i, (h, id)) in exec.iter().enumerate() {
+        assert_eq!(*h, i as i64 + 1, "heights must run once each, in order: {exec:?}");
+        assert!(check(*h, id), "height {h} ran on {id}: {exec:?}");
+    }
+}
