@@ -1,0 +1,147 @@
+//! The fake's gRPC services (tonic + cosmos-sdk-proto): `cosmos.upgrade.v1beta1.Query`,
+//! `cosmos.gov.v1.Query` (unless the scenario turns gov v1 off) and `cosmos.gov.v1beta1.Query`.
+//! Methods the watcher does not use answer UNIMPLEMENTED, as a node without them would.
+
+use std::sync::Arc;
+
+use cosmos_sdk_proto::cosmos::gov::v1 as gov_v1;
+use cosmos_sdk_proto::cosmos::gov::v1beta1 as gov_v1beta1;
+use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
+use tokio::net::TcpListener;
+use tonic::{Request, Response, Status};
+
+use crate::state::Mode;
+use crate::{queries, Shared};
+
+type R<T> = Result<Response<T>, Status>;
+
+#[derive(Clone)]
+struct Svc(Arc<Shared>);
+
+impl Svc {
+    async fn gate(&self) -> Result<Mode, Status> {
+        let mode = self.0.state.lock().unwrap().s.grpc_mode;
+        match mode {
+            Mode::Silent => std::future::pending().await,
+            Mode::Garbage => Err(Status::internal("failed to decode Protobuf message: invalid wire type")),
+            Mode::Error => Err(Status::unavailable("fakechain: scripted failure")),
+            Mode::Normal | Mode::Oversized => Ok(mode),
+        }
+    }
+}
+
+fn nope<T>() -> R<T> {
+    Err(Status::unimplemented("not served by fakechain"))
+}
+
+#[tonic::async_trait]
+impl upgrade::query_server::Query for Svc {
+    async fn current_plan(&self, _: Request<upgrade::QueryCurrentPlanRequest>) -> R<upgrade::QueryCurrentPlanResponse> {
+        let mode = self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        let mut r = queries::current_plan(&st);
+        if mode == Mode::Oversized {
+            let mut p = r.plan.unwrap_or_default();
+            p.info = "x".repeat(st.s.oversized_bytes);
+            r.plan = Some(p);
+        }
+        Ok(Response::new(r))
+    }
+    async fn applied_plan(&self, req: Request<upgrade::QueryAppliedPlanRequest>) -> R<upgrade::QueryAppliedPlanResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        Ok(Response::new(queries::applied_plan(&st, req.get_ref())))
+    }
+    async fn upgraded_consensus_state(
+        &self,
+        _: Request<upgrade::QueryUpgradedConsensusStateRequest>,
+    ) -> R<upgrade::QueryUpgradedConsensusStateResponse> {
+        nope()
+    }
+    async fn module_versions(&self, _: Request<upgrade::QueryModuleVersionsRequest>) -> R<upgrade::QueryModuleVersionsResponse> {
+        nope()
+    }
+    async fn authority(&self, _: Request<upgrade::QueryAuthorityRequest>) -> R<upgrade::QueryAuthorityResponse> {
+        nope()
+    }
+}
+
+#[tonic::async_trait]
+impl gov_v1::query_server::Query for Svc {
+    async fn constitution(&self, _: Request<gov_v1::QueryConstitutionRequest>) -> R<gov_v1::QueryConstitutionResponse> {
+        nope()
+    }
+    async fn proposal(&self, _: Request<gov_v1::QueryProposalRequest>) -> R<gov_v1::QueryProposalResponse> {
+        nope()
+    }
+    async fn proposals(&self, req: Request<gov_v1::QueryProposalsRequest>) -> R<gov_v1::QueryProposalsResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        Ok(Response::new(queries::proposals_v1(&st, req.get_ref())))
+    }
+    async fn vote(&self, _: Request<gov_v1::QueryVoteRequest>) -> R<gov_v1::QueryVoteResponse> {
+        nope()
+    }
+    async fn votes(&self, _: Request<gov_v1::QueryVotesRequest>) -> R<gov_v1::QueryVotesResponse> {
+        nope()
+    }
+    async fn params(&self, _: Request<gov_v1::QueryParamsRequest>) -> R<gov_v1::QueryParamsResponse> {
+        nope()
+    }
+    async fn deposit(&self, _: Request<gov_v1::QueryDepositRequest>) -> R<gov_v1::QueryDepositResponse> {
+        nope()
+    }
+    async fn deposits(&self, _: Request<gov_v1::QueryDepositsRequest>) -> R<gov_v1::QueryDepositsResponse> {
+        nope()
+    }
+    async fn tally_result(&self, _: Request<gov_v1::QueryTallyResultRequest>) -> R<gov_v1::QueryTallyResultResponse> {
+        nope()
+    }
+}
+
+#[tonic::async_trait]
+impl gov_v1beta1::query_server::Query for Svc {
+    async fn proposal(&self, _: Request<gov_v1beta1::QueryProposalRequest>) -> R<gov_v1beta1::QueryProposalResponse> {
+        nope()
+    }
+    async fn proposals(&self, req: Request<gov_v1beta1::QueryProposalsRequest>) -> R<gov_v1beta1::QueryProposalsResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        queries::proposals_v1beta1(&st, req.get_ref())
+            .map(Response::new)
+            .map_err(|(_, log)| Status::internal(log))
+    }
+    async fn vote(&self, _: Request<gov_v1beta1::QueryVoteRequest>) -> R<gov_v1beta1::QueryVoteResponse> {
+        nope()
+    }
+    async fn votes(&self, _: Request<gov_v1beta1::QueryVotesRequest>) -> R<gov_v1beta1::QueryVotesResponse> {
+        nope()
+    }
+    async fn params(&self, _: Request<gov_v1beta1::QueryParamsRequest>) -> R<gov_v1beta1::QueryParamsResponse> {
+        nope()
+    }
+    async fn deposit(&self, _: Request<gov_v1beta1::QueryDepositRequest>) -> R<gov_v1beta1::QueryDepositResponse> {
+        nope()
+    }
+    async fn deposits(&self, _: Request<gov_v1beta1::QueryDepositsRequest>) -> R<gov_v1beta1::QueryDepositsResponse> {
+        nope()
+    }
+    async fn tally_result(&self, _: Request<gov_v1beta1::QueryTallyResultRequest>) -> R<gov_v1beta1::QueryTallyResultResponse> {
+        nope()
+    }
+}
+
+/// Serves the gRPC services until the task is aborted.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let svc = Svc(shared.clone());
+    let gov_v1_on = shared.state.lock().unwrap().s.gov_v1;
+    let mut builder = tonic::transport::Server::builder();
+    let router = builder
+        .add_service(upgrade::query_server::QueryServer::new(svc.clone()))
+        .add_service(gov_v1beta1::query_server::QueryServer::new(svc.clone()))
+        .add_optional_service(gov_v1_on.then(|| gov_v1::query_server::QueryServer::new(svc)));
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    if let Err(e) = router.serve_with_incoming(incoming).await {
+        tracing::error!("fakechain gRPC server stopped: {e}");
+    }
+}
