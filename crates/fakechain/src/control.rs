@@ -5,7 +5,8 @@
 //! `{"op":"submit_proposal","proposal":{"kind":"software_upgrade","plan":{"name":"v2","height":200,"info":""}}}`,
 //! `{"op":"pass","id":1}`, `{"op":"reject","id":1}`, `{"op":"schedule_plan","plan":{..}}`,
 //! `{"op":"cancel_plan"}`, `{"op":"apply_plan"}`, `{"op":"set_mode","mode":"silent"}` (RPC) or
-//! `{"op":"set_grpc_mode","mode":"error"}`, `{"op":"catching_up","value":true}`,
+//! `{"op":"set_grpc_mode","mode":"error"}` (modes: normal, silent, garbage, oversized, error,
+//! garbage_value), `{"op":"catching_up","value":true}`,
 //! `{"op":"drop_websockets"}`, `{"op":"refuse_websockets","count":3}`,
 //! `{"op":"set_info_doc","path":"v2.json","body":"{..}"}`, `{"op":"auto_blocks","interval_ms":200}`
 //! (0 stops), `{"op":"state"}`. Each answers with the chain's summary (or the proposal id).

@@ -20,12 +20,16 @@ struct Svc(Arc<Shared>);
 
 impl Svc {
     async fn gate(&self) -> Result<Mode, Status> {
-        let mode = self.0.state.lock().unwrap().s.grpc_mode;
+        let mode = {
+            let mut st = self.0.state.lock().unwrap();
+            st.grpc_calls += 1;
+            st.s.grpc_mode
+        };
         match mode {
             Mode::Silent => std::future::pending().await,
             Mode::Garbage => Err(Status::internal("failed to decode Protobuf message: invalid wire type")),
             Mode::Error => Err(Status::unavailable("fakechain: scripted failure")),
-            Mode::Normal | Mode::Oversized => Ok(mode),
+            Mode::Normal | Mode::Oversized | Mode::GarbageValue => Ok(mode),
         }
     }
 }

@@ -72,7 +72,7 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
         (st.s.mode, st.s.oversized_bytes)
     };
     match mode {
-        Mode::Normal | Mode::Error => {}
+        Mode::Normal | Mode::Error | Mode::GarbageValue => {}
         Mode::Silent => std::future::pending::<()>().await,
         Mode::Garbage => return Ok(reply(StatusCode::OK, "text/html", "<html><body>502 Bad Gateway</body></html>")),
         Mode::Oversized => {
@@ -141,6 +141,7 @@ pub fn dispatch(shared: &Shared, id: &Value, method: &str, params: &Value, mode:
             let path = params.get("path").and_then(Value::as_str).unwrap_or("");
             let data = params.get("data").and_then(Value::as_str).unwrap_or("");
             match hex::decode(data) {
+                Ok(_) if mode == Mode::GarbageValue => j::envelope(id, j::abci_query(&st, Ok(vec![0xff; 9]))),
                 Ok(bytes) => j::envelope(id, j::abci_query(&st, queries::abci_query(&st, path, &bytes))),
                 Err(e) => j::error(id, -32602, "Invalid params", &format!("error converting json params to arguments: {e}")),
             }

@@ -97,6 +97,8 @@ pub enum Mode {
     Oversized,
     /// Answer every call with a JSON-RPC error (gRPC: UNAVAILABLE).
     Error,
+    /// `abci_query` answers carry bytes that are not protobuf (RPC only; gRPC treats it as normal).
+    GarbageValue,
 }
 
 /// The whole scenario file.
@@ -160,6 +162,8 @@ pub struct ChainState {
     pub plan: Option<PlanScript>,
     pub applied: BTreeMap<String, i64>,
     pub proposals: Vec<Proposal>,
+    /// gRPC calls answered so far (tests use it to tell which transport was used).
+    pub grpc_calls: u64,
     next_id: u64,
 }
 
@@ -179,6 +183,7 @@ impl ChainState {
             s,
             applied: BTreeMap::new(),
             proposals: Vec::new(),
+            grpc_calls: 0,
             next_id: 1,
         };
         for p in st.s.proposals.clone() {
@@ -363,6 +368,7 @@ impl ChainState {
             "applied": self.applied,
             "proposals": self.proposals.iter().map(|p| serde_json::json!({"id": p.id, "status": p.status, "title": p.title})).collect::<Vec<_>>(),
             "mode": self.s.mode,
+            "grpc_calls": self.grpc_calls,
             "grpc_mode": self.s.grpc_mode,
         })
     }

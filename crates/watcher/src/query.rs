@@ -2,8 +2,8 @@
 //! `abci_query` over CometBFT JSON-RPC (which many sentry and public nodes are limited to).
 //!
 //! Both transports take the same method path and protobuf bytes, so each query is written once.
-//! A gRPC call that fails for transport reasons is retried over `abci_query` when an RPC address
-//! is known.
+//! A gRPC call that fails (unreachable, timed out, garbled, refused) is retried over `abci_query`
+//! when an RPC address is known; the `abci_query` answer or error is the one reported.
 
 use cosmos_sdk_proto::cosmos::base::query::v1beta1::PageRequest;
 use cosmos_sdk_proto::cosmos::gov::v1 as gov_v1;
@@ -116,7 +116,7 @@ impl ChainClient {
         if let Some(g) = &self.grpc {
             match g.unary::<Req, Resp>(path, req.clone()).await {
                 Ok(r) => return Ok(r),
-                Err(e) if e.is_transport() && self.rpc.is_some() => {
+                Err(e) if self.rpc.is_some() => {
                     tracing::debug!("{e}; retrying over abci_query");
                 }
                 Err(e) => return Err(e),
