@@ -36,16 +36,27 @@ fn swaps_when_the_node_halts_and_keeps_running() {
     let home = Home::new();
     plan_setup(&home, 8);
     let sy = run_through_upgrade(&home, 8, &[]);
-    assert_each_height_once(&home.executed(), |h, id| if h < 8 { id == "genesis" } else { id == "v2" });
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < 8 {
+            id == "genesis"
+        } else {
+            id == "v2"
+        }
+    });
     assert_eq!(home.current_target(), "upgrades/v2");
     let events = home.events();
-    assert!(events.contains("genesis halt for upgrade v2 at 8"), "{events}");
+    assert!(
+        events.contains("genesis halt for upgrade v2 at 8"),
+        "{events}"
+    );
     assert!(events.contains("v2 applying upgrade v2 at 8"), "{events}");
     assert!(!events.contains("error"), "{events}");
     assert!(home.applied().contains("\"v2\""));
     assert!(sy.log().contains("upgrade v2 applied"), "{}", sy.log());
     // cosmovisor writes the plan into the upgrade folder; so do we.
-    let info = std::fs::read_to_string(home.path().join("cosmovisor/upgrades/v2/upgrade-info.json")).unwrap();
+    let info =
+        std::fs::read_to_string(home.path().join("cosmovisor/upgrades/v2/upgrade-info.json"))
+            .unwrap();
     assert!(info.contains("\"height\":8"), "{info}");
     // A backup was taken (UNSAFE_SKIP_BACKUP unset).
     let backups: Vec<_> = std::fs::read_dir(home.path())
@@ -62,7 +73,13 @@ fn swaps_when_the_node_halts_and_exits() {
     plan_setup(&home, 6);
     home.fake("halt_exit", "");
     run_through_upgrade(&home, 6, &[("UNSAFE_SKIP_BACKUP", "true")]);
-    assert_each_height_once(&home.executed(), |h, id| if h < 6 { id == "genesis" } else { id == "v2" });
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < 6 {
+            id == "genesis"
+        } else {
+            id == "v2"
+        }
+    });
     assert_eq!(home.current_target(), "upgrades/v2");
 }
 
@@ -71,9 +88,21 @@ fn a_node_that_ignores_sigterm_is_killed_after_the_grace() {
     let home = Home::new();
     plan_setup(&home, 6);
     home.fake("ignore_term", "");
-    let sy = home.run(&[("DAEMON_SHUTDOWN_GRACE", "300ms"), ("UNSAFE_SKIP_BACKUP", "true")]);
-    wait_for("the new binary to run", T, || home.committed() >= 7, || format!("{}\n{}", sy.log(), home.events()));
-    assert!(home.events().contains("genesis ignored TERM"), "{}", home.events());
+    let sy = home.run(&[
+        ("DAEMON_SHUTDOWN_GRACE", "300ms"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ]);
+    wait_for(
+        "the new binary to run",
+        T,
+        || home.committed() >= 7,
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
+    assert!(
+        home.events().contains("genesis ignored TERM"),
+        "{}",
+        home.events()
+    );
     assert!(sy.log().contains("SIGKILL"), "{}", sy.log());
     assert_eq!(home.current_target(), "upgrades/v2");
     // The new binary ignores SIGTERM too (same control file); stopping still ends everything.
@@ -86,7 +115,10 @@ fn a_node_that_ignores_sigterm_is_killed_after_the_grace() {
 fn no_restart_after_upgrade_when_disabled() {
     let home = Home::new();
     plan_setup(&home, 5);
-    let mut sy = home.run(&[("DAEMON_RESTART_AFTER_UPGRADE", "false"), ("UNSAFE_SKIP_BACKUP", "true")]);
+    let mut sy = home.run(&[
+        ("DAEMON_RESTART_AFTER_UPGRADE", "false"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ]);
     let status = sy.wait(T);
     assert_eq!(status.code(), Some(0), "{}", sy.log());
     assert_eq!(home.current_target(), "upgrades/v2");
@@ -107,9 +139,17 @@ fn restart_picks_up_a_halt_the_node_already_hit() {
     )
     .unwrap();
     let _sy = run_through_upgrade(&home, 5, &[("UNSAFE_SKIP_BACKUP", "true")]);
-    assert!(!home.events().contains("genesis start"), "old binary must not start: {}", home.events());
+    assert!(
+        !home.events().contains("genesis start"),
+        "old binary must not start: {}",
+        home.events()
+    );
     let exec = home.executed();
-    assert_eq!(exec.first(), Some(&(5, "v2".to_string())), "block 5 must run on v2: {exec:?}");
+    assert_eq!(
+        exec.first(),
+        Some(&(5, "v2".to_string())),
+        "block 5 must run on v2: {exec:?}"
+    );
     assert!(exec.iter().all(|(_, id)| id == "v2"), "{exec:?}");
 }
 
@@ -120,8 +160,17 @@ fn a_crash_is_restarted_and_a_crash_loop_gives_up() {
     home.setup(&genesis, &[]);
     home.fake("crash_once_at", "3");
     let mut sy = home.run(&[]);
-    wait_for("recovery after the crash", T, || home.committed() >= 6, || sy.log());
-    assert!(sy.log().contains("node crashed; restarting"), "{}", sy.log());
+    wait_for(
+        "recovery after the crash",
+        T,
+        || home.committed() >= 6,
+        || sy.log(),
+    );
+    assert!(
+        sy.log().contains("node crashed; restarting"),
+        "{}",
+        sy.log()
+    );
     assert_eq!(sy.stop().code(), Some(0));
     assert_each_height_once(&home.executed(), |_, id| id == "genesis");
 
@@ -142,7 +191,12 @@ fn crash_restart_can_be_turned_off_and_clean_exit_ends_with_zero() {
     home.setup(&genesis, &[]);
     home.fake("crash_at", "2");
     let mut sy = home.run(&[("SWITCHYARD_RESTART_ON_CRASH", "false")]);
-    assert_eq!(sy.wait(T).code(), Some(3), "the node's own exit code: {}", sy.log());
+    assert_eq!(
+        sy.wait(T).code(),
+        Some(3),
+        "the node's own exit code: {}",
+        sy.log()
+    );
 
     let home = Home::new();
     home.setup(&genesis, &[]);
@@ -160,10 +214,22 @@ fn sighup_is_forwarded_and_sigterm_stops_the_node() {
     let mut sy = home.run(&[]);
     wait_for("blocks", T, || home.committed() >= 2, || sy.log());
     sy.signal(1);
-    wait_for("the node to see SIGHUP", T, || home.events().contains("got HUP"), || home.events());
-    assert!(matches!(sy.child.try_wait(), Ok(None)), "SIGHUP must not end supervision");
+    wait_for(
+        "the node to see SIGHUP",
+        T,
+        || home.events().contains("got HUP"),
+        || home.events(),
+    );
+    assert!(
+        matches!(sy.child.try_wait(), Ok(None)),
+        "SIGHUP must not end supervision"
+    );
     assert_eq!(sy.stop().code(), Some(0));
-    assert!(home.events().contains("genesis stopped at"), "{}", home.events());
+    assert!(
+        home.events().contains("genesis stopped at"),
+        "{}",
+        home.events()
+    );
 }
 
 #[test]
@@ -176,17 +242,32 @@ fn a_killed_supervisor_does_not_leave_the_node_running() {
     sy.signal(9);
     sy.wait(T);
     // The node got its parent-death SIGTERM and stopped by itself.
-    wait_for("the node to stop", T, || home.events().contains("genesis stopped at"), || home.events());
+    wait_for(
+        "the node to stop",
+        T,
+        || home.events().contains("genesis stopped at"),
+        || home.events(),
+    );
     let h = home.committed();
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(home.committed(), h, "blocks must stop once the supervisor is gone");
+    assert_eq!(
+        home.committed(),
+        h,
+        "blocks must stop once the supervisor is gone"
+    );
 }
 
-fn preupgrade_case(codes: &str, extra: &[(&str, &str)]) -> (Home, Running, std::process::ExitStatus) {
+fn preupgrade_case(
+    codes: &str,
+    extra: &[(&str, &str)],
+) -> (Home, Running, std::process::ExitStatus) {
     let home = Home::new();
     plan_setup(&home, 5);
     home.fake("preupgrade_exit", codes);
-    let mut env = vec![("UNSAFE_SKIP_BACKUP", "true"), ("DAEMON_RESTART_AFTER_UPGRADE", "false")];
+    let mut env = vec![
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("DAEMON_RESTART_AFTER_UPGRADE", "false"),
+    ];
     env.extend_from_slice(extra);
     let mut sy = home.run(&env);
     let status = sy.wait(T);
@@ -206,7 +287,11 @@ fn preupgrade_exit_codes_follow_cosmovisor() {
     assert_eq!(status.code(), Some(1));
     assert_eq!(home.current_target(), "genesis");
     assert!(sy.log().contains("exited with 30"), "{}", sy.log());
-    assert!(sy.log().contains("`current` still points at genesis"), "{}", sy.log());
+    assert!(
+        sy.log().contains("`current` still points at genesis"),
+        "{}",
+        sy.log()
+    );
     // 31: retried up to DAEMON_PREUPGRADE_MAX_RETRIES.
     let (home, sy, status) = preupgrade_case("31 31 0", &[("DAEMON_PREUPGRADE_MAX_RETRIES", "2")]);
     assert_eq!(status.code(), Some(0), "{}", sy.log());
@@ -223,7 +308,14 @@ fn custom_preupgrade_runs_with_name_and_height_and_can_abort() {
     plan_setup(&home, 5);
     let script = home.path().join("cosmovisor/custom.sh");
     let out = home.path().join("custom.out");
-    std::fs::write(&script, format!("#!/bin/sh\necho \"$1 $2\" > {}\nexit ${{CUSTOM_EXIT:-0}}\n", out.display())).unwrap();
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" > {}\nexit ${{CUSTOM_EXIT:-0}}\n",
+            out.display()
+        ),
+    )
+    .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     let env = [
@@ -236,7 +328,11 @@ fn custom_preupgrade_runs_with_name_and_height_and_can_abort() {
     assert_eq!(sy.wait(T).code(), Some(1));
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "v2 5\n");
     assert_eq!(home.current_target(), "genesis");
-    assert!(sy.log().contains("custom pre-upgrade script"), "{}", sy.log());
+    assert!(
+        sy.log().contains("custom pre-upgrade script"),
+        "{}",
+        sy.log()
+    );
 }
 
 #[test]
@@ -261,21 +357,44 @@ fn upgrade_names_from_the_chain_are_validated() {
     for bad in ["../evil", "a/b", "", ".."] {
         let out = home.cmd(&["add-upgrade", bad, genesis.to_str().unwrap()]);
         assert!(!out.status.success(), "{bad:?} accepted");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("upgrade name"), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("upgrade name"),
+            "{}",
+            text(&out)
+        );
     }
     // A hostile name in the node's upgrade-info.json never becomes a path.
     std::fs::create_dir_all(home.path().join("data")).unwrap();
-    std::fs::write(home.path().join("data/upgrade-info.json"), r#"{"name":"../../etc","height":3}"#).unwrap();
+    std::fs::write(
+        home.path().join("data/upgrade-info.json"),
+        r#"{"name":"../../etc","height":3}"#,
+    )
+    .unwrap();
     let out = home.cmd(&["show-upgrade-info"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("'/'"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("'/'"),
+        "{}",
+        text(&out)
+    );
     // Names are lowercased like cosmovisor's, unless COSMOVISOR_DISABLE_RECASE.
     let out = home.cmd(&["add-upgrade", "V3", genesis.to_str().unwrap()]);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(home.path().join("cosmovisor/upgrades/v3/bin/fakend").is_file());
-    let out = home.switchyard().env("COSMOVISOR_DISABLE_RECASE", "true").args(["add-upgrade", "V4", genesis.to_str().unwrap()]).output().unwrap();
+    assert!(home
+        .path()
+        .join("cosmovisor/upgrades/v3/bin/fakend")
+        .is_file());
+    let out = home
+        .switchyard()
+        .env("COSMOVISOR_DISABLE_RECASE", "true")
+        .args(["add-upgrade", "V4", genesis.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    assert!(home.path().join("cosmovisor/upgrades/V4/bin/fakend").is_file());
+    assert!(home
+        .path()
+        .join("cosmovisor/upgrades/V4/bin/fakend")
+        .is_file());
 }
 
 #[test]
@@ -286,25 +405,52 @@ fn add_upgrade_refuses_to_overwrite_without_force() {
     home.setup(&genesis, &[("v2", &v2)]);
     let out = home.cmd(&["add-upgrade", "v2", genesis.to_str().unwrap()]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--force"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--force"),
+        "{}",
+        text(&out)
+    );
     let out = home.cmd(&["add-upgrade", "v2", genesis.to_str().unwrap(), "--force"]);
     assert!(out.status.success(), "{}", text(&out));
-    let placed = std::fs::read_to_string(home.path().join("cosmovisor/upgrades/v2/bin/fakend")).unwrap();
+    let placed =
+        std::fs::read_to_string(home.path().join("cosmovisor/upgrades/v2/bin/fakend")).unwrap();
     assert!(placed.contains("FAKE_ID=genesis"));
 }
 
 #[test]
 fn config_shows_sources_and_rejects_bad_values() {
     let home = Home::new();
-    let out = home.switchyard().env("DAEMON_RESTART_DELAY", "1m").args(["config"]).output().unwrap();
+    let out = home
+        .switchyard()
+        .env("DAEMON_RESTART_DELAY", "1m")
+        .args(["config"])
+        .output()
+        .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(s.lines().any(|l| l.starts_with("DAEMON_RESTART_DELAY") && l.contains("1m") && l.contains("[environment]")), "{s}");
-    assert!(s.lines().any(|l| l.starts_with("UNSAFE_SKIP_BACKUP") && l.contains("[default]")), "{s}");
-    let out = home.switchyard().env("DAEMON_SHUTDOWN_GRACE", "forever").args(["config"]).output().unwrap();
+    assert!(
+        s.lines().any(|l| l.starts_with("DAEMON_RESTART_DELAY")
+            && l.contains("1m")
+            && l.contains("[environment]")),
+        "{s}"
+    );
+    assert!(
+        s.lines()
+            .any(|l| l.starts_with("UNSAFE_SKIP_BACKUP") && l.contains("[default]")),
+        "{s}"
+    );
+    let out = home
+        .switchyard()
+        .env("DAEMON_SHUTDOWN_GRACE", "forever")
+        .args(["config"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let e = String::from_utf8_lossy(&out.stderr);
-    assert!(e.contains("DAEMON_SHUTDOWN_GRACE") && e.contains("forever"), "{e}");
+    assert!(
+        e.contains("DAEMON_SHUTDOWN_GRACE") && e.contains("forever"),
+        "{e}"
+    );
 }
 
 #[test]
@@ -322,4 +468,55 @@ fn version_prints_ours_then_the_nodes() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["app_version"]["cosmos_sdk_version"], "v0.50.10");
     assert!(v["switchyard_version"].is_string());
+}
+
+#[test]
+fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
+    // A node that ignores SIGTERM survives its supervisor's SIGKILL (the parent-death signal is
+    // a SIGTERM). The next switchyard must not start a second node beside it.
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    home.fake("ignore_term", "");
+    let mut first = home.run(&[]);
+    wait_for("blocks", T, || home.committed() >= 2, || first.log());
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),
+    )
+    .unwrap();
+    let orphan = rec["pid"].as_i64().unwrap() as i32;
+    first.signal(9);
+    first.wait(T);
+    wait_for(
+        "the orphan to ignore its SIGTERM",
+        T,
+        || home.events().contains("ignored TERM"),
+        || home.events(),
+    );
+    assert!(alive(orphan), "the orphan should still run");
+
+    let mut second = home.run(&[("DAEMON_SHUTDOWN_GRACE", "300ms")]);
+    wait_for(
+        "the second node",
+        T,
+        || home.events().matches("genesis start").count() == 2,
+        || second.log(),
+    );
+    assert!(
+        !alive(orphan),
+        "the orphan must be gone before the new node starts"
+    );
+    assert!(
+        second.log().contains("still running; stopping it first"),
+        "{}",
+        second.log()
+    );
+    second.signal(9);
+    second.wait(T);
+    // Clean up the second node (it ignores SIGTERM as well).
+    let rec: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),
+    )
+    .unwrap();
+    send(rec["pid"].as_i64().unwrap() as i32, 9);
 }

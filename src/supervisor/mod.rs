@@ -22,13 +22,16 @@ mod swap;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use switchyard_core::decide::{self, ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision};
+use switchyard_core::decide::{
+    self, ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision,
+};
 use switchyard_core::halt::{HaltMethod, SdkVersion};
 use switchyard_core::restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
 use switchyard_core::schedule::{displaced_manual, ChainPlan};
 use switchyard_core::{UpgradeInfo, UpgradeName};
 use switchyard_exec::child::{exit_code, NodeProcess};
 use switchyard_store::journal::Journal;
+use switchyard_store::pidfile;
 use switchyard_store::Layout;
 
 use crate::config::Config;
@@ -125,12 +128,15 @@ impl<'a> Supervisor<'a> {
 
     /// Reads data/upgrade-info.json now (the node may have written it just before exiting).
     async fn refresh_halt_file(&mut self) {
-        if let Some(info) = observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase).await {
+        if let Some(info) =
+            observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase).await
+        {
             self.halt_file = Some(info);
         }
     }
 
     async fn run(&mut self) -> anyhow::Result<i32> {
+        self.stop_orphaned_node().await;
         swap::recover(self.cfg, &self.layout, &self.journal).await?;
         loop {
             self.refresh_halt_file().await;
@@ -143,7 +149,9 @@ impl<'a> Supervisor<'a> {
                     );
                     swap::perform(self.cfg, &self.layout, &self.journal, &target, None).await?;
                     if !self.cfg.restart_after_upgrade {
-                        tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
+                        tracing::info!(
+                            "DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade"
+                        );
                         return Ok(0);
                     }
                     continue;
@@ -161,7 +169,11 @@ impl<'a> Supervisor<'a> {
                     let now = now_ms();
                     match self.crashes.on_crash(now) {
                         CrashDecision::RestartAfter(delay) => {
-                            tracing::warn!(exit_code = code, "node crashed; restarting in {:?}", delay);
+                            tracing::warn!(
+                                exit_code = code,
+                                "node crashed; restarting in {:?}",
+                                delay
+                            );
                             if let Some(code) = self.sleep_or_signal(delay).await {
                                 return Ok(code);
                             }
@@ -186,7 +198,9 @@ impl<'a> Supervisor<'a> {
         let bin = self.layout.current_binary()?;
         let cached = matches!(&self.sdk_version, Some((p, _)) if *p == bin);
         if !cached {
-            let v = match switchyard_exec::node_version::sdk_version(&bin, Duration::from_secs(20)).await {
+            let v = match switchyard_exec::node_version::sdk_version(&bin, Duration::from_secs(20))
+                .await
+            {
                 Ok(v) => Some(v),
                 Err(e) => {
                     tracing::warn!("cannot tell the node's Cosmos SDK version: {e}");
@@ -229,13 +243,25 @@ impl<'a> Supervisor<'a> {
         Layout::check_executable(&bin)?;
         let args = self.args_with_halt(&halt);
         let mut node = NodeProcess::spawn(&bin, &args)?;
+        if let Some(start_time) = pidfile::start_time_of(node.pid()) {
+            let rec = pidfile::NodeRecord {
+                pid: node.pid(),
+                start_time,
+                binary: bin.clone(),
+            };
+            if let Err(e) = pidfile::save(&self.layout, &rec) {
+                tracing::warn!("cannot record the node's pid: {e}");
+            }
+        }
         tracing::info!(pid = node.pid(), binary = %bin.display(), "started node: {} {}", bin.display(), args.join(" "));
         let started = Instant::now();
-        let mut tick = tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
+        let mut tick =
+            tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
         loop {
             tokio::select! {
                 status = node.wait() => {
                     let status = status?;
+                    pidfile::clear(&self.layout);
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
                     let known = self.known()?;
@@ -292,6 +318,38 @@ impl<'a> Supervisor<'a> {
         }
     }
 
+    /// A node started by a previous switchyard that was killed may still be shutting down (it
+    /// got SIGTERM through its parent-death signal). Starting a second node on the same data
+    /// would fail or worse, so wait for it — it is recognised by PID *and* start time, so no
+    /// other process is ever touched — and kill it only if it outlives the shutdown grace.
+    async fn stop_orphaned_node(&self) {
+        let Some(rec) = pidfile::load(&self.layout) else {
+            return;
+        };
+        if !pidfile::is_same_process_alive(&rec) {
+            pidfile::clear(&self.layout);
+            return;
+        }
+        tracing::warn!(pid = rec.pid, binary = %rec.binary.display(), "the node started by a previous switchyard is still running; stopping it first");
+        let pid = nix::unistd::Pid::from_raw(rec.pid);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let deadline = Instant::now() + self.cfg.shutdown_grace;
+        while pidfile::is_same_process_alive(&rec) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if pidfile::is_same_process_alive(&rec) {
+            tracing::warn!(
+                pid = rec.pid,
+                "it did not stop within the shutdown grace; sending SIGKILL"
+            );
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            while pidfile::is_same_process_alive(&rec) {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        pidfile::clear(&self.layout);
+    }
+
     fn apply(&mut self, obs: Observation) {
         match obs {
             Observation::HaltFile(info) => {
@@ -309,7 +367,11 @@ impl<'a> Supervisor<'a> {
 
     /// The periodic question while the node runs: stop it for a swap? restart it to arm a
     /// newly added manual upgrade?
-    async fn check_running(&mut self, node: &mut NodeProcess, started_with: &Option<ArmedHalt>) -> anyhow::Result<Option<NodeEnd>> {
+    async fn check_running(
+        &mut self,
+        node: &mut NodeProcess,
+        started_with: &Option<ArmedHalt>,
+    ) -> anyhow::Result<Option<NodeEnd>> {
         let known = self.known()?;
         for m in displaced_manual(&known.manual, known.plan.as_ref()) {
             if !self.warned_displaced.contains(&m.name) && !known.applied.contains_key(&m.name) {
@@ -322,7 +384,11 @@ impl<'a> Supervisor<'a> {
         }
         match decide::while_running(&known) {
             RunningDecision::Continue => {}
-            RunningDecision::WaitForHeight { name, height, committed } => {
+            RunningDecision::WaitForHeight {
+                name,
+                height,
+                committed,
+            } => {
                 tracing::debug!(upgrade = %name, height, committed, "upgrade-info.json names a height the node has not reached; waiting");
             }
             RunningDecision::StopAndSwap(target) => {
@@ -333,7 +399,9 @@ impl<'a> Supervisor<'a> {
         }
         // A manual upgrade added while the node runs: restart it once with the halt height.
         if let StartDecision::Start { halt: Some(now) } = decide::on_start(&known) {
-            let same = started_with.as_ref().is_some_and(|s| s.upgrade == now.upgrade);
+            let same = started_with
+                .as_ref()
+                .is_some_and(|s| s.upgrade == now.upgrade);
             if !same {
                 let refined = self.refine_halt(Some(now)).await?;
                 if let Some(h) = refined.filter(|h| h.method.flag().is_some()) {
@@ -357,7 +425,10 @@ impl<'a> Supervisor<'a> {
             return Ok(NodeEnd::Exit(0));
         }
         if !self.cfg.restart_delay.is_zero() {
-            tracing::info!("waiting DAEMON_RESTART_DELAY={:?} before starting the new binary", self.cfg.restart_delay);
+            tracing::info!(
+                "waiting DAEMON_RESTART_DELAY={:?} before starting the new binary",
+                self.cfg.restart_delay
+            );
             if let Some(code) = self.sleep_or_signal(self.cfg.restart_delay).await {
                 return Ok(NodeEnd::Exit(code));
             }
@@ -391,4 +462,3 @@ fn now_ms() -> u64 {
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
 }
-

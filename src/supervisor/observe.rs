@@ -43,7 +43,12 @@ impl Observer {
     }
 }
 
-fn spawn_file_poller(layout: Layout, every: Duration, disable_recase: bool, tx: mpsc::Sender<Observation>) {
+fn spawn_file_poller(
+    layout: Layout,
+    every: Duration,
+    disable_recase: bool,
+    tx: mpsc::Sender<Observation>,
+) {
     tokio::spawn(async move {
         let mut last: Option<UpgradeInfo> = None;
         let mut tick = tokio::time::interval(every);
@@ -72,7 +77,9 @@ pub async fn read_upgrade_info_now(layout: &Layout, disable_recase: bool) -> Opt
         };
         match UpgradeInfo::parse(&bytes, disable_recase) {
             Ok(info) => return Some(info),
-            Err(UpgradeInfoError::Incomplete) => tokio::time::sleep(Duration::from_millis(100)).await,
+            Err(UpgradeInfoError::Incomplete) => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
             Err(e) => {
                 tracing::error!("{}: {e}", path.display());
                 return None;

@@ -119,7 +119,12 @@ pub async fn perform(
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.
-async fn resume_from(cfg: &Config, layout: &Layout, journal: &Journal, mut rec: SwapRecord) -> Result<(), SwapError> {
+async fn resume_from(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    mut rec: SwapRecord,
+) -> Result<(), SwapError> {
     if rec.step <= SwapStep::BackingUp {
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
@@ -148,8 +153,12 @@ async fn resume_from(cfg: &Config, layout: &Layout, journal: &Journal, mut rec: 
             height: rec.height,
             info: rec.info.clone(),
         };
-        switchyard_store::fsutil::write_atomic(&info_path, info.to_json().as_bytes())
-            .map_err(|source| SwapError::Io { path: info_path, source })?;
+        switchyard_store::fsutil::write_atomic(&info_path, info.to_json().as_bytes()).map_err(
+            |source| SwapError::Io {
+                path: info_path,
+                source,
+            },
+        )?;
         layout.set_current(&Current::Upgrade(rec.name.clone()))?;
         tracing::info!(upgrade = %rec.name, "`current` now points at upgrades/{}", rec.name);
         fault(cfg, "after-switch");
@@ -173,22 +182,45 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
         tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
         return Ok(());
     }
-    let Some(root) = cfg.backup_dir() else { return Ok(()) };
+    let Some(root) = cfg.backup_dir() else {
+        return Ok(());
+    };
     let data = layout.data_dir();
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
     tracing::info!("backing up {} into {}", data.display(), root.display());
     let started = std::time::Instant::now();
-    let dest = tokio::task::spawn_blocking(move || switchyard_store::backup::backup_data(&data, &root, &date))
-        .await
-        .expect("backup task does not panic")?;
-    tracing::info!("backup written to {} in {:?}", dest.display(), started.elapsed());
+    let dest = tokio::task::spawn_blocking(move || {
+        switchyard_store::backup::backup_data(&data, &root, &date)
+    })
+    .await
+    .expect("backup task does not panic")?;
+    tracing::info!(
+        "backup written to {} in {:?}",
+        dest.display(),
+        started.elapsed()
+    );
     Ok(())
 }
 
-async fn run_preupgrade(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), PreUpgradeError> {
+async fn run_preupgrade(
+    cfg: &Config,
+    layout: &Layout,
+    rec: &SwapRecord,
+) -> Result<(), PreUpgradeError> {
     if let Some(script) = cfg.custom_preupgrade_path() {
-        tracing::info!("running custom pre-upgrade {} {} {}", script.display(), rec.name, rec.height);
-        preupgrade::run_custom(&script, rec.name.as_str(), rec.height, cfg.preupgrade_timeout).await?;
+        tracing::info!(
+            "running custom pre-upgrade {} {} {}",
+            script.display(),
+            rec.name,
+            rec.height
+        );
+        preupgrade::run_custom(
+            &script,
+            rec.name.as_str(),
+            rec.height,
+            cfg.preupgrade_timeout,
+        )
+        .await?;
     }
     let bin = layout.upgrade_binary(&rec.name);
     match preupgrade::run_binary(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {

@@ -33,7 +33,8 @@ impl Home {
         std::fs::write(
             &p,
             format!(
-                "#!/bin/sh\nFAKE_ID={id}\nFAKE_HANDLES=\"{handles}\"\nFAKE_SDK={sdk}\n. {}\n",
+                "#!/bin/sh\nFAKE_ID={id}\nFAKE_HANDLES=\"{handles}\"\nFAKE_SDK={sdk}\nFAKE_DIR={}\n. {}\n",
+                body.parent().unwrap().display(),
                 body.display()
             ),
         )
@@ -88,7 +89,11 @@ impl Home {
         for (k, v) in extra_env {
             c.env(k, v);
         }
-        let f = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
         c.stdout(f.try_clone().unwrap()).stderr(f);
         Running {
             child: c.spawn().unwrap(),
@@ -126,7 +131,8 @@ impl Home {
     }
 
     pub fn applied(&self) -> String {
-        std::fs::read_to_string(self.path().join("cosmovisor/switchyard/applied.json")).unwrap_or_default()
+        std::fs::read_to_string(self.path().join("cosmovisor/switchyard/applied.json"))
+            .unwrap_or_default()
     }
 }
 
@@ -157,7 +163,10 @@ impl Running {
             }
             if start.elapsed() > timeout {
                 let _ = self.child.kill();
-                panic!("switchyard did not exit within {timeout:?}; log:\n{}", self.log());
+                panic!(
+                    "switchyard did not exit within {timeout:?}; log:\n{}",
+                    self.log()
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -194,12 +203,23 @@ pub fn alive(pid: i32) -> bool {
 
 fn is_zombie(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .unwrap_or("")
+                .trim_start()
+                .starts_with('Z')
+        })
         .unwrap_or(true)
 }
 
 /// Polls `cond` until it holds or `timeout` passes (then panics with `what` and `context()`).
-pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
+pub fn wait_for(
+    what: &str,
+    timeout: Duration,
+    mut cond: impl FnMut() -> bool,
+    context: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !cond() {
         if start.elapsed() > timeout {
@@ -221,7 +241,11 @@ pub fn text(out: &Output) -> String {
 /// Every height from 1 to the last executed exactly once, and `check(height, id)` holds for each.
 pub fn assert_each_height_once(exec: &[(i64, String)], check: impl Fn(i64, &str) -> bool) {
     for (i, (h, id)) in exec.iter().enumerate() {
-        assert_eq!(*h, i as i64 + 1, "heights must run once each, in order: {exec:?}");
+        assert_eq!(
+            *h,
+            i as i64 + 1,
+            "heights must run once each, in order: {exec:?}"
+        );
         assert!(check(*h, id), "height {h} ran on {id}: {exec:?}");
     }
 }

@@ -4,6 +4,7 @@
 //! - [`journal`]: a small write-ahead journal that makes every swap crash-safe.
 //! - [`backup`]: the data backup taken before an upgrade.
 //! - [`manual`]: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
+//! - [`pidfile`]: the node process we started, so a restarted switchyard can find its orphan.
 //! - [`checksum`], [`fetch`], [`archive`], [`install`], [`preflight`], [`staged`]: getting the next
 //!   binary onto disk early: download, verify, unpack, install atomically, prove it starts, record it.
 //!
@@ -18,6 +19,7 @@ pub mod install;
 pub mod journal;
 pub mod layout;
 pub mod manual;
+pub mod pidfile;
 pub mod preflight;
 pub mod staged;
 

@@ -1,0 +1,113 @@
+//! A record of the node process switchyard started (`node.pid` in our state folder): its PID,
+//! its kernel start time and its binary. The pair (PID, start time) names one process for good,
+//! so a later switchyard can recognise *its own* orphaned node — and only that one — even if the
+//! PID has since been reused by something else.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::fsutil::write_atomic;
+use crate::layout::Layout;
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeRecord {
+    pub pid: i32,
+    /// Field 22 of `/proc/<pid>/stat` (clock ticks since boot).
+    pub start_time: u64,
+    pub binary: PathBuf,
+}
+
+fn path(layout: &Layout) -> PathBuf {
+    layout.state_dir().join("node.pid")
+}
+
+pub fn save(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
+    write_atomic(
+        &path(layout),
+        &serde_json::to_vec(rec).expect("record serialises"),
+    )
+}
+
+/// The record, if any; an unreadable record is treated as none (it can only point at a process
+/// we would refuse to touch anyway).
+pub fn load(layout: &Layout) -> Option<NodeRecord> {
+    let bytes = std::fs::read(path(layout)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+pub fn clear(layout: &Layout) {
+    let _ = std::fs::remove_file(path(layout));
+}
+
+/// The kernel start time of `pid`, from `/proc/<pid>/stat`.
+pub fn start_time_of(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
+    let rest = stat.rsplit_once(')')?.1;
+    // rest starts at field 3 (state); start time is field 22.
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// Whether the recorded process is still alive and is the same process (not a reused PID).
+pub fn is_same_process_alive(rec: &NodeRecord) -> bool {
+    let Some(t) = start_time_of(rec.pid) else {
+        return false;
+    };
+    if t != rec.start_time {
+        return false;
+    }
+    // A zombie is not running.
+    let state = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid))
+        .ok()
+        .and_then(|s| {
+            s.rsplit_once(')')
+                .map(|(_, r)| r.trim_start().chars().next())
+        })
+        .flatten();
+    state != Some('Z')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_a_live_process_and_not_a_reused_pid() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let start = start_time_of(pid).unwrap();
+        let rec = NodeRecord {
+            pid,
+            start_time: start,
+            binary: "sleep".into(),
+        };
+        assert!(is_same_process_alive(&rec));
+        let other = NodeRecord {
+            start_time: start + 1,
+            ..rec.clone()
+        };
+        assert!(!is_same_process_alive(&other));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!is_same_process_alive(&rec));
+    }
+
+    #[test]
+    fn round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        assert_eq!(load(&l), None);
+        let rec = NodeRecord {
+            pid: 42,
+            start_time: 7,
+            binary: "/x".into(),
+        };
+        save(&l, &rec).unwrap();
+        assert_eq!(load(&l), Some(rec));
+        clear(&l);
+        assert_eq!(load(&l), None);
+    }
+}

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs every test switchyard has, from a fresh clone: format and lint checks, unit, property and
+# integration tests (fake nodes and a fake chain on 127.0.0.1), then the end-to-end upgrade of a
+# real Cosmos SDK chain (simd v0.50 -> v0.53, built from the Go module proxy and cached in
+# ~/.cache/switchyard-e2e).
+#
+#   scripts/test.sh            everything
+#   SKIP_E2E=1 scripts/test.sh everything but the real-chain run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+# What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl.
+need=()
+command -v python3 >/dev/null || need+=(python3)
+command -v curl >/dev/null || need+=(curl)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]}"
+  apt-get update -qq && apt-get install -y -qq "${need[@]}"
+fi
+rustup component add rustfmt clippy >/dev/null 2>&1 || true
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "cargo test"
+cargo test --workspace --locked
+
+if [ "${SKIP_E2E:-0}" != "1" ]; then
+  log "end-to-end: a real simd chain through a governance upgrade and a manual upgrade"
+  cargo build --release --locked --bin switchyard
+  e2e/run.sh
+fi
