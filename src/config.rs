@@ -223,13 +223,21 @@ impl Config {
         let home = raw.opt("DAEMON_HOME").map(PathBuf::from);
         if let Some(h) = &home {
             if !h.is_absolute() {
-                return Err(bad("DAEMON_HOME", &h.to_string_lossy(), "must be an absolute path"));
+                return Err(bad(
+                    "DAEMON_HOME",
+                    &h.to_string_lossy(),
+                    "must be an absolute path",
+                ));
             }
         }
         let daemon_name = raw.opt("DAEMON_NAME");
         if let Some(n) = &daemon_name {
             if n.contains('/') || n == "." || n == ".." {
-                return Err(bad("DAEMON_NAME", n, "must be a plain file name, not a path"));
+                return Err(bad(
+                    "DAEMON_NAME",
+                    n,
+                    "must be a plain file name, not a path",
+                ));
             }
         }
         let cfg = Config {
@@ -243,7 +251,11 @@ impl Config {
             poll_interval: {
                 let d = raw.duration("DAEMON_POLL_INTERVAL")?;
                 if d.is_zero() {
-                    return Err(bad("DAEMON_POLL_INTERVAL", raw.get("DAEMON_POLL_INTERVAL"), "must be greater than zero"));
+                    return Err(bad(
+                        "DAEMON_POLL_INTERVAL",
+                        raw.get("DAEMON_POLL_INTERVAL"),
+                        "must be greater than zero",
+                    ));
                 }
                 d
             },
@@ -260,7 +272,11 @@ impl Config {
             crash_loop_max: {
                 let n: u32 = raw.uint("SWITCHYARD_CRASH_LOOP_MAX")?;
                 if n == 0 {
-                    return Err(bad("SWITCHYARD_CRASH_LOOP_MAX", raw.get("SWITCHYARD_CRASH_LOOP_MAX"), "must be at least 1"));
+                    return Err(bad(
+                        "SWITCHYARD_CRASH_LOOP_MAX",
+                        raw.get("SWITCHYARD_CRASH_LOOP_MAX"),
+                        "must be at least 1",
+                    ));
                 }
                 n
             },
@@ -326,10 +342,12 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
         path: path.to_path_buf(),
         why: e.to_string(),
     })?;
-    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| ConfigError::File {
-        path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::File {
+            path: path.to_path_buf(),
+            why: e.to_string(),
+        })?;
     let mut out = BTreeMap::new();
     for (k, v) in table {
         let upper = k.to_ascii_uppercase();
@@ -347,7 +365,10 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
             other => {
                 return Err(ConfigError::File {
                     path: path.to_path_buf(),
-                    why: format!("key {k:?} has a {} value; expected a string, number or boolean", other.type_str()),
+                    why: format!(
+                        "key {k:?} has a {} value; expected a string, number or boolean",
+                        other.type_str()
+                    ),
                 })
             }
         };
@@ -407,14 +428,27 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
     const NAMES: &[&str] = &[
-        "layout", "ansic", "unixdate", "rubydate", "rfc822", "rfc822z", "rfc850", "rfc1123",
-        "rfc1123z", "rfc3339", "rfc3339nano", "kitchen",
+        "layout",
+        "ansic",
+        "unixdate",
+        "rubydate",
+        "rfc822",
+        "rfc822z",
+        "rfc850",
+        "rfc1123",
+        "rfc1123z",
+        "rfc3339",
+        "rfc3339nano",
+        "kitchen",
     ];
     let s = s.trim().to_ascii_lowercase();
     if s.is_empty() {
         return Some(TimeFormat::None);
     }
-    NAMES.iter().find(|n| **n == s).map(|n| TimeFormat::Named(n))
+    NAMES
+        .iter()
+        .find(|n| **n == s)
+        .map(|n| TimeFormat::Named(n))
 }
 
 #[cfg(test)]
@@ -422,7 +456,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -450,7 +487,9 @@ mod tests {
             ("DAEMON_NAME", "bin/simd"),
             ("DAEMON_POLL_INTERVAL", "0s"),
         ] {
-            let err = Config::from_sources(&env(&[(k, v)]), None).unwrap_err().to_string();
+            let err = Config::from_sources(&env(&[(k, v)]), None)
+                .unwrap_err()
+                .to_string();
             assert!(err.contains(k) && err.contains(v), "{err}");
         }
     }
@@ -464,7 +503,14 @@ mod tests {
         assert_eq!(c.daemon_name.as_deref(), Some("simd"));
         assert_eq!(c.poll_interval, Duration::from_secs(2));
         assert!(!c.restart_after_upgrade);
-        let src = |k| c.entries.iter().find(|e| e.key == k).unwrap().source.clone();
+        let src = |k| {
+            c.entries
+                .iter()
+                .find(|e| e.key == k)
+                .unwrap()
+                .source
+                .clone()
+        };
         assert_eq!(src("DAEMON_NAME"), Source::File);
         assert_eq!(src("DAEMON_POLL_INTERVAL"), Source::Env);
         assert_eq!(src("UNSAFE_SKIP_BACKUP"), Source::Default);
@@ -480,7 +526,9 @@ mod tests {
         let c = Config::from_sources(&env(&[("DAEMON_HOME", home)]), None).unwrap();
         assert_eq!(c.daemon_name.as_deref(), Some("gaiad"));
         std::fs::write(&file, "daemon_nmae = \"gaiad\"\n").unwrap();
-        let err = Config::from_sources(&env(&[("DAEMON_HOME", home)]), None).unwrap_err().to_string();
+        let err = Config::from_sources(&env(&[("DAEMON_HOME", home)]), None)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("daemon_nmae"), "{err}");
     }
 

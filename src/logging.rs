@@ -9,8 +9,8 @@ use tracing_subscriber::EnvFilter;
 /// Installs the global subscriber. `COSMOVISOR_DISABLE_LOGS` silences everything but errors.
 pub fn init(cfg: &Config) {
     let default_level = if cfg.disable_logs { "error" } else { "info" };
-    let filter = EnvFilter::try_from_env("SWITCHYARD_LOG")
-        .unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_env("SWITCHYARD_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

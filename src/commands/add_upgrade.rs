@@ -24,14 +24,33 @@ pub fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
     let name = UpgradeName::parse(&args.name, cfg.disable_recase)?;
     // Check the schedule before touching any binary, so a refused height changes nothing.
     if let Some(height) = args.height {
-        check_new_manual(cfg, &layout, &[ManualUpgrade { name: name.clone(), height }])?;
+        check_new_manual(
+            cfg,
+            &layout,
+            &[ManualUpgrade {
+                name: name.clone(),
+                height,
+            }],
+        )?;
     }
     place_binary(&layout, &name, &args.binary, args.force)?;
     if let Some(height) = args.height {
-        register(&layout, &[ManualUpgrade { name: name.clone(), height }])?;
-        println!("upgrade {name} at height {height} registered; binary in {}", layout.upgrade_dir(&name).display());
+        register(
+            &layout,
+            &[ManualUpgrade {
+                name: name.clone(),
+                height,
+            }],
+        )?;
+        println!(
+            "upgrade {name} at height {height} registered; binary in {}",
+            layout.upgrade_dir(&name).display()
+        );
     } else {
-        println!("binary for upgrade {name} placed in {}", layout.upgrade_dir(&name).display());
+        println!(
+            "binary for upgrade {name} placed in {}",
+            layout.upgrade_dir(&name).display()
+        );
     }
     Ok(0)
 }
@@ -44,7 +63,10 @@ pub fn run_batch(cfg: &Config, args: &AddBatchArgs) -> anyhow::Result<i32> {
         text.push(',');
     }
     if let Some(file) = &args.upgrade_file {
-        text.push_str(&std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?);
+        text.push_str(
+            &std::fs::read_to_string(file)
+                .with_context(|| format!("reading {}", file.display()))?,
+        );
     }
     let entries = parse_batch(&text, cfg.disable_recase)?;
     if entries.is_empty() {
@@ -65,16 +87,21 @@ pub fn run_batch(cfg: &Config, args: &AddBatchArgs) -> anyhow::Result<i32> {
 /// Parses `name:path:height` entries separated by commas or newlines.
 fn parse_batch(text: &str, disable_recase: bool) -> anyhow::Result<Vec<(ManualUpgrade, PathBuf)>> {
     let mut out = Vec::new();
-    for raw in text.split([',', '\n']).map(str::trim).filter(|s| !s.is_empty() && !s.starts_with('#')) {
+    for raw in text
+        .split([',', '\n'])
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && !s.starts_with('#'))
+    {
         let mut parts = raw.splitn(3, ':');
-        let (Some(name), Some(path), Some(height)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(name), Some(path), Some(height)) = (parts.next(), parts.next(), parts.next())
+        else {
             bail!("batch entry {raw:?} is not name:path:height");
         };
-        let height: i64 = height
-            .trim()
-            .parse()
-            .with_context(|| format!("batch entry {raw:?}: height {height:?} is not a whole number"))?;
-        let name = UpgradeName::parse(name.trim(), disable_recase).with_context(|| format!("batch entry {raw:?}"))?;
+        let height: i64 = height.trim().parse().with_context(|| {
+            format!("batch entry {raw:?}: height {height:?} is not a whole number")
+        })?;
+        let name = UpgradeName::parse(name.trim(), disable_recase)
+            .with_context(|| format!("batch entry {raw:?}"))?;
         out.push((ManualUpgrade { name, height }, PathBuf::from(path.trim())));
     }
     Ok(out)
@@ -106,7 +133,12 @@ fn register(layout: &Layout, new: &[ManualUpgrade]) -> anyhow::Result<()> {
 }
 
 /// Copies `src` into `upgrades/<name>/bin/$DAEMON_NAME`, refusing to replace one without `force`.
-fn place_binary(layout: &Layout, name: &UpgradeName, src: &Path, force: bool) -> anyhow::Result<()> {
+fn place_binary(
+    layout: &Layout,
+    name: &UpgradeName,
+    src: &Path,
+    force: bool,
+) -> anyhow::Result<()> {
     Layout::check_executable(src).with_context(|| format!("binary for upgrade {name}"))?;
     let dest = layout.upgrade_binary(name);
     if dest.exists() && !force {
@@ -122,7 +154,11 @@ fn place_binary(layout: &Layout, name: &UpgradeName, src: &Path, force: bool) ->
 pub fn install_copy(src: &Path, dest: &Path) -> anyhow::Result<()> {
     let dir = dest.parent().context("destination has no parent folder")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{}.tmp-{}", dest.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        dest.file_name().unwrap_or_default().to_string_lossy(),
+        std::process::id()
+    ));
     let result = (|| -> std::io::Result<()> {
         let bytes = std::fs::read(src)?;
         let mut f = std::fs::File::create(&tmp)?;

@@ -17,7 +17,11 @@ pub fn run(cfg: &Config, json: bool) -> anyhow::Result<i32> {
     }
     let width = cfg.entries.iter().map(|e| e.key.len()).max().unwrap_or(0);
     for e in &cfg.entries {
-        let value = if e.value.is_empty() { "(unset)" } else { e.value.as_str() };
+        let value = if e.value.is_empty() {
+            "(unset)"
+        } else {
+            e.value.as_str()
+        };
         println!("{:width$}  {}  [{}]", e.key, value, e.source);
     }
     Ok(0)

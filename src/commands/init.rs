@@ -12,7 +12,8 @@ use crate::config::Config;
 
 pub fn run(cfg: &Config, binary: &Path) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
-    Layout::check_executable(binary).with_context(|| format!("genesis binary {}", binary.display()))?;
+    Layout::check_executable(binary)
+        .with_context(|| format!("genesis binary {}", binary.display()))?;
     let dest = layout.binary_of(&Current::Genesis);
     if dest.exists() {
         if same_contents(binary, &dest)? {

@@ -11,7 +11,10 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let bytes = match std::fs::read(&path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            anyhow::bail!("no upgrade-info.json at {}: the node has not halted for an upgrade", path.display())
+            anyhow::bail!(
+                "no upgrade-info.json at {}: the node has not halted for an upgrade",
+                path.display()
+            )
         }
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };

@@ -14,7 +14,9 @@ pub fn run(cfg: &Config, json: bool, long: bool) -> anyhow::Result<i32> {
     if json {
         node_args.extend(["--output".into(), "json".into()]);
     }
-    let node = node_bin.as_ref().map(|bin| Command::new(bin).args(&node_args).output());
+    let node = node_bin
+        .as_ref()
+        .map(|bin| Command::new(bin).args(&node_args).output());
     if json {
         let app_version = match &node {
             Some(Ok(out)) if out.status.success() => {
@@ -23,14 +25,19 @@ pub fn run(cfg: &Config, json: bool, long: bool) -> anyhow::Result<i32> {
             }
             _ => serde_json::Value::Null,
         };
-        println!("{}", serde_json::json!({"switchyard_version": ours, "app_version": app_version}));
+        println!(
+            "{}",
+            serde_json::json!({"switchyard_version": ours, "app_version": app_version})
+        );
     } else {
         println!("switchyard version: {ours}");
     }
     match (node_bin, node) {
         (None, _) => {
             if !json {
-                eprintln!("(no node binary: set DAEMON_HOME and DAEMON_NAME to see the node's version)");
+                eprintln!(
+                    "(no node binary: set DAEMON_HOME and DAEMON_NAME to see the node's version)"
+                );
             }
             Ok(0)
         }

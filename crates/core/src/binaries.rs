@@ -96,7 +96,10 @@ impl Checksum {
         let s = s.trim();
         let (algo, hex) = match s.split_once(':') {
             Some((t, h)) => (
-                Some(ChecksumAlgo::from_name(t).ok_or_else(|| ChecksumError::UnknownType(t.into()))?),
+                Some(
+                    ChecksumAlgo::from_name(t)
+                        .ok_or_else(|| ChecksumError::UnknownType(t.into()))?,
+                ),
                 h,
             ),
             None => (None, s),
@@ -114,7 +117,8 @@ impl Checksum {
                 })
             }
             Some(a) => a,
-            None => ChecksumAlgo::from_hex_len(hex.len()).ok_or_else(|| ChecksumError::Unguessable(hex.into()))?,
+            None => ChecksumAlgo::from_hex_len(hex.len())
+                .ok_or_else(|| ChecksumError::Unguessable(hex.into()))?,
         };
         Ok(Checksum {
             algo,
@@ -281,22 +285,47 @@ mod tests {
         assert_eq!(c.algo, ChecksumAlgo::Sha256);
         let c = Checksum::parse(&SHA.to_uppercase()).unwrap();
         assert_eq!((c.algo, c.hex.as_str()), (ChecksumAlgo::Sha256, SHA));
-        assert_eq!(Checksum::parse(&"a".repeat(32)).unwrap().algo, ChecksumAlgo::Md5);
-        assert_eq!(Checksum::parse(&"a".repeat(40)).unwrap().algo, ChecksumAlgo::Sha1);
-        assert_eq!(Checksum::parse(&"a".repeat(128)).unwrap().algo, ChecksumAlgo::Sha512);
-        assert!(matches!(Checksum::parse("crc32:abcd"), Err(ChecksumError::UnknownType(_))));
-        assert!(matches!(Checksum::parse("sha256:abc"), Err(ChecksumError::WrongLength { .. })));
-        assert!(matches!(Checksum::parse("xyz"), Err(ChecksumError::NotHex(_))));
-        assert!(matches!(Checksum::parse("abcd"), Err(ChecksumError::Unguessable(_))));
+        assert_eq!(
+            Checksum::parse(&"a".repeat(32)).unwrap().algo,
+            ChecksumAlgo::Md5
+        );
+        assert_eq!(
+            Checksum::parse(&"a".repeat(40)).unwrap().algo,
+            ChecksumAlgo::Sha1
+        );
+        assert_eq!(
+            Checksum::parse(&"a".repeat(128)).unwrap().algo,
+            ChecksumAlgo::Sha512
+        );
+        assert!(matches!(
+            Checksum::parse("crc32:abcd"),
+            Err(ChecksumError::UnknownType(_))
+        ));
+        assert!(matches!(
+            Checksum::parse("sha256:abc"),
+            Err(ChecksumError::WrongLength { .. })
+        ));
+        assert!(matches!(
+            Checksum::parse("xyz"),
+            Err(ChecksumError::NotHex(_))
+        ));
+        assert!(matches!(
+            Checksum::parse("abcd"),
+            Err(ChecksumError::Unguessable(_))
+        ));
     }
 
     #[test]
     fn checksum_from_url_query() {
         let s = BinarySource::from_url(&format!("https://h/x?checksum=sha256:{SHA}")).unwrap();
         assert_eq!(s.checksum.unwrap().hex, SHA);
-        let s = BinarySource::from_url(&format!("https://h/x?a=1&checksum=sha256%3A{SHA}")).unwrap();
+        let s =
+            BinarySource::from_url(&format!("https://h/x?a=1&checksum=sha256%3A{SHA}")).unwrap();
         assert_eq!(s.checksum.unwrap().algo, ChecksumAlgo::Sha256);
-        assert_eq!(BinarySource::from_url("https://h/x").unwrap().checksum, None);
+        assert_eq!(
+            BinarySource::from_url("https://h/x").unwrap().checksum,
+            None
+        );
     }
 
     #[test]
@@ -341,8 +370,13 @@ mod tests {
             let PlanInfo::Binaries(b) = parse_info(&text) else {
                 panic!("{f}: expected binaries")
             };
-            let src = b.for_platform("linux/amd64").unwrap_or_else(|| panic!("{f}"));
-            let sum = src.checksum.as_ref().unwrap_or_else(|| panic!("{f}: no checksum"));
+            let src = b
+                .for_platform("linux/amd64")
+                .unwrap_or_else(|| panic!("{f}"));
+            let sum = src
+                .checksum
+                .as_ref()
+                .unwrap_or_else(|| panic!("{f}: no checksum"));
             assert_eq!(sum.algo, ChecksumAlgo::Sha256, "{f}");
         }
     }

@@ -73,7 +73,11 @@ pub enum RunningDecision {
     Continue,
     /// `upgrade-info.json` names an upgrade the node has not reached yet (it was not written by a
     /// halt, or our view of the height is old): keep running and keep watching.
-    WaitForHeight { name: UpgradeName, height: i64, committed: i64 },
+    WaitForHeight {
+        name: UpgradeName,
+        height: i64,
+        committed: i64,
+    },
     /// The node reached the upgrade: stop it and swap.
     StopAndSwap(SwapTarget),
 }
@@ -230,7 +234,9 @@ mod tests {
             committed: Some(3), // stale
             ..known()
         };
-        assert!(matches!(on_start(&k), StartDecision::SwapFirst(t) if t.name == n("v2") && t.height == 100));
+        assert!(
+            matches!(on_start(&k), StartDecision::SwapFirst(t) if t.name == n("v2") && t.height == 100)
+        );
     }
 
     #[test]
@@ -254,8 +260,14 @@ mod tests {
     fn start_arms_the_lowest_manual_upgrade_with_the_right_flag() {
         let k = Known {
             manual: vec![
-                ManualUpgrade { name: n("b"), height: 300 },
-                ManualUpgrade { name: n("a"), height: 200 },
+                ManualUpgrade {
+                    name: n("b"),
+                    height: 300,
+                },
+                ManualUpgrade {
+                    name: n("a"),
+                    height: 200,
+                },
             ],
             sdk_version: SdkVersion::parse("v0.47.3"),
             ..known()
@@ -274,7 +286,10 @@ mod tests {
             committed: Some(50),
             ..known()
         };
-        assert!(matches!(while_running(&k), RunningDecision::WaitForHeight { .. }));
+        assert!(matches!(
+            while_running(&k),
+            RunningDecision::WaitForHeight { .. }
+        ));
         k.committed = Some(99);
         assert!(matches!(while_running(&k), RunningDecision::StopAndSwap(_)));
     }
@@ -287,14 +302,23 @@ mod tests {
             halt_file: file("v2", 10),
             ..known()
         };
-        assert!(matches!(on_exit(&k, ExitKind::Failure), ExitDecision::Swap(_)));
+        assert!(matches!(
+            on_exit(&k, ExitKind::Failure),
+            ExitDecision::Swap(_)
+        ));
     }
 
     #[test]
     fn plan_at_a_manual_height_wins() {
         let k = Known {
-            manual: vec![ManualUpgrade { name: n("fix"), height: 100 }],
-            plan: Some(ChainPlan { name: n("gov"), height: 100 }),
+            manual: vec![ManualUpgrade {
+                name: n("fix"),
+                height: 100,
+            }],
+            plan: Some(ChainPlan {
+                name: n("gov"),
+                height: 100,
+            }),
             committed: Some(99),
             ..known()
         };
@@ -313,17 +337,28 @@ mod tests {
                 let mut manual: Vec<ManualUpgrade> = Vec::new();
                 for (i, h) in manual_hs.into_iter().enumerate() {
                     if manual.iter().all(|m| m.height != h) {
-                        manual.push(ManualUpgrade { name: n(&format!("m{i}")), height: h });
+                        manual.push(ManualUpgrade {
+                            name: n(&format!("m{i}")),
+                            height: h,
+                        });
                     }
                 }
                 Known {
                     current: Current::Genesis,
-                    applied: if applied_v2 { BTreeMap::from([(n("v2"), 0)]) } else { BTreeMap::new() },
+                    applied: if applied_v2 {
+                        BTreeMap::from([(n("v2"), 0)])
+                    } else {
+                        BTreeMap::new()
+                    },
                     halt_file: file_h.and_then(|h| file("v2", h)),
                     manual,
                     plan: None,
                     committed,
-                    sdk_version: minor.map(|m| SdkVersion { major: 0, minor: m, patch: 10 }),
+                    sdk_version: minor.map(|m| SdkVersion {
+                        major: 0,
+                        minor: m,
+                        patch: 10,
+                    }),
                 }
             })
     }

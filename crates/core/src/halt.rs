@@ -98,10 +98,38 @@ mod tests {
 
     #[test]
     fn parses_real_version_strings() {
-        assert_eq!(v("v0.50.10"), Some(SdkVersion { major: 0, minor: 50, patch: 10 }));
-        assert_eq!(v("0.53.0"), Some(SdkVersion { major: 0, minor: 53, patch: 0 }));
-        assert_eq!(v("v0.47.5-rc1"), Some(SdkVersion { major: 0, minor: 47, patch: 5 }));
-        assert_eq!(v("v0.50.9-lsm"), Some(SdkVersion { major: 0, minor: 50, patch: 9 }));
+        assert_eq!(
+            v("v0.50.10"),
+            Some(SdkVersion {
+                major: 0,
+                minor: 50,
+                patch: 10
+            })
+        );
+        assert_eq!(
+            v("0.53.0"),
+            Some(SdkVersion {
+                major: 0,
+                minor: 53,
+                patch: 0
+            })
+        );
+        assert_eq!(
+            v("v0.47.5-rc1"),
+            Some(SdkVersion {
+                major: 0,
+                minor: 47,
+                patch: 5
+            })
+        );
+        assert_eq!(
+            v("v0.50.9-lsm"),
+            Some(SdkVersion {
+                major: 0,
+                minor: 50,
+                patch: 9
+            })
+        );
         assert_eq!(v(""), None);
         assert_eq!(v("unknown"), None);
     }

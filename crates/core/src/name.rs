@@ -97,19 +97,39 @@ mod tests {
     #[test]
     fn accepts_and_lowercases_ordinary_names() {
         assert_eq!(UpgradeName::parse("v2", false).unwrap().as_str(), "v2");
-        assert_eq!(UpgradeName::parse("Chain2-Zip_Dir", false).unwrap().as_str(), "chain2-zip_dir");
-        assert_eq!(UpgradeName::parse("Chain2", true).unwrap().as_str(), "Chain2");
-        assert_eq!(UpgradeName::parse("v050-to-v053", false).unwrap().as_str(), "v050-to-v053");
+        assert_eq!(
+            UpgradeName::parse("Chain2-Zip_Dir", false)
+                .unwrap()
+                .as_str(),
+            "chain2-zip_dir"
+        );
+        assert_eq!(
+            UpgradeName::parse("Chain2", true).unwrap().as_str(),
+            "Chain2"
+        );
+        assert_eq!(
+            UpgradeName::parse("v050-to-v053", false).unwrap().as_str(),
+            "v050-to-v053"
+        );
     }
 
     #[test]
     fn rejects_names_that_escape_or_confuse() {
         assert_eq!(UpgradeName::parse("", false), Err(NameError::Empty));
-        assert!(matches!(UpgradeName::parse(".", false), Err(NameError::DotName(_))));
-        assert!(matches!(UpgradeName::parse("..", false), Err(NameError::DotName(_))));
+        assert!(matches!(
+            UpgradeName::parse(".", false),
+            Err(NameError::DotName(_))
+        ));
+        assert!(matches!(
+            UpgradeName::parse("..", false),
+            Err(NameError::DotName(_))
+        ));
         for bad in ["../etc", "a/b", "a\\b", "a\0b", "a\nb", "a\u{1b}[31m"] {
             assert!(
-                matches!(UpgradeName::parse(bad, false), Err(NameError::BadCharacter { .. })),
+                matches!(
+                    UpgradeName::parse(bad, false),
+                    Err(NameError::BadCharacter { .. })
+                ),
                 "{bad:?} should be refused"
             );
         }

@@ -101,7 +101,10 @@ mod tests {
             delays,
             [1, 2, 4, 8, 8].map(|s| CrashDecision::RestartAfter(Duration::from_secs(s)))
         );
-        assert!(matches!(p.on_crash(5000), CrashDecision::GiveUp { crashes: 6, .. }));
+        assert!(matches!(
+            p.on_crash(5000),
+            CrashDecision::GiveUp { crashes: 6, .. }
+        ));
     }
 
     #[test]

@@ -86,9 +86,13 @@ pub enum ScheduleError {
     AlreadyApplied(UpgradeName),
     #[error("upgrade {name} is already scheduled at height {height}")]
     AlreadyPending { name: UpgradeName, height: i64 },
-    #[error("height {height} already has manual upgrade {other}; two upgrades cannot run at one height")]
+    #[error(
+        "height {height} already has manual upgrade {other}; two upgrades cannot run at one height"
+    )]
     SameHeight { height: i64, other: UpgradeName },
-    #[error("height {height} already has the on-chain plan {plan}; the chain's plan takes that height")]
+    #[error(
+        "height {height} already has the on-chain plan {plan}; the chain's plan takes that height"
+    )]
     PlanAtHeight { height: i64, plan: UpgradeName },
 }
 
@@ -175,7 +179,10 @@ mod tests {
         UpgradeName::parse(s, false).unwrap()
     }
     fn m(s: &str, h: i64) -> ManualUpgrade {
-        ManualUpgrade { name: n(s), height: h }
+        ManualUpgrade {
+            name: n(s),
+            height: h,
+        }
     }
 
     #[test]
@@ -183,27 +190,54 @@ mod tests {
         let pending = vec![m("fix1", 100)];
         let mut applied = BTreeMap::new();
         applied.insert(n("v2"), 50);
-        let plan = ChainPlan { name: n("v3"), height: 200 };
+        let plan = ChainPlan {
+            name: n("v3"),
+            height: 200,
+        };
         let check = |u: ManualUpgrade| check_manual(&u, &pending, &applied, Some(90), Some(&plan));
-        assert!(matches!(check(m("x", 90)), Err(ScheduleError::HeightPassed { .. })));
-        assert!(matches!(check(m("x", 0)), Err(ScheduleError::NonPositiveHeight(0))));
-        assert!(matches!(check(m("v2", 150)), Err(ScheduleError::AlreadyApplied(_))));
-        assert!(matches!(check(m("fix1", 150)), Err(ScheduleError::AlreadyPending { .. })));
-        assert!(matches!(check(m("fix2", 100)), Err(ScheduleError::SameHeight { .. })));
-        assert!(matches!(check(m("fix2", 200)), Err(ScheduleError::PlanAtHeight { .. })));
+        assert!(matches!(
+            check(m("x", 90)),
+            Err(ScheduleError::HeightPassed { .. })
+        ));
+        assert!(matches!(
+            check(m("x", 0)),
+            Err(ScheduleError::NonPositiveHeight(0))
+        ));
+        assert!(matches!(
+            check(m("v2", 150)),
+            Err(ScheduleError::AlreadyApplied(_))
+        ));
+        assert!(matches!(
+            check(m("fix1", 150)),
+            Err(ScheduleError::AlreadyPending { .. })
+        ));
+        assert!(matches!(
+            check(m("fix2", 100)),
+            Err(ScheduleError::SameHeight { .. })
+        ));
+        assert!(matches!(
+            check(m("fix2", 200)),
+            Err(ScheduleError::PlanAtHeight { .. })
+        ));
         assert_eq!(check(m("fix2", 150)), Ok(()));
     }
 
     #[test]
     fn plan_displaces_manual_at_same_height() {
         let pending = vec![m("b", 300), m("a", 200), m("c", 400)];
-        let plan = ChainPlan { name: n("gov"), height: 300 };
+        let plan = ChainPlan {
+            name: n("gov"),
+            height: 300,
+        };
         let applied = BTreeMap::from([(n("c"), 400)]);
         let armed: Vec<_> = armed_manual(&pending, &applied, Some(&plan))
             .into_iter()
             .map(|m| m.name.as_str().to_string())
             .collect();
         assert_eq!(armed, ["a"]);
-        assert_eq!(displaced_manual(&pending, Some(&plan))[0].name.as_str(), "b");
+        assert_eq!(
+            displaced_manual(&pending, Some(&plan))[0].name.as_str(),
+            "b"
+        );
     }
 }

@@ -82,7 +82,9 @@ fn parse_height(v: Option<&serde_json::Value>) -> Result<i64, UpgradeInfoError> 
     let h = match v {
         None | Some(serde_json::Value::Null) => return Err(bad("nothing".into())),
         Some(serde_json::Value::Number(n)) => n.as_i64().ok_or_else(|| bad(n.to_string()))?,
-        Some(serde_json::Value::String(s)) => s.trim().parse::<i64>().map_err(|_| bad(format!("{s:?}")))?,
+        Some(serde_json::Value::String(s)) => {
+            s.trim().parse::<i64>().map_err(|_| bad(format!("{s:?}")))?
+        }
         Some(other) => return Err(bad(other.to_string())),
     };
     if h <= 0 {
@@ -117,8 +119,14 @@ mod tests {
 
     #[test]
     fn empty_and_half_written_files_are_incomplete() {
-        assert_eq!(UpgradeInfo::parse(b"", false), Err(UpgradeInfoError::Incomplete));
-        assert_eq!(UpgradeInfo::parse(b"  \n", false), Err(UpgradeInfoError::Incomplete));
+        assert_eq!(
+            UpgradeInfo::parse(b"", false),
+            Err(UpgradeInfoError::Incomplete)
+        );
+        assert_eq!(
+            UpgradeInfo::parse(b"  \n", false),
+            Err(UpgradeInfoError::Incomplete)
+        );
         assert_eq!(
             UpgradeInfo::parse(br#"{"name":"v2","hei"#, false),
             Err(UpgradeInfoError::Incomplete)
@@ -134,7 +142,10 @@ mod tests {
             br#"{"name":"v2"}"#,
             br#"{"name":"v2","height":1.5}"#,
         ] {
-            assert!(matches!(UpgradeInfo::parse(bad, false), Err(UpgradeInfoError::BadHeight(_))));
+            assert!(matches!(
+                UpgradeInfo::parse(bad, false),
+                Err(UpgradeInfoError::BadHeight(_))
+            ));
         }
         assert!(matches!(
             UpgradeInfo::parse(br#"{"name":"../x","height":3}"#, false),

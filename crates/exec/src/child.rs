@@ -174,8 +174,12 @@ mod tests {
     async fn passes_arguments_and_reports_exit_code() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("args");
-        let bin = script(dir.path(), &format!("echo \"$@\" > {}; exit 7", out.display()));
-        let mut p = NodeProcess::spawn(&bin, &["start".into(), "--home".into(), "/x y".into()]).unwrap();
+        let bin = script(
+            dir.path(),
+            &format!("echo \"$@\" > {}; exit 7", out.display()),
+        );
+        let mut p =
+            NodeProcess::spawn(&bin, &["start".into(), "--home".into(), "/x y".into()]).unwrap();
         let status = p.wait().await.unwrap();
         assert_eq!(exit_code(status), 7);
         assert_eq!(std::fs::read_to_string(out).unwrap(), "start --home /x y\n");
@@ -186,21 +190,32 @@ mod tests {
     #[tokio::test]
     async fn graceful_stop_then_kill() {
         let dir = tempfile::tempdir().unwrap();
-        let polite = script(dir.path(), "trap 'exit 0' TERM; while true; do sleep 0.05; done");
+        let polite = script(
+            dir.path(),
+            "trap 'exit 0' TERM; while true; do sleep 0.05; done",
+        );
         let mut p = NodeProcess::spawn(&polite, &[]).unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
-        assert!(matches!(p.stop(Duration::from_secs(5)).await.unwrap(), StopOutcome::Exited(_)));
+        assert!(matches!(
+            p.stop(Duration::from_secs(5)).await.unwrap(),
+            StopOutcome::Exited(_)
+        ));
 
         let stubborn = script(dir.path(), "trap '' TERM; while true; do sleep 0.05; done");
         let mut p = NodeProcess::spawn(&stubborn, &[]).unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
         let out = p.stop(Duration::from_millis(300)).await.unwrap();
-        assert!(matches!(out, StopOutcome::Killed(s) if exit_code(s) == 128 + 9), "{out:?}");
+        assert!(
+            matches!(out, StopOutcome::Killed(s) if exit_code(s) == 128 + 9),
+            "{out:?}"
+        );
     }
 
     #[tokio::test]
     async fn missing_binary_names_the_path() {
-        let err = NodeProcess::spawn(Path::new("/nonexistent/simd"), &[]).unwrap_err().to_string();
+        let err = NodeProcess::spawn(Path::new("/nonexistent/simd"), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("/nonexistent/simd"), "{err}");
     }
 }

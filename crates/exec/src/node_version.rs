@@ -30,7 +30,12 @@ pub async fn sdk_version(bin: &Path, timeout: Duration) -> Result<SdkVersion, Ve
                 why: format!("no answer within {timeout:?}"),
             })
         }
-        Ok(Err(e)) => return Err(VersionError::Run { bin: name, why: e.to_string() }),
+        Ok(Err(e)) => {
+            return Err(VersionError::Run {
+                bin: name,
+                why: e.to_string(),
+            })
+        }
         Ok(Ok(o)) => o,
     };
     if !out.status.success() {

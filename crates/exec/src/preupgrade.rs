@@ -19,7 +19,11 @@ pub enum PreUpgradeError {
     #[error("`{bin} pre-upgrade` exited with 30: the new binary asked to abort the upgrade")]
     Aborted { bin: PathBuf },
     #[error("`{bin} pre-upgrade` kept asking to retry (exit 31) after {attempts} attempt(s); DAEMON_PREUPGRADE_MAX_RETRIES={max}")]
-    RetriesExhausted { bin: PathBuf, attempts: u32, max: u32 },
+    RetriesExhausted {
+        bin: PathBuf,
+        attempts: u32,
+        max: u32,
+    },
     #[error("`{bin} pre-upgrade` failed: {why}")]
     Failed { bin: PathBuf, why: String },
 }
@@ -59,7 +63,12 @@ async fn run_with_timeout(bin: &Path, args: &[String], timeout: Duration) -> std
 }
 
 /// Runs the custom pre-upgrade script with `name height`.
-pub async fn run_custom(script: &Path, name: &str, height: i64, timeout: Duration) -> Result<(), PreUpgradeError> {
+pub async fn run_custom(
+    script: &Path,
+    name: &str,
+    height: i64,
+    timeout: Duration,
+) -> Result<(), PreUpgradeError> {
     let fail = |why: String| PreUpgradeError::Custom {
         path: script.to_path_buf(),
         why,
@@ -75,7 +84,11 @@ pub async fn run_custom(script: &Path, name: &str, height: i64, timeout: Duratio
 }
 
 /// Runs `<bin> pre-upgrade` with cosmovisor's retry rules.
-pub async fn run_binary(bin: &Path, max_retries: u32, timeout: Duration) -> Result<PreUpgradeOutcome, PreUpgradeError> {
+pub async fn run_binary(
+    bin: &Path,
+    max_retries: u32,
+    timeout: Duration,
+) -> Result<PreUpgradeOutcome, PreUpgradeError> {
     let fail = |why: String| PreUpgradeError::Failed {
         bin: bin.to_path_buf(),
         why,
@@ -89,9 +102,17 @@ pub async fn run_binary(bin: &Path, max_retries: u32, timeout: Duration) -> Resu
         match ran {
             Ran::Exited(0) => return Ok(PreUpgradeOutcome::Done { attempts }),
             Ran::Exited(1) => return Ok(PreUpgradeOutcome::NotImplemented),
-            Ran::Exited(30) => return Err(PreUpgradeError::Aborted { bin: bin.to_path_buf() }),
+            Ran::Exited(30) => {
+                return Err(PreUpgradeError::Aborted {
+                    bin: bin.to_path_buf(),
+                })
+            }
             Ran::Exited(31) if attempts <= max_retries => {
-                tracing::warn!(attempt = attempts, max_retries, "pre-upgrade asked to retry (exit 31)");
+                tracing::warn!(
+                    attempt = attempts,
+                    max_retries,
+                    "pre-upgrade asked to retry (exit 31)"
+                );
             }
             Ran::Exited(31) => {
                 return Err(PreUpgradeError::RetriesExhausted {
@@ -125,13 +146,25 @@ mod tests {
     async fn exit_codes_follow_cosmovisor() {
         let d = tempfile::tempdir().unwrap();
         let ok = script(d.path(), "ok", "exit 0");
-        assert_eq!(run_binary(&ok, 0, T).await.unwrap(), PreUpgradeOutcome::Done { attempts: 1 });
+        assert_eq!(
+            run_binary(&ok, 0, T).await.unwrap(),
+            PreUpgradeOutcome::Done { attempts: 1 }
+        );
         let ni = script(d.path(), "ni", "exit 1");
-        assert_eq!(run_binary(&ni, 0, T).await.unwrap(), PreUpgradeOutcome::NotImplemented);
+        assert_eq!(
+            run_binary(&ni, 0, T).await.unwrap(),
+            PreUpgradeOutcome::NotImplemented
+        );
         let abort = script(d.path(), "abort", "exit 30");
-        assert!(matches!(run_binary(&abort, 3, T).await, Err(PreUpgradeError::Aborted { .. })));
+        assert!(matches!(
+            run_binary(&abort, 3, T).await,
+            Err(PreUpgradeError::Aborted { .. })
+        ));
         let other = script(d.path(), "other", "exit 5");
-        assert!(matches!(run_binary(&other, 3, T).await, Err(PreUpgradeError::Failed { .. })));
+        assert!(matches!(
+            run_binary(&other, 3, T).await,
+            Err(PreUpgradeError::Failed { .. })
+        ));
     }
 
     #[tokio::test]
@@ -144,23 +177,47 @@ mod tests {
             "flaky",
             &format!("n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; [ $n -ge 3 ] && exit 0; exit 31", c = count.display()),
         );
-        assert_eq!(run_binary(&flaky, 2, T).await.unwrap(), PreUpgradeOutcome::Done { attempts: 3 });
+        assert_eq!(
+            run_binary(&flaky, 2, T).await.unwrap(),
+            PreUpgradeOutcome::Done { attempts: 3 }
+        );
         std::fs::remove_file(&count).unwrap();
         let err = run_binary(&flaky, 1, T).await.unwrap_err();
-        assert!(matches!(err, PreUpgradeError::RetriesExhausted { attempts: 2, max: 1, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                PreUpgradeError::RetriesExhausted {
+                    attempts: 2,
+                    max: 1,
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 
     #[tokio::test]
     async fn timeouts_and_custom_script_arguments() {
         let d = tempfile::tempdir().unwrap();
         let slow = script(d.path(), "slow", "sleep 30");
-        let err = run_binary(&slow, 0, Duration::from_millis(200)).await.unwrap_err().to_string();
+        let err = run_binary(&slow, 0, Duration::from_millis(200))
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("killed"), "{err}");
         let out = d.path().join("out");
-        let custom = script(d.path(), "custom", &format!("echo \"$1 $2\" > {}", out.display()));
+        let custom = script(
+            d.path(),
+            "custom",
+            &format!("echo \"$1 $2\" > {}", out.display()),
+        );
         run_custom(&custom, "v2", 100, T).await.unwrap();
         assert_eq!(std::fs::read_to_string(out).unwrap(), "v2 100\n");
         let bad = script(d.path(), "bad", "exit 4");
-        assert!(run_custom(&bad, "v2", 1, T).await.unwrap_err().to_string().contains("exit status 4"));
+        assert!(run_custom(&bad, "v2", 1, T)
+            .await
+            .unwrap_err()
+            .to_string()
+            .contains("exit status 4"));
     }
 }
