@@ -24,7 +24,11 @@ pub enum BackupError {
 
 /// Copies `data_dir` into a new folder under `backup_root`; returns the folder made.
 /// An existing backup of the same name gets a numeric suffix rather than being overwritten.
-pub fn backup_data(data_dir: &Path, backup_root: &Path, date: &str) -> Result<PathBuf, BackupError> {
+pub fn backup_data(
+    data_dir: &Path,
+    backup_root: &Path,
+    date: &str,
+) -> Result<PathBuf, BackupError> {
     let err = |from: &Path, to: &Path| {
         let (from, to) = (from.to_path_buf(), to.to_path_buf());
         move |source| BackupError::Copy { from, to, source }
@@ -109,7 +113,10 @@ mod tests {
         fs::write(data.join("priv_validator_state.json"), b"{}").unwrap();
         let root = dir.path().join("backups");
         let first = backup_data(&data, &root, "2026-11-22").unwrap();
-        assert_eq!(fs::read(first.join("application.db/000001.log")).unwrap(), b"abc");
+        assert_eq!(
+            fs::read(first.join("application.db/000001.log")).unwrap(),
+            b"abc"
+        );
         let second = backup_data(&data, &root, "2026-11-22").unwrap();
         assert_ne!(first, second);
         assert!(second.join("priv_validator_state.json").is_file());
@@ -118,7 +125,9 @@ mod tests {
     #[test]
     fn missing_data_dir_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
-        let err = backup_data(&dir.path().join("nope"), dir.path(), "d").unwrap_err().to_string();
+        let err = backup_data(&dir.path().join("nope"), dir.path(), "d")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("nope"), "{err}");
     }
 }

@@ -13,7 +13,10 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
 /// folder. A reader sees the old content or the new, never a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidInput, format!("{} has no parent folder", path.display()))
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} has no parent folder", path.display()),
+        )
     })?;
     fs::create_dir_all(dir)?;
     let file_name = path

@@ -20,7 +20,9 @@ use crate::fsutil::write_atomic;
 use crate::layout::Layout;
 
 /// The steps of a swap, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum SwapStep {
     /// The old node is being stopped.

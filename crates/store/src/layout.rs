@@ -32,7 +32,9 @@ pub enum LayoutError {
         #[source]
         source: io::Error,
     },
-    #[error("`current` at {path} points at {target:?}, which is neither genesis nor upgrades/<name>")]
+    #[error(
+        "`current` at {path} points at {target:?}, which is neither genesis nor upgrades/<name>"
+    )]
     UnknownCurrent { path: PathBuf, target: PathBuf },
     #[error("no binary at {0} (expected an executable file named after DAEMON_NAME)")]
     MissingBinary(PathBuf),
@@ -195,8 +197,14 @@ mod tests {
         assert_eq!(l.current().unwrap(), Current::Genesis);
         l.set_current(&Current::Upgrade(name("v2"))).unwrap();
         assert_eq!(l.current().unwrap(), Current::Upgrade(name("v2")));
-        assert_eq!(fs::read_link(l.current_link()).unwrap(), Path::new("upgrades/v2"));
-        assert_eq!(l.current_binary().unwrap(), dir.path().join("cosmovisor/upgrades/v2/bin/simd"));
+        assert_eq!(
+            fs::read_link(l.current_link()).unwrap(),
+            Path::new("upgrades/v2")
+        );
+        assert_eq!(
+            l.current_binary().unwrap(),
+            dir.path().join("cosmovisor/upgrades/v2/bin/simd")
+        );
         l.set_current(&Current::Genesis).unwrap();
         assert_eq!(l.current().unwrap(), Current::Genesis);
     }
@@ -224,9 +232,15 @@ mod tests {
     fn executable_check_names_the_path() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("simd");
-        assert!(Layout::check_executable(&p).unwrap_err().to_string().contains("simd"));
+        assert!(Layout::check_executable(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("simd"));
         fs::write(&p, "#!/bin/sh\n").unwrap();
-        assert!(matches!(Layout::check_executable(&p), Err(LayoutError::NotExecutable(_))));
+        assert!(matches!(
+            Layout::check_executable(&p),
+            Err(LayoutError::NotExecutable(_))
+        ));
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         Layout::check_executable(&p).unwrap();
     }
