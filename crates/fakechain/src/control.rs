@@ -20,21 +20,48 @@ use crate::Shared;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
-    Advance { blocks: u64 },
-    SetHeight { height: i64 },
-    SubmitProposal { proposal: ProposalScript },
-    Pass { id: u64 },
-    Reject { id: u64 },
-    SchedulePlan { plan: PlanScript },
+    Advance {
+        blocks: u64,
+    },
+    SetHeight {
+        height: i64,
+    },
+    SubmitProposal {
+        proposal: ProposalScript,
+    },
+    Pass {
+        id: u64,
+    },
+    Reject {
+        id: u64,
+    },
+    SchedulePlan {
+        plan: PlanScript,
+    },
     CancelPlan,
     ApplyPlan,
-    SetMode { mode: Mode, #[serde(default)] bytes: Option<usize> },
-    SetGrpcMode { mode: Mode },
-    CatchingUp { value: bool },
+    SetMode {
+        mode: Mode,
+        #[serde(default)]
+        bytes: Option<usize>,
+    },
+    SetGrpcMode {
+        mode: Mode,
+    },
+    CatchingUp {
+        value: bool,
+    },
     DropWebsockets,
-    RefuseWebsockets { count: u32 },
-    SetInfoDoc { path: String, body: String },
-    AutoBlocks { interval_ms: u64 },
+    RefuseWebsockets {
+        count: u32,
+    },
+    SetInfoDoc {
+        path: String,
+        body: String,
+    },
+    AutoBlocks {
+        interval_ms: u64,
+    },
     State,
 }
 
@@ -75,7 +102,9 @@ pub fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
                 let _ = shared.kill_ws.send(());
             }
             Command::RefuseWebsockets { count } => {
-                shared.refuse_ws.store(count, std::sync::atomic::Ordering::SeqCst);
+                shared
+                    .refuse_ws
+                    .store(count, std::sync::atomic::Ordering::SeqCst);
             }
             Command::SetInfoDoc { path, body } => {
                 st.s.info_docs.insert(path, body);

@@ -25,16 +25,23 @@ fn plan(p: Option<upgrade::Plan>) -> Option<Effect> {
 
 pub fn upgrade_effect(m: &Any) -> Option<Effect> {
     match m.type_url.as_str() {
-        "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade" => plan(upgrade::MsgSoftwareUpgrade::decode(m.value.as_slice()).ok()?.plan),
-        "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal" => {
-            plan(upgrade::SoftwareUpgradeProposal::decode(m.value.as_slice()).ok()?.plan)
-        }
-        "/cosmos.upgrade.v1beta1.MsgCancelUpgrade" | "/cosmos.upgrade.v1beta1.CancelSoftwareUpgradeProposal" => {
-            Some(Effect::Cancel)
-        }
-        "/cosmos.gov.v1.MsgExecLegacyContent" => {
-            upgrade_effect(&gov_v1::MsgExecLegacyContent::decode(m.value.as_slice()).ok()?.content?)
-        }
+        "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade" => plan(
+            upgrade::MsgSoftwareUpgrade::decode(m.value.as_slice())
+                .ok()?
+                .plan,
+        ),
+        "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal" => plan(
+            upgrade::SoftwareUpgradeProposal::decode(m.value.as_slice())
+                .ok()?
+                .plan,
+        ),
+        "/cosmos.upgrade.v1beta1.MsgCancelUpgrade"
+        | "/cosmos.upgrade.v1beta1.CancelSoftwareUpgradeProposal" => Some(Effect::Cancel),
+        "/cosmos.gov.v1.MsgExecLegacyContent" => upgrade_effect(
+            &gov_v1::MsgExecLegacyContent::decode(m.value.as_slice())
+                .ok()?
+                .content?,
+        ),
         _ => None,
     }
 }

@@ -27,7 +27,9 @@ impl Svc {
         };
         match mode {
             Mode::Silent => std::future::pending().await,
-            Mode::Garbage => Err(Status::internal("failed to decode Protobuf message: invalid wire type")),
+            Mode::Garbage => Err(Status::internal(
+                "failed to decode Protobuf message: invalid wire type",
+            )),
             Mode::Error => Err(Status::unavailable("fakechain: scripted failure")),
             Mode::Normal | Mode::Oversized | Mode::GarbageValue => Ok(mode),
         }
@@ -40,7 +42,10 @@ fn nope<T>() -> R<T> {
 
 #[tonic::async_trait]
 impl upgrade::query_server::Query for Svc {
-    async fn current_plan(&self, _: Request<upgrade::QueryCurrentPlanRequest>) -> R<upgrade::QueryCurrentPlanResponse> {
+    async fn current_plan(
+        &self,
+        _: Request<upgrade::QueryCurrentPlanRequest>,
+    ) -> R<upgrade::QueryCurrentPlanResponse> {
         let mode = self.gate().await?;
         let st = self.0.state.lock().unwrap();
         let mut r = queries::current_plan(&st);
@@ -51,7 +56,10 @@ impl upgrade::query_server::Query for Svc {
         }
         Ok(Response::new(r))
     }
-    async fn applied_plan(&self, req: Request<upgrade::QueryAppliedPlanRequest>) -> R<upgrade::QueryAppliedPlanResponse> {
+    async fn applied_plan(
+        &self,
+        req: Request<upgrade::QueryAppliedPlanRequest>,
+    ) -> R<upgrade::QueryAppliedPlanResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
         Ok(Response::new(queries::applied_plan(&st, req.get_ref())))
@@ -62,23 +70,38 @@ impl upgrade::query_server::Query for Svc {
     ) -> R<upgrade::QueryUpgradedConsensusStateResponse> {
         nope()
     }
-    async fn module_versions(&self, _: Request<upgrade::QueryModuleVersionsRequest>) -> R<upgrade::QueryModuleVersionsResponse> {
+    async fn module_versions(
+        &self,
+        _: Request<upgrade::QueryModuleVersionsRequest>,
+    ) -> R<upgrade::QueryModuleVersionsResponse> {
         nope()
     }
-    async fn authority(&self, _: Request<upgrade::QueryAuthorityRequest>) -> R<upgrade::QueryAuthorityResponse> {
+    async fn authority(
+        &self,
+        _: Request<upgrade::QueryAuthorityRequest>,
+    ) -> R<upgrade::QueryAuthorityResponse> {
         nope()
     }
 }
 
 #[tonic::async_trait]
 impl gov_v1::query_server::Query for Svc {
-    async fn constitution(&self, _: Request<gov_v1::QueryConstitutionRequest>) -> R<gov_v1::QueryConstitutionResponse> {
+    async fn constitution(
+        &self,
+        _: Request<gov_v1::QueryConstitutionRequest>,
+    ) -> R<gov_v1::QueryConstitutionResponse> {
         nope()
     }
-    async fn proposal(&self, _: Request<gov_v1::QueryProposalRequest>) -> R<gov_v1::QueryProposalResponse> {
+    async fn proposal(
+        &self,
+        _: Request<gov_v1::QueryProposalRequest>,
+    ) -> R<gov_v1::QueryProposalResponse> {
         nope()
     }
-    async fn proposals(&self, req: Request<gov_v1::QueryProposalsRequest>) -> R<gov_v1::QueryProposalsResponse> {
+    async fn proposals(
+        &self,
+        req: Request<gov_v1::QueryProposalsRequest>,
+    ) -> R<gov_v1::QueryProposalsResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
         Ok(Response::new(queries::proposals_v1(&st, req.get_ref())))
@@ -89,48 +112,84 @@ impl gov_v1::query_server::Query for Svc {
     async fn votes(&self, _: Request<gov_v1::QueryVotesRequest>) -> R<gov_v1::QueryVotesResponse> {
         nope()
     }
-    async fn params(&self, _: Request<gov_v1::QueryParamsRequest>) -> R<gov_v1::QueryParamsResponse> {
+    async fn params(
+        &self,
+        _: Request<gov_v1::QueryParamsRequest>,
+    ) -> R<gov_v1::QueryParamsResponse> {
         nope()
     }
-    async fn deposit(&self, _: Request<gov_v1::QueryDepositRequest>) -> R<gov_v1::QueryDepositResponse> {
+    async fn deposit(
+        &self,
+        _: Request<gov_v1::QueryDepositRequest>,
+    ) -> R<gov_v1::QueryDepositResponse> {
         nope()
     }
-    async fn deposits(&self, _: Request<gov_v1::QueryDepositsRequest>) -> R<gov_v1::QueryDepositsResponse> {
+    async fn deposits(
+        &self,
+        _: Request<gov_v1::QueryDepositsRequest>,
+    ) -> R<gov_v1::QueryDepositsResponse> {
         nope()
     }
-    async fn tally_result(&self, _: Request<gov_v1::QueryTallyResultRequest>) -> R<gov_v1::QueryTallyResultResponse> {
+    async fn tally_result(
+        &self,
+        _: Request<gov_v1::QueryTallyResultRequest>,
+    ) -> R<gov_v1::QueryTallyResultResponse> {
         nope()
     }
 }
 
 #[tonic::async_trait]
 impl gov_v1beta1::query_server::Query for Svc {
-    async fn proposal(&self, _: Request<gov_v1beta1::QueryProposalRequest>) -> R<gov_v1beta1::QueryProposalResponse> {
+    async fn proposal(
+        &self,
+        _: Request<gov_v1beta1::QueryProposalRequest>,
+    ) -> R<gov_v1beta1::QueryProposalResponse> {
         nope()
     }
-    async fn proposals(&self, req: Request<gov_v1beta1::QueryProposalsRequest>) -> R<gov_v1beta1::QueryProposalsResponse> {
+    async fn proposals(
+        &self,
+        req: Request<gov_v1beta1::QueryProposalsRequest>,
+    ) -> R<gov_v1beta1::QueryProposalsResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
         queries::proposals_v1beta1(&st, req.get_ref())
             .map(Response::new)
             .map_err(|(_, log)| Status::internal(log))
     }
-    async fn vote(&self, _: Request<gov_v1beta1::QueryVoteRequest>) -> R<gov_v1beta1::QueryVoteResponse> {
+    async fn vote(
+        &self,
+        _: Request<gov_v1beta1::QueryVoteRequest>,
+    ) -> R<gov_v1beta1::QueryVoteResponse> {
         nope()
     }
-    async fn votes(&self, _: Request<gov_v1beta1::QueryVotesRequest>) -> R<gov_v1beta1::QueryVotesResponse> {
+    async fn votes(
+        &self,
+        _: Request<gov_v1beta1::QueryVotesRequest>,
+    ) -> R<gov_v1beta1::QueryVotesResponse> {
         nope()
     }
-    async fn params(&self, _: Request<gov_v1beta1::QueryParamsRequest>) -> R<gov_v1beta1::QueryParamsResponse> {
+    async fn params(
+        &self,
+        _: Request<gov_v1beta1::QueryParamsRequest>,
+    ) -> R<gov_v1beta1::QueryParamsResponse> {
         nope()
     }
-    async fn deposit(&self, _: Request<gov_v1beta1::QueryDepositRequest>) -> R<gov_v1beta1::QueryDepositResponse> {
+    async fn deposit(
+        &self,
+        _: Request<gov_v1beta1::QueryDepositRequest>,
+    ) -> R<gov_v1beta1::QueryDepositResponse> {
         nope()
     }
-    async fn deposits(&self, _: Request<gov_v1beta1::QueryDepositsRequest>) -> R<gov_v1beta1::QueryDepositsResponse> {
+    async fn deposits(
+        &self,
+        _: Request<gov_v1beta1::QueryDepositsRequest>,
+    ) -> R<gov_v1beta1::QueryDepositsResponse> {
         nope()
     }
-    async fn tally_result(&self, _: Request<gov_v1beta1::QueryTallyResultRequest>) -> R<gov_v1beta1::QueryTallyResultResponse> {
+    async fn tally_result(
+        &self,
+        _: Request<gov_v1beta1::QueryTallyResultRequest>,
+    ) -> R<gov_v1beta1::QueryTallyResultResponse> {
         nope()
     }
 }

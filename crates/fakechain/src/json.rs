@@ -14,7 +14,13 @@ fn t(time: DateTime<Utc>) -> String {
 fn hash(h: i64, salt: u8) -> String {
     let mut out = String::with_capacity(64);
     for i in 0..32u8 {
-        out.push_str(&format!("{:02X}", (h as u8).wrapping_mul(31).wrapping_add(i).wrapping_add(salt)));
+        out.push_str(&format!(
+            "{:02X}",
+            (h as u8)
+                .wrapping_mul(31)
+                .wrapping_add(i)
+                .wrapping_add(salt)
+        ));
     }
     out
 }
@@ -146,7 +152,12 @@ pub fn new_block_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
 /// `abci_query`'s result.
 pub fn abci_query(st: &ChainState, answer: Result<Vec<u8>, (u32, String)>) -> Value {
     let (code, log, value, codespace) = match answer {
-        Ok(v) => (0, String::new(), base64::engine::general_purpose::STANDARD.encode(v), ""),
+        Ok(v) => (
+            0,
+            String::new(),
+            base64::engine::general_purpose::STANDARD.encode(v),
+            "",
+        ),
         Err((code, log)) => (code, log, String::new(), "sdk"),
     };
     json!({

@@ -65,7 +65,11 @@ impl FakeChain {
     }
 
     /// Starts on the given ports of 127.0.0.1 (0 = any free port).
-    pub async fn start_on(scenario: Scenario, rpc_port: u16, grpc_port: u16) -> anyhow::Result<Self> {
+    pub async fn start_on(
+        scenario: Scenario,
+        rpc_port: u16,
+        grpc_port: u16,
+    ) -> anyhow::Result<Self> {
         let state = ChainState::new(scenario).map_err(anyhow::Error::msg)?;
         let rpc = TcpListener::bind(("127.0.0.1", rpc_port)).await?;
         let grpc = TcpListener::bind(("127.0.0.1", grpc_port)).await?;

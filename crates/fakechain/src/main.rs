@@ -22,8 +22,10 @@ async fn main() -> anyhow::Result<()> {
         match a.as_str() {
             "--scenario" => {
                 let path = val();
-                let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
-                scenario = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+                let text =
+                    std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+                scenario =
+                    serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
             }
             "--rpc-port" => rpc_port = val().parse().unwrap_or_else(|_| usage()),
             "--grpc-port" => grpc_port = val().parse().unwrap_or_else(|_| usage()),

@@ -20,7 +20,10 @@ pub fn current_plan(st: &ChainState) -> upgrade::QueryCurrentPlanResponse {
     }
 }
 
-pub fn applied_plan(st: &ChainState, req: &upgrade::QueryAppliedPlanRequest) -> upgrade::QueryAppliedPlanResponse {
+pub fn applied_plan(
+    st: &ChainState,
+    req: &upgrade::QueryAppliedPlanRequest,
+) -> upgrade::QueryAppliedPlanResponse {
     upgrade::QueryAppliedPlanResponse {
         height: st.applied.get(&req.name).copied().unwrap_or(0),
     }
@@ -35,13 +38,24 @@ fn ts(st: &ChainState, h: i64) -> Timestamp {
 }
 
 /// The proposals matching `status` (0 = all), one page of them, and the page response.
-fn page<'a>(st: &'a ChainState, status: i32, req: Option<&PageRequest>) -> (Vec<&'a Proposal>, PageResponse) {
-    let limit = req.map(|r| r.limit).filter(|&l| l > 0).unwrap_or(100).min(st.s.max_page_size.max(1));
+fn page<'a>(
+    st: &'a ChainState,
+    status: i32,
+    req: Option<&PageRequest>,
+) -> (Vec<&'a Proposal>, PageResponse) {
+    let limit = req
+        .map(|r| r.limit)
+        .filter(|&l| l > 0)
+        .unwrap_or(100)
+        .min(st.s.max_page_size.max(1));
     let start = req
         .filter(|r| r.key.len() == 8)
         .map(|r| u64::from_be_bytes(r.key.clone().try_into().unwrap_or_default()))
         .unwrap_or(0);
-    let offset = req.filter(|r| r.key.is_empty()).map(|r| r.offset).unwrap_or(0);
+    let offset = req
+        .filter(|r| r.key.is_empty())
+        .map(|r| r.offset)
+        .unwrap_or(0);
     let matching: Vec<&Proposal> = st
         .proposals
         .iter()
@@ -53,11 +67,18 @@ fn page<'a>(st: &'a ChainState, status: i32, req: Option<&PageRequest>) -> (Vec<
         .get(limit as usize)
         .map(|p| p.id.to_be_bytes().to_vec())
         .unwrap_or_default();
-    let total = if req.is_some_and(|r| r.count_total) { matching.len() as u64 } else { 0 };
+    let total = if req.is_some_and(|r| r.count_total) {
+        matching.len() as u64
+    } else {
+        0
+    };
     (taken, PageResponse { next_key, total })
 }
 
-pub fn proposals_v1(st: &ChainState, req: &gov_v1::QueryProposalsRequest) -> gov_v1::QueryProposalsResponse {
+pub fn proposals_v1(
+    st: &ChainState,
+    req: &gov_v1::QueryProposalsRequest,
+) -> gov_v1::QueryProposalsResponse {
     let (list, pagination) = page(st, req.proposal_status, req.pagination.as_ref());
     gov_v1::QueryProposalsResponse {
         proposals: list
@@ -116,9 +137,18 @@ pub fn abci_query(st: &ChainState, path: &str, data: &[u8]) -> Result<Vec<u8>, R
             decode::<upgrade::QueryCurrentPlanRequest>(data)?;
             Ok(current_plan(st).encode_to_vec())
         }
-        "/cosmos.upgrade.v1beta1.Query/AppliedPlan" => Ok(applied_plan(st, &decode(data)?).encode_to_vec()),
-        "/cosmos.gov.v1.Query/Proposals" if st.s.gov_v1 => Ok(proposals_v1(st, &decode(data)?).encode_to_vec()),
-        "/cosmos.gov.v1beta1.Query/Proposals" => Ok(proposals_v1beta1(st, &decode(data)?)?.encode_to_vec()),
-        other => Err((6, format!("no custom querier found for route {other}: unknown request"))),
+        "/cosmos.upgrade.v1beta1.Query/AppliedPlan" => {
+            Ok(applied_plan(st, &decode(data)?).encode_to_vec())
+        }
+        "/cosmos.gov.v1.Query/Proposals" if st.s.gov_v1 => {
+            Ok(proposals_v1(st, &decode(data)?).encode_to_vec())
+        }
+        "/cosmos.gov.v1beta1.Query/Proposals" => {
+            Ok(proposals_v1beta1(st, &decode(data)?)?.encode_to_vec())
+        }
+        other => Err((
+            6,
+            format!("no custom querier found for route {other}: unknown request"),
+        )),
     }
 }

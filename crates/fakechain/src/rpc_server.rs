@@ -39,7 +39,9 @@ fn json_reply(v: &Value) -> Resp {
 /// Serves until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         let shared = shared.clone();
         tokio::spawn(async move {
             let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req));
@@ -54,7 +56,12 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp, Infallible> {
     let path = req.uri().path().to_string();
     if path == "/control" {
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         return Ok(match crate::control::apply_body(&shared, &body) {
             Ok(v) => json_reply(&v),
             Err(e) => reply(StatusCode::BAD_REQUEST, "text/plain", e),
@@ -74,7 +81,13 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
     match mode {
         Mode::Normal | Mode::Error | Mode::GarbageValue => {}
         Mode::Silent => std::future::pending::<()>().await,
-        Mode::Garbage => return Ok(reply(StatusCode::OK, "text/html", "<html><body>502 Bad Gateway</body></html>")),
+        Mode::Garbage => {
+            return Ok(reply(
+                StatusCode::OK,
+                "text/html",
+                "<html><body>502 Bad Gateway</body></html>",
+            ))
+        }
         Mode::Oversized => {
             let mut body = b"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{\"pad\":\"".to_vec();
             body.resize(oversized, b'x');
@@ -85,22 +98,42 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
         return Ok(upgrade_websocket(shared, &mut req));
     }
     if req.method() == hyper::Method::POST {
-        let body = req.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+        let body = req
+            .into_body()
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
         let v: Value = match serde_json::from_slice(&body) {
             Ok(v) => v,
             Err(e) => {
-                return Ok(json_reply(&j::error(&json!(-1), -32700, "Parse error. Invalid JSON", &e.to_string())));
+                return Ok(json_reply(&j::error(
+                    &json!(-1),
+                    -32700,
+                    "Parse error. Invalid JSON",
+                    &e.to_string(),
+                )));
             }
         };
         let id = v.get("id").cloned().unwrap_or(json!(-1));
-        let method = v.get("method").and_then(Value::as_str).unwrap_or("").to_string();
+        let method = v
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let params = v.get("params").cloned().unwrap_or(json!({}));
         return Ok(json_reply(&dispatch(&shared, &id, &method, &params, mode)));
     }
     // URI-style GET.
     let method = path.trim_start_matches('/').to_string();
     let mut params = serde_json::Map::new();
-    for pair in req.uri().query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let v = v.trim_matches('"').trim_matches('\'');
         let v = if k == "data" {
@@ -110,14 +143,23 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
         };
         params.insert(k.to_string(), Value::String(v));
     }
-    Ok(json_reply(&dispatch(&shared, &json!(-1), &method, &Value::Object(params), mode)))
+    Ok(json_reply(&dispatch(
+        &shared,
+        &json!(-1),
+        &method,
+        &Value::Object(params),
+        mode,
+    )))
 }
 
 fn int_param(params: &Value, key: &str) -> Result<Option<i64>, String> {
     match params.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| format!("invalid {key} {s:?}")),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("invalid {key} {s:?}")),
         Some(Value::Number(n)) => n.as_i64().map(Some).ok_or_else(|| format!("invalid {key}")),
         Some(other) => Err(format!("invalid {key} {other}")),
     }
@@ -141,9 +183,19 @@ pub fn dispatch(shared: &Shared, id: &Value, method: &str, params: &Value, mode:
             let path = params.get("path").and_then(Value::as_str).unwrap_or("");
             let data = params.get("data").and_then(Value::as_str).unwrap_or("");
             match hex::decode(data) {
-                Ok(_) if mode == Mode::GarbageValue => j::envelope(id, j::abci_query(&st, Ok(vec![0xff; 9]))),
-                Ok(bytes) => j::envelope(id, j::abci_query(&st, queries::abci_query(&st, path, &bytes))),
-                Err(e) => j::error(id, -32602, "Invalid params", &format!("error converting json params to arguments: {e}")),
+                Ok(_) if mode == Mode::GarbageValue => {
+                    j::envelope(id, j::abci_query(&st, Ok(vec![0xff; 9])))
+                }
+                Ok(bytes) => j::envelope(
+                    id,
+                    j::abci_query(&st, queries::abci_query(&st, path, &bytes)),
+                ),
+                Err(e) => j::error(
+                    id,
+                    -32602,
+                    "Invalid params",
+                    &format!("error converting json params to arguments: {e}"),
+                ),
             }
         }
         _ => j::error(id, -32601, "Method not found", ""),
@@ -156,15 +208,28 @@ fn upgrade_websocket(shared: Arc<Shared>, req: &mut Request<Incoming>) -> Resp {
         .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
         .is_ok();
     if refuse {
-        return reply(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "websocket refused by script");
+        return reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "websocket refused by script",
+        );
     }
-    let Some(key) = req.headers().get("sec-websocket-key").map(|k| k.as_bytes().to_vec()) else {
-        return reply(StatusCode::BAD_REQUEST, "text/plain", "not a websocket request");
+    let Some(key) = req
+        .headers()
+        .get("sec-websocket-key")
+        .map(|k| k.as_bytes().to_vec())
+    else {
+        return reply(
+            StatusCode::BAD_REQUEST,
+            "text/plain",
+            "not a websocket request",
+        );
     };
     let on_upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
-            let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+            let ws =
+                WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
             ws_session(shared, ws).await;
         }
     });

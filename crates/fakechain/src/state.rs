@@ -136,7 +136,9 @@ impl Default for Scenario {
         Scenario {
             chain_id: "fakechain-1".into(),
             height: 100,
-            genesis_time: DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap().with_timezone(&Utc),
+            genesis_time: DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
             block_interval_ms: 5000,
             auto_blocks: false,
             catching_up: false,
@@ -203,7 +205,11 @@ impl ChainState {
 
     /// Whether the app is halted at the plan's height.
     pub fn halted(&self) -> bool {
-        self.s.halt_at_plan && self.plan.as_ref().is_some_and(|p| self.s.height >= p.height)
+        self.s.halt_at_plan
+            && self
+                .plan
+                .as_ref()
+                .is_some_and(|p| self.s.height >= p.height)
     }
 
     /// The app's last committed height: one less than the height while halted at a plan.
@@ -236,7 +242,11 @@ impl ChainState {
             return Err(format!("proposal {id} already exists"));
         }
         self.next_id = self.next_id.max(id + 1);
-        let need_plan = || p.plan.clone().ok_or_else(|| "this kind of proposal needs a plan".to_string());
+        let need_plan = || {
+            p.plan
+                .clone()
+                .ok_or_else(|| "this kind of proposal needs a plan".to_string())
+        };
         let (msg, title) = match p.kind {
             ProposalKind::SoftwareUpgrade => {
                 let plan = need_plan()?;

@@ -5,7 +5,10 @@ use serde_json::{json, Value};
 use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
 
 fn real(name: &str) -> Value {
-    let p = format!("{}/../../tests/fixtures/real/{name}", env!("CARGO_MANIFEST_DIR"));
+    let p = format!(
+        "{}/../../tests/fixtures/real/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
 
@@ -42,7 +45,10 @@ fn assert_same_shape(fake: &Value, real: &Value, what: &str) {
     let r = shape_of(&real["result"]);
     let missing: Vec<_> = r.iter().filter(|p| !f.contains(p)).collect();
     let extra: Vec<_> = f.iter().filter(|p| !r.contains(p)).collect();
-    assert!(missing.is_empty() && extra.is_empty(), "{what}: missing {missing:#?}\nextra {extra:#?}");
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "{what}: missing {missing:#?}\nextra {extra:#?}"
+    );
 }
 
 async fn call(url: &str, method: &str, params: Value) -> Value {
@@ -91,7 +97,11 @@ async fn rpc_answers_match_recorded_real_shapes() {
         json!({"path": "/cosmos.upgrade.v1beta1.Query/CurrentPlan", "data": "", "height": "0", "prove": false}),
     )
     .await;
-    assert_same_shape(&q, &real("cosmos-node-exporter/upgrade-plan.json"), "abci_query");
+    assert_same_shape(
+        &q,
+        &real("cosmos-node-exporter/upgrade-plan.json"),
+        "abci_query",
+    );
 }
 
 #[tokio::test]
@@ -99,14 +109,21 @@ async fn the_current_plan_answer_has_the_real_bytes_layout() {
     // Scripted with the plan the real Nibiru answer carries, the fake's abci_query value must be
     // byte-for-byte the recorded one.
     let real_answer = real("cosmos-node-exporter/upgrade-plan.json");
-    let real_value = real_answer["result"]["response"]["value"].as_str().unwrap().to_string();
-    use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(&real_value).unwrap();
-    use prost::Message as _;
-    let plan = cosmos_sdk_proto::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse::decode(bytes.as_slice())
+    let real_value = real_answer["result"]["response"]["value"]
+        .as_str()
         .unwrap()
-        .plan
+        .to_string();
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(&real_value)
         .unwrap();
+    use prost::Message as _;
+    let plan = cosmos_sdk_proto::cosmos::upgrade::v1beta1::QueryCurrentPlanResponse::decode(
+        bytes.as_slice(),
+    )
+    .unwrap()
+    .plan
+    .unwrap();
     let chain = FakeChain::start(Scenario {
         plan: Some(PlanScript {
             name: plan.name.clone(),
@@ -123,7 +140,10 @@ async fn the_current_plan_answer_has_the_real_bytes_layout() {
         json!({"path": "/cosmos.upgrade.v1beta1.Query/CurrentPlan", "data": ""}),
     )
     .await;
-    assert_eq!(q["result"]["response"]["value"].as_str().unwrap(), real_value);
+    assert_eq!(
+        q["result"]["response"]["value"].as_str().unwrap(),
+        real_value
+    );
 }
 
 #[tokio::test]
@@ -131,9 +151,10 @@ async fn websocket_new_block_event_matches_real_shape() {
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::Message;
     let chain = FakeChain::start(Scenario::default()).await.unwrap();
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/websocket", chain.rpc_addr))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/websocket", chain.rpc_addr))
+            .await
+            .unwrap();
     ws.send(Message::text(
         json!({"jsonrpc":"2.0","id":7,"method":"subscribe","params":{"query":"tm.event = 'NewBlock'"}}).to_string(),
     ))
@@ -141,11 +162,19 @@ async fn websocket_new_block_event_matches_real_shape() {
     .unwrap();
     let next = |m: Message| serde_json::from_str::<Value>(m.to_text().unwrap()).unwrap();
     let ack = next(ws.next().await.unwrap().unwrap());
-    assert_eq!(ack["result"], real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock.json"));
-    chain.control_json(json!({"op": "advance", "blocks": 1})).unwrap();
+    assert_eq!(
+        ack["result"],
+        real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock.json")
+    );
+    chain
+        .control_json(json!({"op": "advance", "blocks": 1}))
+        .unwrap();
     let ev = next(ws.next().await.unwrap().unwrap());
     assert_eq!(ev["id"], json!(7));
-    assert_eq!(ev["result"]["data"]["value"]["block"]["header"]["height"], json!("101"));
+    assert_eq!(
+        ev["result"]["data"]["value"]["block"]["header"]["height"],
+        json!("101")
+    );
     assert_same_shape(
         &ev,
         &real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock_0.json"),
@@ -153,12 +182,14 @@ async fn websocket_new_block_event_matches_real_shape() {
     );
     // A malformed query is refused as CometBFT refuses it.
     ws.send(Message::text(
-        json!({"jsonrpc":"2.0","id":8,"method":"subscribe","params":{"query":"tm.event NewBlock"}}).to_string(),
+        json!({"jsonrpc":"2.0","id":8,"method":"subscribe","params":{"query":"tm.event NewBlock"}})
+            .to_string(),
     ))
     .await
     .unwrap();
     let err = next(ws.next().await.unwrap().unwrap());
-    let real_err = real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_malformed.json");
+    let real_err =
+        real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_malformed.json");
     assert_eq!(err["error"]["code"], real_err["error"]["code"]);
     assert_eq!(err["error"]["message"], real_err["error"]["message"]);
 }

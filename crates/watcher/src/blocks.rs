@@ -92,7 +92,11 @@ impl BlockFeed {
         let (tx, _) = broadcast::channel(256);
         let (state_tx, state) = watch::channel(FeedState::default());
         let task = tokio::spawn(run(rpc, opts, tx.clone(), state_tx));
-        BlockFeed { blocks: tx, state, task }
+        BlockFeed {
+            blocks: tx,
+            state,
+            task,
+        }
     }
 
     /// A receiver of new blocks from now on.
@@ -126,7 +130,12 @@ impl Emitter {
     }
 }
 
-async fn run(rpc: RpcClient, opts: BlockFeedOptions, tx: broadcast::Sender<NewBlock>, state: watch::Sender<FeedState>) {
+async fn run(
+    rpc: RpcClient,
+    opts: BlockFeedOptions,
+    tx: broadcast::Sender<NewBlock>,
+    state: watch::Sender<FeedState>,
+) {
     let mut em = Emitter { tx, last: 0 };
     let mut backoff = opts.backoff_initial;
     let ws_url = websocket_url(rpc.base());
@@ -197,7 +206,9 @@ async fn session(
         "jsonrpc": "2.0", "id": 1, "method": "subscribe",
         "params": {"query": "tm.event = 'NewBlock'"}
     });
-    ws.send(Message::text(sub.to_string())).await.map_err(|e| format!("subscribe: {e}"))?;
+    ws.send(Message::text(sub.to_string()))
+        .await
+        .map_err(|e| format!("subscribe: {e}"))?;
     state.send_modify(|s| {
         s.websocket_connected = true;
         s.websocket_sessions += 1;
@@ -205,7 +216,12 @@ async fn session(
     let mut delivered = false;
     loop {
         let msg = match tokio::time::timeout(opts.silence_timeout, ws.next()).await {
-            Err(_) => return Err(format!("no message for {:.0}s", opts.silence_timeout.as_secs_f64())),
+            Err(_) => {
+                return Err(format!(
+                    "no message for {:.0}s",
+                    opts.silence_timeout.as_secs_f64()
+                ))
+            }
             Ok(None) => return Ok(delivered),
             Ok(Some(Err(e))) => return Err(format!("read: {e}")),
             Ok(Some(Ok(m))) => m,
@@ -222,7 +238,9 @@ async fn session(
         };
         let result = match envelope_result(&v) {
             Ok(r) => r,
-            Err(EnvelopeError::Remote(why)) => return Err(format!("the node refused the subscription: {why}")),
+            Err(EnvelopeError::Remote(why)) => {
+                return Err(format!("the node refused the subscription: {why}"))
+            }
             Err(EnvelopeError::Shape(why)) => return Err(why),
         };
         match BlockHeader::from_event_result(result) {
@@ -250,7 +268,13 @@ pub fn websocket_url(base: &str) -> String {
 mod tests {
     #[test]
     fn websocket_urls() {
-        assert_eq!(super::websocket_url("http://127.0.0.1:26657"), "ws://127.0.0.1:26657/websocket");
-        assert_eq!(super::websocket_url("https://rpc.example/"), "wss://rpc.example/websocket");
+        assert_eq!(
+            super::websocket_url("http://127.0.0.1:26657"),
+            "ws://127.0.0.1:26657/websocket"
+        );
+        assert_eq!(
+            super::websocket_url("https://rpc.example/"),
+            "wss://rpc.example/websocket"
+        );
     }
 }

@@ -51,7 +51,11 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<Resolved> {
     if let Some(home) = &inputs.home {
         let cfg = home.join("config").join("config.toml");
         match read_table(&cfg) {
-            Ok(Some(t)) => match t.get("rpc").and_then(|r| r.get("laddr")).and_then(|v| v.as_str()) {
+            Ok(Some(t)) => match t
+                .get("rpc")
+                .and_then(|r| r.get("laddr"))
+                .and_then(|v| v.as_str())
+            {
                 Some(laddr) => match dialable("RPC", laddr) {
                     Ok(u) => rpc = Some(u),
                     Err(e) => notes.push(format!("{}: [rpc] laddr: {e}", cfg.display())),
@@ -69,7 +73,9 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<Resolved> {
                     .and_then(|g| g.get("enable"))
                     .and_then(|v| v.as_bool())
                     .unwrap_or(true);
-                let address = section.and_then(|g| g.get("address")).and_then(|v| v.as_str());
+                let address = section
+                    .and_then(|g| g.get("address"))
+                    .and_then(|v| v.as_str());
                 match (enabled, address) {
                     (false, _) => notes.push(format!("{}: [grpc] enable = false", app.display())),
                     (true, Some(a)) => match dialable("gRPC", a) {
@@ -150,9 +156,11 @@ pub fn dialable(what: &'static str, addr: &str) -> Result<String> {
     let mut url = url::Url::parse(&rest).map_err(|e| bad(&e.to_string()))?;
     let host = url.host_str().ok_or_else(|| bad("no host"))?.to_string();
     if host == "0.0.0.0" {
-        url.set_host(Some("127.0.0.1")).map_err(|e| bad(&e.to_string()))?;
+        url.set_host(Some("127.0.0.1"))
+            .map_err(|e| bad(&e.to_string()))?;
     } else if host == "[::]" {
-        url.set_host(Some("[::1]")).map_err(|e| bad(&e.to_string()))?;
+        url.set_host(Some("[::1]"))
+            .map_err(|e| bad(&e.to_string()))?;
     }
     if url.port_or_known_default().is_none() {
         return Err(bad("no port"));
@@ -199,9 +207,16 @@ mod tests {
         };
         let r = resolve(&inputs).unwrap();
         assert_eq!(r.endpoints.grpc, None);
-        assert!(r.notes.iter().any(|n| n.contains("enable = false")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("enable = false")),
+            "{:?}",
+            r.notes
+        );
         inputs.env_grpc = Some("127.0.0.1:1".into());
-        assert_eq!(resolve(&inputs).unwrap().endpoints.grpc.as_deref(), Some("http://127.0.0.1:1"));
+        assert_eq!(
+            resolve(&inputs).unwrap().endpoints.grpc.as_deref(),
+            Some("http://127.0.0.1:1")
+        );
         inputs.flag_grpc = Some("http://127.0.0.1:2".into());
         inputs.flag_rpc = Some("127.0.0.1:3".into());
         let r = resolve(&inputs).unwrap();
@@ -211,7 +226,10 @@ mod tests {
 
     #[test]
     fn nothing_found_is_an_error_and_bad_flags_are_named() {
-        assert_eq!(resolve(&EndpointInputs::default()), Err(WatchError::NoEndpoint));
+        assert_eq!(
+            resolve(&EndpointInputs::default()),
+            Err(WatchError::NoEndpoint)
+        );
         let d = tempfile::tempdir().unwrap();
         let r = resolve(&EndpointInputs {
             home: Some(d.path().into()),
@@ -237,6 +255,10 @@ mod tests {
             ..Default::default()
         })
         .unwrap();
-        assert!(r.notes.iter().any(|n| n.contains("config.toml")), "{:?}", r.notes);
+        assert!(
+            r.notes.iter().any(|n| n.contains("config.toml")),
+            "{:?}",
+            r.notes
+        );
     }
 }

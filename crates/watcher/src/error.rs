@@ -68,7 +68,10 @@ impl WatchError {
     /// Whether this is a transport failure (nothing or nobody answered), as opposed to an answer
     /// that was wrong. Used to fall back from gRPC to `abci_query`.
     pub fn is_transport(&self) -> bool {
-        matches!(self, WatchError::Unreachable { .. } | WatchError::Timeout { .. })
+        matches!(
+            self,
+            WatchError::Unreachable { .. } | WatchError::Timeout { .. }
+        )
     }
 }
 

@@ -71,7 +71,8 @@ impl GrpcClient {
             why: e.to_string(),
         })?;
         let cap = usize::try_from(self.limits.max_response_bytes).unwrap_or(usize::MAX);
-        let mut grpc = tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(cap);
+        let mut grpc =
+            tonic::client::Grpc::new(self.channel.clone()).max_decoding_message_size(cap);
         let call = async {
             grpc.ready().await.map_err(|e| WatchError::Unreachable {
                 what: what.clone(),
@@ -100,7 +101,9 @@ impl GrpcClient {
         let addr = self.addr.clone();
         let why = format!("{:?}: {}", s.code(), s.message());
         match s.code() {
-            Code::Unavailable | Code::Unknown if s.message().contains("transport") || s.code() == Code::Unavailable => {
+            Code::Unavailable | Code::Unknown
+                if s.message().contains("transport") || s.code() == Code::Unavailable =>
+            {
                 WatchError::Unreachable { what, addr, why }
             }
             Code::DeadlineExceeded | Code::Cancelled => WatchError::Timeout {
@@ -108,14 +111,18 @@ impl GrpcClient {
                 addr,
                 after: self.limits.timeout,
             },
-            Code::OutOfRange | Code::ResourceExhausted if s.message().contains("message length too large") => {
+            Code::OutOfRange | Code::ResourceExhausted
+                if s.message().contains("message length too large") =>
+            {
                 WatchError::TooLarge {
                     what,
                     addr,
                     limit: self.limits.max_response_bytes,
                 }
             }
-            Code::Internal if s.message().contains("decode") => WatchError::Garbage { what, addr, why },
+            Code::Internal if s.message().contains("decode") => {
+                WatchError::Garbage { what, addr, why }
+            }
             _ => WatchError::Remote { what, addr, why },
         }
     }

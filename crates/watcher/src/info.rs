@@ -83,19 +83,30 @@ async fn fetch_json(url: &str, limits: InfoFetchLimits) -> Result<serde_json::Va
         .build()
         .map_err(|e| e.to_string())?;
     let work = async {
-        let resp = client.get(url).send().await.map_err(|e| format!("cannot fetch it: {e}"))?;
+        let resp = client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| format!("cannot fetch it: {e}"))?;
         if !resp.status().is_success() {
             return Err(format!("fetching it gave HTTP {}", resp.status()));
         }
-        let bytes = read_capped(resp, limits.max_bytes).await.map_err(|e| match e {
-            CappedError::TooLarge => format!("it is larger than {} bytes", limits.max_bytes),
-            CappedError::Http(e) => format!("reading it failed: {e}"),
-        })?;
+        let bytes = read_capped(resp, limits.max_bytes)
+            .await
+            .map_err(|e| match e {
+                CappedError::TooLarge => format!("it is larger than {} bytes", limits.max_bytes),
+                CappedError::Http(e) => format!("reading it failed: {e}"),
+            })?;
         serde_json::from_slice(&bytes).map_err(|e| format!("it is not JSON: {e}"))
     };
     tokio::time::timeout(limits.timeout, work)
         .await
-        .map_err(|_| format!("it did not arrive within {:.0}s", limits.timeout.as_secs_f64()))?
+        .map_err(|_| {
+            format!(
+                "it did not arrive within {:.0}s",
+                limits.timeout.as_secs_f64()
+            )
+        })?
 }
 
 #[cfg(test)]
@@ -112,10 +123,20 @@ mod tests {
             resolve_info(r#"{"binaries":{"any":"https://x/y"}}"#, l).await,
             PlanBinariesView::Listed { from_url: None, .. }
         ));
-        assert_eq!(resolve_info("see the forum", l).await, PlanBinariesView::None);
+        assert_eq!(
+            resolve_info("see the forum", l).await,
+            PlanBinariesView::None
+        );
         // A port nothing listens on (bound then dropped).
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         let v = resolve_info(&format!("http://127.0.0.1:{port}/info.json"), l).await;
-        assert!(matches!(v, PlanBinariesView::Unavailable { ref why, .. } if why.contains("cannot fetch")), "{v:?}");
+        assert!(
+            matches!(v, PlanBinariesView::Unavailable { ref why, .. } if why.contains("cannot fetch")),
+            "{v:?}"
+        );
     }
 }

@@ -17,7 +17,8 @@ pub const MSG_SOFTWARE_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgSoftwareUpgra
 pub const MSG_CANCEL_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgCancelUpgrade";
 pub const MSG_EXEC_LEGACY_CONTENT: &str = "/cosmos.gov.v1.MsgExecLegacyContent";
 pub const SOFTWARE_UPGRADE_PROPOSAL: &str = "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal";
-pub const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str = "/cosmos.upgrade.v1beta1.CancelSoftwareUpgradeProposal";
+pub const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str =
+    "/cosmos.upgrade.v1beta1.CancelSoftwareUpgradeProposal";
 
 /// An upgrade plan as the chain states it (name not yet validated: it is untrusted input).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,7 +44,10 @@ pub enum UpgradeAction {
     Schedule(PlanSpec),
     Cancel,
     /// A message of an upgrade type whose bytes could not be decoded.
-    Undecodable { type_url: String, why: String },
+    Undecodable {
+        type_url: String,
+        why: String,
+    },
 }
 
 /// The upgrade actions in one `Any` message (none for unrelated messages).
@@ -59,12 +63,15 @@ pub fn actions_of(msg: &Any) -> Vec<UpgradeAction> {
             Ok(m) => plan_action(m.plan, MSG_SOFTWARE_UPGRADE),
             Err(e) => vec![bad(MSG_SOFTWARE_UPGRADE, e)],
         },
-        SOFTWARE_UPGRADE_PROPOSAL => match upgrade::SoftwareUpgradeProposal::decode(msg.value.as_slice()) {
-            Ok(m) => plan_action(m.plan, SOFTWARE_UPGRADE_PROPOSAL),
-            Err(e) => vec![bad(SOFTWARE_UPGRADE_PROPOSAL, e)],
-        },
+        SOFTWARE_UPGRADE_PROPOSAL => {
+            match upgrade::SoftwareUpgradeProposal::decode(msg.value.as_slice()) {
+                Ok(m) => plan_action(m.plan, SOFTWARE_UPGRADE_PROPOSAL),
+                Err(e) => vec![bad(SOFTWARE_UPGRADE_PROPOSAL, e)],
+            }
+        }
         MSG_CANCEL_UPGRADE | CANCEL_SOFTWARE_UPGRADE_PROPOSAL => vec![UpgradeAction::Cancel],
-        MSG_EXEC_LEGACY_CONTENT => match gov_v1::MsgExecLegacyContent::decode(msg.value.as_slice()) {
+        MSG_EXEC_LEGACY_CONTENT => match gov_v1::MsgExecLegacyContent::decode(msg.value.as_slice())
+        {
             Ok(m) => m.content.as_ref().map(actions_of).unwrap_or_default(),
             Err(e) => vec![bad(MSG_EXEC_LEGACY_CONTENT, e)],
         },
@@ -159,14 +166,20 @@ pub struct UpgradeProposal {
     pub problems: Vec<String>,
 }
 
-fn fold(id: u64, status: i32, msgs: &[Any], voting_end: Option<&cosmos_sdk_proto::Timestamp>) -> Option<UpgradeProposal> {
+fn fold(
+    id: u64,
+    status: i32,
+    msgs: &[Any],
+    voting_end: Option<&cosmos_sdk_proto::Timestamp>,
+) -> Option<UpgradeProposal> {
     let mut p = UpgradeProposal {
         id,
         status: ProposalStatus::from_i32(status),
         plan: None,
         cancels: false,
         voting_end_time: voting_end.and_then(|t| {
-            chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32).map(|t| t.to_rfc3339())
+            chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32)
+                .map(|t| t.to_rfc3339())
         }),
         problems: Vec::new(),
     };
@@ -177,9 +190,9 @@ fn fold(id: u64, status: i32, msgs: &[Any], voting_end: Option<&cosmos_sdk_proto
             match a {
                 UpgradeAction::Schedule(plan) => p.plan = Some(plan),
                 UpgradeAction::Cancel => p.cancels = true,
-                UpgradeAction::Undecodable { type_url, why } => {
-                    p.problems.push(format!("proposal {id}: {type_url} cannot be decoded: {why}"))
-                }
+                UpgradeAction::Undecodable { type_url, why } => p.problems.push(format!(
+                    "proposal {id}: {type_url} cannot be decoded: {why}"
+                )),
             }
         }
     }
@@ -241,17 +254,34 @@ mod tests {
                 )),
             },
         );
-        let cancel = any(MSG_CANCEL_UPGRADE, &upgrade::MsgCancelUpgrade { authority: "a".into() });
-        let unrelated = any("/cosmos.bank.v1beta1.MsgSend", &upgrade::MsgCancelUpgrade::default());
-        assert_eq!(actions_of(&direct), vec![UpgradeAction::Schedule(plan("v2", 100).into())]);
-        assert_eq!(actions_of(&legacy), vec![UpgradeAction::Schedule(plan("v3", 200).into())]);
+        let cancel = any(
+            MSG_CANCEL_UPGRADE,
+            &upgrade::MsgCancelUpgrade {
+                authority: "a".into(),
+            },
+        );
+        let unrelated = any(
+            "/cosmos.bank.v1beta1.MsgSend",
+            &upgrade::MsgCancelUpgrade::default(),
+        );
+        assert_eq!(
+            actions_of(&direct),
+            vec![UpgradeAction::Schedule(plan("v2", 100).into())]
+        );
+        assert_eq!(
+            actions_of(&legacy),
+            vec![UpgradeAction::Schedule(plan("v3", 200).into())]
+        );
         assert_eq!(actions_of(&cancel), vec![UpgradeAction::Cancel]);
         assert!(actions_of(&unrelated).is_empty());
         let junk = Any {
             type_url: MSG_SOFTWARE_UPGRADE.into(),
             value: vec![0xff, 0xff, 0xff],
         };
-        assert!(matches!(actions_of(&junk)[..], [UpgradeAction::Undecodable { .. }]));
+        assert!(matches!(
+            actions_of(&junk)[..],
+            [UpgradeAction::Undecodable { .. }]
+        ));
 
         let p = gov_v1::Proposal {
             id: 7,
@@ -260,7 +290,10 @@ mod tests {
             ..Default::default()
         };
         let u = from_v1(&p).unwrap();
-        assert_eq!((u.id, u.status, u.plan.unwrap().height), (7, ProposalStatus::VotingPeriod, 100));
+        assert_eq!(
+            (u.id, u.status, u.plan.unwrap().height),
+            (7, ProposalStatus::VotingPeriod, 100)
+        );
         let p = gov_v1::Proposal {
             id: 8,
             status: 3,
@@ -278,20 +311,27 @@ mod tests {
             "{}/../../tests/fixtures/real/crypto-com-chain-indexing/{fixture}",
             env!("CARGO_MANIFEST_DIR")
         );
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let txs = v["result"]["block"]["data"]["txs"].as_array().unwrap();
         let mut out = Vec::new();
         for tx in txs {
-            let raw = base64::engine::general_purpose::STANDARD.decode(tx.as_str().unwrap()).unwrap();
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(tx.as_str().unwrap())
+                .unwrap();
             let raw = TxRaw::decode(raw.as_slice()).unwrap();
             let body = TxBody::decode(raw.body_bytes.as_slice()).unwrap();
             for m in body.messages {
                 match m.type_url.as_str() {
-                    "/cosmos.gov.v1.MsgSubmitProposal" => {
-                        out.extend(gov_v1::MsgSubmitProposal::decode(m.value.as_slice()).unwrap().messages)
-                    }
+                    "/cosmos.gov.v1.MsgSubmitProposal" => out.extend(
+                        gov_v1::MsgSubmitProposal::decode(m.value.as_slice())
+                            .unwrap()
+                            .messages,
+                    ),
                     "/cosmos.gov.v1beta1.MsgSubmitProposal" => out.extend(
-                        gov_v1beta1::MsgSubmitProposal::decode(m.value.as_slice()).unwrap().content,
+                        gov_v1beta1::MsgSubmitProposal::decode(m.value.as_slice())
+                            .unwrap()
+                            .content,
                     ),
                     _ => {}
                 }
@@ -302,7 +342,9 @@ mod tests {
 
     #[test]
     fn real_msg_software_upgrade_is_read() {
-        let msgs = real_submitted_messages("tx_msg_software_upgrade__tx_msg_software_upgrade_block_resp.json");
+        let msgs = real_submitted_messages(
+            "tx_msg_software_upgrade__tx_msg_software_upgrade_block_resp.json",
+        );
         let acts: Vec<_> = msgs.iter().flat_map(actions_of).collect();
         assert_eq!(
             acts,
@@ -321,7 +363,8 @@ mod tests {
         );
         let acts: Vec<_> = msgs.iter().flat_map(actions_of).collect();
         assert!(matches!(acts[..], [UpgradeAction::Schedule(_)]), "{acts:?}");
-        let msgs = real_submitted_messages("tx_msg_cancel_upgrade__tx_msg_cancel_upgrade_block_resp.json");
+        let msgs =
+            real_submitted_messages("tx_msg_cancel_upgrade__tx_msg_cancel_upgrade_block_resp.json");
         let acts: Vec<_> = msgs.iter().flat_map(actions_of).collect();
         assert_eq!(acts, vec![UpgradeAction::Cancel]);
         let msgs = real_submitted_messages(

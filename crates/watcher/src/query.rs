@@ -57,7 +57,11 @@ impl ChainClient {
     /// Prepares clients for `endpoints`. gRPC is used when it connects; otherwise queries go
     /// over `abci_query`. Fails only when neither transport is usable.
     pub async fn connect(endpoints: &Endpoints, limits: Limits) -> Result<Self> {
-        let rpc = endpoints.rpc.as_deref().map(|a| RpcClient::new(a, limits)).transpose()?;
+        let rpc = endpoints
+            .rpc
+            .as_deref()
+            .map(|a| RpcClient::new(a, limits))
+            .transpose()?;
         let (grpc, grpc_problem) = match endpoints.grpc.as_deref() {
             Some(a) => match GrpcClient::connect(a, limits).await {
                 Ok(c) => (Some(c), None),
@@ -72,7 +76,11 @@ impl ChainClient {
         if rpc.is_none() && grpc.is_none() {
             return Err(WatchError::NoEndpoint);
         }
-        Ok(ChainClient { rpc, grpc, grpc_problem })
+        Ok(ChainClient {
+            rpc,
+            grpc,
+            grpc_problem,
+        })
     }
 
     /// The RPC client, if an RPC address was given.
@@ -104,7 +112,9 @@ impl ChainClient {
 
     /// `/abci_info`.
     pub async fn abci_info(&self) -> Result<AbciInfo> {
-        self.need_rpc("the app's last committed height")?.abci_info().await
+        self.need_rpc("the app's last committed height")?
+            .abci_info()
+            .await
     }
 
     /// One module query, over gRPC first and `abci_query` when gRPC is absent or unreachable.
@@ -133,14 +143,19 @@ impl ChainClient {
 
     /// `cosmos.upgrade.v1beta1.Query/CurrentPlan`: the scheduled plan, if any.
     pub async fn current_plan(&self) -> Result<Option<PlanSpec>> {
-        let r: upgrade::QueryCurrentPlanResponse = self.query(CURRENT_PLAN, upgrade::QueryCurrentPlanRequest {}).await?;
+        let r: upgrade::QueryCurrentPlanResponse = self
+            .query(CURRENT_PLAN, upgrade::QueryCurrentPlanRequest {})
+            .await?;
         Ok(r.plan.map(PlanSpec::from))
     }
 
     /// `cosmos.upgrade.v1beta1.Query/AppliedPlan`: the height `name` was applied at (0 = never).
     pub async fn applied_plan(&self, name: &str) -> Result<i64> {
         let r: upgrade::QueryAppliedPlanResponse = self
-            .query(APPLIED_PLAN, upgrade::QueryAppliedPlanRequest { name: name.into() })
+            .query(
+                APPLIED_PLAN,
+                upgrade::QueryAppliedPlanRequest { name: name.into() },
+            )
             .await?;
         Ok(r.height)
     }
@@ -192,7 +207,8 @@ impl ChainClient {
                     pagination: Some(page(key)),
                     ..Default::default()
                 };
-                let r: gov_v1beta1::QueryProposalsResponse = self.query(GOV_V1BETA1_PROPOSALS, req).await?;
+                let r: gov_v1beta1::QueryProposalsResponse =
+                    self.query(GOV_V1BETA1_PROPOSALS, req).await?;
                 out.extend(r.proposals.iter().filter_map(proposals::from_v1beta1));
                 key = r.pagination.map(|p| p.next_key).unwrap_or_default();
                 if key.is_empty() {
@@ -224,16 +240,25 @@ mod tests {
             "{}/../../tests/fixtures/real/cosmos-node-exporter/upgrade-plan.json",
             env!("CARGO_MANIFEST_DIR")
         );
-        let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
-        let a = crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap()).unwrap();
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
+        let a =
+            crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap())
+                .unwrap();
         let r = upgrade::QueryCurrentPlanResponse::decode(a.value.as_slice()).unwrap();
         let plan = PlanSpec::from(r.plan.unwrap());
         assert_eq!(plan.name, "v1.5.0");
         assert_eq!(plan.height, 8375044);
-        let switchyard_core::binaries::PlanInfo::Binaries(b) = switchyard_core::binaries::parse_info(&plan.info) else {
+        let switchyard_core::binaries::PlanInfo::Binaries(b) =
+            switchyard_core::binaries::parse_info(&plan.info)
+        else {
             panic!("expected binaries in {:?}", plan.info)
         };
-        assert!(b.for_platform("linux/amd64").unwrap().url.contains("nibid_1.5.0_linux_amd64"));
+        assert!(b
+            .for_platform("linux/amd64")
+            .unwrap()
+            .url
+            .contains("nibid_1.5.0_linux_amd64"));
         assert!(b.entries.contains_key("docker"));
     }
 }

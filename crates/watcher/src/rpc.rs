@@ -170,7 +170,9 @@ impl RpcClient {
 
     /// `/block?height=H`: the block's height and time.
     pub async fn block_header(&self, height: i64) -> Result<BlockHeader> {
-        let r = self.call("block", json!({"height": height.to_string()})).await?;
+        let r = self
+            .call("block", json!({"height": height.to_string()}))
+            .await?;
         BlockHeader::from_block_result(&r).map_err(|e| self.garbage("CometBFT RPC block", e))
     }
 
@@ -215,7 +217,10 @@ pub(crate) enum CappedError {
 }
 
 /// Reads a response body, giving up as soon as it passes `cap` bytes.
-pub(crate) async fn read_capped(mut resp: reqwest::Response, cap: u64) -> Result<Vec<u8>, CappedError> {
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+) -> Result<Vec<u8>, CappedError> {
     if resp.content_length().is_some_and(|n| n > cap) {
         return Err(CappedError::TooLarge);
     }

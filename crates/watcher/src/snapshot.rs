@@ -86,7 +86,10 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
                         Some(spec) => Some(resolve_info(&spec.info, opts.info).await),
                         None => None,
                     };
-                    views.push(ProposalView { proposal: p, binaries });
+                    views.push(ProposalView {
+                        proposal: p,
+                        binaries,
+                    });
                 }
                 (Some(v), views)
             }
@@ -98,7 +101,12 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
     } else {
         (None, Vec::new())
     };
-    let upcoming = upcoming(plan.as_ref(), &proposals, status.latest_block_height, average_block_time);
+    let upcoming = upcoming(
+        plan.as_ref(),
+        &proposals,
+        status.latest_block_height,
+        average_block_time,
+    );
     Ok(ChainSnapshot {
         chain_id: status.chain_id,
         height: status.latest_block_height,
@@ -116,7 +124,11 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
 }
 
 /// Average block time over the last `window` blocks (from `/block` at the window's start).
-async fn average_block_time(client: &ChainClient, status: &crate::wire::Status, window: i64) -> Option<Duration> {
+async fn average_block_time(
+    client: &ChainClient,
+    status: &crate::wire::Status,
+    window: i64,
+) -> Option<Duration> {
     let rpc = client.rpc()?;
     let h1 = status.latest_block_height;
     let h0 = (h1 - window).max(status.earliest_block_height).max(1);

@@ -64,7 +64,10 @@ pub fn upcoming(
     if let Some(p) = plan {
         let passed = proposals.iter().find(|v| {
             v.proposal.status == ProposalStatus::Passed
-                && v.proposal.plan.as_ref().is_some_and(|pp| pp.name == p.spec.name && pp.height == p.spec.height)
+                && v.proposal
+                    .plan
+                    .as_ref()
+                    .is_some_and(|pp| pp.name == p.spec.name && pp.height == p.spec.height)
         });
         out.push(Upcoming {
             name: p.spec.name.clone(),
@@ -83,7 +86,9 @@ pub fn upcoming(
         .collect();
     voting.sort_by_key(|v| (v.proposal.plan.as_ref().map(|p| p.height), v.proposal.id));
     for v in voting {
-        let Some(spec) = &v.proposal.plan else { continue };
+        let Some(spec) = &v.proposal.plan else {
+            continue;
+        };
         out.push(Upcoming {
             name: spec.name.clone(),
             height: spec.height,
@@ -138,7 +143,10 @@ mod tests {
             prop(10, ProposalStatus::VotingPeriod, None),
         ];
         let u = upcoming(Some(&plan), &props, 40, Some(Duration::from_secs(2)));
-        let got: Vec<_> = u.iter().map(|u| (u.name.as_str(), u.source, u.proposal_id)).collect();
+        let got: Vec<_> = u
+            .iter()
+            .map(|u| (u.name.as_str(), u.source, u.proposal_id))
+            .collect();
         assert_eq!(
             got,
             vec![

@@ -96,8 +96,12 @@ impl Status {
             Some(other) => return Err(format!("sync_info.catching_up is {other}, not a boolean")),
         };
         Ok(Status {
-            chain_id: str_at(r, &["node_info", "network"]).unwrap_or_default().to_string(),
-            node_version: str_at(r, &["node_info", "version"]).unwrap_or_default().to_string(),
+            chain_id: str_at(r, &["node_info", "network"])
+                .unwrap_or_default()
+                .to_string(),
+            node_version: str_at(r, &["node_info", "version"])
+                .unwrap_or_default()
+                .to_string(),
             latest_block_height: need_int(r, &["sync_info", "latest_block_height"])?,
             latest_block_time: time_at(r, &["sync_info", "latest_block_time"])?,
             earliest_block_height: int_at(r, &["sync_info", "earliest_block_height"])?.unwrap_or(1),
@@ -171,7 +175,8 @@ impl BlockHeader {
         if str_at(data, &["type"]) != Some("tendermint/event/NewBlock") {
             return Ok(None);
         }
-        let header = at(data, &["value", "block", "header"]).ok_or("data.value.block.header is missing")?;
+        let header =
+            at(data, &["value", "block", "header"]).ok_or("data.value.block.header is missing")?;
         Ok(Some(BlockHeader {
             height: need_int(header, &["height"])?,
             time: time_at(header, &["time"])?,
@@ -193,8 +198,9 @@ pub fn envelope_result(v: &Value) -> Result<&Value, EnvelopeError> {
             format!("{msg} ({code}) {data}").trim().to_string(),
         ));
     }
-    v.get("result")
-        .ok_or_else(|| EnvelopeError::Shape("neither result nor error in the JSON-RPC answer".into()))
+    v.get("result").ok_or_else(|| {
+        EnvelopeError::Shape("neither result nor error in the JSON-RPC answer".into())
+    })
 }
 
 /// What [`envelope_result`] found wrong.
@@ -211,19 +217,28 @@ mod tests {
     use super::*;
 
     fn real(name: &str) -> Value {
-        let p = format!("{}/../../tests/fixtures/real/{name}", env!("CARGO_MANIFEST_DIR"));
+        let p = format!(
+            "{}/../../tests/fixtures/real/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
         serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
     }
 
     #[test]
     fn real_status_answers_decode() {
-        let s = Status::from_result(envelope_result(&real("cosmos-node-exporter/status.json")).unwrap()).unwrap();
+        let s = Status::from_result(
+            envelope_result(&real("cosmos-node-exporter/status.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(s.chain_id, "cosmoshub-4");
         assert_eq!(s.latest_block_height, 21076916);
         assert_eq!(s.earliest_block_height, 21065923);
         assert_eq!(s.node_version, "0.37.6");
         assert!(!s.catching_up);
-        assert_eq!(s.latest_block_time.to_rfc3339(), "2024-06-29T17:20:23.080417853+00:00");
+        assert_eq!(
+            s.latest_block_time.to_rfc3339(),
+            "2024-06-29T17:20:23.080417853+00:00"
+        );
         for f in [
             "tendermint-rs/kvstore_fixtures__v0_34__incoming__status.json",
             "tendermint-rs/kvstore_fixtures__v0_37__incoming__status.json",
@@ -231,7 +246,8 @@ mod tests {
             "tendermint-rs/gaia_fixtures__incoming__status.json",
             "vatz-cosmoshub/status_cosmoshub-4.json",
         ] {
-            let s = Status::from_result(envelope_result(&real(f)).unwrap()).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let s = Status::from_result(envelope_result(&real(f)).unwrap())
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(s.latest_block_height > 0, "{f}");
         }
     }
@@ -239,17 +255,32 @@ mod tests {
     #[test]
     fn real_abci_info_answers_decode() {
         let i = AbciInfo::from_result(
-            envelope_result(&real("tendermint-rs/kvstore_fixtures__v0_38__incoming__abci_info.json")).unwrap(),
+            envelope_result(&real(
+                "tendermint-rs/kvstore_fixtures__v0_38__incoming__abci_info.json",
+            ))
+            .unwrap(),
         )
         .unwrap();
-        assert_eq!((i.version.as_deref(), i.app_version, i.last_block_height), (Some("2.0.0"), Some(1), 198));
+        assert_eq!(
+            (i.version.as_deref(), i.app_version, i.last_block_height),
+            (Some("2.0.0"), Some(1), 198)
+        );
         let i = AbciInfo::from_result(
-            envelope_result(&real("tendermint-rs/gaia_fixtures__incoming__abci_info_0.json")).unwrap(),
+            envelope_result(&real(
+                "tendermint-rs/gaia_fixtures__incoming__abci_info_0.json",
+            ))
+            .unwrap(),
         )
         .unwrap();
-        assert_eq!((i.version, i.app_version, i.last_block_height), (None, None, 154));
+        assert_eq!(
+            (i.version, i.app_version, i.last_block_height),
+            (None, None, 154)
+        );
         let i = AbciInfo::from_result(
-            envelope_result(&real("tendermint-rs/gaia_fixtures__incoming__abci_info_2.json")).unwrap(),
+            envelope_result(&real(
+                "tendermint-rs/gaia_fixtures__incoming__abci_info_2.json",
+            ))
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(i.last_block_height, 0);
@@ -262,7 +293,10 @@ mod tests {
                 .unwrap(),
         )
         .unwrap();
-        assert_eq!((a.value.as_slice(), a.height, a.log.as_str()), (&b"value"[..], 254, "exists"));
+        assert_eq!(
+            (a.value.as_slice(), a.height, a.log.as_str()),
+            (&b"value"[..], 254, "exists")
+        );
         let a = AbciQueryAnswer::from_result(
             envelope_result(&real(
                 "tendermint-rs/kvstore_fixtures__v0_38__incoming__abci_query_with_non_existent_key.json",
@@ -282,12 +316,26 @@ mod tests {
     #[test]
     fn real_new_block_events_decode() {
         for (f, h) in [
-            ("tendermint-rs/kvstore_fixtures__v0_34__incoming__subscribe_newblock_0.json", None),
-            ("tendermint-rs/kvstore_fixtures__v0_37__incoming__subscribe_newblock_0.json", Some(56)),
-            ("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock_0.json", Some(235)),
-            ("tendermint-rs/gaia_fixtures__incoming__subscribe_newblock_0.json", Some(167)),
+            (
+                "tendermint-rs/kvstore_fixtures__v0_34__incoming__subscribe_newblock_0.json",
+                None,
+            ),
+            (
+                "tendermint-rs/kvstore_fixtures__v0_37__incoming__subscribe_newblock_0.json",
+                Some(56),
+            ),
+            (
+                "tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock_0.json",
+                Some(235),
+            ),
+            (
+                "tendermint-rs/gaia_fixtures__incoming__subscribe_newblock_0.json",
+                Some(167),
+            ),
         ] {
-            let b = BlockHeader::from_event_result(envelope_result(&real(f)).unwrap()).unwrap().unwrap();
+            let b = BlockHeader::from_event_result(envelope_result(&real(f)).unwrap())
+                .unwrap()
+                .unwrap();
             if let Some(h) = h {
                 assert_eq!(b.height, h, "{f}");
             }
@@ -295,7 +343,10 @@ mod tests {
         let ack = real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_newblock.json");
         assert_eq!(ack, serde_json::json!({}));
         let b = BlockHeader::from_block_result(
-            envelope_result(&real("tendermint-rs/kvstore_fixtures__v0_38__incoming__block_at_height_10.json")).unwrap(),
+            envelope_result(&real(
+                "tendermint-rs/kvstore_fixtures__v0_38__incoming__block_at_height_10.json",
+            ))
+            .unwrap(),
         )
         .unwrap();
         assert_eq!(b.height, 10);
@@ -303,19 +354,31 @@ mod tests {
 
     #[test]
     fn real_rpc_error_is_reported() {
-        let e = envelope_result(&real("tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_malformed.json"))
-            .unwrap_err();
-        let EnvelopeError::Remote(msg) = e else { panic!() };
-        assert!(msg.contains("Internal error") && msg.contains("failed to parse query"), "{msg}");
+        let e = envelope_result(&real(
+            "tendermint-rs/kvstore_fixtures__v0_38__incoming__subscribe_malformed.json",
+        ))
+        .unwrap_err();
+        let EnvelopeError::Remote(msg) = e else {
+            panic!()
+        };
+        assert!(
+            msg.contains("Internal error") && msg.contains("failed to parse query"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn wrong_shapes_are_errors_naming_the_field() {
-        let e = Status::from_result(&serde_json::json!({"sync_info": {"latest_block_height": "abc"}})).unwrap_err();
+        let e =
+            Status::from_result(&serde_json::json!({"sync_info": {"latest_block_height": "abc"}}))
+                .unwrap_err();
         assert!(e.contains("latest_block_height"), "{e}");
-        let e = Status::from_result(&serde_json::json!({"sync_info": {"latest_block_height": "5"}})).unwrap_err();
+        let e =
+            Status::from_result(&serde_json::json!({"sync_info": {"latest_block_height": "5"}}))
+                .unwrap_err();
         assert!(e.contains("latest_block_time"), "{e}");
-        let e = AbciQueryAnswer::from_result(&serde_json::json!({"response": {"value": "!!"}})).unwrap_err();
+        let e = AbciQueryAnswer::from_result(&serde_json::json!({"response": {"value": "!!"}}))
+            .unwrap_err();
         assert!(e.contains("base64"), "{e}");
         assert!(envelope_result(&serde_json::json!([1])).is_err());
     }

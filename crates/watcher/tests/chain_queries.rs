@@ -7,12 +7,17 @@ mod common;
 use common::*;
 use serde_json::json;
 use switchyard_fakechain::{PlanScript, ProposalKind, ProposalScript, Scenario};
-use switchyard_watcher::{snapshot, GovVersion, PlanBinariesView, ProposalStatus, SnapshotOptions, Transport, UpgradeSource};
+use switchyard_watcher::{
+    snapshot, GovVersion, PlanBinariesView, ProposalStatus, SnapshotOptions, Transport,
+    UpgradeSource,
+};
 
 const SHA: &str = "673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca";
 
 fn info_inline() -> String {
-    format!(r#"{{"binaries":{{"linux/amd64":"https://example.invalid/simd?checksum=sha256:{SHA}","docker":"img:2"}}}}"#)
+    format!(
+        r#"{{"binaries":{{"linux/amd64":"https://example.invalid/simd?checksum=sha256:{SHA}","docker":"img:2"}}}}"#
+    )
 }
 
 fn plan(name: &str, h: i64, info: &str) -> PlanScript {
@@ -30,14 +35,31 @@ async fn lifecycle(use_grpc: bool) {
         ..Default::default()
     })
     .await;
-    let e = if use_grpc { both(&chain) } else { rpc_only(&chain) };
+    let e = if use_grpc {
+        both(&chain)
+    } else {
+        rpc_only(&chain)
+    };
     let c = client(&e).await;
-    assert_eq!(c.transport(), if use_grpc { Transport::Grpc } else { Transport::AbciQuery });
+    assert_eq!(
+        c.transport(),
+        if use_grpc {
+            Transport::Grpc
+        } else {
+            Transport::AbciQuery
+        }
+    );
 
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert_eq!((s.chain_id.as_str(), s.height, s.catching_up), ("fakechain-1", 1000, false));
+    assert_eq!(
+        (s.chain_id.as_str(), s.height, s.catching_up),
+        ("fakechain-1", 1000, false)
+    );
     assert_eq!(s.app.as_ref().unwrap().last_block_height, 1000);
-    assert_eq!(s.average_block_time, Some(std::time::Duration::from_secs(6)));
+    assert_eq!(
+        s.average_block_time,
+        Some(std::time::Duration::from_secs(6))
+    );
     assert!(s.plan.is_none() && s.upcoming.is_empty());
     assert_eq!(s.gov, Some(GovVersion::V1));
 
@@ -50,8 +72,14 @@ async fn lifecycle(use_grpc: bool) {
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
     assert_eq!(s.upcoming.len(), 1);
     let u = &s.upcoming[0];
-    assert_eq!((u.name.as_str(), u.height, u.source), ("V2", 1200, UpgradeSource::Proposal));
-    assert_eq!((u.proposal_id, u.proposal_status), (Some(id), Some(ProposalStatus::VotingPeriod)));
+    assert_eq!(
+        (u.name.as_str(), u.height, u.source),
+        ("V2", 1200, UpgradeSource::Proposal)
+    );
+    assert_eq!(
+        (u.proposal_id, u.proposal_status),
+        (Some(id), Some(ProposalStatus::VotingPeriod))
+    );
     assert_eq!(u.eta, Some(std::time::Duration::from_secs(200 * 6)));
 
     // It passes: the plan is scheduled and the upcoming upgrade now comes from the plan.
@@ -60,7 +88,15 @@ async fn lifecycle(use_grpc: bool) {
     let p = s.plan.as_ref().unwrap();
     assert_eq!((p.spec.name.as_str(), p.spec.height), ("V2", 1200));
     let bins = p.binaries.binaries().unwrap();
-    assert_eq!(bins.for_platform("linux/amd64").unwrap().checksum.as_ref().unwrap().hex, SHA);
+    assert_eq!(
+        bins.for_platform("linux/amd64")
+            .unwrap()
+            .checksum
+            .as_ref()
+            .unwrap()
+            .hex,
+        SHA
+    );
     assert_eq!(s.upcoming.len(), 1);
     assert_eq!(s.upcoming[0].source, UpgradeSource::Plan);
     assert_eq!(s.upcoming[0].proposal_id, Some(id));
@@ -73,16 +109,29 @@ async fn lifecycle(use_grpc: bool) {
         .as_u64()
         .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert!(s.proposals.iter().any(|p| p.proposal.id == cid && p.proposal.cancels));
+    assert!(s
+        .proposals
+        .iter()
+        .any(|p| p.proposal.id == cid && p.proposal.cancels));
     chain.control_json(json!({"op":"pass","id":cid})).unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert!(s.plan.is_none() && s.upcoming.is_empty(), "{:?}", s.upcoming);
+    assert!(
+        s.plan.is_none() && s.upcoming.is_empty(),
+        "{:?}",
+        s.upcoming
+    );
 
     // A plan scheduled directly, reached, applied.
-    chain.control_json(json!({"op":"schedule_plan","plan":{"name":"v3","height":1005,"info":"plain words"}})).unwrap();
+    chain
+        .control_json(
+            json!({"op":"schedule_plan","plan":{"name":"v3","height":1005,"info":"plain words"}}),
+        )
+        .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
     assert_eq!(s.plan.as_ref().unwrap().binaries, PlanBinariesView::None);
-    chain.control_json(json!({"op":"advance","blocks":50})).unwrap();
+    chain
+        .control_json(json!({"op":"advance","blocks":50}))
+        .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
     assert_eq!(s.height, 1005, "the chain halts at the plan height");
     assert_eq!(s.app.as_ref().unwrap().last_block_height, 1004);
@@ -90,7 +139,9 @@ async fn lifecycle(use_grpc: bool) {
     assert_eq!(c.applied_plan("v3").await.unwrap(), 1005);
 
     // The queries really went over the transport chosen.
-    let grpc_calls = chain.control_json(json!({"op":"state"})).unwrap()["grpc_calls"].as_u64().unwrap();
+    let grpc_calls = chain.control_json(json!({"op":"state"})).unwrap()["grpc_calls"]
+        .as_u64()
+        .unwrap();
     if use_grpc {
         assert!(grpc_calls >= 10, "{grpc_calls}");
     } else {
@@ -113,9 +164,20 @@ async fn many_proposals(use_grpc: bool, gov_v1: bool) {
     for i in 0..7 {
         proposals.push(ProposalScript {
             id: None,
-            kind: if i % 2 == 0 { ProposalKind::SoftwareUpgrade } else { ProposalKind::Unrelated },
+            kind: if i % 2 == 0 {
+                ProposalKind::SoftwareUpgrade
+            } else {
+                ProposalKind::Unrelated
+            },
             plan: Some(plan(&format!("v{i}"), 2000 + i, "")),
-            status: Some(if i < 5 { "PROPOSAL_STATUS_VOTING_PERIOD" } else { "PROPOSAL_STATUS_REJECTED" }.into()),
+            status: Some(
+                if i < 5 {
+                    "PROPOSAL_STATUS_VOTING_PERIOD"
+                } else {
+                    "PROPOSAL_STATUS_REJECTED"
+                }
+                .into(),
+            ),
         });
     }
     let chain = start(Scenario {
@@ -125,11 +187,28 @@ async fn many_proposals(use_grpc: bool, gov_v1: bool) {
         ..Default::default()
     })
     .await;
-    let e = if use_grpc { both(&chain) } else { rpc_only(&chain) };
-    let s = snapshot(&client(&e).await, SnapshotOptions::default()).await.unwrap();
-    assert_eq!(s.gov, Some(if gov_v1 { GovVersion::V1 } else { GovVersion::V1beta1 }));
+    let e = if use_grpc {
+        both(&chain)
+    } else {
+        rpc_only(&chain)
+    };
+    let s = snapshot(&client(&e).await, SnapshotOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        s.gov,
+        Some(if gov_v1 {
+            GovVersion::V1
+        } else {
+            GovVersion::V1beta1
+        })
+    );
     let names: Vec<_> = s.upcoming.iter().map(|u| u.name.as_str()).collect();
-    assert_eq!(names, vec!["v0", "v2", "v4"], "all pages read, unrelated and rejected left out");
+    assert_eq!(
+        names,
+        vec!["v0", "v2", "v4"],
+        "all pages read, unrelated and rejected left out"
+    );
 }
 
 #[tokio::test]
@@ -151,7 +230,9 @@ async fn info_url_is_fetched_and_junk_is_reported() {
         .control_json(json!({"op":"set_info_doc","path":"v2.json","body":info_inline()}))
         .unwrap();
     let url = format!("{}/info/v2.json", chain.rpc_url());
-    chain.control_json(json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":url}})).unwrap();
+    chain
+        .control_json(json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":url}}))
+        .unwrap();
     let c = client(&rpc_only(&chain)).await;
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
     match &s.plan.as_ref().unwrap().binaries {
@@ -162,19 +243,35 @@ async fn info_url_is_fetched_and_junk_is_reported() {
         other => panic!("{other:?}"),
     }
     // The URL serves junk, then nothing.
-    chain.control_json(json!({"op":"set_info_doc","path":"v2.json","body":"<html>"})).unwrap();
+    chain
+        .control_json(json!({"op":"set_info_doc","path":"v2.json","body":"<html>"}))
+        .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert!(matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("not JSON")));
+    assert!(
+        matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("not JSON"))
+    );
     let missing = format!("{}/info/none.json", chain.rpc_url());
-    chain.control_json(json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":missing}})).unwrap();
+    chain
+        .control_json(
+            json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":missing}}),
+        )
+        .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert!(matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("404")));
+    assert!(
+        matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("404"))
+    );
     // Oversized document.
     chain
-        .control_json(json!({"op":"set_info_doc","path":"big.json","body":" ".repeat(3 * 1024 * 1024)}))
+        .control_json(
+            json!({"op":"set_info_doc","path":"big.json","body":" ".repeat(3 * 1024 * 1024)}),
+        )
         .unwrap();
     let big = format!("{}/info/big.json", chain.rpc_url());
-    chain.control_json(json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":big}})).unwrap();
+    chain
+        .control_json(json!({"op":"schedule_plan","plan":{"name":"v2","height":500,"info":big}}))
+        .unwrap();
     let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
-    assert!(matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("larger")));
+    assert!(
+        matches!(&s.plan.as_ref().unwrap().binaries, PlanBinariesView::Unavailable { why, .. } if why.contains("larger"))
+    );
 }

@@ -32,10 +32,16 @@ pub fn both(c: &FakeChain) -> Endpoints {
 }
 
 pub async fn client(e: &Endpoints) -> ChainClient {
-    ChainClient::connect(e, limits()).await.expect("client connects")
+    ChainClient::connect(e, limits())
+        .await
+        .expect("client connects")
 }
 
 /// A 127.0.0.1 port nothing listens on.
 pub fn dead_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

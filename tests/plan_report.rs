@@ -1,0 +1,279 @@
+//! `switchyard plan --json` against the fake node, on both transports: chain state only (no
+//! DAEMON_HOME), with a home (staged or not, manual upgrades), and found with zero configuration
+//! from the node's own config files.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use switchyard_core::binaries::this_platform;
+use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
+
+const SHA: &str = "673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca";
+
+fn info_for_this_platform() -> String {
+    json!({"binaries": {
+        this_platform(): format!("https://example.invalid/simd-v2?checksum=sha256:{SHA}"),
+        "docker": "ghcr.io/example/simd:v2",
+    }})
+    .to_string()
+}
+
+/// Runs the real binary with only the given environment; returns (exit code, stdout, stderr).
+async fn plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("plan")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn plan_json(args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let (code, out, err) = plan(&a, env).await;
+    let v: Value = serde_json::from_str(out.trim())
+        .unwrap_or_else(|e| panic!("{e}: stdout {out:?} stderr {err:?}"));
+    (code, v)
+}
+
+async fn chain_with_plan() -> FakeChain {
+    FakeChain::start(Scenario {
+        height: 1000,
+        block_interval_ms: 5000,
+        plan: Some(PlanScript {
+            name: "v2".into(),
+            height: 1100,
+            info: info_for_this_platform(),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+async fn chain_state_only(use_grpc: bool) {
+    let chain = chain_with_plan().await;
+    let rpc = chain.rpc_url();
+    let grpc = chain.grpc_url();
+    let mut args = vec!["--rpc", rpc.as_str()];
+    if use_grpc {
+        args.extend(["--grpc", grpc.as_str()]);
+    }
+    let (code, v) = plan_json(&args, &[]).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["chain_id"], "fakechain-1");
+    assert_eq!(v["height"], 1000);
+    assert_eq!(v["block_time_seconds"], 5.0);
+    assert_eq!(v["transport"], if use_grpc { "grpc" } else { "abci_query" });
+    let u = &v["upgrades"][0];
+    assert_eq!(u["name"], "v2");
+    assert_eq!(u["height"], 1100);
+    assert_eq!(u["source"], "plan");
+    assert_eq!(u["proposal_id"], Value::Null);
+    assert_eq!(u["eta_seconds"], 500);
+    assert_eq!(
+        u["binary"]["url"],
+        "https://example.invalid/simd-v2?checksum=sha256:".to_string() + SHA
+    );
+    assert_eq!(u["binary"]["checksum"], format!("sha256:{SHA}"));
+    assert_eq!(u["binary"]["staged"], Value::Null);
+    assert_eq!(u["ready"], true);
+    assert_eq!(u["problems"], json!([]));
+
+    // A proposal enters voting, for a plan with plain-text info: not ready, exit 2.
+    chain
+        .control_json(json!({"op":"submit_proposal","proposal":{"kind":"software_upgrade","plan":{"name":"v3","height":5000,"info":"see the forum"}}}))
+        .unwrap();
+    let (code, v) = plan_json(&args, &[]).await;
+    assert_eq!(code, 2, "{v:#}");
+    let u = &v["upgrades"][1];
+    assert_eq!(
+        (u["name"].as_str(), u["source"].as_str()),
+        (Some("v3"), Some("proposal"))
+    );
+    assert_eq!(u["proposal_id"], 1);
+    assert_eq!(u["proposal_status"], "PROPOSAL_STATUS_VOTING_PERIOD");
+    assert_eq!(u["ready"], false);
+    assert!(
+        u["problems"][0].as_str().unwrap().contains("no binaries"),
+        "{u:#}"
+    );
+
+    // It passes (replacing v2), so v3 is now the plan: still no binaries.
+    chain.control_json(json!({"op":"pass","id":1})).unwrap();
+    let (code, v) = plan_json(&args, &[]).await;
+    assert_eq!(code, 2);
+    assert_eq!(v["upgrades"].as_array().unwrap().len(), 1, "{v:#}");
+    assert_eq!(v["upgrades"][0]["source"], "plan");
+    assert_eq!(v["upgrades"][0]["proposal_id"], 1);
+    assert_eq!(
+        v["upgrades"][0]["proposal_status"],
+        "PROPOSAL_STATUS_PASSED"
+    );
+
+    // Cancelled: nothing is coming, exit 0.
+    chain.control_json(json!({"op":"cancel_plan"})).unwrap();
+    let (code, v) = plan_json(&args, &[]).await;
+    assert_eq!(code, 0);
+    assert_eq!(v["upgrades"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_json_over_rpc_only() {
+    chain_state_only(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_json_over_grpc() {
+    chain_state_only(true).await;
+}
+
+fn write_node_config(home: &Path, rpc: &str, grpc: &str, grpc_enabled: bool) {
+    let cfg = home.join("config");
+    std::fs::create_dir_all(&cfg).unwrap();
+    let laddr = rpc.replace("http://", "tcp://");
+    std::fs::write(
+        cfg.join("config.toml"),
+        format!("moniker = \"node\"\n\n[rpc]\nladdr = \"{laddr}\"\n"),
+    )
+    .unwrap();
+    let grpc_addr = grpc.trim_start_matches("http://");
+    std::fs::write(
+        cfg.join("app.toml"),
+        format!("minimum-gas-prices = \"\"\n\n[grpc]\nenable = {grpc_enabled}\naddress = \"{grpc_addr}\"\n"),
+    )
+    .unwrap();
+}
+
+fn place_binary(home: &Path, name: &str) {
+    let bin = home.join("cosmovisor/upgrades").join(name).join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let p = bin.join("simd");
+    std::fs::write(&p, "#!/bin/sh\necho v2\n").unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zero_configuration_on_a_node_host_and_staging() {
+    let chain = chain_with_plan().await;
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path().to_str().unwrap();
+    write_node_config(home.path(), &chain.rpc_url(), &chain.grpc_url(), true);
+    let env = [("DAEMON_HOME", h), ("DAEMON_NAME", "simd")];
+
+    // Addresses come from config.toml and app.toml; the binary is not staged yet.
+    let (code, v) = plan_json(&[], &env).await;
+    assert_eq!(v["transport"], "grpc", "{v:#}");
+    assert_eq!(code, 2, "{v:#}");
+    let u = &v["upgrades"][0];
+    assert_eq!(u["binary"]["staged"], false);
+    assert_eq!(u["ready"], false);
+    assert!(u["problems"].to_string().contains("not staged"), "{u:#}");
+
+    // Staged: ready, exit 0.
+    place_binary(home.path(), "v2");
+    let (code, v) = plan_json(&[], &env).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["upgrades"][0]["binary"]["staged"], true);
+    assert_eq!(v["upgrades"][0]["ready"], true);
+
+    // gRPC disabled in app.toml: abci_query over RPC, same answer.
+    write_node_config(home.path(), &chain.rpc_url(), &chain.grpc_url(), false);
+    let (code, v) = plan_json(&[], &env).await;
+    assert_eq!(
+        (code, v["transport"].as_str()),
+        (0, Some("abci_query")),
+        "{v:#}"
+    );
+
+    // A broken gRPC address in the environment: flags win over it.
+    let rpc = chain.rpc_url();
+    let grpc = chain.grpc_url();
+    let env2 = [
+        ("DAEMON_HOME", h),
+        ("DAEMON_NAME", "simd"),
+        ("DAEMON_GRPC_ADDRESS", "127.0.0.1:1"),
+    ];
+    let (code, v) = plan_json(&["--rpc", &rpc, "--grpc", &grpc], &env2).await;
+    assert_eq!((code, v["transport"].as_str()), (0, Some("grpc")), "{v:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manual_upgrades_are_listed() {
+    let chain = chain_with_plan().await;
+    let home = tempfile::tempdir().unwrap();
+    let layout = switchyard_store::Layout::new(home.path(), "simd");
+    let m = |n: &str, height| switchyard_core::ManualUpgrade {
+        name: switchyard_core::UpgradeName::parse(n, false).unwrap(),
+        height,
+    };
+    switchyard_store::manual::save(&layout, &[m("fix1", 1050), m("old", 900), m("clash", 1100)])
+        .unwrap();
+    place_binary(home.path(), "v2");
+    place_binary(home.path(), "fix1");
+    let h = home.path().to_str().unwrap();
+    let rpc = chain.rpc_url();
+    let (code, v) = plan_json(
+        &["--rpc", &rpc],
+        &[("DAEMON_HOME", h), ("DAEMON_NAME", "simd")],
+    )
+    .await;
+    let rows: Vec<(String, String, bool)> = v["upgrades"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["name"].as_str().unwrap().to_string(),
+                u["source"].as_str().unwrap().to_string(),
+                u["ready"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("fix1".to_string(), "manual".to_string(), true),
+            ("v2".to_string(), "plan".to_string(), true),
+            ("clash".to_string(), "manual".to_string(), false),
+        ],
+        "{v:#}"
+    );
+    assert!(
+        v["upgrades"][2]["problems"]
+            .to_string()
+            .contains("suspended"),
+        "{v:#}"
+    );
+    assert_eq!(code, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn human_output_is_a_short_table() {
+    let chain = chain_with_plan().await;
+    let rpc = chain.rpc_url();
+    let (code, out, _) = plan(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].contains("fakechain-1") && lines[0].contains("1000"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("NAME") && lines[1].contains("READY"),
+        "{out}"
+    );
+    assert!(
+        lines[2].starts_with("v2") && lines[2].contains("1100") && lines[2].contains("8m20s"),
+        "{out}"
+    );
+}
