@@ -1,0 +1,117 @@
+//! `switchyard plan` with bad input: unreachable, silent and garbled nodes exit 1 with a clear
+//! error; a node catching up, a plan height already reached, a hostile plan name and junk plan
+//! info become problems (exit 2), never a panic.
+
+use serde_json::{json, Value};
+use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
+
+async fn plan_json(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("plan")
+        .arg("--json")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("{e}: {stdout:?} {stderr:?}"));
+    (out.status.code().unwrap_or(-1), v, stderr)
+}
+
+fn dead_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_node_exits_1_naming_the_address() {
+    let addr = format!("http://127.0.0.1:{}", dead_port());
+    let (code, v, _) = plan_json(&["--rpc", &addr], &[]).await;
+    assert_eq!(code, 1);
+    let err = v["error"].as_str().unwrap();
+    assert!(err.contains("cannot reach") && err.contains(&addr), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_address_at_all_exits_1_saying_what_to_give() {
+    let (code, v, _) = plan_json(&[], &[]).await;
+    assert_eq!(code, 1);
+    assert!(v["error"].as_str().unwrap().contains("--rpc"), "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn garbled_and_silent_nodes_exit_1() {
+    let chain = FakeChain::start(Scenario::default()).await.unwrap();
+    let rpc = chain.rpc_url();
+    chain
+        .control_json(json!({"op":"set_mode","mode":"garbage"}))
+        .unwrap();
+    let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 1);
+    assert!(
+        v["error"].as_str().unwrap().contains("cannot be read"),
+        "{v}"
+    );
+
+    chain
+        .control_json(json!({"op":"set_mode","mode":"silent"}))
+        .unwrap();
+    let started = std::time::Instant::now();
+    let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 1);
+    assert!(
+        v["error"].as_str().unwrap().contains("did not answer"),
+        "{v}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chain_side_trouble_becomes_problems() {
+    let chain = FakeChain::start(Scenario {
+        height: 500,
+        catching_up: true,
+        plan: Some(PlanScript {
+            name: "v2".into(),
+            height: 500,
+            info: "{\"binaries\": {\"linux/amd64\": \"https://x/y?checksum=sha256:zz\"}}".into(),
+        }),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let rpc = chain.rpc_url();
+    let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 2, "{v:#}");
+    assert!(v["problems"].to_string().contains("catching up"), "{v:#}");
+    let problems = v["upgrades"][0]["problems"].to_string();
+    assert!(problems.contains("already reached"), "{problems}");
+    assert!(
+        problems.contains("cannot be used") || problems.contains("no binary"),
+        "{problems}"
+    );
+    assert_eq!(v["upgrades"][0]["eta_seconds"], 0);
+
+    // A hostile name from governance.
+    chain
+        .control_json(
+            json!({"op":"schedule_plan","plan":{"name":"../../etc","height":900,"info":""}}),
+        )
+        .unwrap();
+    let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 2);
+    assert!(
+        v["upgrades"][0]["problems"]
+            .to_string()
+            .contains("name cannot be used"),
+        "{v:#}"
+    );
+}
