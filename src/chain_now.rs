@@ -1,12 +1,55 @@
-//! A quick, best-effort look at the chain for commands that check input against it
-//! (`add-upgrade --height`): the latest height and the scheduled plan. Returns `None` when the
-//! chain can't be asked quickly; callers then check against switchyard's own records only.
+//! Talking to the chain from the command line: where it is (the node's own config, then
+//! `DAEMON_GRPC_ADDRESS` / `SWITCHYARD_RPC_ADDRESS`, then flags), and a quick, best-effort look
+//! for commands that check input against it (`add-upgrade --height`).
+
+use std::time::Duration;
 
 use switchyard_core::schedule::ChainPlan;
+use switchyard_watcher::{EndpointInputs, Endpoints};
 
 use crate::config::Config;
 
-/// (latest height, scheduled plan), if the node answers within a few seconds.
-pub fn quick_look(_cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
-    None
+/// The chain endpoints for this configuration (no flags).
+pub fn endpoints(cfg: &Config) -> Result<Endpoints, switchyard_watcher::WatchError> {
+    endpoints_with(cfg, None, None)
+}
+
+/// The chain endpoints, with `--rpc` / `--grpc` flags taking precedence.
+pub fn endpoints_with(
+    cfg: &Config,
+    flag_rpc: Option<&str>,
+    flag_grpc: Option<&str>,
+) -> Result<Endpoints, switchyard_watcher::WatchError> {
+    let resolved = switchyard_watcher::resolve(&EndpointInputs {
+        home: cfg.home.clone(),
+        env_grpc: cfg.grpc_address.clone(),
+        env_rpc: cfg.rpc_address.clone(),
+        flag_rpc: flag_rpc.map(str::to_string),
+        flag_grpc: flag_grpc.map(str::to_string),
+    })?;
+    for note in &resolved.notes {
+        tracing::debug!("{note}");
+    }
+    Ok(resolved.endpoints)
+}
+
+/// (latest height, scheduled plan), if the node answers within a few seconds; `None` when it
+/// can't be asked (callers then check against switchyard's own records only, and say so).
+pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
+    let endpoints = endpoints(cfg).ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let limits = switchyard_watcher::Limits {
+            timeout: Duration::from_secs(3),
+            max_response_bytes: 4 * 1024 * 1024,
+        };
+        let client = switchyard_watcher::ChainClient::connect(&endpoints, limits).await.ok()?;
+        let height = client.status().await.ok().map(|s| s.latest_block_height);
+        let plan = client.current_plan().await.ok()?.and_then(|p| {
+            switchyard_core::UpgradeName::parse(&p.name, cfg.disable_recase)
+                .ok()
+                .map(|name| ChainPlan { name, height: p.height })
+        });
+        Some((height, plan))
+    })
 }

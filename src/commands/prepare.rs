@@ -1,7 +1,428 @@
-//! `switchyard prepare`: stage upcoming binaries now (being written).
+//! `switchyard prepare`: stage the binaries of upcoming upgrades now, once, from the command line.
+//!
+//! It reads the chain once (as `switchyard plan` does) and stages, through
+//! [`switchyard_store::install::stage_plan`], this platform's binary of the scheduled plan
+//! (`CurrentPlan`, which is what a passed proposal becomes) and, with `--include-voting`, of every
+//! proposal still in its voting period. It prints one line per upgrade (`--json`: one object) and
+//! exits 0 when every upgrade it looked at has a binary in place, 1 when any could not be staged
+//! or the chain could not be read.
+//!
+//! Running `prepare` is the operator asking for the download, so it does not also require
+//! `DAEMON_ALLOW_DOWNLOAD_BINARIES` (that gate is for `run` staging on its own). Every other
+//! download setting applies: `DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM`, `SWITCHYARD_ALLOW_HTTP`,
+//! `SWITCHYARD_MAX_DOWNLOAD_BYTES`. A binary the operator placed with `add-upgrade` is never
+//! touched.
+//!
+//! `--json` prints `{"chain_id", "height", "ok", "upgrades": [{"name", "height", "source",
+//! "proposal_id", "proposal_status", "result", "message", "record"}]}` where `result` is one of
+//! `staged`, `already_staged`, `operator_placed`, `skipped`, `failed`, and `record` is the staged
+//! record (url, digest, size, binary_sha256, preflight, staged_at) when there is one.
+
+use std::io::Write;
+
+use serde_json::{json, Value};
+use switchyard_core::binaries::this_platform;
+use switchyard_core::UpgradeName;
+use switchyard_store::install::{stage_plan, StageError, StageOptions, StageOutcome};
+use switchyard_store::staged::{PreflightStatus, StagedRecord};
+use switchyard_store::Layout;
+use switchyard_watcher::{PlanBinariesView, ProposalStatus, Upcoming, UpgradeSource};
+
 use crate::cli::PrepareArgs;
 use crate::config::Config;
 
-pub async fn run(_cfg: &Config, _args: &PrepareArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("`prepare` is not built yet")
+/// The staging options the configuration asks for (`run` uses the same).
+pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
+    let mut o = StageOptions {
+        must_have_checksum: cfg.download_must_have_checksum,
+        max_unpacked_bytes: cfg.max_download_bytes,
+        ..StageOptions::default()
+    };
+    o.fetch.allow_http = cfg.allow_http;
+    o.fetch.max_bytes = cfg.max_download_bytes;
+    o.fetch.progress = progress;
+    o
+}
+
+pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
+    let layout = cfg.layout()?;
+    let snap = match super::plan::query_chain(cfg, &args.chain).await {
+        Ok(s) => s,
+        Err(e) => {
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"error": format!("cannot query the chain: {e}")})
+                );
+            } else {
+                eprintln!("switchyard prepare: cannot query the chain: {e}");
+            }
+            return Ok(1);
+        }
+    };
+    let opts = stage_options(cfg, !args.json);
+    let items = prepare_upcoming(
+        &layout,
+        &snap.upcoming,
+        args.include_voting,
+        cfg.disable_recase,
+        &this_platform(),
+        &opts,
+    )
+    .await;
+    let ok = items.iter().all(|i| i.result != Outcome::Failed);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let report = json!({
+            "chain_id": snap.chain_id,
+            "height": snap.height,
+            "ok": ok,
+            "upgrades": items.iter().map(Item::to_json).collect::<Vec<_>>(),
+        });
+        writeln!(out, "{report}")?;
+    } else if items.is_empty() {
+        writeln!(
+            out,
+            "no upgrade is scheduled or in voting at height {}",
+            snap.height
+        )?;
+    } else {
+        for i in &items {
+            writeln!(out, "{}", i.line())?;
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
+}
+
+/// What happened to one upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Staged,
+    AlreadyStaged,
+    OperatorPlaced,
+    /// Not attempted (a proposal in voting without `--include-voting`).
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Staged => "staged",
+            Outcome::AlreadyStaged => "already_staged",
+            Outcome::OperatorPlaced => "operator_placed",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+/// One upgrade's line of the report.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub name: String,
+    pub height: i64,
+    pub source: UpgradeSource,
+    pub proposal_id: Option<u64>,
+    pub proposal_status: Option<ProposalStatus>,
+    pub result: Outcome,
+    pub message: String,
+    pub record: Option<StagedRecord>,
+}
+
+impl Item {
+    fn where_from(&self) -> String {
+        match (self.source, self.proposal_id) {
+            (UpgradeSource::Plan, _) => "scheduled plan".into(),
+            (UpgradeSource::Proposal, Some(id)) => format!("proposal {id} in voting"),
+            (UpgradeSource::Proposal, None) => "proposal in voting".into(),
+        }
+    }
+
+    fn line(&self) -> String {
+        format!(
+            "{} (height {}, {}): {}: {}",
+            self.name,
+            self.height,
+            self.where_from(),
+            self.result.as_str().replace('_', " "),
+            self.message
+        )
+    }
+
+    fn to_json(&self) -> Value {
+        json!({
+            "name": self.name,
+            "height": self.height,
+            "source": self.source,
+            "proposal_id": self.proposal_id,
+            "proposal_status": self.proposal_status.map(|s| s.chain_name()),
+            "result": self.result.as_str(),
+            "message": self.message,
+            "record": self.record,
+        })
+    }
+}
+
+fn describe(rec: &StagedRecord) -> String {
+    let pf = match rec.preflight.status {
+        PreflightStatus::Ok => format!(
+            "preflight ok ({})",
+            rec.preflight.output.lines().next().unwrap_or("").trim()
+        ),
+        PreflightStatus::Skipped => "preflight skipped (no checksum)".into(),
+        PreflightStatus::Pending => "preflight not run".into(),
+        PreflightStatus::Failed => format!(
+            "preflight FAILED: {}",
+            rec.preflight.message.as_deref().unwrap_or("")
+        ),
+    };
+    format!(
+        "{} from {} ({}, {} bytes); {pf}",
+        rec.binary_path.display(),
+        rec.url,
+        rec.digest,
+        rec.size
+    )
+}
+
+/// Stages each upcoming upgrade in turn (one at a time: downloads compete for one link anyway).
+pub async fn prepare_upcoming(
+    layout: &Layout,
+    upcoming: &[Upcoming],
+    include_voting: bool,
+    disable_recase: bool,
+    platform: &str,
+    opts: &StageOptions,
+) -> Vec<Item> {
+    let mut items = Vec::new();
+    for u in upcoming {
+        let mut item = Item {
+            name: u.name.clone(),
+            height: u.height,
+            source: u.source,
+            proposal_id: u.proposal_id,
+            proposal_status: u.proposal_status,
+            result: Outcome::Failed,
+            message: String::new(),
+            record: None,
+        };
+        let (result, message, record) =
+            prepare_one(layout, u, include_voting, disable_recase, platform, opts).await;
+        item.result = result;
+        item.message = message;
+        item.record = record;
+        items.push(item);
+    }
+    items
+}
+
+async fn prepare_one(
+    layout: &Layout,
+    u: &Upcoming,
+    include_voting: bool,
+    disable_recase: bool,
+    platform: &str,
+    opts: &StageOptions,
+) -> (Outcome, String, Option<StagedRecord>) {
+    if u.source == UpgradeSource::Proposal && !include_voting {
+        return (
+            Outcome::Skipped,
+            "still in voting (use --include-voting to stage it now)".into(),
+            None,
+        );
+    }
+    let name = match UpgradeName::parse(&u.name, disable_recase) {
+        Ok(n) => n,
+        Err(e) => return (Outcome::Failed, e.to_string(), None),
+    };
+    let binaries = match &u.binaries {
+        PlanBinariesView::Listed { binaries, .. } => binaries,
+        other => {
+            // Nothing to download; fine if the operator placed it already.
+            if layout.has_upgrade_binary(&name) {
+                return (
+                    Outcome::OperatorPlaced,
+                    format!(
+                        "{} is in place (the plan lists no binaries)",
+                        layout.upgrade_binary(&name).display()
+                    ),
+                    None,
+                );
+            }
+            let why = match other {
+                PlanBinariesView::Unavailable { url, why } => {
+                    format!("the plan's info URL {url} could not be read: {why}")
+                }
+                _ => "the plan's info lists no binaries".into(),
+            };
+            return (
+                Outcome::Failed,
+                format!("{why}; place the binary with `switchyard add-upgrade {name} <path>`"),
+                None,
+            );
+        }
+    };
+    match stage_plan(layout, &name, binaries, platform, opts).await {
+        Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
+        Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
+        Ok(StageOutcome::OperatorPlaced { binary }) => (
+            Outcome::OperatorPlaced,
+            format!(
+                "{} was placed by the operator; left alone",
+                binary.display()
+            ),
+            None,
+        ),
+        Err(StageError::Preflight { record, message }) => (
+            Outcome::Failed,
+            format!(
+                "{}; it does not start on this host: {message}",
+                record.binary_path.display()
+            ),
+            Some(*record),
+        ),
+        Err(e) => (Outcome::Failed, e.to_string(), None),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader};
+    use std::net::TcpListener;
+    use std::time::Duration;
+    use switchyard_core::binaries::{parse_info, PlanInfo};
+
+    /// Serves `body` to every request on 127.0.0.1; returns the base URL.
+    fn serve(body: Vec<u8>) -> String {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            for conn in l.incoming().flatten() {
+                let mut r = BufReader::new(conn.try_clone().unwrap());
+                let mut line = String::new();
+                while r.read_line(&mut line).map(|n| n > 0).unwrap_or(false) && line != "\r\n" {
+                    line.clear();
+                }
+                let mut c = conn;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = c.write_all(head.as_bytes());
+                let _ = c.write_all(&body);
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    fn upcoming(name: &str, source: UpgradeSource, info: &str) -> Upcoming {
+        let binaries = match parse_info(info) {
+            PlanInfo::Binaries(b) => PlanBinariesView::Listed {
+                binaries: b,
+                from_url: None,
+            },
+            _ => PlanBinariesView::None,
+        };
+        Upcoming {
+            name: name.into(),
+            height: 100,
+            info: info.into(),
+            source,
+            proposal_id: (source == UpgradeSource::Proposal).then_some(7),
+            proposal_status: (source == UpgradeSource::Proposal)
+                .then_some(ProposalStatus::VotingPeriod),
+            binaries,
+            eta: None,
+        }
+    }
+
+    fn opts() -> StageOptions {
+        let mut o = StageOptions::default();
+        o.fetch.progress = false;
+        o.fetch.retry_backoff = Duration::from_millis(10);
+        o
+    }
+
+    #[tokio::test]
+    async fn stages_the_plan_skips_voting_and_reports_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let body = b"#!/bin/sh\necho v2.0.0\n".to_vec();
+        let sum = switchyard_store::checksum::hash_reader(
+            &body[..],
+            switchyard_core::binaries::ChecksumAlgo::Sha256,
+        )
+        .unwrap()
+        .0;
+        let base = serve(body.clone());
+        let info = format!(r#"{{"binaries":{{"linux/amd64":"{base}/simd?checksum={sum}"}}}}"#);
+        let list = [
+            upcoming("V2", UpgradeSource::Plan, &info),
+            upcoming("v3", UpgradeSource::Proposal, &info),
+            upcoming("v4", UpgradeSource::Plan, "see the forum"),
+        ];
+        let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
+        assert_eq!(items.len(), 3);
+        assert_eq!(items[0].result, Outcome::Staged, "{}", items[0].message);
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        assert_eq!(std::fs::read(layout.upgrade_binary(&v2)).unwrap(), body);
+        assert!(
+            items[0].line().contains("preflight ok (v2.0.0)"),
+            "{}",
+            items[0].line()
+        );
+        assert_eq!(items[1].result, Outcome::Skipped);
+        assert!(!layout
+            .upgrade_dir(&UpgradeName::parse("v3", false).unwrap())
+            .exists());
+        assert_eq!(items[2].result, Outcome::Failed);
+        assert!(
+            items[2].message.contains("add-upgrade v4"),
+            "{}",
+            items[2].message
+        );
+        let j = items[0].to_json();
+        assert_eq!(j["result"], "staged");
+        assert_eq!(j["record"]["preflight"]["status"], "ok");
+
+        // Again, with --include-voting: v2 is already there, v3 gets staged.
+        let items =
+            prepare_upcoming(&layout, &list[..2], true, false, "linux/amd64", &opts()).await;
+        assert_eq!(items[0].result, Outcome::AlreadyStaged);
+        assert_eq!(items[1].result, Outcome::Staged, "{}", items[1].message);
+        assert!(
+            items[1].line().contains("proposal 7 in voting"),
+            "{}",
+            items[1].line()
+        );
+    }
+
+    #[tokio::test]
+    async fn operator_binaries_and_wrong_platforms_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        let bin = layout.upgrade_binary(&v2);
+        std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::fs::write(&bin, b"mine").unwrap();
+        let info = format!(
+            r#"{{"binaries":{{"linux/arm64":"https://example.invalid/simd?checksum=sha256:{}"}}}}"#,
+            "0".repeat(64)
+        );
+        let list = [
+            upcoming("v2", UpgradeSource::Plan, &info),
+            upcoming("v3", UpgradeSource::Plan, &info),
+        ];
+        let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
+        assert_eq!(items[0].result, Outcome::OperatorPlaced);
+        assert_eq!(std::fs::read(&bin).unwrap(), b"mine");
+        assert_eq!(items[1].result, Outcome::Failed);
+        assert!(
+            items[1].message.contains("linux/amd64"),
+            "{}",
+            items[1].message
+        );
+    }
 }

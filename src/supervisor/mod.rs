@@ -114,6 +114,10 @@ impl<'a> Supervisor<'a> {
 
     /// What the core needs, read fresh from disk and the latest observations.
     fn known(&self) -> anyhow::Result<Known> {
+        self.known_with(None)
+    }
+
+    fn known_with(&self, armed: Option<&ArmedHalt>) -> anyhow::Result<Known> {
         let manual = switchyard_store::manual::list(&self.layout)?;
         Ok(Known {
             current: self.layout.current()?,
@@ -123,6 +127,7 @@ impl<'a> Supervisor<'a> {
             plan: self.plan.clone(),
             committed: self.committed,
             sdk_version: self.sdk_version.as_ref().and_then(|(_, v)| *v),
+            armed: armed.cloned(),
         })
     }
 
@@ -264,7 +269,8 @@ impl<'a> Supervisor<'a> {
                     pidfile::clear(&self.layout);
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
-                    let known = self.known()?;
+                    self.drain_observations();
+                    let known = self.known_with(halt.as_ref())?;
                     let kind = if status.success() { ExitKind::Success } else { ExitKind::Failure };
                     return match decide::on_exit(&known, kind) {
                         ExitDecision::Swap(target) => {
@@ -348,6 +354,13 @@ impl<'a> Supervisor<'a> {
             }
         }
         pidfile::clear(&self.layout);
+    }
+
+    /// Takes in every observation already waiting (the node's last heights before it exited).
+    fn drain_observations(&mut self) {
+        while let Some(obs) = self.observer.try_next() {
+            self.apply(obs);
+        }
     }
 
     fn apply(&mut self, obs: Observation) {

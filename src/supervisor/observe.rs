@@ -34,12 +34,23 @@ pub struct Observer {
 impl Observer {
     pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
         let (tx, rx) = mpsc::channel(64);
-        spawn_file_poller(layout.clone(), cfg.poll_interval, cfg.disable_recase, tx);
+        spawn_file_poller(layout.clone(), cfg.poll_interval, cfg.disable_recase, tx.clone());
+        if cfg.watch_chain {
+            match crate::chain_now::endpoints(cfg) {
+                Ok(endpoints) => spawn_chain_poller(endpoints, cfg.poll_interval, cfg.disable_recase, tx),
+                Err(e) => tracing::warn!("not watching the chain: {e}"),
+            }
+        }
         Observer { rx }
     }
 
     pub async fn next(&mut self) -> Option<Observation> {
         self.rx.recv().await
+    }
+
+    /// An observation already waiting, without waiting for one.
+    pub fn try_next(&mut self) -> Option<Observation> {
+        self.rx.try_recv().ok()
     }
 }
 
@@ -61,6 +72,88 @@ fn spawn_file_poller(
                         return;
                     }
                 }
+            }
+        }
+    });
+}
+
+/// Polls the node for its committed height (every `every`) and the scheduled plan (every tenth
+/// round). Failures are retried with backoff and logged once per kind, never more loudly: the
+/// node may simply not be up yet.
+fn spawn_chain_poller(
+    endpoints: switchyard_watcher::Endpoints,
+    every: Duration,
+    disable_recase: bool,
+    tx: mpsc::Sender<Observation>,
+) {
+    tokio::spawn(async move {
+        let limits = switchyard_watcher::Limits {
+            timeout: Duration::from_secs(3),
+            max_response_bytes: 4 * 1024 * 1024,
+        };
+        let mut backoff = every;
+        let mut round: u64 = 0;
+        let mut last_plan: Option<Option<ChainPlan>> = None;
+        let mut failing = false;
+        loop {
+            let client = match switchyard_watcher::ChainClient::connect(&endpoints, limits).await {
+                Ok(c) => c,
+                Err(e) => {
+                    if !failing {
+                        tracing::debug!("chain not reachable yet: {e}");
+                        failing = true;
+                    }
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    continue;
+                }
+            };
+            loop {
+                match client.abci_info().await {
+                    Ok(info) => {
+                        failing = false;
+                        backoff = every;
+                        if info.last_block_height > 0
+                            && tx.send(Observation::Committed(info.last_block_height)).await.is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if !failing {
+                            tracing::debug!("chain query failed, retrying: {e}");
+                            failing = true;
+                        }
+                        tokio::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(Duration::from_secs(10));
+                        break;
+                    }
+                }
+                if round % 10 == 0 {
+                    match client.current_plan().await {
+                        Ok(spec) => {
+                            let plan = spec.and_then(|p| {
+                                switchyard_core::UpgradeName::parse(&p.name, disable_recase)
+                                    .ok()
+                                    .map(|name| ChainPlan { name, height: p.height })
+                            });
+                            if last_plan.as_ref() != Some(&plan) {
+                                match (&last_plan, &plan) {
+                                    (_, Some(p)) => tracing::info!(upgrade = %p.name, height = p.height, "the chain has an upgrade plan"),
+                                    (Some(Some(p)), None) => tracing::info!(upgrade = %p.name, "the upgrade plan was cancelled"),
+                                    _ => {}
+                                }
+                                last_plan = Some(plan.clone());
+                                if tx.send(Observation::Plan(plan)).await.is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(e) => tracing::debug!("plan query failed: {e}"),
+                    }
+                }
+                round += 1;
+                tokio::time::sleep(every).await;
             }
         }
     });

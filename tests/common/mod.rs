@@ -43,6 +43,19 @@ impl Home {
         p
     }
 
+    /// Gives the fake node a config/config.toml so it serves CometBFT RPC on a free loopback
+    /// port (and switchyard finds it there, as it would on a real node host).
+    pub fn serve_rpc(&self) -> u16 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        std::fs::create_dir_all(self.path().join("config")).unwrap();
+        std::fs::write(
+            self.path().join("config/config.toml"),
+            format!("[rpc]\nladdr = \"tcp://127.0.0.1:{port}\"\n"),
+        )
+        .unwrap();
+        port
+    }
+
     /// Writes a control file of the fake node (`$home/fake/<name>`).
     pub fn fake(&self, name: &str, content: &str) {
         let dir = self.path().join("fake");
@@ -58,7 +71,7 @@ impl Home {
             .env("DAEMON_NAME", DAEMON)
             .env("DAEMON_POLL_INTERVAL", "50ms")
             .env("DAEMON_SHUTDOWN_GRACE", "3s")
-            .env("SWITCHYARD_WATCH_CHAIN", "false")
+            .env("SWITCHYARD_WATCH_CHAIN", "true")
             .env("SWITCHYARD_RESTART_BACKOFF_INITIAL", "50ms")
             .env("SWITCHYARD_RESTART_BACKOFF_MAX", "200ms")
             .env("COSMOVISOR_COLOR_LOGS", "false")

@@ -38,6 +38,8 @@ pub struct Known {
     pub committed: Option<i64>,
     /// The running binary's Cosmos SDK version, if known (for halt-height semantics).
     pub sdk_version: Option<SdkVersion>,
+    /// The halt the running node was started with, if any.
+    pub armed: Option<ArmedHalt>,
 }
 
 /// A swap the core decided on.
@@ -184,12 +186,38 @@ pub fn while_running(k: &Known) -> RunningDecision {
     }
 }
 
+/// A node of an SDK that exits by itself at its halt height (v0.47) exited cleanly while armed,
+/// and we saw it commit at least the block before its halt height: it halted. (The exit can
+/// outrun our last look at its height by one block; a crash exits non-zero, and an operator's
+/// stop signal is handled before we get here.)
+fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
+    let armed = k.armed.as_ref()?;
+    let HaltMethod::HaltHeightFlag { flag } = armed.method else {
+        return None;
+    };
+    let sdk = k.sdk_version?;
+    let c = k.committed?;
+    (exit == ExitKind::Success
+        && sdk.exits_at_halt_height()
+        && c >= flag - 1
+        && flag == armed.upgrade.height - 1)
+        .then(|| SwapTarget {
+            name: armed.upgrade.name.clone(),
+            height: armed.upgrade.height,
+            source: UpgradeSource::Manual,
+            info: String::new(),
+        })
+}
+
 /// Decides what a node exit means.
 pub fn on_exit(k: &Known, exit: ExitKind) -> ExitDecision {
     if let Some(Ok(t)) = halt_file_swap(k) {
         return ExitDecision::Swap(t);
     }
     if let Some(t) = manual_swap(k) {
+        return ExitDecision::Swap(t);
+    }
+    if let Some(t) = exited_at_halt(k, exit) {
         return ExitDecision::Swap(t);
     }
     match exit {
@@ -216,6 +244,7 @@ mod tests {
             plan: None,
             committed: None,
             sdk_version: None,
+            armed: None,
         }
     }
 
@@ -309,6 +338,40 @@ mod tests {
     }
 
     #[test]
+    fn a_v047_node_that_exits_cleanly_at_its_halt_height_is_swapped() {
+        let m = ManualUpgrade {
+            name: n("fix"),
+            height: 100,
+        };
+        let sdk = SdkVersion::parse("v0.47.17");
+        let armed = Some(ArmedHalt {
+            upgrade: m.clone(),
+            method: HaltMethod::for_target(100, sdk),
+        });
+        let k = Known {
+            manual: vec![m],
+            sdk_version: sdk,
+            armed,
+            committed: Some(98), // our last look lagged one block behind the halt at 99
+            ..known()
+        };
+        assert!(matches!(on_exit(&k, ExitKind::Success), ExitDecision::Swap(t) if t.height == 100));
+        // A crash is a crash, and an exit far below the halt height is not the halt.
+        assert_eq!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash);
+        let early = Known {
+            committed: Some(50),
+            ..k.clone()
+        };
+        assert_eq!(on_exit(&early, ExitKind::Success), ExitDecision::Finish);
+        // v0.50.10+ never exits at its halt height: a clean exit is just a clean exit.
+        let newer = Known {
+            sdk_version: SdkVersion::parse("v0.50.10"),
+            ..k
+        };
+        assert_eq!(on_exit(&newer, ExitKind::Success), ExitDecision::Finish);
+    }
+
+    #[test]
     fn plan_at_a_manual_height_wins() {
         let k = Known {
             manual: vec![ManualUpgrade {
@@ -343,7 +406,7 @@ mod tests {
                         });
                     }
                 }
-                Known {
+                let mut k = Known {
                     current: Current::Genesis,
                     applied: if applied_v2 {
                         BTreeMap::from([(n("v2"), 0)])
@@ -359,7 +422,13 @@ mod tests {
                         minor: m,
                         patch: 10,
                     }),
+                    armed: None,
+                };
+                // The node runs armed the way the supervisor would have started it.
+                if let StartDecision::Start { halt } = on_start(&k) {
+                    k.armed = halt;
                 }
+                k
             })
     }
 
@@ -381,6 +450,19 @@ mod tests {
                     UpgradeSource::Plan => prop_assert!(k.committed.is_none_or(|c| c >= t.height - 1)),
                     // A manual upgrade needs a committed height of H-1.
                     UpgradeSource::Manual => prop_assert!(k.committed.unwrap() >= t.height - 1),
+                }
+            }
+        }
+
+        /// A manual swap on exit needs a clean exit of a node that halts by exiting, seen within
+        /// one block of its halt height — or the halt height itself committed.
+        #[test]
+        fn exit_swaps_only_at_the_halt(k in arb_known(), success in any::<bool>()) {
+            let exit = if success { ExitKind::Success } else { ExitKind::Failure };
+            if let ExitDecision::Swap(t) = on_exit(&k, exit) {
+                if t.source == UpgradeSource::Manual {
+                    let c = k.committed.unwrap();
+                    prop_assert!(c >= t.height - 1 || (success && c >= t.height - 2 && k.sdk_version.unwrap().exits_at_halt_height()));
                 }
             }
         }

@@ -35,6 +35,13 @@ impl SdkVersion {
         })
     }
 
+    /// Whether the process exits by itself at its halt height (v0.47 and older, whose
+    /// `Commit` sends the process SIGINT/SIGTERM); later versions stop in consensus and keep
+    /// running.
+    pub fn exits_at_halt_height(self) -> bool {
+        (self.major, self.minor) < (0, 50)
+    }
+
     /// Whether this version commits the block at halt-height before stopping.
     pub fn commits_halt_height(self) -> bool {
         (self.major, self.minor) < (0, 50) || (self.major, self.minor, self.patch) < (0, 50, 10)

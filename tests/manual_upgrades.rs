@@ -1,0 +1,166 @@
+//! Upgrades with no on-chain plan (`add-upgrade --height`, `add-batch-upgrade`): block H must run
+//! on the new binary, every time, for every SDK version's meaning of `--halt-height`.
+//!
+//! The fake node honours `--halt-height` with its reported SDK version's semantics (v0.47 and
+//! v0.50.0-9 commit the halt height, v0.50.10+ stop before it) and serves CometBFT RPC from its
+//! own config, so switchyard sees committed heights exactly as on a real node host.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(40);
+
+/// A batch of three manual upgrades; every height runs exactly once, on the right binary.
+fn batch_of_three(sdk: &str) {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", sdk);
+    home.setup(&genesis, &[]);
+    let m: Vec<_> = ["fix1", "fix2", "fix3"].iter().map(|n| home.binary(n, "", sdk)).collect();
+    let list = format!(
+        "fix1:{}:8,fix3:{}:16,fix2:{}:12",
+        m[0].display(),
+        m[2].display(),
+        m[1].display()
+    );
+    let out = home.cmd(&["add-batch-upgrade", "--upgrade-list", &list]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    wait_for(
+        "all three upgrades",
+        T,
+        || home.committed() >= 19,
+        || format!("{sdk}\n{}\n{}", sy.log(), home.events()),
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+    let expect = |h: i64| match h {
+        ..=7 => "genesis",
+        8..=11 => "fix1",
+        12..=15 => "fix2",
+        _ => "fix3",
+    };
+    assert_each_height_once(&home.executed(), |h, id| id == expect(h));
+    assert_eq!(home.current_target(), "upgrades/fix3");
+    let log = sy.log();
+    let flag = if sdk.starts_with("v0.47") || sdk == "v0.50.5" { 7 } else { 8 };
+    assert!(log.contains(&format!("--halt-height {flag}")), "{sdk}: {log}");
+    // The last binary runs with no halt flag once nothing is pending.
+    let events = home.events();
+    let last_start = events.lines().filter(|l| l.starts_with("fix3 start")).last().unwrap();
+    assert!(!last_start.contains("halt-height"), "{last_start}");
+    // Nothing was written into the node's own upgrade-info.json.
+    assert!(!home.path().join("data/upgrade-info.json").exists());
+}
+
+#[test]
+fn batch_on_sdk_v0_47_halt_height_is_committed_and_the_node_exits() {
+    batch_of_three("v0.47.17");
+}
+
+#[test]
+fn batch_on_sdk_v0_50_early_halt_height_is_committed_and_the_node_hangs() {
+    batch_of_three("v0.50.5");
+}
+
+#[test]
+fn batch_on_sdk_v0_50_10_halt_height_is_not_committed() {
+    batch_of_three("v0.50.10");
+}
+
+#[test]
+fn batch_on_sdk_v0_53() {
+    batch_of_three("v0.53.4");
+}
+
+#[test]
+fn an_upgrade_added_while_running_restarts_the_node_once_with_the_halt_height() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    let fix = home.binary("fix", "", "v0.53.4");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.1");
+    let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    wait_for("blocks", T, || home.committed() >= 3, || sy.log());
+    let target = home.committed() + 15;
+    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", &target.to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    wait_for("the fix to run", T, || home.committed() >= target + 2, || format!("{}\n{}", sy.log(), home.events()));
+    assert_eq!(sy.stop().code(), Some(0));
+    assert_each_height_once(&home.executed(), |h, id| if h < target { id == "genesis" } else { id == "fix" });
+    assert!(sy.log().contains("restarting it once"), "{}", sy.log());
+    assert_eq!(home.events().matches("genesis start").count(), 2, "{}", home.events());
+}
+
+#[test]
+fn pending_manual_upgrades_survive_a_restart_of_switchyard() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let fix = home.binary("fix", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.1");
+    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--upgrade-height", "14"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut first = home.run(&[]);
+    wait_for("blocks", T, || home.committed() >= 4, || first.log());
+    assert_eq!(first.stop().code(), Some(0));
+    let mut second = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    wait_for("the fix", T, || home.committed() >= 16, || format!("{}\n{}", second.log(), home.events()));
+    assert_eq!(second.stop().code(), Some(0));
+    assert_each_height_once(&home.executed(), |h, id| if h < 14 { id == "genesis" } else { id == "fix" });
+    assert!(second.log().contains("--halt-height 14"), "{}", second.log());
+}
+
+#[test]
+fn unknown_sdk_version_falls_back_to_stopping_on_block_h_minus_1_and_says_it_is_racy() {
+    let home = Home::new();
+    home.serve_rpc();
+    // "unknown" makes `version --long --output json` report no usable cosmos_sdk_version.
+    let genesis = home.binary("genesis", "", "unknown");
+    let fix = home.binary("fix", "", "unknown");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.4");
+    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "6"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    wait_for("the fix", T, || home.committed() >= 7, || format!("{}\n{}", sy.log(), home.events()));
+    assert_eq!(sy.stop().code(), Some(0));
+    assert!(sy.log().contains("racy"), "{}", sy.log());
+    assert_each_height_once(&home.executed(), |h, id| if h < 6 { id == "genesis" } else { id == "fix" });
+}
+
+#[test]
+fn collisions_are_refused_with_a_reason() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let fix = home.binary("fix", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    let bin = fix.to_str().unwrap();
+    let ok = home.cmd(&["add-upgrade", "fix1", bin, "--height", "100"]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    for (args, needle) in [
+        (vec!["add-upgrade", "fix2", bin, "--height", "100"], "two upgrades cannot run at one height"),
+        (vec!["add-upgrade", "fix1", bin, "--height", "200", "--force"], "already scheduled"),
+        (vec!["add-upgrade", "fix3", bin, "--height", "0"], "must be positive"),
+    ] {
+        let out = home.cmd(&args);
+        assert!(!out.status.success(), "{args:?} accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+    // A refused height places no binary.
+    assert!(!home.path().join("cosmovisor/upgrades/fix2").exists());
+
+    // Against a running chain: a height at or below the current one is refused.
+    home.serve_rpc();
+    let mut sy = home.run(&[]);
+    wait_for("blocks", T, || home.committed() >= 5, || sy.log());
+    let out = home.cmd(&["add-upgrade", "late", bin, "--height", "3"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the future"), "{}", text(&out));
+    sy.stop();
+}
