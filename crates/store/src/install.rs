@@ -170,7 +170,8 @@ pub fn select_source<'a>(
 }
 
 /// [`select_source`] for `platform` (use [`switchyard_core::binaries::this_platform`]), then
-/// [`stage`]. Nothing is downloaded when the plan has no entry for this platform.
+/// [`stage`]. Nothing is downloaded when the plan has no entry for this platform; that is an
+/// error unless a binary is already in place (then the outcome says whose it is).
 pub async fn stage_plan(
     layout: &Layout,
     name: &UpgradeName,
@@ -178,7 +179,27 @@ pub async fn stage_plan(
     platform: &str,
     opts: &StageOptions,
 ) -> Result<StageOutcome, StageError> {
-    let (key, source) = select_source(binaries, platform)?;
+    let (key, source) = match select_source(binaries, platform) {
+        Ok(found) => found,
+        Err(e) => {
+            // Nothing for this platform, but a binary is already in place: report that instead.
+            let bin = layout.upgrade_binary(name);
+            if std::fs::symlink_metadata(&bin).is_err() {
+                return Err(e);
+            }
+            if let Ok(Some(rec)) = staged::load(layout, name) {
+                let r = rec.clone();
+                if rec.binary_path == bin
+                    && blocking(&bin, move || staged::verify_installed(&r))
+                        .await?
+                        .is_ok()
+                {
+                    return Ok(StageOutcome::AlreadyStaged(rec));
+                }
+            }
+            return Ok(StageOutcome::OperatorPlaced { binary: bin });
+        }
+    };
     stage_inner(layout, name, source, Some(key), opts).await
 }
 
