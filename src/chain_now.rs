@@ -37,18 +37,26 @@ pub fn endpoints_with(
 /// can't be asked (callers then check against switchyard's own records only, and say so).
 pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
     let endpoints = endpoints(cfg).ok()?;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
     rt.block_on(async {
         let limits = switchyard_watcher::Limits {
             timeout: Duration::from_secs(3),
             max_response_bytes: 4 * 1024 * 1024,
         };
-        let client = switchyard_watcher::ChainClient::connect(&endpoints, limits).await.ok()?;
+        let client = switchyard_watcher::ChainClient::connect(&endpoints, limits)
+            .await
+            .ok()?;
         let height = client.status().await.ok().map(|s| s.latest_block_height);
         let plan = client.current_plan().await.ok()?.and_then(|p| {
             switchyard_core::UpgradeName::parse(&p.name, cfg.disable_recase)
                 .ok()
-                .map(|name| ChainPlan { name, height: p.height })
+                .map(|name| ChainPlan {
+                    name,
+                    height: p.height,
+                })
         });
         Some((height, plan))
     })

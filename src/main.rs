@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod staging;
 mod supervisor;
 
 use clap::Parser;

@@ -34,10 +34,17 @@ pub struct Observer {
 impl Observer {
     pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
         let (tx, rx) = mpsc::channel(64);
-        spawn_file_poller(layout.clone(), cfg.poll_interval, cfg.disable_recase, tx.clone());
+        spawn_file_poller(
+            layout.clone(),
+            cfg.poll_interval,
+            cfg.disable_recase,
+            tx.clone(),
+        );
         if cfg.watch_chain {
             match crate::chain_now::endpoints(cfg) {
-                Ok(endpoints) => spawn_chain_poller(endpoints, cfg.poll_interval, cfg.disable_recase, tx),
+                Ok(endpoints) => {
+                    spawn_chain_poller(endpoints, cfg.poll_interval, cfg.disable_recase, tx)
+                }
                 Err(e) => tracing::warn!("not watching the chain: {e}"),
             }
         }
@@ -114,7 +121,10 @@ fn spawn_chain_poller(
                         failing = false;
                         backoff = every;
                         if info.last_block_height > 0
-                            && tx.send(Observation::Committed(info.last_block_height)).await.is_err()
+                            && tx
+                                .send(Observation::Committed(info.last_block_height))
+                                .await
+                                .is_err()
                         {
                             return;
                         }
@@ -135,12 +145,19 @@ fn spawn_chain_poller(
                             let plan = spec.and_then(|p| {
                                 switchyard_core::UpgradeName::parse(&p.name, disable_recase)
                                     .ok()
-                                    .map(|name| ChainPlan { name, height: p.height })
+                                    .map(|name| ChainPlan {
+                                        name,
+                                        height: p.height,
+                                    })
                             });
                             if last_plan.as_ref() != Some(&plan) {
                                 match (&last_plan, &plan) {
-                                    (_, Some(p)) => tracing::info!(upgrade = %p.name, height = p.height, "the chain has an upgrade plan"),
-                                    (Some(Some(p)), None) => tracing::info!(upgrade = %p.name, "the upgrade plan was cancelled"),
+                                    (_, Some(p)) => {
+                                        tracing::info!(upgrade = %p.name, height = p.height, "the chain has an upgrade plan")
+                                    }
+                                    (Some(Some(p)), None) => {
+                                        tracing::info!(upgrade = %p.name, "the upgrade plan was cancelled")
+                                    }
                                     _ => {}
                                 }
                                 last_plan = Some(plan.clone());

@@ -101,6 +101,24 @@ pub async fn perform(
         }
     }
     fault(cfg, "after-stop");
+    if Layout::check_executable(&new_bin).is_err()
+        && cfg.allow_download_binaries
+        && !target.info.is_empty()
+    {
+        // Pre-staging should have done this long ago; downloading at the halt is the fallback.
+        tracing::warn!(upgrade = %target.name, "no staged binary at the halt: downloading it now (this is downtime)");
+        match crate::staging::stage_from_info(
+            layout,
+            &target.name,
+            &target.info,
+            &crate::staging::stage_options(cfg, false),
+        )
+        .await
+        {
+            Ok(_) => tracing::info!(upgrade = %target.name, "downloaded and verified at the halt"),
+            Err(e) => tracing::error!(upgrade = %target.name, "download at the halt failed: {e}"),
+        }
+    }
     if Layout::check_executable(&new_bin).is_err() {
         // Nothing has changed yet; forget the swap so a restart decides afresh.
         journal.finish_swap()?;
@@ -108,7 +126,7 @@ pub async fn perform(
             name: target.name.to_string(),
             path: new_bin,
             hint: if cfg.allow_download_binaries {
-                " (the plan's info had no usable binary for this platform)"
+                " (downloading it from the plan's info did not work; see above)"
             } else {
                 " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true"
             },
