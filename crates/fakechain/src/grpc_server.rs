@@ -13,12 +13,14 @@ use tonic::{Request, Response, Status};
 use crate::state::Mode;
 use crate::{queries, Shared};
 
+#[allow(clippy::result_large_err)] // tonic's own signature
 type R<T> = Result<Response<T>, Status>;
 
 #[derive(Clone)]
 struct Svc(Arc<Shared>);
 
 impl Svc {
+    #[allow(clippy::result_large_err)]
     async fn gate(&self) -> Result<Mode, Status> {
         let mode = {
             let mut st = self.0.state.lock().unwrap();
@@ -36,6 +38,7 @@ impl Svc {
     }
 }
 
+#[allow(clippy::result_large_err)]
 fn nope<T>() -> R<T> {
     Err(Status::unimplemented("not served by fakechain"))
 }

@@ -35,7 +35,7 @@ pub struct NewBlock {
 /// The state of the block feed itself (for logs and tests).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FeedState {
-    /// Whether the websocket subscription is up right now.
+    /// Whether the websocket subscription is up (acknowledged by the node) right now.
     pub websocket_connected: bool,
     /// How many times a websocket session was established.
     pub websocket_sessions: u64,
@@ -209,11 +209,8 @@ async fn session(
     ws.send(Message::text(sub.to_string()))
         .await
         .map_err(|e| format!("subscribe: {e}"))?;
-    state.send_modify(|s| {
-        s.websocket_connected = true;
-        s.websocket_sessions += 1;
-    });
     let mut delivered = false;
+    let mut acked = false;
     loop {
         let msg = match tokio::time::timeout(opts.silence_timeout, ws.next()).await {
             Err(_) => {
@@ -243,6 +240,15 @@ async fn session(
             }
             Err(EnvelopeError::Shape(why)) => return Err(why),
         };
+        // The subscription is up once the node acknowledges it with an empty result.
+        if !acked && result.as_object().is_some_and(|o| o.is_empty()) {
+            acked = true;
+            state.send_modify(|s| {
+                s.websocket_connected = true;
+                s.websocket_sessions += 1;
+            });
+            continue;
+        }
         match BlockHeader::from_event_result(result) {
             Ok(Some(h)) => {
                 em.emit(h, BlockSource::Websocket);

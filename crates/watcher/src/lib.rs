@@ -28,28 +28,35 @@
 //! - [`proposals`]: upgrade messages inside gov proposals. [`info`]: a plan's info → binaries.
 //! - [`view`]: plan/proposals merged into upcoming upgrades. [`snapshot`]: one look at the chain.
 //! - [`blocks`]: the NewBlock feed. [`block_times`]: average block time.
-//! - [`watcher`]: the long-running [`ChainWatcher`]. [`upgrade_file`]: the node's upgrade-info.json.
-//! - [`error`]: [`WatchError`].
+//! - [`watcher`]: the long-running [`ChainWatcher`]; [`events`]: what changed, for logs.
+//! - [`upgrade_file`]: the node's upgrade-info.json.
+//! - [`error`]: the crate's error type, [`WatchError`].
 
 pub mod block_times;
 pub mod blocks;
 pub mod endpoints;
 pub mod error;
+pub mod events;
 pub mod grpc;
 pub mod info;
 pub mod proposals;
 pub mod query;
 pub mod rpc;
 pub mod snapshot;
+pub mod upgrade_file;
 pub mod view;
+pub mod watcher;
 pub mod wire;
 
 pub use blocks::{BlockFeed, BlockFeedOptions, BlockSource, NewBlock};
 pub use endpoints::{resolve, EndpointInputs, Endpoints};
 pub use error::WatchError;
+pub use events::WatchEvent;
 pub use info::PlanBinariesView;
 pub use proposals::{PlanSpec, ProposalStatus, UpgradeProposal};
 pub use query::{ChainClient, GovVersion, Transport};
 pub use rpc::Limits;
 pub use snapshot::{snapshot, ChainSnapshot, SnapshotOptions};
+pub use upgrade_file::{UpgradeFileError, UpgradeFileWatcher};
 pub use view::{PlanView, ProposalView, Upcoming, UpgradeSource};
+pub use watcher::{ChainView, ChainWatcher, WatcherOptions};

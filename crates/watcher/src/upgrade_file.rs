@@ -1,0 +1,311 @@
+//! Watching the node's `data/upgrade-info.json`, the file the node writes when it halts for a plan.
+//!
+//! [`UpgradeFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
+//! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>`:
+//! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
+//!   does not exist either, the watch is set up once it appears), plus polling every
+//!   `poll_interval` as a fallback;
+//! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
+//!   reported if it stays that way for [`SETTLE`];
+//! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
+//!   delivered again;
+//! - a persistently malformed file is delivered once as `Err` (until its content changes).
+//!
+//! The task ends when the receiver is dropped.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use switchyard_core::{UpgradeInfo, UpgradeInfoError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// How long a file may stay incomplete or malformed before it is reported.
+pub const SETTLE: Duration = Duration::from_secs(2);
+/// How soon a file in a bad state is read again.
+const RETRY: Duration = Duration::from_millis(50);
+/// Larger files are refused (the real file is a few hundred bytes).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why the file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UpgradeFileError {
+    #[error("{path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: UpgradeInfoError,
+    },
+    #[error("{path}: cannot read it: {why}")]
+    Io { path: PathBuf, why: String },
+    #[error("{path}: {len} bytes is too large for an upgrade-info file")]
+    TooLarge { path: PathBuf, len: u64 },
+}
+
+/// Spawns watchers of `upgrade-info.json`; see the module docs.
+pub struct UpgradeFileWatcher;
+
+impl UpgradeFileWatcher {
+    /// Starts watching `path`. Must be called inside a tokio runtime.
+    pub fn spawn(
+        path: PathBuf,
+        poll_interval: Duration,
+        disable_recase: bool,
+    ) -> mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>> {
+        let (tx, rx) = mpsc::channel(16);
+        tokio::spawn(run(path, poll_interval, disable_recase, tx));
+        rx
+    }
+}
+
+/// What one read found.
+enum Read {
+    Absent,
+    Valid(UpgradeInfo),
+    Bad(UpgradeFileError),
+}
+
+async fn read(path: &Path, disable_recase: bool) -> Read {
+    match tokio::fs::metadata(path).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Absent,
+        Err(e) => {
+            return Read::Bad(UpgradeFileError::Io {
+                path: path.into(),
+                why: e.to_string(),
+            })
+        }
+        Ok(m) if m.len() > MAX_FILE_BYTES => {
+            return Read::Bad(UpgradeFileError::TooLarge {
+                path: path.into(),
+                len: m.len(),
+            })
+        }
+        Ok(_) => {}
+    }
+    match tokio::fs::read(path).await {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Read::Absent,
+        Err(e) => Read::Bad(UpgradeFileError::Io {
+            path: path.into(),
+            why: e.to_string(),
+        }),
+        Ok(bytes) => match UpgradeInfo::parse(&bytes, disable_recase) {
+            Ok(info) => Read::Valid(info),
+            Err(source) => Read::Bad(UpgradeFileError::Invalid {
+                path: path.into(),
+                source,
+            }),
+        },
+    }
+}
+
+async fn run(
+    path: PathBuf,
+    poll: Duration,
+    disable_recase: bool,
+    tx: mpsc::Sender<Result<UpgradeInfo, UpgradeFileError>>,
+) {
+    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    let mut fs_watch: Option<notify::RecommendedWatcher> = None;
+    let mut last_ok: Option<UpgradeInfo> = None;
+    let mut last_err: Option<UpgradeFileError> = None;
+    let mut bad_since: Option<Instant> = None;
+    loop {
+        if fs_watch.is_none() {
+            fs_watch = watch_dir(&dir, ev_tx.clone());
+        }
+        let wait = match read(&path, disable_recase).await {
+            Read::Absent => {
+                last_ok = None;
+                last_err = None;
+                bad_since = None;
+                poll
+            }
+            Read::Valid(info) => {
+                bad_since = None;
+                last_err = None;
+                if last_ok.as_ref() != Some(&info) {
+                    last_ok = Some(info.clone());
+                    if tx.send(Ok(info)).await.is_err() {
+                        return;
+                    }
+                }
+                poll
+            }
+            Read::Bad(e) => {
+                let since = *bad_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= SETTLE && last_err.as_ref() != Some(&e) {
+                    last_ok = None;
+                    last_err = Some(e.clone());
+                    if tx.send(Err(e)).await.is_err() {
+                        return;
+                    }
+                }
+                if since.elapsed() >= SETTLE {
+                    poll
+                } else {
+                    RETRY
+                }
+            }
+        };
+        if tx.is_closed() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            ev = ev_rx.recv() => {
+                if ev.is_none() {
+                    fs_watch = None;
+                }
+                // A burst of events is one re-read; give the writer a moment to finish.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                while ev_rx.try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
+fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    if !dir.is_dir() {
+        return None;
+    }
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok() {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| tracing::debug!("no filesystem notifications for {}: {e}", dir.display()))
+    .ok()?;
+    match w.watch(dir, RecursiveMode::NonRecursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::debug!("cannot watch {}: {e}; polling only", dir.display());
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(
+        rx: &mut mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>,
+        within: Duration,
+    ) -> Option<Result<UpgradeInfo, UpgradeFileError>> {
+        tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+    }
+
+    #[tokio::test]
+    async fn notifications_deliver_valid_files_once() {
+        let home = tempfile::tempdir().unwrap();
+        let data = home.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let file = data.join("upgrade-info.json");
+        // Polling is slow on purpose: delivery must come from notifications.
+        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_secs(60), false);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        std::fs::write(
+            &file,
+            br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
+        )
+        .unwrap();
+        let got = next(&mut rx, Duration::from_secs(5))
+            .await
+            .expect("delivered")
+            .unwrap();
+        assert_eq!((got.name.as_str(), got.height), ("v2", 100));
+        // Rewritten with the same content: no duplicate.
+        std::fs::write(
+            &file,
+            br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
+        )
+        .unwrap();
+        assert!(next(&mut rx, Duration::from_millis(500)).await.is_none());
+        // A new plan is delivered.
+        std::fs::write(&file, br#"{"name":"v3","height":"200","info":"x"}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (got.name.as_str(), got.height, got.info.as_str()),
+            ("v3", 200, "x")
+        );
+    }
+
+    #[tokio::test]
+    async fn half_written_file_is_waited_for_and_missing_folder_is_polled() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("data/upgrade-info.json");
+        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_millis(100), false);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&file, br#"{"name":"v2","hei"#).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&file, br#"{"name":"v2","height":100}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            got.unwrap().height,
+            100,
+            "the incomplete states were never reported"
+        );
+    }
+
+    #[tokio::test]
+    async fn persistently_malformed_file_is_one_error() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::fs::write(&file, br#"{"name":"../x","height":5}"#).unwrap();
+        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
+        let err = got.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UpgradeFileError::Invalid {
+                    source: UpgradeInfoError::BadName(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("upgrade-info.json"), "{err}");
+        assert!(
+            next(&mut rx, Duration::from_millis(400)).await.is_none(),
+            "reported once"
+        );
+        // Truncated for good: reported after settling.
+        std::fs::write(&file, br#"{"name":"v2""#).unwrap();
+        let err = next(&mut rx, SETTLE + Duration::from_secs(3))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                UpgradeFileError::Invalid {
+                    source: UpgradeInfoError::Incomplete,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Fixed: delivered.
+        std::fs::write(&file, br#"{"name":"v2","height":9}"#).unwrap();
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .unwrap()
+                .height,
+            9
+        );
+    }
+}

@@ -1,0 +1,344 @@
+//! The long-running chain watcher the supervisor consumes.
+//!
+//! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
+//! refreshes the scheduled plan and the app's committed height on every block (at most once per
+//! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
+//! [`WatcherOptions::proposals_every`]. The result is published as a [`ChainView`] on a
+//! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
+//! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
+//! exponential backoff; the node is never touched.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::block_times::BlockTimes;
+use crate::blocks::{BlockFeed, BlockFeedOptions, NewBlock};
+use crate::endpoints::Endpoints;
+use crate::error::WatchError;
+use crate::events::{diff, log, EventMemory, WatchEvent};
+use crate::info::resolve_info;
+use crate::query::{ChainClient, Transport};
+use crate::rpc::Limits;
+use crate::snapshot::{snapshot, SnapshotOptions};
+use crate::view::{upcoming, PlanView, ProposalView, Upcoming};
+
+/// Everything the watcher currently knows. `None` means "not known yet".
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChainView {
+    pub chain_id: Option<String>,
+    /// Latest block height CometBFT reports (`/status` or NewBlock).
+    pub latest_height: Option<i64>,
+    pub latest_block_time: Option<DateTime<Utc>>,
+    /// The app's last committed height (`/abci_info`); H-1 while halted at a plan at H.
+    pub last_committed_height: Option<i64>,
+    /// The app's version string from `/abci_info`.
+    pub app_version: Option<String>,
+    pub catching_up: bool,
+    /// Average block time over the recent window.
+    pub average_block_time: Option<Duration>,
+    pub transport: Option<Transport>,
+    /// Whether `plan` reflects a successful `CurrentPlan` query (false until the first one).
+    pub plan_known: bool,
+    pub plan: Option<PlanView>,
+    pub proposals: Vec<ProposalView>,
+    pub upcoming: Vec<Upcoming>,
+    /// The last failure, cleared by the next success.
+    pub last_error: Option<String>,
+    /// When the view last changed from a successful query.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Tuning of the watcher.
+#[derive(Debug, Clone)]
+pub struct WatcherOptions {
+    pub limits: Limits,
+    pub feed: BlockFeedOptions,
+    pub snapshot: SnapshotOptions,
+    /// Least time between two plan refreshes (one per block otherwise).
+    pub plan_every: Duration,
+    /// Time between two reads of governance proposals.
+    pub proposals_every: Duration,
+    /// Refresh at least this often even when no block arrives.
+    pub idle_refresh: Duration,
+    pub backoff_initial: Duration,
+    pub backoff_max: Duration,
+    /// Blocks in the average-block-time window.
+    pub block_window: usize,
+    /// "Approaching" is announced when the plan is this many blocks away.
+    pub approach_thresholds: Vec<i64>,
+}
+
+impl Default for WatcherOptions {
+    fn default() -> Self {
+        WatcherOptions {
+            limits: Limits::default(),
+            feed: BlockFeedOptions::default(),
+            snapshot: SnapshotOptions::default(),
+            plan_every: Duration::from_secs(1),
+            proposals_every: Duration::from_secs(60),
+            idle_refresh: Duration::from_secs(10),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+            block_window: 100,
+            approach_thresholds: vec![100, 10],
+        }
+    }
+}
+
+/// A running watcher. Dropping it stops the background task.
+#[derive(Debug)]
+pub struct ChainWatcher {
+    view: watch::Receiver<ChainView>,
+    blocks: broadcast::Sender<NewBlock>,
+    events: broadcast::Sender<WatchEvent>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for ChainWatcher {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl ChainWatcher {
+    /// Starts watching. Must be called inside a tokio runtime.
+    pub fn spawn(endpoints: Endpoints, opts: WatcherOptions) -> ChainWatcher {
+        let (view_tx, view) = watch::channel(ChainView::default());
+        let blocks = broadcast::channel(256).0;
+        let events = broadcast::channel(64).0;
+        let task = tokio::spawn(run(
+            endpoints,
+            opts,
+            view_tx,
+            blocks.clone(),
+            events.clone(),
+        ));
+        ChainWatcher {
+            view,
+            blocks,
+            events,
+            task,
+        }
+    }
+
+    /// The latest view; `changed().await` wakes on every update.
+    pub fn view(&self) -> watch::Receiver<ChainView> {
+        self.view.clone()
+    }
+
+    /// Every new block from now on (height and time).
+    pub fn new_blocks(&self) -> broadcast::Receiver<NewBlock> {
+        self.blocks.subscribe()
+    }
+
+    /// Plan scheduled / changed / cancelled / applied / approaching, proposals entering voting.
+    pub fn events(&self) -> broadcast::Receiver<WatchEvent> {
+        self.events.subscribe()
+    }
+}
+
+struct Loop {
+    opts: WatcherOptions,
+    view_tx: watch::Sender<ChainView>,
+    events: broadcast::Sender<WatchEvent>,
+    mem: EventMemory,
+    window: BlockTimes,
+    last_logged_error: Option<String>,
+}
+
+impl Loop {
+    fn publish(&mut self, new: ChainView) {
+        let old = self.view_tx.borrow().clone();
+        let mut new = new;
+        new.upcoming = upcoming(
+            new.plan.as_ref(),
+            &new.proposals,
+            new.latest_height.unwrap_or(0),
+            new.average_block_time,
+        );
+        for e in diff(&old, &new, &self.opts.approach_thresholds, &mut self.mem) {
+            log(&e);
+            let _ = self.events.send(e);
+        }
+        if old != new {
+            self.view_tx.send_replace(new);
+        }
+    }
+
+    fn fail(&mut self, e: &WatchError) {
+        let msg = e.to_string();
+        if self.last_logged_error.as_deref() != Some(msg.as_str()) {
+            tracing::warn!("chain watcher: {msg} (retrying)");
+            self.last_logged_error = Some(msg.clone());
+        }
+        let mut v = self.view_tx.borrow().clone();
+        v.last_error = Some(msg);
+        self.view_tx.send_replace(v);
+    }
+
+    fn succeeded(&mut self) {
+        if self.last_logged_error.take().is_some() {
+            tracing::info!("chain watcher: the node answers again");
+        }
+    }
+
+    /// Full refresh: status, app info, plan, proposals.
+    async fn full(&mut self, client: &ChainClient) -> Result<(), WatchError> {
+        let s = snapshot(client, self.opts.snapshot).await?;
+        self.window.push(s.height, s.block_time);
+        let mut v = self.view_tx.borrow().clone();
+        v.chain_id = Some(s.chain_id);
+        v.latest_height = Some(v.latest_height.unwrap_or(0).max(s.height));
+        v.latest_block_time = Some(s.block_time);
+        v.last_committed_height = s.app.as_ref().map(|a| a.last_block_height);
+        v.app_version = s.app.and_then(|a| a.version);
+        v.catching_up = s.catching_up;
+        v.average_block_time = self.window.average().or(s.average_block_time);
+        v.transport = Some(s.transport);
+        v.plan_known = true;
+        v.plan = s.plan;
+        if s.gov.is_some() {
+            v.proposals = s.proposals;
+        }
+        v.last_error = None;
+        v.updated_at = Some(Utc::now());
+        self.publish(v);
+        Ok(())
+    }
+
+    /// Light refresh: app info and plan (binaries re-resolved only when the plan changed).
+    async fn light(&mut self, client: &ChainClient) -> Result<(), WatchError> {
+        let app = client.abci_info().await?;
+        let spec = client.current_plan().await?;
+        let mut v = self.view_tx.borrow().clone();
+        v.last_committed_height = Some(app.last_block_height);
+        v.app_version = app.version;
+        v.plan = match spec {
+            None => None,
+            Some(spec) => match v.plan.take() {
+                Some(old) if old.spec == spec => Some(old),
+                _ => Some(PlanView {
+                    binaries: resolve_info(&spec.info, self.opts.snapshot.info).await,
+                    spec,
+                }),
+            },
+        };
+        v.plan_known = true;
+        v.last_error = None;
+        v.updated_at = Some(Utc::now());
+        self.publish(v);
+        Ok(())
+    }
+
+    fn on_block(&mut self, b: NewBlock) {
+        self.window.push(b.height, b.time);
+        let mut v = self.view_tx.borrow().clone();
+        if v.latest_height.is_some_and(|h| h >= b.height) {
+            return;
+        }
+        v.latest_height = Some(b.height);
+        v.latest_block_time = Some(b.time);
+        if let Some(avg) = self.window.average() {
+            v.average_block_time = Some(avg);
+        }
+        self.publish(v);
+    }
+}
+
+async fn run(
+    endpoints: Endpoints,
+    opts: WatcherOptions,
+    view_tx: watch::Sender<ChainView>,
+    blocks_out: broadcast::Sender<NewBlock>,
+    events: broadcast::Sender<WatchEvent>,
+) {
+    let mut l = Loop {
+        window: BlockTimes::new(opts.block_window),
+        opts,
+        view_tx,
+        events,
+        mem: EventMemory::default(),
+        last_logged_error: None,
+    };
+    let mut backoff = l.opts.backoff_initial;
+    loop {
+        let client = match ChainClient::connect(&endpoints, l.opts.limits).await {
+            Ok(c) => c,
+            Err(e) => {
+                l.fail(&e);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(l.opts.backoff_max);
+                continue;
+            }
+        };
+        let feed = client
+            .rpc()
+            .map(|rpc| BlockFeed::spawn(rpc.clone(), l.opts.feed));
+        let mut feed_rx = feed.as_ref().map(BlockFeed::subscribe);
+        let mut last_full: Option<Instant> = None;
+        let mut last_light: Option<Instant> = None;
+        let mut failures = 0u32;
+        loop {
+            let now = Instant::now();
+            let result = if last_full.is_none_or(|t| now - t >= l.opts.proposals_every) {
+                let r = l.full(&client).await;
+                if r.is_ok() {
+                    last_full = Some(now);
+                    last_light = Some(now);
+                }
+                r
+            } else if last_light.is_none_or(|t| now - t >= l.opts.plan_every) {
+                let r = l.light(&client).await;
+                if r.is_ok() {
+                    last_light = Some(now);
+                }
+                r
+            } else {
+                Ok(())
+            };
+            match result {
+                Ok(()) => {
+                    l.succeeded();
+                    backoff = l.opts.backoff_initial;
+                    failures = 0;
+                }
+                Err(e) => {
+                    l.fail(&e);
+                    failures += 1;
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(l.opts.backoff_max);
+                    // A persistently failing client (e.g. gRPC went away) is rebuilt.
+                    if failures >= 3 {
+                        break;
+                    }
+                    continue;
+                }
+            }
+            // Wait for a block, or the idle refresh.
+            let idle = tokio::time::sleep(l.opts.idle_refresh);
+            tokio::pin!(idle);
+            match feed_rx.as_mut() {
+                Some(rx) => tokio::select! {
+                    b = rx.recv() => match b {
+                        Ok(b) => {
+                            l.on_block(b);
+                            let _ = blocks_out.send(b);
+                        }
+                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    _ = &mut idle => { last_light = None; }
+                },
+                None => {
+                    idle.await;
+                    last_light = None;
+                }
+            }
+        }
+        drop(feed);
+    }
+}
