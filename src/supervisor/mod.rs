@@ -37,7 +37,6 @@ use switchyard_store::Layout;
 use crate::config::Config;
 use observe::{Observation, Observer};
 use signals::{SignalKind, Signals};
-pub use swap::SwapError;
 
 /// Runs the node under supervision until it exits cleanly, a signal ends it, or an error stops
 /// us. Returns the process exit code.
@@ -83,6 +82,14 @@ enum NodeEnd {
 
 impl<'a> Supervisor<'a> {
     fn new(cfg: &'a Config, node_args: Vec<String>) -> anyhow::Result<Self> {
+        if let Some(point) = &cfg.test_fault {
+            if !swap::FAULT_POINTS.contains(&point.as_str()) {
+                bail!(
+                    "SWITCHYARD_TEST_FAULT={point:?} is not a fault point (one of: {})",
+                    swap::FAULT_POINTS.join(", ")
+                );
+            }
+        }
         let layout = cfg.layout()?;
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;

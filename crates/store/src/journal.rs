@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use switchyard_core::{Current, UpgradeName, UpgradeSource};
 
@@ -140,13 +140,13 @@ impl Journal {
     }
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<Option<T>, JournalError> {
+fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, JournalError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
             return Err(JournalError::Io {
-                path: path.clone(),
+                path: path.to_path_buf(),
                 source,
             })
         }
@@ -154,15 +154,15 @@ fn read_json<T: serde::de::DeserializeOwned>(path: &PathBuf) -> Result<Option<T>
     serde_json::from_slice(&bytes)
         .map(Some)
         .map_err(|e| JournalError::Corrupt {
-            path: path.clone(),
+            path: path.to_path_buf(),
             why: e.to_string(),
         })
 }
 
-fn write_json<T: serde::Serialize>(path: &PathBuf, value: &T) -> Result<(), JournalError> {
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), JournalError> {
     let bytes = serde_json::to_vec_pretty(value).expect("journal records always serialise");
     write_atomic(path, &bytes).map_err(|source| JournalError::Io {
-        path: path.clone(),
+        path: path.to_path_buf(),
         source,
     })
 }
