@@ -80,8 +80,10 @@ PY
 }
 
 # Write a throwaway module in $1 that requires $2@$3 and carries the replaces from go.mod $4.
+PARENT_GETS=()
 make_throwaway() {
   local dir=$1 mod=$2 ver=$3 gomod=$4
+  PARENT_GETS=()
   rm -rf "$dir"; mkdir -p "$dir"
   {
     echo "module switchyard.local/e2ebuild"
@@ -96,9 +98,9 @@ make_throwaway() {
     old=${line%% => *}; new=${line#* => }
     old=${old%% *} # drop a version on the left-hand side
     if [[ $new == PARENT* ]]; then
-      # simapp at commit C: "cosmossdk.io/x/foo => ../x/foo" becomes a requirement of that module
-      # at the same commit (pseudo-version with the same timestamp and hash).
-      echo "require $old $ver" >>"$dir/go.mod"
+      # simapp at commit C: "github.com/cosmos/cosmos-sdk => ../." becomes a requirement of that
+      # module at the same commit: `go get module@<commit>` (collected in PARENT_GETS).
+      PARENT_GETS+=("$old@${ver##*-}")
     else
       echo "replace $old => $new" >>"$dir/go.mod"
     fi
@@ -160,7 +162,7 @@ build_simd() {
     make_throwaway "$tdir" "cosmossdk.io/simapp" "$simappver" "$dir/go.mod"
     # shellcheck disable=SC2046
     go_build_into "$out" "$tdir" "cosmossdk.io/simapp/simd" "$simappver" "$(sdk_ldflags "$verstr" "$simappver")" \
-      $(sonic_bump "$dir/go.mod") || die "build of simd from simapp $simappver failed (log in $tdir)"
+      "${PARENT_GETS[@]}" $(sonic_bump "$dir/go.mod") || die "build of simd from simapp $simappver failed (log in $tdir)"
   fi
   "$out/bin/simd" version >/dev/null 2>&1 || die "built simd $verstr does not run"
   echo "$verstr built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 ))s with $(go version)" >"$out/BUILD-OK"
@@ -201,5 +203,6 @@ emit E2E_SIMD_OLD "$CACHE/simd-$SIMD_OLD_VERSION/bin/simd"
 emit E2E_SIMD_NEW "$CACHE/$NEW_NAME/bin/simd"
 emit E2E_SIMD_PATCH "$CACHE/simd-$SIMD_NEW_VERSION$PATCH_SUFFIX/bin/simd"
 emit E2E_COSMOVISOR "$CACHE/cosmovisor-$COSMOVISOR_VERSION/bin/cosmovisor"
+emit E2E_UPGRADE_NAME "${UPGRADE_NAME:-v045-to-v046}"
 emit E2E_SIMD_OLD_VERSION "$SIMD_OLD_VERSION"
 emit E2E_SIMD_NEW_VERSION "$SIMD_NEW_VERSION"

@@ -247,6 +247,12 @@ def init_chain(simd, home, ports, voting_period="15s"):
     for k in ("deposit_params", "params"):
         if isinstance(gov.get(k), dict) and "min_deposit" in gov[k]:
             gov[k]["min_deposit"] = [{"denom": DENOM, "amount": "1000000"}]
+    # Tendermint 0.34 makes every block at least time_iota_ms (default 1000) later than the last:
+    # with sub-second blocks chain time would run ahead of the wall clock (and the voting period
+    # would end early). 1 ms keeps chain time = wall time.
+    blk = (g.get("consensus_params") or {}).get("block") or {}
+    if "time_iota_ms" in blk:
+        blk["time_iota_ms"] = "1"
     json.dump(g, open(gpath, "w"), indent=1)
 
     cfg = os.path.join(home, "config", "config.toml")
@@ -622,27 +628,33 @@ def scenario(args):
         vote_yes(simd_old, home, rpc_port, pid)
         t_voted = time.time()
         voting_end = parse_time(end) if end else None
+        log(f"proposal {pid} submitted and voted; voting ends {end} "
+            f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
 
         staged_path = os.path.join(home, "cosmovisor", "upgrades", UPGRADE_NAME, "bin", "simd")
         if sup_kind == "switchyard" and args.mode == "prestage":
             # staged + preflighted while the proposal is still in its voting period
             staged_in_voting = None
             plan_json = None
-            while True:
+            last_st = None
+            until = voting_end if voting_end else time.time() + 60
+            while time.time() < until:
                 st = proposal_status(simd_old, rpc_port, pid)
-                in_voting = st is not None and "VOTING" in st
-                if os.path.exists(staged_path) and in_voting:
+                last_st = st or last_st
+                if st is not None and "VOTING" not in st:
+                    break  # the proposal left its voting period
+                if os.path.exists(staged_path):
                     r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=30)
-                    if r.returncode == 0:
-                        plan_json = r.stdout
-                        if plan_reports_staged(plan_json, UPGRADE_NAME):
+                    plan_json = r.stdout if r.returncode == 0 else f"exit {r.returncode}: {r.stderr[-300:]}"
+                    if r.returncode == 0 and plan_reports_staged(plan_json, UPGRADE_NAME):
+                        st = proposal_status(simd_old, rpc_port, pid)
+                        if st is not None and "VOTING" in st:
                             staged_in_voting = time.time()
-                            break
-                if not in_voting:
-                    break
+                        break
                 time.sleep(0.3)
             checks.check(staged_in_voting is not None,
                          "new binary staged and preflighted while the proposal was still in voting",
+                         f"proposal status {last_st}; staged file present: {os.path.exists(staged_path)}; "
                          f"plan: {(plan_json or '')[:300]}")
             checks.check(os.path.exists(staged_path) and sha256_of(staged_path) == checksum,
                          "staged binary matches the plan's sha256")
