@@ -186,6 +186,37 @@ async fn dropped_connection_is_resumed_with_a_range_request() {
 }
 
 #[tokio::test]
+async fn a_stalled_connection_times_out_and_resumes() {
+    let (_dir, layout, name, server) = setup();
+    let mut body = script("v2.0.0");
+    body.extend(std::iter::repeat_n(b'#', 100_000));
+    body.push(b'\n');
+    server.route(
+        "/simd",
+        Route {
+            drop_after: Some(30_000),
+            drop_times: 1,
+            stall_ms: 3_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let mut o = opts();
+    o.fetch.read_timeout = std::time::Duration::from_millis(300);
+    let source = src(server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body))));
+    let started = std::time::Instant::now();
+    stage(&layout, &name, &source, &o).await.unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2_500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(std::fs::read(layout.upgrade_binary(&name)).unwrap(), body);
+    let seen = server.seen();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_eq!(seen[1].range.as_deref(), Some("bytes=30000-"));
+}
+
+#[tokio::test]
 async fn a_server_without_range_support_is_restarted_from_zero() {
     let (_dir, layout, name, server) = setup();
     let mut body = script("v2.0.0");

@@ -29,14 +29,8 @@ impl Progress {
         let mode = if !enabled {
             Mode::Off
         } else if std::io::stderr().is_terminal() {
-            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
+            // Hidden until the response says how big it is (see `set_total`).
+            let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
             bar.set_message(label.to_string());
             Mode::Bar(bar)
         } else {
@@ -55,8 +49,22 @@ impl Progress {
 
     pub(crate) fn set_total(&mut self, total: Option<u64>) {
         self.total = total;
-        if let (Mode::Bar(bar), Some(t)) = (&self.mode, total) {
-            bar.set_length(t);
+        if let Mode::Bar(bar) = &self.mode {
+            let template = match total {
+                Some(t) => {
+                    bar.set_length(t);
+                    "{msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+                }
+                None => "{msg} {bytes} {bytes_per_sec}",
+            };
+            bar.set_style(
+                ProgressStyle::with_template(template)
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            if bar.is_hidden() {
+                bar.set_draw_target(ProgressDrawTarget::stderr());
+            }
         }
     }
 

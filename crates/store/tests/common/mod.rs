@@ -20,6 +20,8 @@ pub struct Route {
     /// (the full Content-Length is still announced).
     pub drop_after: Option<usize>,
     pub drop_times: usize,
+    /// With `drop_after`: go silent this long before closing (a stalled connection).
+    pub stall_ms: u64,
     /// Answer `Range` requests with 206 (else a full 200, like servers without range support).
     pub ranges: bool,
     /// Send no Content-Length (close-delimited body), so the size is unknown up front.
@@ -172,6 +174,9 @@ fn handle(
     };
     out.write_all(&body[..cut])?;
     out.flush()?;
+    if cut < body.len() && route.stall_ms > 0 {
+        std::thread::sleep(Duration::from_millis(route.stall_ms));
+    }
     // Dropping `out` closes the connection: mid-body when `cut` < len.
     Ok(())
 }
