@@ -21,8 +21,8 @@ use switchyard_core::binaries::this_platform;
 use switchyard_core::UpgradeName;
 use switchyard_store::{manual, staged, Layout};
 use switchyard_watcher::{
-    snapshot, ChainClient, ChainSnapshot, EndpointInputs, Limits, PlanBinariesView,
-    SnapshotOptions, Upcoming, UpgradeSource,
+    snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SnapshotOptions, Upcoming,
+    UpgradeSource,
 };
 
 use crate::cli::{ChainArgs, PlanArgs};
@@ -62,19 +62,11 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
     Ok(code)
 }
 
-/// Resolves the endpoints and reads the chain once.
+/// Resolves the endpoints (node config, environment, then flags) and reads the chain once.
 pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<ChainSnapshot> {
-    let resolved = switchyard_watcher::resolve(&EndpointInputs {
-        home: cfg.home.clone(),
-        env_grpc: cfg.grpc_address.clone(),
-        env_rpc: cfg.rpc_address.clone(),
-        flag_rpc: chain.rpc.clone(),
-        flag_grpc: chain.grpc.clone(),
-    })?;
-    for note in &resolved.notes {
-        tracing::debug!("{note}");
-    }
-    let client = ChainClient::connect(&resolved.endpoints, Limits::default()).await?;
+    let endpoints =
+        crate::chain_now::endpoints_with(cfg, chain.rpc.as_deref(), chain.grpc.as_deref())?;
+    let client = ChainClient::connect(&endpoints, Limits::default()).await?;
     Ok(snapshot(&client, SnapshotOptions::default()).await?)
 }
 

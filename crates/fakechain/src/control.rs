@@ -9,7 +9,8 @@
 //! garbage_value), `{"op":"catching_up","value":true}`,
 //! `{"op":"drop_websockets"}`, `{"op":"refuse_websockets","count":3}`,
 //! `{"op":"set_info_doc","path":"v2.json","body":"{..}"}`, `{"op":"auto_blocks","interval_ms":200}`
-//! (0 stops), `{"op":"state"}`. Each answers with the chain's summary (or the proposal id).
+//! (0 stops), `{"op":"replay","method":"status","body":"<raw JSON>"}` (answer a method
+//! with a recorded body verbatim; no body stops), `{"op":"state"}`. Each answers with the chain's summary (or the proposal id).
 
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -58,6 +59,12 @@ pub enum Command {
     SetInfoDoc {
         path: String,
         body: String,
+    },
+    /// Answer `method` with `body` verbatim (`None` stops replaying it).
+    Replay {
+        method: String,
+        #[serde(default)]
+        body: Option<String>,
     },
     AutoBlocks {
         interval_ms: u64,
@@ -115,6 +122,14 @@ pub fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
                     st.s.block_interval_ms = interval_ms;
                 }
             }
+            Command::Replay { method, body } => match body {
+                Some(b) => {
+                    st.s.replay.insert(method, b);
+                }
+                None => {
+                    st.s.replay.remove(&method);
+                }
+            },
             Command::State => {}
         }
         st.summary()

@@ -122,10 +122,16 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
             .unwrap_or("")
             .to_string();
         let params = v.get("params").cloned().unwrap_or(json!({}));
+        if let Some(r) = replayed(&shared, &method) {
+            return Ok(r);
+        }
         return Ok(json_reply(&dispatch(&shared, &id, &method, &params, mode)));
     }
     // URI-style GET.
     let method = path.trim_start_matches('/').to_string();
+    if let Some(r) = replayed(&shared, &method) {
+        return Ok(r);
+    }
     let mut params = serde_json::Map::new();
     for pair in req
         .uri()
@@ -150,6 +156,12 @@ async fn handle(shared: Arc<Shared>, mut req: Request<Incoming>) -> Result<Resp,
         &Value::Object(params),
         mode,
     )))
+}
+
+/// A recorded body scripted for `method`, served verbatim.
+fn replayed(shared: &Shared, method: &str) -> Option<Resp> {
+    let body = shared.state.lock().unwrap().s.replay.get(method).cloned()?;
+    Some(reply(StatusCode::OK, "application/json", body))
 }
 
 fn int_param(params: &Value, key: &str) -> Result<Option<i64>, String> {

@@ -129,6 +129,8 @@ pub struct Scenario {
     pub grpc_mode: Mode,
     /// Size of an oversized answer, in bytes.
     pub oversized_bytes: usize,
+    /// JSON-RPC methods answered with a fixed body, byte for byte (e.g. a recorded real answer).
+    pub replay: BTreeMap<String, String>,
 }
 
 impl Default for Scenario {
@@ -153,6 +155,7 @@ impl Default for Scenario {
             mode: Mode::Normal,
             grpc_mode: Mode::Normal,
             oversized_bytes: 64 * 1024 * 1024,
+            replay: BTreeMap::new(),
         }
     }
 }

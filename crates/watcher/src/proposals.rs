@@ -28,6 +28,20 @@ pub struct PlanSpec {
     pub info: String,
 }
 
+impl PlanSpec {
+    /// The plan as the decision core knows it, once its name is validated (the name comes from
+    /// governance: untrusted).
+    pub fn chain_plan(
+        &self,
+        disable_recase: bool,
+    ) -> Result<switchyard_core::schedule::ChainPlan, switchyard_core::NameError> {
+        Ok(switchyard_core::schedule::ChainPlan {
+            name: switchyard_core::UpgradeName::parse(&self.name, disable_recase)?,
+            height: self.height,
+        })
+    }
+}
+
 impl From<upgrade::Plan> for PlanSpec {
     fn from(p: upgrade::Plan) -> Self {
         PlanSpec {
