@@ -349,3 +349,85 @@ async fn concurrent_stage_calls_for_one_name_download_once() {
     );
     assert_eq!(server.seen().len(), 1);
 }
+
+/// Kills a real staging process (this test binary re-run as a child) with SIGKILL in the middle
+/// of its download, then stages again: the crash leaves no upgrade folder, and its leftovers do
+/// not block the retry.
+#[tokio::test]
+async fn killed_mid_download_leaves_nothing_that_blocks_a_retry() {
+    const CHILD: &str = "SWITCHYARD_TEST_STAGE_CHILD";
+    if let Ok(spec) = std::env::var(CHILD) {
+        // Child: stage and never come back (the parent kills us mid-download).
+        let (home, url) = spec.split_once('|').unwrap();
+        let layout = Layout::new(home, "simd");
+        let name = UpgradeName::parse("v2", false).unwrap();
+        let mut o = opts();
+        o.fetch.read_timeout = std::time::Duration::from_secs(60);
+        let _ = stage(&layout, &name, &BinarySource::from_url(url).unwrap(), &o).await;
+        return;
+    }
+    let (dir, layout, name, server) = setup();
+    let mut body = script("v2.0.0");
+    body.extend(std::iter::repeat_n(b'#', 400_000));
+    body.push(b'\n');
+    server.route(
+        "/simd",
+        Route {
+            drop_after: Some(100_000),
+            drop_times: 1,
+            stall_ms: 60_000,
+            ..Route::file(body.clone())
+        },
+    );
+    let url = server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body)));
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "killed_mid_download_leaves_nothing_that_blocks_a_retry",
+            "--nocapture",
+        ])
+        .env(CHILD, format!("{}|{url}", dir.path().display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the child is mid-download: its request was served and its attempt folder exists.
+    let staging = staging_dir(&layout);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let partial = loop {
+        let found = std::fs::read_dir(&staging).ok().and_then(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.path().join("download"))
+                .find(|p| p.exists())
+        });
+        if let (Some(p), false) = (found, server.seen().is_empty()) {
+            break p;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the child never started downloading"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300)); // let the first bytes arrive
+    child.kill().unwrap(); // SIGKILL: no destructor, no clean-up runs
+    child.wait().unwrap();
+    assert!(
+        partial.exists(),
+        "the crash should leave its partial download behind"
+    );
+    assert!(!layout.upgrade_dir(&name).exists());
+
+    let out = stage(
+        &layout,
+        &name,
+        &BinarySource::from_url(&url).unwrap(),
+        &opts(),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(out, StageOutcome::Staged(_)), "{out:?}");
+    assert_eq!(std::fs::read(layout.upgrade_binary(&name)).unwrap(), body);
+    assert!(!partial.exists());
+    assert!(staging_is_clean(dir.path()));
+}
