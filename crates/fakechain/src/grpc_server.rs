@@ -1,9 +1,11 @@
 //! The fake's gRPC services (tonic + cosmos-sdk-proto): `cosmos.upgrade.v1beta1.Query`,
-//! `cosmos.gov.v1.Query` (unless the scenario turns gov v1 off) and `cosmos.gov.v1beta1.Query`.
+//! `cosmos.gov.v1.Query` (unless the scenario turns gov v1 off), `cosmos.gov.v1beta1.Query`, and
+//! the blocks/sync part of `cosmos.base.tendermint.v1beta1.Service`.
 //! Methods the watcher does not use answer UNIMPLEMENTED, as a node without them would.
 
 use std::sync::Arc;
 
+use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1 as tm;
 use cosmos_sdk_proto::cosmos::gov::v1 as gov_v1;
 use cosmos_sdk_proto::cosmos::gov::v1beta1 as gov_v1beta1;
 use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
@@ -197,6 +199,97 @@ impl gov_v1beta1::query_server::Query for Svc {
     }
 }
 
+fn sdk_block(st: &crate::state::ChainState, h: i64) -> tm::Block {
+    let t = st.block_time(h);
+    tm::Block {
+        header: Some(tm::Header {
+            chain_id: st.s.chain_id.clone(),
+            height: h,
+            time: Some(cosmos_sdk_proto::Timestamp {
+                seconds: t.timestamp(),
+                nanos: t.timestamp_subsec_nanos() as i32,
+            }),
+            proposer_address: "cosmosvalcons1m7ka6tzn8d9fcnw79wnshu9uykmzaalwy0c3ss".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+#[tonic::async_trait]
+impl tm::service_server::Service for Svc {
+    async fn get_node_info(
+        &self,
+        _: Request<tm::GetNodeInfoRequest>,
+    ) -> R<tm::GetNodeInfoResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        Ok(Response::new(tm::GetNodeInfoResponse {
+            default_node_info: Some(cosmos_sdk_proto::tendermint::p2p::DefaultNodeInfo {
+                network: st.s.chain_id.clone(),
+                version: "0.38.12".into(),
+                moniker: "fakechain".into(),
+                ..Default::default()
+            }),
+            application_version: Some(tm::VersionInfo {
+                name: "sim".into(),
+                app_name: "simd".into(),
+                version: st.s.app_version.clone(),
+                ..Default::default()
+            }),
+        }))
+    }
+    async fn get_syncing(&self, _: Request<tm::GetSyncingRequest>) -> R<tm::GetSyncingResponse> {
+        self.gate().await?;
+        let syncing = self.0.state.lock().unwrap().s.catching_up;
+        Ok(Response::new(tm::GetSyncingResponse { syncing }))
+    }
+    async fn get_latest_block(
+        &self,
+        _: Request<tm::GetLatestBlockRequest>,
+    ) -> R<tm::GetLatestBlockResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        // Like the SDK, gRPC serves the app's committed state: the last committed block.
+        Ok(Response::new(tm::GetLatestBlockResponse {
+            sdk_block: Some(sdk_block(&st, st.last_committed())),
+            ..Default::default()
+        }))
+    }
+    async fn get_block_by_height(
+        &self,
+        req: Request<tm::GetBlockByHeightRequest>,
+    ) -> R<tm::GetBlockByHeightResponse> {
+        self.gate().await?;
+        let st = self.0.state.lock().unwrap();
+        let h = req.get_ref().height;
+        if h < st.s.earliest_height || h > st.height() {
+            return Err(Status::invalid_argument(format!(
+                "requested block height {h} is not available"
+            )));
+        }
+        Ok(Response::new(tm::GetBlockByHeightResponse {
+            sdk_block: Some(sdk_block(&st, h)),
+            ..Default::default()
+        }))
+    }
+    async fn get_latest_validator_set(
+        &self,
+        _: Request<tm::GetLatestValidatorSetRequest>,
+    ) -> R<tm::GetLatestValidatorSetResponse> {
+        nope()
+    }
+    async fn get_validator_set_by_height(
+        &self,
+        _: Request<tm::GetValidatorSetByHeightRequest>,
+    ) -> R<tm::GetValidatorSetByHeightResponse> {
+        nope()
+    }
+    async fn abci_query(&self, _: Request<tm::AbciQueryRequest>) -> R<tm::AbciQueryResponse> {
+        nope()
+    }
+}
+
 /// Serves the gRPC services until the task is aborted.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let svc = Svc(shared.clone());
@@ -205,6 +298,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let router = builder
         .add_service(upgrade::query_server::QueryServer::new(svc.clone()))
         .add_service(gov_v1beta1::query_server::QueryServer::new(svc.clone()))
+        .add_service(tm::service_server::ServiceServer::new(svc.clone()))
         .add_optional_service(gov_v1_on.then(|| gov_v1::query_server::QueryServer::new(svc)));
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     if let Err(e) = router.serve_with_incoming(incoming).await {

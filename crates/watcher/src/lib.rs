@@ -23,7 +23,8 @@
 //! [`snapshot::ChainSnapshot`].
 //!
 //! # Modules
-//! - [`endpoints`]: where to ask. [`rpc`]: CometBFT JSON-RPC client. [`grpc`]: gRPC client.
+//! - [`endpoints`]: where to ask. [`rpc`]: CometBFT JSON-RPC client. [`grpc`]: gRPC client;
+//!   [`grpc_node`]: height and time over gRPC when no RPC address is known.
 //! - [`wire`]: decoding CometBFT JSON. [`query`]: module queries over gRPC or `abci_query`.
 //! - [`proposals`]: upgrade messages inside gov proposals. [`info`]: a plan's info → binaries.
 //! - [`view`]: plan/proposals merged into upcoming upgrades. [`snapshot`]: one look at the chain.
@@ -38,6 +39,7 @@ pub mod endpoints;
 pub mod error;
 pub mod events;
 pub mod grpc;
+pub mod grpc_node;
 pub mod info;
 pub mod proposals;
 pub mod query;

@@ -16,7 +16,7 @@ use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
 use crate::proposals::{self, PlanSpec, ProposalStatus, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
-use crate::wire::{AbciInfo, Status};
+use crate::wire::{AbciInfo, BlockHeader, Status};
 
 pub const CURRENT_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/CurrentPlan";
 pub const APPLIED_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/AppliedPlan";
@@ -97,24 +97,31 @@ impl ChainClient {
         }
     }
 
-    fn need_rpc(&self, what: &str) -> Result<&RpcClient> {
-        self.rpc.as_ref().ok_or_else(|| WatchError::BadAddress {
-            what: "RPC",
-            addr: String::new(),
-            why: format!("{what} needs the CometBFT RPC address (--rpc); only gRPC was given"),
-        })
-    }
-
-    /// `/status`.
+    /// `/status`, or its gRPC equivalent when only gRPC is known.
     pub async fn status(&self) -> Result<Status> {
-        self.need_rpc("the block height")?.status().await
+        match (&self.rpc, &self.grpc) {
+            (Some(r), _) => r.status().await,
+            (None, Some(g)) => crate::grpc_node::status(g).await,
+            (None, None) => Err(WatchError::NoEndpoint),
+        }
     }
 
-    /// `/abci_info`.
+    /// `/abci_info`, or its gRPC equivalent when only gRPC is known.
     pub async fn abci_info(&self) -> Result<AbciInfo> {
-        self.need_rpc("the app's last committed height")?
-            .abci_info()
-            .await
+        match (&self.rpc, &self.grpc) {
+            (Some(r), _) => r.abci_info().await,
+            (None, Some(g)) => crate::grpc_node::abci_info(g).await,
+            (None, None) => Err(WatchError::NoEndpoint),
+        }
+    }
+
+    /// Height and time of block `height`.
+    pub async fn block_header(&self, height: i64) -> Result<BlockHeader> {
+        match (&self.rpc, &self.grpc) {
+            (Some(r), _) => r.block_header(height).await,
+            (None, Some(g)) => crate::grpc_node::block_header(g, height).await,
+            (None, None) => Err(WatchError::NoEndpoint),
+        }
     }
 
     /// One module query, over gRPC first and `abci_query` when gRPC is absent or unreachable.

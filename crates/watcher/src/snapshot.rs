@@ -123,19 +123,18 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
     })
 }
 
-/// Average block time over the last `window` blocks (from `/block` at the window's start).
+/// Average block time over the last `window` blocks (from the block at the window's start).
 async fn average_block_time(
     client: &ChainClient,
     status: &crate::wire::Status,
     window: i64,
 ) -> Option<Duration> {
-    let rpc = client.rpc()?;
     let h1 = status.latest_block_height;
     let h0 = (h1 - window).max(status.earliest_block_height).max(1);
     if h0 >= h1 {
         return None;
     }
-    match rpc.block_header(h0).await {
+    match client.block_header(h0).await {
         Ok(b) => average_between(b.height, b.time, h1, status.latest_block_time),
         Err(e) => {
             tracing::debug!("average block time: {e}");

@@ -212,9 +212,21 @@ impl Loop {
 
     /// Light refresh: app info and plan (binaries re-resolved only when the plan changed).
     async fn light(&mut self, client: &ChainClient) -> Result<(), WatchError> {
+        // Without an RPC address there is no block feed: heights come from here.
+        let status = match client.rpc() {
+            Some(_) => None,
+            None => Some(client.status().await?),
+        };
         let app = client.abci_info().await?;
         let spec = client.current_plan().await?;
         let mut v = self.view_tx.borrow().clone();
+        if let Some(s) = status {
+            self.window.push(s.latest_block_height, s.latest_block_time);
+            v.latest_height = Some(s.latest_block_height);
+            v.latest_block_time = Some(s.latest_block_time);
+            v.catching_up = s.catching_up;
+            v.average_block_time = self.window.average().or(v.average_block_time);
+        }
         v.last_committed_height = Some(app.last_block_height);
         v.app_version = app.version;
         v.plan = match spec {

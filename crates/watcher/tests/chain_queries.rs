@@ -367,3 +367,38 @@ async fn recorded_nibiru_proposal_round_trips() {
         assert_eq!(spec.info, plan["info"].as_str().unwrap());
     }
 }
+
+/// With only a gRPC address, height, time and sync state come from the tendermint service.
+#[tokio::test]
+async fn grpc_only_still_reports_the_chain() {
+    let chain = start(Scenario {
+        height: 300,
+        block_interval_ms: 2000,
+        catching_up: true,
+        ..Default::default()
+    })
+    .await;
+    chain
+        .control_json(
+            json!({"op":"schedule_plan","plan":{"name":"v2","height":400,"info":info_inline()}}),
+        )
+        .unwrap();
+    let e = switchyard_watcher::Endpoints {
+        rpc: None,
+        grpc: Some(chain.grpc_url()),
+    };
+    let c = client(&e).await;
+    assert_eq!(c.transport(), Transport::Grpc);
+    let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
+    assert_eq!(
+        (s.chain_id.as_str(), s.height, s.catching_up),
+        ("fakechain-1", 300, true)
+    );
+    assert_eq!(s.app.unwrap().version.as_deref(), Some("0.50.10"));
+    assert_eq!(
+        s.average_block_time,
+        Some(std::time::Duration::from_secs(2))
+    );
+    assert_eq!(s.upcoming[0].height, 400);
+    assert_eq!(s.upcoming[0].eta, Some(std::time::Duration::from_secs(200)));
+}

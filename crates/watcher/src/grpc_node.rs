@@ -1,0 +1,104 @@
+//! Height, block time and sync state over gRPC (`cosmos.base.tendermint.v1beta1.Service`), for
+//! hosts where only a gRPC address is given. The CometBFT RPC is preferred when known; this keeps
+//! a gRPC-only setup working rather than failing.
+
+use chrono::{DateTime, Utc};
+use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1 as tm;
+use cosmos_sdk_proto::Timestamp;
+
+use crate::error::{Result, WatchError};
+use crate::grpc::GrpcClient;
+use crate::wire::{AbciInfo, BlockHeader, Status};
+
+pub const GET_LATEST_BLOCK: &str = "/cosmos.base.tendermint.v1beta1.Service/GetLatestBlock";
+pub const GET_BLOCK_BY_HEIGHT: &str = "/cosmos.base.tendermint.v1beta1.Service/GetBlockByHeight";
+pub const GET_SYNCING: &str = "/cosmos.base.tendermint.v1beta1.Service/GetSyncing";
+pub const GET_NODE_INFO: &str = "/cosmos.base.tendermint.v1beta1.Service/GetNodeInfo";
+
+fn garbage(g: &GrpcClient, what: &str, why: &str) -> WatchError {
+    WatchError::Garbage {
+        what: format!("gRPC {what}"),
+        addr: g.addr().to_string(),
+        why: why.to_string(),
+    }
+}
+
+fn time(g: &GrpcClient, what: &str, t: Option<&Timestamp>) -> Result<DateTime<Utc>> {
+    let t = t.ok_or_else(|| garbage(g, what, "the block header has no time"))?;
+    DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0))
+        .ok_or_else(|| garbage(g, what, "the block time is out of range"))
+}
+
+/// (chain id, height, time) of a block answer: `sdk_block` (SDK 0.47+) else `block`.
+fn header_of(
+    g: &GrpcClient,
+    what: &str,
+    block: Option<&cosmos_sdk_proto::tendermint::types::Block>,
+    sdk_block: Option<&tm::Block>,
+) -> Result<(String, i64, DateTime<Utc>)> {
+    if let Some(h) = sdk_block.and_then(|b| b.header.as_ref()) {
+        return Ok((
+            h.chain_id.clone(),
+            h.height,
+            time(g, what, h.time.as_ref())?,
+        ));
+    }
+    let h = block
+        .and_then(|b| b.header.as_ref())
+        .ok_or_else(|| garbage(g, what, "the answer has no block header"))?;
+    Ok((
+        h.chain_id.clone(),
+        h.height,
+        time(g, what, h.time.as_ref())?,
+    ))
+}
+
+/// The equivalent of `/status`.
+pub async fn status(g: &GrpcClient) -> Result<Status> {
+    let b: tm::GetLatestBlockResponse = g
+        .unary(GET_LATEST_BLOCK, tm::GetLatestBlockRequest {})
+        .await?;
+    let (chain_id, height, t) =
+        header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?;
+    let syncing: tm::GetSyncingResponse = g.unary(GET_SYNCING, tm::GetSyncingRequest {}).await?;
+    Ok(Status {
+        chain_id,
+        node_version: String::new(),
+        latest_block_height: height,
+        latest_block_time: t,
+        earliest_block_height: 1,
+        catching_up: syncing.syncing,
+    })
+}
+
+/// The equivalent of `/abci_info`: the app version from GetNodeInfo; the committed height is the
+/// latest block's (gRPC serves the app's committed state).
+pub async fn abci_info(g: &GrpcClient) -> Result<AbciInfo> {
+    let n: tm::GetNodeInfoResponse = g.unary(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
+    let b: tm::GetLatestBlockResponse = g
+        .unary(GET_LATEST_BLOCK, tm::GetLatestBlockRequest {})
+        .await?;
+    let (_, height, _) = header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?;
+    Ok(AbciInfo {
+        version: n
+            .application_version
+            .map(|v| v.version)
+            .filter(|v| !v.is_empty()),
+        app_version: None,
+        last_block_height: height,
+    })
+}
+
+/// The equivalent of `/block?height=H`.
+pub async fn block_header(g: &GrpcClient, height: i64) -> Result<BlockHeader> {
+    let b: tm::GetBlockByHeightResponse = g
+        .unary(GET_BLOCK_BY_HEIGHT, tm::GetBlockByHeightRequest { height })
+        .await?;
+    let (_, height, time) = header_of(
+        g,
+        "GetBlockByHeight",
+        b.block.as_ref(),
+        b.sdk_block.as_ref(),
+    )?;
+    Ok(BlockHeader { height, time })
+}
