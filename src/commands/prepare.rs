@@ -31,19 +31,6 @@ use switchyard_watcher::{PlanBinariesView, ProposalStatus, Upcoming, UpgradeSour
 use crate::cli::PrepareArgs;
 use crate::config::Config;
 
-/// The staging options the configuration asks for (`run` uses the same).
-pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
-    let mut o = StageOptions {
-        must_have_checksum: cfg.download_must_have_checksum,
-        max_unpacked_bytes: cfg.max_download_bytes,
-        ..StageOptions::default()
-    };
-    o.fetch.allow_http = cfg.allow_http;
-    o.fetch.max_bytes = cfg.max_download_bytes;
-    o.fetch.progress = progress;
-    o
-}
-
 pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let snap = match super::plan::query_chain(cfg, &args.chain).await {
@@ -60,7 +47,7 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let opts = stage_options(cfg, !args.json);
+    let opts = crate::staging::stage_options(cfg, !args.json);
     let items = prepare_upcoming(
         &layout,
         &snap.upcoming,
