@@ -179,6 +179,11 @@ async fn zero_configuration_on_a_node_host_and_staging() {
     assert_eq!(u["ready"], false);
     assert!(u["problems"].to_string().contains("not staged"), "{u:#}");
 
+    // Without DAEMON_NAME the store cannot be looked at, and the report says so.
+    let (_, v) = plan_json(&[], &[("DAEMON_HOME", h)]).await;
+    assert_eq!(v["upgrades"][0]["binary"]["staged"], Value::Null);
+    assert!(v["problems"].to_string().contains("DAEMON_NAME"), "{v:#}");
+
     // Staged: ready, exit 0.
     place_binary(home.path(), "v2");
     let (code, v) = plan_json(&[], &env).await;
@@ -276,4 +281,55 @@ async fn human_output_is_a_short_table() {
         lines[2].starts_with("v2") && lines[2].contains("1100") && lines[2].contains("8m20s"),
         "{out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staging_record_and_preflight_are_reported() {
+    use switchyard_store::staged::{self, PreflightRecord, PreflightStatus, StagedRecord};
+    let chain = chain_with_plan().await;
+    let home = tempfile::tempdir().unwrap();
+    place_binary(home.path(), "v2");
+    let layout = switchyard_store::Layout::new(home.path(), "simd");
+    let name = switchyard_core::UpgradeName::parse("v2", false).unwrap();
+    let mut record = StagedRecord {
+        name: "v2".into(),
+        platform: Some(this_platform()),
+        url: format!("https://example.invalid/simd-v2?checksum=sha256:{SHA}"),
+        expected_checksum: Some(format!("sha256:{SHA}")),
+        digest: format!("sha256:{SHA}"),
+        size: 20,
+        archive: None,
+        binary_path: layout.upgrade_binary(&name),
+        binary_sha256: SHA.into(),
+        binary_size: 20,
+        staged_at: chrono::Utc::now(),
+        preflight: PreflightRecord {
+            status: PreflightStatus::Failed,
+            output: String::new(),
+            message: Some("error while loading shared libraries: libwasmvm.x86_64.so".into()),
+            ran_at: Some(chrono::Utc::now()),
+        },
+    };
+    staged::save(&layout, &name, &record).unwrap();
+    let h = home.path().to_str().unwrap();
+    let rpc = chain.rpc_url();
+    let env = [("DAEMON_HOME", h), ("DAEMON_NAME", "simd")];
+    let (code, v) = plan_json(&["--rpc", &rpc], &env).await;
+    assert_eq!(code, 2, "{v:#}");
+    let u = &v["upgrades"][0];
+    assert_eq!(u["binary"]["staged"], true);
+    assert_eq!(u["binary"]["preflight"]["status"], "failed");
+    assert!(u["problems"].to_string().contains("libwasmvm"), "{u:#}");
+
+    record.preflight = PreflightRecord {
+        status: PreflightStatus::Ok,
+        output: "v2.0.0".into(),
+        message: None,
+        ran_at: Some(chrono::Utc::now()),
+    };
+    staged::save(&layout, &name, &record).unwrap();
+    let (code, v) = plan_json(&["--rpc", &rpc], &env).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["upgrades"][0]["binary"]["preflight"]["output"], "v2.0.0");
+    assert_eq!(v["upgrades"][0]["ready"], true);
 }

@@ -47,7 +47,12 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         (Some(h), Some(n)) => Some(Layout::new(h, n)),
         _ => None,
     };
-    let report = build_report(&snap, layout.as_ref(), cfg.disable_recase, &this_platform());
+    let mut report = build_report(&snap, layout.as_ref(), cfg.disable_recase, &this_platform());
+    if cfg.home.is_some() && cfg.daemon_name.is_none() {
+        report
+            .problems
+            .push("DAEMON_NAME is not set: whether binaries are staged was not checked".into());
+    }
     let code = if report.upgrades.iter().all(|u| u.ready) {
         0
     } else {
