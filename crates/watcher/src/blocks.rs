@@ -4,6 +4,9 @@
 //!
 //! Heights are delivered in increasing order and without repeats, whatever source they come from;
 //! a jump (blocks missed while reconnecting) is delivered as the one new height.
+//!
+//! This build's websocket client has no TLS: for an `https://` RPC address the `wss://`
+//! subscription fails and the feed keeps polling (nodes on the same host use plain `http://`).
 
 use std::time::Duration;
 

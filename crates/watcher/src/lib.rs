@@ -27,7 +27,7 @@
 //!   [`grpc_node`]: height and time over gRPC when no RPC address is known.
 //! - [`wire`]: decoding CometBFT JSON. [`query`]: module queries over gRPC or `abci_query`.
 //! - [`proposals`]: upgrade messages inside gov proposals. [`info`]: a plan's info → binaries.
-//! - [`view`]: plan/proposals merged into upcoming upgrades. [`snapshot`]: one look at the chain.
+//! - [`view`]: plan/proposals merged into upcoming upgrades. [`mod@snapshot`]: one look at the chain.
 //! - [`blocks`]: the NewBlock feed. [`block_times`]: average block time.
 //! - [`watcher`]: the long-running [`ChainWatcher`]; [`events`]: what changed, for logs.
 //! - [`upgrade_file`]: the node's upgrade-info.json.

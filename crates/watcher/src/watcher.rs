@@ -52,6 +52,19 @@ pub struct ChainView {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+impl ChainView {
+    /// The scheduled plan as the decision core takes it (`None`: no plan, or not known yet;
+    /// `Some(Err)`: the chain's plan name is not usable as a folder name).
+    pub fn chain_plan(
+        &self,
+        disable_recase: bool,
+    ) -> Option<Result<switchyard_core::schedule::ChainPlan, switchyard_core::NameError>> {
+        self.plan
+            .as_ref()
+            .map(|p| p.spec.chain_plan(disable_recase))
+    }
+}
+
 /// Tuning of the watcher.
 #[derive(Debug, Clone)]
 pub struct WatcherOptions {
