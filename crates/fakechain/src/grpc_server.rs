@@ -41,6 +41,15 @@ impl Svc {
 }
 
 #[allow(clippy::result_large_err)]
+/// Wraps an answer as the SDK does, with the height it was answered at.
+fn at<T>(st: &crate::state::ChainState, msg: T) -> Response<T> {
+    let mut r = Response::new(msg);
+    if let Ok(v) = st.last_committed().to_string().parse() {
+        r.metadata_mut().insert("x-cosmos-block-height", v);
+    }
+    r
+}
+
 fn nope<T>() -> R<T> {
     Err(Status::unimplemented("not served by fakechain"))
 }
@@ -59,7 +68,7 @@ impl upgrade::query_server::Query for Svc {
             p.info = "x".repeat(st.s.oversized_bytes);
             r.plan = Some(p);
         }
-        Ok(Response::new(r))
+        Ok(at(&st, r))
     }
     async fn applied_plan(
         &self,
@@ -67,7 +76,7 @@ impl upgrade::query_server::Query for Svc {
     ) -> R<upgrade::QueryAppliedPlanResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
-        Ok(Response::new(queries::applied_plan(&st, req.get_ref())))
+        Ok(at(&st, queries::applied_plan(&st, req.get_ref())))
     }
     async fn upgraded_consensus_state(
         &self,
@@ -109,7 +118,7 @@ impl gov_v1::query_server::Query for Svc {
     ) -> R<gov_v1::QueryProposalsResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
-        Ok(Response::new(queries::proposals_v1(&st, req.get_ref())))
+        Ok(at(&st, queries::proposals_v1(&st, req.get_ref())))
     }
     async fn vote(&self, _: Request<gov_v1::QueryVoteRequest>) -> R<gov_v1::QueryVoteResponse> {
         nope()
@@ -158,7 +167,7 @@ impl gov_v1beta1::query_server::Query for Svc {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
         queries::proposals_v1beta1(&st, req.get_ref())
-            .map(Response::new)
+            .map(|r| at(&st, r))
             .map_err(|(_, log)| Status::internal(log))
     }
     async fn vote(
@@ -224,25 +233,33 @@ impl tm::service_server::Service for Svc {
     ) -> R<tm::GetNodeInfoResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
-        Ok(Response::new(tm::GetNodeInfoResponse {
-            default_node_info: Some(cosmos_sdk_proto::tendermint::p2p::DefaultNodeInfo {
-                network: st.s.chain_id.clone(),
-                version: "0.38.12".into(),
-                moniker: "fakechain".into(),
-                ..Default::default()
-            }),
-            application_version: Some(tm::VersionInfo {
-                name: "sim".into(),
-                app_name: "simd".into(),
-                version: st.s.app_version.clone(),
-                ..Default::default()
-            }),
-        }))
+        Ok(at(
+            &st,
+            tm::GetNodeInfoResponse {
+                default_node_info: Some(cosmos_sdk_proto::tendermint::p2p::DefaultNodeInfo {
+                    network: st.s.chain_id.clone(),
+                    version: "0.38.12".into(),
+                    moniker: "fakechain".into(),
+                    ..Default::default()
+                }),
+                application_version: Some(tm::VersionInfo {
+                    name: "sim".into(),
+                    app_name: "simd".into(),
+                    version: st.s.app_version.clone(),
+                    ..Default::default()
+                }),
+            },
+        ))
     }
     async fn get_syncing(&self, _: Request<tm::GetSyncingRequest>) -> R<tm::GetSyncingResponse> {
         self.gate().await?;
-        let syncing = self.0.state.lock().unwrap().s.catching_up;
-        Ok(Response::new(tm::GetSyncingResponse { syncing }))
+        let st = self.0.state.lock().unwrap();
+        Ok(at(
+            &st,
+            tm::GetSyncingResponse {
+                syncing: st.s.catching_up,
+            },
+        ))
     }
     async fn get_latest_block(
         &self,
@@ -250,11 +267,14 @@ impl tm::service_server::Service for Svc {
     ) -> R<tm::GetLatestBlockResponse> {
         self.gate().await?;
         let st = self.0.state.lock().unwrap();
-        // Like the SDK, gRPC serves the app's committed state: the last committed block.
-        Ok(Response::new(tm::GetLatestBlockResponse {
-            sdk_block: Some(sdk_block(&st, st.last_committed())),
-            ..Default::default()
-        }))
+        // The latest block CometBFT stored (H while halted at a plan at H).
+        Ok(at(
+            &st,
+            tm::GetLatestBlockResponse {
+                sdk_block: Some(sdk_block(&st, st.height())),
+                ..Default::default()
+            },
+        ))
     }
     async fn get_block_by_height(
         &self,
@@ -268,10 +288,13 @@ impl tm::service_server::Service for Svc {
                 "requested block height {h} is not available"
             )));
         }
-        Ok(Response::new(tm::GetBlockByHeightResponse {
-            sdk_block: Some(sdk_block(&st, h)),
-            ..Default::default()
-        }))
+        Ok(at(
+            &st,
+            tm::GetBlockByHeightResponse {
+                sdk_block: Some(sdk_block(&st, h)),
+                ..Default::default()
+            },
+        ))
     }
     async fn get_latest_validator_set(
         &self,

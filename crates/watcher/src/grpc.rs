@@ -11,6 +11,9 @@ use tonic::transport::{Channel, Endpoint};
 use crate::error::{Result, WatchError};
 use crate::rpc::Limits;
 
+/// The response header in which the SDK reports the height a query was answered at.
+pub const BLOCK_HEIGHT_HEADER: &str = "x-cosmos-block-height";
+
 /// A connected gRPC channel to one node.
 #[derive(Debug, Clone)]
 pub struct GrpcClient {
@@ -64,6 +67,16 @@ impl GrpcClient {
         Req: Message + Send + Sync + 'static,
         Resp: Message + Default + Send + Sync + 'static,
     {
+        self.unary_at(path, req).await.map(|(r, _)| r)
+    }
+
+    /// Like [`Self::unary`], also returning the height the node answered at (the SDK's
+    /// `x-cosmos-block-height` response header: the app's last committed height).
+    pub async fn unary_at<Req, Resp>(&self, path: &str, req: Req) -> Result<(Resp, Option<i64>)>
+    where
+        Req: Message + Send + Sync + 'static,
+        Resp: Message + Default + Send + Sync + 'static,
+    {
         let what = format!("gRPC {path}");
         let pq = PathAndQuery::try_from(path.to_string()).map_err(|e| WatchError::BadAddress {
             what: "gRPC method",
@@ -82,7 +95,14 @@ impl GrpcClient {
             let codec = tonic::codec::ProstCodec::<Req, Resp>::default();
             grpc.unary(tonic::Request::new(req), pq, codec)
                 .await
-                .map(tonic::Response::into_inner)
+                .map(|r| {
+                    let height = r
+                        .metadata()
+                        .get(BLOCK_HEIGHT_HEADER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<i64>().ok());
+                    (r.into_inner(), height)
+                })
                 .map_err(|s| self.status_error(&what, s))
         };
         match tokio::time::timeout(self.limits.timeout, call).await {

@@ -71,21 +71,28 @@ pub async fn status(g: &GrpcClient) -> Result<Status> {
     })
 }
 
-/// The equivalent of `/abci_info`: the app version from GetNodeInfo; the committed height is the
-/// latest block's (gRPC serves the app's committed state).
+/// The equivalent of `/abci_info`: the app version from GetNodeInfo, and the app's last
+/// committed height from the `x-cosmos-block-height` header the SDK puts on every answer (the
+/// latest block's height when a node leaves it out).
 pub async fn abci_info(g: &GrpcClient) -> Result<AbciInfo> {
-    let n: tm::GetNodeInfoResponse = g.unary(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
-    let b: tm::GetLatestBlockResponse = g
-        .unary(GET_LATEST_BLOCK, tm::GetLatestBlockRequest {})
-        .await?;
-    let (_, height, _) = header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?;
+    let (n, at): (tm::GetNodeInfoResponse, _) =
+        g.unary_at(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
+    let last_block_height = match at {
+        Some(h) => h,
+        None => {
+            let b: tm::GetLatestBlockResponse = g
+                .unary(GET_LATEST_BLOCK, tm::GetLatestBlockRequest {})
+                .await?;
+            header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?.1
+        }
+    };
     Ok(AbciInfo {
         version: n
             .application_version
             .map(|v| v.version)
             .filter(|v| !v.is_empty()),
         app_version: None,
-        last_block_height: height,
+        last_block_height,
     })
 }
 

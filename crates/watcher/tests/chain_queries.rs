@@ -401,4 +401,13 @@ async fn grpc_only_still_reports_the_chain() {
     );
     assert_eq!(s.upcoming[0].height, 400);
     assert_eq!(s.upcoming[0].eta, Some(std::time::Duration::from_secs(200)));
+
+    // Halted at the plan: latest block H, the app's committed height (from the
+    // x-cosmos-block-height header) H-1, as over RPC.
+    chain
+        .control_json(json!({"op":"advance","blocks":150}))
+        .unwrap();
+    let s = snapshot(&c, SnapshotOptions::default()).await.unwrap();
+    assert_eq!(s.height, 400);
+    assert_eq!(s.app.unwrap().last_block_height, 399);
 }
