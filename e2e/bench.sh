@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side upgrade downtime and supervisor memory, switchyard vs cosmovisor, on a real chain.
-#   e2e/bench.sh [RUNS]      (default 3 runs of each of the four rows)
+#   e2e/bench.sh [RUNS]      (default 3 runs of each of the five rows)
 # Writes bench/downtime.md (medians, ratios, machine) and bench/downtime.jsonl (raw, one run a line).
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -10,7 +10,8 @@ e2e_switchyard
 results="$E2E_RUN_DIR/bench.jsonl"
 : >"$results"
 for i in $(seq 1 "$runs"); do
-  for row in "switchyard preplaced" "cosmovisor preplaced" "switchyard prestage" "cosmovisor download"; do
+  for row in "switchyard preplaced" "cosmovisor preplaced" "switchyard prestage" "cosmovisor download" \
+             "switchyard download"; do
     set -- $row
     e2e_log "run $i/$runs: $1 $2"
     e2e_scenario "$results" --supervisor "$1" --mode "$2"

@@ -705,7 +705,7 @@ def scenario(args):
         dl_after_halt = [r for r in srv.requests if t_halt and r[0] >= t_halt]
         result["downloads_after_halt"] = len(dl_after_halt)
         result["downloads_total"] = len(srv.requests)
-        if sup_kind == "switchyard":
+        if sup_kind == "switchyard" and args.mode != "download":
             checks.check(not dl_after_halt, "no download happened at the halt",
                          f"{len(dl_after_halt)} requests after the halt")
         log(f"downtime (upgrade-info.json written -> H committed by new binary): {result['downtime_s']}s")
@@ -899,7 +899,9 @@ def report(args):
     out.append(f"Chain: single-validator simd on 127.0.0.1, timeout_commit "
                f"{os.environ.get('E2E_TIMEOUT_COMMIT', '500ms')}; governance upgrade "
                f"`{sample.get('upgrade', UPGRADE_NAME)}` from simd {sample.get('old', '?')} to {sample.get('new', '?')} "
-               f"(both built from the Go module proxy by `e2e/build-binaries.sh`).\n")
+               f"(both built from the Go module proxy by `e2e/build-binaries.sh`); "
+               f"cosmovisor {os.environ.get('E2E_COSMOVISOR_VERSION', '?')}; "
+               f"switchyard: {os.environ.get('E2E_SWITCHYARD_DESC', '?')}.\n")
     out.append("**Downtime** = from the old binary's halt (the moment it wrote `data/upgrade-info.json`: the file's "
                "mtime) to the first moment the new binary answers `/abci_info` with `last_block_height >= H` (block H "
                "committed by the new binary), polled every 20 ms. **Peak RSS** is the supervisor process's own "
@@ -926,10 +928,14 @@ def report(args):
     def ratio(a, b):
         return "%.2f" % (a / b) if a is not None and b else "n/a"
     out.append(f"- downtime, both pre-placed: {ratio(med('switchyard', 'preplaced', 'downtime_s'), med('cosmovisor', 'preplaced', 'downtime_s'))}")
+    out.append(f"- downtime, both downloading at the halt: "
+               f"{ratio(med('switchyard', 'download', 'downtime_s'), med('cosmovisor', 'download', 'downtime_s'))}")
     out.append(f"- downtime, switchyard pre-staged during voting vs cosmovisor downloading at the halt: "
                f"{ratio(med('switchyard', 'prestage', 'downtime_s'), med('cosmovisor', 'download', 'downtime_s'))}")
-    sw_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "switchyard" for r in v])
-    cv_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "cosmovisor" for r in v])
+    sw_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "switchyard"
+                      for r in v if not r.get("failed")])
+    cv_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "cosmovisor"
+                      for r in v if not r.get("failed")])
     out.append(f"- supervisor peak RSS (all runs): {ratio(sw_rss, cv_rss)} "
                f"({'%.1f' % (sw_rss / 1024) if sw_rss else 'n/a'} MiB vs {'%.1f' % (cv_rss / 1024) if cv_rss else 'n/a'} MiB)")
     failed = [r for r in rows if r.get("failed")]

@@ -43,6 +43,7 @@ e2e_binaries() {
 
 e2e_switchyard() {
   if [ -n "${SWITCHYARD_BIN:-}" ]; then
+    E2E_GIVEN_BIN=1
     [ -x "$SWITCHYARD_BIN" ] || { e2e_log "SWITCHYARD_BIN=$SWITCHYARD_BIN is not executable"; exit 1; }
   else
     SWITCHYARD_BIN="$REPO_DIR/target/release/switchyard"
@@ -50,6 +51,9 @@ e2e_switchyard() {
     (cd "$REPO_DIR" && nice -n 10 cargo build --release --quiet --bin switchyard) \
       || { e2e_log "cargo build --release failed"; exit 1; }
   fi
+  local profile="built from this checkout with cargo build --release"
+  [ -n "${E2E_GIVEN_BIN:-}" ] && profile="given as SWITCHYARD_BIN=$SWITCHYARD_BIN"
+  export E2E_SWITCHYARD_DESC="$profile, commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
   # run a copy: a concurrent cargo build must not swap the binary under a running scenario
   cp "$SWITCHYARD_BIN" "$E2E_RUN_DIR/switchyard"
   export SWITCHYARD_BIN="$E2E_RUN_DIR/switchyard"
