@@ -3,6 +3,9 @@
 //! the blocks/sync part of `cosmos.base.tendermint.v1beta1.Service`.
 //! Methods the watcher does not use answer UNIMPLEMENTED, as a node without them would.
 
+// tonic's own signatures return `Result<_, Status>`.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use cosmos_sdk_proto::cosmos::base::tendermint::v1beta1 as tm;
@@ -15,14 +18,12 @@ use tonic::{Request, Response, Status};
 use crate::state::Mode;
 use crate::{queries, Shared};
 
-#[allow(clippy::result_large_err)] // tonic's own signature
 type R<T> = Result<Response<T>, Status>;
 
 #[derive(Clone)]
 struct Svc(Arc<Shared>);
 
 impl Svc {
-    #[allow(clippy::result_large_err)]
     async fn gate(&self) -> Result<Mode, Status> {
         let mode = {
             let mut st = self.0.state.lock().unwrap();
@@ -40,7 +41,6 @@ impl Svc {
     }
 }
 
-#[allow(clippy::result_large_err)]
 /// Wraps an answer as the SDK does, with the height it was answered at.
 fn at<T>(st: &crate::state::ChainState, msg: T) -> Response<T> {
     let mut r = Response::new(msg);
