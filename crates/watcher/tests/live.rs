@@ -54,9 +54,9 @@ async fn websocket_feed_reconnects_and_polls_meanwhile() {
     let b = next_block(&mut rx).await;
     assert_eq!((b.height, b.source), (101, BlockSource::Websocket));
 
-    // The socket drops and the next two handshakes are refused: blocks keep coming by polling.
+    // The socket drops and the next four handshakes are refused: blocks keep coming by polling.
     chain
-        .control_json(json!({"op":"refuse_websockets","count":2}))
+        .control_json(json!({"op":"refuse_websockets","count":4}))
         .unwrap();
     chain.control_json(json!({"op":"drop_websockets"})).unwrap();
     tokio::time::timeout(
@@ -73,7 +73,7 @@ async fn websocket_feed_reconnects_and_polls_meanwhile() {
     assert_eq!(b.height, 104, "a jump is delivered as the new height");
     assert_eq!(b.source, BlockSource::Poll);
 
-    // It reconnects (third handshake) and events flow again.
+    // It reconnects (fifth handshake, after backing off) and events flow again.
     tokio::time::timeout(
         Duration::from_secs(10),
         state.wait_for(|s| s.websocket_connected && s.websocket_sessions >= 2),
@@ -143,12 +143,12 @@ async fn chain_watcher_follows_plans_and_recovers() {
         next_event(&mut events).await,
         WatchEvent::ProposalVoting { id: 1, .. }
     ));
-    // It passes: the plan appears.
-    chain.control_json(json!({"op":"pass","id":1})).unwrap();
+    // A block, then the proposal passes: the plan appears.
     chain
         .control_json(json!({"op":"advance","blocks":1}))
         .unwrap();
     assert_eq!(next_block(&mut blocks).await.height, 1001);
+    chain.control_json(json!({"op":"pass","id":1})).unwrap();
     match next_event(&mut events).await {
         WatchEvent::PlanScheduled { plan } => {
             assert_eq!((plan.name.as_str(), plan.height), ("v2", 1015))
