@@ -167,9 +167,15 @@ async fn chain_watcher_follows_plans_and_recovers() {
         next_event(&mut events).await,
         WatchEvent::PlanApproaching { blocks: 10, .. }
     ));
-    let v = view.borrow().clone();
-    assert_eq!(v.upcoming.len(), 1);
-    assert_eq!(v.upcoming[0].proposal_id, Some(1));
+    // Once proposals are re-read, the plan is matched to its passed proposal.
+    let v = tokio::time::timeout(
+        Duration::from_secs(10),
+        view.wait_for(|v| v.upcoming.len() == 1 && v.upcoming[0].proposal_id == Some(1)),
+    )
+    .await
+    .expect("the plan is matched to proposal 1")
+    .unwrap()
+    .clone();
     assert!(v.average_block_time.is_some());
 
     // The node goes silent: the error is recorded, and cleared when it answers again.
