@@ -54,7 +54,16 @@ impl UpgradeFileWatcher {
         disable_recase: bool,
     ) -> mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>> {
         let (tx, rx) = mpsc::channel(16);
-        tokio::spawn(run(path, poll_interval, disable_recase, tx));
+        // The watch is set up before returning, so no write after `spawn` can be missed.
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
+        let fs_watch = watch_dir(&folder_of(&path), ev_tx.clone());
+        tokio::spawn(run(
+            path,
+            poll_interval,
+            disable_recase,
+            tx,
+            (ev_tx, ev_rx, fs_watch),
+        ));
         rx
     }
 }
@@ -104,13 +113,14 @@ async fn run(
     poll: Duration,
     disable_recase: bool,
     tx: mpsc::Sender<Result<UpgradeInfo, UpgradeFileError>>,
+    events: (
+        mpsc::UnboundedSender<()>,
+        mpsc::UnboundedReceiver<()>,
+        Option<notify::RecommendedWatcher>,
+    ),
 ) {
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<()>();
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    let mut fs_watch: Option<notify::RecommendedWatcher> = None;
+    let (ev_tx, mut ev_rx, mut fs_watch) = events;
+    let dir = folder_of(&path);
     let mut last_ok: Option<UpgradeInfo> = None;
     let mut last_err: Option<UpgradeFileError> = None;
     let mut bad_since: Option<Instant> = None;
@@ -169,6 +179,13 @@ async fn run(
     }
 }
 
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
 fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
     if !dir.is_dir() {
         return None;
@@ -208,7 +225,6 @@ mod tests {
         let file = data.join("upgrade-info.json");
         // Polling is slow on purpose: delivery must come from notifications.
         let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_secs(60), false);
-        tokio::time::sleep(Duration::from_millis(100)).await;
         std::fs::write(
             &file,
             br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
