@@ -13,7 +13,10 @@
 //!   error. It retries with backoff forever and never touches the node. It logs when a plan
 //!   appears, changes, is cancelled, and when its height is 100 and 10 blocks away.
 //!   [`ChainWatcher::new_blocks`] gives a `broadcast::Receiver<NewBlock>` of every new height
-//!   (websocket `NewBlock`, with `/status` polling while the socket is down).
+//!   (websocket `NewBlock`, with `/status` polling while the socket is down), and
+//!   [`ChainWatcher::events`] a `broadcast::Receiver<WatchEvent>` of plan scheduled / changed /
+//!   cancelled / applied / approaching and proposals entering voting.
+//!   [`ChainView::chain_plan`] gives the plan as `switchyard_core::schedule::ChainPlan`.
 //! - [`upgrade_file::UpgradeFileWatcher::spawn`] watches `data/upgrade-info.json` and delivers
 //!   `Result<UpgradeInfo, UpgradeFileError>` values through a `tokio::sync::mpsc::Receiver`.
 //!
