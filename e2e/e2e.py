@@ -645,8 +645,9 @@ def scenario(args):
                     break  # the proposal left its voting period
                 if os.path.exists(staged_path):
                     r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=30)
-                    plan_json = r.stdout if r.returncode == 0 else f"exit {r.returncode}: {r.stderr[-300:]}"
-                    if r.returncode == 0 and plan_reports_staged(plan_json, UPGRADE_NAME):
+                    # exit 0: every upcoming upgrade ready, 2: one is not; both print the report
+                    plan_json = r.stdout if r.returncode in (0, 2) else f"exit {r.returncode}: {r.stderr[-300:]}"
+                    if r.returncode in (0, 2) and plan_reports_staged(plan_json, UPGRADE_NAME):
                         st = proposal_status(simd_old, rpc_port, pid)
                         if st is not None and "VOTING" in st:
                             staged_in_voting = time.time()
@@ -705,6 +706,11 @@ def scenario(args):
         dl_after_halt = [r for r in srv.requests if t_halt and r[0] >= t_halt]
         result["downloads_after_halt"] = len(dl_after_halt)
         result["downloads_total"] = len(srv.requests)
+        if srv.requests and t_halt:
+            # when the binary was fetched, relative to the halt (negative: before it)
+            result["download_at_s_from_halt"] = round(srv.requests[0][0] - t_halt, 2)
+        if srv.requests and voting_end:
+            result["download_at_s_from_voting_end"] = round(srv.requests[0][0] - voting_end, 2)
         if sup_kind == "switchyard" and args.mode != "download":
             checks.check(not dl_after_halt, "no download happened at the halt",
                          f"{len(dl_after_halt)} requests after the halt")
@@ -734,37 +740,19 @@ def scenario(args):
 
 
 def plan_reports_staged(text, name):
-    """Assumed contract: `switchyard plan --json` prints one JSON object that somewhere holds an
-    object naming the upgrade and saying it is staged (a true `staged`/`ready`/`preflighted` field,
-    or a state/status string containing staged|ready|preflight|verified)."""
+    """`switchyard plan --json` prints one object whose `upgrades` list holds
+    {"name", "proposal_status", "binary": {"staged": bool, "preflight": {"status": ...}}, "ready"}.
+    Staged and preflighted = that upgrade's binary.staged is true and its preflight status is "ok"."""
     try:
         d = json.loads(text)
     except Exception:
         return False
-    found = []
-
-    def walk(o):
-        if isinstance(o, dict):
-            if any(isinstance(v, str) and v.lower() == name for v in o.values()):
-                found.append(o)
-            for v in o.values():
-                walk(v)
-        elif isinstance(o, list):
-            for v in o:
-                walk(v)
-    walk(d)
-    for o in found:
-        flat = json.dumps(o).lower()
-        for k in ("staged", "ready", "preflighted", "preflight_ok", "verified"):
-            if o.get(k) is True:
-                return True
-        for k in ("state", "status", "binary", "readiness", "local"):
-            v = o.get(k)
-            if isinstance(v, str) and re.search(r"staged|ready|preflight|verified", v.lower()):
-                return True
-            if isinstance(v, dict) and re.search(r'"(staged|ready|preflighted|verified)": true|staged|preflight', json.dumps(v).lower()):
-                return True
-        if re.search(r'"(staged|ready|preflighted)": true', flat):
+    for u in d.get("upgrades") or []:
+        if str(u.get("name", "")).lower() != name:
+            continue
+        b = u.get("binary") or {}
+        pf = b.get("preflight") or {}
+        if b.get("staged") is True and pf.get("status") == "ok":
             return True
     return False
 
