@@ -19,7 +19,10 @@ fn batch_of_three(sdk: &str) {
     home.serve_rpc();
     let genesis = home.binary("genesis", "", sdk);
     home.setup(&genesis, &[]);
-    let m: Vec<_> = ["fix1", "fix2", "fix3"].iter().map(|n| home.binary(n, "", sdk)).collect();
+    let m: Vec<_> = ["fix1", "fix2", "fix3"]
+        .iter()
+        .map(|n| home.binary(n, "", sdk))
+        .collect();
     let list = format!(
         "fix1:{}:8,fix3:{}:16,fix2:{}:12",
         m[0].display(),
@@ -45,11 +48,21 @@ fn batch_of_three(sdk: &str) {
     assert_each_height_once(&home.executed(), |h, id| id == expect(h));
     assert_eq!(home.current_target(), "upgrades/fix3");
     let log = sy.log();
-    let flag = if sdk.starts_with("v0.47") || sdk == "v0.50.5" { 7 } else { 8 };
-    assert!(log.contains(&format!("--halt-height {flag}")), "{sdk}: {log}");
+    let flag = if sdk.starts_with("v0.47") || sdk == "v0.50.5" {
+        7
+    } else {
+        8
+    };
+    assert!(
+        log.contains(&format!("--halt-height {flag}")),
+        "{sdk}: {log}"
+    );
     // The last binary runs with no halt flag once nothing is pending.
     let events = home.events();
-    let last_start = events.lines().filter(|l| l.starts_with("fix3 start")).last().unwrap();
+    let last_start = events
+        .lines()
+        .rfind(|l| l.starts_with("fix3 start"))
+        .unwrap();
     assert!(!last_start.contains("halt-height"), "{last_start}");
     // Nothing was written into the node's own upgrade-info.json.
     assert!(!home.path().join("data/upgrade-info.json").exists());
@@ -86,13 +99,35 @@ fn an_upgrade_added_while_running_restarts_the_node_once_with_the_halt_height() 
     let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
     wait_for("blocks", T, || home.committed() >= 3, || sy.log());
     let target = home.committed() + 15;
-    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", &target.to_string()]);
+    let out = home.cmd(&[
+        "add-upgrade",
+        "fix",
+        fix.to_str().unwrap(),
+        "--height",
+        &target.to_string(),
+    ]);
     assert!(out.status.success(), "{}", text(&out));
-    wait_for("the fix to run", T, || home.committed() >= target + 2, || format!("{}\n{}", sy.log(), home.events()));
+    wait_for(
+        "the fix to run",
+        T,
+        || home.committed() >= target + 2,
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
     assert_eq!(sy.stop().code(), Some(0));
-    assert_each_height_once(&home.executed(), |h, id| if h < target { id == "genesis" } else { id == "fix" });
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < target {
+            id == "genesis"
+        } else {
+            id == "fix"
+        }
+    });
     assert!(sy.log().contains("restarting it once"), "{}", sy.log());
-    assert_eq!(home.events().matches("genesis start").count(), 2, "{}", home.events());
+    assert_eq!(
+        home.events().matches("genesis start").count(),
+        2,
+        "{}",
+        home.events()
+    );
 }
 
 #[test]
@@ -103,16 +138,37 @@ fn pending_manual_upgrades_survive_a_restart_of_switchyard() {
     let fix = home.binary("fix", "", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("block_time", "0.1");
-    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--upgrade-height", "14"]);
+    let out = home.cmd(&[
+        "add-upgrade",
+        "fix",
+        fix.to_str().unwrap(),
+        "--upgrade-height",
+        "14",
+    ]);
     assert!(out.status.success(), "{}", text(&out));
     let mut first = home.run(&[]);
     wait_for("blocks", T, || home.committed() >= 4, || first.log());
     assert_eq!(first.stop().code(), Some(0));
     let mut second = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
-    wait_for("the fix", T, || home.committed() >= 16, || format!("{}\n{}", second.log(), home.events()));
+    wait_for(
+        "the fix",
+        T,
+        || home.committed() >= 16,
+        || format!("{}\n{}", second.log(), home.events()),
+    );
     assert_eq!(second.stop().code(), Some(0));
-    assert_each_height_once(&home.executed(), |h, id| if h < 14 { id == "genesis" } else { id == "fix" });
-    assert!(second.log().contains("--halt-height 14"), "{}", second.log());
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < 14 {
+            id == "genesis"
+        } else {
+            id == "fix"
+        }
+    });
+    assert!(
+        second.log().contains("--halt-height 14"),
+        "{}",
+        second.log()
+    );
 }
 
 #[test]
@@ -127,10 +183,21 @@ fn unknown_sdk_version_falls_back_to_stopping_on_block_h_minus_1_and_says_it_is_
     let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "6"]);
     assert!(out.status.success(), "{}", text(&out));
     let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
-    wait_for("the fix", T, || home.committed() >= 7, || format!("{}\n{}", sy.log(), home.events()));
+    wait_for(
+        "the fix",
+        T,
+        || home.committed() >= 7,
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
     assert_eq!(sy.stop().code(), Some(0));
     assert!(sy.log().contains("racy"), "{}", sy.log());
-    assert_each_height_once(&home.executed(), |h, id| if h < 6 { id == "genesis" } else { id == "fix" });
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < 6 {
+            id == "genesis"
+        } else {
+            id == "fix"
+        }
+    });
 }
 
 #[test]
@@ -143,9 +210,18 @@ fn collisions_are_refused_with_a_reason() {
     let ok = home.cmd(&["add-upgrade", "fix1", bin, "--height", "100"]);
     assert!(ok.status.success(), "{}", text(&ok));
     for (args, needle) in [
-        (vec!["add-upgrade", "fix2", bin, "--height", "100"], "two upgrades cannot run at one height"),
-        (vec!["add-upgrade", "fix1", bin, "--height", "200", "--force"], "already scheduled"),
-        (vec!["add-upgrade", "fix3", bin, "--height", "0"], "must be positive"),
+        (
+            vec!["add-upgrade", "fix2", bin, "--height", "100"],
+            "two upgrades cannot run at one height",
+        ),
+        (
+            vec!["add-upgrade", "fix1", bin, "--height", "200", "--force"],
+            "already scheduled",
+        ),
+        (
+            vec!["add-upgrade", "fix3", bin, "--height", "0"],
+            "must be positive",
+        ),
     ] {
         let out = home.cmd(&args);
         assert!(!out.status.success(), "{args:?} accepted");
@@ -161,6 +237,10 @@ fn collisions_are_refused_with_a_reason() {
     wait_for("blocks", T, || home.committed() >= 5, || sy.log());
     let out = home.cmd(&["add-upgrade", "late", bin, "--height", "3"]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the future"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not in the future"),
+        "{}",
+        text(&out)
+    );
     sy.stop();
 }

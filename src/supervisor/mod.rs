@@ -16,6 +16,7 @@
 //! node's parent-death signal needs: it fires when the thread that forked the node exits.
 
 mod observe;
+mod prestage;
 mod signals;
 mod swap;
 
@@ -94,6 +95,9 @@ impl<'a> Supervisor<'a> {
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
+        if let Some(view) = observer.chain_view() {
+            prestage::spawn(cfg.clone(), layout.clone(), view);
+        }
         Ok(Supervisor {
             cfg,
             crashes: CrashPolicy::new(CrashPolicyConfig {

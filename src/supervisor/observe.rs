@@ -1,17 +1,25 @@
 //! Where the supervisor's observations come from, merged into one stream.
 //!
-//! - the node's `data/upgrade-info.json` (valid contents only; half-written files are retried);
-//! - the chain: committed heights and the scheduled plan, from the chain watcher.
+//! - the node's `data/upgrade-info.json`, through the watcher's [`UpgradeFileWatcher`]
+//!   (filesystem notifications plus polling; half-written files are waited out);
+//! - the chain, through the watcher's [`ChainWatcher`]: the app's committed height (`/abci_info`,
+//!   and NewBlock events from the websocket, which CometBFT sends after a block is committed) and
+//!   the scheduled plan.
 //!
-//! Sources that fail (no RPC reachable, say) retry quietly in the background and never disturb
-//! the node.
+//! Heights polled from `/status` are deliberately *not* used as committed heights: at a halt
+//! CometBFT already stores block H while the app has only committed H-1.
+//!
+//! Sources that fail (no RPC reachable, say) retry in the background and never disturb the node.
 
 use std::time::Duration;
 
 use switchyard_core::schedule::ChainPlan;
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::Layout;
-use tokio::sync::mpsc;
+use switchyard_watcher::upgrade_file::{UpgradeFileError, UpgradeFileWatcher};
+use switchyard_watcher::watcher::{ChainView, ChainWatcher, WatcherOptions};
+use switchyard_watcher::{BlockSource, NewBlock};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::Config;
 
@@ -28,152 +36,172 @@ pub enum Observation {
 
 /// The merged stream of observations.
 pub struct Observer {
-    rx: mpsc::Receiver<Observation>,
+    file: mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>,
+    chain: Option<ChainFeed>,
+    disable_recase: bool,
+    /// Observations computed but not yet handed out.
+    pending: std::collections::VecDeque<Observation>,
+    last_plan: Option<Option<ChainPlan>>,
+    last_committed: Option<i64>,
+}
+
+struct ChainFeed {
+    // Kept alive for as long as we observe: dropping it stops the watcher task.
+    watcher: ChainWatcher,
+    view: watch::Receiver<ChainView>,
+    blocks: broadcast::Receiver<NewBlock>,
+    /// A websocket NewBlock height received while waiting, not yet turned into an observation.
+    pending_block: Option<i64>,
 }
 
 impl Observer {
     pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
-        let (tx, rx) = mpsc::channel(64);
-        spawn_file_poller(
-            layout.clone(),
+        let file = UpgradeFileWatcher::spawn(
+            layout.data_upgrade_info(),
             cfg.poll_interval,
             cfg.disable_recase,
-            tx.clone(),
         );
-        if cfg.watch_chain {
+        let chain = if cfg.watch_chain {
             match crate::chain_now::endpoints(cfg) {
                 Ok(endpoints) => {
-                    spawn_chain_poller(endpoints, cfg.poll_interval, cfg.disable_recase, tx)
+                    let opts = WatcherOptions {
+                        // The committed height decides manual swaps: refresh it at the poll interval.
+                        plan_every: cfg.poll_interval,
+                        idle_refresh: cfg.poll_interval.max(Duration::from_millis(200)),
+                        backoff_initial: cfg.poll_interval,
+                        backoff_max: Duration::from_secs(10),
+                        ..WatcherOptions::default()
+                    };
+                    let watcher = ChainWatcher::spawn(endpoints, opts);
+                    Some(ChainFeed {
+                        view: watcher.view(),
+                        blocks: watcher.new_blocks(),
+                        pending_block: None,
+                        watcher,
+                    })
                 }
-                Err(e) => tracing::warn!("not watching the chain: {e}"),
+                Err(e) => {
+                    tracing::warn!("not watching the chain: {e}");
+                    None
+                }
             }
+        } else {
+            None
+        };
+        Observer {
+            file,
+            chain,
+            disable_recase: cfg.disable_recase,
+            pending: Default::default(),
+            last_plan: None,
+            last_committed: None,
         }
-        Observer { rx }
+    }
+
+    /// The chain view, for pre-staging (None when the chain is not watched).
+    pub fn chain_view(&self) -> Option<watch::Receiver<ChainView>> {
+        self.chain.as_ref().map(|c| c.watcher.view())
     }
 
     pub async fn next(&mut self) -> Option<Observation> {
-        self.rx.recv().await
+        loop {
+            if let Some(o) = self.pending.pop_front() {
+                return Some(o);
+            }
+            let chain = self.chain.as_mut();
+            tokio::select! {
+                f = self.file.recv() => match f {
+                    Some(Ok(info)) => return Some(Observation::HaltFile(info)),
+                    Some(Err(e)) => tracing::error!("{e}"),
+                    None => std::future::pending::<()>().await,
+                },
+                v = changed(chain) => {
+                    if !v { self.chain = None; }
+                    self.take_view();
+                }
+            }
+        }
     }
 
     /// An observation already waiting, without waiting for one.
     pub fn try_next(&mut self) -> Option<Observation> {
-        self.rx.try_recv().ok()
+        while let Ok(f) = self.file.try_recv() {
+            if let Ok(info) = f {
+                self.pending.push_back(Observation::HaltFile(info));
+            }
+        }
+        self.take_view();
+        self.pending.pop_front()
+    }
+
+    /// Turns the latest chain view and queued NewBlock events into observations.
+    fn take_view(&mut self) {
+        let Some(feed) = self.chain.as_mut() else {
+            return;
+        };
+        let mut heights: Vec<i64> = feed.pending_block.take().into_iter().collect();
+        loop {
+            match feed.blocks.try_recv() {
+                Ok(b) if b.source == BlockSource::Websocket => heights.push(b.height),
+                Ok(_) => {}
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            }
+        }
+        for h in heights {
+            self.pending_committed(h);
+        }
+        let Some(feed) = self.chain.as_mut() else {
+            return;
+        };
+        let view = feed.view.borrow_and_update().clone();
+        if let Some(c) = view.last_committed_height.filter(|c| *c > 0) {
+            self.pending_committed(c);
+        }
+        if view.plan_known {
+            let plan = match view.chain_plan(self.disable_recase) {
+                Some(Ok(p)) => Some(p),
+                Some(Err(e)) => {
+                    tracing::error!("the chain's plan has an unusable name: {e}");
+                    None
+                }
+                None => None,
+            };
+            if self.last_plan.as_ref() != Some(&plan) {
+                self.last_plan = Some(plan.clone());
+                self.pending.push_back(Observation::Plan(plan));
+            }
+        }
+    }
+
+    fn pending_committed(&mut self, h: i64) {
+        if self.last_committed.is_none_or(|c| h > c) {
+            self.last_committed = Some(h);
+            self.pending.push_back(Observation::Committed(h));
+        }
     }
 }
 
-fn spawn_file_poller(
-    layout: Layout,
-    every: Duration,
-    disable_recase: bool,
-    tx: mpsc::Sender<Observation>,
-) {
-    tokio::spawn(async move {
-        let mut last: Option<UpgradeInfo> = None;
-        let mut tick = tokio::time::interval(every);
-        loop {
-            tick.tick().await;
-            if let Some(info) = read_upgrade_info_now(&layout, disable_recase).await {
-                if last.as_ref() != Some(&info) {
-                    last = Some(info.clone());
-                    if tx.send(Observation::HaltFile(info)).await.is_err() {
-                        return;
-                    }
+/// Waits for the next change of the view or the next block; false when the watcher is gone.
+async fn changed(chain: Option<&mut ChainFeed>) -> bool {
+    let Some(feed) = chain else {
+        std::future::pending::<()>().await;
+        return false;
+    };
+    tokio::select! {
+        r = feed.view.changed() => r.is_ok(),
+        r = feed.blocks.recv() => match r {
+            Ok(b) => {
+                // broadcast has no peek: keep the height for take_view.
+                if b.source == BlockSource::Websocket {
+                    feed.pending_block = Some(b.height);
                 }
+                true
             }
-        }
-    });
-}
-
-/// Polls the node for its committed height (every `every`) and the scheduled plan (every tenth
-/// round). Failures are retried with backoff and logged once per kind, never more loudly: the
-/// node may simply not be up yet.
-fn spawn_chain_poller(
-    endpoints: switchyard_watcher::Endpoints,
-    every: Duration,
-    disable_recase: bool,
-    tx: mpsc::Sender<Observation>,
-) {
-    tokio::spawn(async move {
-        let limits = switchyard_watcher::Limits {
-            timeout: Duration::from_secs(3),
-            max_response_bytes: 4 * 1024 * 1024,
-        };
-        let mut backoff = every;
-        let mut round: u64 = 0;
-        let mut last_plan: Option<Option<ChainPlan>> = None;
-        let mut failing = false;
-        loop {
-            let client = match switchyard_watcher::ChainClient::connect(&endpoints, limits).await {
-                Ok(c) => c,
-                Err(e) => {
-                    if !failing {
-                        tracing::debug!("chain not reachable yet: {e}");
-                        failing = true;
-                    }
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                    continue;
-                }
-            };
-            loop {
-                match client.abci_info().await {
-                    Ok(info) => {
-                        failing = false;
-                        backoff = every;
-                        if info.last_block_height > 0
-                            && tx
-                                .send(Observation::Committed(info.last_block_height))
-                                .await
-                                .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        if !failing {
-                            tracing::debug!("chain query failed, retrying: {e}");
-                            failing = true;
-                        }
-                        tokio::time::sleep(backoff).await;
-                        backoff = (backoff * 2).min(Duration::from_secs(10));
-                        break;
-                    }
-                }
-                if round % 10 == 0 {
-                    match client.current_plan().await {
-                        Ok(spec) => {
-                            let plan = spec.and_then(|p| {
-                                switchyard_core::UpgradeName::parse(&p.name, disable_recase)
-                                    .ok()
-                                    .map(|name| ChainPlan {
-                                        name,
-                                        height: p.height,
-                                    })
-                            });
-                            if last_plan.as_ref() != Some(&plan) {
-                                match (&last_plan, &plan) {
-                                    (_, Some(p)) => {
-                                        tracing::info!(upgrade = %p.name, height = p.height, "the chain has an upgrade plan")
-                                    }
-                                    (Some(Some(p)), None) => {
-                                        tracing::info!(upgrade = %p.name, "the upgrade plan was cancelled")
-                                    }
-                                    _ => {}
-                                }
-                                last_plan = Some(plan.clone());
-                                if tx.send(Observation::Plan(plan)).await.is_err() {
-                                    return;
-                                }
-                            }
-                        }
-                        Err(e) => tracing::debug!("plan query failed: {e}"),
-                    }
-                }
-                round += 1;
-                tokio::time::sleep(every).await;
-            }
-        }
-    });
+            Err(broadcast::error::RecvError::Lagged(_)) => true,
+            Err(broadcast::error::RecvError::Closed) => false,
+        },
+    }
 }
 
 /// Reads data/upgrade-info.json, giving a half-written file up to a second to complete.

@@ -38,6 +38,12 @@ pub enum SwapError {
         #[source]
         source: PreUpgradeError,
     },
+    #[error("the binary staged for upgrade {name} does not match what the chain decided: {why}. Remove {path} (and its record) or place the right binary with `switchyard add-upgrade --force`")]
+    StagedMismatch {
+        name: String,
+        path: PathBuf,
+        why: String,
+    },
     #[error(transparent)]
     Journal(#[from] switchyard_store::journal::JournalError),
     #[error(transparent)]
@@ -132,8 +138,49 @@ pub async fn perform(
             },
         });
     }
+    if let Err(e) = check_staged(layout, target) {
+        journal.finish_swap()?;
+        return Err(e);
+    }
     rec.step = SwapStep::BackingUp;
     resume_from(cfg, layout, journal, rec).await
+}
+
+/// A binary we pre-staged must still be the one we verified, and must come from the plan that
+/// halted the node (a proposal of the same name with another binary may have been the one to
+/// pass). Binaries the operator placed have no record and are trusted as placed.
+fn check_staged(layout: &Layout, target: &SwapTarget) -> Result<(), SwapError> {
+    use switchyard_core::binaries::{parse_info, this_platform, PlanInfo};
+    use switchyard_store::staged;
+    let mismatch = |why: String| SwapError::StagedMismatch {
+        name: target.name.to_string(),
+        path: layout.upgrade_binary(&target.name),
+        why,
+    };
+    let Some(rec) = staged::load(layout, &target.name).map_err(|e| mismatch(e.to_string()))? else {
+        return Ok(());
+    };
+    if !rec.is_installed() {
+        return Ok(());
+    }
+    staged::verify_installed(&rec).map_err(|e| mismatch(e.to_string()))?;
+    if let PlanInfo::Binaries(b) = parse_info(&target.info) {
+        if let Some(src) = b.for_platform(&this_platform()) {
+            if !rec.matches(src) {
+                return Err(mismatch(format!(
+                    "it was staged from {} ({}), but the plan lists {} ({})",
+                    rec.url,
+                    rec.digest,
+                    src.url,
+                    src.checksum
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "no checksum".into())
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.

@@ -46,7 +46,11 @@ impl Home {
     /// Gives the fake node a config/config.toml so it serves CometBFT RPC on a free loopback
     /// port (and switchyard finds it there, as it would on a real node host).
     pub fn serve_rpc(&self) -> u16 {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
         std::fs::create_dir_all(self.path().join("config")).unwrap();
         std::fs::write(
             self.path().join("config/config.toml"),

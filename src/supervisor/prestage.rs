@@ -1,0 +1,184 @@
+//! Pre-staging inside `run`: as soon as the chain watcher sees an upgrade with a binary for this
+//! platform, download, verify, install and preflight it, long before the halt.
+//!
+//! What is staged (when `DAEMON_ALLOW_DOWNLOAD_BINARIES` is true):
+//! - the scheduled plan (`CurrentPlan`, which is what a passed proposal becomes);
+//! - proposals still in their voting period, only with `SWITCHYARD_PRESTAGE_VOTING=true`
+//!   (running a binary from a proposal that may never pass is the operator's choice).
+//!
+//! A binary the operator placed is never touched (the store refuses). Failures are retried after
+//! a delay; they never disturb the node.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use switchyard_core::binaries::this_platform;
+use switchyard_core::UpgradeName;
+use switchyard_store::install::{stage_plan, StageOutcome};
+use switchyard_store::Layout;
+use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, Upcoming, UpgradeSource};
+use tokio::sync::watch;
+
+use crate::config::Config;
+
+/// How long a failed attempt waits before the next one.
+const RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The upcoming upgrades that should be staged now, by the rules above.
+pub fn candidates(view: &ChainView, allow_download: bool, prestage_voting: bool) -> Vec<&Upcoming> {
+    if !allow_download {
+        return Vec::new();
+    }
+    view.upcoming
+        .iter()
+        .filter(|u| matches!(u.binaries, PlanBinariesView::Listed { .. }))
+        .filter(|u| match u.source {
+            UpgradeSource::Plan => true,
+            UpgradeSource::Proposal => {
+                prestage_voting && u.proposal_status == Some(ProposalStatus::VotingPeriod)
+                    || u.proposal_status == Some(ProposalStatus::Passed)
+            }
+        })
+        .filter(|u| view.latest_height.is_none_or(|h| u.height > h))
+        .collect()
+}
+
+/// Starts the pre-staging task.
+pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) {
+    if !cfg.allow_download_binaries {
+        tracing::info!("DAEMON_ALLOW_DOWNLOAD_BINARIES is false: upcoming binaries are not pre-staged (use `switchyard prepare` or `add-upgrade`)");
+        return;
+    }
+    tokio::spawn(async move {
+        let opts = crate::staging::stage_options(&cfg, false);
+        // name -> (url, when it last failed); successes are remembered with no failure time.
+        let mut tried: HashMap<(String, String), Option<Instant>> = HashMap::new();
+        loop {
+            let todo: Vec<Upcoming> = {
+                let v = view.borrow_and_update();
+                candidates(&v, true, cfg.prestage_voting)
+                    .into_iter()
+                    .cloned()
+                    .collect()
+            };
+            for u in todo {
+                let Some(binaries) = u.binaries.binaries() else {
+                    continue;
+                };
+                let url = binaries
+                    .for_platform(&this_platform())
+                    .map(|s| s.url.clone())
+                    .unwrap_or_default();
+                let key = (u.name.clone(), url);
+                match tried.get(&key) {
+                    Some(None) => continue,
+                    Some(Some(t)) if t.elapsed() < RETRY_AFTER => continue,
+                    _ => {}
+                }
+                let name = match UpgradeName::parse(&u.name, cfg.disable_recase) {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!("not staging an upgrade with a bad name: {e}");
+                        tried.insert(key, None);
+                        continue;
+                    }
+                };
+                let what = match (u.source, u.proposal_id) {
+                    (UpgradeSource::Plan, _) => "the scheduled plan".to_string(),
+                    (UpgradeSource::Proposal, Some(id)) => {
+                        format!("proposal #{id}, still in voting")
+                    }
+                    (UpgradeSource::Proposal, None) => "a proposal".to_string(),
+                };
+                tracing::info!(upgrade = %name, height = u.height, "pre-staging the binary of {what}");
+                match stage_plan(&layout, &name, binaries, &this_platform(), &opts).await {
+                    Ok(StageOutcome::Staged(r)) => {
+                        tracing::info!(upgrade = %name, digest = %r.digest, size = r.size, "staged and preflighted: {}", r.preflight.output.lines().next().unwrap_or(""));
+                        tried.insert(key, None);
+                    }
+                    Ok(StageOutcome::AlreadyStaged(_)) => {
+                        tracing::info!(upgrade = %name, "already staged");
+                        tried.insert(key, None);
+                    }
+                    Ok(StageOutcome::OperatorPlaced { binary }) => {
+                        tracing::info!(upgrade = %name, "a binary placed by the operator is in {}; leaving it", binary.display());
+                        tried.insert(key, None);
+                    }
+                    Err(e) => {
+                        tracing::error!(upgrade = %name, "pre-staging failed (will retry): {e}");
+                        tried.insert(key, Some(Instant::now()));
+                    }
+                }
+            }
+            tokio::select! {
+                r = view.changed() => if r.is_err() { return },
+                _ = tokio::time::sleep(RETRY_AFTER) => {}
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_core::binaries::{parse_info, PlanInfo};
+
+    fn upcoming(
+        name: &str,
+        height: i64,
+        source: UpgradeSource,
+        status: Option<ProposalStatus>,
+        listed: bool,
+    ) -> Upcoming {
+        let binaries = match parse_info(
+            r#"{"binaries":{"any":"https://x/y?checksum=sha256:673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca"}}"#,
+        ) {
+            PlanInfo::Binaries(b) if listed => PlanBinariesView::Listed {
+                binaries: b,
+                from_url: None,
+            },
+            _ => PlanBinariesView::None,
+        };
+        Upcoming {
+            name: name.into(),
+            height,
+            info: String::new(),
+            source,
+            proposal_id: Some(1),
+            proposal_status: status,
+            binaries,
+            eta: None,
+        }
+    }
+
+    #[test]
+    fn stages_plans_and_voting_proposals_only_when_allowed() {
+        let view = ChainView {
+            latest_height: Some(100),
+            upcoming: vec![
+                upcoming("plan", 200, UpgradeSource::Plan, None, true),
+                upcoming(
+                    "voting",
+                    300,
+                    UpgradeSource::Proposal,
+                    Some(ProposalStatus::VotingPeriod),
+                    true,
+                ),
+                upcoming(
+                    "deposit",
+                    300,
+                    UpgradeSource::Proposal,
+                    Some(ProposalStatus::DepositPeriod),
+                    true,
+                ),
+                upcoming("nobin", 400, UpgradeSource::Plan, None, false),
+                upcoming("past", 50, UpgradeSource::Plan, None, true),
+            ],
+            ..Default::default()
+        };
+        let names = |v: Vec<&Upcoming>| v.iter().map(|u| u.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(candidates(&view, true, false)), ["plan"]);
+        assert_eq!(names(candidates(&view, true, true)), ["plan", "voting"]);
+        assert!(candidates(&view, false, true).is_empty());
+    }
+}

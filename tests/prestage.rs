@@ -1,0 +1,172 @@
+//! Pre-staging inside `run`: a proposal in its voting period carries the next binary; switchyard
+//! stages and preflights it before the proposal passes, and at the halt swaps to it with no
+//! download. The chain's side is the fake chain (CometBFT RPC in recorded shapes), the node's
+//! side the fake node script.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use switchyard_core::binaries::this_platform;
+use switchyard_fakechain::{FakeChain, Scenario};
+
+const T: Duration = Duration::from_secs(40);
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swapped_with_no_download_at_halt(
+) {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "v2", "v0.50.10");
+    home.setup(&genesis, &[]);
+
+    // A local mirror serving v2, logging every request.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let access_log = home.path().join("http.log");
+    let _server = Server(
+        Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(v2.parent().unwrap())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&access_log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let sum = Command::new("sha256sum").arg(&v2).output().unwrap();
+    let sum = String::from_utf8_lossy(&sum.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let info = json!({"binaries": {this_platform(): format!("http://127.0.0.1:{port}/{DAEMON}?checksum=sha256:{sum}")}}).to_string();
+
+    // The chain: height 990, a software-upgrade proposal for v2 at 1000, in voting.
+    let chain = FakeChain::start(Scenario {
+        height: 990,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let id = chain
+        .control_json(json!({"op": "submit_proposal", "proposal": {"kind": "software_upgrade", "plan": {"name": "v2", "height": 1000, "info": info}}}))
+        .unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        format!(
+            "[rpc]\nladdr = \"tcp://{}\"\n",
+            chain.rpc_url().trim_start_matches("http://")
+        ),
+    )
+    .unwrap();
+
+    // The node: at 990 too, holding blocks until the proposal has passed.
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    std::fs::write(home.path().join("data/height"), "990").unwrap();
+    home.fake("no_rpc", "");
+    home.fake("pause", "");
+    home.fake("plan_info", &info);
+
+    let mut sy = home.run(&[
+        ("DAEMON_ALLOW_DOWNLOAD_BINARIES", "true"),
+        ("SWITCHYARD_PRESTAGE_VOTING", "true"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ]);
+    let record = home.path().join("cosmovisor/switchyard/staged/v2.json");
+    wait_for(
+        "v2 to be staged and preflighted",
+        T,
+        || std::fs::read_to_string(&record).is_ok_and(|r| r.contains("\"ok\"")),
+        || {
+            format!(
+                "{}\n{}",
+                sy.log(),
+                std::fs::read_to_string(&record).unwrap_or_default()
+            )
+        },
+    );
+    // ... while the proposal is still in its voting period.
+    let state = chain.control_json(json!({"op": "state"})).unwrap();
+    let status = state["proposals"]
+        .as_array()
+        .unwrap()
+        .first()
+        .map(|p| p["status"].clone());
+    let _ = id;
+    assert_eq!(
+        status,
+        Some(json!(2)),
+        "proposal must still be in voting: {state}"
+    );
+    let preflight: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&record).unwrap()).unwrap();
+    assert_eq!(
+        preflight["preflight"]["output"], "v2",
+        "the preflight ran the staged binary: {preflight}"
+    );
+    let downloads_before_halt = std::fs::read_to_string(&access_log)
+        .unwrap()
+        .matches("GET /")
+        .count();
+    assert_eq!(downloads_before_halt, 1);
+
+    // The proposal passes, the plan is scheduled, the node runs into it and halts at 1000.
+    chain.control_json(json!({"op": "pass", "id": 1})).unwrap();
+    chain
+        .control_json(json!({"op": "set_height", "height": 1000}))
+        .unwrap();
+    home.fake("plan", "v2 1000");
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    wait_for(
+        "v2 to run past the upgrade",
+        T,
+        || home.committed() >= 1003,
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+
+    assert_eq!(home.current_target(), "upgrades/v2");
+    assert!(
+        home.events()
+            .contains("genesis halt for upgrade v2 at 1000"),
+        "{}",
+        home.events()
+    );
+    assert!(
+        home.events().contains("v2 applying upgrade v2 at 1000"),
+        "{}",
+        home.events()
+    );
+    // No download at the halt: the mirror saw exactly the one request made during voting.
+    assert_eq!(
+        std::fs::read_to_string(&access_log)
+            .unwrap()
+            .matches("GET /")
+            .count(),
+        1
+    );
+    assert!(!sy.log().contains("downloading it now"), "{}", sy.log());
+}
