@@ -620,8 +620,15 @@ def scenario(args):
     watch = Watch(home, rpc, sup.pid)
     try:
         rpc.wait_height(3, 90, "after start")
+        t3 = time.time()
+        rpc.wait_height(8, 60, "after start")
+        block_time = (time.time() - t3) / 5
         h0 = rpc.height()
-        H = h0 + args.offset
+        # H must come after the voting period ends (with room for the submit and vote txs), also on
+        # a slow machine: at least --offset blocks, more when blocks are fast.
+        vp = float(re.sub(r"s$", "", args.voting_period))
+        H = h0 + max(args.offset, int((vp + 8) / max(block_time, 0.05)) + 1)
+        result["block_time_s"] = round(block_time, 3)
         result["H"] = H
         log(f"chain at {h0}; proposing {UPGRADE_NAME} at H={H}")
         pid, end = submit_upgrade(simd_old, home, rpc_port, UPGRADE_NAME, H, info)
