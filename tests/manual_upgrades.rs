@@ -244,3 +244,55 @@ fn collisions_are_refused_with_a_reason() {
     );
     sy.stop();
 }
+
+#[test]
+fn plan_lists_manual_upgrades_with_their_halt_method() {
+    for (sdk, racy, flag) in [
+        ("v0.50.10", false, Some(50)),
+        ("v0.47.17", false, Some(49)),
+        ("unknown", true, None),
+    ] {
+        let home = Home::new();
+        home.serve_rpc();
+        let genesis = home.binary("genesis", "", sdk);
+        let fix = home.binary("fix", "", sdk);
+        home.setup(&genesis, &[]);
+        let out = home.cmd(&[
+            "add-upgrade",
+            "fix",
+            fix.to_str().unwrap(),
+            "--height",
+            "50",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let mut sy = home.run(&[]);
+        wait_for("blocks", T, || home.committed() >= 3, || sy.log());
+        let out = home.cmd(&["plan", "--json"]);
+        sy.stop();
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
+        let row = v["upgrades"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["name"] == "fix")
+            .unwrap()
+            .clone();
+        assert_eq!(row["source"], "manual");
+        assert_eq!(row["height"], 50);
+        assert_eq!(row["halt"]["racy"], racy, "{sdk}: {row}");
+        assert_eq!(
+            row["halt"]["halt_height"],
+            serde_json::json!(flag),
+            "{sdk}: {row}"
+        );
+        let problems = row["problems"].to_string();
+        assert_eq!(problems.contains("racy"), racy, "{sdk}: {problems}");
+        assert_eq!(
+            out.status.code(),
+            Some(if racy { 2 } else { 0 }),
+            "{sdk}: {}",
+            text(&out)
+        );
+    }
+}

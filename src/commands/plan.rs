@@ -48,6 +48,9 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         _ => None,
     };
     let mut report = build_report(&snap, layout.as_ref(), cfg.disable_recase, &this_platform());
+    if let Some(layout) = &layout {
+        annotate_manual_halts(&mut report, layout).await;
+    }
     if cfg.home.is_some() && cfg.daemon_name.is_none() {
         report
             .problems
@@ -65,6 +68,48 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         write!(out, "{}", report.to_table())?;
     }
     Ok(code)
+}
+
+/// Says, for each manual upgrade, how the binary running before it will be stopped: with the
+/// `--halt-height` its SDK version calls for, or — when the version can't be told — by stopping
+/// it on block H-1, which is racy and reported as a problem.
+async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
+    use switchyard_core::halt::HaltMethod;
+    let mut before = layout.current_binary().ok();
+    let mut rows: Vec<&mut UpgradeRow> = report
+        .upgrades
+        .iter_mut()
+        .filter(|u| u.source == "manual")
+        .collect();
+    rows.sort_by_key(|u| u.height);
+    for row in rows {
+        let sdk = match &before {
+            Some(bin) => {
+                switchyard_exec::node_version::sdk_version(bin, std::time::Duration::from_secs(10))
+                    .await
+                    .ok()
+            }
+            None => None,
+        };
+        let method = HaltMethod::for_target(row.height, sdk);
+        row.halt = Some(json!({
+            "method": if method.is_racy() { "stop-on-block" } else { "halt-height" },
+            "halt_height": method.flag(),
+            "sdk_version": sdk.map(|v| v.to_string()),
+            "racy": method.is_racy(),
+        }));
+        if method.is_racy() {
+            row.problems.push(format!(
+                "the Cosmos SDK version of the binary running before it is unknown, so switchyard will stop the node when block {} is committed instead of using --halt-height: this fallback is racy (the old binary may begin block {})",
+                row.height - 1,
+                row.height
+            ));
+            row.ready = false;
+        }
+        before = UpgradeName::parse(&row.name, true)
+            .ok()
+            .map(|n| layout.upgrade_binary(&n));
+    }
 }
 
 /// Resolves the endpoints (node config, environment, then flags) and reads the chain once.
@@ -90,6 +135,8 @@ pub struct UpgradeRow {
     pub preflight: Option<Value>,
     pub ready: bool,
     pub problems: Vec<String>,
+    /// For manual upgrades: how the old binary will be stopped before `height`.
+    pub halt: Option<Value>,
 }
 
 /// The whole report.
@@ -252,6 +299,7 @@ fn chain_row(
         preflight,
         ready: problems.is_empty(),
         problems,
+        halt: None,
     }
 }
 
@@ -287,6 +335,7 @@ fn manual_row(
         preflight,
         ready: problems.is_empty(),
         problems,
+        halt: None,
     }
 }
 
@@ -349,6 +398,7 @@ impl Report {
                 },
                 "ready": u.ready,
                 "problems": u.problems,
+                "halt": u.halt,
             })).collect::<Vec<_>>(),
         })
     }
