@@ -225,6 +225,15 @@ async fn manual_upgrades_are_listed() {
         .unwrap();
     place_binary(home.path(), "v2");
     place_binary(home.path(), "fix1");
+    // The binary running before fix1 reports its SDK version, so its halt height is known.
+    let genesis = home.path().join("cosmovisor/genesis/bin");
+    std::fs::create_dir_all(&genesis).unwrap();
+    std::fs::write(
+        genesis.join("simd"),
+        "#!/bin/sh\necho '{\"cosmos_sdk_version\":\"v0.53.4\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(genesis.join("simd"), std::fs::Permissions::from_mode(0o755)).unwrap();
     let h = home.path().to_str().unwrap();
     let rpc = chain.rpc_url();
     let (code, v) = plan_json(
@@ -253,6 +262,7 @@ async fn manual_upgrades_are_listed() {
         ],
         "{v:#}"
     );
+    assert_eq!(v["upgrades"][0]["halt"]["halt_height"], 1050, "{v:#}");
     assert!(
         v["upgrades"][2]["problems"]
             .to_string()
