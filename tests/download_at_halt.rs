@@ -4,70 +4,21 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
 
 const T: Duration = Duration::from_secs(40);
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Serves `dir` on 127.0.0.1; returns the base URL.
-fn serve(dir: &std::path::Path) -> (Server, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new("python3")
-        .args([
-            "-m",
-            "http.server",
-            "--bind",
-            "127.0.0.1",
-            &port.to_string(),
-            "--directory",
-        ])
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
-    wait_for(
-        "the http server",
-        T,
-        || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
-        String::new,
-    );
-    (Server(child), url)
-}
-
-fn sha256(path: &std::path::Path) -> String {
-    let out = Command::new("sha256sum").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 fn scenario(checksum_ok: bool) -> (Home, Running, std::process::ExitStatus) {
     let home = Home::new();
     let genesis = home.binary("genesis", "", "v0.50.10");
     let v2 = home.binary("v2", "v2", "v0.50.10");
     home.setup(&genesis, &[]);
-    let (server, url) = serve(v2.parent().unwrap());
+    let server = FileServer::start(v2.parent().unwrap(), None);
+    let url = server.url.clone();
     let digest = if checksum_ok {
-        sha256(&v2)
+        sha256_hex(&v2)
     } else {
         "0".repeat(64)
     };

@@ -5,7 +5,6 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -14,15 +13,6 @@ use switchyard_core::binaries::this_platform;
 use switchyard_fakechain::{FakeChain, Scenario};
 
 const T: Duration = Duration::from_secs(40);
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swapped_with_no_download_at_halt(
@@ -33,35 +23,10 @@ async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swa
     home.setup(&genesis, &[]);
 
     // A local mirror serving v2, logging every request.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
     let access_log = home.path().join("http.log");
-    let _server = Server(
-        Command::new("python3")
-            .args([
-                "-m",
-                "http.server",
-                "--bind",
-                "127.0.0.1",
-                &port.to_string(),
-                "--directory",
-            ])
-            .arg(v2.parent().unwrap())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&access_log).unwrap())
-            .spawn()
-            .unwrap(),
-    );
-    let sum = Command::new("sha256sum").arg(&v2).output().unwrap();
-    let sum = String::from_utf8_lossy(&sum.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string();
-    let info = json!({"binaries": {this_platform(): format!("http://127.0.0.1:{port}/{DAEMON}?checksum=sha256:{sum}")}}).to_string();
+    let server = FileServer::start(v2.parent().unwrap(), Some(&access_log));
+    let sum = sha256_hex(&v2);
+    let info = json!({"binaries": {this_platform(): format!("{}/{DAEMON}?checksum=sha256:{sum}", server.url)}}).to_string();
 
     // The chain: height 990, a software-upgrade proposal for v2 at 1000, in voting.
     let chain = FakeChain::start(Scenario {

@@ -29,19 +29,8 @@ use crate::cli::{ChainArgs, PlanArgs};
 use crate::config::Config;
 
 pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
-    let snap = match query_chain(cfg, &args.chain).await {
-        Ok(s) => s,
-        Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"error": format!("cannot query the chain: {e}")})
-                );
-            } else {
-                eprintln!("switchyard plan: cannot query the chain: {e}");
-            }
-            return Ok(1);
-        }
+    let Some(snap) = query_chain_or_report(cfg, &args.chain, "plan", args.json).await else {
+        return Ok(1);
     };
     let layout = match (&cfg.home, &cfg.daemon_name) {
         (Some(h), Some(n)) => Some(Layout::new(h, n)),
@@ -109,6 +98,29 @@ async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
         before = UpgradeName::parse(&row.name, true)
             .ok()
             .map(|n| layout.upgrade_binary(&n));
+    }
+}
+
+/// [`query_chain`], or `None` after telling the operator (as JSON with `json`) why it failed.
+pub async fn query_chain_or_report(
+    cfg: &Config,
+    chain: &ChainArgs,
+    command: &str,
+    json: bool,
+) -> Option<ChainSnapshot> {
+    match query_chain(cfg, chain).await {
+        Ok(s) => Some(s),
+        Err(e) => {
+            if json {
+                println!(
+                    "{}",
+                    json!({"error": format!("cannot query the chain: {e}")})
+                );
+            } else {
+                eprintln!("switchyard {command}: cannot query the chain: {e}");
+            }
+            None
+        }
     }
 }
 

@@ -33,19 +33,10 @@ use crate::config::Config;
 
 pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
-    let snap = match super::plan::query_chain(cfg, &args.chain).await {
-        Ok(s) => s,
-        Err(e) => {
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"error": format!("cannot query the chain: {e}")})
-                );
-            } else {
-                eprintln!("switchyard prepare: cannot query the chain: {e}");
-            }
-            return Ok(1);
-        }
+    let Some(snap) =
+        super::plan::query_chain_or_report(cfg, &args.chain, "prepare", args.json).await
+    else {
+        return Ok(1);
     };
     let opts = crate::staging::stage_options(cfg, !args.json);
     let items = prepare_upcoming(

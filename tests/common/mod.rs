@@ -153,6 +153,68 @@ impl Home {
     }
 }
 
+/// A static file server on 127.0.0.1 (python3's http.server), killed when dropped; its access
+/// log (one line per request) goes to `log` when given.
+pub struct FileServer {
+    child: Child,
+    pub url: String,
+}
+
+impl FileServer {
+    pub fn start(dir: &Path, log: Option<&Path>) -> FileServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let stderr = match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).unwrap()),
+            None => Stdio::null(),
+        };
+        let child = Command::new("python3")
+            .args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+                "--directory",
+            ])
+            .arg(dir)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        wait_for(
+            "the file server",
+            Duration::from_secs(20),
+            || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+            String::new,
+        );
+        FileServer {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// sha256 of a file, in hex (with coreutils' sha256sum, independent of switchyard's own code).
+pub fn sha256_hex(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
 pub struct Running {
     pub child: Child,
     pub log: PathBuf,
