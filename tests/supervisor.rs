@@ -520,3 +520,26 @@ fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
     .unwrap();
     send(rec["pid"].as_i64().unwrap() as i32, 9);
 }
+
+#[test]
+fn sigterm_while_waiting_to_restart_ends_cleanly_without_starting_the_node() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    home.fake("crash_once_at", "2");
+    let mut sy = home.run(&[("SWITCHYARD_RESTART_BACKOFF_INITIAL", "30s")]);
+    wait_for(
+        "the crash",
+        T,
+        || sy.log().contains("restarting in"),
+        || sy.log(),
+    );
+    sy.signal(15);
+    assert_eq!(sy.wait(T).code(), Some(0), "{}", sy.log());
+    assert_eq!(
+        home.events().matches("genesis start").count(),
+        1,
+        "{}",
+        home.events()
+    );
+}

@@ -175,6 +175,11 @@ impl<'a> Supervisor<'a> {
                 StartDecision::Start { halt } => halt,
             };
             let halt = self.refine_halt(halt).await?;
+            // A stop asked for while we were swapping or waiting: do not start a node just to
+            // stop it again.
+            if let Some(code) = self.sleep_or_signal(Duration::ZERO).await {
+                return Ok(code);
+            }
             match self.run_node_once(halt).await? {
                 NodeEnd::Restart => continue,
                 NodeEnd::Exit(code) => return Ok(code),
@@ -460,21 +465,23 @@ impl<'a> Supervisor<'a> {
         Ok(NodeEnd::Restart)
     }
 
-    /// Sleeps, unless a stop signal arrives first (then returns the exit code to use).
+    /// Sleeps, unless a stop signal arrives (or already arrived) first; then returns the exit
+    /// code to use (0: nothing was running, so the stop is clean).
     async fn sleep_or_signal(&mut self, d: Duration) -> Option<i32> {
         let sleep = tokio::time::sleep(d);
         tokio::pin!(sleep);
         loop {
             tokio::select! {
-                _ = &mut sleep => return None,
+                biased;
                 sig = self.signals.next() => {
                     if let Some(sig) = sig {
                         if sig.kind() == SignalKind::Stop {
                             tracing::info!("received {sig:?} while the node was down; exiting");
-                            return Some(128 + sig.signal() as i32);
+                            return Some(0);
                         }
                     }
                 }
+                _ = &mut sleep => return None,
             }
         }
     }
