@@ -158,7 +158,14 @@ impl Raw {
         parse_bool(self.get(key)).ok_or_else(|| bad(key, self.get(key), "expected true or false"))
     }
     fn duration(&self, key: &'static str) -> Result<Duration, ConfigError> {
-        parse_duration(self.get(key)).map_err(|why| bad(key, self.get(key), &why))
+        let raw = self.get(key).trim();
+        // cosmovisor reads a bare number in DAEMON_POLL_INTERVAL as milliseconds.
+        if key == "DAEMON_POLL_INTERVAL" {
+            if let Ok(ms) = raw.parse::<u64>() {
+                return Ok(Duration::from_millis(ms));
+            }
+        }
+        parse_duration(raw).map_err(|why| bad(key, self.get(key), &why))
     }
     fn uint<T: std::str::FromStr>(&self, key: &'static str) -> Result<T, ConfigError> {
         self.get(key)
@@ -227,6 +234,19 @@ impl Config {
                     "DAEMON_HOME",
                     &h.to_string_lossy(),
                     "must be an absolute path",
+                ));
+            }
+        }
+        if let Some(script) = raw.opt("COSMOVISOR_CUSTOM_PREUPGRADE") {
+            let p = Path::new(&script);
+            if p.is_absolute()
+                || p.components()
+                    .any(|c| matches!(c, std::path::Component::ParentDir))
+            {
+                return Err(bad(
+                    "COSMOVISOR_CUSTOM_PREUPGRADE",
+                    &script,
+                    "must be a file name inside $DAEMON_HOME/cosmovisor, not an absolute path or one with ..",
                 ));
             }
         }
@@ -386,14 +406,14 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `time.ParseDuration` (`300ms`, `1m30s`, `2h`), plus a bare number meaning seconds.
+/// Go's `time.ParseDuration` (`300ms`, `1m30s`, `2h`; a bare number only for `0`).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());
     }
-    if let Ok(secs) = s.parse::<u64>() {
-        return Ok(Duration::from_secs(secs));
+    if s == "0" {
+        return Ok(Duration::ZERO);
     }
     let mut total = 0f64;
     let mut rest = s;
@@ -423,7 +443,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         total += n * scale;
         rest = &rest[unit_len..];
     }
-    Ok(Duration::from_secs_f64(total))
+    Duration::try_from_secs_f64(total).map_err(|_| format!("{s:?} is too long a duration"))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -486,6 +506,9 @@ mod tests {
             ("DAEMON_HOME", "relative/path"),
             ("DAEMON_NAME", "bin/simd"),
             ("DAEMON_POLL_INTERVAL", "0s"),
+            ("DAEMON_RESTART_DELAY", "99999999999999999999h"),
+            ("COSMOVISOR_CUSTOM_PREUPGRADE", "/etc/evil.sh"),
+            ("COSMOVISOR_CUSTOM_PREUPGRADE", "../x.sh"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()
@@ -533,11 +556,21 @@ mod tests {
     }
 
     #[test]
+    fn a_bare_poll_interval_is_milliseconds_like_cosmovisor() {
+        let c = Config::from_sources(&env(&[("DAEMON_POLL_INTERVAL", "500")]), None).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_millis(500));
+    }
+
+    #[test]
     fn go_durations() {
         assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
         assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
         assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        assert!(parse_duration("5").unwrap_err().contains("missing unit"));
+        assert!(parse_duration("99999999999999999999h")
+            .unwrap_err()
+            .contains("too long"));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("ms").is_err());
     }

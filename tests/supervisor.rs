@@ -543,3 +543,19 @@ fn sigterm_while_waiting_to_restart_ends_cleanly_without_starting_the_node() {
         home.events()
     );
 }
+
+#[test]
+fn a_second_switchyard_on_the_same_home_refuses_and_leaves_the_node_alone() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    let mut first = home.run(&[]);
+    wait_for("blocks", T, || home.committed() >= 2, || first.log());
+    let out = home.cmd(&["run", "start", "--home", home.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already supervising"), "{}", text(&out));
+    let h = home.committed();
+    wait_for("blocks to go on", T, || home.committed() > h + 2, || home.events());
+    assert_eq!(home.events().matches("genesis start").count(), 1, "{}", home.events());
+    assert_eq!(first.stop().code(), Some(0));
+}

@@ -147,7 +147,11 @@ fn place_binary(
             dest.display()
         );
     }
-    install_copy(src, &dest)
+    install_copy(src, &dest)?;
+    // Whatever switchyard may have staged for this name before, this binary is the operator's
+    // now: drop the old record so nothing compares it with a download it no longer is.
+    switchyard_store::staged::remove(layout, name)?;
+    Ok(())
 }
 
 /// Copies `src` to `dest` atomically and makes it executable.

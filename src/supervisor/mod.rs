@@ -67,8 +67,14 @@ struct Supervisor<'a> {
     plan: Option<ChainPlan>,
     /// SDK version of the binary we last asked, by binary path.
     sdk_version: Option<(std::path::PathBuf, Option<SdkVersion>)>,
-    /// Manual upgrades displaced by a plan that we already complained about.
+    /// Manual upgrades displaced by a plan, or missed, that we already complained about.
     warned_displaced: Vec<UpgradeName>,
+    /// Whether the chain's plan was queried successfully at least once.
+    plan_known: bool,
+    /// The last error reading our own state files (logged once).
+    last_state_error: std::cell::RefCell<Option<String>>,
+    /// Held while we supervise: one switchyard per node home.
+    _lock: nix::fcntl::Flock<std::fs::File>,
 }
 
 /// Why one run of the node ended.
@@ -92,6 +98,7 @@ impl<'a> Supervisor<'a> {
             }
         }
         let layout = cfg.layout()?;
+        let lock = lock_home(&layout)?;
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
@@ -116,6 +123,9 @@ impl<'a> Supervisor<'a> {
             plan: None,
             sdk_version: None,
             warned_displaced: Vec::new(),
+            plan_known: false,
+            last_state_error: Default::default(),
+            _lock: lock,
         })
     }
 
@@ -128,18 +138,37 @@ impl<'a> Supervisor<'a> {
         self.known_with(None)
     }
 
+    /// A broken `manual.json` or `applied.json` is reported (once per distinct error) and read
+    /// as empty rather than ending supervision: the node keeps running either way. Only not
+    /// knowing where `current` points is fatal.
     fn known_with(&self, armed: Option<&ArmedHalt>) -> anyhow::Result<Known> {
-        let manual = switchyard_store::manual::list(&self.layout)?;
+        let manual = switchyard_store::manual::list(&self.layout).unwrap_or_else(|e| {
+            self.report_state_error(e.to_string());
+            Vec::new()
+        });
+        let applied = self.journal.applied_map().unwrap_or_else(|e| {
+            self.report_state_error(e.to_string());
+            Default::default()
+        });
         Ok(Known {
             current: self.layout.current()?,
-            applied: self.journal.applied_map()?,
+            applied,
             halt_file: self.halt_file.clone(),
             manual,
             plan: self.plan.clone(),
+            plan_known: self.plan_known,
             committed: self.committed,
             sdk_version: self.sdk_version.as_ref().and_then(|(_, v)| *v),
             armed: armed.cloned(),
         })
+    }
+
+    fn report_state_error(&self, e: String) {
+        let mut last = self.last_state_error.borrow_mut();
+        if last.as_deref() != Some(e.as_str()) {
+            tracing::error!("{e} (carrying on without it; fix the file)");
+            *last = Some(e);
+        }
     }
 
     /// Reads data/upgrade-info.json now (the node may have written it just before exiting).
@@ -278,8 +307,27 @@ impl<'a> Supervisor<'a> {
         let started = Instant::now();
         let mut tick =
             tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
+        let mut halt = halt;
         loop {
             tokio::select! {
+                // Signals first: an operator's stop must never be mistaken for a halt exit.
+                biased;
+                sig = self.signals.next() => {
+                    let Some(sig) = sig else { continue };
+                    match sig.kind() {
+                        SignalKind::Forward => {
+                            tracing::info!("forwarding {sig:?} to the node");
+                            node.signal(sig.signal());
+                        }
+                        SignalKind::Stop => {
+                            tracing::info!("received {sig:?}: passing it to the node and waiting for it to stop");
+                            node.signal(sig.signal());
+                            let status = self.wait_for_operator_stop(&mut node).await?;
+                            pidfile::clear(&self.layout);
+                            return Ok(NodeEnd::Exit(exit_code(status)));
+                        }
+                    }
+                }
                 status = node.wait() => {
                     let status = status?;
                     pidfile::clear(&self.layout);
@@ -304,37 +352,43 @@ impl<'a> Supervisor<'a> {
                         }
                     };
                 }
-                sig = self.signals.next() => {
-                    let Some(sig) = sig else { continue };
-                    match sig.kind() {
-                        SignalKind::Forward => {
-                            tracing::info!("forwarding {sig:?} to the node");
-                            node.signal(sig.signal());
-                        }
-                        SignalKind::Stop => {
-                            tracing::info!("received {sig:?}: stopping the node");
-                            node.signal(sig.signal());
-                            let grace = self.cfg.shutdown_grace.max(Duration::from_millis(1));
-                            let out = node.stop(grace).await?;
-                            let status = match out {
-                                switchyard_exec::child::StopOutcome::Exited(s) | switchyard_exec::child::StopOutcome::Killed(s) => s,
-                            };
-                            return Ok(NodeEnd::Exit(exit_code(status)));
-                        }
-                    }
-                }
                 obs = self.observer.next() => {
                     if let Some(obs) = obs {
                         self.apply(obs);
                     }
-                    if let Some(end) = self.check_running(&mut node, &halt).await? {
+                    if let Some(end) = self.check_running(&mut node, &mut halt).await? {
                         return Ok(end);
                     }
                 }
                 _ = tick.tick() => {
-                    if let Some(end) = self.check_running(&mut node, &halt).await? {
+                    if let Some(end) = self.check_running(&mut node, &mut halt).await? {
                         return Ok(end);
                     }
+                }
+            }
+        }
+    }
+
+    /// After forwarding an operator's stop signal: wait for the node. With
+    /// `DAEMON_SHUTDOWN_GRACE=0` that wait has no end of our own (cosmovisor's behaviour; the
+    /// service manager has its own stop timeout); otherwise the node is killed after the grace.
+    async fn wait_for_operator_stop(
+        &self,
+        node: &mut NodeProcess,
+    ) -> anyhow::Result<std::process::ExitStatus> {
+        let grace = self.cfg.shutdown_grace;
+        if grace.is_zero() {
+            return Ok(node.wait().await?);
+        }
+        match tokio::time::timeout(grace, node.wait()).await {
+            Ok(status) => Ok(status?),
+            Err(_) => {
+                tracing::warn!(
+                    "the node did not stop within DAEMON_SHUTDOWN_GRACE={grace:?}; sending SIGKILL"
+                );
+                match node.stop(Duration::ZERO).await? {
+                    switchyard_exec::child::StopOutcome::Exited(s)
+                    | switchyard_exec::child::StopOutcome::Killed(s) => Ok(s),
                 }
             }
         }
@@ -390,7 +444,10 @@ impl<'a> Supervisor<'a> {
             Observation::Committed(h) => {
                 self.committed = Some(self.committed.map_or(h, |c| c.max(h)));
             }
-            Observation::Plan(plan) => self.plan = plan,
+            Observation::Plan(plan) => {
+                self.plan = plan;
+                self.plan_known = true;
+            }
         }
     }
 
@@ -399,9 +456,18 @@ impl<'a> Supervisor<'a> {
     async fn check_running(
         &mut self,
         node: &mut NodeProcess,
-        started_with: &Option<ArmedHalt>,
+        running_halt: &mut Option<ArmedHalt>,
     ) -> anyhow::Result<Option<NodeEnd>> {
-        let known = self.known()?;
+        let known = self.known_with(running_halt.as_ref())?;
+        for m in decide::missed_manual(&known) {
+            if !self.warned_displaced.contains(&m.name) {
+                tracing::error!(
+                    upgrade = %m.name, height = m.height, committed = known.committed.unwrap_or(0),
+                    "the node is already past this manual upgrade's height, so it can no longer run at its height; it will not be applied (remove it or register it again at a later height)"
+                );
+                self.warned_displaced.push(m.name.clone());
+            }
+        }
         for m in displaced_manual(&known.manual, known.plan.as_ref()) {
             if !self.warned_displaced.contains(&m.name) && !known.applied.contains_key(&m.name) {
                 tracing::error!(
@@ -426,23 +492,34 @@ impl<'a> Supervisor<'a> {
                 return self.after_swap().await.map(Some);
             }
         }
-        // A manual upgrade added while the node runs: restart it once with the halt height.
-        if let StartDecision::Start { halt: Some(now) } = decide::on_start(&known) {
-            let same = started_with
-                .as_ref()
-                .is_some_and(|s| s.upgrade == now.upgrade);
-            if !same {
-                let refined = self.refine_halt(Some(now)).await?;
-                if let Some(h) = refined.filter(|h| h.method.flag().is_some()) {
-                    tracing::info!(
+        // The halt the node should run with now differs from the one it was started with (a
+        // manual upgrade was added, or a plan displaced one): restart it once with the new flag.
+        let desired = match decide::on_start(&known) {
+            StartDecision::Start { halt } => halt,
+            StartDecision::SwapFirst(_) => None,
+        };
+        if self.is_start_command()
+            && desired.as_ref().map(|h| &h.upgrade) != running_halt.as_ref().map(|h| &h.upgrade)
+        {
+            let desired = self.refine_halt(desired).await?;
+            let old_flag = running_halt.as_ref().and_then(|h| h.method.flag());
+            let new_flag = desired.as_ref().and_then(|h| h.method.flag());
+            if old_flag != new_flag {
+                match &desired {
+                    Some(h) => tracing::info!(
                         upgrade = %h.upgrade.name, height = h.upgrade.height,
-                        "a manual upgrade was added while the node runs: restarting it once so it halts before block {}",
+                        "the manual upgrades changed while the node runs: restarting it once so it halts before block {}",
                         h.upgrade.height
-                    );
-                    node.stop(self.cfg.shutdown_grace).await?;
-                    return Ok(Some(NodeEnd::Restart));
+                    ),
+                    None => tracing::info!(
+                        "no manual upgrade is armed any more: restarting the node once without its --halt-height"
+                    ),
                 }
+                node.stop(self.cfg.shutdown_grace).await?;
+                pidfile::clear(&self.layout);
+                return Ok(Some(NodeEnd::Restart));
             }
+            *running_halt = desired;
         }
         Ok(None)
     }
@@ -484,6 +561,29 @@ impl<'a> Supervisor<'a> {
                 _ = &mut sleep => return None,
             }
         }
+    }
+}
+
+/// Takes the home's run lock, so two supervisors never drive one node (the second would take
+/// the first one's node for an orphan and stop it).
+fn lock_home(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
+    let dir = layout.state_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join("run.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => Ok(lock),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+            "another switchyard is already supervising the node in {} (it holds {}); stop it first",
+            layout.home.display(),
+            path.display()
+        ),
+        Err((_, e)) => Err(anyhow::anyhow!("locking {}: {e}", path.display())),
     }
 }
 

@@ -34,6 +34,8 @@ pub struct Known {
     pub manual: Vec<ManualUpgrade>,
     /// The chain's scheduled plan, if the watcher knows it.
     pub plan: Option<ChainPlan>,
+    /// Whether `plan` comes from a successful query (false: the chain was not asked yet).
+    pub plan_known: bool,
     /// The last block height the node committed, if observed.
     pub committed: Option<i64>,
     /// The running binary's Cosmos SDK version, if known (for halt-height semantics).
@@ -104,20 +106,37 @@ pub enum ExitDecision {
     Crash,
 }
 
-/// The swap the node's own upgrade-info.json calls for, if any and if the height allows it.
+/// How far behind the node our last look at its committed height may be when its
+/// upgrade-info.json names the chain's own plan (during block sync a node runs through blocks far
+/// faster than we poll, and may panic at the plan height before we see the last of them).
+pub const MAX_HEIGHT_LAG: i64 = 100;
+
+/// The swap the node's upgrade-info.json calls for, if any, and whether the evidence allows it.
+///
+/// The file is trusted as "the node reached H" when the committed height we saw is H-1 or more;
+/// or when it names the chain's scheduled plan and our last height is at most
+/// [`MAX_HEIGHT_LAG`] blocks behind; or when nothing is known about the chain at all (a fresh
+/// start with the node down: the node writes this file only at the halt). Anything else — a file
+/// naming a height far ahead of the node, not the chain's plan — waits.
 fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     let info = k.halt_file.as_ref()?;
     if k.applied.contains_key(&info.name) || k.current.is_upgrade(&info.name) {
         return None; // Old news: the file stays on disk after the upgrade ran.
     }
-    if let Some(c) = k.committed {
-        if c < info.height - 1 {
-            return Some(Err(RunningDecision::WaitForHeight {
-                name: info.name.clone(),
-                height: info.height,
-                committed: c,
-            }));
-        }
+    let is_chain_plan = k
+        .plan
+        .as_ref()
+        .is_some_and(|p| p.name == info.name && p.height == info.height);
+    let trusted = match k.committed {
+        Some(c) => c >= info.height - 1 || (is_chain_plan && c >= info.height - 1 - MAX_HEIGHT_LAG),
+        None => !k.plan_known || is_chain_plan,
+    };
+    if !trusted {
+        return Some(Err(RunningDecision::WaitForHeight {
+            name: info.name.clone(),
+            height: info.height,
+            committed: k.committed.unwrap_or(0),
+        }));
     }
     Some(Ok(SwapTarget {
         name: info.name.clone(),
@@ -134,11 +153,13 @@ fn next_manual(k: &Known) -> Option<&ManualUpgrade> {
         .next()
 }
 
-/// The manual upgrade that is due (the node committed H-1 or more), if any.
+/// The manual upgrade that is due (the node committed exactly H-1), if any. A node already past
+/// H (the upgrade was missed, or a plan at the same height ran instead) is never swapped: see
+/// [`missed_manual`].
 fn manual_swap(k: &Known) -> Option<SwapTarget> {
     let m = next_manual(k)?;
     let c = k.committed?;
-    (c >= m.height - 1).then(|| SwapTarget {
+    (c == m.height - 1).then(|| SwapTarget {
         name: m.name.clone(),
         height: m.height,
         source: UpgradeSource::Manual,
@@ -146,25 +167,34 @@ fn manual_swap(k: &Known) -> Option<SwapTarget> {
     })
 }
 
+/// Manual upgrades the node has already gone past without them (committed height at or above
+/// their height): they can no longer run at their height, so they are never swapped to; the
+/// supervisor reports them.
+pub fn missed_manual(k: &Known) -> Vec<&ManualUpgrade> {
+    match k.committed {
+        Some(c) => armed_manual(&k.manual, &k.applied, k.plan.as_ref())
+            .into_iter()
+            .filter(|m| c >= m.height)
+            .collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Decides what to do before starting the node.
 pub fn on_start(k: &Known) -> StartDecision {
-    // At start, the node is not running, so an observed height can only be stale; the file
-    // itself is the evidence (the node writes it only when it reaches the plan height).
-    let fresh = Known {
-        committed: None,
-        ..k.clone()
-    };
-    if let Some(Ok(t)) = halt_file_swap(&fresh) {
+    if let Some(Ok(t)) = halt_file_swap(k) {
         return StartDecision::SwapFirst(t);
     }
     if let Some(t) = manual_swap(k) {
         return StartDecision::SwapFirst(t);
     }
     StartDecision::Start {
-        halt: next_manual(k).map(|m| ArmedHalt {
-            upgrade: m.clone(),
-            method: HaltMethod::for_target(m.height, k.sdk_version),
-        }),
+        halt: next_manual(k)
+            .filter(|m| k.committed.is_none_or(|c| c < m.height))
+            .map(|m| ArmedHalt {
+                upgrade: m.clone(),
+                method: HaltMethod::for_target(m.height, k.sdk_version),
+            }),
     }
 }
 
@@ -197,6 +227,10 @@ fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
     };
     let sdk = k.sdk_version?;
     let c = k.committed?;
+    // Still armed: not applied, and not displaced by a plan at the same height.
+    if next_manual(k).is_none_or(|m| *m != armed.upgrade) {
+        return None;
+    }
     (exit == ExitKind::Success
         && sdk.exits_at_halt_height()
         && c >= flag - 1
@@ -242,6 +276,7 @@ mod tests {
             halt_file: None,
             manual: vec![],
             plan: None,
+            plan_known: false,
             committed: None,
             sdk_version: None,
             armed: None,
@@ -258,14 +293,59 @@ mod tests {
 
     #[test]
     fn start_swaps_first_when_the_node_already_halted() {
+        // Fresh start, nothing known about the chain: the node writes this file only at the halt.
         let k = Known {
             halt_file: file("v2", 100),
-            committed: Some(3), // stale
             ..known()
         };
         assert!(
             matches!(on_start(&k), StartDecision::SwapFirst(t) if t.name == n("v2") && t.height == 100)
         );
+        // The chain's plan is v2 at 100 and our last look is a few blocks behind (block sync).
+        let k = Known {
+            halt_file: file("v2", 100),
+            committed: Some(60),
+            plan: Some(ChainPlan {
+                name: n("v2"),
+                height: 100,
+            }),
+            plan_known: true,
+            ..known()
+        };
+        assert!(matches!(on_start(&k), StartDecision::SwapFirst(_)));
+    }
+
+    #[test]
+    fn a_file_far_ahead_of_the_node_is_not_a_halt() {
+        // E.g. written by hand, or by cosmovisor's add-upgrade, for a height still to come.
+        let k = Known {
+            halt_file: file("v2", 5000),
+            committed: Some(100),
+            plan_known: true,
+            ..known()
+        };
+        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
+        assert!(matches!(
+            while_running(&k),
+            RunningDecision::WaitForHeight { height: 5000, .. }
+        ));
+        assert_eq!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash);
+    }
+
+    #[test]
+    fn a_missed_manual_upgrade_is_never_swapped_to() {
+        let m = ManualUpgrade {
+            name: n("fix"),
+            height: 100,
+        };
+        let k = Known {
+            manual: vec![m.clone()],
+            committed: Some(150),
+            ..known()
+        };
+        assert_eq!(while_running(&k), RunningDecision::Continue);
+        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
+        assert_eq!(missed_manual(&k), vec![&m]);
     }
 
     #[test]
@@ -395,41 +475,66 @@ mod tests {
             proptest::collection::vec(1i64..500, 0..4),
             any::<bool>(),
             proptest::option::of(0u64..60),
+            (
+                any::<bool>(),
+                proptest::option::of(1i64..500),
+                any::<bool>(),
+            ),
         )
-            .prop_map(|(file_h, committed, manual_hs, applied_v2, minor)| {
-                let mut manual: Vec<ManualUpgrade> = Vec::new();
-                for (i, h) in manual_hs.into_iter().enumerate() {
-                    if manual.iter().all(|m| m.height != h) {
-                        manual.push(ManualUpgrade {
-                            name: n(&format!("m{i}")),
-                            height: h,
-                        });
-                    }
-                }
-                let mut k = Known {
-                    current: Current::Genesis,
-                    applied: if applied_v2 {
-                        BTreeMap::from([(n("v2"), 0)])
-                    } else {
-                        BTreeMap::new()
-                    },
-                    halt_file: file_h.and_then(|h| file("v2", h)),
-                    manual,
-                    plan: None,
+            .prop_map(
+                |(
+                    file_h,
                     committed,
-                    sdk_version: minor.map(|m| SdkVersion {
-                        major: 0,
-                        minor: m,
-                        patch: 10,
-                    }),
-                    armed: None,
-                };
-                // The node runs armed the way the supervisor would have started it.
-                if let StartDecision::Start { halt } = on_start(&k) {
-                    k.armed = halt;
-                }
-                k
-            })
+                    manual_hs,
+                    applied_v2,
+                    minor,
+                    (plan_known, plan_h, plan_is_file),
+                )| {
+                    let mut manual: Vec<ManualUpgrade> = Vec::new();
+                    for (i, h) in manual_hs.into_iter().enumerate() {
+                        if manual.iter().all(|m| m.height != h) {
+                            manual.push(ManualUpgrade {
+                                name: n(&format!("m{i}")),
+                                height: h,
+                            });
+                        }
+                    }
+                    let mut k = Known {
+                        current: Current::Genesis,
+                        applied: if applied_v2 {
+                            BTreeMap::from([(n("v2"), 0)])
+                        } else {
+                            BTreeMap::new()
+                        },
+                        halt_file: file_h.and_then(|h| file("v2", h)),
+                        manual,
+                        plan: match (plan_known, plan_is_file, file_h, plan_h) {
+                            (true, true, Some(h), _) => Some(ChainPlan {
+                                name: n("v2"),
+                                height: h,
+                            }),
+                            (true, false, _, Some(h)) => Some(ChainPlan {
+                                name: n("other"),
+                                height: h,
+                            }),
+                            _ => None,
+                        },
+                        plan_known,
+                        committed,
+                        sdk_version: minor.map(|m| SdkVersion {
+                            major: 0,
+                            minor: m,
+                            patch: 10,
+                        }),
+                        armed: None,
+                    };
+                    // The node runs armed the way the supervisor would have started it.
+                    if let StartDecision::Start { halt } = on_start(&k) {
+                        k.armed = halt;
+                    }
+                    k
+                },
+            )
     }
 
     fn target_height(k: &Known, t: &SwapTarget) -> i64 {
@@ -446,10 +551,18 @@ mod tests {
             if let RunningDecision::StopAndSwap(t) = while_running(&k) {
                 prop_assert_eq!(t.height, target_height(&k, &t));
                 match t.source {
-                    // The node wrote the file at H; we never contradict an observed height.
-                    UpgradeSource::Plan => prop_assert!(k.committed.is_none_or(|c| c >= t.height - 1)),
-                    // A manual upgrade needs a committed height of H-1.
-                    UpgradeSource::Manual => prop_assert!(k.committed.unwrap() >= t.height - 1),
+                    // The node reached H (observed), or the file names the chain's own plan and
+                    // our view lags by at most MAX_HEIGHT_LAG, or nothing is known at all.
+                    UpgradeSource::Plan => {
+                        let is_plan = k.plan.as_ref().is_some_and(|p| p.name == t.name && p.height == t.height);
+                        let evidence = match k.committed {
+                            Some(c) => c >= t.height - 1 || (is_plan && c >= t.height - 1 - MAX_HEIGHT_LAG),
+                            None => !k.plan_known || is_plan,
+                        };
+                        prop_assert!(evidence);
+                    }
+                    // A manual upgrade needs a committed height of exactly H-1.
+                    UpgradeSource::Manual => prop_assert_eq!(k.committed.unwrap(), t.height - 1),
                 }
             }
         }
@@ -467,13 +580,18 @@ mod tests {
             }
         }
 
-        /// Never start the old binary for a height at or past an unapplied plan it halted for.
+        /// Never start the old binary for a height at or past an unapplied plan it halted for:
+        /// with a halt file for an unapplied upgrade, the old binary is started only when the
+        /// evidence says the node has not reached it.
         #[test]
         fn never_restarts_old_binary_into_a_halt(k in arb_known()) {
-            let halted_for_unapplied = k.halt_file.as_ref().is_some_and(|f| !k.applied.contains_key(&f.name));
-            if halted_for_unapplied {
-                prop_assert!(matches!(on_start(&k), StartDecision::SwapFirst(_)), "start decision");
-                prop_assert!(!matches!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash) || k.committed.is_some());
+            if let Some(f) = k.halt_file.as_ref().filter(|f| !k.applied.contains_key(&f.name)) {
+                if !matches!(on_start(&k), StartDecision::SwapFirst(_)) {
+                    let is_plan = k.plan.as_ref().is_some_and(|p| p.name == f.name && p.height == f.height);
+                    let c = k.committed;
+                    prop_assert!(c.is_some() || (k.plan_known && !is_plan));
+                    prop_assert!(c.is_none_or(|c| c < f.height - 1 && !(is_plan && c >= f.height - 1 - MAX_HEIGHT_LAG)));
+                }
             }
         }
 
@@ -484,6 +602,7 @@ mod tests {
             if let StartDecision::Start { halt: Some(h) } = on_start(&k) {
                 let lowest = k.manual.iter().map(|m| m.height).min().unwrap();
                 prop_assert_eq!(h.upgrade.height, lowest);
+                prop_assert!(k.committed.is_none_or(|c| c < h.upgrade.height));
                 match h.method {
                     HaltMethod::HaltHeightFlag { flag } => {
                         let commits_flag = k.sdk_version.unwrap().commits_halt_height();

@@ -37,12 +37,6 @@ impl UpgradeName {
         if raw == "." || raw == ".." {
             return Err(NameError::DotName(raw.to_string()));
         }
-        if raw.len() > MAX_NAME_LEN {
-            return Err(NameError::TooLong {
-                len: raw.len(),
-                max: MAX_NAME_LEN,
-            });
-        }
         for c in raw.chars() {
             let what = match c {
                 '/' => "'/'",
@@ -61,6 +55,13 @@ impl UpgradeName {
         } else {
             raw.to_lowercase()
         };
+        // Checked after lowercasing, which can make a name longer (e.g. 'İ').
+        if name.len() > MAX_NAME_LEN {
+            return Err(NameError::TooLong {
+                len: name.len(),
+                max: MAX_NAME_LEN,
+            });
+        }
         Ok(UpgradeName(name))
     }
 
@@ -136,6 +137,11 @@ mod tests {
         assert!(matches!(
             UpgradeName::parse(&"x".repeat(300), false),
             Err(NameError::TooLong { .. })
+        ));
+        // 127 × 'İ' is 254 bytes, but 381 once lowercased.
+        assert!(matches!(
+            UpgradeName::parse(&"İ".repeat(127), false),
+            Err(NameError::TooLong { len: 381, .. })
         ));
     }
 
