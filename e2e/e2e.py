@@ -612,6 +612,16 @@ def scenario(args):
     ports = free_ports(9)
     rpc_port = ports[0]
     log(f"{sup_kind}/{args.mode}: home {home}, rpc 127.0.0.1:{rpc_port}, {v_old} -> {v_new}")
+    if sup_kind == "switchyard" and args.mode == "prestage" and "E2E_VOTING_PERIOD" not in os.environ:
+        # Pre-staging during the vote needs switchyard to re-read proposals while the vote is open.
+        # Its default re-read is every 60 s; with no SWITCHYARD_PROPOSALS_EVERY knob, vote for 70 s.
+        r = run([sup_bin, "config", "--json"], env=dict(os.environ, DAEMON_HOME=home, DAEMON_NAME="simd"),
+                check=False)
+        if '"SWITCHYARD_PROPOSALS_EVERY"' not in r.stdout:
+            args.voting_period = "70s"
+            log("switchyard has no SWITCHYARD_PROPOSALS_EVERY: voting period 70s so its 60 s proposal "
+                "re-read falls inside the vote")
+    result["voting_period"] = args.voting_period
     init_chain(simd_old, home, ports, voting_period=args.voting_period)
 
     # the binaries map: the new simd served from 127.0.0.1 with its sha256
@@ -633,6 +643,9 @@ def scenario(args):
         env["DAEMON_ALLOW_DOWNLOAD_BINARIES"] = "true"
     if sup_kind == "switchyard":
         env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if args.mode == "prestage" else "false"
+        # The watcher re-reads proposals every 60 s by default (fine for real, days-long votes); this
+        # chain votes for 15 s. Asked of switchyard: a knob with this name (ignored if unknown).
+        env.setdefault("SWITCHYARD_PROPOSALS_EVERY", "2s")
     run([sup_bin, "init", simd_old], env=env)
     if args.mode == "preplaced":
         run([sup_bin, "add-upgrade", UPGRADE_NAME, simd_new], env=env)
