@@ -53,7 +53,10 @@ e2e_switchyard() {
   fi
   local profile="built from this checkout with cargo build --release"
   [ -n "${E2E_GIVEN_BIN:-}" ] && profile="given as SWITCHYARD_BIN=$SWITCHYARD_BIN"
-  export E2E_SWITCHYARD_DESC="$profile, commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
+  local dirty=""
+  [ -n "$(git -C "$REPO_DIR" status --porcelain -- src crates Cargo.toml Cargo.lock 2>/dev/null)" ] \
+    && dirty=" with uncommitted changes"
+  export E2E_SWITCHYARD_DESC="$profile, commit $(git -C "$REPO_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')$dirty"
   # run a copy: a concurrent cargo build must not swap the binary under a running scenario
   cp "$SWITCHYARD_BIN" "$E2E_RUN_DIR/switchyard"
   export SWITCHYARD_BIN="$E2E_RUN_DIR/switchyard"
