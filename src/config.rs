@@ -99,6 +99,8 @@ pub struct Config {
     pub max_download_bytes: u64,
     pub rpc_address: Option<String>,
     pub watch_chain: bool,
+    /// How often `run` re-reads governance proposals (plans and heights are followed per block).
+    pub proposals_every: Duration,
     /// Test-only: name of a swap step at which to abort the process (crash-safety tests).
     pub test_fault: Option<String>,
 
@@ -138,6 +140,7 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_MAX_DOWNLOAD_BYTES", "4294967296"),
     ("SWITCHYARD_RPC_ADDRESS", ""),
     ("SWITCHYARD_WATCH_CHAIN", "true"),
+    ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
     ("SWITCHYARD_TEST_FAULT", ""),
 ];
 
@@ -309,6 +312,17 @@ impl Config {
             max_download_bytes: raw.uint("SWITCHYARD_MAX_DOWNLOAD_BYTES")?,
             rpc_address: raw.opt("SWITCHYARD_RPC_ADDRESS"),
             watch_chain: raw.bool("SWITCHYARD_WATCH_CHAIN")?,
+            proposals_every: {
+                let d = raw.duration("SWITCHYARD_PROPOSALS_EVERY")?;
+                if d.is_zero() {
+                    return Err(bad(
+                        "SWITCHYARD_PROPOSALS_EVERY",
+                        raw.get("SWITCHYARD_PROPOSALS_EVERY"),
+                        "must be greater than zero",
+                    ));
+                }
+                d
+            },
             test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
             entries: KEYS
                 .iter()

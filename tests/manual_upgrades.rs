@@ -48,7 +48,7 @@ fn batch_of_three(sdk: &str) {
     assert_each_height_once(&home.executed(), |h, id| id == expect(h));
     assert_eq!(home.current_target(), "upgrades/fix3");
     let log = sy.log();
-    let flag = if sdk.starts_with("v0.47") || sdk == "v0.50.5" {
+    let flag = if sdk.starts_with("v0.47") || sdk.starts_with("v0.46") || sdk == "v0.50.5" {
         7
     } else {
         8
@@ -71,6 +71,11 @@ fn batch_of_three(sdk: &str) {
 #[test]
 fn batch_on_sdk_v0_47_halt_height_is_committed_and_the_node_exits() {
     batch_of_three("v0.47.17");
+}
+
+#[test]
+fn batch_on_sdk_v0_46_halt_height_is_committed_and_the_node_exits_143() {
+    batch_of_three("v0.46.16");
 }
 
 #[test]

@@ -553,9 +553,23 @@ fn a_second_switchyard_on_the_same_home_refuses_and_leaves_the_node_alone() {
     wait_for("blocks", T, || home.committed() >= 2, || first.log());
     let out = home.cmd(&["run", "start", "--home", home.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already supervising"), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("already supervising"),
+        "{}",
+        text(&out)
+    );
     let h = home.committed();
-    wait_for("blocks to go on", T, || home.committed() > h + 2, || home.events());
-    assert_eq!(home.events().matches("genesis start").count(), 1, "{}", home.events());
+    wait_for(
+        "blocks to go on",
+        T,
+        || home.committed() > h + 2,
+        || home.events(),
+    );
+    assert_eq!(
+        home.events().matches("genesis start").count(),
+        1,
+        "{}",
+        home.events()
+    );
     assert_eq!(first.stop().code(), Some(0));
 }

@@ -335,7 +335,7 @@ impl<'a> Supervisor<'a> {
                     self.refresh_halt_file().await;
                     self.drain_observations();
                     let known = self.known_with(halt.as_ref())?;
-                    let kind = if status.success() { ExitKind::Success } else { ExitKind::Failure };
+                    let kind = ExitKind::from_code(code);
                     return match decide::on_exit(&known, kind) {
                         ExitDecision::Swap(target) => {
                             tracing::info!(upgrade = %target.name, height = target.height, exit_code = code, "node exited at the upgrade height");

@@ -67,6 +67,7 @@ impl Observer {
                     let opts = WatcherOptions {
                         // The committed height decides manual swaps: refresh it at the poll interval.
                         plan_every: cfg.poll_interval,
+                        proposals_every: cfg.proposals_every,
                         idle_refresh: cfg.poll_interval.max(Duration::from_millis(200)),
                         backoff_initial: cfg.poll_interval,
                         backoff_max: Duration::from_secs(10),

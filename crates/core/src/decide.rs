@@ -91,8 +91,23 @@ pub enum RunningDecision {
 pub enum ExitKind {
     /// Exit status 0.
     Success,
-    /// Non-zero exit status, or killed by a signal we did not send.
+    /// Exit status 130 or 143: the node shut itself down gracefully on SIGINT/SIGTERM. SDK
+    /// v0.46 and older exit like this at their halt height (the app signals itself and the
+    /// server exits with 128 + signal); otherwise it is treated as a crash.
+    SignalShutdown,
+    /// Any other non-zero exit status, or killed by a signal we did not send.
     Failure,
+}
+
+impl ExitKind {
+    /// Classifies a shell-style exit code (128 + signal for a signal death).
+    pub fn from_code(code: i32) -> ExitKind {
+        match code {
+            0 => ExitKind::Success,
+            130 | 143 => ExitKind::SignalShutdown,
+            _ => ExitKind::Failure,
+        }
+    }
 }
 
 /// Answer to [`on_exit`].
@@ -216,10 +231,11 @@ pub fn while_running(k: &Known) -> RunningDecision {
     }
 }
 
-/// A node of an SDK that exits by itself at its halt height (v0.47) exited cleanly while armed,
-/// and we saw it commit at least the block before its halt height: it halted. (The exit can
-/// outrun our last look at its height by one block; a crash exits non-zero, and an operator's
-/// stop signal is handled before we get here.)
+/// A node of an SDK that exits by itself at its halt height (v0.47 and older) exited gracefully
+/// (0, or 130/143 from its own halt signal on v0.46 and older) while armed, and we saw it commit
+/// at least the block before its halt height: it halted. (The exit can outrun our last look at
+/// its height by one block; a panic exits with another code, and an operator's stop signal is
+/// handled before we get here.)
 fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
     let armed = k.armed.as_ref()?;
     let HaltMethod::HaltHeightFlag { flag } = armed.method else {
@@ -231,7 +247,7 @@ fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
     if next_manual(k).is_none_or(|m| *m != armed.upgrade) {
         return None;
     }
-    (exit == ExitKind::Success
+    (exit != ExitKind::Failure
         && sdk.exits_at_halt_height()
         && c >= flag - 1
         && flag == armed.upgrade.height - 1)
@@ -256,7 +272,7 @@ pub fn on_exit(k: &Known, exit: ExitKind) -> ExitDecision {
     }
     match exit {
         ExitKind::Success => ExitDecision::Finish,
-        ExitKind::Failure => ExitDecision::Crash,
+        ExitKind::SignalShutdown | ExitKind::Failure => ExitDecision::Crash,
     }
 }
 
@@ -436,8 +452,17 @@ mod tests {
             ..known()
         };
         assert!(matches!(on_exit(&k, ExitKind::Success), ExitDecision::Swap(t) if t.height == 100));
+        // v0.46 and older exit with 128 + the signal they sent themselves.
+        assert!(matches!(
+            on_exit(&k, ExitKind::from_code(143)),
+            ExitDecision::Swap(_)
+        ));
+        assert!(matches!(
+            on_exit(&k, ExitKind::from_code(130)),
+            ExitDecision::Swap(_)
+        ));
         // A crash is a crash, and an exit far below the halt height is not the halt.
-        assert_eq!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash);
+        assert_eq!(on_exit(&k, ExitKind::from_code(2)), ExitDecision::Crash);
         let early = Known {
             committed: Some(50),
             ..k.clone()
@@ -572,6 +597,7 @@ mod tests {
         #[test]
         fn exit_swaps_only_at_the_halt(k in arb_known(), success in any::<bool>()) {
             let exit = if success { ExitKind::Success } else { ExitKind::Failure };
+            let success = exit != ExitKind::Failure;
             if let ExitDecision::Swap(t) = on_exit(&k, exit) {
                 if t.source == UpgradeSource::Manual {
                     let c = k.committed.unwrap();
