@@ -33,5 +33,5 @@ cargo test --workspace --locked
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   log "end-to-end: a real simd chain through a governance upgrade and a manual upgrade"
   cargo build --release --locked --bin switchyard
-  e2e/run.sh
+  SWITCHYARD_BIN="$PWD/target/release/switchyard" e2e/run.sh
 fi
