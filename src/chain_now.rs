@@ -50,14 +50,11 @@ pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
             .await
             .ok()?;
         let height = client.status().await.ok().map(|s| s.latest_block_height);
-        let plan = client.current_plan().await.ok()?.and_then(|p| {
-            switchyard_core::UpgradeName::parse(&p.name, cfg.disable_recase)
-                .ok()
-                .map(|name| ChainPlan {
-                    name,
-                    height: p.height,
-                })
-        });
+        let plan = client
+            .current_plan()
+            .await
+            .ok()?
+            .and_then(|p| p.chain_plan(cfg.disable_recase).ok());
         Some((height, plan))
     })
 }

@@ -6,8 +6,6 @@
 //! store — never in the node's `data/upgrade-info.json` — after the collision checks in
 //! `switchyard_core::schedule`.
 
-use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -156,24 +154,9 @@ fn place_binary(
 
 /// Copies `src` to `dest` atomically and makes it executable.
 pub fn install_copy(src: &Path, dest: &Path) -> anyhow::Result<()> {
-    let dir = dest.parent().context("destination has no parent folder")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        dest.file_name().unwrap_or_default().to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let bytes = std::fs::read(src)?;
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.set_permissions(std::fs::Permissions::from_mode(0o755))?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, dest)?;
-        switchyard_store::fsutil::sync_dir(dir)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("copying {} to {}", src.display(), dest.display()))
+    std::fs::read(src)
+        .and_then(|bytes| {
+            switchyard_store::fsutil::write_atomic_with_mode(dest, &bytes, Some(0o755))
+        })
+        .with_context(|| format!("copying {} to {}", src.display(), dest.display()))
 }

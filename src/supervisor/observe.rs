@@ -16,7 +16,7 @@ use std::time::Duration;
 use switchyard_core::schedule::ChainPlan;
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::Layout;
-use switchyard_watcher::upgrade_file::{UpgradeFileError, UpgradeFileWatcher};
+use switchyard_watcher::upgrade_file::{self, UpgradeFileError, UpgradeFileWatcher};
 use switchyard_watcher::watcher::{ChainView, ChainWatcher, WatcherOptions};
 use switchyard_watcher::{BlockSource, NewBlock};
 use tokio::sync::{broadcast, mpsc, watch};
@@ -206,24 +206,18 @@ async fn changed(chain: Option<&mut ChainFeed>) -> bool {
 }
 
 /// Reads data/upgrade-info.json, giving a half-written file up to a second to complete.
-/// `None` when absent or invalid (invalid files are logged).
+/// `None` when absent, still incomplete, or invalid (invalid files are logged).
 pub async fn read_upgrade_info_now(layout: &Layout, disable_recase: bool) -> Option<UpgradeInfo> {
     let path = layout.data_upgrade_info();
-    for _ in 0..10 {
-        let bytes = match tokio::fs::read(&path).await {
-            Ok(b) => b,
-            Err(_) => return None,
-        };
-        match UpgradeInfo::parse(&bytes, disable_recase) {
-            Ok(info) => return Some(info),
-            Err(UpgradeInfoError::Incomplete) => {
-                tokio::time::sleep(Duration::from_millis(100)).await
-            }
-            Err(e) => {
-                tracing::error!("{}: {e}", path.display());
-                return None;
-            }
+    match upgrade_file::read_now(&path, disable_recase, Duration::from_secs(1)).await {
+        Ok(info) => info,
+        Err(UpgradeFileError::Invalid {
+            source: UpgradeInfoError::Incomplete,
+            ..
+        }) => None,
+        Err(e) => {
+            tracing::error!("{e}");
+            None
         }
     }
-    None
 }

@@ -12,6 +12,9 @@
 //! - a persistently malformed file is delivered once as `Err` (until its content changes).
 //!
 //! The task ends when the receiver is dropped.
+//!
+//! [`read_now`] is the same read, once, for a caller that needs the file's content at a given
+//! moment (the supervisor, right after the node exited).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -105,6 +108,27 @@ async fn read(path: &Path, disable_recase: bool) -> Read {
                 source,
             }),
         },
+    }
+}
+
+/// Reads the file once, re-reading an empty or half-written one for up to `settle`.
+/// `Ok(None)` when there is no file.
+pub async fn read_now(
+    path: &Path,
+    disable_recase: bool,
+    settle: Duration,
+) -> Result<Option<UpgradeInfo>, UpgradeFileError> {
+    let deadline = Instant::now() + settle;
+    loop {
+        match read(path, disable_recase).await {
+            Read::Absent => return Ok(None),
+            Read::Valid(info) => return Ok(Some(info)),
+            Read::Bad(UpgradeFileError::Invalid {
+                source: UpgradeInfoError::Incomplete,
+                ..
+            }) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
+            Read::Bad(e) => return Err(e),
+        }
     }
 }
 
