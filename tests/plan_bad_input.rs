@@ -2,25 +2,20 @@
 //! error; a node catching up, a plan height already reached, a hostile plan name and junk plan
 //! info become problems (exit 2), never a panic.
 
+mod common;
+
+use common::run_plan;
 use serde_json::{json, Value};
 use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
 
 async fn plan_json(args: &[&str], env: &[(&str, &str)]) -> (i32, Value, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .arg("plan")
-        .arg("--json")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let mut a = vec!["--json"];
+    a.extend_from_slice(args);
+    let (code, stdout, stderr) = run_plan(&a, env).await;
     assert!(!stderr.contains("panicked"), "{stderr}");
     let v: Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("{e}: {stdout:?} {stderr:?}"));
-    (out.status.code().unwrap_or(-1), v, stderr)
+    (code, v, stderr)
 }
 
 fn dead_port() -> u16 {

@@ -5,6 +5,9 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+mod common;
+
+use common::run_plan;
 use serde_json::{json, Value};
 use switchyard_core::binaries::this_platform;
 use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
@@ -19,27 +22,10 @@ fn info_for_this_platform() -> String {
     .to_string()
 }
 
-/// Runs the real binary with only the given environment; returns (exit code, stdout, stderr).
-async fn plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
-        .arg("plan")
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 async fn plan_json(args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let mut a = vec!["--json"];
     a.extend_from_slice(args);
-    let (code, out, err) = plan(&a, env).await;
+    let (code, out, err) = run_plan(&a, env).await;
     let v: Value = serde_json::from_str(out.trim())
         .unwrap_or_else(|e| panic!("{e}: stdout {out:?} stderr {err:?}"));
     (code, v)
@@ -276,7 +262,7 @@ async fn manual_upgrades_are_listed() {
 async fn human_output_is_a_short_table() {
     let chain = chain_with_plan().await;
     let rpc = chain.rpc_url();
-    let (code, out, _) = plan(&["--rpc", &rpc], &[]).await;
+    let (code, out, _) = run_plan(&["--rpc", &rpc], &[]).await;
     assert_eq!(code, 0);
     let lines: Vec<&str> = out.lines().collect();
     assert!(

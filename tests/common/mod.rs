@@ -153,6 +153,24 @@ impl Home {
     }
 }
 
+/// Runs `switchyard plan <args>` with only `env` in its environment (async: the fake chain the
+/// tests run in-process needs the runtime meanwhile); returns (exit code, stdout, stderr).
+pub async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .arg("plan")
+        .args(args)
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .await
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A static file server on 127.0.0.1 (python3's http.server), killed when dropped; its access
 /// log (one line per request) goes to `log` when given.
 pub struct FileServer {

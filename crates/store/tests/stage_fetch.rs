@@ -10,18 +10,6 @@ use switchyard_core::UpgradeName;
 use switchyard_store::fetch::FetchError;
 use switchyard_store::install::{stage, StageError, StageOutcome};
 use switchyard_store::staged::{self, PreflightStatus};
-use switchyard_store::Layout;
-
-fn setup() -> (tempfile::TempDir, Layout, UpgradeName, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::new(dir.path(), "simd");
-    (
-        dir,
-        layout,
-        UpgradeName::parse("v2", false).unwrap(),
-        Server::start(),
-    )
-}
 
 fn src(url: String) -> BinarySource {
     BinarySource::from_url(&url).unwrap()

@@ -10,17 +10,6 @@ use switchyard_store::install::{stage, stage_plan, staging_dir, StageError, Stag
 use switchyard_store::staged::{self, PreflightRecord, PreflightStatus};
 use switchyard_store::Layout;
 
-fn setup() -> (tempfile::TempDir, Layout, UpgradeName, Server) {
-    let dir = tempfile::tempdir().unwrap();
-    let layout = Layout::new(dir.path(), "simd");
-    (
-        dir,
-        layout,
-        UpgradeName::parse("v2", false).unwrap(),
-        Server::start(),
-    )
-}
-
 fn serve(server: &Server, path: &str, body: &[u8]) -> BinarySource {
     server.route(path, Route::file(body.to_vec()));
     BinarySource::from_url(&server.url(&format!("{path}?checksum=sha256:{}", sha256_hex(body))))

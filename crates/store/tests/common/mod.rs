@@ -181,6 +181,23 @@ fn handle(
     Ok(())
 }
 
+/// A fresh node home (layout for `simd`), the upgrade name `v2`, and a file server.
+pub fn setup() -> (
+    tempfile::TempDir,
+    switchyard_store::Layout,
+    switchyard_core::UpgradeName,
+    Server,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let layout = switchyard_store::Layout::new(dir.path(), "simd");
+    (
+        dir,
+        layout,
+        switchyard_core::UpgradeName::parse("v2", false).unwrap(),
+        Server::start(),
+    )
+}
+
 pub fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
