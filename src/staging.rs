@@ -1,6 +1,7 @@
 //! Getting an upgrade's binary onto disk from what the chain says about it: the settings
-//! (`StageOptions` from the configuration) and the one call used by `prepare`, by `run`'s
-//! pre-staging and, as a last resort, at the halt itself.
+//! (`StageOptions` from the configuration), [`stage_upcoming`] for an upgrade the watcher
+//! reports (used by `prepare` and by `run`'s pre-staging), and [`stage_from_info`] for the plan
+//! info the node wrote at its halt (the last resort).
 
 use std::time::Duration;
 
@@ -8,9 +9,10 @@ use switchyard_core::binaries::this_platform;
 use switchyard_core::UpgradeName;
 use switchyard_store::fetch::FetchOptions;
 use switchyard_store::install::{stage_plan, StageError, StageOptions, StageOutcome};
+use switchyard_store::staged::{PreflightStatus, StagedRecord};
 use switchyard_store::Layout;
 use switchyard_watcher::info::{resolve_info, InfoFetchLimits};
-use switchyard_watcher::PlanBinariesView;
+use switchyard_watcher::{PlanBinariesView, Upcoming, UpgradeSource};
 
 use crate::config::Config;
 
@@ -56,5 +58,121 @@ pub async fn stage_from_info(
         PlanBinariesView::Unavailable { url, why } => {
             Err(StageFromInfoError::InfoUnavailable { url, why })
         }
+    }
+}
+
+/// What happened to one upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Staged,
+    AlreadyStaged,
+    OperatorPlaced,
+    /// Not attempted (a proposal in voting without `--include-voting`).
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Staged => "staged",
+            Outcome::AlreadyStaged => "already_staged",
+            Outcome::OperatorPlaced => "operator_placed",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+fn describe(rec: &StagedRecord) -> String {
+    let pf = match rec.preflight.status {
+        PreflightStatus::Ok => format!(
+            "preflight ok ({})",
+            rec.preflight.output.lines().next().unwrap_or("").trim()
+        ),
+        PreflightStatus::Skipped => "preflight skipped (no checksum)".into(),
+        PreflightStatus::Pending => "preflight not run".into(),
+        PreflightStatus::Failed => format!(
+            "preflight FAILED: {}",
+            rec.preflight.message.as_deref().unwrap_or("")
+        ),
+    };
+    format!(
+        "{} from {} ({}, {} bytes); {pf}",
+        rec.binary_path.display(),
+        rec.url,
+        rec.digest,
+        rec.size
+    )
+}
+
+/// Stages one upcoming upgrade (this platform's entry of its plan), saying in words what
+/// happened. A proposal still in voting is skipped unless `include_voting`.
+pub async fn stage_upcoming(
+    layout: &Layout,
+    u: &Upcoming,
+    include_voting: bool,
+    disable_recase: bool,
+    platform: &str,
+    opts: &StageOptions,
+) -> (Outcome, String, Option<StagedRecord>) {
+    if u.source == UpgradeSource::Proposal && !include_voting {
+        return (
+            Outcome::Skipped,
+            "still in voting (use --include-voting to stage it now)".into(),
+            None,
+        );
+    }
+    let name = match UpgradeName::parse(&u.name, disable_recase) {
+        Ok(n) => n,
+        Err(e) => return (Outcome::Failed, e.to_string(), None),
+    };
+    let binaries = match &u.binaries {
+        PlanBinariesView::Listed { binaries, .. } => binaries,
+        other => {
+            // Nothing to download; fine if the operator placed it already.
+            if layout.has_upgrade_binary(&name) {
+                return (
+                    Outcome::OperatorPlaced,
+                    format!(
+                        "{} is in place (the plan lists no binaries)",
+                        layout.upgrade_binary(&name).display()
+                    ),
+                    None,
+                );
+            }
+            let why = match other {
+                PlanBinariesView::Unavailable { url, why } => {
+                    format!("the plan's info URL {url} could not be read: {why}")
+                }
+                _ => "the plan's info lists no binaries".into(),
+            };
+            return (
+                Outcome::Failed,
+                format!("{why}; place the binary with `switchyard add-upgrade {name} <path>`"),
+                None,
+            );
+        }
+    };
+    match stage_plan(layout, &name, binaries, platform, opts).await {
+        Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
+        Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
+        Ok(StageOutcome::OperatorPlaced { binary }) => (
+            Outcome::OperatorPlaced,
+            format!(
+                "{} was placed by the operator; left alone",
+                binary.display()
+            ),
+            None,
+        ),
+        Err(StageError::Preflight { record, message }) => (
+            Outcome::Failed,
+            format!(
+                "{}; it does not start on this host: {message}",
+                record.binary_path.display()
+            ),
+            Some(*record),
+        ),
+        Err(e) => (Outcome::Failed, e.to_string(), None),
     }
 }

@@ -22,14 +22,14 @@ use std::io::Write;
 
 use serde_json::{json, Value};
 use switchyard_core::binaries::this_platform;
-use switchyard_core::UpgradeName;
-use switchyard_store::install::{stage_plan, StageError, StageOptions, StageOutcome};
-use switchyard_store::staged::{PreflightStatus, StagedRecord};
+use switchyard_store::install::StageOptions;
+use switchyard_store::staged::StagedRecord;
 use switchyard_store::Layout;
-use switchyard_watcher::{PlanBinariesView, ProposalStatus, Upcoming, UpgradeSource};
+use switchyard_watcher::{ProposalStatus, Upcoming, UpgradeSource};
 
 use crate::cli::PrepareArgs;
 use crate::config::Config;
+use crate::staging::{stage_upcoming, Outcome};
 
 pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
@@ -70,29 +70,6 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(if ok { 0 } else { 1 })
-}
-
-/// What happened to one upgrade.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Staged,
-    AlreadyStaged,
-    OperatorPlaced,
-    /// Not attempted (a proposal in voting without `--include-voting`).
-    Skipped,
-    Failed,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Staged => "staged",
-            Outcome::AlreadyStaged => "already_staged",
-            Outcome::OperatorPlaced => "operator_placed",
-            Outcome::Skipped => "skipped",
-            Outcome::Failed => "failed",
-        }
-    }
 }
 
 /// One upgrade's line of the report.
@@ -142,28 +119,6 @@ impl Item {
     }
 }
 
-fn describe(rec: &StagedRecord) -> String {
-    let pf = match rec.preflight.status {
-        PreflightStatus::Ok => format!(
-            "preflight ok ({})",
-            rec.preflight.output.lines().next().unwrap_or("").trim()
-        ),
-        PreflightStatus::Skipped => "preflight skipped (no checksum)".into(),
-        PreflightStatus::Pending => "preflight not run".into(),
-        PreflightStatus::Failed => format!(
-            "preflight FAILED: {}",
-            rec.preflight.message.as_deref().unwrap_or("")
-        ),
-    };
-    format!(
-        "{} from {} ({}, {} bytes); {pf}",
-        rec.binary_path.display(),
-        rec.url,
-        rec.digest,
-        rec.size
-    )
-}
-
 /// Stages each upcoming upgrade in turn (one at a time: downloads compete for one link anyway).
 pub async fn prepare_upcoming(
     layout: &Layout,
@@ -186,82 +141,13 @@ pub async fn prepare_upcoming(
             record: None,
         };
         let (result, message, record) =
-            prepare_one(layout, u, include_voting, disable_recase, platform, opts).await;
+            stage_upcoming(layout, u, include_voting, disable_recase, platform, opts).await;
         item.result = result;
         item.message = message;
         item.record = record;
         items.push(item);
     }
     items
-}
-
-async fn prepare_one(
-    layout: &Layout,
-    u: &Upcoming,
-    include_voting: bool,
-    disable_recase: bool,
-    platform: &str,
-    opts: &StageOptions,
-) -> (Outcome, String, Option<StagedRecord>) {
-    if u.source == UpgradeSource::Proposal && !include_voting {
-        return (
-            Outcome::Skipped,
-            "still in voting (use --include-voting to stage it now)".into(),
-            None,
-        );
-    }
-    let name = match UpgradeName::parse(&u.name, disable_recase) {
-        Ok(n) => n,
-        Err(e) => return (Outcome::Failed, e.to_string(), None),
-    };
-    let binaries = match &u.binaries {
-        PlanBinariesView::Listed { binaries, .. } => binaries,
-        other => {
-            // Nothing to download; fine if the operator placed it already.
-            if layout.has_upgrade_binary(&name) {
-                return (
-                    Outcome::OperatorPlaced,
-                    format!(
-                        "{} is in place (the plan lists no binaries)",
-                        layout.upgrade_binary(&name).display()
-                    ),
-                    None,
-                );
-            }
-            let why = match other {
-                PlanBinariesView::Unavailable { url, why } => {
-                    format!("the plan's info URL {url} could not be read: {why}")
-                }
-                _ => "the plan's info lists no binaries".into(),
-            };
-            return (
-                Outcome::Failed,
-                format!("{why}; place the binary with `switchyard add-upgrade {name} <path>`"),
-                None,
-            );
-        }
-    };
-    match stage_plan(layout, &name, binaries, platform, opts).await {
-        Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
-        Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
-        Ok(StageOutcome::OperatorPlaced { binary }) => (
-            Outcome::OperatorPlaced,
-            format!(
-                "{} was placed by the operator; left alone",
-                binary.display()
-            ),
-            None,
-        ),
-        Err(StageError::Preflight { record, message }) => (
-            Outcome::Failed,
-            format!(
-                "{}; it does not start on this host: {message}",
-                record.binary_path.display()
-            ),
-            Some(*record),
-        ),
-        Err(e) => (Outcome::Failed, e.to_string(), None),
-    }
 }
 
 #[cfg(test)]
@@ -271,6 +157,8 @@ mod tests {
     use std::net::TcpListener;
     use std::time::Duration;
     use switchyard_core::binaries::{parse_info, PlanInfo};
+    use switchyard_core::UpgradeName;
+    use switchyard_watcher::PlanBinariesView;
 
     /// Serves `body` to every request on 127.0.0.1; returns the base URL.
     fn serve(body: Vec<u8>) -> String {

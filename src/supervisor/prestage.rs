@@ -13,13 +13,12 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use switchyard_core::binaries::this_platform;
-use switchyard_core::UpgradeName;
-use switchyard_store::install::{stage_plan, StageOutcome};
 use switchyard_store::Layout;
 use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, Upcoming, UpgradeSource};
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::staging::{stage_upcoming, Outcome};
 
 /// How long a failed attempt waits before the next one.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -75,14 +74,12 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
                     Some(Some(t)) if t.elapsed() < RETRY_AFTER => continue,
                     _ => {}
                 }
-                let name = match UpgradeName::parse(&u.name, cfg.disable_recase) {
-                    Ok(n) => n,
-                    Err(e) => {
-                        tracing::error!("not staging an upgrade with a bad name: {e}");
-                        tried.insert(key, None);
-                        continue;
-                    }
-                };
+                if let Err(e) = switchyard_core::UpgradeName::parse(&u.name, cfg.disable_recase) {
+                    // Permanent: say it once, never retry.
+                    tracing::error!("not staging an upgrade with a bad name: {e}");
+                    tried.insert(key, None);
+                    continue;
+                }
                 let what = match (u.source, u.proposal_id) {
                     (UpgradeSource::Plan, _) => "the scheduled plan".to_string(),
                     (UpgradeSource::Proposal, Some(id)) => {
@@ -90,24 +87,23 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
                     }
                     (UpgradeSource::Proposal, None) => "a proposal".to_string(),
                 };
-                tracing::info!(upgrade = %name, height = u.height, "pre-staging the binary of {what}");
-                match stage_plan(&layout, &name, binaries, &this_platform(), &opts).await {
-                    Ok(StageOutcome::Staged(r)) => {
-                        tracing::info!(upgrade = %name, digest = %r.digest, size = r.size, "staged and preflighted: {}", r.preflight.output.lines().next().unwrap_or(""));
-                        tried.insert(key, None);
-                    }
-                    Ok(StageOutcome::AlreadyStaged(_)) => {
-                        tracing::info!(upgrade = %name, "already staged");
-                        tried.insert(key, None);
-                    }
-                    Ok(StageOutcome::OperatorPlaced { binary }) => {
-                        tracing::info!(upgrade = %name, "a binary placed by the operator is in {}; leaving it", binary.display());
-                        tried.insert(key, None);
-                    }
-                    Err(e) => {
-                        tracing::error!(upgrade = %name, "pre-staging failed (will retry): {e}");
-                        tried.insert(key, Some(Instant::now()));
-                    }
+                tracing::info!(upgrade = %u.name, height = u.height, "pre-staging the binary of {what}");
+                // Candidates are already filtered by the voting rule: include them all.
+                let (outcome, message, _) = stage_upcoming(
+                    &layout,
+                    &u,
+                    true,
+                    cfg.disable_recase,
+                    &this_platform(),
+                    &opts,
+                )
+                .await;
+                if outcome == Outcome::Failed {
+                    tracing::error!(upgrade = %u.name, "pre-staging failed (will retry): {message}");
+                    tried.insert(key, Some(Instant::now()));
+                } else {
+                    tracing::info!(upgrade = %u.name, "{}: {message}", outcome.as_str().replace('_', " "));
+                    tried.insert(key, None);
                 }
             }
             tokio::select! {
