@@ -1,43 +1,52 @@
 #!/usr/bin/env bash
 # Build the real node binaries the end-to-end harness needs, from the Go module proxy only
-# (by module path and version; never from a cloned repository), cached between runs.
+# (modules by path and exact version; never from a repository fetched from GitHub), cached between
+# runs.
 #
 #   e2e/build-binaries.sh            build what is missing, print the paths (KEY=path lines)
 #   e2e/build-binaries.sh --env      same, but print only `export KEY=path` lines (for eval)
 #
-# Cache: ${SWITCHYARD_E2E_CACHE:-~/.cache/switchyard-e2e}/<name>-<version>/bin/<binary>; a build is
-# skipped when its directory holds a binary and a BUILD-OK stamp.
+# Cache: ${SWITCHYARD_E2E_CACHE:-~/.cache/switchyard-e2e}/<name>/bin/<binary>; a build is skipped
+# when its directory holds the binary and a BUILD-OK stamp naming the same inputs (for chaind: a
+# hash of e2e/chaind's sources and the line's go.mod/go.sum, so an edit rebuilds).
 #
-# What is built (override with the env vars in brackets):
-#   simd-old    [SIMD_OLD_VERSION]  the chain's genesis binary
-#   simd-new    [SIMD_NEW_VERSION]  the binary the governance upgrade moves to; its simapp registers
-#                                   the upgrade handler named $UPGRADE_NAME, the old one does not
-#   simd-patch  the new simd rebuilt with another version string (<new>-patch1): a state-compatible
-#               stand-in for an emergency patch release, for the manual upgrade at a height
-#   cosmovisor  [COSMOVISOR_VERSION] for the side-by-side comparison
+# What is built:
+#   chaind-v0.50.9          our own chain daemon (e2e/chaind) on SDK v0.50.9 / CometBFT 0.38: the
+#                           chain's genesis binary; registers no upgrade handler
+#   chaind-v0.50.9-patch1   the same code, version string v0.50.9-patch1 (an emergency patch
+#                           stand-in for a manual upgrade at a height); a relink only
+#   chaind-v0.53.8          SDK v0.53.8 / CometBFT 0.38; registers handler v050-to-v053
+#   chaind-v0.53.8-nover    the same v0.53 code, but no usable SDK version anywhere: built in a Go
+#                           workspace whose second module is a local copy of the SDK module (taken
+#                           from the module cache), so the Go build info says
+#                           `dep github.com/cosmos/cosmos-sdk (devel)` and `version --long` reports
+#                           cosmos_sdk_version "(devel)"; version string "dev-nover" (no semver)
+#   chaind-v0.53.8-patch2   the v0.53 code, version string v0.53.8-patch2; a relink only
+#   chaind-v0.54.4          SDK v0.54.4 / CometBFT 0.39; registers handler v053-to-v054
+#   cosmovisor-v1.5.0       [COSMOVISOR_VERSION] for the side-by-side comparison
+#   simd-v0.45.16, simd-v0.46.16, simd-v0.46.16-patch1
+#                           the older pair (simd from the SDK's root module, Tendermint 0.34),
+#                           only with E2E_LEGACY=1
 #
-# Which pair: the Go module proxy reachable from this workplace serves github.com/cosmos/cosmos-sdk
-# v0.50.15 / v0.53.8 but not module cosmossdk.io/simapp at those tags' commits (every simapp version
-# answers "403 This module version is not available"), and not cosmovisor v1.6.0/v1.7.x. So the
-# default pair is the newest one whose simapp lives *inside* the SDK's root module: v0.45.16 -> v0.46.16,
-# where v0.46's simapp registers the upgrade handler "v045-to-v046" (with store upgrades) and v0.45's
-# does not; cosmovisor v1.5.0. When the proxy serves simapp, set SIMAPP_OLD_VERSION /
-# SIMAPP_NEW_VERSION (pseudo-versions of cosmossdk.io/simapp at the SDK tags' commits) together with
-# SIMD_OLD_VERSION / SIMD_NEW_VERSION=v0.50.x / v0.53.x and UPGRADE_NAME=v050-to-v053: the script then
-# builds through a throwaway module that requires simapp at that commit, carries simapp's non-local
-# replaces, turns its parent-folder replaces into requirements at the same commit, and (Go >= 1.26)
-# bumps github.com/bytedance/sonic to >= v1.15 / loader >= v0.5.
+# One Go module cache (GOMODCACHE, default ~/go/pkg/mod) and build cache serve every line; the
+# patch builds differ from their base only in -X strings, so they reuse every compiled package.
+# `nice -n 10` (E2E_NICE) keeps other compiles on the machine moving.
 set -euo pipefail
 
+E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+CHAIND_SRC="$E2E_DIR/chaind"
 CACHE="${SWITCHYARD_E2E_CACHE:-$HOME/.cache/switchyard-e2e}"
-SIMD_OLD_VERSION="${SIMD_OLD_VERSION:-v0.45.16}"
-SIMD_NEW_VERSION="${SIMD_NEW_VERSION:-v0.46.16}"
-SIMAPP_OLD_VERSION="${SIMAPP_OLD_VERSION:-}"
-SIMAPP_NEW_VERSION="${SIMAPP_NEW_VERSION:-}"
 COSMOVISOR_VERSION="${COSMOVISOR_VERSION:-v1.5.0}"
-PATCH_SUFFIX="${PATCH_SUFFIX:--patch1}"
+LEGACY="${E2E_LEGACY:-0}"
+SIMD_OLD_VERSION=v0.45.16
+SIMD_NEW_VERSION=v0.46.16
 NICE="${E2E_NICE:-nice -n 10}"
 SDK=github.com/cosmos/cosmos-sdk
+
+# SDK line -> exact SDK version and build tag (the go.mod/go.sum pinning every module of a line
+# are e2e/chaind/lines/<line>/)
+declare -A LINE_SDK=([v0.50]=v0.50.9 [v0.53]=v0.53.8 [v0.54]=v0.54.4)
+declare -A LINE_TAG=([v0.50]=sdk050 [v0.53]=sdk053 [v0.54]=sdk054)
 
 OUT_ENV=0
 [ "${1:-}" = "--env" ] && OUT_ENV=1
@@ -45,165 +54,183 @@ OUT_ENV=0
 log() { echo "[build-binaries $(date -u +%H:%M:%S)] $*" >&2; }
 die() { echo "[build-binaries] ERROR: $*" >&2; exit 1; }
 
-command -v go >/dev/null || die "go is not installed (need Go >= 1.21 on PATH)"
+command -v go >/dev/null || die "go is not installed (need Go >= 1.26 on PATH for SDK v0.54)"
 command -v python3 >/dev/null || die "python3 is not installed"
 mkdir -p "$CACHE"
 # one build at a time per cache (two e2e runs started together would otherwise race)
 exec 9>"$CACHE/.lock"
 command -v flock >/dev/null && flock 9
-export GOFLAGS="${GOFLAGS:-} -mod=mod"
 export GOTOOLCHAIN=local
+# GOFLAGS from the environment would also apply to the builds here; -mod is set per build
+export GOFLAGS="${GOFLAGS:-}"
+GOFLAGS="$(echo " $GOFLAGS " | sed -e 's/ -mod=[a-z]* / /g' -e 's/^ *//' -e 's/ *$//')"
 
-# Print the non-local replace directives of a go.mod as "old => new version" lines; parent-folder
-# replaces ("=> ../x") are printed as "old => PARENT <rel>" so the caller can turn them into
-# requirements at the same commit.
-replaces_of() {
+cached() { # <dir> <binary> <stamp-key>: the build is there and was made from the same inputs
+  [ -x "$1/bin/$2" ] && [ -f "$1/BUILD-OK" ] && grep -qxF "inputs: $3" "$1/BUILD-OK"
+}
+
+stamp() { # <dir> <what> <stamp-key> <t0>
+  { echo "$2 built $(date -u +%FT%TZ) in $(( $(date +%s) - $4 ))s with $(go version)"; echo "inputs: $3"; } >"$1/BUILD-OK"
+}
+
+# ---------------------------------------------------------------------------------------------
+# chaind
+# ---------------------------------------------------------------------------------------------
+# A hash of what a chaind build of <line> is made from: the Go sources and the line's go.mod/go.sum.
+chaind_src_hash() {
+  local line=$1
+  ( cd "$CHAIND_SRC" && cat ./*.go "lines/$line/go.mod" "lines/$line/go.sum" ) | sha256sum | cut -c1-12
+}
+
+# Copies the sources and the line's go.mod/go.sum into a build dir (a stable path per line, so Go's
+# build cache and the downloaded modules are shared by every build of that line).
+assemble() {
+  local line=$1 dir=$2
+  mkdir -p "$dir"
+  rm -f "$dir"/*.go
+  cp "$CHAIND_SRC"/*.go "$dir/"
+  cp "$CHAIND_SRC/lines/$line/go.mod" "$CHAIND_SRC/lines/$line/go.sum" "$dir/"
+}
+
+# build_chaind <cache-name> <line> <version-string> [nover]
+build_chaind() {
+  local name=$1 line=$2 verstr=$3 variant=${4:-}
+  local out="$CACHE/$name" sdkver=${LINE_SDK[$line]} tag=${LINE_TAG[$line]}
+  local src; src=$(chaind_src_hash "$line")
+  local key="chaind $line sdk=$sdkver version=$verstr src=$src $variant"
+  if cached "$out" chaind "$key"; then
+    log "cached: $out/bin/chaind"; return 0
+  fi
+  local t0; t0=$(date +%s)
+  rm -rf "$out"; mkdir -p "$out/bin"
+  local ldflags="-s -w -X $SDK/version.Name=chaind -X $SDK/version.AppName=chaind -X $SDK/version.Version=$verstr -X $SDK/version.Commit=$src -X $SDK/version.BuildTags=$tag"
+  local bdir="$CACHE/.build/chaind-$line"
+  if [ "$variant" = nover ]; then
+    # A Go workspace: our module plus a local copy of the SDK module. A workspace module is a main
+    # module, so the build info names it `(devel)`, and so does version's cosmos_sdk_version. (A
+    # `replace => <local dir>` would not do: build info keeps `dep ... vX` and only the `=>` line
+    # says (devel), and the SDK's version command then reports vX.)
+    bdir="$CACHE/.build/chaind-$line-nover"
+    local sdkdir
+    sdkdir=$(go mod download -json "$SDK@$sdkver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
+      || die "go mod download $SDK@$sdkver failed"
+    if [ ! -f "$bdir/cosmos-sdk/go.mod" ]; then
+      rm -rf "$bdir/cosmos-sdk"; mkdir -p "$bdir"
+      cp -r "$sdkdir" "$bdir/cosmos-sdk" && chmod -R u+w "$bdir/cosmos-sdk"
+    fi
+    assemble "$line" "$bdir/chaind"
+    local gover; gover=$(go env GOVERSION); gover=${gover#go}   # >= every module's go line
+    printf 'go %s\n\nuse (\n\t./chaind\n\t./cosmos-sdk\n)\n' "$gover" >"$bdir/go.work"
+    log "building chaind $verstr ($line code, SDK $sdkver as a local workspace module) -> $out"
+    ( cd "$bdir/chaind" && GOWORK="$bdir/go.work" CGO_ENABLED=1 $NICE go build -trimpath -tags "$tag" \
+        -ldflags "$ldflags" -o "$out/bin/chaind" . ) >"$out/build.log" 2>&1 \
+      || { tail -40 "$out/build.log" >&2; die "build of chaind $verstr failed (log $out/build.log)"; }
+  else
+    assemble "$line" "$bdir"
+    log "building chaind $verstr (SDK $sdkver, tag $tag) -> $out"
+    ( cd "$bdir" && GOWORK=off CGO_ENABLED=1 $NICE go build -mod=mod -trimpath -tags "$tag" \
+        -ldflags "$ldflags" -o "$out/bin/chaind" . ) >"$out/build.log" 2>&1 \
+      || { tail -40 "$out/build.log" >&2; die "build of chaind $verstr failed (log $out/build.log)"; }
+  fi
+  local got
+  got=$("$out/bin/chaind" version --long --output json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') \
+    || die "built chaind $verstr does not run"
+  [ "$got" = "$verstr" ] || die "built chaind reports version $got, not $verstr"
+  stamp "$out" "chaind $verstr" "$key" "$t0"
+  log "built chaind $verstr in $(( $(date +%s) - t0 ))s"
+}
+
+# ---------------------------------------------------------------------------------------------
+# cosmovisor and the older simd pair: through a throwaway module that requires the module at that
+# version and carries its non-local replace directives
+# ---------------------------------------------------------------------------------------------
+replaces_of() { # the non-local replace directives of a go.mod, as "old => new version" lines
   python3 - "$1" <<'PY'
 import re, sys
-text = open(sys.argv[1]).read()
-text = re.sub(r'//[^\n]*', '', text)
+text = re.sub(r'//[^\n]*', '', open(sys.argv[1]).read())
 lines = []
 for block in re.findall(r'^replace\s*\((.*?)^\)', text, re.S | re.M):
     lines += block.splitlines()
-lines += [m for m in re.findall(r'^replace\s+([^(\n][^\n]*)$', text, re.M)]
+lines += re.findall(r'^replace\s+([^(\n][^\n]*)$', text, re.M)
 for l in lines:
     l = l.strip()
     if '=>' not in l:
         continue
     old, new = [p.strip() for p in l.split('=>', 1)]
-    parts = new.split()
-    if parts[0].startswith('.') or parts[0].startswith('/'):
-        print(f"{old} => PARENT {parts[0]}")
-    else:
-        print(f"{old} => {new}")
+    if not new.split()[0].startswith(('.', '/')):
+        print(f"{old.split()[0]} => {new}")
 PY
 }
 
-# Write a throwaway module in $1 that requires $2@$3 and carries the replaces from go.mod $4.
-PARENT_GETS=()
-make_throwaway() {
-  local dir=$1 mod=$2 ver=$3 gomod=$4
-  PARENT_GETS=()
-  rm -rf "$dir"; mkdir -p "$dir"
-  {
-    echo "module switchyard.local/e2ebuild"
-    echo
-    echo "go 1.21"
-    echo
-    echo "require $mod $ver"
-  } >"$dir/go.mod"
-  local line old new
-  while IFS= read -r line; do
-    [ -z "$line" ] && continue
-    old=${line%% => *}; new=${line#* => }
-    old=${old%% *} # drop a version on the left-hand side
-    if [[ $new == PARENT* ]]; then
-      # simapp at commit C: "github.com/cosmos/cosmos-sdk => ../." becomes a requirement of that
-      # module at the same commit: `go get module@<commit>` (collected in PARENT_GETS).
-      PARENT_GETS+=("$old@${ver##*-}")
-    else
-      echo "replace $old => $new" >>"$dir/go.mod"
-    fi
-  done < <(replaces_of "$gomod")
+# go_build_module <out-dir> <module> <version> <package> <ldflags>
+go_build_module() {
+  local out=$1 mod=$2 ver=$3 pkg=$4 ldflags=$5
+  local dir; dir=$(go mod download -json "$mod@$ver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
+    || die "go mod download $mod@$ver failed"
+  local tdir="$CACHE/.build/$(echo "$mod@$ver" | tr '/@' '__')"
+  rm -rf "$tdir"; mkdir -p "$tdir" "$out/bin"
+  { echo "module switchyard.local/e2ebuild"; echo; echo "go 1.21"; echo; echo "require $mod $ver"
+    replaces_of "$dir/go.mod" | sed 's/^/replace /'; } >"$tdir/go.mod"
+  local bumps=()
+  # Go >= 1.26 needs github.com/bytedance/sonic >= v1.15 (and its loader >= v0.5) where sonic is used
+  grep -q 'github.com/bytedance/sonic ' "$dir/go.mod" && bumps=(github.com/bytedance/sonic@v1.15.0 github.com/bytedance/sonic/loader@v0.5.0)
+  ( cd "$tdir" && GOWORK=off $NICE go get "$pkg@$ver" "${bumps[@]}" && \
+    GOWORK=off CGO_ENABLED=1 $NICE go build -mod=mod -trimpath -ldflags "$ldflags" -o "$out/bin/$(basename "$pkg")" "$pkg" ) \
+    >"$out/build.log" 2>&1 || { tail -40 "$out/build.log" >&2; return 1; }
 }
 
-# go build a main package from the throwaway module; $1 out dir, $2 throwaway dir, $3 package,
-# $4 its module's version, $5 ldflags, $6.. extra "go get" arguments (dependency bumps).
-go_build_into() {
-  local out=$1 tdir=$2 pkg=$3 pkgver=$4 ldflags=$5; shift 5
-  mkdir -p "$out/bin"
-  (
-    cd "$tdir"
-    $NICE go get "$pkg@$pkgver" "$@" >"$tdir/get.log" 2>&1 || { tail -30 "$tdir/get.log" >&2; exit 1; }
-    CGO_ENABLED=1 $NICE go build -trimpath -ldflags "$ldflags" -o "$out/bin/$(basename "$pkg")" "$pkg" \
-      >"$tdir/build.log" 2>&1 || { tail -40 "$tdir/build.log" >&2; exit 1; }
-  )
-}
-
-sonic_bump() {
-  # Go >= 1.26 needs github.com/bytedance/sonic >= v1.15 (and its loader >= v0.5) where sonic is used.
-  local gomod=$1
-  if grep -q 'github.com/bytedance/sonic ' "$gomod" 2>/dev/null; then
-    echo github.com/bytedance/sonic@v1.15.0 github.com/bytedance/sonic/loader@v0.5.0
-  fi
-}
-
-sdk_ldflags() {
-  local ver=$1 commit=$2
-  echo "-s -w -X $SDK/version.Name=sim -X $SDK/version.AppName=simd -X $SDK/version.Version=$ver -X $SDK/version.Commit=$commit"
-}
-
-# build_simd <cache-name> <sdk-version> <simapp-version-or-empty> <version-string>
-build_simd() {
-  local name=$1 sdkver=$2 simappver=$3 verstr=$4
-  local out="$CACHE/$name"
-  if [ -x "$out/bin/simd" ] && [ -f "$out/BUILD-OK" ]; then
-    log "cached: $out/bin/simd"; return 0
-  fi
+build_simd() { # <cache-name> <sdk-version> <version-string>
+  local name=$1 sdkver=$2 verstr=$3 out="$CACHE/$1"
+  local key="simd sdk=$sdkver version=$verstr"
+  if cached "$out" simd "$key"; then log "cached: $out/bin/simd"; return 0; fi
   local t0; t0=$(date +%s)
-  local tdir; tdir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-e2e-build.XXXXXX")
   rm -rf "$out"
-  if [ -z "$simappver" ]; then
-    log "building simd from $SDK@$sdkver (simapp inside the root module) -> $out"
-    local modinfo dir
-    modinfo=$(go mod download -json "$SDK@$sdkver") || die "go mod download $SDK@$sdkver failed"
-    dir=$(echo "$modinfo" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-    [ -d "$dir/simapp/simd" ] || die "$SDK@$sdkver has no simapp/simd in its root module"
-    make_throwaway "$tdir" "$SDK" "$sdkver" "$dir/go.mod"
-    # shellcheck disable=SC2046
-    go_build_into "$out" "$tdir" "$SDK/simapp/simd" "$sdkver" "$(sdk_ldflags "$verstr" "$sdkver")" \
-      $(sonic_bump "$dir/go.mod") || die "build of simd $sdkver failed (log in $tdir)"
-  else
-    log "building simd from cosmossdk.io/simapp@$simappver (SDK $sdkver) -> $out"
-    local modinfo dir
-    modinfo=$(go mod download -json "cosmossdk.io/simapp@$simappver") \
-      || die "go mod download cosmossdk.io/simapp@$simappver failed: is that version served by the proxy?"
-    dir=$(echo "$modinfo" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
-    make_throwaway "$tdir" "cosmossdk.io/simapp" "$simappver" "$dir/go.mod"
-    # shellcheck disable=SC2046
-    go_build_into "$out" "$tdir" "cosmossdk.io/simapp/simd" "$simappver" "$(sdk_ldflags "$verstr" "$simappver")" \
-      "${PARENT_GETS[@]}" $(sonic_bump "$dir/go.mod") || die "build of simd from simapp $simappver failed (log in $tdir)"
-  fi
+  log "building simd $verstr from $SDK@$sdkver (simapp inside the root module) -> $out"
+  go_build_module "$out" "$SDK" "$sdkver" "$SDK/simapp/simd" \
+    "-s -w -X $SDK/version.Name=sim -X $SDK/version.AppName=simd -X $SDK/version.Version=$verstr -X $SDK/version.Commit=$sdkver" \
+    || die "build of simd $verstr failed (log $out/build.log)"
   "$out/bin/simd" version >/dev/null 2>&1 || die "built simd $verstr does not run"
-  echo "$verstr built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 ))s with $(go version)" >"$out/BUILD-OK"
-  rm -rf "$tdir"
+  stamp "$out" "simd $verstr" "$key" "$t0"
   log "built simd $verstr in $(( $(date +%s) - t0 ))s"
 }
 
 build_cosmovisor() {
-  local ver=$1 out="$CACHE/cosmovisor-$1"
-  if [ -x "$out/bin/cosmovisor" ] && [ -f "$out/BUILD-OK" ]; then
-    log "cached: $out/bin/cosmovisor"; return 0
-  fi
+  local ver=$1 out="$CACHE/cosmovisor-$1" key="cosmovisor $1"
+  if cached "$out" cosmovisor "$key"; then log "cached: $out/bin/cosmovisor"; return 0; fi
   local t0; t0=$(date +%s)
-  log "building cosmovisor cosmossdk.io/tools/cosmovisor@$ver -> $out"
-  local tdir; tdir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-e2e-build.XXXXXX")
-  local modinfo dir
-  modinfo=$(go mod download -json "cosmossdk.io/tools/cosmovisor@$ver") \
-    || die "go mod download cosmossdk.io/tools/cosmovisor@$ver failed"
-  dir=$(echo "$modinfo" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
   rm -rf "$out"
-  make_throwaway "$tdir" "cosmossdk.io/tools/cosmovisor" "$ver" "$dir/go.mod"
-  # shellcheck disable=SC2046
-  go_build_into "$out" "$tdir" "cosmossdk.io/tools/cosmovisor/cmd/cosmovisor" "$ver" "-s -w" \
-    $(sonic_bump "$dir/go.mod") || die "build of cosmovisor $ver failed (log in $tdir)"
-  echo "cosmovisor $ver built $(date -u +%FT%TZ) in $(( $(date +%s) - t0 ))s with $(go version)" >"$out/BUILD-OK"
-  rm -rf "$tdir"
+  log "building cosmovisor cosmossdk.io/tools/cosmovisor@$ver -> $out"
+  go_build_module "$out" cosmossdk.io/tools/cosmovisor "$ver" cosmossdk.io/tools/cosmovisor/cmd/cosmovisor "-s -w" \
+    || die "build of cosmovisor $ver failed (log $out/build.log)"
+  stamp "$out" "cosmovisor $ver" "$key" "$t0"
   log "built cosmovisor $ver in $(( $(date +%s) - t0 ))s"
 }
 
-NEW_NAME="simd-$SIMD_NEW_VERSION"
-build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMAPP_OLD_VERSION" "$SIMD_OLD_VERSION"
-build_simd "$NEW_NAME" "$SIMD_NEW_VERSION" "$SIMAPP_NEW_VERSION" "$SIMD_NEW_VERSION"
-build_simd "simd-$SIMD_NEW_VERSION$PATCH_SUFFIX" "$SIMD_NEW_VERSION" "$SIMAPP_NEW_VERSION" "$SIMD_NEW_VERSION$PATCH_SUFFIX"
+V050=${LINE_SDK[v0.50]} V053=${LINE_SDK[v0.53]} V054=${LINE_SDK[v0.54]}
+build_chaind "chaind-$V050" v0.50 "$V050"
+build_chaind "chaind-$V050-patch1" v0.50 "$V050-patch1"
+build_chaind "chaind-$V053" v0.53 "$V053"
+build_chaind "chaind-$V053-patch2" v0.53 "$V053-patch2"
+build_chaind "chaind-$V053-nover" v0.53 "dev-nover" nover
+build_chaind "chaind-$V054" v0.54 "$V054"
 build_cosmovisor "$COSMOVISOR_VERSION"
+if [ "$LEGACY" = 1 ]; then
+  build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION"
+  build_simd "simd-$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION"
+  build_simd "simd-$SIMD_NEW_VERSION-patch1" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION-patch1"
+fi
 
 emit() { if [ $OUT_ENV = 1 ]; then echo "export $1=$2"; else echo "$1=$2"; fi; }
-emit E2E_SIMD_OLD "$CACHE/simd-$SIMD_OLD_VERSION/bin/simd"
-emit E2E_SIMD_NEW "$CACHE/$NEW_NAME/bin/simd"
-emit E2E_SIMD_PATCH "$CACHE/simd-$SIMD_NEW_VERSION$PATCH_SUFFIX/bin/simd"
+emit E2E_CHAIND_V050 "$CACHE/chaind-$V050/bin/chaind"
+emit E2E_CHAIND_V050_PATCH1 "$CACHE/chaind-$V050-patch1/bin/chaind"
+emit E2E_CHAIND_V053 "$CACHE/chaind-$V053/bin/chaind"
+emit E2E_CHAIND_V053_NOVER "$CACHE/chaind-$V053-nover/bin/chaind"
+emit E2E_CHAIND_V053_PATCH2 "$CACHE/chaind-$V053-patch2/bin/chaind"
+emit E2E_CHAIND_V054 "$CACHE/chaind-$V054/bin/chaind"
 emit E2E_COSMOVISOR "$CACHE/cosmovisor-$COSMOVISOR_VERSION/bin/cosmovisor"
-emit E2E_UPGRADE_NAME "${UPGRADE_NAME:-v045-to-v046}"
 emit E2E_COSMOVISOR_VERSION "$COSMOVISOR_VERSION"
-emit E2E_SIMD_OLD_VERSION "$SIMD_OLD_VERSION"
-emit E2E_SIMD_NEW_VERSION "$SIMD_NEW_VERSION"
+if [ "$LEGACY" = 1 ]; then
+  emit E2E_SIMD_OLD "$CACHE/simd-$SIMD_OLD_VERSION/bin/simd"
+  emit E2E_SIMD_NEW "$CACHE/simd-$SIMD_NEW_VERSION/bin/simd"
+  emit E2E_SIMD_PATCH "$CACHE/simd-$SIMD_NEW_VERSION-patch1/bin/simd"
+fi
