@@ -1,21 +1,39 @@
 #!/usr/bin/env python3
-"""End-to-end harness: a real single-validator Cosmos SDK chain on 127.0.0.1, taken through a real
-governance upgrade under a supervisor (switchyard or cosmovisor), measured from the node's own RPC,
-files and logs.
+"""End-to-end harness: real single-validator Cosmos SDK chains on 127.0.0.1, taken through real
+upgrades under a supervisor (switchyard or cosmovisor), judged from facts the node itself leaves.
 
 Python 3 standard library only. Every process it starts runs in its own session and is killed
 (with all its descendants) on exit, on error and on SIGINT/SIGTERM.
 
-Subcommands:
-  localnet   init a chain and run it with plain simd (no supervisor), submit + vote the upgrade
-             proposal, then wait for the halt; for looking at the chain by hand
-  scenario   run one supervised upgrade scenario and print a JSON result line
+Subcommands (each prints one JSON result line per scenario or sub-scenario on stdout):
+  facts      `start --halt-height N` on each chaind line: is block N committed, does it exit?
+  chain      switchyard: ONE chain taken through every kind of swap (manual upgrades with known,
+             halt-committing and unknown SDK versions, a governance upgrade pre-staged during the
+             vote, a governance upgrade during which switchyard is SIGKILLed at the halt)
+  scenario   one governance upgrade under a supervisor, on the chaind pair (v0.50 -> v0.53) or
+             the older simd pair (v0.45 -> v0.46); what bench.sh and the cosmovisor runs use
+  localnet   a chain with plain old binary + the upgrade proposal, to poke at by hand
+  report     aggregate scenario result lines (JSONL) into bench/downtime.md
 
-Binaries come from the environment (see e2e/build-binaries.sh --env): E2E_SIMD_OLD, E2E_SIMD_NEW,
-E2E_SIMD_PATCH, E2E_COSMOVISOR, and SWITCHYARD_BIN for switchyard.
+Binaries come from the environment (e2e/build-binaries.sh --env): E2E_CHAIND_V050,
+E2E_CHAIND_V050_PATCH1, E2E_CHAIND_V053, E2E_CHAIND_V053_NOVER, E2E_CHAIND_V053_PATCH2,
+E2E_CHAIND_V054, E2E_COSMOVISOR; E2E_SIMD_OLD, E2E_SIMD_NEW, E2E_SIMD_PATCH (pair "simd");
+SWITCHYARD_BIN for switchyard.
+
+Evidence rules. Which binary committed which block is read from facts that cannot be missed:
+- every node process logs, as it starts, CometBFT's `ABCI Handshake App Info ... height=<app
+  height> ... software-version=<version>`: the app height the new process found is exactly what
+  the previous process left committed, and the blocks after it up to the next process start are
+  this process's;
+- a node halted in consensus failure keeps serving RPC: its `/abci_info` read after the failure
+  was logged is what it committed;
+- a process exit is a fact; so is the set of running processes when a check runs.
+Never from sampling RPC (a fast swap hides the old binary's last commit) and never from
+`committed state` log lines. Waiting for a condition polls; no check concludes from a sample.
 """
 import argparse
 import atexit
+import calendar
 import hashlib
 import http.server
 import json
@@ -32,7 +50,6 @@ import threading
 import time
 import urllib.request
 
-UPGRADE_NAME = os.environ.get("E2E_UPGRADE_NAME", "v045-to-v046")
 CHAIN_ID = "switchyard-e2e-1"
 DENOM = "stake"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -178,7 +195,6 @@ def run(cmd, check=True, timeout=120, env=None, input=None):
 
 # ---------------------------------------------------------------------------------------------
 # chain setup
-# ---------------------------------------------------------------------------------------------
 def free_ports(n):
     socks, ports = [], []
     for _ in range(n):
@@ -217,24 +233,24 @@ def toml_str(s):
     return json.dumps(s)
 
 
-def simd_has(simd, *words):
-    r = run([simd] + list(words) + ["--help"], check=False)
+def cli_has(binary, *words):
+    r = run([binary] + list(words) + ["--help"], check=False)
     # cobra answers --help for an unknown subcommand with its parent's help: look at the Usage line
     usage = re.search(r"Usage:\s*\n\s*(\S+)\s+(.*)", r.stdout)
     return r.returncode == 0 and usage is not None and usage.group(2).startswith(" ".join(words))
 
 
-def init_chain(simd, home, ports, voting_period="15s"):
+def init_chain(binary, home, ports, voting_period="15s"):
     rpc, p2p, grpc, grpcweb, api, abci, prom, pprof, rosetta = ports
-    run([simd, "init", "val", "--chain-id", CHAIN_ID, "--home", home])
-    run([simd, "keys", "add", "val", "--keyring-backend", "test", "--home", home, "--output", "json"])
-    addr = run([simd, "keys", "show", "val", "-a", "--keyring-backend", "test", "--home", home]).stdout.strip()
-    gen = ["genesis"] if simd_has(simd, "genesis", "add-genesis-account") else []
-    run([simd] + gen + ["add-genesis-account", addr, f"100000000000000{DENOM}", "--home", home,
+    run([binary, "init", "val", "--chain-id", CHAIN_ID, "--home", home])
+    run([binary, "keys", "add", "val", "--keyring-backend", "test", "--home", home, "--output", "json"])
+    addr = run([binary, "keys", "show", "val", "-a", "--keyring-backend", "test", "--home", home]).stdout.strip()
+    gen = ["genesis"] if cli_has(binary, "genesis", "add-genesis-account") else []
+    run([binary] + gen + ["add-genesis-account", addr, f"100000000000000{DENOM}", "--home", home,
                         "--keyring-backend", "test"])
-    run([simd] + gen + ["gentx", "val", f"1000000000{DENOM}", "--chain-id", CHAIN_ID,
+    run([binary] + gen + ["gentx", "val", f"1000000000{DENOM}", "--chain-id", CHAIN_ID,
                         "--keyring-backend", "test", "--home", home])
-    run([simd] + gen + ["collect-gentxs", "--home", home])
+    run([binary] + gen + ["collect-gentxs", "--home", home])
 
     gpath = os.path.join(home, "config", "genesis.json")
     g = json.load(open(gpath))
@@ -249,7 +265,8 @@ def init_chain(simd, home, ports, voting_period="15s"):
             gov[k]["min_deposit"] = [{"denom": DENOM, "amount": "1000000"}]
     # Tendermint 0.34 makes every block at least time_iota_ms (default 1000) later than the last:
     # with sub-second blocks chain time would run ahead of the wall clock (and the voting period
-    # would end early). 1 ms keeps chain time = wall time.
+    # would end early). 1 ms keeps chain time = wall time. CometBFT 0.38/0.39 have no time_iota:
+    # block time is the validators' vote time, i.e. wall time (checked by `chain_time_lag`).
     blk = (g.get("consensus_params") or {}).get("block") or {}
     if "time_iota_ms" in blk:
         blk["time_iota_ms"] = "1"
@@ -313,6 +330,7 @@ def check_loopback_only(home):
 # ---------------------------------------------------------------------------------------------
 class Rpc:
     def __init__(self, port):
+        self.port = port
         self.base = f"http://127.0.0.1:{port}"
 
     def get(self, path, timeout=2.0):
@@ -324,6 +342,10 @@ class Rpc:
             return self.get(path, timeout)
         except Exception:
             return None
+
+    def status(self):
+        s = self.try_get("/status")
+        return s["result"] if s else None
 
     def height(self):
         s = self.try_get("/status")
@@ -355,6 +377,7 @@ class Rpc:
 class BinServer:
     def __init__(self, directory):
         self.requests = []
+        self.directory = directory
         outer = self
 
         class H(http.server.SimpleHTTPRequestHandler):
@@ -389,13 +412,48 @@ def sha256_of(path):
 # ---------------------------------------------------------------------------------------------
 # governance
 # ---------------------------------------------------------------------------------------------
+# governance: with the running binary's own CLI
+# ---------------------------------------------------------------------------------------------
+def _bech32(hrp, data):
+    """bech32 of bytes (BIP-173), enough to name a module account."""
+    charset = "qpzry9x8gf2tvdw0s3jn54khce6mua7l"
+    acc, bits, words = 0, 0, []
+    for b in data:
+        acc = (acc << 8) | b
+        bits += 8
+        while bits >= 5:
+            bits -= 5
+            words.append((acc >> bits) & 31)
+    if bits:
+        words.append((acc << (5 - bits)) & 31)
+
+    def polymod(values):
+        gen = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3]
+        chk = 1
+        for v in values:
+            top = chk >> 25
+            chk = (chk & 0x1ffffff) << 5 ^ v
+            for i in range(5):
+                chk ^= gen[i] if ((top >> i) & 1) else 0
+        return chk
+    hrp_exp = [ord(c) >> 5 for c in hrp] + [0] + [ord(c) & 31 for c in hrp]
+    pm = polymod(hrp_exp + words + [0] * 6) ^ 1
+    checksum = [(pm >> 5 * (5 - i)) & 31 for i in range(6)]
+    return hrp + "1" + "".join(charset[w] for w in words + checksum)
+
+
+def module_address(name, hrp="cosmos"):
+    """A module account's address: the first 20 bytes of sha256(name) (x/auth NewModuleAddress)."""
+    return _bech32(hrp, hashlib.sha256(name.encode()).digest()[:20])
+
+
 def tx_flags(home, rpc_port):
     return ["--from", "val", "--keyring-backend", "test", "--home", home, "--chain-id", CHAIN_ID,
             "--node", f"tcp://127.0.0.1:{rpc_port}", "--yes", "--output", "json", "--gas", "400000",
             "--broadcast-mode", "sync"]
 
 
-def wait_tx(simd, home, rpc_port, out, timeout=30):
+def wait_tx(cli, home, rpc_port, out, timeout=60):
     try:
         txhash = json.loads(out)["txhash"]
         code = json.loads(out).get("code", 0)
@@ -405,7 +463,7 @@ def wait_tx(simd, home, rpc_port, out, timeout=30):
         raise Failure(f"tx rejected in CheckTx: {out[:800]}")
     deadline = time.time() + timeout
     while time.time() < deadline:
-        r = run([simd, "query", "tx", txhash, "--node", f"tcp://127.0.0.1:{rpc_port}", "--output", "json"],
+        r = run([cli, "query", "tx", txhash, "--node", f"tcp://127.0.0.1:{rpc_port}", "--output", "json"],
                 check=False)
         if r.returncode == 0:
             res = json.loads(r.stdout)
@@ -416,19 +474,28 @@ def wait_tx(simd, home, rpc_port, out, timeout=30):
     raise Failure(f"tx {txhash} not included within {timeout}s")
 
 
-def submit_upgrade(simd, home, rpc_port, name, height, info, authority=None):
-    """Submit a software-upgrade proposal with the old binary's own CLI; return proposal id."""
+def submit_upgrade(cli, home, rpc_port, name, height, info, workdir):
+    """Submit a software-upgrade proposal with the running binary's own CLI; return (proposal id,
+    voting end time)."""
     flags = tx_flags(home, rpc_port)
-    if simd_has(simd, "tx", "upgrade", "software-upgrade"):  # SDK >= 0.50: MsgSoftwareUpgrade
-        cmd = [simd, "tx", "upgrade", "software-upgrade", name, "--upgrade-height", str(height),
-               "--upgrade-info", info, "--title", f"upgrade {name}", "--summary", "e2e", "--no-validate",
-               "--deposit", f"10000000{DENOM}"] + flags
-    elif simd_has(simd, "tx", "gov", "submit-legacy-proposal", "software-upgrade"):  # SDK 0.46/0.47
-        cmd = [simd, "tx", "gov", "submit-legacy-proposal", "software-upgrade", name, "--upgrade-height",
+    if os.path.basename(cli) == "chaind":
+        # SDK >= 0.50: a gov v1 proposal carrying MsgSoftwareUpgrade, signed by the gov module
+        proposal = {
+            "messages": [{"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", "authority": module_address("gov"),
+                          "plan": {"name": name, "height": str(height), "info": info}}],
+            "metadata": "", "deposit": f"10000000{DENOM}", "title": f"upgrade {name}", "summary": "e2e",
+            "expedited": False,
+        }
+        path = os.path.join(workdir, f"proposal-{name}.json")
+        with open(path, "w") as f:
+            json.dump(proposal, f)
+        cmd = [cli, "tx", "gov", "submit-proposal", path] + flags
+    elif cli_has(cli, "tx", "gov", "submit-legacy-proposal", "software-upgrade"):  # simd v0.46
+        cmd = [cli, "tx", "gov", "submit-legacy-proposal", "software-upgrade", name, "--upgrade-height",
                str(height), "--upgrade-info", info, "--title", f"upgrade {name}", "--description", "e2e",
                "--no-validate", "--deposit", f"10000000{DENOM}"] + flags
-    else:  # SDK 0.45: v1beta1 SoftwareUpgradeProposal
-        cmd = [simd, "tx", "gov", "submit-proposal", "software-upgrade", name, "--upgrade-height",
+    else:  # simd v0.45: v1beta1 SoftwareUpgradeProposal
+        cmd = [cli, "tx", "gov", "submit-proposal", "software-upgrade", name, "--upgrade-height",
                str(height), "--upgrade-info", info, "--title", f"upgrade {name}", "--description", "e2e",
                "--deposit", f"10000000{DENOM}"] + flags
     r = run(cmd, check=False)
@@ -437,52 +504,166 @@ def submit_upgrade(simd, home, rpc_port, name, height, info, authority=None):
         r = run(cmd, check=False)
     if r.returncode != 0:
         raise Failure(f"submit proposal failed: {r.stdout[-1500:]} {r.stderr[-1500:]}")
-    wait_tx(simd, home, rpc_port, r.stdout)
-    props = json.loads(run([simd, "query", "gov", "proposals", "--node", f"tcp://127.0.0.1:{rpc_port}",
+    wait_tx(cli, home, rpc_port, r.stdout)
+    props = json.loads(run([cli, "query", "gov", "proposals", "--node", f"tcp://127.0.0.1:{rpc_port}",
                             "--output", "json"]).stdout)["proposals"]
-    last = props[-1]
+    last = max(props, key=lambda p: int(p.get("proposal_id") or p.get("id")))
     pid = last.get("proposal_id") or last.get("id")
-    end = last.get("voting_end_time")
-    return str(pid), end
+    return str(pid), last.get("voting_end_time")
 
 
-def vote_yes(simd, home, rpc_port, pid):
-    r = run([simd, "tx", "gov", "vote", pid, "yes"] + tx_flags(home, rpc_port))
-    wait_tx(simd, home, rpc_port, r.stdout)
+def vote_yes(cli, home, rpc_port, pid):
+    r = run([cli, "tx", "gov", "vote", pid, "yes"] + tx_flags(home, rpc_port))
+    wait_tx(cli, home, rpc_port, r.stdout)
 
 
-def proposal_status(simd, rpc_port, pid):
-    r = run([simd, "query", "gov", "proposal", pid, "--node", f"tcp://127.0.0.1:{rpc_port}", "--output", "json"],
+def proposal_status(cli, rpc_port, pid):
+    r = run([cli, "query", "gov", "proposal", pid, "--node", f"tcp://127.0.0.1:{rpc_port}", "--output", "json"],
             check=False)
     if r.returncode != 0:
         return None
     d = json.loads(r.stdout)
     d = d.get("proposal", d)
-    return str(d.get("status"))
+    st = d.get("status")
+    # autocli may print the enum as its number: 1 deposit, 2 voting, 3 passed, 4 rejected, 5 failed
+    return {1: "PROPOSAL_STATUS_DEPOSIT_PERIOD", 2: "PROPOSAL_STATUS_VOTING_PERIOD", 3: "PROPOSAL_STATUS_PASSED",
+            4: "PROPOSAL_STATUS_REJECTED", 5: "PROPOSAL_STATUS_FAILED"}.get(st, str(st))
 
 
 def parse_time(ts):
     """RFC3339 with nanoseconds -> epoch seconds."""
-    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", ts)
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(\.\d+)?Z", ts or "")
     if not m:
         return None
-    import calendar
-    t = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S"))
-    return t + float(m.group(2) or 0)
+    return calendar.timegm(time.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S")) + float(m.group(2) or 0)
+
+
+def chain_time_lag(rpc):
+    """Wall clock minus the latest block's time, in seconds (positive: chain time is behind)."""
+    s = rpc.status()
+    t = parse_time(s["sync_info"]["latest_block_time"]) if s else None
+    return round(time.time() - t, 2) if t else None
 
 
 # ---------------------------------------------------------------------------------------------
-# observing an upgrade: polls upgrade-info.json and /abci_info very often
+# facts from the node's log, its RPC and the process table
 # ---------------------------------------------------------------------------------------------
+def read_log(path):
+    with open(path, "rb") as f:
+        return ANSI.sub("", f.read().decode(errors="replace"))
+
+
+def node_runs(text):
+    """One entry per node process start, in order, from CometBFT's handshake line
+    `ABCI Handshake App Info ... height=<app height> ... software-version=<v>` (the same words in
+    Tendermint 0.34 and CometBFT 0.38/0.39; the key order differs): the binary's version and the
+    app height it found committed when it started."""
+    runs = []
+    for line in text.split("\n"):
+        if "ABCI Handshake App Info" in line:
+            v = re.search(r"software-version=(\S*)", line)
+            h = re.search(r"\bheight=(\d+)", line)
+            runs.append({"version": v.group(1) if v else "?", "start": int(h.group(1)) if h else None})
+    return runs
+
+
+def swap_evidence(runs, v_old, v_new, H, live=None, halted=None):
+    """Who committed what around a swap old -> new at H, from the process starts and live facts.
+
+    The first process of the new binary found app height `start` at its handshake: that is exactly
+    what the process before it (which must be the old binary) left committed. Everything after
+    that up to the next process of another binary is the new binary's; the next start (or the live
+    /abci_info of the new binary) tells how far it got. `halted` is /abci_info read from the old
+    binary sitting in consensus failure (when the harness held the swap back). Returns a dict."""
+    ev = {"old_last": None, "new_start": None, "new_reached": None, "old_before_new": None,
+          "halted_abci": halted}
+    idx = next((i for i, r in enumerate(runs) if r["version"] == v_new), None)
+    if idx is None:
+        return ev
+    ev["new_start"] = runs[idx]["start"]
+    ev["old_before_new"] = runs[idx - 1]["version"] if idx > 0 else None
+    if idx > 0 and runs[idx - 1]["version"] == v_old:
+        ev["old_last"] = runs[idx]["start"]
+    j = idx
+    while j + 1 < len(runs) and runs[j + 1]["version"] == v_new:
+        j += 1
+    if j + 1 < len(runs):
+        ev["new_reached"] = runs[j + 1]["start"]
+    elif live and live[0] == v_new:
+        ev["new_reached"] = live[1]
+    return ev
+
+
+def check_swap(checks, tag, ev, H):
+    """The assertions every swap must pass, from swap_evidence."""
+    hv = ev.get("halted_abci")
+    checks.check(ev["old_last"] == H - 1 and (hv is None or hv[1] == H - 1),
+                 f"{tag}: old binary's last committed block is H-1",
+                 f"H={H}; app height the new binary found at its handshake: {ev['new_start']} "
+                 f"(process before it: {ev['old_before_new']}); halted node's /abci_info: {hv}")
+    checks.check(ev["new_start"] == H - 1 and ev["new_reached"] is not None and ev["new_reached"] >= H,
+                 f"{tag}: block H was committed by the new binary",
+                 f"new binary started at app height {ev['new_start']}, reached {ev['new_reached']}")
+    checks.check(ev["new_reached"] is not None and ev["new_reached"] >= H + 5,
+                 f"{tag}: new binary reached H+5", f"reached {ev['new_reached']}")
+
+
+def running_exe(path):
+    """Live processes whose executable is `path` (resolved), from the process table now."""
+    rp = os.path.realpath(path)
+    found = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{d}/exe")
+        except OSError:
+            continue
+        if exe.removesuffix(" (deleted)") == rp and _alive(int(d)):
+            found.append(int(d))
+    return found
+
+
+def current_target(home):
+    return os.path.realpath(os.path.join(home, "cosmovisor", "current"))
+
+
+def wait_for(what, cond, timeout, every=0.1, fail=None):
+    """Polls cond() until it returns something truthy (returned); `fail()` may raise early."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        if fail:
+            fail()
+        time.sleep(every)
+    raise Failure(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def wait_new_binary(rpc, v_old, v_new, H, timeout, sup=None, node_log=""):
+    """Waits until the new binary answers /abci_info at H+5 or more; the old binary answering at H
+    or more is a failure (it committed H), and so is the supervisor exiting."""
+    def fail():
+        a = rpc.abci()
+        if a and a[0] == v_old and a[1] >= H:
+            raise Failure(f"old binary {v_old} reports last_block_height {a[1]} >= H={H}: it committed H")
+        if sup is not None and sup.poll() is not None:
+            raise Failure(f"supervisor exited with {sup.returncode} (see {node_log})")
+    return wait_for(f"{v_new} to reach H+5={H + 5}", lambda: (lambda a: a if a and a[0] == v_new and a[1] >= H + 5
+                                                                 else None)(rpc.abci()), timeout, fail=fail)
+
+
 class Watch:
+    """Measurements only (downtime, supervisor memory), never evidence: polls data/upgrade-info.json,
+    /abci_info and the supervisor's children every 20 ms."""
+
     def __init__(self, home, rpc, sup_pid, period=0.02):
         self.home, self.rpc, self.sup_pid, self.period = home, rpc, sup_pid, period
         self.info_path = os.path.join(home, "data", "upgrade-info.json")
-        self.t_info = None            # first time data/upgrade-info.json was seen
-        self.info_height = None
-        self.by_version = {}          # version -> [max last_block_height, first t, first height]
-        self.first_at = {}            # (version, height) -> first t seen
-        self.hwm_kb = 0               # supervisor's VmHWM
+        self.infos = {}               # (name, height) -> the file's mtime when first seen
+        self.first_at = {}            # (version, height) -> first time /abci_info showed it
+        self.hwm_kb = 0               # supervisor's VmHWM (max over every supervisor process)
         self.node_pids = {}           # pid -> (exe, first seen)
         self._stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
@@ -491,20 +672,16 @@ class Watch:
     def _loop(self):
         while not self._stop.is_set():
             now = time.time()
-            if self.t_info is None and os.path.exists(self.info_path):
-                try:
-                    d = json.load(open(self.info_path))
-                    self.info_height = int(d["height"])
-                    # the file's own mtime is when the node wrote it; polling only bounds it
-                    self.t_info = min(now, os.stat(self.info_path).st_mtime)
-                except Exception:
-                    pass  # written non-atomically: try again next tick
+            try:
+                d = json.load(open(self.info_path))
+                key = (str(d["name"]).lower(), int(d["height"]))
+                if key not in self.infos:
+                    self.infos[key] = min(now, os.stat(self.info_path).st_mtime)
+            except Exception:
+                pass  # absent, or written non-atomically: try again next tick
             a = self.rpc.abci()
             if a:
-                v, h = a
-                e = self.by_version.setdefault(v, [h, time.time(), h])
-                e[0] = max(e[0], h)
-                self.first_at.setdefault((v, h), time.time())
+                self.first_at.setdefault(a, time.time())
             self._sample_sup()
             time.sleep(self.period)
 
@@ -523,6 +700,9 @@ class Watch:
                     exe = "?"
                 self.node_pids[k] = (exe, time.time())
 
+    def halt_time(self, name, height):
+        return self.infos.get((name.lower(), height))
+
     def first_time(self, version, min_height):
         ts = [t for (v, h), t in self.first_at.items() if v == version and h >= min_height]
         return min(ts) if ts else None
@@ -532,43 +712,12 @@ class Watch:
         self.thread.join(timeout=2)
 
 
-def node_runs(text):
-    """Split the node log into one entry per node process start, using CometBFT's handshake line
-    `ABCI Handshake App Info ... height=<app height> ... software-version=<v>`; for each: the
-    binary's version, the app height it started from, and every height it logged as
-    `committed state ... height=<h>`. This tells exactly which binary committed which block."""
-    runs = []
-    for line in text.split("\n"):
-        if "ABCI Handshake App Info" in line:
-            v = re.search(r"software-version=(\S+)", line)
-            h = re.search(r"\bheight=(\d+)", line)
-            runs.append({"version": v.group(1) if v else "?", "start": int(h.group(1)) if h else None,
-                         "commits": []})
-        elif "committed state" in line and runs:
-            h = re.search(r"\bheight=(\d+)", line)
-            if h:
-                runs[-1]["commits"].append(int(h.group(1)))
-    return runs
-
-
-def committed_by(runs, version):
-    """All heights committed by processes running `version`."""
-    return [h for r in runs if r["version"] == version for h in r["commits"]]
-
-
-def read_log(path):
-    with open(path, "rb") as f:
-        return ANSI.sub("", f.read().decode(errors="replace"))
-
-
-# ---------------------------------------------------------------------------------------------
-# the scenario
-# ---------------------------------------------------------------------------------------------
 class Checks:
     def __init__(self):
         self.passed, self.failed = [], []
 
     def check(self, ok, what, detail=""):
+        ok = bool(ok)
         (self.passed if ok else self.failed).append(what)
         log(("PASS " if ok else "FAIL ") + what + (f" ({detail})" if detail else ""))
         return ok
@@ -581,211 +730,19 @@ def need_env(name):
     return v
 
 
-def version_of(simd):
+def version_of(binary):
     try:
-        d = json.loads(run([simd, "version", "--long", "--output", "json"]).stdout)
-        return d.get("version", "")
+        return json.loads(run([binary, "version", "--long", "--output", "json"]).stdout).get("version", "")
     except Exception:
-        return run([simd, "version"]).stdout.strip()
+        return run([binary, "version"]).stdout.strip()
 
 
-def scenario(args):
-    simd_old = need_env("E2E_SIMD_OLD")
-    simd_new = need_env("E2E_SIMD_NEW")
-    sup_kind = args.supervisor
-    if sup_kind == "switchyard":
-        sup_bin = os.environ.get("SWITCHYARD_BIN") or os.path.join(os.path.dirname(__file__), "..", "target",
-                                                                   "release", "switchyard")
-        if not os.path.exists(sup_bin):
-            raise Failure(f"switchyard binary not found at {sup_bin} (set SWITCHYARD_BIN or cargo build --release)")
-    else:
-        sup_bin = need_env("E2E_COSMOVISOR")
-    sup_bin = os.path.abspath(sup_bin)
-    v_old, v_new = version_of(simd_old), version_of(simd_new)
-    checks = Checks()
-    result = {"supervisor": sup_kind, "mode": args.mode, "upgrade": UPGRADE_NAME, "old": v_old, "new": v_new}
-
-    work = tempfile.mkdtemp(prefix=f"switchyard-e2e-{sup_kind}-")
-    _cleanup_paths.append(work)
-    home = os.path.join(work, "home")
-    os.makedirs(home)
-    ports = free_ports(9)
-    rpc_port = ports[0]
-    log(f"{sup_kind}/{args.mode}: home {home}, rpc 127.0.0.1:{rpc_port}, {v_old} -> {v_new}")
-    if sup_kind == "switchyard" and args.mode == "prestage" and "E2E_VOTING_PERIOD" not in os.environ:
-        # Pre-staging during the vote needs switchyard to re-read proposals while the vote is open.
-        # Its default re-read is every 60 s; with no SWITCHYARD_PROPOSALS_EVERY knob, vote for 70 s.
-        r = run([sup_bin, "config", "--json"], env=dict(os.environ, DAEMON_HOME=home, DAEMON_NAME="simd"),
-                check=False)
-        if '"SWITCHYARD_PROPOSALS_EVERY"' not in r.stdout:
-            args.voting_period = "70s"
-            log("switchyard has no SWITCHYARD_PROPOSALS_EVERY: voting period 70s so its 60 s proposal "
-                "re-read falls inside the vote")
-    result["voting_period"] = args.voting_period
-    init_chain(simd_old, home, ports, voting_period=args.voting_period)
-
-    # the binaries map: the new simd served from 127.0.0.1 with its sha256
-    served = os.path.join(work, "www")
-    os.makedirs(served)
-    shutil.copy2(simd_new, os.path.join(served, "simd"))
-    srv = BinServer(served)
-    checksum = sha256_of(simd_new)
-    info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/simd?checksum=sha256:{checksum}"}},
-                      separators=(",", ":"))
-
-    env = dict(os.environ)
-    env.update({
-        "DAEMON_HOME": home, "DAEMON_NAME": "simd", "DAEMON_RESTART_AFTER_UPGRADE": "true",
-        "UNSAFE_SKIP_BACKUP": "true", "DAEMON_ALLOW_DOWNLOAD_BINARIES": "false",
-        "COSMOVISOR_DISABLE_LOGS": "false",
-    })
-    if args.mode in ("download", "prestage"):
-        env["DAEMON_ALLOW_DOWNLOAD_BINARIES"] = "true"
-    if sup_kind == "switchyard":
-        env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if args.mode == "prestage" else "false"
-        # The watcher re-reads proposals every 60 s by default (fine for real, days-long votes); this
-        # chain votes for 15 s. Asked of switchyard: a knob with this name (ignored if unknown).
-        env.setdefault("SWITCHYARD_PROPOSALS_EVERY", "2s")
-    run([sup_bin, "init", simd_old], env=env)
-    if args.mode == "preplaced":
-        run([sup_bin, "add-upgrade", UPGRADE_NAME, simd_new], env=env)
-
-    node_log = os.path.join(work, "node.log")
-    t_start = time.time()
-    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
-    rpc = Rpc(rpc_port)
-    watch = Watch(home, rpc, sup.pid)
-    try:
-        rpc.wait_height(3, 90, "after start")
-        t3 = time.time()
-        rpc.wait_height(8, 60, "after start")
-        block_time = (time.time() - t3) / 5
-        h0 = rpc.height()
-        # H must come after the voting period ends (with room for the submit and vote txs), also on
-        # a slow machine: at least --offset blocks, more when blocks are fast.
-        vp = float(re.sub(r"s$", "", args.voting_period))
-        H = h0 + max(args.offset, int((vp + 8) / max(block_time, 0.05)) + 1)
-        result["block_time_s"] = round(block_time, 3)
-        result["H"] = H
-        log(f"chain at {h0}; proposing {UPGRADE_NAME} at H={H}")
-        pid, end = submit_upgrade(simd_old, home, rpc_port, UPGRADE_NAME, H, info)
-        vote_yes(simd_old, home, rpc_port, pid)
-        t_voted = time.time()
-        voting_end = parse_time(end) if end else None
-        log(f"proposal {pid} submitted and voted; voting ends {end} "
-            f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
-
-        staged_path = os.path.join(home, "cosmovisor", "upgrades", UPGRADE_NAME, "bin", "simd")
-        if sup_kind == "switchyard" and args.mode == "prestage":
-            # staged + preflighted while the proposal is still in its voting period
-            staged_in_voting = None
-            plan_json = None
-            last_st = None
-            until = voting_end if voting_end else time.time() + 60
-            while time.time() < until:
-                st = proposal_status(simd_old, rpc_port, pid)
-                last_st = st or last_st
-                if st is not None and "VOTING" not in st:
-                    break  # the proposal left its voting period
-                if os.path.exists(staged_path):
-                    r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=30)
-                    # exit 0: every upcoming upgrade ready, 2: one is not; both print the report
-                    plan_json = r.stdout if r.returncode in (0, 2) else f"exit {r.returncode}: {r.stderr[-300:]}"
-                    if r.returncode in (0, 2) and plan_reports_staged(plan_json, UPGRADE_NAME):
-                        st = proposal_status(simd_old, rpc_port, pid)
-                        if st is not None and "VOTING" in st:
-                            staged_in_voting = time.time()
-                        break
-                time.sleep(0.3)
-            checks.check(staged_in_voting is not None,
-                         "new binary staged and preflighted while the proposal was still in voting",
-                         f"proposal status {last_st}; staged file present: {os.path.exists(staged_path)}; "
-                         f"plan: {(plan_json or '')[:300]}")
-            checks.check(os.path.exists(staged_path) and sha256_of(staged_path) == checksum,
-                         "staged binary matches the plan's sha256")
-            result["staged_before_voting_end_s"] = (
-                round(voting_end - staged_in_voting, 2) if staged_in_voting and voting_end else None)
-
-        # passes, then the halt at H, then H+5 on the new binary
-        rpc_deadline = time.time() + args.offset * 3 + 120
-        while time.time() < rpc_deadline:
-            a = rpc.abci()
-            if a and a[0] == v_new and a[1] >= H + 5:
-                break
-            if a and a[0] == v_old and a[1] >= H:
-                raise Failure(f"old binary {v_old} committed block {a[1]} >= H={H}")
-            if sup.poll() is not None:
-                raise Failure(f"supervisor exited with {sup.returncode} (see {node_log})")
-            time.sleep(0.1)
-        else:
-            raise Failure(f"new binary did not reach H+5={H + 5} (see {node_log})")
-        st = proposal_status(simd_new, rpc_port, pid)
-        checks.check(st is not None and "PASSED" in st, "proposal passed", st)
-
-        text = read_log(node_log)
-        t_halt = watch.t_info
-        checks.check(watch.info_height == H, "old binary halted at H (wrote data/upgrade-info.json for H)",
-                     f"height {watch.info_height}")
-        checks.check(f'UPGRADE "{UPGRADE_NAME}" NEEDED at height: {H}' in text, "old binary logged UPGRADE NEEDED at H")
-        runs = node_runs(text)
-        result["node_runs"] = [{"version": r["version"], "start": r["start"],
-                                "last": r["commits"][-1] if r["commits"] else None} for r in runs]
-        old_commits = committed_by(runs, v_old)
-        old_max = max(old_commits) if old_commits else None
-        checks.check(old_max == H - 1, "old binary's last committed block is H-1",
-                     f"log: {old_max}; /abci_info sampling: {watch.by_version.get(v_old, [None])[0]}")
-        checks.check(f'applying upgrade "{UPGRADE_NAME}" at height: {H}' in text,
-                     f'new binary ran applying upgrade "{UPGRADE_NAME}" at H')
-        new_commits = committed_by(runs, v_new)
-        checks.check(H in new_commits and H not in old_commits, "block H was executed by the new binary",
-                     f"node runs: {result['node_runs']}")
-        old_exes = [p for p, (exe, _) in watch.node_pids.items() if os.path.realpath(simd_old) == exe
-                    or exe.endswith("/genesis/bin/simd")]
-        checks.check(all(not _alive(p) for p in old_exes), "old binary process was stopped",
-                     f"old pids {old_exes}")
-        cur = os.path.realpath(os.path.join(home, "cosmovisor", "current"))
-        checks.check(cur == os.path.realpath(os.path.join(home, "cosmovisor", "upgrades", UPGRADE_NAME)),
-                     "current points at the upgrade", cur)
-        a = rpc.abci()
-        checks.check(a and a[1] >= H + 5, "chain produced H+5 blocks after the upgrade", f"{a}")
-
-        t_new_h = watch.first_time(v_new, H)
-        downtime = (t_new_h - t_halt) if (t_new_h and t_halt) else None
-        result["downtime_s"] = round(downtime, 3) if downtime is not None else None
-        dl_after_halt = [r for r in srv.requests if t_halt and r[0] >= t_halt]
-        result["downloads_after_halt"] = len(dl_after_halt)
-        result["downloads_total"] = len(srv.requests)
-        if srv.requests and t_halt:
-            # when the binary was fetched, relative to the halt (negative: before it)
-            result["download_at_s_from_halt"] = round(srv.requests[0][0] - t_halt, 2)
-        if srv.requests and voting_end:
-            result["download_at_s_from_voting_end"] = round(srv.requests[0][0] - voting_end, 2)
-        if sup_kind == "switchyard" and args.mode != "download":
-            checks.check(not dl_after_halt, "no download happened at the halt",
-                         f"{len(dl_after_halt)} requests after the halt")
-        log(f"downtime (upgrade-info.json written -> H committed by new binary): {result['downtime_s']}s")
-
-        # a manual upgrade at a height, with no plan (switchyard only)
-        if args.manual and sup_kind == "switchyard":
-            manual_upgrade(args, sup_bin, env, home, rpc, watch, node_log, checks, result, v_new)
-    except Failure as e:
-        checks.check(False, str(e).split("\n")[0])
-        result["error"] = str(e)[:2000]
-    finally:
-        watch._sample_sup()
-        result["supervisor_peak_rss_kb"] = watch.hwm_kb
-        watch.stop()
-        stop(sup)
-        srv.close()
-        result["log"] = node_log
-        result["elapsed_s"] = round(time.time() - t_start, 1)
-    result["passed"], result["failed"] = len(checks.passed), len(checks.failed)
-    result["failures"] = checks.failed
-    if not checks.failed and not args.keep:
-        shutil.rmtree(work, ignore_errors=True)
-        result["log"] = None
-    print(json.dumps(result), flush=True)
-    return 0 if not checks.failed else 1
+def find_switchyard():
+    b = os.environ.get("SWITCHYARD_BIN") or os.path.join(os.path.dirname(__file__), "..", "target", "release",
+                                                         "switchyard")
+    if not os.path.exists(b):
+        raise Failure(f"switchyard binary not found at {b} (set SWITCHYARD_BIN or cargo build --release)")
+    return os.path.abspath(b)
 
 
 def plan_reports_staged(text, name):
@@ -806,79 +763,580 @@ def plan_reports_staged(text, name):
     return False
 
 
-def manual_upgrade(args, sup_bin, env, home, rpc, watch, node_log, checks, result, v_cur):
-    simd_patch = need_env("E2E_SIMD_PATCH")
-    v_patch = version_of(simd_patch)
-    h = rpc.height()
-    H2 = h + args.manual_offset
-    result["H2"] = H2
-    log(f"manual upgrade: patch1 ({v_patch}) at H2={H2} (chain at {h})")
-    run([sup_bin, "add-upgrade", "patch1", simd_patch, "--height", str(H2)], env=env)
-    deadline = time.time() + args.manual_offset * 3 + 120
-    while time.time() < deadline:
-        a = rpc.abci()
-        if a and a[0] == v_patch and a[1] >= H2 + 5:
-            break
-        if a and a[0] == v_cur and a[1] >= H2:
-            raise Failure(f"manual: old binary {v_cur} committed block {a[1]} >= H2={H2} (no swap at H2)")
-        time.sleep(0.1)
-    else:
-        raise Failure(f"patch binary did not reach H2+5={H2 + 5}")
-    text = read_log(node_log)
-    runs = node_runs(text)
-    result["node_runs"] = [{"version": r["version"], "start": r["start"],
-                            "last": r["commits"][-1] if r["commits"] else None} for r in runs]
-    cur_commits = committed_by(runs, v_cur)
-    cur_max = max(cur_commits) if cur_commits else None
-    checks.check(cur_max == H2 - 1, "manual: old process's last committed block is H2-1",
-                 f"log: {cur_max}; /abci_info sampling: {watch.by_version.get(v_cur, [None])[0]}")
-    patch_runs = [r for r in runs if r["version"] == v_patch]
-    checks.check(bool(patch_runs) and patch_runs[0]["start"] == H2 - 1 and H2 in committed_by(runs, v_patch)
-                 and H2 not in cur_commits, "manual: block H2 was executed by the new binary",
-                 f"node runs: {result['node_runs']}")
-    a = rpc.abci()
-    checks.check(a and a[0] == v_patch and a[1] >= H2 + 5, "manual: chain continues on the patch binary", f"{a}")
-    cur = os.path.realpath(os.path.join(home, "cosmovisor", "current"))
-    checks.check(cur.endswith("/upgrades/patch1"), "manual: current points at patch1", cur)
-    t_old_last = watch.first_time(v_cur, H2 - 1)
-    t_new = watch.first_time(v_patch, H2)
-    if t_old_last and t_new:
-        result["manual_gap_s"] = round(t_new - t_old_last, 3)
+def plan_entry(sup_bin, env, name):
+    """This upgrade's entry in `switchyard plan --json` (None when absent or unreadable)."""
+    r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=60)
+    try:
+        for u in json.loads(r.stdout).get("upgrades") or []:
+            if str(u.get("name", "")).lower() == name:
+                return u
+    except Exception:
+        pass
+    return None
+
+
+def place_h(rpc, block_time, offset, voting_period):
+    """H for a governance upgrade: after the voting period ends (with room for the submit and vote
+    txs) even on a slow machine: at least `offset` blocks, more when blocks are fast."""
+    vp = float(re.sub(r"s$", "", voting_period))
+    return rpc.height() + max(offset, int((vp + 8) / max(block_time, 0.05)) + 1)
+
+
+def measure_block_time(rpc):
+    rpc.wait_height(3, 120, "after start")
+    h3, t3 = rpc.abci()[1], time.time()
+    rpc.wait_height(h3 + 5, 90, "after start")
+    return (time.time() - t3) / 5
 
 
 # ---------------------------------------------------------------------------------------------
-# localnet: plain simd, for looking at things by hand
+# one governance upgrade under a supervisor (the pair scenarios; bench.sh)
+# ---------------------------------------------------------------------------------------------
+PAIRS = {
+    # pair: (old env, new env, patch env, upgrade name, daemon name)
+    "chaind": ("E2E_CHAIND_V050", "E2E_CHAIND_V053", None, "v050-to-v053", "chaind"),
+    "simd": ("E2E_SIMD_OLD", "E2E_SIMD_NEW", "E2E_SIMD_PATCH", "v045-to-v046", "simd"),
+}
+
+
+def supervisor_env(home, daemon, sup_kind, mode):
+    env = dict(os.environ)
+    env.update({
+        "DAEMON_HOME": home, "DAEMON_NAME": daemon, "DAEMON_RESTART_AFTER_UPGRADE": "true",
+        "UNSAFE_SKIP_BACKUP": "true", "DAEMON_ALLOW_DOWNLOAD_BINARIES": "false",
+        "COSMOVISOR_DISABLE_LOGS": "false",
+    })
+    if mode in ("download", "prestage"):
+        env["DAEMON_ALLOW_DOWNLOAD_BINARIES"] = "true"
+    if sup_kind == "switchyard":
+        env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if mode == "prestage" else "false"
+        # The watcher re-reads proposals every 60 s by default (fine for real, days-long votes);
+        # this chain votes for 15 s.
+        env.setdefault("SWITCHYARD_PROPOSALS_EVERY", "2s")
+    return env
+
+
+def check_prestaged_in_voting(checks, tag, sup_bin, env, cli, rpc_port, pid, name, staged_path, checksum,
+                              voting_end, result):
+    """While the proposal is still PROPOSAL_STATUS_VOTING_PERIOD, the binary is staged and
+    `switchyard plan --json` reports it staged with preflight ok."""
+    staged_in_voting = plan_json = last_st = None
+    until = voting_end if voting_end else time.time() + 60
+    while time.time() < until:
+        st = proposal_status(cli, rpc_port, pid)
+        last_st = st or last_st
+        if st is not None and "VOTING" not in st:
+            break  # the proposal left its voting period
+        if os.path.exists(staged_path):
+            r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=30)
+            # exit 0: every upcoming upgrade ready, 2: one is not; both print the report
+            plan_json = r.stdout if r.returncode in (0, 2) else f"exit {r.returncode}: {r.stderr[-300:]}"
+            if r.returncode in (0, 2) and plan_reports_staged(plan_json, name):
+                st = proposal_status(cli, rpc_port, pid)
+                if st is not None and "VOTING" in st:
+                    staged_in_voting = time.time()
+                break
+        time.sleep(0.3)
+    checks.check(staged_in_voting is not None,
+                 f"{tag}: new binary staged and preflighted while the proposal was still in voting",
+                 f"proposal status {last_st}; staged file present: {os.path.exists(staged_path)}; "
+                 f"plan: {(plan_json or '')[:300]}")
+    checks.check(os.path.exists(staged_path) and sha256_of(staged_path) == checksum,
+                 f"{tag}: staged binary matches the plan's sha256")
+    result["staged_before_voting_end_s"] = (
+        round(voting_end - staged_in_voting, 2) if staged_in_voting and voting_end else None)
+
+
+def gov_halt_checks(checks, tag, text, home, name, H):
+    """The old binary halted for the plan at H: upgrade-info.json for H, UPGRADE NEEDED logged; the
+    new binary ran the handler at H."""
+    try:
+        d = json.load(open(os.path.join(home, "data", "upgrade-info.json")))
+        info = (str(d.get("name")).lower(), int(d.get("height")))
+    except Exception as e:
+        info = f"unreadable: {e}"
+    checks.check(info == (name, H), f"{tag}: old binary halted at H (wrote data/upgrade-info.json for H)", f"{info}")
+    checks.check(f'UPGRADE "{name}" NEEDED at height: {H}' in text, f"{tag}: old binary logged UPGRADE NEEDED at H")
+    checks.check(f'applying upgrade "{name}" at height: {H}' in text,
+                 f'{tag}: new binary ran applying upgrade "{name}" at H')
+
+
+def scenario(args):
+    """One governance upgrade old -> new under a supervisor, on a pair of binaries."""
+    old_env, new_env, patch_env, upgrade, daemon = PAIRS[args.pair]
+    bin_old, bin_new = need_env(old_env), need_env(new_env)
+    sup_kind = args.supervisor
+    sup_bin = find_switchyard() if sup_kind == "switchyard" else os.path.abspath(need_env("E2E_COSMOVISOR"))
+    v_old, v_new = version_of(bin_old), version_of(bin_new)
+    checks = Checks()
+    tag = "gov"
+    result = {"scenario": f"{sup_kind}/{args.mode}", "supervisor": sup_kind, "mode": args.mode, "pair": args.pair,
+              "upgrade": upgrade, "old": v_old, "new": v_new}
+
+    work = tempfile.mkdtemp(prefix=f"switchyard-e2e-{sup_kind}-")
+    _cleanup_paths.append(work)
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    ports = free_ports(9)
+    rpc_port = ports[0]
+    log(f"{sup_kind}/{args.mode}: home {home}, rpc 127.0.0.1:{rpc_port}, {v_old} -> {v_new}")
+    result["voting_period"] = args.voting_period
+    init_chain(bin_old, home, ports, voting_period=args.voting_period)
+
+    # the binaries map: the new binary served from 127.0.0.1 with its sha256
+    served = os.path.join(work, "www")
+    os.makedirs(served)
+    shutil.copy2(bin_new, os.path.join(served, daemon))
+    srv = BinServer(served)
+    checksum = sha256_of(bin_new)
+    info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
+                      separators=(",", ":"))
+
+    env = supervisor_env(home, daemon, sup_kind, args.mode)
+    run([sup_bin, "init", bin_old], env=env)
+    if args.mode == "preplaced":
+        run([sup_bin, "add-upgrade", upgrade, bin_new], env=env)
+    old_exe = os.path.join(home, "cosmovisor", "genesis", "bin", daemon)
+
+    node_log = os.path.join(work, "node.log")
+    t_start = time.time()
+    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
+    rpc = Rpc(rpc_port)
+    watch = Watch(home, rpc, sup.pid)
+    try:
+        block_time = measure_block_time(rpc)
+        result["block_time_s"] = round(block_time, 3)
+        result["chain_time_lag_s"] = chain_time_lag(rpc)
+        H = place_h(rpc, block_time, args.offset, args.voting_period)
+        result["H"] = H
+        log(f"chain at {rpc.height()}; proposing {upgrade} at H={H}")
+        pid, end = submit_upgrade(bin_old, home, rpc_port, upgrade, H, info, work)
+        vote_yes(bin_old, home, rpc_port, pid)
+        voting_end = parse_time(end)
+        log(f"proposal {pid} submitted and voted; voting ends {end} "
+            f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
+        staged_path = os.path.join(home, "cosmovisor", "upgrades", upgrade, "bin", daemon)
+        if sup_kind == "switchyard" and args.mode == "prestage":
+            check_prestaged_in_voting(checks, tag, sup_bin, env, bin_old, rpc_port, pid, upgrade, staged_path,
+                                      checksum, voting_end, result)
+
+        # passes, then the halt at H, then H+5 on the new binary
+        live = wait_new_binary(rpc, v_old, v_new, H, args.offset * 3 + 180, sup, node_log)
+        st = proposal_status(bin_new, rpc_port, pid)
+        checks.check(st is not None and "PASSED" in st, f"{tag}: proposal passed", st)
+        text = read_log(node_log)
+        gov_halt_checks(checks, tag, text, home, upgrade, H)
+        runs = node_runs(text)
+        result["node_runs"] = runs
+        ev = swap_evidence(runs, v_old, v_new, H, live=live)
+        result["evidence"] = ev
+        check_swap(checks, tag, ev, H)
+        checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
+                     f"running {old_exe}: {running_exe(old_exe)}")
+        cur = current_target(home)
+        checks.check(cur == os.path.realpath(os.path.join(home, "cosmovisor", "upgrades", upgrade)),
+                     f"{tag}: cosmovisor/current points at the upgrade", cur)
+
+        t_halt = watch.halt_time(upgrade, H)
+        t_new_h = watch.first_time(v_new, H)
+        result["downtime_s"] = round(t_new_h - t_halt, 3) if (t_new_h and t_halt) else None
+        dl_after_halt = [r for r in srv.requests if t_halt and r[0] >= t_halt]
+        result["downloads_after_halt"] = len(dl_after_halt)
+        result["downloads_total"] = len(srv.requests)
+        if srv.requests and t_halt:
+            # when the binary was fetched, relative to the halt (negative: before it)
+            result["download_at_s_from_halt"] = round(srv.requests[0][0] - t_halt, 2)
+        if srv.requests and voting_end:
+            result["download_at_s_from_voting_end"] = round(srv.requests[0][0] - voting_end, 2)
+        if sup_kind == "switchyard" and args.mode != "download":
+            checks.check(not dl_after_halt, f"{tag}: no download happened at the halt",
+                         f"{len(dl_after_halt)} requests after the halt")
+        log(f"downtime (upgrade-info.json written -> H committed by new binary): {result['downtime_s']}s")
+
+        # a manual upgrade at a height, with no plan (switchyard only; the simd pair)
+        if args.manual and sup_kind == "switchyard" and patch_env:
+            bin_patch = need_env(patch_env)
+            r = manual_swap(Ctx(sup_bin, env, home, rpc, watch, node_log, work, daemon, sup), checks, "manual",
+                            "patch1", bin_patch, v_new, version_of(bin_patch), args.manual_offset)
+            result["manual"] = r
+    except Failure as e:
+        checks.check(False, f"{tag}: " + str(e).split("\n")[0])
+        result["error"] = str(e)[:2000]
+    finally:
+        watch._sample_sup()
+        result["supervisor_peak_rss_kb"] = watch.hwm_kb
+        watch.stop()
+        stop(sup)
+        srv.close()
+        result["log"] = node_log
+        result["elapsed_s"] = round(time.time() - t_start, 1)
+    result["passed"], result["failed"] = len(checks.passed), len(checks.failed)
+    result["failures"] = checks.failed
+    if not checks.failed and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+        result["log"] = None
+    print(json.dumps(result), flush=True)
+    return 0 if not checks.failed else 1
+
+
+# ---------------------------------------------------------------------------------------------
+# swaps on a running switchyard (used by the chain scenario)
+# ---------------------------------------------------------------------------------------------
+class Ctx:
+    """What a swap step needs: the supervisor (which the SIGKILL step replaces) and the chain."""
+
+    def __init__(self, sup_bin, env, home, rpc, watch, node_log, work, daemon, sup):
+        self.sup_bin, self.env, self.home, self.rpc, self.watch = sup_bin, env, home, rpc, watch
+        self.node_log, self.work, self.daemon, self.sup = node_log, work, daemon, sup
+
+    def current_bin(self):
+        return os.path.join(self.home, "cosmovisor", "current", "bin", self.daemon)
+
+    def current_exe(self):
+        return os.path.realpath(self.current_bin())
+
+
+def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset):
+    """`switchyard add-upgrade <name> <bin> --height H` while the node runs; H = height + offset."""
+    r = {"name": name, "old": v_old, "new": v_new}
+    old_exe = c.current_exe()
+    a = c.rpc.abci()
+    if not a or a[0] != v_old:
+        raise Failure(f"{tag}: expected {v_old} to be running, /abci_info says {a}")
+    H = a[1] + offset
+    r["H"] = H
+    log(f"{tag}: {v_old} -> {v_new} ({name}) at H={H} (chain at {a[1]})")
+    run([c.sup_bin, "add-upgrade", name, new_bin, "--height", str(H)], env=c.env)
+    u = plan_entry(c.sup_bin, c.env, name)
+    r["plan_halt"] = (u or {}).get("halt")
+    log(f"{tag}: switchyard plan says how {v_old} will be stopped: {r['plan_halt']}")
+    live = wait_new_binary(c.rpc, v_old, v_new, H, offset * 3 + 180, c.sup, c.node_log)
+    runs = node_runs(read_log(c.node_log))
+    ev = swap_evidence(runs, v_old, v_new, H, live=live)
+    r["evidence"] = ev
+    check_swap(checks, tag, ev, H)
+    checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
+                 f"running {old_exe}: {running_exe(old_exe)}")
+    cur = current_target(c.home)
+    checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
+                 f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    t_old, t_new = c.watch.first_time(v_old, H - 1), c.watch.first_time(v_new, H)
+    r["gap_s"] = round(t_new - t_old, 3) if t_old and t_new else None
+    return r
+
+
+def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, voting_period, srv,
+             prestage=False, kill_at_halt=False):
+    """A governance upgrade at H (placed after the voting period), voted with the running binary's
+    CLI. prestage: the binary comes only from the plan's binaries map (DAEMON_ALLOW_DOWNLOAD_BINARIES
+    + SWITCHYARD_PRESTAGE_VOTING) and must be staged while the vote is open; otherwise it is placed
+    with `add-upgrade <name> <bin>` first. kill_at_halt: switchyard is held (SIGSTOP) once the
+    proposal passed, so the old binary halts at H with nobody swapping; once the halt's facts are
+    in (upgrade-info.json for H, UPGRADE NEEDED and CONSENSUS FAILURE logged, /abci_info H-1 from
+    the old binary still serving RPC), switchyard is SIGKILLed and started again."""
+    r = {"name": name, "old": v_old, "new": v_new, "mode": "prestage" if prestage else "preplaced"}
+    cli = c.current_bin()
+    old_exe = c.current_exe()
+    served_name = f"{c.daemon}-{v_new}"
+    shutil.copy2(new_bin, os.path.join(srv.directory, served_name))
+    checksum = sha256_of(new_bin)
+    info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{served_name}?checksum=sha256:{checksum}"}},
+                      separators=(",", ":"))
+    if not prestage:
+        run([c.sup_bin, "add-upgrade", name, new_bin], env=c.env)
+    n_req = len(srv.requests)
+    H = place_h(c.rpc, block_time, offset, voting_period)
+    r["H"] = H
+    r["chain_time_lag_s"] = chain_time_lag(c.rpc)
+    log(f"{tag}: proposing {name} at H={H} (chain at {c.rpc.height()}, {v_old} -> {v_new})")
+    pid, end = submit_upgrade(cli, c.home, c.rpc.port, name, H, info, c.work)
+    vote_yes(cli, c.home, c.rpc.port, pid)
+    voting_end = parse_time(end)
+    log(f"{tag}: proposal {pid} voted; voting ends {end} "
+        f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
+    if prestage:
+        staged_path = os.path.join(c.home, "cosmovisor", "upgrades", name, "bin", c.daemon)
+        check_prestaged_in_voting(checks, tag, c.sup_bin, c.env, cli, c.rpc.port, pid, name, staged_path, checksum,
+                                  voting_end, r)
+    halted = None
+    if kill_at_halt:
+        st = wait_for(f"proposal {pid} to pass", lambda: (lambda s: s if s and "VOTING" not in s else None)(
+            proposal_status(cli, c.rpc.port, pid)), offset * 3 + 120, every=0.5)
+        if "PASSED" not in st:
+            raise Failure(f"{tag}: proposal {pid} ended {st}")
+        a = c.rpc.abci()
+        if not a or a[1] >= H - 1:
+            raise Failure(f"{tag}: the chain is already at {a} when the proposal passed; H={H} is too close")
+        os.kill(c.sup.pid, signal.SIGSTOP)
+        log(f"{tag}: switchyard (pid {c.sup.pid}) held with SIGSTOP at height {a[1]}; waiting for the halt at H={H}")
+        info_path = os.path.join(c.home, "data", "upgrade-info.json")
+
+        def halt_facts():
+            try:
+                d = json.load(open(info_path))
+                if str(d.get("name")).lower() != name or int(d.get("height")) != H:
+                    return None
+            except Exception:
+                return None
+            text = read_log(c.node_log)
+            i = text.find(f'UPGRADE "{name}" NEEDED at height: {H}')
+            return i >= 0 and "CONSENSUS FAILURE" in text[i:]
+        try:
+            wait_for(f"the old binary to halt at H={H}", halt_facts, offset * 3 + 120)
+            halted = c.rpc.abci()
+            st_h = c.rpc.height()
+        finally:
+            t_kill = time.time()
+            os.kill(c.sup.pid, signal.SIGKILL)
+        c.sup.wait(timeout=10)
+        r["halted_abci"], r["halted_status_height"] = halted, st_h
+        log(f"{tag}: old binary halted: /abci_info {halted}, /status height {st_h}; switchyard SIGKILLed "
+            f"(exit {c.sup.returncode}); old node process alive right after: {bool(running_exe(old_exe))}")
+        checks.check(halted is not None and halted == (v_old, H - 1) and st_h == H,
+                     f"{tag}: halted old binary still serves RPC with /abci_info H-1 and /status H",
+                     f"/abci_info {halted}, /status {st_h}")
+        with open(c.node_log, "ab") as f:
+            f.write(f"\n[e2e] switchyard SIGKILLed at the halt; starting it again\n".encode())
+        c.sup = start([c.sup_bin, "run", "start", "--home", c.home], c.node_log, env=c.env)
+        c.watch.sup_pid = c.sup.pid
+        r["restart_after_kill_s"] = round(time.time() - t_kill, 2)
+    live = wait_new_binary(c.rpc, v_old, v_new, H, offset * 3 + 180, c.sup, c.node_log)
+    st = proposal_status(cli, c.rpc.port, pid)
+    checks.check(st is not None and "PASSED" in st, f"{tag}: proposal passed", st)
+    text = read_log(c.node_log)
+    gov_halt_checks(checks, tag, text, c.home, name, H)
+    runs = node_runs(text)
+    ev = swap_evidence(runs, v_old, v_new, H, live=live, halted=halted)
+    r["evidence"] = ev
+    check_swap(checks, tag, ev, H)
+    checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
+                 f"running {old_exe}: {running_exe(old_exe)}")
+    cur = current_target(c.home)
+    checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
+                 f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    t_halt = c.watch.halt_time(name, H)
+    t_new = c.watch.first_time(v_new, H)
+    if not kill_at_halt:
+        r["downtime_s"] = round(t_new - t_halt, 3) if t_halt and t_new else None
+    reqs = srv.requests[n_req:]
+    r["downloads"] = len(reqs)
+    if prestage:
+        after = [q for q in reqs if t_halt and q[0] >= t_halt]
+        r["downloads_after_halt"] = len(after)
+        checks.check(t_halt is not None and not after, f"{tag}: no download happened at the halt",
+                     f"{len(after)} requests after the halt (halt seen: {t_halt is not None})")
+    return r
+
+
+# ---------------------------------------------------------------------------------------------
+# the chain scenario: one chain, every kind of swap
+# ---------------------------------------------------------------------------------------------
+def chain(args):
+    bins = {k: need_env(f"E2E_CHAIND_{k}") for k in
+            ("V050", "V050_PATCH1", "V053", "V053_NOVER", "V053_PATCH2", "V054")}
+    ver = {k: version_of(b) for k, b in bins.items()}
+    sup_bin = find_switchyard()
+    daemon = "chaind"
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix="switchyard-e2e-chain-")
+    _cleanup_paths.append(work)
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    ports = free_ports(9)
+    log(f"chain: home {home}, rpc 127.0.0.1:{ports[0]}; versions {ver}")
+    init_chain(bins["V050"], home, ports, voting_period=args.voting_period)
+    served = os.path.join(work, "www")
+    os.makedirs(served)
+    srv = BinServer(served)
+    srv.directory = served
+    env = supervisor_env(home, daemon, "switchyard", "prestage")
+    run([sup_bin, "init", bins["V050"]], env=env)
+    node_log = os.path.join(work, "node.log")
+    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
+    rpc = Rpc(ports[0])
+    watch = Watch(home, rpc, sup.pid)
+    c = Ctx(sup_bin, env, home, rpc, watch, node_log, work, daemon, sup)
+
+    steps = [
+        ("1-manual-v0.50.9-to-patch1", "manual",
+         lambda ch, t: manual_swap(c, ch, t, "patch1", bins["V050_PATCH1"], ver["V050"], ver["V050_PATCH1"],
+                                   args.manual_offset)),
+        ("2-gov-v050-to-v053-prestaged", "gov",
+         lambda ch, t: gov_swap(c, ch, t, "v050-to-v053", bins["V053"], ver["V050_PATCH1"], ver["V053"], block_time,
+                                args.offset, args.voting_period, srv, prestage=True)),
+        ("3-manual-v0.53-to-nover", "manual",
+         lambda ch, t: manual_swap(c, ch, t, "nover", bins["V053_NOVER"], ver["V053"], ver["V053_NOVER"],
+                                   args.manual_offset)),
+        ("4-manual-nover-to-patch2", "manual",
+         lambda ch, t: manual_swap(c, ch, t, "patch2", bins["V053_PATCH2"], ver["V053_NOVER"], ver["V053_PATCH2"],
+                                   args.manual_offset)),
+        ("5-gov-v053-to-v054-sigkill-at-halt", "gov",
+         lambda ch, t: gov_swap(c, ch, t, "v053-to-v054", bins["V054"], ver["V053_PATCH2"], ver["V054"], block_time,
+                                args.offset, args.voting_period, srv, kill_at_halt=True)),
+    ]
+    results = []
+    broken = None
+    block_time = None
+    try:
+        block_time = measure_block_time(rpc)
+        log(f"chain: block time {block_time:.3f}s, chain time lag {chain_time_lag(rpc)}s")
+    except Failure as e:
+        broken = f"the chain did not start: {e}"
+    for step, kind, fn in steps:
+        checks = Checks()
+        res = {"scenario": f"switchyard/chain/{step}", "supervisor": "switchyard", "mode": f"chain/{step}",
+               "kind": kind}
+        ts = time.time()
+        if broken:
+            checks.check(False, f"{step}: not run ({broken})")
+        else:
+            try:
+                res.update(fn(checks, step))
+            except Failure as e:
+                checks.check(False, f"{step}: " + str(e).split("\n")[0])
+                res["error"] = str(e)[:2000]
+                broken = f"step {step} did not complete"
+        res["elapsed_s"] = round(time.time() - ts, 1)
+        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
+        results.append(res)
+    watch._sample_sup()
+    watch.stop()
+    stop(c.sup)
+    srv.close()
+    res = {"scenario": "switchyard/chain", "supervisor": "switchyard", "mode": "chain", "passed": 0, "failed": 0,
+           "node_runs": node_runs(read_log(node_log)), "supervisor_peak_rss_kb": watch.hwm_kb,
+           "block_time_s": round(block_time, 3) if block_time else None, "elapsed_s": round(time.time() - t0, 1)}
+    failed = any(r["failed"] for r in results)
+    res["log"] = node_log if failed or args.keep else None
+    for r in results:
+        r["log"] = res["log"]
+        print(json.dumps(r), flush=True)
+    print(json.dumps(res), flush=True)
+    if not failed and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# facts: `start --halt-height N` per SDK line, checked against DESIGN.md's table
+# ---------------------------------------------------------------------------------------------
+# line -> (block N committed by the app?, process exits?)
+FACTS_EXPECTED = {"v0.50.9": (True, False), "v0.53.8": (False, False), "v0.54.4": (False, False)}
+
+
+def facts(args):
+    rc = 0
+    for key in ("V050", "V053", "V054"):
+        b = need_env(f"E2E_CHAIND_{key}")
+        v = version_of(b)
+        checks = Checks()
+        res = {"scenario": f"facts/{v}", "supervisor": "-", "mode": f"facts/{v}", "halt_height": args.halt_height}
+        t0 = time.time()
+        work = tempfile.mkdtemp(prefix=f"switchyard-e2e-facts-{v}-")
+        _cleanup_paths.append(work)
+        home = os.path.join(work, "home")
+        os.makedirs(home)
+        ports = free_ports(9)
+        node_log = os.path.join(work, "node.log")
+        N = args.halt_height
+        p = None
+        try:
+            init_chain(b, home, ports)
+            p = start([b, "start", "--home", home, f"--halt-height={N}"], node_log)
+            rpc = Rpc(ports[0])
+
+            def halted():  # a fact: the process exited, or consensus failed (logged)
+                if p.poll() is not None:
+                    return "exited"
+                if "CONSENSUS FAILURE" in read_log(node_log):
+                    return "consensus-failure"
+                a = rpc.abci()
+                if a and a[1] > N + 1:
+                    raise Failure(f"the node went past halt-height {N}: /abci_info {a}")
+                return None
+            how = wait_for(f"the node to halt at {N}", halted, 180)
+            t_halt = time.time()
+            s, a = rpc.status(), rpc.abci()
+            alive = p.poll() is None
+            st = rpc.status()  # again: it answered RPC after the failure was logged
+            res.update({
+                "sdk": json.loads(run([b, "version", "--long", "--output", "json"]).stdout).get("cosmos_sdk_version"),
+                "cometbft": (s or {}).get("node_info", {}).get("version"),
+                "halt": how, "abci_last_block_height": a[1] if a else None,
+                "status_latest_block_height": int(s["sync_info"]["latest_block_height"]) if s else None,
+                "alive_after_halt": alive and st is not None,
+            })
+            m = re.search(r'halt per configuration height (\d+)', read_log(node_log))
+            res["halt_error"] = m.group(0) if m else None
+            if alive:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    res["exit_code_after_sigterm"] = p.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    res["exit_code_after_sigterm"] = None
+                res["alive_s_after_halt_until_sigterm"] = round(time.time() - t_halt, 2)
+            else:
+                res["exit_code"] = p.returncode
+            commits, exits = FACTS_EXPECTED.get(v, (None, None))
+            got_commit = None if a is None else (a[1] == N if a[1] in (N, N - 1) else f"other: {a[1]}")
+            res["committed_N"] = got_commit
+            res["exits"] = not alive
+            if commits is not None:
+                checks.check(got_commit == commits, f"facts {v}: block N {'is' if commits else 'is not'} committed "
+                             f"(DESIGN.md)", f"N={N}, /abci_info last_block_height {a}")
+                checks.check((not alive) == exits, f"facts {v}: the process {'exits' if exits else 'keeps running and serving RPC'} "
+                             f"(DESIGN.md)", f"halt seen as {how}; RPC after it: {st is not None}")
+                want_status = (N + 1) if commits else N
+                checks.check(res["status_latest_block_height"] == want_status,
+                             f"facts {v}: /status latest_block_height is one block ahead of the app",
+                             f"/status {res['status_latest_block_height']}, /abci_info {a}")
+        except Failure as e:
+            checks.check(False, f"facts {v}: " + str(e).split("\n")[0])
+            res["error"] = str(e)[:2000]
+        finally:
+            if p is not None:
+                stop(p)
+        res["elapsed_s"] = round(time.time() - t0, 1)
+        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
+        res["log"] = node_log if checks.failed or args.keep else None
+        if not checks.failed and not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        print(json.dumps(res), flush=True)
+        rc |= 1 if checks.failed else 0
+    return rc
+
+
+# ---------------------------------------------------------------------------------------------
+# localnet: plain old binary, for looking at things by hand
 # ---------------------------------------------------------------------------------------------
 def localnet(args):
-    simd_old = need_env("E2E_SIMD_OLD")
-    simd_new = need_env("E2E_SIMD_NEW")
+    old_env, new_env, _, upgrade, daemon = PAIRS[args.pair]
+    bin_old, bin_new = need_env(old_env), need_env(new_env)
     work = args.dir or tempfile.mkdtemp(prefix="switchyard-e2e-localnet-")
     _cleanup_paths.append(work)
     home = os.path.join(work, "home")
     os.makedirs(home, exist_ok=True)
     ports = free_ports(9)
-    init_chain(simd_old, home, ports, voting_period=args.voting_period)
+    init_chain(bin_old, home, ports, voting_period=args.voting_period)
     served = os.path.join(work, "www")
     os.makedirs(served, exist_ok=True)
-    shutil.copy2(simd_new, os.path.join(served, "simd"))
+    shutil.copy2(bin_new, os.path.join(served, daemon))
     srv = BinServer(served)
     info = json.dumps({"binaries": {"linux/amd64":
-                                    f"http://127.0.0.1:{srv.port}/simd?checksum=sha256:{sha256_of(simd_new)}"}})
+                                    f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{sha256_of(bin_new)}"}})
     node_log = os.path.join(work, "node.log")
-    p = start([simd_old, "start", "--home", home], node_log)
+    p = start([bin_old, "start", "--home", home], node_log)
     rpc = Rpc(ports[0])
     rpc.wait_height(3, 90)
     H = rpc.height() + args.offset
-    pid, end = submit_upgrade(simd_old, home, ports[0], UPGRADE_NAME, H, info)
-    vote_yes(simd_old, home, ports[0], pid)
+    pid, end = submit_upgrade(bin_old, home, ports[0], upgrade, H, info, work)
+    vote_yes(bin_old, home, ports[0], pid)
     log(f"home={home} rpc=127.0.0.1:{ports[0]} grpc=127.0.0.1:{ports[2]} proposal {pid} at H={H}, voting ends {end}; "
-        f"binaries at http://127.0.0.1:{srv.port}/simd; log {node_log}")
+        f"binaries at http://127.0.0.1:{srv.port}/{daemon}; log {node_log}")
     info_path = os.path.join(home, "data", "upgrade-info.json")
-    deadline = time.time() + args.offset * 3 + 60
-    while time.time() < deadline and not os.path.exists(info_path):
-        time.sleep(0.2)
-    time.sleep(1)
-    log(f"upgrade-info.json: {open(info_path).read() if os.path.exists(info_path) else 'never written'}")
+    wait_for("upgrade-info.json", lambda: os.path.exists(info_path), args.offset * 3 + 60, every=0.2)
+    wait_for("the consensus failure", lambda: "CONSENSUS FAILURE" in read_log(node_log) or p.poll() is not None, 30)
+    log(f"upgrade-info.json: {open(info_path).read()}")
     log(f"status height {rpc.height()}, abci_info {rpc.abci()}, process alive: {p.poll() is None}")
     if args.hold:
         log(f"holding for {args.hold}s")
@@ -888,9 +1346,6 @@ def localnet(args):
     return 0
 
 
-# ---------------------------------------------------------------------------------------------
-# report: aggregate scenario result lines (JSONL) into bench/downtime.md
-# ---------------------------------------------------------------------------------------------
 def _median(xs):
     xs = sorted(x for x in xs if x is not None)
     if not xs:
@@ -923,7 +1378,7 @@ def report(args):
                 pass
     groups = {}
     for r in rows:
-        if "supervisor" not in r:
+        if "supervisor" not in r or r.get("supervisor") == "-" or str(r.get("mode", "")).startswith("chain"):
             continue
         groups.setdefault((r["supervisor"], r["mode"]), []).append(r)
 
@@ -936,10 +1391,11 @@ def report(args):
     out.append("# Upgrade downtime: switchyard vs cosmovisor on a real chain\n")
     out.append(f"Generated by `e2e/bench.sh` ({args.runs} runs per row) on {m['date']}; "
                f"machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}.\n")
-    out.append(f"Chain: single-validator simd on 127.0.0.1, timeout_commit "
+    out.append(f"Chain: single-validator node on 127.0.0.1, timeout_commit "
                f"{os.environ.get('E2E_TIMEOUT_COMMIT', '500ms')}; governance upgrade "
-               f"`{sample.get('upgrade', UPGRADE_NAME)}` from simd {sample.get('old', '?')} to {sample.get('new', '?')} "
-               f"(both built from the Go module proxy by `e2e/build-binaries.sh`); "
+               f"`{sample.get('upgrade', '?')}` from {sample.get('old', '?')} to {sample.get('new', '?')} "
+               f"(both built from the Go module proxy by `e2e/build-binaries.sh`: our own chaind for SDK v0.50+, "
+               f"simd for the older pair); "
                f"cosmovisor {os.environ.get('E2E_COSMOVISOR_VERSION', '?')}; "
                f"switchyard: {os.environ.get('E2E_SWITCHYARD_DESC', '?')}.\n")
     out.append("**Downtime** = from the old binary's halt (the moment it wrote `data/upgrade-info.json`: the file's "
@@ -993,34 +1449,46 @@ def report(args):
     return 0
 
 
+
 def main():
     ap = argparse.ArgumentParser()
     sub = ap.add_subparsers(dest="cmd", required=True)
+    offset = int(os.environ.get("E2E_UPGRADE_OFFSET", "40"))
+    vp = os.environ.get("E2E_VOTING_PERIOD", "15s")
     s = sub.add_parser("scenario")
     s.add_argument("--supervisor", choices=["switchyard", "cosmovisor"], required=True)
     s.add_argument("--mode", choices=["preplaced", "download", "prestage"], required=True)
-    s.add_argument("--offset", type=int, default=int(os.environ.get("E2E_UPGRADE_OFFSET", "40")))
-    s.add_argument("--voting-period", default=os.environ.get("E2E_VOTING_PERIOD", "15s"))
-    s.add_argument("--manual", action="store_true", help="also do the manual upgrade at a height")
+    s.add_argument("--pair", choices=sorted(PAIRS), default="chaind")
+    s.add_argument("--offset", type=int, default=offset)
+    s.add_argument("--voting-period", default=vp)
+    s.add_argument("--manual", action="store_true", help="also do a manual upgrade at a height (pair simd)")
     s.add_argument("--manual-offset", type=int, default=15)
     s.add_argument("--keep", action="store_true", help="keep the work dir even when all checks pass")
-    l = sub.add_parser("localnet")
-    l.add_argument("--dir")
-    l.add_argument("--offset", type=int, default=40)
-    l.add_argument("--voting-period", default="15s")
-    l.add_argument("--hold", type=int, default=0)
+    c = sub.add_parser("chain")
+    c.add_argument("--offset", type=int, default=offset)
+    c.add_argument("--voting-period", default=vp)
+    c.add_argument("--manual-offset", type=int, default=int(os.environ.get("E2E_MANUAL_OFFSET", "15")))
+    c.add_argument("--keep", action="store_true")
+    f = sub.add_parser("facts")
+    f.add_argument("--halt-height", type=int, default=12)
+    f.add_argument("--keep", action="store_true")
+    lo = sub.add_parser("localnet")
+    lo.add_argument("--pair", choices=sorted(PAIRS), default="chaind")
+    lo.add_argument("--dir")
+    lo.add_argument("--offset", type=int, default=40)
+    lo.add_argument("--voting-period", default="15s")
+    lo.add_argument("--hold", type=int, default=0)
     r = sub.add_parser("report")
     r.add_argument("--results", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
     try:
-        if a.cmd == "report":
-            return report(a)
-        return scenario(a) if a.cmd == "scenario" else localnet(a)
+        return {"report": report, "scenario": scenario, "chain": chain, "facts": facts, "localnet": localnet}[a.cmd](a)
     except Failure as e:
         log(f"ERROR: {e}")
-        print(json.dumps({"error": str(e)[:2000], "passed": 0, "failed": 1}), flush=True)
+        print(json.dumps({"scenario": a.cmd, "error": str(e)[:2000], "passed": 0, "failed": 1,
+                          "failures": [str(e).split(chr(10))[0]]}), flush=True)
         return 1
     finally:
         cleanup()

@@ -36,9 +36,12 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 e2e_binaries() {
-  local envs
+  local envs t0
+  t0=$(date +%s)
   envs=$("$E2E_DIR/build-binaries.sh" --env) || { e2e_log "building the node binaries failed"; exit 1; }
   eval "$envs"
+  E2E_BUILD_S=$(( $(date +%s) - t0 ))
+  e2e_log "node binaries ready in ${E2E_BUILD_S}s"
 }
 
 e2e_switchyard() {
@@ -62,10 +65,16 @@ e2e_switchyard() {
   export SWITCHYARD_BIN="$E2E_RUN_DIR/switchyard"
 }
 
+# e2e_py <results.jsonl> <e2e.py subcommand> <args...>: its JSON result lines go to results
+e2e_py() {
+  local out=$1; shift
+  python3 "$E2E_DIR/e2e.py" "$@" >>"$out" &
+  E2E_PIDS+=($!)
+  wait $!
+}
+
 # e2e_scenario <results.jsonl> <args to e2e.py scenario...>
 e2e_scenario() {
   local out=$1; shift
-  python3 "$E2E_DIR/e2e.py" scenario "$@" >>"$out" &
-  E2E_PIDS+=($!)
-  wait $!
+  e2e_py "$out" scenario "$@"
 }
