@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Side-by-side upgrade downtime and supervisor memory, switchyard vs cosmovisor, on a real chain.
+# Side-by-side upgrade downtime and supervisor memory, switchyard vs cosmovisor, on a real chain:
+# the governance upgrade v050-to-v053 of our chaind, v0.50.9 -> v0.53.8 (E2E_BENCH_PAIR=simd: the
+# older simd v0.45.16 -> v0.46.16 pair, which needs E2E_LEGACY=1).
 #   e2e/bench.sh [RUNS]      (default 3 runs of each of the five rows)
-# Writes bench/downtime.md (medians, ratios, machine) and bench/downtime.jsonl (raw, one run a line).
+# Writes bench/downtime.md (medians, ratios, machine) and bench/downtime.jsonl (raw, one run a line)
+# into ${E2E_BENCH_OUT:-<repo>/bench}.
 set -uo pipefail
 source "$(dirname "$0")/lib.sh"
 runs=${1:-3}
@@ -14,9 +17,10 @@ for i in $(seq 1 "$runs"); do
              "switchyard download"; do
     set -- $row
     e2e_log "run $i/$runs: $1 $2"
-    e2e_scenario "$results" --supervisor "$1" --mode "$2"
+    e2e_scenario "$results" --pair "${E2E_BENCH_PAIR:-chaind}" --supervisor "$1" --mode "$2"
   done
 done
-mkdir -p "$REPO_DIR/bench"
-cp "$results" "$REPO_DIR/bench/downtime.jsonl"
-python3 "$E2E_DIR/e2e.py" report --results "$results" --out "$REPO_DIR/bench/downtime.md" --runs "$runs"
+out="${E2E_BENCH_OUT:-$REPO_DIR/bench}"
+mkdir -p "$out"
+cp "$results" "$out/downtime.jsonl"
+python3 "$E2E_DIR/e2e.py" report --results "$results" --out "$out/downtime.md" --runs "$runs"

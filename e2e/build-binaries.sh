@@ -30,7 +30,8 @@
 #
 # One Go module cache (GOMODCACHE, default ~/go/pkg/mod) and build cache serve every line; the
 # patch builds differ from their base only in -X strings, so they reuse every compiled package.
-# `nice -n 10` (E2E_NICE) keeps other compiles on the machine moving.
+# `nice -n 10` (E2E_NICE) keeps other compiles on the machine moving. E2E_BUILD_ONLY="<name> ..."
+# builds only those (e.g. to time one build in empty GOMODCACHE/GOCACHE dirs).
 set -euo pipefail
 
 E2E_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -65,12 +66,27 @@ export GOTOOLCHAIN=local
 export GOFLAGS="${GOFLAGS:-}"
 GOFLAGS="$(echo " $GOFLAGS " | sed -e 's/ -mod=[a-z]* / /g' -e 's/^ *//' -e 's/ *$//')"
 
+# CPU seconds (user + sys) used so far by this script's finished children: builds are reported with
+# wall time and CPU time, since on a shared machine the wall time says more about the neighbours
+# (sets CPU_NOW; `times` must run in this shell, not in a subshell, to see the children's times)
+cpu_now() {
+  times >"$CACHE/.times.$$"
+  CPU_NOW=$(awk 'NR == 2 { s = 0; for (i = 1; i <= NF; i++) { split($i, b, "m"); s += b[1] * 60 + substr(b[2], 1, length(b[2]) - 1) }; printf "%.0f", s }' "$CACHE/.times.$$")
+  rm -f "$CACHE/.times.$$"
+}
+
+# E2E_BUILD_ONLY="name ...": build only these cache names (the others are left as they are)
+selected() { [ -z "${E2E_BUILD_ONLY:-}" ] || [[ " $E2E_BUILD_ONLY " == *" $1 "* ]]; }
+
 cached() { # <dir> <binary> <stamp-key>: the build is there and was made from the same inputs
   [ -x "$1/bin/$2" ] && [ -f "$1/BUILD-OK" ] && grep -qxF "inputs: $3" "$1/BUILD-OK"
 }
 
-stamp() { # <dir> <what> <stamp-key> <t0>
-  { echo "$2 built $(date -u +%FT%TZ) in $(( $(date +%s) - $4 ))s with $(go version)"; echo "inputs: $3"; } >"$1/BUILD-OK"
+stamp() { # <dir> <what> <stamp-key> <t0> <cpu0>: writes BUILD-OK, logs the times
+  cpu_now
+  local took="$(( $(date +%s) - $4 ))s wall, $(( CPU_NOW - $5 ))s cpu"
+  { echo "$2 built $(date -u +%FT%TZ) in $took with $(go version), load $(cut -d' ' -f1-3 /proc/loadavg)"; echo "inputs: $3"; } >"$1/BUILD-OK"
+  log "built $2 in $took (load average $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -95,13 +111,14 @@ assemble() {
 # build_chaind <cache-name> <line> <version-string> [nover]
 build_chaind() {
   local name=$1 line=$2 verstr=$3 variant=${4:-}
+  selected "$name" || return 0
   local out="$CACHE/$name" sdkver=${LINE_SDK[$line]} tag=${LINE_TAG[$line]}
   local src; src=$(chaind_src_hash "$line")
   local key="chaind $line sdk=$sdkver version=$verstr src=$src $variant"
   if cached "$out" chaind "$key"; then
     log "cached: $out/bin/chaind"; return 0
   fi
-  local t0; t0=$(date +%s)
+  local t0 c0; t0=$(date +%s); cpu_now; c0=$CPU_NOW
   rm -rf "$out"; mkdir -p "$out/bin"
   local ldflags="-s -w -X $SDK/version.Name=chaind -X $SDK/version.AppName=chaind -X $SDK/version.Version=$verstr -X $SDK/version.Commit=$src -X $SDK/version.BuildTags=$tag"
   local bdir="$CACHE/.build/chaind-$line"
@@ -136,8 +153,7 @@ build_chaind() {
   got=$("$out/bin/chaind" version --long --output json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') \
     || die "built chaind $verstr does not run"
   [ "$got" = "$verstr" ] || die "built chaind reports version $got, not $verstr"
-  stamp "$out" "chaind $verstr" "$key" "$t0"
-  log "built chaind $verstr in $(( $(date +%s) - t0 ))s"
+  stamp "$out" "chaind $verstr" "$key" "$t0" "$c0"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -181,29 +197,29 @@ go_build_module() {
 
 build_simd() { # <cache-name> <sdk-version> <version-string>
   local name=$1 sdkver=$2 verstr=$3 out="$CACHE/$1"
+  selected "$name" || return 0
   local key="simd sdk=$sdkver version=$verstr"
   if cached "$out" simd "$key"; then log "cached: $out/bin/simd"; return 0; fi
-  local t0; t0=$(date +%s)
+  local t0 c0; t0=$(date +%s); cpu_now; c0=$CPU_NOW
   rm -rf "$out"
   log "building simd $verstr from $SDK@$sdkver (simapp inside the root module) -> $out"
   go_build_module "$out" "$SDK" "$sdkver" "$SDK/simapp/simd" \
     "-s -w -X $SDK/version.Name=sim -X $SDK/version.AppName=simd -X $SDK/version.Version=$verstr -X $SDK/version.Commit=$sdkver" \
     || die "build of simd $verstr failed (log $out/build.log)"
   "$out/bin/simd" version >/dev/null 2>&1 || die "built simd $verstr does not run"
-  stamp "$out" "simd $verstr" "$key" "$t0"
-  log "built simd $verstr in $(( $(date +%s) - t0 ))s"
+  stamp "$out" "simd $verstr" "$key" "$t0" "$c0"
 }
 
 build_cosmovisor() {
   local ver=$1 out="$CACHE/cosmovisor-$1" key="cosmovisor $1"
+  selected "cosmovisor-$ver" || return 0
   if cached "$out" cosmovisor "$key"; then log "cached: $out/bin/cosmovisor"; return 0; fi
-  local t0; t0=$(date +%s)
+  local t0 c0; t0=$(date +%s); cpu_now; c0=$CPU_NOW
   rm -rf "$out"
   log "building cosmovisor cosmossdk.io/tools/cosmovisor@$ver -> $out"
   go_build_module "$out" cosmossdk.io/tools/cosmovisor "$ver" cosmossdk.io/tools/cosmovisor/cmd/cosmovisor "-s -w" \
     || die "build of cosmovisor $ver failed (log $out/build.log)"
-  stamp "$out" "cosmovisor $ver" "$key" "$t0"
-  log "built cosmovisor $ver in $(( $(date +%s) - t0 ))s"
+  stamp "$out" "cosmovisor $ver" "$key" "$t0" "$c0"
 }
 
 V050=${LINE_SDK[v0.50]} V053=${LINE_SDK[v0.53]} V054=${LINE_SDK[v0.54]}

@@ -567,6 +567,32 @@ def node_runs(text):
     return runs
 
 
+def old_run_touched(text, v_new, H):
+    """What the last process before the new binary's first one logged about block H itself (its
+    proposal arriving, the block being finalized): informative only — executing H without
+    committing it breaks nothing, committing it is caught by swap_evidence."""
+    sections, cur = [], []
+    for line in text.split("\n"):
+        if "ABCI Handshake App Info" in line:
+            sections.append(cur)
+            cur = []
+        cur.append(line)
+    sections.append(cur)
+    runs = node_runs(text)
+    idx = next((i for i, r in enumerate(runs) if r["version"] == v_new), None)
+    if not idx:
+        return []
+    seen = []
+    for line in sections[idx]:  # sections[0] is before any start; sections[idx] is runs[idx-1]
+        if f"Proposal{{{H}/" in line and "received proposal" in line:
+            seen.append("received the proposal for H")
+        elif re.search(rf"(finalized|executed) block.*\bheight={H}\b", line):
+            seen.append("finalized block H")
+        elif re.search(rf"committed state.*\bheight={H}\b", line):
+            seen.append("logged committed state for H")
+    return sorted(set(seen))
+
+
 def swap_evidence(runs, v_old, v_new, H, live=None, halted=None):
     """Who committed what around a swap old -> new at H, from the process starts and live facts.
 
@@ -886,7 +912,7 @@ def scenario(args):
     # the binaries map: the new binary served from 127.0.0.1 with its sha256
     served = os.path.join(work, "www")
     os.makedirs(served)
-    shutil.copy2(bin_new, os.path.join(served, daemon))
+    os.symlink(os.path.realpath(bin_new), os.path.join(served, daemon))  # served as is, no copy
     srv = BinServer(served)
     checksum = sha256_of(bin_new)
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
@@ -1011,9 +1037,13 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset):
     r["plan_halt"] = (u or {}).get("halt")
     log(f"{tag}: switchyard plan says how {v_old} will be stopped: {r['plan_halt']}")
     live = wait_new_binary(c.rpc, v_old, v_new, H, offset * 3 + 180, c.sup, c.node_log)
-    runs = node_runs(read_log(c.node_log))
+    text = read_log(c.node_log)
+    runs = node_runs(text)
     ev = swap_evidence(runs, v_old, v_new, H, live=live)
     r["evidence"] = ev
+    r["old_process_on_block_H"] = old_run_touched(text, v_new, H)
+    if r["old_process_on_block_H"]:
+        log(f"{tag}: the old process had begun block H before it stopped: {r['old_process_on_block_H']}")
     check_swap(checks, tag, ev, H)
     checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
                  f"running {old_exe}: {running_exe(old_exe)}")
@@ -1038,7 +1068,7 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     cli = c.current_bin()
     old_exe = c.current_exe()
     served_name = f"{c.daemon}-{v_new}"
-    shutil.copy2(new_bin, os.path.join(srv.directory, served_name))
+    os.symlink(os.path.realpath(new_bin), os.path.join(srv.directory, served_name))
     checksum = sha256_of(new_bin)
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{served_name}?checksum=sha256:{checksum}"}},
                       separators=(",", ":"))
@@ -1320,7 +1350,7 @@ def localnet(args):
     init_chain(bin_old, home, ports, voting_period=args.voting_period)
     served = os.path.join(work, "www")
     os.makedirs(served, exist_ok=True)
-    shutil.copy2(bin_new, os.path.join(served, daemon))
+    os.symlink(os.path.realpath(bin_new), os.path.join(served, daemon))
     srv = BinServer(served)
     info = json.dumps({"binaries": {"linux/amd64":
                                     f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{sha256_of(bin_new)}"}})
