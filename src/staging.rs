@@ -11,8 +11,7 @@ use switchyard_store::fetch::FetchOptions;
 use switchyard_store::install::{stage_plan, StageError, StageOptions, StageOutcome};
 use switchyard_store::staged::{PreflightStatus, StagedRecord};
 use switchyard_store::Layout;
-use switchyard_watcher::info::{resolve_info, InfoFetchLimits};
-use switchyard_watcher::{PlanBinariesView, Upcoming, UpgradeSource};
+use switchyard_watcher::{resolve_info, InfoFetchLimits, PlanBinariesView, SeenIn, Upcoming};
 
 use crate::config::Config;
 
@@ -116,7 +115,7 @@ pub async fn stage_upcoming(
     platform: &str,
     opts: &StageOptions,
 ) -> (Outcome, String, Option<StagedRecord>) {
-    if u.source == UpgradeSource::Proposal && !include_voting {
+    if u.source == SeenIn::Proposal && !include_voting {
         return (
             Outcome::Skipped,
             "still in voting (use --include-voting to stage it now)".into(),

@@ -22,7 +22,7 @@ use switchyard_core::UpgradeName;
 use switchyard_store::{manual, staged, Layout};
 use switchyard_watcher::{
     snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SnapshotOptions, Upcoming,
-    UpgradeSource,
+    SeenIn,
 };
 
 use crate::cli::{ChainArgs, PlanArgs};
@@ -299,8 +299,8 @@ fn chain_row(
         name: u.name.clone(),
         height: u.height,
         source: match u.source {
-            UpgradeSource::Plan => "plan",
-            UpgradeSource::Proposal => "proposal",
+            SeenIn::Plan => "plan",
+            SeenIn::Proposal => "proposal",
         },
         proposal_id: u.proposal_id,
         proposal_status: u.proposal_status.map(|s| s.chain_name()),

@@ -25,7 +25,7 @@ use switchyard_core::binaries::this_platform;
 use switchyard_store::install::StageOptions;
 use switchyard_store::staged::StagedRecord;
 use switchyard_store::Layout;
-use switchyard_watcher::{ProposalStatus, Upcoming, UpgradeSource};
+use switchyard_watcher::{ProposalStatus, Upcoming, SeenIn};
 
 use crate::cli::PrepareArgs;
 use crate::config::Config;
@@ -77,7 +77,7 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
 pub struct Item {
     pub name: String,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub source: SeenIn,
     pub proposal_id: Option<u64>,
     pub proposal_status: Option<ProposalStatus>,
     pub result: Outcome,
@@ -88,9 +88,9 @@ pub struct Item {
 impl Item {
     fn where_from(&self) -> String {
         match (self.source, self.proposal_id) {
-            (UpgradeSource::Plan, _) => "scheduled plan".into(),
-            (UpgradeSource::Proposal, Some(id)) => format!("proposal {id} in voting"),
-            (UpgradeSource::Proposal, None) => "proposal in voting".into(),
+            (SeenIn::Plan, _) => "scheduled plan".into(),
+            (SeenIn::Proposal, Some(id)) => format!("proposal {id} in voting"),
+            (SeenIn::Proposal, None) => "proposal in voting".into(),
         }
     }
 
@@ -183,7 +183,7 @@ mod tests {
         format!("http://127.0.0.1:{port}")
     }
 
-    fn upcoming(name: &str, source: UpgradeSource, info: &str) -> Upcoming {
+    fn upcoming(name: &str, source: SeenIn, info: &str) -> Upcoming {
         let binaries = match parse_info(info) {
             PlanInfo::Binaries(b) => PlanBinariesView::Listed {
                 binaries: b,
@@ -196,8 +196,8 @@ mod tests {
             height: 100,
             info: info.into(),
             source,
-            proposal_id: (source == UpgradeSource::Proposal).then_some(7),
-            proposal_status: (source == UpgradeSource::Proposal)
+            proposal_id: (source == SeenIn::Proposal).then_some(7),
+            proposal_status: (source == SeenIn::Proposal)
                 .then_some(ProposalStatus::VotingPeriod),
             binaries,
             eta: None,
@@ -225,9 +225,9 @@ mod tests {
         let base = serve(body.clone());
         let info = format!(r#"{{"binaries":{{"linux/amd64":"{base}/simd?checksum={sum}"}}}}"#);
         let list = [
-            upcoming("V2", UpgradeSource::Plan, &info),
-            upcoming("v3", UpgradeSource::Proposal, &info),
-            upcoming("v4", UpgradeSource::Plan, "see the forum"),
+            upcoming("V2", SeenIn::Plan, &info),
+            upcoming("v3", SeenIn::Proposal, &info),
+            upcoming("v4", SeenIn::Plan, "see the forum"),
         ];
         let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
         assert_eq!(items.len(), 3);
@@ -278,8 +278,8 @@ mod tests {
             "0".repeat(64)
         );
         let list = [
-            upcoming("v2", UpgradeSource::Plan, &info),
-            upcoming("v3", UpgradeSource::Plan, &info),
+            upcoming("v2", SeenIn::Plan, &info),
+            upcoming("v3", SeenIn::Plan, &info),
         ];
         let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
         assert_eq!(items[0].result, Outcome::OperatorPlaced);

@@ -28,7 +28,7 @@ use switchyard_core::decide::{
 };
 use switchyard_core::halt::{HaltMethod, SdkVersion};
 use switchyard_core::restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
-use switchyard_core::schedule::{displaced_manual, ChainPlan};
+use switchyard_core::schedule::{displaced_manual, ScheduledPlan};
 use switchyard_core::{UpgradeInfo, UpgradeName};
 use switchyard_exec::child::{exit_code, NodeProcess};
 use switchyard_store::journal::Journal;
@@ -64,7 +64,7 @@ struct Supervisor<'a> {
     /// The latest valid content of data/upgrade-info.json.
     halt_file: Option<UpgradeInfo>,
     committed: Option<i64>,
-    plan: Option<ChainPlan>,
+    plan: Option<ScheduledPlan>,
     /// SDK version of the binary we last asked, by binary path.
     sdk_version: Option<(std::path::PathBuf, Option<SdkVersion>)>,
     /// Manual upgrades displaced by a plan, or missed, that we already complained about.

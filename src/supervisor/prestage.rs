@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use switchyard_core::binaries::this_platform;
 use switchyard_store::Layout;
-use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, Upcoming, UpgradeSource};
+use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, Upcoming, SeenIn};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -32,8 +32,8 @@ pub fn candidates(view: &ChainView, allow_download: bool, prestage_voting: bool)
         .iter()
         .filter(|u| matches!(u.binaries, PlanBinariesView::Listed { .. }))
         .filter(|u| match u.source {
-            UpgradeSource::Plan => true,
-            UpgradeSource::Proposal => {
+            SeenIn::Plan => true,
+            SeenIn::Proposal => {
                 prestage_voting && u.proposal_status == Some(ProposalStatus::VotingPeriod)
                     || u.proposal_status == Some(ProposalStatus::Passed)
             }
@@ -81,11 +81,11 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
                     continue;
                 }
                 let what = match (u.source, u.proposal_id) {
-                    (UpgradeSource::Plan, _) => "the scheduled plan".to_string(),
-                    (UpgradeSource::Proposal, Some(id)) => {
+                    (SeenIn::Plan, _) => "the scheduled plan".to_string(),
+                    (SeenIn::Proposal, Some(id)) => {
                         format!("proposal #{id}, still in voting")
                     }
-                    (UpgradeSource::Proposal, None) => "a proposal".to_string(),
+                    (SeenIn::Proposal, None) => "a proposal".to_string(),
                 };
                 tracing::info!(upgrade = %u.name, height = u.height, "pre-staging the binary of {what}");
                 // Candidates are already filtered by the voting rule: include them all.
@@ -122,7 +122,7 @@ mod tests {
     fn upcoming(
         name: &str,
         height: i64,
-        source: UpgradeSource,
+        source: SeenIn,
         status: Option<ProposalStatus>,
         listed: bool,
     ) -> Upcoming {
@@ -152,23 +152,23 @@ mod tests {
         let view = ChainView {
             latest_height: Some(100),
             upcoming: vec![
-                upcoming("plan", 200, UpgradeSource::Plan, None, true),
+                upcoming("plan", 200, SeenIn::Plan, None, true),
                 upcoming(
                     "voting",
                     300,
-                    UpgradeSource::Proposal,
+                    SeenIn::Proposal,
                     Some(ProposalStatus::VotingPeriod),
                     true,
                 ),
                 upcoming(
                     "deposit",
                     300,
-                    UpgradeSource::Proposal,
+                    SeenIn::Proposal,
                     Some(ProposalStatus::DepositPeriod),
                     true,
                 ),
-                upcoming("nobin", 400, UpgradeSource::Plan, None, false),
-                upcoming("past", 50, UpgradeSource::Plan, None, true),
+                upcoming("nobin", 400, SeenIn::Plan, None, false),
+                upcoming("past", 50, SeenIn::Plan, None, true),
             ],
             ..Default::default()
         };

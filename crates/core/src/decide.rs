@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::halt::{HaltMethod, SdkVersion};
 use crate::name::UpgradeName;
-use crate::schedule::{armed_manual, ChainPlan, Current, ManualUpgrade, UpgradeSource};
+use crate::schedule::{armed_manual, ScheduledPlan, Current, ManualUpgrade, UpgradeKind};
 use crate::upgrade_info::UpgradeInfo;
 
 /// Everything the core needs to decide; gathered by the shells.
@@ -33,7 +33,7 @@ pub struct Known {
     /// Manual upgrades registered by the operator (applied ones may still be listed).
     pub manual: Vec<ManualUpgrade>,
     /// The chain's scheduled plan, if the watcher knows it.
-    pub plan: Option<ChainPlan>,
+    pub plan: Option<ScheduledPlan>,
     /// Whether `plan` comes from a successful query (false: the chain was not asked yet).
     pub plan_known: bool,
     /// The last block height the node committed, if observed.
@@ -49,7 +49,7 @@ pub struct Known {
 pub struct SwapTarget {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub source: UpgradeKind,
     /// The plan's info (for `upgrades/<name>/upgrade-info.json`); empty for manual upgrades.
     pub info: String,
 }
@@ -156,7 +156,7 @@ fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     Some(Ok(SwapTarget {
         name: info.name.clone(),
         height: info.height,
-        source: UpgradeSource::Plan,
+        source: UpgradeKind::Plan,
         info: info.info.clone(),
     }))
 }
@@ -177,7 +177,7 @@ fn manual_swap(k: &Known) -> Option<SwapTarget> {
     (c == m.height - 1).then(|| SwapTarget {
         name: m.name.clone(),
         height: m.height,
-        source: UpgradeSource::Manual,
+        source: UpgradeKind::Manual,
         info: String::new(),
     })
 }
@@ -254,7 +254,7 @@ fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
         .then(|| SwapTarget {
             name: armed.upgrade.name.clone(),
             height: armed.upgrade.height,
-            source: UpgradeSource::Manual,
+            source: UpgradeKind::Manual,
             info: String::new(),
         })
 }
@@ -321,7 +321,7 @@ mod tests {
         let k = Known {
             halt_file: file("v2", 100),
             committed: Some(60),
-            plan: Some(ChainPlan {
+            plan: Some(ScheduledPlan {
                 name: n("v2"),
                 height: 100,
             }),
@@ -483,7 +483,7 @@ mod tests {
                 name: n("fix"),
                 height: 100,
             }],
-            plan: Some(ChainPlan {
+            plan: Some(ScheduledPlan {
                 name: n("gov"),
                 height: 100,
             }),
@@ -534,11 +534,11 @@ mod tests {
                         halt_file: file_h.and_then(|h| file("v2", h)),
                         manual,
                         plan: match (plan_known, plan_is_file, file_h, plan_h) {
-                            (true, true, Some(h), _) => Some(ChainPlan {
+                            (true, true, Some(h), _) => Some(ScheduledPlan {
                                 name: n("v2"),
                                 height: h,
                             }),
-                            (true, false, _, Some(h)) => Some(ChainPlan {
+                            (true, false, _, Some(h)) => Some(ScheduledPlan {
                                 name: n("other"),
                                 height: h,
                             }),
@@ -564,8 +564,8 @@ mod tests {
 
     fn target_height(k: &Known, t: &SwapTarget) -> i64 {
         match t.source {
-            UpgradeSource::Plan => k.halt_file.as_ref().unwrap().height,
-            UpgradeSource::Manual => k.manual.iter().find(|m| m.name == t.name).unwrap().height,
+            UpgradeKind::Plan => k.halt_file.as_ref().unwrap().height,
+            UpgradeKind::Manual => k.manual.iter().find(|m| m.name == t.name).unwrap().height,
         }
     }
 
@@ -578,7 +578,7 @@ mod tests {
                 match t.source {
                     // The node reached H (observed), or the file names the chain's own plan and
                     // our view lags by at most MAX_HEIGHT_LAG, or nothing is known at all.
-                    UpgradeSource::Plan => {
+                    UpgradeKind::Plan => {
                         let is_plan = k.plan.as_ref().is_some_and(|p| p.name == t.name && p.height == t.height);
                         let evidence = match k.committed {
                             Some(c) => c >= t.height - 1 || (is_plan && c >= t.height - 1 - MAX_HEIGHT_LAG),
@@ -587,7 +587,7 @@ mod tests {
                         prop_assert!(evidence);
                     }
                     // A manual upgrade needs a committed height of exactly H-1.
-                    UpgradeSource::Manual => prop_assert_eq!(k.committed.unwrap(), t.height - 1),
+                    UpgradeKind::Manual => prop_assert_eq!(k.committed.unwrap(), t.height - 1),
                 }
             }
         }
@@ -599,7 +599,7 @@ mod tests {
             let exit = if success { ExitKind::Success } else { ExitKind::Failure };
             let success = exit != ExitKind::Failure;
             if let ExitDecision::Swap(t) = on_exit(&k, exit) {
-                if t.source == UpgradeSource::Manual {
+                if t.source == UpgradeKind::Manual {
                     let c = k.committed.unwrap();
                     prop_assert!(c >= t.height - 1 || (success && c >= t.height - 2 && k.sdk_version.unwrap().exits_at_halt_height()));
                 }

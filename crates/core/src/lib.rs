@@ -22,5 +22,5 @@ pub mod schedule;
 pub mod upgrade_info;
 
 pub use name::{NameError, UpgradeName};
-pub use schedule::{Current, ManualUpgrade, UpgradeSource};
+pub use schedule::{Current, ManualUpgrade, UpgradeKind};
 pub use upgrade_info::{UpgradeInfo, UpgradeInfoError};

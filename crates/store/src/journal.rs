@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use switchyard_core::{Current, UpgradeName, UpgradeSource};
+use switchyard_core::{Current, UpgradeName, UpgradeKind};
 
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
@@ -42,7 +42,7 @@ pub enum SwapStep {
 pub struct SwapRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub source: UpgradeKind,
     #[serde(default)]
     pub info: String,
     pub from: Current,
@@ -55,7 +55,7 @@ pub struct SwapRecord {
 pub struct AppliedRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub source: UpgradeKind,
     pub applied_at: String,
 }
 
@@ -188,7 +188,7 @@ mod tests {
         let rec = SwapRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeSource::Plan,
+            source: UpgradeKind::Plan,
             info: String::new(),
             from: Current::Genesis,
             step: SwapStep::BackingUp,
@@ -208,7 +208,7 @@ mod tests {
         let rec = AppliedRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeSource::Manual,
+            source: UpgradeKind::Manual,
             applied_at: now_rfc3339(),
         };
         j.record_applied(rec.clone()).unwrap();

@@ -39,10 +39,6 @@ impl BlockTimes {
         let (&(h0, t0), &(h1, t1)) = (self.window.front()?, self.window.back()?);
         average_between(h0, t0, h1, t1)
     }
-
-    pub fn latest(&self) -> Option<(i64, DateTime<Utc>)> {
-        self.window.back().copied()
-    }
 }
 
 /// Average block time between two blocks.

@@ -14,7 +14,7 @@ use prost::Message;
 use crate::endpoints::Endpoints;
 use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
-use crate::proposals::{self, PlanSpec, ProposalStatus, UpgradeProposal};
+use crate::proposals::{self, RawPlan, ProposalStatus, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
 use crate::wire::{AbciInfo, BlockHeader, Status};
 
@@ -149,11 +149,11 @@ impl ChainClient {
     }
 
     /// `cosmos.upgrade.v1beta1.Query/CurrentPlan`: the scheduled plan, if any.
-    pub async fn current_plan(&self) -> Result<Option<PlanSpec>> {
+    pub async fn current_plan(&self) -> Result<Option<RawPlan>> {
         let r: upgrade::QueryCurrentPlanResponse = self
             .query(CURRENT_PLAN, upgrade::QueryCurrentPlanRequest {})
             .await?;
-        Ok(r.plan.map(PlanSpec::from))
+        Ok(r.plan.map(RawPlan::from))
     }
 
     /// `cosmos.upgrade.v1beta1.Query/AppliedPlan`: the height `name` was applied at (0 = never).
@@ -253,7 +253,7 @@ mod tests {
             crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap())
                 .unwrap();
         let r = upgrade::QueryCurrentPlanResponse::decode(a.value.as_slice()).unwrap();
-        let plan = PlanSpec::from(r.plan.unwrap());
+        let plan = RawPlan::from(r.plan.unwrap());
         assert_eq!(plan.name, "v1.5.0");
         assert_eq!(plan.height, 8375044);
         let switchyard_core::binaries::PlanInfo::Binaries(b) =

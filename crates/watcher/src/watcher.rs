@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -20,50 +20,11 @@ use crate::blocks::{BlockFeed, BlockFeedOptions, NewBlock};
 use crate::endpoints::Endpoints;
 use crate::error::WatchError;
 use crate::events::{diff, log, EventMemory, WatchEvent};
-use crate::info::resolve_info;
-use crate::query::{ChainClient, Transport};
+use crate::plan_binaries::resolve_info;
+use crate::query::ChainClient;
 use crate::rpc::Limits;
 use crate::snapshot::{snapshot, SnapshotOptions};
-use crate::view::{upcoming, PlanView, ProposalView, Upcoming};
-
-/// Everything the watcher currently knows. `None` means "not known yet".
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ChainView {
-    pub chain_id: Option<String>,
-    /// Latest block height CometBFT reports (`/status` or NewBlock).
-    pub latest_height: Option<i64>,
-    pub latest_block_time: Option<DateTime<Utc>>,
-    /// The app's last committed height (`/abci_info`); H-1 while halted at a plan at H.
-    pub last_committed_height: Option<i64>,
-    /// The app's version string from `/abci_info`.
-    pub app_version: Option<String>,
-    pub catching_up: bool,
-    /// Average block time over the recent window.
-    pub average_block_time: Option<Duration>,
-    pub transport: Option<Transport>,
-    /// Whether `plan` reflects a successful `CurrentPlan` query (false until the first one).
-    pub plan_known: bool,
-    pub plan: Option<PlanView>,
-    pub proposals: Vec<ProposalView>,
-    pub upcoming: Vec<Upcoming>,
-    /// The last failure, cleared by the next success.
-    pub last_error: Option<String>,
-    /// When the view last changed from a successful query.
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-impl ChainView {
-    /// The scheduled plan as the decision core takes it (`None`: no plan, or not known yet;
-    /// `Some(Err)`: the chain's plan name is not usable as a folder name).
-    pub fn chain_plan(
-        &self,
-        disable_recase: bool,
-    ) -> Option<Result<switchyard_core::schedule::ChainPlan, switchyard_core::NameError>> {
-        self.plan
-            .as_ref()
-            .map(|p| p.spec.chain_plan(disable_recase))
-    }
-}
+use crate::view::{upcoming, ChainView, PlanWithBinaries};
 
 /// Tuning of the watcher.
 #[derive(Debug, Clone)]
@@ -246,7 +207,7 @@ impl Loop {
             None => None,
             Some(spec) => match v.plan.take() {
                 Some(old) if old.spec == spec => Some(old),
-                _ => Some(PlanView {
+                _ => Some(PlanWithBinaries {
                     binaries: resolve_info(&spec.info, self.opts.snapshot.info).await,
                     spec,
                 }),

@@ -1,7 +1,7 @@
 //! Watching the node's `data/upgrade-info.json`, the file the node writes when it halts for a plan.
 //!
-//! [`UpgradeFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
-//! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>`:
+//! [`HaltFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
+//! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>`:
 //! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
 //!   does not exist either, the watch is set up once it appears), plus polling every
 //!   `poll_interval` as a fallback;
@@ -33,7 +33,7 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Why the file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum UpgradeFileError {
+pub enum HaltFileError {
     #[error("{path}: {source}")]
     Invalid {
         path: PathBuf,
@@ -47,15 +47,15 @@ pub enum UpgradeFileError {
 }
 
 /// Spawns watchers of `upgrade-info.json`; see the module docs.
-pub struct UpgradeFileWatcher;
+pub struct HaltFileWatcher;
 
-impl UpgradeFileWatcher {
+impl HaltFileWatcher {
     /// Starts watching `path`. Must be called inside a tokio runtime.
     pub fn spawn(
         path: PathBuf,
         poll_interval: Duration,
         disable_recase: bool,
-    ) -> mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>> {
+    ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
         let (tx, rx) = mpsc::channel(16);
         // The watch is set up before returning, so no write after `spawn` can be missed.
         let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
@@ -75,20 +75,20 @@ impl UpgradeFileWatcher {
 enum Read {
     Absent,
     Valid(UpgradeInfo),
-    Bad(UpgradeFileError),
+    Bad(HaltFileError),
 }
 
 async fn read(path: &Path, disable_recase: bool) -> Read {
     match tokio::fs::metadata(path).await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Absent,
         Err(e) => {
-            return Read::Bad(UpgradeFileError::Io {
+            return Read::Bad(HaltFileError::Io {
                 path: path.into(),
                 why: e.to_string(),
             })
         }
         Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return Read::Bad(UpgradeFileError::TooLarge {
+            return Read::Bad(HaltFileError::TooLarge {
                 path: path.into(),
                 len: m.len(),
             })
@@ -97,13 +97,13 @@ async fn read(path: &Path, disable_recase: bool) -> Read {
     }
     match tokio::fs::read(path).await {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Read::Absent,
-        Err(e) => Read::Bad(UpgradeFileError::Io {
+        Err(e) => Read::Bad(HaltFileError::Io {
             path: path.into(),
             why: e.to_string(),
         }),
         Ok(bytes) => match UpgradeInfo::parse(&bytes, disable_recase) {
             Ok(info) => Read::Valid(info),
-            Err(source) => Read::Bad(UpgradeFileError::Invalid {
+            Err(source) => Read::Bad(HaltFileError::Invalid {
                 path: path.into(),
                 source,
             }),
@@ -117,13 +117,13 @@ pub async fn read_now(
     path: &Path,
     disable_recase: bool,
     settle: Duration,
-) -> Result<Option<UpgradeInfo>, UpgradeFileError> {
+) -> Result<Option<UpgradeInfo>, HaltFileError> {
     let deadline = Instant::now() + settle;
     loop {
         match read(path, disable_recase).await {
             Read::Absent => return Ok(None),
             Read::Valid(info) => return Ok(Some(info)),
-            Read::Bad(UpgradeFileError::Invalid {
+            Read::Bad(HaltFileError::Invalid {
                 source: UpgradeInfoError::Incomplete,
                 ..
             }) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
@@ -136,7 +136,7 @@ async fn run(
     path: PathBuf,
     poll: Duration,
     disable_recase: bool,
-    tx: mpsc::Sender<Result<UpgradeInfo, UpgradeFileError>>,
+    tx: mpsc::Sender<Result<UpgradeInfo, HaltFileError>>,
     events: (
         mpsc::UnboundedSender<()>,
         mpsc::UnboundedReceiver<()>,
@@ -146,7 +146,7 @@ async fn run(
     let (ev_tx, mut ev_rx, mut fs_watch) = events;
     let dir = folder_of(&path);
     let mut last_ok: Option<UpgradeInfo> = None;
-    let mut last_err: Option<UpgradeFileError> = None;
+    let mut last_err: Option<HaltFileError> = None;
     let mut bad_since: Option<Instant> = None;
     loop {
         if fs_watch.is_none() {
@@ -235,9 +235,9 @@ mod tests {
     use super::*;
 
     async fn next(
-        rx: &mut mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>,
+        rx: &mut mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>,
         within: Duration,
-    ) -> Option<Result<UpgradeInfo, UpgradeFileError>> {
+    ) -> Option<Result<UpgradeInfo, HaltFileError>> {
         tokio::time::timeout(within, rx.recv()).await.ok().flatten()
     }
 
@@ -248,7 +248,7 @@ mod tests {
         std::fs::create_dir_all(&data).unwrap();
         let file = data.join("upgrade-info.json");
         // Polling is slow on purpose: delivery must come from notifications.
-        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_secs(60), false);
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_secs(60), false);
         std::fs::write(
             &file,
             br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
@@ -282,7 +282,7 @@ mod tests {
     async fn half_written_file_is_waited_for_and_missing_folder_is_polled() {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join("data/upgrade-info.json");
-        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_millis(100), false);
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(100), false);
         tokio::time::sleep(Duration::from_millis(150)).await;
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, b"").unwrap();
@@ -303,13 +303,13 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join("upgrade-info.json");
         std::fs::write(&file, br#"{"name":"../x","height":5}"#).unwrap();
-        let mut rx = UpgradeFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
         let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
         let err = got.unwrap_err();
         assert!(
             matches!(
                 err,
-                UpgradeFileError::Invalid {
+                HaltFileError::Invalid {
                     source: UpgradeInfoError::BadName(_),
                     ..
                 }
@@ -330,7 +330,7 @@ mod tests {
         assert!(
             matches!(
                 err,
-                UpgradeFileError::Invalid {
+                HaltFileError::Invalid {
                     source: UpgradeInfoError::Incomplete,
                     ..
                 }
