@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::schedule::ScheduledPlan;
+use switchyard_core::ScheduledPlan;
 use switchyard_watcher::{EndpointInputs, Endpoints};
 
 use crate::config::Config;

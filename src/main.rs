@@ -8,8 +8,8 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
-mod staging;
 mod supervisor;
+mod upgrade_binary;
 
 use clap::Parser;
 

@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use switchyard_core::schedule::{check_manual, ManualUpgrade};
 use switchyard_core::UpgradeName;
-use switchyard_store::journal::Journal;
+use switchyard_core::{check_manual, ManualUpgrade};
+use switchyard_store::Journal;
 use switchyard_store::Layout;
 
 use crate::cli::{AddBatchArgs, AddUpgradeArgs};
@@ -108,7 +108,7 @@ fn parse_batch(text: &str, disable_recase: bool) -> anyhow::Result<Vec<(ManualUp
 /// Checks new manual upgrades against each other, the registered ones, applied ones, the chain
 /// height and the scheduled plan (when the chain can be asked quickly).
 fn check_new_manual(cfg: &Config, layout: &Layout, new: &[ManualUpgrade]) -> anyhow::Result<()> {
-    let mut pending = switchyard_store::manual::list(layout)?;
+    let mut pending = switchyard_store::load_manual_upgrades(layout)?;
     let applied = Journal::new(layout).applied_map()?;
     pending.retain(|m| !applied.contains_key(&m.name));
     let chain = crate::chain_now::quick_look(cfg);
@@ -124,9 +124,9 @@ fn check_new_manual(cfg: &Config, layout: &Layout, new: &[ManualUpgrade]) -> any
 }
 
 fn register(layout: &Layout, new: &[ManualUpgrade]) -> anyhow::Result<()> {
-    let mut all = switchyard_store::manual::list(layout)?;
+    let mut all = switchyard_store::load_manual_upgrades(layout)?;
     all.extend(new.iter().cloned());
-    switchyard_store::manual::save(layout, &all)?;
+    switchyard_store::save_manual_upgrades(layout, &all)?;
     Ok(())
 }
 
@@ -148,15 +148,13 @@ fn place_binary(
     install_copy(src, &dest)?;
     // Whatever switchyard may have staged for this name before, this binary is the operator's
     // now: drop the old record so nothing compares it with a download it no longer is.
-    switchyard_store::staged::remove(layout, name)?;
+    switchyard_store::remove_staging_record(layout, name)?;
     Ok(())
 }
 
 /// Copies `src` to `dest` atomically and makes it executable.
 pub fn install_copy(src: &Path, dest: &Path) -> anyhow::Result<()> {
     std::fs::read(src)
-        .and_then(|bytes| {
-            switchyard_store::fsutil::write_atomic_with_mode(dest, &bytes, Some(0o755))
-        })
+        .and_then(|bytes| switchyard_store::write_atomic_with_mode(dest, &bytes, Some(0o755)))
         .with_context(|| format!("copying {} to {}", src.display(), dest.display()))
 }

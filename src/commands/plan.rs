@@ -17,12 +17,12 @@
 use std::io::Write;
 
 use serde_json::{json, Value};
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_core::UpgradeName;
-use switchyard_store::{manual, staged, Layout};
+use switchyard_store::Layout;
 use switchyard_watcher::{
-    snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SnapshotOptions, Upcoming,
-    SeenIn,
+    snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SeenIn, SnapshotOptions,
+    Upcoming,
 };
 
 use crate::cli::{ChainArgs, PlanArgs};
@@ -63,7 +63,7 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
 /// `--halt-height` its SDK version calls for, or — when the version can't be told — by stopping
 /// it on block H-1, which is racy and reported as a problem.
 async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
-    use switchyard_core::halt::HaltMethod;
+    use switchyard_core::HaltMethod;
     let mut before = layout.current_binary().ok();
     let mut rows: Vec<&mut UpgradeRow> = report
         .upgrades
@@ -73,11 +73,9 @@ async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
     rows.sort_by_key(|u| u.height);
     for row in rows {
         let sdk = match &before {
-            Some(bin) => {
-                switchyard_exec::node_version::sdk_version(bin, std::time::Duration::from_secs(10))
-                    .await
-                    .ok()
-            }
+            Some(bin) => switchyard_exec::sdk_version(bin, std::time::Duration::from_secs(10))
+                .await
+                .ok(),
             None => None,
         };
         let method = HaltMethod::for_target(row.height, sdk);
@@ -183,7 +181,7 @@ pub fn build_report(
         .map(|u| chain_row(u, snap, layout, disable_recase, platform))
         .collect();
     if let Some(layout) = layout {
-        match manual::list(layout) {
+        match switchyard_store::load_manual_upgrades(layout) {
             Ok(list) => {
                 for m in list.iter().filter(|m| m.height > snap.height) {
                     upgrades.push(manual_row(&m.name, m.height, snap, layout));
@@ -358,7 +356,7 @@ fn staged_state(
     problems: &mut Vec<String>,
 ) -> (Option<bool>, Option<Value>) {
     let present = layout.has_upgrade_binary(name);
-    let record = match staged::load(layout, name) {
+    let record = match switchyard_store::load_staging_record(layout, name) {
         Ok(r) => r,
         Err(e) => {
             problems.push(format!("the staging record cannot be read: {e}"));
@@ -366,7 +364,7 @@ fn staged_state(
         }
     };
     let preflight = record.as_ref().filter(|_| present).map(|r| {
-        if r.preflight.status == staged::PreflightStatus::Failed {
+        if r.preflight.status == switchyard_store::PreflightStatus::Failed {
             problems.push(format!(
                 "the staged binary failed its preflight: {}",
                 r.preflight.message.as_deref().unwrap_or("no message")

@@ -15,24 +15,22 @@
 //! Everything runs on one thread (a current-thread runtime on the main thread), which the
 //! node's parent-death signal needs: it fires when the thread that forked the node exits.
 
+mod background_staging;
 mod observe;
-mod prestage;
 mod signals;
 mod swap;
 
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use switchyard_core::decide::{
-    self, ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision,
-};
-use switchyard_core::halt::{HaltMethod, SdkVersion};
-use switchyard_core::restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
-use switchyard_core::schedule::{displaced_manual, ScheduledPlan};
+use switchyard_core as decide;
+use switchyard_core::{displaced_manual, ScheduledPlan};
+use switchyard_core::{ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision};
+use switchyard_core::{CrashDecision, CrashPolicy, CrashPolicyConfig};
+use switchyard_core::{HaltMethod, SdkVersion};
 use switchyard_core::{UpgradeInfo, UpgradeName};
-use switchyard_exec::child::{exit_code, NodeProcess};
-use switchyard_store::journal::Journal;
-use switchyard_store::pidfile;
+use switchyard_exec::{exit_code, NodeProcess};
+use switchyard_store::Journal;
 use switchyard_store::Layout;
 
 use crate::config::Config;
@@ -103,7 +101,7 @@ impl<'a> Supervisor<'a> {
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
         if let Some(view) = observer.chain_view() {
-            prestage::spawn(cfg.clone(), layout.clone(), view);
+            background_staging::spawn(cfg.clone(), layout.clone(), view);
         }
         Ok(Supervisor {
             cfg,
@@ -142,7 +140,7 @@ impl<'a> Supervisor<'a> {
     /// as empty rather than ending supervision: the node keeps running either way. Only not
     /// knowing where `current` points is fatal.
     fn known_with(&self, armed: Option<&ArmedHalt>) -> anyhow::Result<Known> {
-        let manual = switchyard_store::manual::list(&self.layout).unwrap_or_else(|e| {
+        let manual = switchyard_store::load_manual_upgrades(&self.layout).unwrap_or_else(|e| {
             self.report_state_error(e.to_string());
             Vec::new()
         });
@@ -248,9 +246,7 @@ impl<'a> Supervisor<'a> {
         let bin = self.layout.current_binary()?;
         let cached = matches!(&self.sdk_version, Some((p, _)) if *p == bin);
         if !cached {
-            let v = match switchyard_exec::node_version::sdk_version(&bin, Duration::from_secs(20))
-                .await
-            {
+            let v = match switchyard_exec::sdk_version(&bin, Duration::from_secs(20)).await {
                 Ok(v) => Some(v),
                 Err(e) => {
                     tracing::warn!("cannot tell the node's Cosmos SDK version: {e}");
@@ -293,13 +289,13 @@ impl<'a> Supervisor<'a> {
         Layout::check_executable(&bin)?;
         let args = self.args_with_halt(&halt);
         let mut node = NodeProcess::spawn(&bin, &args)?;
-        if let Some(start_time) = pidfile::start_time_of(node.pid()) {
-            let rec = pidfile::NodeRecord {
+        if let Some(start_time) = switchyard_store::process_start_time(node.pid()) {
+            let rec = switchyard_store::NodeRecord {
                 pid: node.pid(),
                 start_time,
                 binary: bin.clone(),
             };
-            if let Err(e) = pidfile::save(&self.layout, &rec) {
+            if let Err(e) = switchyard_store::save_node_record(&self.layout, &rec) {
                 tracing::warn!("cannot record the node's pid: {e}");
             }
         }
@@ -323,14 +319,14 @@ impl<'a> Supervisor<'a> {
                             tracing::info!("received {sig:?}: passing it to the node and waiting for it to stop");
                             node.signal(sig.signal());
                             let status = self.wait_for_operator_stop(&mut node).await?;
-                            pidfile::clear(&self.layout);
+                            switchyard_store::clear_node_record(&self.layout);
                             return Ok(NodeEnd::Exit(exit_code(status)));
                         }
                     }
                 }
                 status = node.wait() => {
                     let status = status?;
-                    pidfile::clear(&self.layout);
+                    switchyard_store::clear_node_record(&self.layout);
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
                     self.drain_observations();
@@ -387,8 +383,8 @@ impl<'a> Supervisor<'a> {
                     "the node did not stop within DAEMON_SHUTDOWN_GRACE={grace:?}; sending SIGKILL"
                 );
                 match node.stop(Duration::ZERO).await? {
-                    switchyard_exec::child::StopOutcome::Exited(s)
-                    | switchyard_exec::child::StopOutcome::Killed(s) => Ok(s),
+                    switchyard_exec::StopOutcome::Exited(s)
+                    | switchyard_exec::StopOutcome::Killed(s) => Ok(s),
                 }
             }
         }
@@ -399,31 +395,31 @@ impl<'a> Supervisor<'a> {
     /// would fail or worse, so wait for it — it is recognised by PID *and* start time, so no
     /// other process is ever touched — and kill it only if it outlives the shutdown grace.
     async fn stop_orphaned_node(&self) {
-        let Some(rec) = pidfile::load(&self.layout) else {
+        let Some(rec) = switchyard_store::load_node_record(&self.layout) else {
             return;
         };
-        if !pidfile::is_same_process_alive(&rec) {
-            pidfile::clear(&self.layout);
+        if !switchyard_store::is_same_process_alive(&rec) {
+            switchyard_store::clear_node_record(&self.layout);
             return;
         }
         tracing::warn!(pid = rec.pid, binary = %rec.binary.display(), "the node started by a previous switchyard is still running; stopping it first");
         let pid = nix::unistd::Pid::from_raw(rec.pid);
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let deadline = Instant::now() + self.cfg.shutdown_grace;
-        while pidfile::is_same_process_alive(&rec) && Instant::now() < deadline {
+        while switchyard_store::is_same_process_alive(&rec) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        if pidfile::is_same_process_alive(&rec) {
+        if switchyard_store::is_same_process_alive(&rec) {
             tracing::warn!(
                 pid = rec.pid,
                 "it did not stop within the shutdown grace; sending SIGKILL"
             );
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            while pidfile::is_same_process_alive(&rec) {
+            while switchyard_store::is_same_process_alive(&rec) {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
-        pidfile::clear(&self.layout);
+        switchyard_store::clear_node_record(&self.layout);
     }
 
     /// Takes in every observation already waiting (the node's last heights before it exited).
@@ -516,7 +512,7 @@ impl<'a> Supervisor<'a> {
                     ),
                 }
                 node.stop(self.cfg.shutdown_grace).await?;
-                pidfile::clear(&self.layout);
+                switchyard_store::clear_node_record(&self.layout);
                 return Ok(Some(NodeEnd::Restart));
             }
             *running_halt = desired;

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::schedule::ScheduledPlan;
+use switchyard_core::ScheduledPlan;
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::Layout;
 use switchyard_watcher::{

@@ -12,12 +12,14 @@
 
 use std::path::PathBuf;
 
-use switchyard_core::decide::SwapTarget;
+use switchyard_core::SwapTarget;
 use switchyard_core::{Current, UpgradeInfo};
-use switchyard_exec::child::{NodeProcess, StopOutcome};
-use switchyard_exec::preupgrade::{self, PreUpgradeError, PreUpgradeOutcome};
-use switchyard_store::journal::{now_rfc3339, AppliedRecord, Journal, SwapRecord, SwapStep};
+use switchyard_exec::{
+    run_binary_preupgrade, run_custom_preupgrade, NodeProcess, PreUpgradeError, PreUpgradeOutcome,
+    StopOutcome,
+};
 use switchyard_store::Layout;
+use switchyard_store::{now_rfc3339, AppliedRecord, Journal, SwapRecord, SwapStep};
 
 use crate::config::Config;
 
@@ -45,11 +47,11 @@ pub enum SwapError {
         why: String,
     },
     #[error(transparent)]
-    Journal(#[from] switchyard_store::journal::JournalError),
+    Journal(#[from] switchyard_store::JournalError),
     #[error(transparent)]
-    Layout(#[from] switchyard_store::layout::LayoutError),
+    Layout(#[from] switchyard_store::LayoutError),
     #[error(transparent)]
-    Backup(#[from] switchyard_store::backup::BackupError),
+    Backup(#[from] switchyard_store::BackupError),
     #[error(transparent)]
     Exec(#[from] switchyard_exec::ExecError),
     #[error("writing {path}: {source}")]
@@ -113,11 +115,11 @@ pub async fn perform(
     {
         // Pre-staging should have done this long ago; downloading at the halt is the fallback.
         tracing::warn!(upgrade = %target.name, "no staged binary at the halt: downloading it now (this is downtime)");
-        match crate::staging::stage_from_info(
+        match crate::upgrade_binary::stage_from_info(
             layout,
             &target.name,
             &target.info,
-            &crate::staging::stage_options(cfg, false),
+            &crate::upgrade_binary::stage_options(cfg, false),
         )
         .await
         {
@@ -150,20 +152,21 @@ pub async fn perform(
 /// halted the node (a proposal of the same name with another binary may have been the one to
 /// pass). Binaries the operator placed have no record and are trusted as placed.
 fn check_staged(layout: &Layout, target: &SwapTarget) -> Result<(), SwapError> {
-    use switchyard_core::binaries::{parse_info, this_platform, PlanInfo};
-    use switchyard_store::staged;
+    use switchyard_core::{parse_info, this_platform, PlanInfo};
     let mismatch = |why: String| SwapError::StagedMismatch {
         name: target.name.to_string(),
         path: layout.upgrade_binary(&target.name),
         why,
     };
-    let Some(rec) = staged::load(layout, &target.name).map_err(|e| mismatch(e.to_string()))? else {
+    let Some(rec) = switchyard_store::load_staging_record(layout, &target.name)
+        .map_err(|e| mismatch(e.to_string()))?
+    else {
         return Ok(());
     };
     if !rec.is_installed() {
         return Ok(());
     }
-    staged::verify_installed(&rec).map_err(|e| mismatch(e.to_string()))?;
+    switchyard_store::verify_installed_binary(&rec).map_err(|e| mismatch(e.to_string()))?;
     if let PlanInfo::Binaries(b) = parse_info(&target.info) {
         if let Some(src) = b.for_platform(&this_platform()) {
             if !rec.matches(src) {
@@ -218,7 +221,7 @@ async fn resume_from(
             height: rec.height,
             info: rec.info.clone(),
         };
-        switchyard_store::fsutil::write_atomic(&info_path, info.to_json().as_bytes()).map_err(
+        switchyard_store::write_atomic(&info_path, info.to_json().as_bytes()).map_err(
             |source| SwapError::Io {
                 path: info_path,
                 source,
@@ -254,11 +257,10 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
     let date = chrono::Local::now().format("%Y-%m-%d").to_string();
     tracing::info!("backing up {} into {}", data.display(), root.display());
     let started = std::time::Instant::now();
-    let dest = tokio::task::spawn_blocking(move || {
-        switchyard_store::backup::backup_data(&data, &root, &date)
-    })
-    .await
-    .expect("backup task does not panic")?;
+    let dest =
+        tokio::task::spawn_blocking(move || switchyard_store::backup_data(&data, &root, &date))
+            .await
+            .expect("backup task does not panic")?;
     tracing::info!(
         "backup written to {} in {:?}",
         dest.display(),
@@ -279,7 +281,7 @@ async fn run_preupgrade(
             rec.name,
             rec.height
         );
-        preupgrade::run_custom(
+        run_custom_preupgrade(
             &script,
             rec.name.as_str(),
             rec.height,
@@ -288,7 +290,7 @@ async fn run_preupgrade(
         .await?;
     }
     let bin = layout.upgrade_binary(&rec.name);
-    match preupgrade::run_binary(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
+    match run_binary_preupgrade(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
         PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
         PreUpgradeOutcome::NotImplemented => {
             tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")

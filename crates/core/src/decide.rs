@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 
 use crate::halt::{HaltMethod, SdkVersion};
 use crate::name::UpgradeName;
-use crate::schedule::{armed_manual, ScheduledPlan, Current, ManualUpgrade, UpgradeKind};
+use crate::schedule::{armed_manual, Current, ManualUpgrade, ScheduledPlan, UpgradeKind};
 use crate::upgrade_info::UpgradeInfo;
 
 /// Everything the core needs to decide; gathered by the shells.

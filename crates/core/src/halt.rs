@@ -89,12 +89,6 @@ impl HaltMethod {
     }
 }
 
-/// The last block the old binary commits under `method` for an upgrade at `target`: always
-/// `target - 1` (that is the point of the table above).
-pub fn last_old_block(target: i64) -> i64 {
-    target - 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

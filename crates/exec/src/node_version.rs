@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use switchyard_core::halt::SdkVersion;
+use switchyard_core::SdkVersion;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {

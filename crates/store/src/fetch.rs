@@ -23,7 +23,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
-use switchyard_core::binaries::{Checksum, ChecksumAlgo};
+use switchyard_core::{Checksum, ChecksumAlgo};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use url::Url;
 

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use switchyard_core::{Current, UpgradeName, UpgradeKind};
+use switchyard_core::{Current, UpgradeKind, UpgradeName};
 
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;

@@ -1,26 +1,49 @@
 //! switchyard's disk.
 //!
-//! - [`layout`]: the cosmovisor-compatible folder layout and the `current` symlink.
-//! - [`journal`]: a small write-ahead journal that makes every swap crash-safe.
-//! - [`backup`]: the data backup taken before an upgrade.
-//! - [`manual`]: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
-//! - [`pidfile`]: the node process we started, so a restarted switchyard can find its orphan.
-//! - [`checksum`], [`fetch`], [`archive`], [`install`], [`preflight`], [`staged`]: getting the next
-//!   binary onto disk early: download, verify, unpack, install atomically, prove it starts, record it.
+//! Inside (private modules; the surface is what this file re-exports):
+//! - `layout`: the cosmovisor-compatible folder layout and the `current` symlink ([`Layout`]).
+//! - `journal`: a small write-ahead journal that makes every swap crash-safe ([`Journal`]).
+//! - `backup`: the data backup taken before an upgrade ([`backup_data`]).
+//! - `manual`: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
+//! - `pidfile`: the node process we started, so a restarted switchyard can find its orphan.
+//! - *Staging*, getting the next binary onto disk early: `fetch` (download with resume),
+//!   `checksum` (digests), `archive` (safe unpacking), `staging` (verify, install atomically:
+//!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
+//!   `staging_record` (what was staged, from where, and how its preflight went).
+//! - `fsutil`: atomic writes and directory fsync.
 //!
 //! Our own state lives in `$DAEMON_HOME/cosmovisor/switchyard/`, never inside `data/`.
 
-pub mod archive;
-pub mod backup;
-pub mod checksum;
-pub mod fetch;
-pub mod fsutil;
-pub mod install;
-pub mod journal;
-pub mod layout;
-pub mod manual;
-pub mod pidfile;
-pub mod preflight;
-pub mod staged;
+mod archive;
+mod backup;
+mod checksum;
+mod fetch;
+mod fsutil;
+mod journal;
+mod layout;
+mod manual;
+mod pidfile;
+mod preflight;
+mod staging;
+mod staging_record;
 
-pub use layout::Layout;
+pub use archive::ArchiveError;
+pub use backup::{backup_data, BackupError};
+pub use checksum::{hash_file, hash_reader};
+pub use fetch::{FetchError, FetchOptions};
+pub use fsutil::{sync_dir, write_atomic, write_atomic_with_mode};
+pub use journal::{now_rfc3339, AppliedRecord, Journal, JournalError, SwapRecord, SwapStep};
+pub use layout::{Layout, LayoutError};
+pub use manual::{load_manual_upgrades, manual_upgrades_path, save_manual_upgrades, ManualError};
+pub use pidfile::{
+    clear_node_record, is_same_process_alive, load_node_record, process_start_time,
+    save_node_record, NodeRecord,
+};
+pub use staging::{
+    select_source, stage_from_plan, stage_from_source, staging_work_dir, StageError, StageOptions,
+    StageOutcome,
+};
+pub use staging_record::{
+    list_staging_records, load_staging_record, remove_staging_record, save_staging_record,
+    verify_installed_binary, PreflightRecord, PreflightStatus, StagingRecord, StagingRecordError,
+};

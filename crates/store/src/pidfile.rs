@@ -21,7 +21,7 @@ fn path(layout: &Layout) -> PathBuf {
     layout.state_dir().join("node.pid")
 }
 
-pub fn save(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
+pub fn save_node_record(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
     write_atomic(
         &path(layout),
         &serde_json::to_vec(rec).expect("record serialises"),
@@ -30,17 +30,17 @@ pub fn save(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
 
 /// The record, if any; an unreadable record is treated as none (it can only point at a process
 /// we would refuse to touch anyway).
-pub fn load(layout: &Layout) -> Option<NodeRecord> {
+pub fn load_node_record(layout: &Layout) -> Option<NodeRecord> {
     let bytes = std::fs::read(path(layout)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-pub fn clear(layout: &Layout) {
+pub fn clear_node_record(layout: &Layout) {
     let _ = std::fs::remove_file(path(layout));
 }
 
 /// The kernel start time of `pid`, from `/proc/<pid>/stat`.
-pub fn start_time_of(pid: i32) -> Option<u64> {
+pub fn process_start_time(pid: i32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
     let rest = stat.rsplit_once(')')?.1;
@@ -50,7 +50,7 @@ pub fn start_time_of(pid: i32) -> Option<u64> {
 
 /// Whether the recorded process is still alive and is the same process (not a reused PID).
 pub fn is_same_process_alive(rec: &NodeRecord) -> bool {
-    let Some(t) = start_time_of(rec.pid) else {
+    let Some(t) = process_start_time(rec.pid) else {
         return false;
     };
     if t != rec.start_time {
@@ -78,7 +78,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let start = start_time_of(pid).unwrap();
+        let start = process_start_time(pid).unwrap();
         let rec = NodeRecord {
             pid,
             start_time: start,
@@ -99,15 +99,15 @@ mod tests {
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
-        assert_eq!(load(&l), None);
+        assert_eq!(load_node_record(&l), None);
         let rec = NodeRecord {
             pid: 42,
             start_time: 7,
             binary: "/x".into(),
         };
-        save(&l, &rec).unwrap();
-        assert_eq!(load(&l), Some(rec));
-        clear(&l);
-        assert_eq!(load(&l), None);
+        save_node_record(&l, &rec).unwrap();
+        assert_eq!(load_node_record(&l), Some(rec));
+        clear_node_record(&l);
+        assert_eq!(load_node_record(&l), None);
     }
 }

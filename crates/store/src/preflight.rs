@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::staged::{PreflightRecord, PreflightStatus};
+use crate::staging_record::{PreflightRecord, PreflightStatus};
 
 /// Longest output kept in the record.
 pub const MAX_OUTPUT: usize = 4096;

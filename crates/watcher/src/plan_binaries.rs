@@ -1,13 +1,13 @@
 //! A plan's `info`, resolved into per-platform binaries.
 //!
-//! Parsing is `switchyard_core::binaries`; this module adds the one piece of I/O: when `info` is
+//! Parsing is `switchyard_core::plan_info`; this module adds the one piece of I/O: when `info` is
 //! a URL, fetch the JSON it points at (with a timeout and a size cap) and read its `binaries`.
 //! Failures are values ([`PlanBinariesView::Unavailable`]), never errors: a junk plan must not
 //! stop the watcher, and the `plan` report says in words what was wrong.
 
 use std::time::Duration;
 
-use switchyard_core::binaries::{binaries_from_json, parse_info, PlanBinaries, PlanInfo};
+use switchyard_core::{binaries_from_json, parse_info, PlanBinaries, PlanInfo};
 
 use crate::rpc::{read_capped, CappedError};
 

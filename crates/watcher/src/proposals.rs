@@ -34,8 +34,8 @@ impl RawPlan {
     pub fn scheduled_plan(
         &self,
         disable_recase: bool,
-    ) -> Result<switchyard_core::schedule::ScheduledPlan, switchyard_core::NameError> {
-        Ok(switchyard_core::schedule::ScheduledPlan {
+    ) -> Result<switchyard_core::ScheduledPlan, switchyard_core::NameError> {
+        Ok(switchyard_core::ScheduledPlan {
             name: switchyard_core::UpgradeName::parse(&self.name, disable_recase)?,
             height: self.height,
         })

@@ -14,7 +14,7 @@ use prost::Message;
 use crate::endpoints::Endpoints;
 use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
-use crate::proposals::{self, RawPlan, ProposalStatus, UpgradeProposal};
+use crate::proposals::{self, ProposalStatus, RawPlan, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
 use crate::wire::{AbciInfo, BlockHeader, Status};
 
@@ -256,9 +256,7 @@ mod tests {
         let plan = RawPlan::from(r.plan.unwrap());
         assert_eq!(plan.name, "v1.5.0");
         assert_eq!(plan.height, 8375044);
-        let switchyard_core::binaries::PlanInfo::Binaries(b) =
-            switchyard_core::binaries::parse_info(&plan.info)
-        else {
+        let switchyard_core::PlanInfo::Binaries(b) = switchyard_core::parse_info(&plan.info) else {
             panic!("expected binaries in {:?}", plan.info)
         };
         assert!(b

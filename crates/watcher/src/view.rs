@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 
 use crate::block_times::eta;
 use crate::plan_binaries::PlanBinariesView;
+use crate::proposals::{ProposalStatus, RawPlan, UpgradeProposal};
 use crate::query::Transport;
-use crate::proposals::{RawPlan, ProposalStatus, UpgradeProposal};
 
 /// Everything the watcher currently knows. `None` means "not known yet".
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -47,7 +47,7 @@ impl ChainView {
     pub fn scheduled_plan(
         &self,
         disable_recase: bool,
-    ) -> Option<Result<switchyard_core::schedule::ScheduledPlan, switchyard_core::NameError>> {
+    ) -> Option<Result<switchyard_core::ScheduledPlan, switchyard_core::NameError>> {
         self.plan
             .as_ref()
             .map(|p| p.spec.scheduled_plan(disable_recase))

@@ -8,8 +8,7 @@ use common::*;
 use serde_json::json;
 use switchyard_fakechain::{PlanScript, ProposalKind, ProposalScript, Scenario};
 use switchyard_watcher::{
-    snapshot, GovVersion, PlanBinariesView, ProposalStatus, SnapshotOptions, Transport,
-    SeenIn,
+    snapshot, GovVersion, PlanBinariesView, ProposalStatus, SeenIn, SnapshotOptions, Transport,
 };
 
 const SHA: &str = "673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca";

@@ -12,13 +12,13 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_store::Layout;
-use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, Upcoming, SeenIn};
+use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, SeenIn, Upcoming};
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::staging::{stage_upcoming, Outcome};
+use crate::upgrade_binary::{stage_upcoming, Outcome};
 
 /// How long a failed attempt waits before the next one.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
@@ -49,7 +49,7 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
         return;
     }
     tokio::spawn(async move {
-        let opts = crate::staging::stage_options(&cfg, false);
+        let opts = crate::upgrade_binary::stage_options(&cfg, false);
         // name -> (url, when it last failed); successes are remembered with no failure time.
         let mut tried: HashMap<(String, String), Option<Instant>> = HashMap::new();
         loop {
@@ -117,7 +117,7 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use switchyard_core::binaries::{parse_info, PlanInfo};
+    use switchyard_core::{parse_info, PlanInfo};
 
     fn upcoming(
         name: &str,

@@ -15,8 +15,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
-use switchyard_core::binaries::{BinarySource, ChecksumAlgo};
 use switchyard_core::UpgradeName;
+use switchyard_core::{BinarySource, ChecksumAlgo};
 
 use crate::checksum::hash_file;
 use crate::fsutil::write_atomic;
@@ -60,7 +60,7 @@ impl PreflightRecord {
 
 /// Everything we know about one staged binary.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StagedRecord {
+pub struct StagingRecord {
     /// The upgrade name (the folder under `upgrades/`).
     pub name: String,
     /// The platform key whose entry was used, when the caller knew it (`linux/amd64`, `any`).
@@ -85,7 +85,7 @@ pub struct StagedRecord {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum StagedError {
+pub enum StagingRecordError {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -106,7 +106,7 @@ pub enum StagedError {
     },
 }
 
-impl StagedRecord {
+impl StagingRecord {
     /// Whether this record was staged from `source`: the same checksum when `source` has one,
     /// else the same URL.
     pub fn matches(&self, source: &BinarySource) -> bool {
@@ -137,16 +137,19 @@ pub fn record_path(layout: &Layout, name: &UpgradeName) -> PathBuf {
 }
 
 /// Reads the record of `name`; `Ok(None)` when there is none.
-pub fn load(layout: &Layout, name: &UpgradeName) -> Result<Option<StagedRecord>, StagedError> {
+pub fn load_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+) -> Result<Option<StagingRecord>, StagingRecordError> {
     read_record(&record_path(layout, name))
 }
 
-fn read_record(path: &Path) -> Result<Option<StagedRecord>, StagedError> {
+fn read_record(path: &Path) -> Result<Option<StagingRecord>, StagingRecordError> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(source) => {
-            return Err(StagedError::Io {
+            return Err(StagingRecordError::Io {
                 path: path.to_path_buf(),
                 source,
             })
@@ -154,40 +157,50 @@ fn read_record(path: &Path) -> Result<Option<StagedRecord>, StagedError> {
     };
     serde_json::from_slice(&bytes)
         .map(Some)
-        .map_err(|source| StagedError::Corrupt {
+        .map_err(|source| StagingRecordError::Corrupt {
             path: path.to_path_buf(),
             source,
         })
 }
 
 /// Writes the record of `name` atomically.
-pub fn save(layout: &Layout, name: &UpgradeName, record: &StagedRecord) -> Result<(), StagedError> {
+pub fn save_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+    record: &StagingRecord,
+) -> Result<(), StagingRecordError> {
     let path = record_path(layout, name);
-    let mut bytes = serde_json::to_vec_pretty(record).map_err(|source| StagedError::Corrupt {
-        path: path.clone(),
-        source,
-    })?;
+    let mut bytes =
+        serde_json::to_vec_pretty(record).map_err(|source| StagingRecordError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
     bytes.push(b'\n');
-    write_atomic(&path, &bytes).map_err(|source| StagedError::Io { path, source })
+    write_atomic(&path, &bytes).map_err(|source| StagingRecordError::Io { path, source })
 }
 
 /// Removes the record of `name` (no error when there is none).
-pub fn remove(layout: &Layout, name: &UpgradeName) -> Result<(), StagedError> {
+pub fn remove_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+) -> Result<(), StagingRecordError> {
     let path = record_path(layout, name);
     match std::fs::remove_file(&path) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(StagedError::Io { path, source }),
+        Err(source) => Err(StagingRecordError::Io { path, source }),
     }
 }
 
 /// Every record on disk, sorted by name. Unreadable files are returned as errors beside the rest.
-pub fn list(layout: &Layout) -> Result<Vec<Result<StagedRecord, StagedError>>, StagedError> {
+pub fn list_staging_records(
+    layout: &Layout,
+) -> Result<Vec<Result<StagingRecord, StagingRecordError>>, StagingRecordError> {
     let dir = records_dir(layout);
     let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(StagedError::Io { path: dir, source }),
+        Err(source) => return Err(StagingRecordError::Io { path: dir, source }),
     };
     let mut paths: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -202,16 +215,17 @@ pub fn list(layout: &Layout) -> Result<Vec<Result<StagedRecord, StagedError>>, S
 
 /// Hashes the installed binary again and checks it is still the one that was staged.
 /// Call this before running a staged binary that has been sitting on disk.
-pub fn verify_installed(record: &StagedRecord) -> Result<(), StagedError> {
+pub fn verify_installed_binary(record: &StagingRecord) -> Result<(), StagingRecordError> {
     let path = &record.binary_path;
-    let (sum, _) = hash_file(path, ChecksumAlgo::Sha256).map_err(|source| StagedError::Io {
-        path: path.clone(),
-        source,
-    })?;
+    let (sum, _) =
+        hash_file(path, ChecksumAlgo::Sha256).map_err(|source| StagingRecordError::Io {
+            path: path.clone(),
+            source,
+        })?;
     if sum.hex.eq_ignore_ascii_case(&record.binary_sha256) {
         Ok(())
     } else {
-        Err(StagedError::BinaryChanged {
+        Err(StagingRecordError::BinaryChanged {
             path: path.clone(),
             expected: record.binary_sha256.clone(),
             actual: sum.hex,
@@ -223,8 +237,8 @@ pub fn verify_installed(record: &StagedRecord) -> Result<(), StagedError> {
 mod tests {
     use super::*;
 
-    fn sample(layout: &Layout, name: &UpgradeName) -> StagedRecord {
-        StagedRecord {
+    fn sample(layout: &Layout, name: &UpgradeName) -> StagingRecord {
+        StagingRecord {
             name: name.to_string(),
             platform: Some("linux/amd64".into()),
             url: "https://example.org/simd".into(),
@@ -245,17 +259,20 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path(), "simd");
         let v2 = UpgradeName::parse("v2", false).unwrap();
-        assert_eq!(load(&layout, &v2).unwrap(), None);
+        assert_eq!(load_staging_record(&layout, &v2).unwrap(), None);
         let rec = sample(&layout, &v2);
-        save(&layout, &v2, &rec).unwrap();
-        assert_eq!(load(&layout, &v2).unwrap(), Some(rec.clone()));
+        save_staging_record(&layout, &v2, &rec).unwrap();
+        assert_eq!(
+            load_staging_record(&layout, &v2).unwrap(),
+            Some(rec.clone())
+        );
         let text = std::fs::read_to_string(record_path(&layout, &v2)).unwrap();
         assert!(text.contains("\"staged_at\""), "{text}");
-        let all = list(&layout).unwrap();
+        let all = list_staging_records(&layout).unwrap();
         assert_eq!(all.len(), 1);
         assert_eq!(all[0].as_ref().unwrap(), &rec);
-        remove(&layout, &v2).unwrap();
-        assert_eq!(load(&layout, &v2).unwrap(), None);
+        remove_staging_record(&layout, &v2).unwrap();
+        assert_eq!(load_staging_record(&layout, &v2).unwrap(), None);
     }
 
     #[test]
@@ -266,7 +283,7 @@ mod tests {
         let p = record_path(&layout, &v2);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, "{half").unwrap();
-        let err = load(&layout, &v2).unwrap_err().to_string();
+        let err = load_staging_record(&layout, &v2).unwrap_err().to_string();
         assert!(err.contains("v2.json"), "{err}");
     }
 
@@ -282,9 +299,9 @@ mod tests {
             .unwrap()
             .0
             .hex;
-        verify_installed(&rec).unwrap();
+        verify_installed_binary(&rec).unwrap();
         std::fs::write(&rec.binary_path, b"hellO").unwrap();
-        let err = verify_installed(&rec).unwrap_err().to_string();
+        let err = verify_installed_binary(&rec).unwrap_err().to_string();
         assert!(err.contains(&rec.binary_sha256), "{err}");
     }
 }

@@ -30,7 +30,7 @@ fn key(name: &str) -> String {
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    let mut h = crate::checksum::Hasher::new(switchyard_core::binaries::ChecksumAlgo::Sha256);
+    let mut h = crate::checksum::Hasher::new(switchyard_core::ChecksumAlgo::Sha256);
     h.update(name.as_bytes());
     format!("{}-{}", &name[..end], &h.finish().hex[..16])
 }

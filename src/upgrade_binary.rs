@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_core::UpgradeName;
-use switchyard_store::fetch::FetchOptions;
-use switchyard_store::install::{stage_plan, StageError, StageOptions, StageOutcome};
-use switchyard_store::staged::{PreflightStatus, StagedRecord};
+use switchyard_store::FetchOptions;
 use switchyard_store::Layout;
+use switchyard_store::{stage_from_plan, StageError, StageOptions, StageOutcome};
+use switchyard_store::{PreflightStatus, StagingRecord};
 use switchyard_watcher::{resolve_info, InfoFetchLimits, PlanBinariesView, SeenIn, Upcoming};
 
 use crate::config::Config;
@@ -51,7 +51,7 @@ pub async fn stage_from_info(
 ) -> Result<StageOutcome, StageFromInfoError> {
     match resolve_info(info, InfoFetchLimits::default()).await {
         PlanBinariesView::Listed { binaries, .. } => {
-            Ok(stage_plan(layout, name, &binaries, &this_platform(), opts).await?)
+            Ok(stage_from_plan(layout, name, &binaries, &this_platform(), opts).await?)
         }
         PlanBinariesView::None => Err(StageFromInfoError::NoBinaries),
         PlanBinariesView::Unavailable { url, why } => {
@@ -83,7 +83,7 @@ impl Outcome {
     }
 }
 
-fn describe(rec: &StagedRecord) -> String {
+fn describe(rec: &StagingRecord) -> String {
     let pf = match rec.preflight.status {
         PreflightStatus::Ok => format!(
             "preflight ok ({})",
@@ -114,7 +114,7 @@ pub async fn stage_upcoming(
     disable_recase: bool,
     platform: &str,
     opts: &StageOptions,
-) -> (Outcome, String, Option<StagedRecord>) {
+) -> (Outcome, String, Option<StagingRecord>) {
     if u.source == SeenIn::Proposal && !include_voting {
         return (
             Outcome::Skipped,
@@ -153,7 +153,7 @@ pub async fn stage_upcoming(
             );
         }
     };
-    match stage_plan(layout, &name, binaries, platform, opts).await {
+    match stage_from_plan(layout, &name, binaries, platform, opts).await {
         Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
         Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
         Ok(StageOutcome::OperatorPlaced { binary }) => (

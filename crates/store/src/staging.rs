@@ -1,6 +1,6 @@
 //! Pre-staging: put an upgrade's binary in `upgrades/<name>/` long before the halt.
 //!
-//! [`stage`] is the one entry point (and [`stage_plan`] picks this platform's entry of a plan's
+//! [`stage_from_source`] is the one entry point (and [`stage_from_plan`] picks this platform's entry of a plan's
 //! `binaries` first). One call:
 //!
 //! 1. takes the upgrade's lock (so `run` and `prepare` never stage the same name at once) and
@@ -13,7 +13,7 @@
 //! 3. refuses a source without checksum when one is required (before any network access);
 //! 4. downloads into `switchyard/staging/<attempt>/` (same filesystem as `upgrades/`), verifying
 //!    the digest while streaming ([`crate::fetch`]); unpacks archives safely ([`crate::archive`]);
-//! 5. sets the executable bit, fsyncs the tree, writes the [`StagedRecord`] (preflight pending),
+//! 5. sets the executable bit, fsyncs the tree, writes the [`StagingRecord`] (preflight pending),
 //!    and moves the tree into `upgrades/<name>/` (see `place`): a crash leaves either no binary or
 //!    a complete verified one, and never a folder that blocks the next attempt;
 //! 6. runs the preflight (`<bin> version`) and records its result.
@@ -34,14 +34,16 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
-use switchyard_core::binaries::{BinarySource, ChecksumAlgo, PlanBinaries};
 use switchyard_core::UpgradeName;
+use switchyard_core::{BinarySource, ChecksumAlgo, PlanBinaries};
 
 use crate::archive::{self, ArchiveError, ArchiveKind, UnpackLimits};
 use crate::checksum::hash_file;
 use crate::fetch::{self, FetchError, FetchOptions};
 use crate::preflight;
-use crate::staged::{self, PreflightRecord, PreflightStatus, StagedError, StagedRecord};
+use crate::staging_record::{
+    self, PreflightRecord, PreflightStatus, StagingRecord, StagingRecordError,
+};
 use crate::Layout;
 
 /// How to stage. `Default` is switchyard's defaults (checksum required, HTTPS only, 4 GiB cap).
@@ -77,16 +79,16 @@ impl Default for StageOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StageOutcome {
     /// Downloaded, verified, installed, and (unless skipped) preflighted now.
-    Staged(StagedRecord),
+    Staged(StagingRecord),
     /// We had staged it before from the same source; nothing was downloaded.
-    AlreadyStaged(StagedRecord),
+    AlreadyStaged(StagingRecord),
     /// `upgrades/<name>/` holds a binary we did not stage (e.g. `add-upgrade`); left untouched.
     OperatorPlaced { binary: PathBuf },
 }
 
 impl StageOutcome {
     /// The record, when the binary is one we staged.
-    pub fn record(&self) -> Option<&StagedRecord> {
+    pub fn record(&self) -> Option<&StagingRecord> {
         match self {
             StageOutcome::Staged(r) | StageOutcome::AlreadyStaged(r) => Some(r),
             StageOutcome::OperatorPlaced { .. } => None,
@@ -115,17 +117,17 @@ pub enum StageError {
     },
     #[error("{}: staged from {} ({}), but now asked for {wanted_url} ({}); remove {} and its record to stage again", .record.name, .record.url, .record.digest, .wanted_checksum.as_deref().unwrap_or("no checksum"), .record.binary_path.display())]
     Conflict {
-        record: Box<StagedRecord>,
+        record: Box<StagingRecord>,
         wanted_url: String,
         wanted_checksum: Option<String>,
     },
     #[error("staged {} at {}, but it does not start on this host: {message}", .record.name, .record.binary_path.display())]
     Preflight {
-        record: Box<StagedRecord>,
+        record: Box<StagingRecord>,
         message: String,
     },
     #[error(transparent)]
-    Record(#[from] StagedError),
+    Record(#[from] StagingRecordError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -142,7 +144,7 @@ fn io_at(path: &Path) -> impl FnOnce(std::io::Error) -> StageError + '_ {
 }
 
 /// The temporary area, on the same filesystem as `upgrades/`.
-pub fn staging_dir(layout: &Layout) -> PathBuf {
+pub fn staging_work_dir(layout: &Layout) -> PathBuf {
     layout.state_dir().join("staging")
 }
 
@@ -169,10 +171,10 @@ pub fn select_source<'a>(
     })
 }
 
-/// [`select_source`] for `platform` (use [`switchyard_core::binaries::this_platform`]), then
+/// [`select_source`] for `platform` (use [`switchyard_core::this_platform`]), then
 /// [`stage`]. Nothing is downloaded when the plan has no entry for this platform; that is an
 /// error unless a binary is already in place (then the outcome says whose it is).
-pub async fn stage_plan(
+pub async fn stage_from_plan(
     layout: &Layout,
     name: &UpgradeName,
     binaries: &PlanBinaries,
@@ -187,10 +189,10 @@ pub async fn stage_plan(
             if std::fs::symlink_metadata(&bin).is_err() {
                 return Err(e);
             }
-            if let Ok(Some(rec)) = staged::load(layout, name) {
+            if let Ok(Some(rec)) = staging_record::load_staging_record(layout, name) {
                 let r = rec.clone();
                 if rec.binary_path == bin
-                    && blocking(&bin, move || staged::verify_installed(&r))
+                    && blocking(&bin, move || staging_record::verify_installed_binary(&r))
                         .await?
                         .is_ok()
                 {
@@ -204,7 +206,7 @@ pub async fn stage_plan(
 }
 
 /// Stages `source` as the binary of upgrade `name` (see the module docs for every step).
-pub async fn stage(
+pub async fn stage_from_source(
     layout: &Layout,
     name: &UpgradeName,
     source: &BinarySource,
@@ -232,7 +234,7 @@ async fn stage_inner(
     platform: Option<String>,
     opts: &StageOptions,
 ) -> Result<StageOutcome, StageError> {
-    let staging = staging_dir(layout);
+    let staging = staging_work_dir(layout);
     let _lock = {
         let (s, n) = (staging.clone(), name.as_str().to_string());
         blocking(&staging, move || workspace::lock_upgrade(&s, &n))
@@ -314,7 +316,7 @@ async fn stage_inner(
         .await??
     };
 
-    let mut record = StagedRecord {
+    let mut record = StagingRecord {
         name: name.to_string(),
         platform,
         url: source.url.clone(),
@@ -329,7 +331,7 @@ async fn stage_inner(
         preflight: PreflightRecord::pending(),
     };
     // Record first: a binary present with a matching record is ours, even after a crash here.
-    staged::save(layout, name, &record)?;
+    staging_record::save_staging_record(layout, name, &record)?;
     {
         let (tree, dst, rel, spare) = (
             tree.clone(),
@@ -361,7 +363,7 @@ async fn existing(
     bin: &Path,
     opts: &StageOptions,
 ) -> Result<StageOutcome, StageError> {
-    let record = match staged::load(layout, name) {
+    let record = match staging_record::load_staging_record(layout, name) {
         Ok(Some(r)) if r.binary_path == bin => r,
         Ok(_) => {
             return Ok(StageOutcome::OperatorPlaced {
@@ -377,7 +379,7 @@ async fn existing(
     };
     let ours = {
         let r = record.clone();
-        blocking(bin, move || staged::verify_installed(&r)).await?
+        blocking(bin, move || staging_record::verify_installed_binary(&r)).await?
     };
     if let Err(e) = ours {
         // Replaced by hand after we staged it: it is the operator's now.
@@ -407,7 +409,7 @@ async fn existing(
 async fn finish_preflight(
     layout: &Layout,
     name: &UpgradeName,
-    record: &mut StagedRecord,
+    record: &mut StagingRecord,
     opts: &StageOptions,
 ) -> Result<(), StageError> {
     record.preflight = if record.expected_checksum.is_none() {
@@ -424,7 +426,7 @@ async fn finish_preflight(
     } else {
         preflight::run(&record.binary_path, opts.preflight_timeout).await
     };
-    staged::save(layout, name, record)?;
+    staging_record::save_staging_record(layout, name, record)?;
     match record.preflight.status {
         PreflightStatus::Failed => Err(StageError::Preflight {
             message: record.preflight.message.clone().unwrap_or_default(),
