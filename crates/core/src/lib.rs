@@ -10,31 +10,45 @@
 //! - `upgrade_info`: the `upgrade-info.json` format, parsed and validated ([`UpgradeInfo`]).
 //! - `plan_info`: a plan's `info` field turned into per-platform download sources.
 //! - `schedule`: the upgrades we know of (on-chain plan, manual) and their collision rules.
-//! - `halt`: which `--halt-height` makes block H run on the new binary, per SDK version.
+//! - `halt`: what `--halt-height` does on a binary, and which flag makes block H run on the new
+//!   binary.
+//! - `heights`: the running node's sampled heights, and "stopped before its halt height".
+//! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`).
 //! - `restart`: the crash-restart policy (exponential backoff, crash-loop detection).
+//! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
 //! - `decide`: the state machine that turns observations into decisions.
 
 mod decide;
 mod halt;
+mod heights;
 mod name;
+mod node_args;
 mod plan_info;
 mod restart;
 mod schedule;
+mod staging_rules;
 mod upgrade_info;
 
 pub use decide::{
-    missed_manual, on_exit, on_start, while_running, ArmedHalt, ExitDecision, ExitKind, Known,
-    RunningDecision, StartDecision, SwapTarget, MAX_HEIGHT_LAG,
+    desired_halt, height_watch, missed_manual, on_exit, on_start, rearm, skipped_halt,
+    while_running, ArmedHalt, ExitDecision, ExitKind, HeightWatch, Known, Rearm, RearmReason,
+    RunningDecision, StartDecision, SwapTarget, DEFAULT_BLIND_AFTER_MS, MAX_HEIGHT_LAG,
+    OVERDUE_FACTOR,
 };
-pub use halt::{HaltMethod, SdkVersion};
+pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};
+pub use heights::{stopped_before_window_ms, HeightHistory, HeightSample};
 pub use name::{NameError, UpgradeName, MAX_NAME_LEN};
+pub use node_args::{is_start_command, unsafe_skip_heights};
 pub use plan_info::{
     binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
 };
-pub use restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
+pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
 pub use schedule::{
     armed_manual, check_manual, displaced_manual, Current, ManualUpgrade, ScheduleError,
     ScheduledPlan, UpgradeKind,
+};
+pub use staging_rules::{
+    binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
 };
 pub use upgrade_info::{UpgradeInfo, UpgradeInfoError};

@@ -27,6 +27,13 @@ pub enum CrashDecision {
     GiveUp { crashes: u32, window: Duration },
 }
 
+/// Whether a node that crashed is started again at all: only a node *started* (`start`; a
+/// one-off command such as `export` that fails is the operator's to run again), and only while
+/// `SWITCHYARD_RESTART_ON_CRASH` is on. Otherwise supervision ends with the node's exit code.
+pub fn restarts_after_crash(restart_on_crash: bool, node_args: &[String]) -> bool {
+    restart_on_crash && crate::node_args::is_start_command(node_args)
+}
+
 /// Remembers recent crashes and decides on each new one.
 #[derive(Debug, Clone)]
 pub struct CrashPolicy {
@@ -119,6 +126,15 @@ mod tests {
             CrashDecision::RestartAfter(Duration::from_secs(1))
         );
         assert_eq!(p.recent_crashes(), 1);
+    }
+
+    #[test]
+    fn only_a_started_node_is_restarted() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert!(restarts_after_crash(true, &args("start --home /h")));
+        assert!(!restarts_after_crash(false, &args("start --home /h")));
+        assert!(!restarts_after_crash(true, &args("export --home /h")));
+        assert!(!restarts_after_crash(true, &[]));
     }
 
     proptest! {

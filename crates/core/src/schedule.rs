@@ -19,9 +19,10 @@ use std::fmt;
 use crate::name::UpgradeName;
 
 /// Which binary `current` points at.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Current {
+    #[default]
     Genesis,
     Upgrade(UpgradeName),
 }
