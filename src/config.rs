@@ -101,7 +101,10 @@ pub struct Config {
     pub watch_chain: bool,
     /// How often `run` re-reads governance proposals (plans and heights are followed per block).
     pub proposals_every: Duration,
-    /// Test-only: name of a swap step at which to abort the process (crash-safety tests).
+    /// How long the node's height may go unseen while a manual upgrade is armed.
+    pub height_timeout: Duration,
+    /// Test builds only: name of a swap step at which to abort the process (crash-safety tests).
+    #[cfg(any(debug_assertions, feature = "test-faults"))]
     pub test_fault: Option<String>,
 
     /// Every key with its value and source, in a stable order.
@@ -141,8 +144,19 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_RPC_ADDRESS", ""),
     ("SWITCHYARD_WATCH_CHAIN", "true"),
     ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
-    ("SWITCHYARD_TEST_FAULT", ""),
+    ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
 ];
+
+/// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
+#[cfg(any(debug_assertions, feature = "test-faults"))]
+const TEST_KEYS: &[(&str, &str)] = &[("SWITCHYARD_TEST_FAULT", "")];
+#[cfg(not(any(debug_assertions, feature = "test-faults")))]
+const TEST_KEYS: &[(&str, &str)] = &[];
+
+/// Every key this build knows, with its default.
+fn all_keys() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    KEYS.iter().chain(TEST_KEYS)
+}
 
 /// Raw string values with their sources, before typing.
 struct Raw {
@@ -211,7 +225,7 @@ impl Config {
             None => BTreeMap::new(),
         };
         let mut values = BTreeMap::new();
-        for &(key, default) in KEYS {
+        for &(key, default) in all_keys() {
             let entry = if let Some(v) = env_get(key) {
                 (v, Source::Env)
             } else if let Some(v) = file_values.get(key) {
@@ -323,9 +337,20 @@ impl Config {
                 }
                 d
             },
+            height_timeout: {
+                let d = raw.duration("SWITCHYARD_HEIGHT_TIMEOUT")?;
+                if d.is_zero() {
+                    return Err(bad(
+                        "SWITCHYARD_HEIGHT_TIMEOUT",
+                        raw.get("SWITCHYARD_HEIGHT_TIMEOUT"),
+                        "must be greater than zero",
+                    ));
+                }
+                d
+            },
+            #[cfg(any(debug_assertions, feature = "test-faults"))]
             test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
-            entries: KEYS
-                .iter()
+            entries: all_keys()
                 .map(|&(key, _)| {
                     let (value, source) = raw.values[key].clone();
                     Entry { key, value, source }
@@ -385,7 +410,7 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
     let mut out = BTreeMap::new();
     for (k, v) in table {
         let upper = k.to_ascii_uppercase();
-        let Some(&(key, _)) = KEYS.iter().find(|(name, _)| *name == upper) else {
+        let Some(&(key, _)) = all_keys().find(|(name, _)| *name == upper) else {
             return Err(ConfigError::UnknownKey {
                 path: path.to_path_buf(),
                 key: k,

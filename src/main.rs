@@ -3,6 +3,7 @@
 //! The work lives in the `switchyard-*` crates (core, watcher, store, exec) and in
 //! [`commands`]; this file only wires them together and turns errors into exit codes.
 
+mod binary_facts;
 mod chain_now;
 mod cli;
 mod commands;

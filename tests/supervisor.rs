@@ -111,6 +111,40 @@ fn a_node_that_ignores_sigterm_is_killed_after_the_grace() {
     assert_eq!(status.code(), Some(128 + 9), "{}", sy.log());
 }
 
+/// DAEMON_RESTART_DELAY is waited right after the old binary stops, before pre-upgrade and the
+/// switch, also when the node is not restarted afterwards (cosmovisor's order).
+#[test]
+fn the_restart_delay_comes_after_the_stop_and_before_the_switch() {
+    let home = Home::new();
+    plan_setup(&home, 5);
+    let mut sy = home.run(&[
+        ("DAEMON_RESTART_AFTER_UPGRADE", "false"),
+        ("DAEMON_RESTART_DELAY", "2s"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ]);
+    let status = sy.wait(T);
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    let log = sy.log();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the log:\n{log}"))
+    };
+    assert!(
+        at("old node stopped") < at("waiting DAEMON_RESTART_DELAY"),
+        "{log}"
+    );
+    assert!(
+        at("waiting DAEMON_RESTART_DELAY") < at("`current` now points at"),
+        "{log}"
+    );
+    // The pre-upgrade ran after the stop.
+    let events = home.events();
+    let stopped = events.find("genesis stopped at").unwrap();
+    let pre = events.find("v2 pre-upgrade").unwrap();
+    assert!(stopped < pre, "{events}");
+    assert_eq!(home.current_target(), "upgrades/v2");
+}
+
 #[test]
 fn no_restart_after_upgrade_when_disabled() {
     let home = Home::new();

@@ -60,10 +60,12 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
 }
 
 /// Says, for each manual upgrade, how the binary running before it will be stopped: with the
-/// `--halt-height` its SDK version calls for, or — when the version can't be told — by stopping
-/// it on block H-1, which is racy and reported as a problem.
+/// `--halt-height` its behaviour calls for (known from its SDK version, or learned from an
+/// earlier run of the same binary), or — when neither is known — with the probe flag H-1, which
+/// no binary lets commit H (the same decision `run` takes: `switchyard_core::HaltFlag`).
 async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
-    use switchyard_core::HaltMethod;
+    use crate::binary_facts::{BinaryFacts, FactSource};
+    use switchyard_core::HaltFlag;
     let mut before = layout.current_binary().ok();
     let mut rows: Vec<&mut UpgradeRow> = report
         .upgrades
@@ -72,27 +74,32 @@ async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
         .collect();
     rows.sort_by_key(|u| u.height);
     for row in rows {
-        let sdk = match &before {
-            Some(bin) => switchyard_exec::sdk_version(bin, std::time::Duration::from_secs(10))
-                .await
-                .ok(),
+        let facts = match &before {
+            Some(bin) => Some(BinaryFacts::resolve(layout, bin).await),
             None => None,
         };
-        let method = HaltMethod::for_target(row.height, sdk);
+        let behaviour = facts.as_ref().and_then(|f| f.behaviour);
+        let halt = HaltFlag::for_target(row.height, behaviour);
+        let (sdk, known_from) = match facts.as_ref().map(|f| &f.source) {
+            Some(FactSource::Sdk(v)) => (Some(v.to_string()), "sdk_version"),
+            Some(FactSource::Learned(_)) => (None, "learned"),
+            _ => (None, "unknown"),
+        };
+        let note = halt.is_probe().then(|| {
+            format!(
+                "what --halt-height does on the binary running before it is not known: it will be started with --halt-height {}, \
+                 which no binary lets commit block {}, and restarted once with --halt-height {} if it stops one block early",
+                halt.flag, row.height, row.height
+            )
+        });
         row.halt = Some(json!({
-            "method": if method.is_racy() { "stop-on-block" } else { "halt-height" },
-            "halt_height": method.flag(),
-            "sdk_version": sdk.map(|v| v.to_string()),
-            "racy": method.is_racy(),
+            "method": if halt.is_probe() { "probe" } else { "halt-height" },
+            "halt_height": halt.flag,
+            "sdk_version": sdk,
+            "behaviour": behaviour,
+            "known_from": known_from,
+            "note": note,
         }));
-        if method.is_racy() {
-            row.problems.push(format!(
-                "the Cosmos SDK version of the binary running before it is unknown, so switchyard will stop the node when block {} is committed instead of using --halt-height: this fallback is racy (the old binary may begin block {})",
-                row.height - 1,
-                row.height
-            ));
-            row.ready = false;
-        }
         before = UpgradeName::parse(&row.name, true)
             .ok()
             .map(|n| layout.upgrade_binary(&n));

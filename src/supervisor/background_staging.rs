@@ -1,18 +1,21 @@
 //! Pre-staging inside `run`: as soon as the chain watcher sees an upgrade with a binary for this
 //! platform, download, verify, install and preflight it, long before the halt.
 //!
-//! What is staged (when `DAEMON_ALLOW_DOWNLOAD_BINARIES` is true):
-//! - the scheduled plan (`CurrentPlan`, which is what a passed proposal becomes);
-//! - proposals still in their voting period, only with `SWITCHYARD_PRESTAGE_VOTING=true`
-//!   (running a binary from a proposal that may never pass is the operator's choice).
+//! What is staged is the core's rule (`switchyard_core::should_stage`): when
+//! `DAEMON_ALLOW_DOWNLOAD_BINARIES` is true, the scheduled plan and passed proposals, and
+//! proposals still in their voting period only with `SWITCHYARD_PRESTAGE_VOTING=true`; never a
+//! height the node's `--unsafe-skip-upgrades` skips. This task only maps the watcher's view onto
+//! the core's terms and carries it out.
 //!
 //! A binary the operator placed is never touched (the store refuses). Failures are retried after
 //! a delay; they never disturb the node.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, Instant};
 
-use switchyard_core::this_platform;
+use switchyard_core::{
+    should_stage, this_platform, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
+};
 use switchyard_store::Layout;
 use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, SeenIn, Upcoming};
 use tokio::sync::watch;
@@ -23,27 +26,44 @@ use crate::upgrade_binary::{stage_upcoming, Outcome};
 /// How long a failed attempt waits before the next one.
 const RETRY_AFTER: Duration = Duration::from_secs(30);
 
-/// The upcoming upgrades that should be staged now, by the rules above.
-pub fn candidates(view: &ChainView, allow_download: bool, prestage_voting: bool) -> Vec<&Upcoming> {
-    if !allow_download {
-        return Vec::new();
-    }
+/// The upcoming upgrades that should be staged now, by the core's rules
+/// (`switchyard_core::should_stage`).
+pub fn candidates<'v>(
+    view: &'v ChainView,
+    policy: StagingPolicy,
+    skip_heights: &BTreeSet<i64>,
+) -> Vec<&'v Upcoming> {
     view.upcoming
         .iter()
-        .filter(|u| matches!(u.binaries, PlanBinariesView::Listed { .. }))
-        .filter(|u| match u.source {
-            SeenIn::Plan => true,
-            SeenIn::Proposal => {
-                prestage_voting && u.proposal_status == Some(ProposalStatus::VotingPeriod)
-                    || u.proposal_status == Some(ProposalStatus::Passed)
-            }
-        })
-        .filter(|u| view.latest_height.is_none_or(|h| u.height > h))
+        .filter(|u| should_stage(&candidate(u), view.latest_height, skip_heights, policy))
         .collect()
 }
 
+/// How the core sees one upcoming upgrade.
+fn candidate(u: &Upcoming) -> StagingCandidate {
+    let phase = match u.proposal_status {
+        Some(ProposalStatus::DepositPeriod) => ProposalPhase::Deposit,
+        Some(ProposalStatus::VotingPeriod) => ProposalPhase::Voting,
+        Some(ProposalStatus::Passed) => ProposalPhase::Passed,
+        _ => ProposalPhase::Other,
+    };
+    StagingCandidate {
+        height: u.height,
+        sighting: match u.source {
+            SeenIn::Plan => Sighting::ScheduledPlan,
+            SeenIn::Proposal => Sighting::Proposal(phase),
+        },
+        lists_binary: matches!(u.binaries, PlanBinariesView::Listed { .. }),
+    }
+}
+
 /// Starts the pre-staging task.
-pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) {
+pub fn spawn(
+    cfg: Config,
+    layout: Layout,
+    mut view: watch::Receiver<ChainView>,
+    skip_heights: BTreeSet<i64>,
+) {
     if !cfg.allow_download_binaries {
         tracing::info!("DAEMON_ALLOW_DOWNLOAD_BINARIES is false: upcoming binaries are not pre-staged (use `switchyard prepare` or `add-upgrade`)");
         return;
@@ -55,10 +75,17 @@ pub fn spawn(cfg: Config, layout: Layout, mut view: watch::Receiver<ChainView>) 
         loop {
             let todo: Vec<Upcoming> = {
                 let v = view.borrow_and_update();
-                candidates(&v, true, cfg.prestage_voting)
-                    .into_iter()
-                    .cloned()
-                    .collect()
+                candidates(
+                    &v,
+                    StagingPolicy {
+                        allow_download: true,
+                        include_voting: cfg.prestage_voting,
+                    },
+                    &skip_heights,
+                )
+                .into_iter()
+                .cloned()
+                .collect()
             };
             for u in todo {
                 let Some(binaries) = u.binaries.binaries() else {
@@ -173,8 +200,27 @@ mod tests {
             ..Default::default()
         };
         let names = |v: Vec<&Upcoming>| v.iter().map(|u| u.name.clone()).collect::<Vec<_>>();
-        assert_eq!(names(candidates(&view, true, false)), ["plan"]);
-        assert_eq!(names(candidates(&view, true, true)), ["plan", "voting"]);
-        assert!(candidates(&view, false, true).is_empty());
+        let policy = |allow_download, include_voting| StagingPolicy {
+            allow_download,
+            include_voting,
+        };
+        let none = BTreeSet::new();
+        assert_eq!(
+            names(candidates(&view, policy(true, false), &none)),
+            ["plan"]
+        );
+        assert_eq!(
+            names(candidates(&view, policy(true, true), &none)),
+            ["plan", "voting"]
+        );
+        assert!(candidates(&view, policy(false, true), &none).is_empty());
+        assert_eq!(
+            names(candidates(
+                &view,
+                policy(true, true),
+                &BTreeSet::from([200])
+            )),
+            ["voting"]
+        );
     }
 }

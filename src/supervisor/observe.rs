@@ -33,6 +33,10 @@ pub enum Observation {
     Committed(i64),
     /// The chain's scheduled plan changed (None: no plan).
     Plan(Option<ScheduledPlan>),
+    /// The block store's and the app's heights, read together (one per read, even when equal).
+    Heights { latest: i64, committed: i64 },
+    /// The chain's average block time changed.
+    BlockTime(Duration),
 }
 
 /// The merged stream of observations.
@@ -44,6 +48,8 @@ pub struct Observer {
     pending: std::collections::VecDeque<Observation>,
     last_plan: Option<Option<ScheduledPlan>>,
     last_committed: Option<i64>,
+    last_read_seq: Option<u64>,
+    last_block_time: Option<Duration>,
 }
 
 struct ChainFeed {
@@ -97,6 +103,8 @@ impl Observer {
             pending: Default::default(),
             last_plan: None,
             last_committed: None,
+            last_read_seq: None,
+            last_block_time: None,
         }
     }
 
@@ -157,8 +165,23 @@ impl Observer {
             return;
         };
         let view = feed.view.borrow_and_update().clone();
+        if let Some(r) = view.heights_read {
+            if self.last_read_seq != Some(r.seq) {
+                self.last_read_seq = Some(r.seq);
+                self.pending.push_back(Observation::Heights {
+                    latest: r.latest,
+                    committed: r.committed,
+                });
+            }
+        }
         if let Some(c) = view.last_committed_height.filter(|c| *c > 0) {
             self.pending_committed(c);
+        }
+        if view.average_block_time.is_some() && view.average_block_time != self.last_block_time {
+            self.last_block_time = view.average_block_time;
+            if let Some(d) = view.average_block_time {
+                self.pending.push_back(Observation::BlockTime(d));
+            }
         }
         if view.plan_known {
             let plan = match view.scheduled_plan(self.disable_recase) {

@@ -1,25 +1,27 @@
-//! The halt-and-swap sequence, and finishing a swap that was interrupted.
+//! The halt-and-swap sequence, and finishing a swap that was interrupted — one path for both.
 //!
-//! Order (issue #2): stop the old node; back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the
-//! custom pre-upgrade script and the new binary's `pre-upgrade`; only then switch `current`
-//! atomically and record the upgrade as applied. Before each step the journal records the step
-//! about to run, so a switchyard killed at any instant resumes from there on its next start
-//! ([`recover`]). If a pre-upgrade step aborts, `current` stays on the old binary and the error
-//! says why.
+//! Order: stop the old node; wait `DAEMON_RESTART_DELAY` (cosmovisor waits right after the old
+//! binary stops, whether or not the node is restarted); make sure the new binary is ready
+//! (staged, or downloaded now from the plan's info as a last resort, and still the one that was
+//! verified); back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the custom pre-upgrade script
+//! and the new binary's `pre-upgrade`; only then switch `current` atomically and record the
+//! upgrade as applied. Before each step the journal records the step about to run, so a
+//! switchyard killed at any instant resumes from there on its next start ([`recover`]), through
+//! the same steps a fresh swap takes. If a step before the switch fails, `current` stays on the
+//! old binary and the error says why.
 //!
-//! Test-only fault points (`SWITCHYARD_TEST_FAULT=<point>`) make switchyard SIGKILL itself at
-//! a named point, which is how the crash-safety tests kill it "at each step".
+//! Test builds (debug assertions, or the `test-faults` feature) honour
+//! `SWITCHYARD_TEST_FAULT=<point>`: switchyard SIGKILLs itself at that point, which is how the
+//! crash-safety tests kill it "at each step". Release builds have no such code.
 
 use std::path::PathBuf;
 
-use switchyard_core::SwapTarget;
-use switchyard_core::{Current, UpgradeInfo};
+use switchyard_core::{binary_step, BinaryStep, Current, SwapTarget, UpgradeInfo};
 use switchyard_exec::{
     run_binary_preupgrade, run_custom_preupgrade, NodeProcess, PreUpgradeError, PreUpgradeOutcome,
     StopOutcome,
 };
-use switchyard_store::Layout;
-use switchyard_store::{now_rfc3339, AppliedRecord, Journal, SwapRecord, SwapStep};
+use switchyard_store::{now_rfc3339, AppliedRecord, Journal, Layout, SwapRecord, SwapStep};
 
 use crate::config::Config;
 
@@ -62,16 +64,8 @@ pub enum SwapError {
     },
 }
 
-/// Fault points, in the order the swap reaches them.
-pub const FAULT_POINTS: &[&str] = &[
-    "after-journal",
-    "after-stop",
-    "after-backup",
-    "after-preupgrade",
-    "after-switch",
-    "after-record",
-];
-
+/// Kills switchyard at `point` when the configuration asks for it (test builds only).
+#[cfg(any(debug_assertions, feature = "test-faults"))]
 fn fault(cfg: &Config, point: &str) {
     if cfg.test_fault.as_deref() == Some(point) {
         tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
@@ -81,22 +75,26 @@ fn fault(cfg: &Config, point: &str) {
     }
 }
 
-/// Runs the whole swap for `target`, stopping `node` first if it still runs.
+#[cfg(not(any(debug_assertions, feature = "test-faults")))]
+fn fault(_cfg: &Config, _point: &str) {}
+
+/// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
+/// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
+/// journal for the next start to finish).
 pub async fn perform(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
     target: &SwapTarget,
     node: Option<&mut NodeProcess>,
-) -> Result<(), SwapError> {
-    let new_bin = layout.upgrade_binary(&target.name);
-    let from = layout.current()?;
-    let mut rec = SwapRecord {
+    wait: impl std::future::Future<Output = bool>,
+) -> Result<SwapEnd, SwapError> {
+    let rec = SwapRecord {
         name: target.name.clone(),
         height: target.height,
-        source: target.source,
+        kind: target.kind,
         info: target.info.clone(),
-        from,
+        from: layout.current()?,
         step: SwapStep::Stopping,
         started_at: now_rfc3339(),
     };
@@ -109,81 +107,44 @@ pub async fn perform(
         }
     }
     fault(cfg, "after-stop");
-    if Layout::check_executable(&new_bin).is_err()
-        && cfg.allow_download_binaries
-        && !target.info.is_empty()
-    {
-        // Pre-staging should have done this long ago; downloading at the halt is the fallback.
-        tracing::warn!(upgrade = %target.name, "no staged binary at the halt: downloading it now (this is downtime)");
-        match crate::upgrade_binary::stage_from_info(
-            layout,
-            &target.name,
-            &target.info,
-            &crate::upgrade_binary::stage_options(cfg, false),
-        )
-        .await
-        {
-            Ok(_) => tracing::info!(upgrade = %target.name, "downloaded and verified at the halt"),
-            Err(e) => tracing::error!(upgrade = %target.name, "download at the halt failed: {e}"),
+    if !cfg.restart_delay.is_zero() {
+        tracing::info!(
+            "waiting DAEMON_RESTART_DELAY={:?} before switching binaries",
+            cfg.restart_delay
+        );
+        if !wait.await {
+            tracing::info!(
+                "stopping during DAEMON_RESTART_DELAY; the next start finishes the swap"
+            );
+            return Ok(SwapEnd::Interrupted);
         }
     }
-    if Layout::check_executable(&new_bin).is_err() {
-        // Nothing has changed yet; forget the swap so a restart decides afresh.
-        journal.finish_swap()?;
-        return Err(SwapError::MissingBinary {
-            name: target.name.to_string(),
-            path: new_bin,
-            hint: if cfg.allow_download_binaries {
-                " (downloading it from the plan's info did not work; see above)"
-            } else {
-                " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true"
-            },
-        });
-    }
-    if let Err(e) = check_staged(layout, target) {
-        journal.finish_swap()?;
-        return Err(e);
-    }
-    rec.step = SwapStep::BackingUp;
-    resume_from(cfg, layout, journal, rec).await
+    resume_from(cfg, layout, journal, rec).await?;
+    Ok(SwapEnd::Done)
 }
 
-/// A binary we pre-staged must still be the one we verified, and must come from the plan that
-/// halted the node (a proposal of the same name with another binary may have been the one to
-/// pass). Binaries the operator placed have no record and are trusted as placed.
-fn check_staged(layout: &Layout, target: &SwapTarget) -> Result<(), SwapError> {
-    use switchyard_core::{parse_info, this_platform, PlanInfo};
-    let mismatch = |why: String| SwapError::StagedMismatch {
-        name: target.name.to_string(),
-        path: layout.upgrade_binary(&target.name),
-        why,
-    };
-    let Some(rec) = switchyard_store::load_staging_record(layout, &target.name)
-        .map_err(|e| mismatch(e.to_string()))?
-    else {
+/// How a swap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapEnd {
+    /// Applied.
+    Done,
+    /// A stop signal came during the restart delay; the journal keeps the swap for the next start.
+    Interrupted,
+}
+
+/// Finishes a swap that a previous switchyard was killed in the middle of, through the same
+/// steps a fresh swap takes from there.
+pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+    let Some(rec) = journal.pending_swap()? else {
         return Ok(());
     };
-    if !rec.is_installed() {
-        return Ok(());
-    }
-    switchyard_store::verify_installed_binary(&rec).map_err(|e| mismatch(e.to_string()))?;
-    if let PlanInfo::Binaries(b) = parse_info(&target.info) {
-        if let Some(src) = b.for_platform(&this_platform()) {
-            if !rec.matches(src) {
-                return Err(mismatch(format!(
-                    "it was staged from {} ({}), but the plan lists {} ({})",
-                    rec.url,
-                    rec.digest,
-                    src.url,
-                    src.checksum
-                        .as_ref()
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "no checksum".into())
-                )));
-            }
-        }
-    }
-    Ok(())
+    tracing::warn!(
+        upgrade = %rec.name, height = rec.height, step = ?rec.step,
+        "a previous switchyard stopped in the middle of a swap; finishing it"
+    );
+    // A swap interrupted while stopping the node: the old node died with us (parent-death
+    // signal, and the orphan check before this), so it goes on from making the binary ready.
+    resume_from(cfg, layout, journal, rec).await
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.
@@ -193,6 +154,16 @@ async fn resume_from(
     journal: &Journal,
     mut rec: SwapRecord,
 ) -> Result<(), SwapError> {
+    if rec.step <= SwapStep::Fetching {
+        rec.step = SwapStep::Fetching;
+        journal.write_step(&rec)?;
+        if let Err(e) = ensure_binary(cfg, layout, &rec).await {
+            // Nothing has changed yet; forget the swap so a restart decides afresh.
+            journal.finish_swap()?;
+            return Err(e);
+        }
+        fault(cfg, "after-fetch");
+    }
     if rec.step <= SwapStep::BackingUp {
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
@@ -236,12 +207,93 @@ async fn resume_from(
     journal.record_applied(AppliedRecord {
         name: rec.name.clone(),
         height: rec.height,
-        source: rec.source,
+        kind: rec.kind,
         applied_at: now_rfc3339(),
     })?;
     fault(cfg, "after-record");
     journal.finish_swap()?;
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
+    Ok(())
+}
+
+/// Makes sure the new binary is in place and is the one that was verified: downloads it from the
+/// plan's info when nothing was staged and downloads are allowed (the last resort, at the halt).
+async fn ensure_binary(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    let new_bin = layout.upgrade_binary(&rec.name);
+    let in_place = || Layout::check_executable(&new_bin).is_ok();
+    let step = binary_step(
+        in_place(),
+        cfg.allow_download_binaries,
+        !rec.info.is_empty(),
+    );
+    if step == BinaryStep::DownloadNow {
+        // Pre-staging should have done this long ago; downloading at the halt is the fallback.
+        tracing::warn!(upgrade = %rec.name, "no staged binary at the halt: downloading it now (this is downtime)");
+        match crate::upgrade_binary::stage_from_info(
+            layout,
+            &rec.name,
+            &rec.info,
+            &crate::upgrade_binary::stage_options(cfg, false),
+        )
+        .await
+        {
+            Ok(_) => tracing::info!(upgrade = %rec.name, "downloaded and verified at the halt"),
+            Err(e) => tracing::error!(upgrade = %rec.name, "download at the halt failed: {e}"),
+        }
+    }
+    if !in_place() {
+        return Err(SwapError::MissingBinary {
+            name: rec.name.to_string(),
+            path: new_bin,
+            hint: match step {
+                BinaryStep::DownloadNow => {
+                    " (downloading it from the plan's info did not work; see above)"
+                }
+                BinaryStep::Missing {
+                    download_allowed: false,
+                } => " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true",
+                _ => " (this upgrade has no plan info to download it from)",
+            },
+        });
+    }
+    check_staged(layout, rec)
+}
+
+/// A binary we pre-staged must still be the one we verified, and must come from the plan that
+/// halted the node (a proposal of the same name with another binary may have been the one to
+/// pass). Binaries the operator placed have no record and are trusted as placed.
+fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_core::{parse_info, this_platform, PlanInfo};
+    let mismatch = |why: String| SwapError::StagedMismatch {
+        name: rec.name.to_string(),
+        path: layout.upgrade_binary(&rec.name),
+        why,
+    };
+    let Some(staged) = switchyard_store::load_staging_record(layout, &rec.name)
+        .map_err(|e| mismatch(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    if !staged.is_installed() {
+        return Ok(());
+    }
+    switchyard_store::verify_installed_binary(&staged).map_err(|e| mismatch(e.to_string()))?;
+    if let PlanInfo::Binaries(b) = parse_info(&rec.info) {
+        if let Some(src) = b.for_platform(&this_platform()) {
+            if !staged.matches(src) {
+                return Err(mismatch(format!(
+                    "it was staged from {} ({}), but the plan lists {} ({})",
+                    staged.url,
+                    staged.digest,
+                    src.url,
+                    src.checksum
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "no checksum".into())
+                )));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -260,7 +312,10 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
     let dest =
         tokio::task::spawn_blocking(move || switchyard_store::backup_data(&data, &root, &date))
             .await
-            .expect("backup task does not panic")?;
+            .map_err(|e| SwapError::Io {
+                path: layout.data_dir(),
+                source: std::io::Error::other(format!("the backup task failed: {e}")),
+            })??;
     tracing::info!(
         "backup written to {} in {:?}",
         dest.display(),
@@ -297,31 +352,4 @@ async fn run_preupgrade(
         }
     }
     Ok(())
-}
-
-/// Finishes a swap that a previous switchyard was killed in the middle of.
-pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
-    let Some(rec) = journal.pending_swap()? else {
-        return Ok(());
-    };
-    tracing::warn!(
-        upgrade = %rec.name, height = rec.height, step = ?rec.step,
-        "a previous switchyard stopped in the middle of a swap; finishing it"
-    );
-    let mut rec = rec;
-    if rec.step == SwapStep::Stopping {
-        // The old node died with us (parent-death signal); make sure the binary exists before
-        // going on, exactly as a fresh swap would.
-        let new_bin = layout.upgrade_binary(&rec.name);
-        if Layout::check_executable(&new_bin).is_err() {
-            journal.finish_swap()?;
-            return Err(SwapError::MissingBinary {
-                name: rec.name.to_string(),
-                path: new_bin,
-                hint: "",
-            });
-        }
-        rec.step = SwapStep::BackingUp;
-    }
-    resume_from(cfg, layout, journal, rec).await
 }

@@ -27,7 +27,10 @@ use crate::layout::Layout;
 pub enum SwapStep {
     /// The old node is being stopped.
     Stopping,
-    /// The node is stopped; the data backup is being taken.
+    /// The node is stopped; the new binary is being made ready (checked, or downloaded from the
+    /// plan's info when nothing was staged).
+    Fetching,
+    /// The binary is ready; the data backup is being taken.
     BackingUp,
     /// Pre-upgrade hooks are running.
     PreUpgrade,
@@ -37,12 +40,26 @@ pub enum SwapStep {
     Recording,
 }
 
+/// The names of the points where the crash-safety tests make switchyard kill itself during a
+/// swap (`SWITCHYARD_TEST_FAULT`, honoured only by test builds), in the order a swap reaches
+/// them.
+pub const SWAP_FAULT_POINTS: &[&str] = &[
+    "after-journal",
+    "after-stop",
+    "after-fetch",
+    "after-backup",
+    "after-preupgrade",
+    "after-switch",
+    "after-record",
+];
+
 /// A swap in progress.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwapRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeKind,
+    #[serde(rename = "source")]
+    pub kind: UpgradeKind,
     #[serde(default)]
     pub info: String,
     pub from: Current,
@@ -55,7 +72,8 @@ pub struct SwapRecord {
 pub struct AppliedRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeKind,
+    #[serde(rename = "source")]
+    pub kind: UpgradeKind,
     pub applied_at: String,
 }
 
@@ -188,7 +206,7 @@ mod tests {
         let rec = SwapRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeKind::Plan,
+            kind: UpgradeKind::Plan,
             info: String::new(),
             from: Current::Genesis,
             step: SwapStep::BackingUp,
@@ -208,7 +226,7 @@ mod tests {
         let rec = AppliedRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeKind::Manual,
+            kind: UpgradeKind::Manual,
             applied_at: now_rfc3339(),
         };
         j.record_applied(rec.clone()).unwrap();

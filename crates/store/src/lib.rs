@@ -6,6 +6,7 @@
 //! - `backup`: the data backup taken before an upgrade ([`backup_data`]).
 //! - `manual`: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
 //! - `pidfile`: the node process we started, so a restarted switchyard can find its orphan.
+//! - `halt_record`: what `--halt-height` was seen to do on a binary, by its sha256.
 //! - *Staging*, getting the next binary onto disk early: `fetch` (download with resume),
 //!   `checksum` (digests), `archive` (safe unpacking), `staging` (verify, install atomically:
 //!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
@@ -19,6 +20,7 @@ mod backup;
 mod checksum;
 mod fetch;
 mod fsutil;
+mod halt_record;
 mod journal;
 mod layout;
 mod manual;
@@ -31,8 +33,15 @@ pub use archive::ArchiveError;
 pub use backup::{backup_data, BackupError};
 pub use checksum::{hash_file, hash_reader};
 pub use fetch::{FetchError, FetchOptions};
-pub use fsutil::{sync_dir, write_atomic, write_atomic_with_mode};
-pub use journal::{now_rfc3339, AppliedRecord, Journal, JournalError, SwapRecord, SwapStep};
+pub use fsutil::{
+    read_capped, sync_dir, write_atomic, write_atomic_with_mode, STATE_FILE_MAX_BYTES,
+};
+pub use halt_record::{
+    halt_record_path, load_learned_halt, record_learned_halt, HaltRecordError, LearnedHalt,
+};
+pub use journal::{
+    now_rfc3339, AppliedRecord, Journal, JournalError, SwapRecord, SwapStep, SWAP_FAULT_POINTS,
+};
 pub use layout::{Layout, LayoutError};
 pub use manual::{load_manual_upgrades, manual_upgrades_path, save_manual_upgrades, ManualError};
 pub use pidfile::{

@@ -65,5 +65,5 @@ pub use proposals::{ProposalStatus, RawPlan, UpgradeProposal};
 pub use query::{ChainClient, GovVersion, Transport};
 pub use rpc::{Limits, RpcClient};
 pub use snapshot::{snapshot, ChainSnapshot, SnapshotOptions};
-pub use view::{ChainView, PlanWithBinaries, ProposalWithBinaries, SeenIn, Upcoming};
+pub use view::{ChainView, HeightsRead, PlanWithBinaries, ProposalWithBinaries, SeenIn, Upcoming};
 pub use watcher::{ChainWatcher, WatcherOptions};

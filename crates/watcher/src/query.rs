@@ -98,18 +98,28 @@ impl ChainClient {
     }
 
     /// `/status`, or its gRPC equivalent when only gRPC is known.
+    ///
+    /// When the RPC does not answer and gRPC is known, the answer comes from gRPC: the height
+    /// that times a swap must be read over every route the node offers.
     pub async fn status(&self) -> Result<Status> {
         match (&self.rpc, &self.grpc) {
-            (Some(r), _) => r.status().await,
+            (Some(r), g) => match (r.status().await, g) {
+                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::status(g).await,
+                (res, _) => res,
+            },
             (None, Some(g)) => crate::grpc_node::status(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }
     }
 
     /// `/abci_info`, or its gRPC equivalent when only gRPC is known.
+    /// Falls back to gRPC like [`ChainClient::status`].
     pub async fn abci_info(&self) -> Result<AbciInfo> {
         match (&self.rpc, &self.grpc) {
-            (Some(r), _) => r.abci_info().await,
+            (Some(r), g) => match (r.abci_info().await, g) {
+                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::abci_info(g).await,
+                (res, _) => res,
+            },
             (None, Some(g)) => crate::grpc_node::abci_info(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }

@@ -26,6 +26,8 @@ pub struct ChainView {
     pub last_committed_height: Option<i64>,
     /// The app's version string from `/abci_info`.
     pub app_version: Option<String>,
+    /// The last time the block store's and the app's heights were read together.
+    pub heights_read: Option<HeightsRead>,
     pub catching_up: bool,
     /// Average block time over the recent window.
     pub average_block_time: Option<Duration>,
@@ -39,6 +41,17 @@ pub struct ChainView {
     pub last_error: Option<String>,
     /// When the view last changed from a successful query.
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The block store's height (`/status`) and the app's committed height (`/abci_info`) read in
+/// one refresh. They differ by one while a block executes, and for good when the node stopped
+/// before executing a block it already stored (a halt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct HeightsRead {
+    pub latest: i64,
+    pub committed: i64,
+    /// Counts reads, so two reads of the same heights are still two observations.
+    pub seq: u64,
 }
 
 impl ChainView {

@@ -24,7 +24,7 @@ use crate::plan_binaries::resolve_info;
 use crate::query::ChainClient;
 use crate::rpc::Limits;
 use crate::snapshot::{snapshot, SnapshotOptions};
-use crate::view::{upcoming, ChainView, PlanWithBinaries};
+use crate::view::{upcoming, ChainView, HeightsRead, PlanWithBinaries};
 
 /// Tuning of the watcher.
 #[derive(Debug, Clone)]
@@ -169,6 +169,9 @@ impl Loop {
         v.latest_height = Some(v.latest_height.unwrap_or(0).max(s.height));
         v.latest_block_time = Some(s.block_time);
         v.last_committed_height = s.app.as_ref().map(|a| a.last_block_height);
+        if let Some(a) = &s.app {
+            v.heights_read = Some(next_read(&v, s.height, a.last_block_height));
+        }
         v.app_version = s.app.and_then(|a| a.version);
         v.catching_up = s.catching_up;
         v.average_block_time = self.window.average().or(s.average_block_time);
@@ -184,23 +187,25 @@ impl Loop {
         Ok(())
     }
 
-    /// Light refresh: app info and plan (binaries re-resolved only when the plan changed).
+    /// Light refresh: the block store's and the app's heights, and the plan (binaries
+    /// re-resolved only when the plan changed).
+    ///
+    /// `/status` is read every time, also where the websocket feeds new heights: at a halt the
+    /// block store holds a block the app never committed, and no NewBlock event says so.
     async fn light(&mut self, client: &ChainClient) -> Result<(), WatchError> {
-        // Without an RPC address there is no block feed: heights come from here.
-        let status = match client.rpc() {
-            Some(_) => None,
-            None => Some(client.status().await?),
-        };
+        let s = client.status().await?;
         let app = client.abci_info().await?;
         let spec = client.current_plan().await?;
         let mut v = self.view_tx.borrow().clone();
-        if let Some(s) = status {
+        if client.rpc().is_none() {
+            // Without an RPC address there is no block feed: block times come from here.
             self.window.push(s.latest_block_height, s.latest_block_time);
-            v.latest_height = Some(s.latest_block_height);
             v.latest_block_time = Some(s.latest_block_time);
-            v.catching_up = s.catching_up;
             v.average_block_time = self.window.average().or(v.average_block_time);
         }
+        v.latest_height = Some(v.latest_height.unwrap_or(0).max(s.latest_block_height));
+        v.catching_up = s.catching_up;
+        v.heights_read = Some(next_read(&v, s.latest_block_height, app.last_block_height));
         v.last_committed_height = Some(app.last_block_height);
         v.app_version = app.version;
         v.plan = match spec {
@@ -232,6 +237,14 @@ impl Loop {
             v.average_block_time = Some(avg);
         }
         self.publish(v);
+    }
+}
+
+fn next_read(v: &ChainView, latest: i64, committed: i64) -> HeightsRead {
+    HeightsRead {
+        latest,
+        committed,
+        seq: v.heights_read.map_or(0, |r| r.seq.wrapping_add(1)),
     }
 }
 
