@@ -14,10 +14,12 @@
 //!   binary.
 //! - `heights`: the running node's sampled heights, and "stopped before its halt height".
 //! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`).
-//! - `restart`: the crash-restart policy (exponential backoff, crash-loop detection).
+//! - `backoff`: the doubling delay every retry loop uses.
+//! - `restart`: the crash-restart policy (backoff, crash-loop detection).
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
 //! - `decide`: the state machine that turns observations into decisions.
 
+mod backoff;
 mod decide;
 mod halt;
 mod heights;
@@ -29,6 +31,7 @@ mod schedule;
 mod staging_rules;
 mod upgrade_info;
 
+pub use backoff::Backoff;
 pub use decide::{
     desired_halt, height_watch, missed_manual, on_exit, on_start, rearm, skipped_halt,
     while_running, ArmedHalt, ExitDecision, ExitKind, HeightWatch, Known, Rearm, RearmReason,

@@ -6,6 +6,8 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use crate::backoff::Backoff;
+
 /// Settings for [`CrashPolicy`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CrashPolicyConfig {
@@ -67,14 +69,10 @@ impl CrashPolicy {
                 window: self.cfg.window,
             };
         }
-        let exp = recent.saturating_sub(1).min(30);
-        let delay = self
-            .cfg
-            .initial
-            .checked_mul(1u32 << exp)
-            .unwrap_or(self.cfg.max)
-            .min(self.cfg.max);
-        CrashDecision::RestartAfter(delay)
+        // The n-th crash in the window waits the n-th delay of the backoff.
+        let mut backoff = Backoff::new(self.cfg.initial, self.cfg.max);
+        let delay = (0..recent.max(1)).map(|_| backoff.next_delay()).last();
+        CrashDecision::RestartAfter(delay.unwrap_or(self.cfg.initial))
     }
 
     /// Crashes currently inside the window.

@@ -11,6 +11,7 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use switchyard_core::Backoff;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -263,14 +264,13 @@ async fn run(
         mem: EventMemory::default(),
         last_logged_error: None,
     };
-    let mut backoff = l.opts.backoff_initial;
+    let mut backoff = Backoff::new(l.opts.backoff_initial, l.opts.backoff_max);
     loop {
         let client = match ChainClient::connect(&endpoints, l.opts.limits).await {
             Ok(c) => c,
             Err(e) => {
                 l.fail(&e);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(l.opts.backoff_max);
+                tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
@@ -302,14 +302,13 @@ async fn run(
             match result {
                 Ok(()) => {
                     l.succeeded();
-                    backoff = l.opts.backoff_initial;
+                    backoff.reset();
                     failures = 0;
                 }
                 Err(e) => {
                     l.fail(&e);
                     failures += 1;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(l.opts.backoff_max);
+                    tokio::time::sleep(backoff.next_delay()).await;
                     // A persistently failing client (e.g. gRPC went away) is rebuilt.
                     if failures >= 3 {
                         break;
