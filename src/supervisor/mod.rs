@@ -119,6 +119,7 @@ impl<'a> Supervisor<'a> {
         check_fault_point(cfg)?;
         let layout = cfg.layout()?;
         let lock = home_guard::lock_home(&layout)?;
+        crate::commands::report_current_repair(&layout)?;
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);

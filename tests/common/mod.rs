@@ -153,10 +153,24 @@ impl Home {
             .unwrap_or(0)
     }
 
+    /// Where `current` points, relative to `cosmovisor/` when it points inside it (switchyard
+    /// writes absolute links; this keeps assertions short): "genesis", "upgrades/v2".
     pub fn current_target(&self) -> String {
-        std::fs::read_link(self.path().join("cosmovisor/current"))
-            .map(|p| p.display().to_string())
+        let root = self.path().join("cosmovisor");
+        std::fs::read_link(root.join("current"))
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .map(Path::to_path_buf)
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            })
             .unwrap_or_default()
+    }
+
+    /// The raw text of the `current` link.
+    pub fn current_link_text(&self) -> PathBuf {
+        std::fs::read_link(self.path().join("cosmovisor/current")).unwrap()
     }
 
     pub fn applied(&self) -> String {

@@ -32,7 +32,7 @@ mod staging_record;
 pub use archive::ArchiveError;
 pub use backup::{backup_data, BackupError};
 pub use checksum::{hash_file, hash_reader};
-pub use fetch::{FetchError, FetchOptions};
+pub use fetch::{download, Downloaded, FetchError, FetchOptions};
 pub use fsutil::{
     read_capped, sync_dir, write_atomic, write_atomic_with_mode, STATE_FILE_MAX_BYTES,
 };
@@ -42,7 +42,7 @@ pub use halt_record::{
 pub use journal::{
     now_rfc3339, AppliedRecord, Journal, JournalError, SwapRecord, SwapStep, SWAP_FAULT_POINTS,
 };
-pub use layout::{Layout, LayoutError};
+pub use layout::{CurrentRepair, Layout, LayoutError};
 pub use manual::{load_manual_upgrades, manual_upgrades_path, save_manual_upgrades, ManualError};
 pub use pidfile::{
     clear_node_record, is_same_process_alive, load_node_record, process_start_time,
