@@ -7,6 +7,14 @@
 //! or upper case (`daemon_name = "simd"`), as cosmovisor writes them. Our own settings use the
 //! `SWITCHYARD_` prefix.
 //!
+//! Variables that cosmovisor once read and later dropped, which setup guides still set
+//! (`DAEMON_LOG_BUFFER_SIZE`), are accepted from the environment and the file, have no effect, and
+//! are listed by `switchyard config` as ignored ([`OBSOLETE`]).
+//!
+//! In the file, a duration given as a bare TOML integer counts nanoseconds: that is how
+//! cosmovisor v1.6+ writes `daemon_poll_interval` and the other durations into the
+//! `config.toml` its `init` creates, and how it reads them back.
+//!
 //! Where switchyard's default differs from cosmovisor's it is on purpose and listed in the README:
 //! `DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM` (true) and `DAEMON_SHUTDOWN_GRACE` (10s rather than an
 //! immediate SIGKILL).
@@ -50,6 +58,28 @@ pub enum ConfigError {
     #[error("config file {path} has unknown key {key:?}")]
     UnknownKey { path: PathBuf, key: String },
 }
+
+/// A variable cosmovisor dropped, with what became of it; accepted and ignored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ignored {
+    pub key: &'static str,
+    pub value: String,
+    pub source: Source,
+    pub why: &'static str,
+}
+
+/// Variables that some cosmovisor read and a later one dropped, and why they no longer matter.
+pub const OBSOLETE: &[(&str, &str)] = &[(
+    "DAEMON_LOG_BUFFER_SIZE",
+    "cosmovisor before v1.0 scanned the node's output for the upgrade message with a buffer of this size; since v1.0 (and in switchyard) the node's data/upgrade-info.json is watched instead",
+)];
+
+/// Duration keys, whose bare TOML integers in the file are nanoseconds (see the module docs).
+const DURATION_KEYS: &[&str] = &[
+    "DAEMON_RESTART_DELAY",
+    "DAEMON_SHUTDOWN_GRACE",
+    "DAEMON_POLL_INTERVAL",
+];
 
 /// One row of `switchyard config`.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -109,6 +139,8 @@ pub struct Config {
 
     /// Every key with its value and source, in a stable order.
     pub entries: Vec<Entry>,
+    /// Obsolete variables that were set (and are ignored).
+    pub ignored: Vec<Ignored>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -220,10 +252,26 @@ impl Config {
                 .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
                 .filter(|p| p.is_file()),
         };
-        let file_values = match &file_path {
+        let (file_values, file_obsolete) = match &file_path {
             Some(p) => read_file(p)?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), BTreeMap::new()),
         };
+        let ignored = OBSOLETE
+            .iter()
+            .filter_map(|&(key, why)| {
+                let (value, source) = match (env_get(key), file_obsolete.get(key)) {
+                    (Some(v), _) => (v, Source::Env),
+                    (None, Some(v)) => (v.clone(), Source::File),
+                    (None, None) => return None,
+                };
+                Some(Ignored {
+                    key,
+                    value,
+                    source,
+                    why,
+                })
+            })
+            .collect();
         let mut values = BTreeMap::new();
         for &(key, default) in all_keys() {
             let entry = if let Some(v) = env_get(key) {
@@ -356,6 +404,7 @@ impl Config {
                     Entry { key, value, source }
                 })
                 .collect(),
+            ignored,
             file: file_path,
         };
         Ok(cfg)
@@ -396,7 +445,10 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError> {
+/// Known keys and obsolete keys of a config file, each with its value as text.
+type FileValues = BTreeMap<&'static str, String>;
+
+fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
         path: path.to_path_buf(),
         why: e.to_string(),
@@ -407,10 +459,15 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
             path: path.to_path_buf(),
             why: e.to_string(),
         })?;
-    let mut out = BTreeMap::new();
+    let mut known = BTreeMap::new();
+    let mut obsolete = BTreeMap::new();
     for (k, v) in table {
         let upper = k.to_ascii_uppercase();
-        let Some(&(key, _)) = all_keys().find(|(name, _)| *name == upper) else {
+        let (key, into) = if let Some(&(key, _)) = all_keys().find(|(name, _)| *name == upper) {
+            (key, &mut known)
+        } else if let Some(&(key, _)) = OBSOLETE.iter().find(|(name, _)| *name == upper) {
+            (key, &mut obsolete)
+        } else {
             return Err(ConfigError::UnknownKey {
                 path: path.to_path_buf(),
                 key: k,
@@ -418,6 +475,16 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
         };
         let value = match v {
             toml::Value::String(s) => s,
+            // cosmovisor's own config.toml stores durations as integer nanoseconds.
+            toml::Value::Integer(i) if DURATION_KEYS.contains(&key) => {
+                if i < 0 {
+                    return Err(ConfigError::File {
+                        path: path.to_path_buf(),
+                        why: format!("key {k:?} is a negative duration ({i} ns)"),
+                    });
+                }
+                format!("{i}ns")
+            }
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Float(f) => f.to_string(),
@@ -431,16 +498,18 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
                 })
             }
         };
-        out.insert(key, value);
+        into.insert(key, value);
     }
-    Ok(out)
+    Ok((known, obsolete))
 }
 
-/// Go's `strconv.ParseBool`.
+/// Go's `strconv.ParseBool`, and `true`/`false` in any case as cosmovisor reads them.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        "1" | "t" | "T" => Some(true),
+        "0" | "f" | "F" => Some(false),
+        s if s.eq_ignore_ascii_case("true") => Some(true),
+        s if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
 }
@@ -454,7 +523,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut total = 0f64;
+    let too_long = || format!("{s:?} is too long a duration");
+    // Exact decimal arithmetic in nanoseconds (`0.3s` is 300 ms, not 299.999... ms).
+    let mut total: u128 = 0;
     let mut rest = s;
     while !rest.is_empty() {
         let num_len = rest
@@ -463,26 +534,44 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         if num_len == 0 {
             return Err(format!("expected a number in {s:?}"));
         }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("bad number in {s:?}"))?;
+        let number = &rest[..num_len];
+        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
+        if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
+            return Err(format!("bad number in {s:?}"));
+        }
         rest = &rest[num_len..];
         let unit_len = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
             .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
+        let unit_ns: u128 = match &rest[..unit_len] {
+            "ns" => 1,
+            "us" | "µs" => 1_000,
+            "ms" => 1_000_000,
+            "s" => 1_000_000_000,
+            "m" => 60_000_000_000,
+            "h" => 3_600_000_000_000,
             u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
         };
-        total += n * scale;
+        let digits = |d: &str| -> Result<u128, String> {
+            if d.is_empty() {
+                Ok(0)
+            } else {
+                d.parse::<u128>().map_err(|_| too_long())
+            }
+        };
+        let whole = digits(int)?.checked_mul(unit_ns).ok_or_else(too_long)?;
+        // Only as many fraction digits as can matter (below a nanosecond they cannot).
+        let frac = &frac[..frac.len().min(20)];
+        let part = digits(frac)?.checked_mul(unit_ns).ok_or_else(too_long)?
+            / 10u128.pow(frac.len() as u32);
+        total = total
+            .checked_add(whole)
+            .and_then(|t| t.checked_add(part))
+            .ok_or_else(too_long)?;
         rest = &rest[unit_len..];
     }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("{s:?} is too long a duration"))
+    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| too_long())?;
+    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -595,6 +684,58 @@ mod tests {
     }
 
     #[test]
+    fn obsolete_variables_are_accepted_and_listed_as_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "daemon_log_buffer_size = 512\n").unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.ignored.len(), 1);
+        assert_eq!(c.ignored[0].key, "DAEMON_LOG_BUFFER_SIZE");
+        assert_eq!(
+            (c.ignored[0].value.as_str(), &c.ignored[0].source),
+            ("512", &Source::File)
+        );
+        let c =
+            Config::from_sources(&env(&[("DAEMON_LOG_BUFFER_SIZE", "256")]), Some(&file)).unwrap();
+        assert_eq!(
+            (c.ignored[0].value.as_str(), &c.ignored[0].source),
+            ("256", &Source::Env)
+        );
+        assert!(c.entries.iter().all(|e| e.key != "DAEMON_LOG_BUFFER_SIZE"));
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert!(c.ignored.is_empty());
+    }
+
+    #[test]
+    fn integer_durations_in_the_file_are_nanoseconds_as_cosmovisor_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "daemon_poll_interval = 300000000\ndaemon_restart_delay = 0\ndaemon_shutdown_grace = 5000000000\ndaemon_preupgrade_max_retries = 2\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_millis(300));
+        assert_eq!(c.restart_delay, Duration::ZERO);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.preupgrade_max_retries, 2);
+        std::fs::write(&file, "daemon_shutdown_grace = -1\n").unwrap();
+        let err = Config::from_sources(&env(&[]), Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("daemon_shutdown_grace"), "{err}");
+    }
+
+    #[test]
+    fn booleans_in_any_case_like_cosmovisor() {
+        for (v, want) in [("TrUe", true), ("FALSE", false), ("1", true), ("f", false)] {
+            let c = Config::from_sources(&env(&[("UNSAFE_SKIP_BACKUP", v)]), None).unwrap();
+            assert_eq!(c.unsafe_skip_backup, want, "{v}");
+        }
+    }
+
+    #[test]
     fn a_bare_poll_interval_is_milliseconds_like_cosmovisor() {
         let c = Config::from_sources(&env(&[("DAEMON_POLL_INTERVAL", "500")]), None).unwrap();
         assert_eq!(c.poll_interval, Duration::from_millis(500));
@@ -612,5 +753,13 @@ mod tests {
             .contains("too long"));
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("ms").is_err());
+        assert_eq!(
+            parse_duration("300000000ns").unwrap(),
+            Duration::from_millis(300)
+        );
+        assert_eq!(parse_duration("0.3s").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_duration("1h0.5m").unwrap(), Duration::from_secs(3630));
+        assert!(parse_duration("1..5s").is_err());
+        assert!(parse_duration(".s").is_err());
     }
 }
