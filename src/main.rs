@@ -1,4 +1,4 @@
-//! switchyard's entry point: parse the command line, load the configuration, dispatch.
+//! switchyard's entry point: read the command line, load the configuration, dispatch.
 //!
 //! The work lives in the `switchyard-*` crates (core, watcher, store, exec) and in
 //! [`commands`]; this file only wires them together and turns errors into exit codes.
@@ -9,14 +9,23 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod sums_file;
 mod supervisor;
 mod upgrade_binary;
 
-use clap::Parser;
-
 fn main() {
-    let cli = cli::Cli::parse();
-    let cfg = match config::Config::load(cli.config.as_deref()) {
+    let inv = match cli::Invocation::from_args(std::env::args_os().collect()) {
+        Ok(inv) => inv,
+        Err(e) => {
+            eprintln!("switchyard: {e}");
+            std::process::exit(2);
+        }
+    };
+    // Generated from the command line's own definition: no configuration needed.
+    if let Some(code) = commands::docs(&inv.cli.command) {
+        std::process::exit(code);
+    }
+    let cfg = match config::Config::load(inv.cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("switchyard: configuration error: {e}");
@@ -24,7 +33,12 @@ fn main() {
         }
     };
     logging::init(&cfg);
-    let code = match commands::dispatch(cli.command, &cfg) {
+    if let Some(word) = &inv.legacy_word {
+        tracing::warn!(
+            "`switchyard {word} ...` is the pre-v1 cosmovisor form; write `switchyard run {word} ...` (running it as that)"
+        );
+    }
+    let code = match commands::dispatch(inv.cli.command, &cfg) {
         Ok(code) => code,
         Err(e) => {
             tracing::error!("{e:#}");

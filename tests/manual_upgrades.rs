@@ -406,12 +406,12 @@ fn collisions_are_refused_with_a_reason() {
             "two upgrades cannot run at one height",
         ),
         (
-            vec!["add-upgrade", "fix1", bin, "--height", "200", "--force"],
-            "already scheduled",
+            vec!["add-upgrade", "fix1", bin, "--height", "200"],
+            "pass --force to replace it",
         ),
         (
-            vec!["add-upgrade", "fix3", bin, "--height", "0"],
-            "must be positive",
+            vec!["add-upgrade", "fix3", bin, "--height=-5"],
+            "must be a positive block height",
         ),
     ] {
         let out = home.cmd(&args);
