@@ -728,6 +728,34 @@ mod tests {
     }
 
     #[test]
+    fn a_config_toml_written_by_cosmovisor_init_is_read() {
+        // The shape cosmovisor v1.6+ `init` exports: every key, durations as nanoseconds.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let home = dir.path().to_str().unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "daemon_home = '{home}'\ndaemon_name = 'simd'\ndaemon_allow_download_binaries = false\n\
+                 daemon_download_must_have_checksum = false\ndaemon_restart_after_upgrade = true\n\
+                 daemon_restart_delay = 0\ndaemon_shutdown_grace = 0\ndaemon_poll_interval = 300000000\n\
+                 unsafe_skip_backup = false\ndaemon_data_backup_dir = '{home}'\ndaemon_preupgrade_max_retries = 0\n\
+                 daemon_grpc_address = 'localhost:9090'\ncosmovisor_disable_logs = false\ncosmovisor_color_logs = true\n\
+                 cosmovisor_timeformat_logs = 'kitchen'\ncosmovisor_custom_preupgrade = ''\ncosmovisor_disable_recase = false\n"
+            ),
+        )
+        .unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.daemon_name.as_deref(), Some("simd"));
+        assert_eq!(c.home.as_deref(), Some(dir.path()));
+        assert_eq!(c.poll_interval, Duration::from_millis(300));
+        assert_eq!(c.shutdown_grace, Duration::ZERO);
+        assert!(!c.download_must_have_checksum);
+        assert_eq!(c.custom_preupgrade, None);
+        assert_eq!(c.grpc_address.as_deref(), Some("localhost:9090"));
+    }
+
+    #[test]
     fn booleans_in_any_case_like_cosmovisor() {
         for (v, want) in [("TrUe", true), ("FALSE", false), ("1", true), ("f", false)] {
             let c = Config::from_sources(&env(&[("UNSAFE_SKIP_BACKUP", v)]), None).unwrap();

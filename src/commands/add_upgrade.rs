@@ -186,7 +186,7 @@ fn parse_upgrade_file(text: &str, disable_recase: bool) -> anyhow::Result<Vec<Ba
         let fields: Vec<&str> = record.iter().collect();
         let line = fields.join(",");
         match fields.as_slice() {
-            [one] if one.is_empty() => {}
+            [""] => {}
             // Older switchyard: `name:path:height` entries, one or more per line.
             f if f.iter().all(|x| x.matches(':').count() >= 2) => {
                 out.extend(parse_list(&line, disable_recase)?)
