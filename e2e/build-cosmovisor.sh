@@ -18,13 +18,15 @@ MOD=cosmossdk.io/tools/cosmovisor
 
 die() { echo "[build-cosmovisor] ERROR: $*" >&2; exit 1; }
 command -v go >/dev/null || die "go is not installed (need Go >= 1.21 on PATH)"
+cached() { [ -x "$OUT/bin/cosmovisor" ] && [ -f "$OUT/BUILD-OK" ]; }
+# Cached: no lock needed (the stamp is written last), so a long build of something else in the
+# same cache does not hold this up.
+if cached; then echo "$OUT/bin/cosmovisor"; exit 0; fi
 mkdir -p "$CACHE"
-# One build at a time per cache, shared with build-binaries.sh.
+# One build at a time per cache, shared with build-binaries.sh; look again once it is ours.
 exec 9>"$CACHE/.lock"
 command -v flock >/dev/null && flock 9
-if [ -x "$OUT/bin/cosmovisor" ] && [ -f "$OUT/BUILD-OK" ]; then
-  echo "$OUT/bin/cosmovisor"; exit 0
-fi
+if cached; then echo "$OUT/bin/cosmovisor"; exit 0; fi
 export GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN=local
 t0=$(date +%s)
 tdir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cosmovisor-build.XXXXXX")
