@@ -85,6 +85,7 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct AddUpgradeArgs {
+    /// The upgrade's name, as the plan spells it (lowercased unless COSMOVISOR_DISABLE_RECASE).
     pub name: String,
     /// The binary to copy in (or give --url).
     #[arg(required_unless_present = "url", conflicts_with = "url")]

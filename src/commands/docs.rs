@@ -13,10 +13,18 @@ use crate::cli::Cli;
 /// Prints the completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
     let mut cmd = Cli::command();
+    let mut buf = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "switchyard", &mut buf);
+    print_all(&buf)
+}
+
+/// Writes `bytes` to stdout; a reader that stops early (`| head`) is not an error.
+fn print_all(bytes: &[u8]) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    clap_complete::generate(shell, &mut cmd, "switchyard", &mut out);
-    out.flush()?;
-    Ok(())
+    match out.write_all(bytes).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// Prints the man page (section 1, roff) of switchyard, or with `out_dir` writes that page and one
@@ -25,9 +33,9 @@ pub fn man(out_dir: Option<&Path>) -> anyhow::Result<()> {
     let cmd = Cli::command();
     match out_dir {
         None => {
-            let mut out = std::io::stdout().lock();
-            clap_mangen::Man::new(cmd).render(&mut out)?;
-            out.flush()?;
+            let mut buf = Vec::new();
+            clap_mangen::Man::new(cmd).render(&mut buf)?;
+            print_all(&buf)?;
         }
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
