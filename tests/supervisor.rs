@@ -545,14 +545,28 @@ fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
         "{}",
         second.log()
     );
+    // The second node's record is written right after it is spawned, which may be a moment
+    // after it logged its start.
+    let pid_file = home.path().join("cosmovisor/switchyard/node.pid");
+    let second_node = || {
+        std::fs::read(&pid_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["pid"].as_i64())
+            .map(|p| p as i32)
+            .filter(|p| *p != orphan)
+    };
+    wait_for(
+        "the second node's pid record",
+        T,
+        || second_node().is_some(),
+        || second.log(),
+    );
+    let node = second_node().unwrap();
     second.signal(9);
     second.wait(T);
     // Clean up the second node (it ignores SIGTERM as well).
-    let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),
-    )
-    .unwrap();
-    send(rec["pid"].as_i64().unwrap() as i32, 9);
+    send(node, 9);
 }
 
 #[test]
