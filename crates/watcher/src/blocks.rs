@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::respawn::respawn_on_panic;
 use crate::rpc::RpcClient;
 use crate::wire::{envelope_result, BlockHeader, EnvelopeError};
 
@@ -94,7 +95,13 @@ impl BlockFeed {
     pub fn spawn(rpc: RpcClient, opts: BlockFeedOptions) -> Self {
         let (tx, _) = broadcast::channel(256);
         let (state_tx, state) = watch::channel(FeedState::default());
-        let task = tokio::spawn(run(rpc, opts, tx.clone(), state_tx));
+        let t = tx.clone();
+        let task = tokio::spawn(respawn_on_panic(
+            "block feed",
+            opts.backoff_initial,
+            move || run(rpc.clone(), opts, t.clone(), state_tx.clone()),
+            |_| {},
+        ));
         BlockFeed {
             blocks: tx,
             state,
@@ -186,7 +193,7 @@ async fn run(
             };
             tokio::time::sleep(wait).await;
         }
-        backoff = (backoff * 2).min(opts.backoff_max);
+        backoff = backoff.saturating_mul(2).min(opts.backoff_max);
     }
 }
 

@@ -35,6 +35,7 @@
 //!   `snapshot`: one look at the chain.
 //! - `blocks`: the NewBlock feed. `block_times`: average block time.
 //! - `watcher`: the long-running [`ChainWatcher`]; `events`: what changed, for logs.
+//!   `respawn`: a background loop that panics is logged and started again.
 //! - `halt_file`: the node's `data/upgrade-info.json`.
 //! - `error`: the crate's error type, [`WatchError`].
 
@@ -49,6 +50,7 @@ mod halt_file;
 mod plan_binaries;
 mod proposals;
 mod query;
+mod respawn;
 mod rpc;
 mod snapshot;
 mod view;
