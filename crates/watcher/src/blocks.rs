@@ -243,7 +243,7 @@ async fn session(
             Ok(v) => v,
             Err(e) => return Err(format!("a message that is not JSON ({e})")),
         };
-        let result = match envelope_result(&v) {
+        let result = match envelope_result(v) {
             Ok(r) => r,
             Err(EnvelopeError::Remote(why)) => {
                 return Err(format!("the node refused the subscription: {why}"))
@@ -259,7 +259,7 @@ async fn session(
             });
             continue;
         }
-        match BlockHeader::from_event_result(result) {
+        match BlockHeader::from_event_result(&result) {
             Ok(Some(h)) => {
                 em.emit(h, BlockSource::Websocket);
                 delivered = true;

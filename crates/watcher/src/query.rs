@@ -298,13 +298,13 @@ mod tests {
     #[test]
     fn real_current_plan_answer_decodes() {
         let p = format!(
-            "{}/../../tests/fixtures/real/cosmos-node-exporter/upgrade-plan.json",
+            "{}/tests/fixtures/cometbft/cosmos-node-exporter__upgrade-plan.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let a =
-            crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap())
+            crate::wire::AbciQueryAnswer::from_result(&crate::wire::envelope_result(v).unwrap())
                 .unwrap();
         let r = upgrade::QueryCurrentPlanResponse::decode(a.value.as_slice()).unwrap();
         let plan = RawPlan::from(r.plan.unwrap());
