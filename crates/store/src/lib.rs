@@ -12,6 +12,7 @@
 //!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
 //!   `staging_record` (what was staged, from where, and how its preflight went).
 //! - `fsutil`: atomic writes and directory fsync.
+//! - [`fuzzing`] (public on purpose): the archive unpacker on a file, for the fuzz targets.
 //! - `untrusted_file`: reading a small file others can write to without blocking on a FIFO or
 //!   reading an endless one ([`read_untrusted_file`]).
 //!
@@ -22,6 +23,7 @@ mod backup;
 mod checksum;
 mod fetch;
 mod fsutil;
+pub mod fuzzing;
 mod halt_record;
 mod journal;
 mod layout;

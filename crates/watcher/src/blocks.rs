@@ -239,34 +239,52 @@ async fn session(
             Message::Close(_) => return Ok(delivered),
             _ => continue,
         };
-        let v: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => return Err(format!("a message that is not JSON ({e})")),
-        };
-        let result = match envelope_result(v) {
-            Ok(r) => r,
-            Err(EnvelopeError::Remote(why)) => {
-                return Err(format!("the node refused the subscription: {why}"))
+        match read_message(&text)? {
+            // The subscription is up once the node acknowledges it with an empty result.
+            Announcement::Ack if !acked => {
+                acked = true;
+                state.send_modify(|s| {
+                    s.websocket_connected = true;
+                    s.websocket_sessions += 1;
+                });
             }
-            Err(EnvelopeError::Shape(why)) => return Err(why),
-        };
-        // The subscription is up once the node acknowledges it with an empty result.
-        if !acked && result.as_object().is_some_and(|o| o.is_empty()) {
-            acked = true;
-            state.send_modify(|s| {
-                s.websocket_connected = true;
-                s.websocket_sessions += 1;
-            });
-            continue;
-        }
-        match BlockHeader::from_event_result(&result) {
-            Ok(Some(h)) => {
+            Announcement::Block(h) => {
                 em.emit(h, BlockSource::Websocket);
                 delivered = true;
             }
-            Ok(None) => {}
-            Err(e) => return Err(format!("a NewBlock event that cannot be read: {e}")),
+            Announcement::Ack | Announcement::Other => {}
         }
+    }
+}
+
+/// What one websocket message from the node says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Announcement {
+    /// An empty `result`: the subscription acknowledgement.
+    Ack,
+    Block(BlockHeader),
+    /// Another event.
+    Other,
+}
+
+/// Decodes one websocket message; an error ends the session (and names what was wrong).
+pub(crate) fn read_message(text: &str) -> Result<Announcement, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("a message that is not JSON ({e})"))?;
+    let result = match envelope_result(v) {
+        Ok(r) => r,
+        Err(EnvelopeError::Remote(why)) => {
+            return Err(format!("the node refused the subscription: {why}"))
+        }
+        Err(EnvelopeError::Shape(why)) => return Err(why),
+    };
+    if result.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(Announcement::Ack);
+    }
+    match BlockHeader::from_event_result(&result) {
+        Ok(Some(h)) => Ok(Announcement::Block(h)),
+        Ok(None) => Ok(Announcement::Other),
+        Err(e) => Err(format!("a NewBlock event that cannot be read: {e}")),
     }
 }
 

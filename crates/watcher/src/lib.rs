@@ -38,12 +38,14 @@
 //!   `respawn`: a background loop that panics is logged and started again.
 //! - `halt_file`: the node's `data/upgrade-info.json`.
 //! - `error`: the crate's error type, [`WatchError`].
+//! - [`fuzzing`] (public on purpose): the decoders above on raw bytes, for the fuzz targets.
 
 mod block_times;
 mod blocks;
 mod endpoints;
 mod error;
 mod events;
+pub mod fuzzing;
 mod grpc;
 mod grpc_node;
 mod halt_file;
