@@ -751,6 +751,27 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_millis(500));
     }
 
+    /// Every kept fuzz finding and seed of the `config_file` target (fuzz/regressions,
+    /// fuzz/seeds) parses to a value or an error, never a panic.
+    #[test]
+    fn config_fuzz_inputs_replay() {
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut n = 0;
+        for kind in ["regressions", "seeds"] {
+            let Ok(rd) = std::fs::read_dir(fuzz.join(kind).join("config_file")) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(&p).unwrap();
+                let _ = parse_duration(&String::from_utf8_lossy(&bytes));
+                let _ = Config::from_sources(&env(&[]), Some(&p));
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "only {n} inputs");
+    }
+
     #[test]
     fn go_durations() {
         for (text, want) in [

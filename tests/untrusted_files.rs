@@ -45,7 +45,11 @@ fn show_upgrade_info_refuses_a_fifo_and_an_endless_device() {
     let out = finishes(c, Duration::from_secs(30));
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("FIFO") && err.contains("upgrade-info.json"), "{}", text(&out));
+    assert!(
+        err.contains("FIFO") && err.contains("upgrade-info.json"),
+        "{}",
+        text(&out)
+    );
 
     std::fs::remove_file(&info).unwrap();
     std::os::unix::fs::symlink("/dev/zero", &info).unwrap();
@@ -70,7 +74,11 @@ fn run_starts_the_node_despite_a_fifo_at_the_halt_file() {
         || home.committed() >= 2,
         || run.log(),
     );
-    assert!(run.log().contains("FIFO"), "the FIFO is reported: {}", run.log());
+    assert!(
+        run.log().contains("FIFO"),
+        "the FIFO is reported: {}",
+        run.log()
+    );
     run.stop();
 }
 
@@ -84,5 +92,9 @@ fn a_config_file_that_is_a_fifo_is_a_configuration_error() {
     let out = finishes(c, Duration::from_secs(30));
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("FIFO") && err.contains("config.toml"), "{}", text(&out));
+    assert!(
+        err.contains("FIFO") && err.contains("config.toml"),
+        "{}",
+        text(&out)
+    );
 }

@@ -9,7 +9,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let kind = ["tar.gz", "tar", "zip"][usize::from(which % 3)];
     let shm = std::path::Path::new("/dev/shm");
-    let base = if shm.is_dir() { shm } else { &std::env::temp_dir() };
+    let base = if shm.is_dir() {
+        shm
+    } else {
+        &std::env::temp_dir()
+    };
     let dir = tempfile::tempdir_in(base).unwrap();
     let file = dir.path().join("download");
     std::fs::write(&file, body).unwrap();

@@ -226,7 +226,10 @@ mod tests {
             );
         }
         // Visible non-ASCII letters stay allowed.
-        assert_eq!(UpgradeName::parse("v2-é-ж", false).unwrap().as_str(), "v2-é-ж");
+        assert_eq!(
+            UpgradeName::parse("v2-é-ж", false).unwrap().as_str(),
+            "v2-é-ж"
+        );
     }
 
     #[test]

@@ -320,7 +320,11 @@ mod tests {
     /// a character and panic (found reading the code; the `plan_info` fuzz target finds it too).
     #[test]
     fn percent_then_a_multibyte_character_is_an_error_not_a_panic() {
-        for url in ["https://h/x?checksum=%aé", "https://h/x?checksum=%é", "https://h/x?checksum=%"] {
+        for url in [
+            "https://h/x?checksum=%aé",
+            "https://h/x?checksum=%é",
+            "https://h/x?checksum=%",
+        ] {
             assert!(BinarySource::from_url(url).is_err(), "{url}");
         }
     }

@@ -95,7 +95,9 @@ fn go_build_info(bin: &Path) -> Option<String> {
     let elf = object::File::parse(&cache).ok()?;
     let section = elf.section_by_name(".go.buildinfo")?;
     // The header is 32 bytes; the inline strings are small (kilobytes).
-    let data = section.data_range(section.address(), section.size().min(1 << 20)).ok()??;
+    let data = section
+        .data_range(section.address(), section.size().min(1 << 20))
+        .ok()??;
     modinfo_from_section(data)
 }
 
@@ -262,7 +264,10 @@ mod tests {
             Some("v0.46.16"),
         );
         let info = go_build_info(&bin).expect("a .go.buildinfo section with inline strings");
-        assert!(info.contains("mod\tgithub.com/cosmos/cosmos-sdk\tv0.46.16"), "{info}");
+        assert!(
+            info.contains("mod\tgithub.com/cosmos/cosmos-sdk\tv0.46.16"),
+            "{info}"
+        );
         assert_eq!(
             sdk_version_from_build_info(&bin),
             SdkVersion::parse("v0.46.16")
@@ -291,7 +296,10 @@ mod tests {
             None,
         );
         let info = go_build_info(&bin).expect("a .go.buildinfo section");
-        assert!(info.contains("dep\tgithub.com/cosmos/cosmos-sdk\tv0.50.10"), "{info}");
+        assert!(
+            info.contains("dep\tgithub.com/cosmos/cosmos-sdk\tv0.50.10"),
+            "{info}"
+        );
         assert!(info.contains("=>\t./sdk"), "{info}");
         assert_eq!(
             sdk_version_from_build_info(&bin),
@@ -326,7 +334,11 @@ mod tests {
         assert_eq!(modinfo_from_section(&past), None, "string past the end");
         let mut old = sec.clone();
         old[15] = 0;
-        assert_eq!(modinfo_from_section(&old), None, "pointer layout: not inline");
+        assert_eq!(
+            modinfo_from_section(&old),
+            None,
+            "pointer layout: not inline"
+        );
         assert_eq!(modinfo_from_section(b"\xff Go"), None);
         assert_eq!(parse_build_info(b""), None);
     }

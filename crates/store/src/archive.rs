@@ -767,7 +767,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = dir.path().join("a.zip");
         fs::write(&a, bytes).unwrap();
-        unpack(&a, ArchiveKind::Zip, &dir.path().join("out"), &UnpackLimits::default())
+        unpack(
+            &a,
+            ArchiveKind::Zip,
+            &dir.path().join("out"),
+            &UnpackLimits::default(),
+        )
     }
 
     /// Two entries named exactly `bin/simd` (the zip crate keeps one of them, so the archive was

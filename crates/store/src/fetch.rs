@@ -188,9 +188,11 @@ async fn download_inner(
     opts: &FetchOptions,
 ) -> Result<Downloaded, FetchError> {
     let target = request_url(check_url(url, opts.allow_http)?);
-    let client = client(opts.connect_timeout, opts.read_timeout, opts.allow_http).map_err(|e| FetchError::Refused {
-        url: url.to_string(),
-        detail: format!("cannot build an HTTP client: {}", chain(&e)),
+    let client = client(opts.connect_timeout, opts.read_timeout, opts.allow_http).map_err(|e| {
+        FetchError::Refused {
+            url: url.to_string(),
+            detail: format!("cannot build an HTTP client: {}", chain(&e)),
+        }
     })?;
     let io = |source| FetchError::Io {
         path: dest.to_path_buf(),
@@ -325,7 +327,10 @@ pub async fn fetch_document(url: &str, opts: &DocumentOptions) -> Result<Vec<u8>
         .map_err(|_| FetchError::Failed {
             url: url.to_string(),
             attempts: 1,
-            detail: format!("no complete answer within {:.0}s", opts.timeout.as_secs_f64()),
+            detail: format!(
+                "no complete answer within {:.0}s",
+                opts.timeout.as_secs_f64()
+            ),
         })?
 }
 

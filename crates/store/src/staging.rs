@@ -285,7 +285,11 @@ async fn stage_inner(
         });
     }
     let area = {
-        let (s, u, d) = (staging.clone(), layout.upgrades_dir(), layout.upgrade_dir(name));
+        let (s, u, d) = (
+            staging.clone(),
+            layout.upgrades_dir(),
+            layout.upgrade_dir(name),
+        );
         blocking(&staging, move || workspace::work_area(&s, &u, &d))
             .await?
             .map_err(|e| StageError::NotWritable {

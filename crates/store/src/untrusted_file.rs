@@ -135,7 +135,10 @@ mod tests {
         // Exactly at the cap is fine; one byte more is not.
         assert_eq!(read_untrusted_file(&f, 2).unwrap().unwrap(), b"{}");
         let e = read_untrusted_file(&f, 1).unwrap_err();
-        assert!(matches!(e, UntrustedFileError::TooLarge { limit: 1, .. }), "{e}");
+        assert!(
+            matches!(e, UntrustedFileError::TooLarge { limit: 1, .. }),
+            "{e}"
+        );
         assert!(e.to_string().contains("f.json"), "{e}");
     }
 
@@ -161,12 +164,24 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &link).unwrap();
         let e = read_untrusted_file(&link, 4 << 20).unwrap_err();
         assert!(
-            matches!(e, UntrustedFileError::NotRegular { what: "a character device", .. }),
+            matches!(
+                e,
+                UntrustedFileError::NotRegular {
+                    what: "a character device",
+                    ..
+                }
+            ),
             "{e}"
         );
         let e = read_untrusted_file(dir.path(), 10).unwrap_err();
         assert!(
-            matches!(e, UntrustedFileError::NotRegular { what: "a folder", .. }),
+            matches!(
+                e,
+                UntrustedFileError::NotRegular {
+                    what: "a folder",
+                    ..
+                }
+            ),
             "{e}"
         );
     }
@@ -178,7 +193,13 @@ mod tests {
         let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
         let e = read_untrusted_file(&sock, 10).unwrap_err();
         assert!(
-            matches!(e, UntrustedFileError::NotRegular { what: "a socket", .. }),
+            matches!(
+                e,
+                UntrustedFileError::NotRegular {
+                    what: "a socket",
+                    ..
+                }
+            ),
             "{e}"
         );
     }
@@ -187,6 +208,9 @@ mod tests {
     fn the_cap_bounds_the_read_itself() {
         // /proc/self/... files report size 0 but can be long: the cap holds whatever the size says.
         let e = read_untrusted_file(Path::new("/proc/self/maps"), 8).unwrap_err();
-        assert!(matches!(e, UntrustedFileError::TooLarge { limit: 8, .. }), "{e}");
+        assert!(
+            matches!(e, UntrustedFileError::TooLarge { limit: 8, .. }),
+            "{e}"
+        );
     }
 }

@@ -332,7 +332,14 @@ impl Tmpfs {
     fn mount(at: &std::path::Path, options: &str) -> Tmpfs {
         std::fs::create_dir_all(at).unwrap();
         let out = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", options, "switchyard-test", &at.to_string_lossy()])
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                options,
+                "switchyard-test",
+                &at.to_string_lossy(),
+            ])
             .output()
             .expect("running mount(8)");
         assert!(
@@ -361,9 +368,15 @@ async fn upgrades_on_another_filesystem_is_staged_there() {
     let c = Case::new();
     let upgrades = c.layout.upgrades_dir();
     let _m = Tmpfs::mount(&upgrades, "size=16m");
-    let rec = c.stage_from_source("simd", bin.clone(), &opts()).await.unwrap();
+    let rec = c
+        .stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(&rec.binary_path).unwrap(), bin);
-    assert!(!upgrades.join(".switchyard-staging").exists(), "work area removed");
+    assert!(
+        !upgrades.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
     assert!(staging_is_clean(&c.layout.home));
 
     // upgrades/ is a symlink to a folder on another disk; an archive this time.
@@ -372,8 +385,14 @@ async fn upgrades_on_another_filesystem_is_staged_there() {
     let _m = Tmpfs::mount(&disk, "size=16m");
     std::fs::create_dir_all(c.layout.root()).unwrap();
     std::os::unix::fs::symlink(&disk, c.layout.upgrades_dir()).unwrap();
-    let tgz = tar_gz(&[T::File("bin/simd", &bin, 0o755), T::File("lib/x.so", b"lib", 0o644)]);
-    let rec = c.stage_from_source("simd.tar.gz", tgz, &opts()).await.unwrap();
+    let tgz = tar_gz(&[
+        T::File("bin/simd", &bin, 0o755),
+        T::File("lib/x.so", b"lib", 0o644),
+    ]);
+    let rec = c
+        .stage_from_source("simd.tar.gz", tgz, &opts())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(disk.join("v2/bin/simd")).unwrap(), bin);
     assert_eq!(std::fs::read(disk.join("v2/lib/x.so")).unwrap(), b"lib");
     assert_eq!(rec.binary_path, c.layout.upgrade_binary(&c.name));
@@ -383,9 +402,14 @@ async fn upgrades_on_another_filesystem_is_staged_there() {
     let dst = c.layout.upgrade_dir(&c.name);
     let _m = Tmpfs::mount(&dst, "size=16m");
     std::fs::write(dst.join("upgrade-info.json"), b"{}").unwrap();
-    c.stage_from_source("simd", bin.clone(), &opts()).await.unwrap();
+    c.stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(dst.join("bin/simd")).unwrap(), bin);
-    assert!(!dst.join(".switchyard-staging").exists(), "work area removed");
+    assert!(
+        !dst.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
 }
 
 #[tokio::test]

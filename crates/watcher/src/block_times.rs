@@ -117,16 +117,25 @@ mod tests {
     #[test]
     fn extreme_heights_and_times_saturate_instead_of_panicking() {
         let per_block = average_between(1, year(1), 2, year(9999)).unwrap();
-        assert!(per_block > Duration::from_secs(300_000_000_000), "{per_block:?}");
+        assert!(
+            per_block > Duration::from_secs(300_000_000_000),
+            "{per_block:?}"
+        );
         assert_eq!(eta(2, i64::MAX, per_block), Duration::MAX);
         assert_eq!(eta(i64::MIN, i64::MAX, Duration::MAX), Duration::MAX);
         assert_eq!(eta(i64::MAX, i64::MIN, Duration::MAX), Duration::ZERO);
-        assert_eq!(eta(1, 1_000_001, Duration::from_secs(6)), Duration::from_secs(6_000_000));
+        assert_eq!(
+            eta(1, 1_000_001, Duration::from_secs(6)),
+            Duration::from_secs(6_000_000)
+        );
         // A height difference of 2^32 used to be cast to a u32 zero and divide by it.
         let d = average_between(0, year(2000), 1 << 32, year(2001)).unwrap();
         assert!(d < Duration::from_millis(10), "{d:?}");
         assert!(average_between(i64::MIN, year(1), i64::MAX, year(9999)).is_some());
-        assert_eq!(average_between(i64::MAX, year(1), i64::MIN, year(9999)), None);
+        assert_eq!(
+            average_between(i64::MAX, year(1), i64::MIN, year(9999)),
+            None
+        );
         assert_eq!(average_between(1, year(9999), 2, year(1)), None);
         let mut w = BlockTimes::new(3);
         w.push(i64::MIN, year(1));

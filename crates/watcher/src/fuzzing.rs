@@ -225,7 +225,10 @@ mod tests {
                 .collect(),
             pagination: None,
         };
-        out.push(("proposals_v1_cronos".into(), [&[1u8][..], &r.encode_to_vec()].concat()));
+        out.push((
+            "proposals_v1_cronos".into(),
+            [&[1u8][..], &r.encode_to_vec()].concat(),
+        ));
         let r = gov_v1beta1::QueryProposalsResponse {
             proposals: v1beta1
                 .into_iter()
@@ -259,8 +262,8 @@ mod tests {
                 std::fs::create_dir_all(&dir).unwrap();
                 std::fs::write(&path, &bytes).unwrap();
             }
-            let committed = std::fs::read(&path)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let committed =
+                std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(committed, bytes, "{name} is stale");
             protobuf_answer(ProtoAnswer::CurrentPlan, &bytes[1..]);
         }

@@ -58,7 +58,9 @@ pub enum HaltFileError {
 impl From<UntrustedFileError> for HaltFileError {
     fn from(e: UntrustedFileError) -> Self {
         match e {
-            UntrustedFileError::NotRegular { path, what } => HaltFileError::NotRegular { path, what },
+            UntrustedFileError::NotRegular { path, what } => {
+                HaltFileError::NotRegular { path, what }
+            }
             UntrustedFileError::TooLarge { path, limit } => HaltFileError::TooLarge { path, limit },
             UntrustedFileError::Io { path, source } => HaltFileError::Io {
                 path,
@@ -87,7 +89,13 @@ impl HaltFileWatcher {
             move || {
                 // A restarted loop sets up its own notifications.
                 let events = first.take().unwrap_or_else(|| notifications(&path));
-                run(path.clone(), poll_interval, disable_recase, tx.clone(), events)
+                run(
+                    path.clone(),
+                    poll_interval,
+                    disable_recase,
+                    tx.clone(),
+                    events,
+                )
             },
             |_| {},
         ));
@@ -385,8 +393,13 @@ mod tests {
         assert!(matches!(err, HaltFileError::NotRegular { .. }), "{err}");
         assert!(err.to_string().contains("upgrade-info.json"), "{err}");
         let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
-        let got = next(&mut rx, SETTLE + Duration::from_secs(5)).await.unwrap();
-        assert!(matches!(got, Err(HaltFileError::NotRegular { .. })), "{got:?}");
+        let got = next(&mut rx, SETTLE + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            matches!(got, Err(HaltFileError::NotRegular { .. })),
+            "{got:?}"
+        );
     }
 
     /// A link to /dev/zero used to be read without end (the size check saw 0 bytes): now it is
@@ -398,7 +411,13 @@ mod tests {
         std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
         let err = read_now(&file, false, SETTLE).await.unwrap_err();
         assert!(
-            matches!(err, HaltFileError::NotRegular { what: "a character device", .. }),
+            matches!(
+                err,
+                HaltFileError::NotRegular {
+                    what: "a character device",
+                    ..
+                }
+            ),
             "{err}"
         );
         std::fs::remove_file(&file).unwrap();

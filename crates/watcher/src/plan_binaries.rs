@@ -170,7 +170,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_oversized_info_document_is_refused() {
-        let port = serve(r#"{"binaries":{"any":"https://x/y"},"pad":"................................"}"#);
+        let port =
+            serve(r#"{"binaries":{"any":"https://x/y"},"pad":"................................"}"#);
         let l = InfoFetchLimits {
             timeout: Duration::from_secs(5),
             max_bytes: 16,

@@ -98,7 +98,10 @@ fn plan_action(plan: Option<upgrade::Plan>, url: &str) -> Vec<UpgradeAction> {
         // The SDK refuses such plans itself; a node that reports one sends garbage.
         Some(p) if p.height <= 0 => vec![UpgradeAction::Undecodable {
             type_url: url.to_string(),
-            why: format!("its plan height is {}; a plan height must be positive", p.height),
+            why: format!(
+                "its plan height is {}; a plan height must be positive",
+                p.height
+            ),
         }],
         Some(p) => vec![UpgradeAction::Schedule(p.into())],
         None => vec![UpgradeAction::Undecodable {

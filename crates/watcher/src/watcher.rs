@@ -92,7 +92,15 @@ impl ChainWatcher {
         let task = tokio::spawn(respawn_on_panic(
             "chain watcher",
             delay,
-            move || run(endpoints.clone(), opts.clone(), v.clone(), b.clone(), e.clone()),
+            move || {
+                run(
+                    endpoints.clone(),
+                    opts.clone(),
+                    v.clone(),
+                    b.clone(),
+                    e.clone(),
+                )
+            },
             move |msg| {
                 view_tx.send_modify(|v| {
                     v.last_error = Some(format!("the chain watcher panicked ({msg}); restarted"))

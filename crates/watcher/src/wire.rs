@@ -411,7 +411,10 @@ mod tests {
                 (height, version),
                 "{f}"
             );
-            assert!(!s.chain_id.is_empty() && s.earliest_block_height >= 1, "{f}");
+            assert!(
+                !s.chain_id.is_empty() && s.earliest_block_height >= 1,
+                "{f}"
+            );
         }
         let s = Status::from_result(&result("cosmos-node-exporter__status.json")).unwrap();
         assert_eq!(s.chain_id, "cosmoshub-4");
@@ -447,12 +450,14 @@ mod tests {
                 "{f}"
             );
         }
-        let i = AbciInfo::from_result(&result("gaia_fixtures__incoming__abci_info_0.json")).unwrap();
+        let i =
+            AbciInfo::from_result(&result("gaia_fixtures__incoming__abci_info_0.json")).unwrap();
         assert_eq!(
             (i.version, i.app_version, i.last_block_height),
             (None, None, 154)
         );
-        let i = AbciInfo::from_result(&result("gaia_fixtures__incoming__abci_info_2.json")).unwrap();
+        let i =
+            AbciInfo::from_result(&result("gaia_fixtures__incoming__abci_info_2.json")).unwrap();
         assert_eq!(i.last_block_height, 0);
         AbciInfo::from_result(&result("gaia_fixtures__incoming__abci_info_1.json")).unwrap();
     }
@@ -465,14 +470,16 @@ mod tests {
             ("kvstore_fixtures__v0_38", 254),
         ] {
             let f = format!("{v}__incoming__abci_query_with_existing_key.json");
-            let a = AbciQueryAnswer::from_result(&result(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let a =
+                AbciQueryAnswer::from_result(&result(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert_eq!(
                 (a.value.as_slice(), a.height, a.log.as_str(), a.code),
                 (&b"value"[..], height, "exists", 0),
                 "{f}"
             );
             let f = format!("{v}__incoming__abci_query_with_non_existent_key.json");
-            let a = AbciQueryAnswer::from_result(&result(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            let a =
+                AbciQueryAnswer::from_result(&result(&f)).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(a.value.is_empty(), "{f}");
         }
         let a =
@@ -501,7 +508,8 @@ mod tests {
                 "{f}: {e:?}"
             );
         }
-        let b = BlockHeader::from_block_result(&result("cosmos-node-exporter__block.json")).unwrap();
+        let b =
+            BlockHeader::from_block_result(&result("cosmos-node-exporter__block.json")).unwrap();
         assert!(b.height > 0);
     }
 
@@ -524,9 +532,11 @@ mod tests {
             assert_eq!(ack, serde_json::json!({}), "{f}");
             assert_eq!(BlockHeader::from_event_result(&ack), Ok(None), "{f}");
         }
-        let b = BlockHeader::from_event_result(&result("gaia_fixtures__incoming__subscribe_newblock_1.json"))
-            .unwrap()
-            .unwrap();
+        let b = BlockHeader::from_event_result(&result(
+            "gaia_fixtures__incoming__subscribe_newblock_1.json",
+        ))
+        .unwrap()
+        .unwrap();
         assert!(b.height > 167);
     }
 
@@ -548,11 +558,11 @@ mod tests {
     #[test]
     fn wrong_shapes_are_errors_naming_the_field() {
         use serde_json::json;
-        let e = Status::from_result(&json!({"sync_info": {"latest_block_height": "abc"}}))
-            .unwrap_err();
+        let e =
+            Status::from_result(&json!({"sync_info": {"latest_block_height": "abc"}})).unwrap_err();
         assert!(e.contains("sync_info.latest_block_height"), "{e}");
-        let e = Status::from_result(&json!({"sync_info": {"latest_block_height": "5"}}))
-            .unwrap_err();
+        let e =
+            Status::from_result(&json!({"sync_info": {"latest_block_height": "5"}})).unwrap_err();
         assert!(e.contains("latest_block_time"), "{e}");
         let e = Status::from_result(&json!({"sync_info": {"latest_block_height": "5",
             "latest_block_time": "yesterday"}}))
@@ -568,9 +578,10 @@ mod tests {
         assert!(e.contains("response.value"), "{e}");
         let e = AbciInfo::from_result(&json!({})).unwrap_err();
         assert!(e.contains("response"), "{e}");
-        let e = BlockHeader::from_event_result(&json!({"data": {"type": "tendermint/event/NewBlock",
+        let e =
+            BlockHeader::from_event_result(&json!({"data": {"type": "tendermint/event/NewBlock",
             "value": {"block": {"header": {"height": "x"}}}}}))
-        .unwrap_err();
+            .unwrap_err();
         assert!(e.contains("data.value.block.header.height"), "{e}");
         assert!(envelope_result(json!([1])).is_err());
         assert!(envelope_result(json!({"id": 1})).is_err());
@@ -587,7 +598,12 @@ mod tests {
         for h in [json!(i64::MIN.to_string()), json!(i64::MAX), json!("-1")] {
             assert!(status(h.clone(), "2024-01-01T00:00:00Z").is_ok(), "{h}");
         }
-        for h in [json!("9223372036854775808"), json!(u64::MAX), json!(1.5), json!("1e3")] {
+        for h in [
+            json!("9223372036854775808"),
+            json!(u64::MAX),
+            json!(1.5),
+            json!("1e3"),
+        ] {
             let e = status(h.clone(), "2024-01-01T00:00:00Z").unwrap_err();
             assert!(e.contains("latest_block_height"), "{h}: {e}");
         }
@@ -605,10 +621,17 @@ mod tests {
         }
         let huge = "9".repeat(1 << 20);
         let e = status(json!(huge), "2024-01-01T00:00:00Z").unwrap_err();
-        assert!(e.len() < 300, "the error does not carry the whole input: {}", e.len());
+        assert!(
+            e.len() < 300,
+            "the error does not carry the whole input: {}",
+            e.len()
+        );
         let e = AbciQueryAnswer::from_result(&json!({"response": {"code": -1}})).unwrap_err();
         assert!(e.contains("response.code"), "{e}");
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert!(serde_json::from_str::<Value>(&deep).is_err(), "nesting is bounded");
+        assert!(
+            serde_json::from_str::<Value>(&deep).is_err(),
+            "nesting is bounded"
+        );
     }
 }

@@ -117,7 +117,11 @@ pub(crate) struct WorkAreaError {
 /// Where an attempt for destination `dst` works (see the module docs): `staging` itself when a
 /// folder renames from there into `dst`'s folder, else `.switchyard-staging` in that folder's
 /// real path. `upgrades` is `dst`'s parent, made if missing.
-pub(crate) fn work_area(staging: &Path, upgrades: &Path, dst: &Path) -> Result<PathBuf, WorkAreaError> {
+pub(crate) fn work_area(
+    staging: &Path,
+    upgrades: &Path,
+    dst: &Path,
+) -> Result<PathBuf, WorkAreaError> {
     let err = |folder: &Path| {
         let folder = folder.to_path_buf();
         move |source| WorkAreaError { folder, source }
@@ -174,7 +178,12 @@ pub(crate) fn clean_leftovers(staging: &Path) -> io::Result<Vec<PathBuf>> {
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
-        if is_dir && entry.file_name().to_string_lossy().starts_with(".switchyard-probe.") {
+        if is_dir
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".switchyard-probe.")
+        {
             // A probe of a process that died between making and moving it.
             if fs::remove_dir(&path).is_ok() {
                 removed.push(path);
