@@ -317,7 +317,8 @@ mod tests {
     }
 
     /// A `%` followed by one ASCII byte and a multi-byte character used to slice a `str` inside
-    /// a character and panic (found reading the code; the `plan_info` fuzz target finds it too).
+    /// a character and panic (found reading the code; the `checksum` fuzz target, run against
+    /// the old code, found it in about 1,100 executions: fuzz/regressions/checksum/).
     #[test]
     fn percent_then_a_multibyte_character_is_an_error_not_a_panic() {
         for url in [
