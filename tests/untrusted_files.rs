@@ -98,3 +98,36 @@ fn a_config_file_that_is_a_fifo_is_a_configuration_error() {
         text(&out)
     );
 }
+
+#[test]
+fn an_upgrade_list_file_that_is_a_fifo_is_refused() {
+    let home = Home::new();
+    let list = home.path().join("upgrades.txt");
+    mkfifo(&list);
+    let mut c = home.switchyard();
+    c.args([
+        "add-batch-upgrade",
+        "--upgrade-file",
+        list.to_str().unwrap(),
+    ]);
+    let out = finishes(c, Duration::from_secs(30));
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FIFO") && err.contains("upgrades.txt"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The node's config/config.toml (where the RPC address is found) as a FIFO used to block
+/// `plan` (and `run`'s chain watcher) forever; now it is a note and `plan` ends.
+#[test]
+fn a_node_config_that_is_a_fifo_does_not_block_plan() {
+    let home = Home::new();
+    mkfifo(&home.path().join("config/config.toml"));
+    let mut c = home.switchyard();
+    c.arg("plan");
+    let out = finishes(c, Duration::from_secs(30));
+    assert!(!out.status.success(), "{}", text(&out));
+}
