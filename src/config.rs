@@ -448,11 +448,19 @@ impl Config {
 /// Known keys and obsolete keys of a config file, each with its value as text.
 type FileValues = BTreeMap<&'static str, String>;
 
+/// Largest config file read.
+const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
 fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+    // A FIFO or device at the path is refused, and at most MAX_CONFIG_FILE_BYTES are read.
+    let file_error = |why: String| ConfigError::File {
         path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
+        why,
+    };
+    let bytes = switchyard_store::read_untrusted_file(path, MAX_CONFIG_FILE_BYTES)
+        .map_err(|e| file_error(e.to_string()))?
+        .ok_or_else(|| file_error("No such file or directory".into()))?;
+    let text = String::from_utf8(bytes).map_err(|e| file_error(format!("not UTF-8 text: {e}")))?;
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::File {
@@ -514,7 +522,11 @@ pub fn parse_bool(s: &str) -> Option<bool> {
     }
 }
 
-/// Go's `time.ParseDuration` (`300ms`, `1m30s`, `2h`; a bare number only for `0`).
+/// A duration as Go's `time.ParseDuration` writes it and cosmovisor users set it: `300ms`,
+/// `1m30s`, `1.5h`, `0s`, and a bare `0`. Parsing is `humantime`'s; only Go's units are
+/// accepted (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), so `5M` or `1d` are errors rather than
+/// months and days a Go-based cosmovisor would have refused. (`DAEMON_POLL_INTERVAL`'s bare
+/// milliseconds are handled by its caller.)
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
@@ -523,55 +535,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let too_long = || format!("{s:?} is too long a duration");
-    // Exact decimal arithmetic in nanoseconds (`0.3s` is 300 ms, not 299.999... ms).
-    let mut total: u128 = 0;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in {s:?} (use ms, s, m or h)"))?;
-        if num_len == 0 {
-            return Err(format!("expected a number in {s:?}"));
-        }
-        let number = &rest[..num_len];
-        let (int, frac) = number.split_once('.').unwrap_or((number, ""));
-        if (int.is_empty() && frac.is_empty()) || frac.contains('.') {
-            return Err(format!("bad number in {s:?}"));
-        }
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let unit_ns: u128 = match &rest[..unit_len] {
-            "ns" => 1,
-            "us" | "µs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60_000_000_000,
-            "h" => 3_600_000_000_000,
-            u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
-        };
-        let digits = |d: &str| -> Result<u128, String> {
-            if d.is_empty() {
-                Ok(0)
-            } else {
-                d.parse::<u128>().map_err(|_| too_long())
-            }
-        };
-        let whole = digits(int)?.checked_mul(unit_ns).ok_or_else(too_long)?;
-        // Only as many fraction digits as can matter (below a nanosecond they cannot).
-        let frac = &frac[..frac.len().min(20)];
-        let part = digits(frac)?.checked_mul(unit_ns).ok_or_else(too_long)?
-            / 10u128.pow(frac.len() as u32);
-        total = total
-            .checked_add(whole)
-            .and_then(|t| t.checked_add(part))
-            .ok_or_else(too_long)?;
-        rest = &rest[unit_len..];
+    let shown: String = s.chars().take(40).collect();
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("missing unit in {shown:?} (use ms, s, m or h)"));
     }
-    let secs = u64::try_from(total / 1_000_000_000).map_err(|_| too_long())?;
-    Ok(Duration::new(secs, (total % 1_000_000_000) as u32))
+    if s.starts_with('-') {
+        return Err(format!("{shown:?} is negative"));
+    }
+    for unit in s
+        .split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+        .filter(|u| !u.is_empty())
+    {
+        if !matches!(unit, "ns" | "us" | "µs" | "ms" | "s" | "m" | "h") {
+            return Err(format!(
+                "unknown unit {:?} in {shown:?} (use ms, s, m or h)",
+                unit.chars().take(10).collect::<String>()
+            ));
+        }
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{shown:?} is not a duration: {e}"))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -769,17 +751,48 @@ mod tests {
         assert_eq!(c.poll_interval, Duration::from_millis(500));
     }
 
+    /// Every kept fuzz finding and seed of the `config_file` target (fuzz/regressions,
+    /// fuzz/seeds) parses to a value or an error, never a panic.
+    #[test]
+    fn config_fuzz_inputs_replay() {
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut n = 0;
+        for kind in ["regressions", "seeds"] {
+            let Ok(rd) = std::fs::read_dir(fuzz.join(kind).join("config_file")) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(&p).unwrap();
+                let _ = parse_duration(&String::from_utf8_lossy(&bytes));
+                let _ = Config::from_sources(&env(&[]), Some(&p));
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "only {n} inputs");
+    }
+
     #[test]
     fn go_durations() {
-        assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for (text, want) in [
+            ("300ms", Duration::from_millis(300)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+            ("0s", Duration::ZERO),
+            ("0", Duration::ZERO),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1.5h", Duration::from_secs(5400)),
+            ("2h45m", Duration::from_secs(9900)),
+            ("10us", Duration::from_micros(10)),
+            ("10µs", Duration::from_micros(10)),
+            ("7ns", Duration::from_nanos(7)),
+            (" 5s ", Duration::from_secs(5)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text:?}");
+        }
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("99999999999999999999h")
-            .unwrap_err()
-            .contains("too long"));
-        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("parsecs"));
         assert!(parse_duration("ms").is_err());
         assert_eq!(
             parse_duration("300000000ns").unwrap(),
@@ -789,5 +802,12 @@ mod tests {
         assert_eq!(parse_duration("1h0.5m").unwrap(), Duration::from_secs(3630));
         assert!(parse_duration("1..5s").is_err());
         assert!(parse_duration(".s").is_err());
+        assert!(parse_duration("").unwrap_err().contains("empty"));
+        // Units Go does not know are refused, not read as months or days.
+        assert!(parse_duration("5M").unwrap_err().contains("\"M\""));
+        assert!(parse_duration("1d").unwrap_err().contains("\"d\""));
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+        // A huge input gives a short error.
+        assert!(parse_duration(&"9".repeat(100_000)).unwrap_err().len() < 200);
     }
 }

@@ -31,6 +31,14 @@ pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
     }
 }
 
+/// Bounds on fetching a plan's info URL: the download transport rule (`SWITCHYARD_ALLOW_HTTP`).
+pub fn info_limits(cfg: &Config) -> InfoFetchLimits {
+    InfoFetchLimits {
+        allow_http: cfg.allow_http,
+        ..InfoFetchLimits::default()
+    }
+}
+
 /// Why an upgrade could not be staged from its plan info.
 #[derive(Debug, thiserror::Error)]
 pub enum StageFromInfoError {
@@ -49,7 +57,11 @@ pub async fn stage_from_info(
     info: &str,
     opts: &StageOptions,
 ) -> Result<StageOutcome, StageFromInfoError> {
-    match resolve_info(info, InfoFetchLimits::default()).await {
+    let limits = InfoFetchLimits {
+        allow_http: opts.fetch.allow_http,
+        ..InfoFetchLimits::default()
+    };
+    match resolve_info(info, limits).await {
         PlanBinariesView::Listed { binaries, .. } => {
             Ok(stage_from_plan(layout, name, &binaries, &this_platform(), opts).await?)
         }

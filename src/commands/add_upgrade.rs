@@ -83,8 +83,11 @@ pub fn run_batch(cfg: &Config, args: &AddBatchArgs) -> anyhow::Result<i32> {
         entries.extend(parse_list(list, cfg.disable_recase)?);
     }
     if let Some(file) = &args.upgrade_file {
-        let text =
-            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        // Bounded and regular files only, like every file switchyard reads.
+        let bytes = switchyard_store::read_untrusted_file(file, 1024 * 1024)?
+            .with_context(|| format!("{} does not exist", file.display()))?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{} is not UTF-8 text", file.display()))?;
         entries.extend(
             parse_upgrade_file(&text, cfg.disable_recase)
                 .with_context(|| format!("upgrade file {}", file.display()))?,

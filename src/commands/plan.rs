@@ -134,7 +134,11 @@ pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<Chai
     let endpoints =
         crate::chain_now::endpoints_with(cfg, chain.rpc.as_deref(), chain.grpc.as_deref())?;
     let client = ChainClient::connect(&endpoints, Limits::default()).await?;
-    Ok(snapshot(&client, SnapshotOptions::default()).await?)
+    let opts = SnapshotOptions {
+        info: crate::upgrade_binary::info_limits(cfg),
+        ..SnapshotOptions::default()
+    };
+    Ok(snapshot(&client, opts).await?)
 }
 
 /// One row of the report.
@@ -215,8 +219,9 @@ pub fn build_report(
 }
 
 fn eta_seconds(height: i64, snap: &ChainSnapshot) -> Option<u64> {
-    snap.average_block_time
-        .map(|d| (d.as_secs_f64() * (height - snap.height).max(0) as f64).round() as u64)
+    snap.average_block_time.map(|d| {
+        (d.as_secs_f64() * height.saturating_sub(snap.height).max(0) as f64).round() as u64
+    })
 }
 
 fn chain_row(

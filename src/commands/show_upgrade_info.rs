@@ -3,6 +3,9 @@
 //! <path>` (exit 0) when there is none. A file that is not a valid upgrade-info is still printed,
 //! with the reason on stderr and exit 1.
 //!
+//! The file is read like the supervisor reads it: a FIFO, a device (a link to `/dev/zero`) or a
+//! file over 4 MiB there is an error naming it, never a hang.
+//!
 //! switchyard never writes that file for a manual upgrade (cosmovisor's `add-upgrade
 //! --upgrade-height` does), so the registered manual upgrades are named on stderr instead.
 
@@ -10,12 +13,17 @@ use anyhow::Context;
 
 use crate::config::Config;
 
+/// Same cap as the supervisor's halt-file watcher.
+const MAX_BYTES: u64 = 4 * 1024 * 1024;
+
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let path = layout.data_upgrade_info();
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+    let bytes = match switchyard_store::read_untrusted_file(&path, MAX_BYTES)
+        .with_context(|| format!("reading {}", path.display()))?
+    {
+        Some(b) => b,
+        None => {
             println!("No upgrade info found at {}", path.display());
             if let Ok(manual) = switchyard_store::load_manual_upgrades(&layout) {
                 if !manual.is_empty() {
@@ -31,7 +39,6 @@ pub fn run(cfg: &Config) -> anyhow::Result<i32> {
             }
             return Ok(0);
         }
-        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
     };
     println!("{}", String::from_utf8_lossy(&bytes).trim_end());
     if let Err(e) = switchyard_core::UpgradeInfo::parse(&bytes, cfg.disable_recase) {

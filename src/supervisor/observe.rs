@@ -78,6 +78,10 @@ impl Observer {
                         idle_refresh: cfg.poll_interval.max(Duration::from_millis(200)),
                         backoff_initial: cfg.poll_interval,
                         backoff_max: Duration::from_secs(10),
+                        snapshot: switchyard_watcher::SnapshotOptions {
+                            info: crate::upgrade_binary::info_limits(cfg),
+                            ..Default::default()
+                        },
                         ..WatcherOptions::default()
                     };
                     let watcher = ChainWatcher::spawn(endpoints, opts);

@@ -52,28 +52,17 @@ pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> i
 pub const STATE_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Reads a regular file of at most `max` bytes. A FIFO, device or socket at `path` is refused
-/// without blocking (it is opened non-blocking and checked before anything is read), and a file
-/// longer than `max` is refused after reading at most `max + 1` bytes.
+/// without blocking, and a file longer than `max` is refused after reading at most `max + 1`
+/// bytes: [`crate::read_untrusted_file`], with a missing file as `NotFound`.
 pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
-    use std::io::Read;
-    use std::os::unix::fs::OpenOptionsExt;
-    let f = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::fcntl::OFlag::O_NONBLOCK.bits())
-        .open(path)?;
-    if !f.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is not a regular file", path.display()),
-        ));
+    use crate::UntrustedFileError as E;
+    match crate::read_untrusted_file(path, max) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} does not exist", path.display()),
+        )),
+        Err(E::Io { source, .. }) => Err(source),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
     }
-    let mut bytes = Vec::new();
-    f.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > max {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is larger than {max} bytes", path.display()),
-        ));
-    }
-    Ok(bytes)
 }

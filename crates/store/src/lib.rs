@@ -12,6 +12,9 @@
 //!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
 //!   `staging_record` (what was staged, from where, and how its preflight went).
 //! - `fsutil`: atomic writes and directory fsync.
+//! - [`fuzzing`] (public on purpose): the archive unpacker on a file, for the fuzz targets.
+//! - `untrusted_file`: reading a small file others can write to without blocking on a FIFO or
+//!   reading an endless one ([`read_untrusted_file`]).
 //!
 //! Our own state lives in `$DAEMON_HOME/cosmovisor/switchyard/`, never inside `data/`.
 
@@ -20,6 +23,7 @@ mod backup;
 mod checksum;
 mod fetch;
 mod fsutil;
+pub mod fuzzing;
 mod halt_record;
 mod journal;
 mod layout;
@@ -28,11 +32,14 @@ mod pidfile;
 mod preflight;
 mod staging;
 mod staging_record;
+mod untrusted_file;
 
 pub use archive::ArchiveError;
 pub use backup::{backup_data, BackupError};
 pub use checksum::{hash_file, hash_reader};
-pub use fetch::{download, Downloaded, FetchError, FetchOptions};
+pub use fetch::{
+    check_url, download, fetch_document, DocumentOptions, Downloaded, FetchError, FetchOptions,
+};
 pub use fsutil::{
     read_capped, sync_dir, write_atomic, write_atomic_with_mode, STATE_FILE_MAX_BYTES,
 };
@@ -56,3 +63,4 @@ pub use staging_record::{
     list_staging_records, load_staging_record, remove_staging_record, save_staging_record,
     verify_installed_binary, PreflightRecord, PreflightStatus, StagingRecord, StagingRecordError,
 };
+pub use untrusted_file::{read_untrusted_file, UntrustedFileError};

@@ -25,6 +25,9 @@ pub enum ManualError {
     Corrupt { path: PathBuf, why: String },
 }
 
+/// Largest `manual.json` read (a few hundred bytes per upgrade).
+const MAX_MANUAL_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Path of the manual upgrade list.
 pub fn manual_upgrades_path(layout: &Layout) -> PathBuf {
     layout.state_dir().join("manual.json")
@@ -33,10 +36,16 @@ pub fn manual_upgrades_path(layout: &Layout) -> PathBuf {
 /// All registered manual upgrades (applied ones included; the core filters), by height.
 pub fn load_manual_upgrades(layout: &Layout) -> Result<Vec<ManualUpgrade>, ManualError> {
     let path = manual_upgrades_path(layout);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ManualError::Io { path, source }),
+    // Bounded and type-checked like every file others could write to.
+    let bytes = match crate::read_untrusted_file(&path, MAX_MANUAL_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ManualError::Corrupt {
+                path,
+                why: e.to_string(),
+            })
+        }
     };
     let mut all: Vec<ManualUpgrade> =
         serde_json::from_slice(&bytes).map_err(|e| ManualError::Corrupt {

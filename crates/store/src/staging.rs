@@ -11,8 +11,11 @@
 //!    *different* source than the one asked for now, that is [`StageError::Conflict`]: we never
 //!    replace a binary on our own;
 //! 3. refuses a source without checksum when one is required (before any network access);
-//! 4. downloads into `switchyard/staging/<attempt>/` (same filesystem as `upgrades/`), verifying
-//!    the digest while streaming ([`crate::fetch`]); unpacks archives safely ([`crate::archive`]);
+//! 4. downloads into `<work area>/<attempt>/`, verifying the digest while streaming
+//!    ([`crate::fetch`]), and unpacks archives safely ([`crate::archive`]). The work area is on
+//!    the destination's filesystem, so the final move is a rename there: normally
+//!    `switchyard/staging/`, or `.switchyard-staging/` in the destination's real folder when
+//!    `upgrades/` is another mount or a link to another disk (see `workspace`);
 //! 5. sets the executable bit, fsyncs the tree, writes the [`StagingRecord`] (preflight pending),
 //!    and moves the tree into `upgrades/<name>/` (see `place`): a crash leaves either no binary or
 //!    a complete verified one, and never a folder that blocks the next attempt;
@@ -128,6 +131,12 @@ pub enum StageError {
     },
     #[error(transparent)]
     Record(#[from] StagingRecordError),
+    #[error("cannot stage into {folder}: {source} (the binary is installed there with a rename, so that folder's filesystem must be writable)")]
+    NotWritable {
+        folder: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -266,7 +275,41 @@ async fn stage_inner(
     // Checked here too so a bad URL fails before any folder is made.
     fetch::check_url(&source.url, opts.fetch.allow_http)?;
 
-    let ws = workspace::Workspace::new(&staging, name.as_str()).map_err(io_at(&staging))?;
+    if name.as_str() == workspace::FOREIGN_AREA {
+        return Err(StageError::Io {
+            path: layout.upgrade_dir(name),
+            source: std::io::Error::other(format!(
+                "{} is the name of switchyard's own work area; an upgrade cannot be staged under it",
+                workspace::FOREIGN_AREA
+            )),
+        });
+    }
+    let area = {
+        let (s, u, d) = (
+            staging.clone(),
+            layout.upgrades_dir(),
+            layout.upgrade_dir(name),
+        );
+        blocking(&staging, move || workspace::work_area(&s, &u, &d))
+            .await?
+            .map_err(|e| StageError::NotWritable {
+                folder: e.folder,
+                source: e.source,
+            })?
+    };
+    if area != staging {
+        tracing::info!(
+            "staging {name}: {} is on another filesystem, working in {}",
+            layout.upgrades_dir().display(),
+            area.display()
+        );
+        if let Ok(removed) = workspace::clean_leftovers(&area) {
+            for r in removed {
+                tracing::info!("removed {} left by an interrupted staging", r.display());
+            }
+        }
+    }
+    let ws = workspace::Workspace::new(&area, name.as_str()).map_err(io_at(&area))?;
     let download = ws.dir.join("download");
     tracing::info!("staging {name}: fetching {}", source.url);
     let got = fetch::download(

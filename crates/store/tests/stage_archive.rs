@@ -323,3 +323,106 @@ async fn too_many_entries_are_refused() {
     );
     c.assert_nothing_installed();
 }
+
+/// A tmpfs mounted for the test (we run as root); unmounted when dropped. Fails loudly when it
+/// cannot be mounted: the cross-filesystem cases must really be exercised.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, options: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                options,
+                "switchyard-test",
+                &at.to_string_lossy(),
+            ])
+            .output()
+            .expect("running mount(8)");
+        assert!(
+            out.status.success(),
+            "this test needs to mount a tmpfs (run it as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &self.0.to_string_lossy()])
+            .status();
+    }
+}
+
+/// `upgrades/` on another filesystem (a mount, or a symlink to a bigger disk): every staging
+/// attempt used to fail with "Invalid cross-device link (os error 18)".
+#[tokio::test]
+async fn upgrades_on_another_filesystem_is_staged_there() {
+    let bin = script("v2.0.0");
+    // upgrades/ is itself a mount point.
+    let c = Case::new();
+    let upgrades = c.layout.upgrades_dir();
+    let _m = Tmpfs::mount(&upgrades, "size=16m");
+    let rec = c
+        .stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&rec.binary_path).unwrap(), bin);
+    assert!(
+        !upgrades.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
+    assert!(staging_is_clean(&c.layout.home));
+
+    // upgrades/ is a symlink to a folder on another disk; an archive this time.
+    let c = Case::new();
+    let disk = c.dir.path().join("bigger-disk");
+    let _m = Tmpfs::mount(&disk, "size=16m");
+    std::fs::create_dir_all(c.layout.root()).unwrap();
+    std::os::unix::fs::symlink(&disk, c.layout.upgrades_dir()).unwrap();
+    let tgz = tar_gz(&[
+        T::File("bin/simd", &bin, 0o755),
+        T::File("lib/x.so", b"lib", 0o644),
+    ]);
+    let rec = c
+        .stage_from_source("simd.tar.gz", tgz, &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(disk.join("v2/bin/simd")).unwrap(), bin);
+    assert_eq!(std::fs::read(disk.join("v2/lib/x.so")).unwrap(), b"lib");
+    assert_eq!(rec.binary_path, c.layout.upgrade_binary(&c.name));
+
+    // upgrades/v2/ exists and is its own mount (e.g. the operator put upgrade-info.json there).
+    let c = Case::new();
+    let dst = c.layout.upgrade_dir(&c.name);
+    let _m = Tmpfs::mount(&dst, "size=16m");
+    std::fs::write(dst.join("upgrade-info.json"), b"{}").unwrap();
+    c.stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(dst.join("bin/simd")).unwrap(), bin);
+    assert!(
+        !dst.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_upgrades_folder_is_an_error_naming_it() {
+    let c = Case::new();
+    let upgrades = c.layout.upgrades_dir();
+    let _m = Tmpfs::mount(&upgrades, "size=1m,ro");
+    let e = c
+        .stage_from_source("simd", script("v2.0.0"), &opts())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StageError::NotWritable { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains(&*upgrades.to_string_lossy()), "{msg}");
+    assert!(staging_is_clean(&c.layout.home));
+}

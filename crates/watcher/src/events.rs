@@ -75,7 +75,7 @@ pub fn diff(
         }
     }
     if let (Some(p), Some(h)) = (new_plan, new.latest_height) {
-        let left = p.height - h;
+        let left = p.height.saturating_sub(h);
         // Crossing several thresholds at once (first seen close) is one announcement.
         let crossed = thresholds
             .iter()
@@ -90,7 +90,9 @@ pub fn diff(
             out.push(WatchEvent::PlanApproaching {
                 plan: p.clone(),
                 blocks: left,
-                eta: new.average_block_time.map(|b| b * left as u32),
+                eta: new
+                    .average_block_time
+                    .map(|b| crate::block_times::eta(h, p.height, b)),
             });
         }
     }

@@ -15,14 +15,21 @@
 //!
 //! [`read_now`] is the same read, once, for a caller that needs the file's content at a given
 //! moment (the supervisor, right after the node exited).
+//!
+//! Every read goes through [`switchyard_store::read_untrusted_file`]: a FIFO, a device (a link
+//! to `/dev/zero`), a socket or a folder at that path is refused with an error naming it, never
+//! opened in a way that blocks, and at most [`MAX_FILE_BYTES`] + 1 bytes are ever read.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use notify::{RecursiveMode, Watcher};
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
+use switchyard_store::{read_untrusted_file, UntrustedFileError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+
+use crate::respawn::respawn_on_panic;
 
 /// How long a file may stay incomplete or malformed before it is reported.
 pub const SETTLE: Duration = Duration::from_secs(2);
@@ -42,8 +49,25 @@ pub enum HaltFileError {
     },
     #[error("{path}: cannot read it: {why}")]
     Io { path: PathBuf, why: String },
-    #[error("{path}: {len} bytes is too large for an upgrade-info file")]
-    TooLarge { path: PathBuf, len: u64 },
+    #[error("{path} is larger than {limit} bytes, too large for an upgrade-info file")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{path} is {what}, not a regular file; refusing to read it")]
+    NotRegular { path: PathBuf, what: &'static str },
+}
+
+impl From<UntrustedFileError> for HaltFileError {
+    fn from(e: UntrustedFileError) -> Self {
+        match e {
+            UntrustedFileError::NotRegular { path, what } => {
+                HaltFileError::NotRegular { path, what }
+            }
+            UntrustedFileError::TooLarge { path, limit } => HaltFileError::TooLarge { path, limit },
+            UntrustedFileError::Io { path, source } => HaltFileError::Io {
+                path,
+                why: source.to_string(),
+            },
+        }
+    }
 }
 
 /// Spawns watchers of `upgrade-info.json`; see the module docs.
@@ -58,17 +82,37 @@ impl HaltFileWatcher {
     ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
         let (tx, rx) = mpsc::channel(16);
         // The watch is set up before returning, so no write after `spawn` can be missed.
-        let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
-        let fs_watch = watch_dir(&folder_of(&path), ev_tx.clone());
-        tokio::spawn(run(
-            path,
-            poll_interval,
-            disable_recase,
-            tx,
-            (ev_tx, ev_rx, fs_watch),
+        let mut first = Some(notifications(&path));
+        tokio::spawn(respawn_on_panic(
+            "upgrade-info watcher",
+            RETRY,
+            move || {
+                // A restarted loop sets up its own notifications.
+                let events = first.take().unwrap_or_else(|| notifications(&path));
+                run(
+                    path.clone(),
+                    poll_interval,
+                    disable_recase,
+                    tx.clone(),
+                    events,
+                )
+            },
+            |_| {},
         ));
         rx
     }
+}
+
+type Notifications = (
+    mpsc::UnboundedSender<()>,
+    mpsc::UnboundedReceiver<()>,
+    Option<notify::RecommendedWatcher>,
+);
+
+fn notifications(path: &Path) -> Notifications {
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
+    let fs_watch = watch_dir(&folder_of(path), ev_tx.clone());
+    (ev_tx, ev_rx, fs_watch)
 }
 
 /// What one read found.
@@ -79,29 +123,19 @@ enum Read {
 }
 
 async fn read(path: &Path, disable_recase: bool) -> Read {
-    match tokio::fs::metadata(path).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Read::Absent,
-        Err(e) => {
-            return Read::Bad(HaltFileError::Io {
-                path: path.into(),
-                why: e.to_string(),
+    let p = path.to_path_buf();
+    let got = tokio::task::spawn_blocking(move || read_untrusted_file(&p, MAX_FILE_BYTES))
+        .await
+        .unwrap_or_else(|e| {
+            Err(UntrustedFileError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!("reading task failed: {e}")),
             })
-        }
-        Ok(m) if m.len() > MAX_FILE_BYTES => {
-            return Read::Bad(HaltFileError::TooLarge {
-                path: path.into(),
-                len: m.len(),
-            })
-        }
-        Ok(_) => {}
-    }
-    match tokio::fs::read(path).await {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Read::Absent,
-        Err(e) => Read::Bad(HaltFileError::Io {
-            path: path.into(),
-            why: e.to_string(),
-        }),
-        Ok(bytes) => match UpgradeInfo::parse(&bytes, disable_recase) {
+        });
+    match got {
+        Ok(None) => Read::Absent,
+        Err(e) => Read::Bad(e.into()),
+        Ok(Some(bytes)) => match UpgradeInfo::parse(&bytes, disable_recase) {
             Ok(info) => Read::Valid(info),
             Err(source) => Read::Bad(HaltFileError::Invalid {
                 path: path.into(),
@@ -137,11 +171,7 @@ async fn run(
     poll: Duration,
     disable_recase: bool,
     tx: mpsc::Sender<Result<UpgradeInfo, HaltFileError>>,
-    events: (
-        mpsc::UnboundedSender<()>,
-        mpsc::UnboundedReceiver<()>,
-        Option<notify::RecommendedWatcher>,
-    ),
+    events: Notifications,
 ) {
     let (ev_tx, mut ev_rx, mut fs_watch) = events;
     let dir = folder_of(&path);
@@ -347,5 +377,52 @@ mod tests {
                 .height,
             9
         );
+    }
+
+    /// A FIFO at the path used to block the read forever (and so `run` before the node started,
+    /// and `show-upgrade-info`): now it is one error, at once, naming the file.
+    #[tokio::test]
+    async fn a_fifo_is_an_error_not_a_hang() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), read_now(&file, false, SETTLE))
+            .await
+            .expect("read_now returned instead of blocking on the FIFO");
+        let err = got.unwrap_err();
+        assert!(matches!(err, HaltFileError::NotRegular { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade-info.json"), "{err}");
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let got = next(&mut rx, SETTLE + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            matches!(got, Err(HaltFileError::NotRegular { .. })),
+            "{got:?}"
+        );
+    }
+
+    /// A link to /dev/zero used to be read without end (the size check saw 0 bytes): now it is
+    /// refused as a device, and a big regular file is refused at the cap.
+    #[tokio::test]
+    async fn endless_and_oversized_files_are_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+        let err = read_now(&file, false, SETTLE).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HaltFileError::NotRegular {
+                    what: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let err = read_now(&file, false, SETTLE).await.unwrap_err();
+        assert!(matches!(err, HaltFileError::TooLarge { .. }), "{err}");
     }
 }

@@ -35,14 +35,17 @@
 //!   `snapshot`: one look at the chain.
 //! - `blocks`: the NewBlock feed. `block_times`: average block time.
 //! - `watcher`: the long-running [`ChainWatcher`]; `events`: what changed, for logs.
+//!   `respawn`: a background loop that panics is logged and started again.
 //! - `halt_file`: the node's `data/upgrade-info.json`.
 //! - `error`: the crate's error type, [`WatchError`].
+//! - [`fuzzing`] (public on purpose): the decoders above on raw bytes, for the fuzz targets.
 
 mod block_times;
 mod blocks;
 mod endpoints;
 mod error;
 mod events;
+pub mod fuzzing;
 mod grpc;
 mod grpc_node;
 mod halt_file;
@@ -50,6 +53,7 @@ mod identity;
 mod plan_binaries;
 mod proposals;
 mod query;
+mod respawn;
 mod rpc;
 mod snapshot;
 mod view;

@@ -95,6 +95,14 @@ pub fn actions_of(msg: &Any) -> Vec<UpgradeAction> {
 
 fn plan_action(plan: Option<upgrade::Plan>, url: &str) -> Vec<UpgradeAction> {
     match plan {
+        // The SDK refuses such plans itself; a node that reports one sends garbage.
+        Some(p) if p.height <= 0 => vec![UpgradeAction::Undecodable {
+            type_url: url.to_string(),
+            why: format!(
+                "its plan height is {}; a plan height must be positive",
+                p.height
+            ),
+        }],
         Some(p) => vec![UpgradeAction::Schedule(p.into())],
         None => vec![UpgradeAction::Undecodable {
             type_url: url.to_string(),
@@ -274,6 +282,19 @@ mod tests {
         );
         assert_eq!(actions_of(&cancel), vec![UpgradeAction::Cancel]);
         assert!(actions_of(&unrelated).is_empty());
+        for h in [0, -1, i64::MIN] {
+            let bad_height = any(
+                MSG_SOFTWARE_UPGRADE,
+                &upgrade::MsgSoftwareUpgrade {
+                    authority: "a".into(),
+                    plan: Some(plan("v9", h)),
+                },
+            );
+            assert!(
+                matches!(&actions_of(&bad_height)[..], [UpgradeAction::Undecodable { why, .. }] if why.contains("positive")),
+                "{h}"
+            );
+        }
         let junk = Any {
             type_url: MSG_SOFTWARE_UPGRADE.into(),
             value: vec![0xff, 0xff, 0xff],

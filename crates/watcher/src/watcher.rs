@@ -6,7 +6,8 @@
 //! [`WatcherOptions::proposals_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
-//! exponential backoff; the node is never touched.
+//! exponential backoff; the node is never touched. A panic inside the loop is logged, shown in
+//! [`ChainView::last_error`], and the loop is started again (`respawn`).
 
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use crate::error::WatchError;
 use crate::events::{diff, log, EventMemory, WatchEvent};
 use crate::plan_binaries::resolve_info;
 use crate::query::ChainClient;
+use crate::respawn::respawn_on_panic;
 use crate::rpc::Limits;
 use crate::snapshot::{snapshot, SnapshotOptions};
 use crate::view::{upcoming, ChainView, HeightsRead, PlanWithBinaries};
@@ -85,12 +87,25 @@ impl ChainWatcher {
         let (view_tx, view) = watch::channel(ChainView::default());
         let blocks = broadcast::channel(256).0;
         let events = broadcast::channel(64).0;
-        let task = tokio::spawn(run(
-            endpoints,
-            opts,
-            view_tx,
-            blocks.clone(),
-            events.clone(),
+        let delay = opts.backoff_initial;
+        let (b, e, v) = (blocks.clone(), events.clone(), view_tx.clone());
+        let task = tokio::spawn(respawn_on_panic(
+            "chain watcher",
+            delay,
+            move || {
+                run(
+                    endpoints.clone(),
+                    opts.clone(),
+                    v.clone(),
+                    b.clone(),
+                    e.clone(),
+                )
+            },
+            move |msg| {
+                view_tx.send_modify(|v| {
+                    v.last_error = Some(format!("the chain watcher panicked ({msg}); restarted"))
+                })
+            },
         ));
         ChainWatcher {
             view,

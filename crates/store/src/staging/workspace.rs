@@ -1,7 +1,14 @@
 //! Staging workspaces: per-attempt temporary folders and per-upgrade locks.
 //!
-//! Everything is downloaded and unpacked under `$DAEMON_HOME/cosmovisor/switchyard/staging/`,
-//! on the same filesystem as `upgrades/`, so the final move is a rename. Each attempt gets its
+//! Everything is downloaded and unpacked in a work area on the filesystem (and mount) of the
+//! destination, so the final move is a `rename(2)` there ([`work_area`]): normally
+//! `$DAEMON_HOME/cosmovisor/switchyard/staging/`; when `upgrades/` (or `upgrades/<name>/`) is
+//! another mount, a symlink to a bigger disk, or a bind mount, a rename from there would fail
+//! with EXDEV, so the work area is `.switchyard-staging/` inside the destination's real folder
+//! (`upgrades/` when `upgrades/<name>/` does not exist yet, else `upgrades/<name>/` itself).
+//! Which one applies is found by trying: an empty folder is renamed from the state area into the
+//! destination folder and removed again. A destination that cannot be written is an error naming
+//! it ([`WorkAreaError`]). Each attempt gets its
 //! own folder `<name>.<pid>.<nanos>/` guarded by an flock on the sibling `<...>.lock` file, taken
 //! *before* the folder is made. A folder whose lock can be taken belongs to an attempt that
 //! died (crash, kill, power loss) and is removed by [`clean_leftovers`], which every stage call
@@ -18,6 +25,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use nix::fcntl::{Flock, FlockArg};
 
 const LOCK_EXT: &str = "lock";
+/// The work area's name inside a destination on another filesystem.
+pub(crate) const FOREIGN_AREA: &str = ".switchyard-staging";
 const UPGRADE_LOCK_EXT: &str = "upgrade-lock";
 
 /// A file-name-safe key for an upgrade name: the name itself, or for long names a prefix plus a
@@ -92,6 +101,69 @@ impl Drop for Workspace {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.dir);
         let _ = fs::remove_file(&self.lock_path);
+        if let Some(area) = self.dir.parent() {
+            remove_foreign_area(area);
+        }
+    }
+}
+
+/// A folder on the way to the destination cannot be written.
+#[derive(Debug)]
+pub(crate) struct WorkAreaError {
+    pub(crate) folder: PathBuf,
+    pub(crate) source: io::Error,
+}
+
+/// Where an attempt for destination `dst` works (see the module docs): `staging` itself when a
+/// folder renames from there into `dst`'s folder, else `.switchyard-staging` in that folder's
+/// real path. `upgrades` is `dst`'s parent, made if missing.
+pub(crate) fn work_area(
+    staging: &Path,
+    upgrades: &Path,
+    dst: &Path,
+) -> Result<PathBuf, WorkAreaError> {
+    let err = |folder: &Path| {
+        let folder = folder.to_path_buf();
+        move |source| WorkAreaError { folder, source }
+    };
+    fs::create_dir_all(staging).map_err(err(staging))?;
+    fs::create_dir_all(upgrades).map_err(err(upgrades))?;
+    let anchor = if fs::metadata(dst).map(|m| m.is_dir()).unwrap_or(false) {
+        dst
+    } else {
+        upgrades
+    };
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let probe_name = format!(".switchyard-probe.{}.{nanos}", std::process::id());
+    let probe = staging.join(&probe_name);
+    fs::create_dir(&probe).map_err(err(staging))?;
+    let landed = anchor.join(&probe_name);
+    match fs::rename(&probe, &landed) {
+        Ok(()) => {
+            fs::remove_dir(&landed).map_err(err(anchor))?;
+            Ok(staging.to_path_buf())
+        }
+        Err(e) if e.raw_os_error() == Some(nix::libc::EXDEV) => {
+            let _ = fs::remove_dir(&probe);
+            let real = fs::canonicalize(anchor).map_err(err(anchor))?;
+            let area = real.join(FOREIGN_AREA);
+            fs::create_dir_all(&area).map_err(err(&real))?;
+            Ok(area)
+        }
+        Err(e) => {
+            let _ = fs::remove_dir(&probe);
+            Err(err(anchor)(e))
+        }
+    }
+}
+
+/// Removes the work area made in a foreign destination, once it is empty (best effort).
+pub(crate) fn remove_foreign_area(area: &Path) {
+    if area.file_name().is_some_and(|n| n == FOREIGN_AREA) {
+        let _ = fs::remove_dir(area);
     }
 }
 
@@ -106,6 +178,18 @@ pub(crate) fn clean_leftovers(staging: &Path) -> io::Result<Vec<PathBuf>> {
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
         let is_dir = entry.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(".switchyard-probe.")
+        {
+            // A probe of a process that died between making and moving it.
+            if fs::remove_dir(&path).is_ok() {
+                removed.push(path);
+            }
+            continue;
+        }
         let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
         let (dir, lock_path) = if is_dir {
             let mut lock = path.clone().into_os_string();
