@@ -338,6 +338,7 @@ async fn run_preupgrade(
         );
         run_custom_preupgrade(
             &script,
+            &layout.home,
             rec.name.as_str(),
             rec.height,
             cfg.preupgrade_timeout,
@@ -345,7 +346,14 @@ async fn run_preupgrade(
         .await?;
     }
     let bin = layout.upgrade_binary(&rec.name);
-    match run_binary_preupgrade(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
+    match run_binary_preupgrade(
+        &bin,
+        rec.name.as_str(),
+        cfg.preupgrade_max_retries,
+        cfg.preupgrade_timeout,
+    )
+    .await?
+    {
         PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
         PreUpgradeOutcome::NotImplemented => {
             tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")

@@ -7,6 +7,8 @@
 //! *thread* that forked exits, spawn from a long-lived thread (switchyard spawns from its main
 //! thread).
 //!
+//! systemd's notification variables are switchyard's and are not passed to the node.
+//!
 //! Signals are only sent while the child has not been reaped, so a recycled PID is never hit.
 
 use std::io;
@@ -60,6 +62,9 @@ impl NodeProcess {
             .stdin(std::process::Stdio::inherit())
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit());
+        for k in crate::helper::PRIVATE_ENV {
+            cmd.env_remove(k);
+        }
         let parent = std::process::id() as i32;
         // SAFETY: the closure runs in the forked child before exec and only makes two
         // async-signal-safe system calls (prctl, getppid) and, at worst, _exit.
@@ -101,7 +106,7 @@ impl NodeProcess {
             return false;
         }
         if let Ok(Some(status)) = self.child.try_wait() {
-            self.exited = Some(status);
+            self.reaped(status);
             return false;
         }
         match self.child.id() {
@@ -120,8 +125,12 @@ impl NodeProcess {
             pid: self.pid,
             source,
         })?;
-        self.exited = Some(status);
+        self.reaped(status);
         Ok(status)
+    }
+
+    fn reaped(&mut self, status: ExitStatus) {
+        self.exited = Some(status);
     }
 
     /// Stops the node: SIGTERM, up to `grace` to exit, then SIGKILL. A zero grace kills at once
