@@ -14,6 +14,14 @@ mod supervisor;
 mod upgrade_binary;
 
 fn main() {
+    // The node's guard process is this binary too (see switchyard_exec's `guard`).
+    if std::env::args_os().nth(1).as_deref() == Some(switchyard_exec::GUARD_ARG.as_ref()) {
+        let args: Vec<String> = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(switchyard_exec::guard_main(&args));
+    }
     let inv = match cli::Invocation::from_args(std::env::args_os().collect()) {
         Ok(inv) => inv,
         Err(e) => {

@@ -382,6 +382,14 @@ impl<'a> Supervisor<'a> {
                 tracing::warn!("cannot record the node's pid: {e}");
             }
         }
+        if let Err(e) = node.guard(
+            std::path::Path::new("/proc/self/exe"),
+            self.cfg.shutdown_grace,
+        ) {
+            tracing::warn!(
+                "no guard process for the node (it may outlive a killed switchyard): {e}"
+            );
+        }
         tracing::info!(pid = node.pid(), binary = %bin.display(), "started node: {} {}", bin.display(), args.join(" "));
         let started = Instant::now();
         let started_ms = self.now_ms();
