@@ -13,6 +13,8 @@ mod sums_file;
 mod supervisor;
 mod upgrade_binary;
 
+use std::io::Write;
+
 fn main() {
     // The node's guard process is this binary too (see switchyard_exec's `guard`).
     if std::env::args_os().nth(1).as_deref() == Some(switchyard_exec::GUARD_ARG.as_ref()) {
@@ -25,7 +27,7 @@ fn main() {
     let inv = match cli::Invocation::from_args(std::env::args_os().collect()) {
         Ok(inv) => inv,
         Err(e) => {
-            eprintln!("switchyard: {e}");
+            let _ = writeln!(std::io::stderr(), "switchyard: {e}");
             std::process::exit(2);
         }
     };
@@ -36,7 +38,8 @@ fn main() {
     let cfg = match config::Config::load(inv.cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("switchyard: configuration error: {e}");
+            // A broken stderr must not turn into a panic; the exit code still says it.
+            let _ = writeln!(std::io::stderr(), "switchyard: configuration error: {e}");
             std::process::exit(1);
         }
     };
@@ -51,10 +54,12 @@ fn main() {
         Err(e) => {
             tracing::error!("{e:#}");
             if cfg.disable_logs {
-                eprintln!("switchyard: {e:#}");
+                logging::flush();
+                let _ = writeln!(std::io::stderr(), "switchyard: {e:#}");
             }
             1
         }
     };
+    logging::flush();
     std::process::exit(code);
 }

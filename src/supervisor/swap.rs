@@ -69,6 +69,7 @@ pub enum SwapError {
 fn fault(cfg: &Config, point: &str) {
     if cfg.test_fault.as_deref() == Some(point) {
         tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
+        crate::logging::flush();
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
         // SIGKILL cannot be caught; if it somehow did not land, do not go on.
         std::process::abort();
