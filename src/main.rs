@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod notify;
 mod sums_file;
 mod supervisor;
 mod upgrade_binary;
