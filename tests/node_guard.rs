@@ -84,6 +84,9 @@ fn a_node_ignoring_sigterm_is_killed_a_grace_after_switchyard_is_sigkilled() {
         "no orphan left for the next start: {}",
         next.log()
     );
+    // Stop it once it makes blocks (before that its SIGTERM trap may not be set yet).
+    let h = home.committed();
+    wait_for("blocks", T, || home.committed() > h, || next.log());
     assert_eq!(next.stop().code(), Some(0));
 }
 
