@@ -16,10 +16,12 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl.
+# What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl, libfaketime
+# (the crash-loop clock test).
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
+[ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq && apt-get install -y -qq "${need[@]}"

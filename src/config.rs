@@ -96,6 +96,15 @@ pub enum TimeFormat {
     Named(&'static str),
 }
 
+/// Shape of switchyard's own log lines (`SWITCHYARD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
 /// The effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,6 +123,7 @@ pub struct Config {
     pub disable_logs: bool,
     pub color_logs: bool,
     pub time_format: TimeFormat,
+    pub log_format: LogFormat,
     pub custom_preupgrade: Option<String>,
     pub disable_recase: bool,
 
@@ -177,6 +187,7 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_WATCH_CHAIN", "true"),
     ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
     ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
+    ("SWITCHYARD_LOG_FORMAT", "text"),
 ];
 
 /// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
@@ -351,6 +362,22 @@ impl Config {
             disable_logs: raw.bool("COSMOVISOR_DISABLE_LOGS")?,
             color_logs: raw.bool("COSMOVISOR_COLOR_LOGS")?,
             time_format,
+            log_format: match raw
+                .get("SWITCHYARD_LOG_FORMAT")
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "text" | "" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(bad(
+                        "SWITCHYARD_LOG_FORMAT",
+                        raw.get("SWITCHYARD_LOG_FORMAT"),
+                        "expected text or json",
+                    ))
+                }
+            },
             custom_preupgrade: raw.opt("COSMOVISOR_CUSTOM_PREUPGRADE"),
             disable_recase: raw.bool("COSMOVISOR_DISABLE_RECASE")?,
             restart_on_crash: raw.bool("SWITCHYARD_RESTART_ON_CRASH")?,
@@ -619,6 +646,7 @@ mod tests {
             ("DAEMON_RESTART_DELAY", "99999999999999999999h"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "/etc/evil.sh"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "../x.sh"),
+            ("SWITCHYARD_LOG_FORMAT", "xml"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()

@@ -9,15 +9,26 @@ mod cli;
 mod commands;
 mod config;
 mod logging;
+mod notify;
 mod sums_file;
 mod supervisor;
 mod upgrade_binary;
 
+use std::io::Write;
+
 fn main() {
+    // The node's guard process is this binary too (see switchyard_exec's `guard`).
+    if std::env::args_os().nth(1).as_deref() == Some(switchyard_exec::GUARD_ARG.as_ref()) {
+        let args: Vec<String> = std::env::args_os()
+            .skip(2)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        std::process::exit(switchyard_exec::guard_main(&args));
+    }
     let inv = match cli::Invocation::from_args(std::env::args_os().collect()) {
         Ok(inv) => inv,
         Err(e) => {
-            eprintln!("switchyard: {e}");
+            let _ = writeln!(std::io::stderr(), "switchyard: {e}");
             std::process::exit(2);
         }
     };
@@ -28,7 +39,8 @@ fn main() {
     let cfg = match config::Config::load(inv.cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("switchyard: configuration error: {e}");
+            // A broken stderr must not turn into a panic; the exit code still says it.
+            let _ = writeln!(std::io::stderr(), "switchyard: configuration error: {e}");
             std::process::exit(1);
         }
     };
@@ -43,10 +55,12 @@ fn main() {
         Err(e) => {
             tracing::error!("{e:#}");
             if cfg.disable_logs {
-                eprintln!("switchyard: {e:#}");
+                logging::flush();
+                let _ = writeln!(std::io::stderr(), "switchyard: {e:#}");
             }
             1
         }
     };
+    logging::flush();
     std::process::exit(code);
 }

@@ -507,12 +507,15 @@ fn version_prints_ours_then_the_nodes() {
 #[test]
 fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
     // A node that ignores SIGTERM survives its supervisor's SIGKILL (the parent-death signal is
-    // a SIGTERM). The next switchyard must not start a second node beside it.
+    // a SIGTERM) for the shutdown grace. The next switchyard, started within it, must not start a
+    // second node beside it.
     let home = Home::new();
     let genesis = home.binary("genesis", "", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("ignore_term", "");
-    let mut first = home.run(&[]);
+    // A long grace, so that the first switchyard's guard (which SIGKILLs a node outliving its
+    // switchyard by the grace) is not the one to end the orphan here.
+    let mut first = home.run(&[("DAEMON_SHUTDOWN_GRACE", "10m")]);
     wait_for("blocks", T, || home.committed() >= 2, || first.log());
     let rec: serde_json::Value = serde_json::from_slice(
         &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),

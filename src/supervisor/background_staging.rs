@@ -115,6 +115,7 @@ pub fn spawn(
                     (SeenIn::Proposal, None) => "a proposal".to_string(),
                 };
                 tracing::info!(upgrade = %u.name, height = u.height, "pre-staging the binary of {what}");
+                crate::notify::staging(Some(&u.name));
                 // Candidates are already filtered by the voting rule: include them all.
                 let (outcome, message, _) = stage_upcoming(
                     &layout,
@@ -125,6 +126,7 @@ pub fn spawn(
                     &opts,
                 )
                 .await;
+                crate::notify::staging(None);
                 if outcome == Outcome::Failed {
                     tracing::error!(upgrade = %u.name, "pre-staging failed (will retry): {message}");
                     tried.insert(key, Some(Instant::now()));

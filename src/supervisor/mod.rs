@@ -53,10 +53,23 @@ pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    crate::notify::init();
+    let result = rt.block_on(async move {
+        crate::notify::spawn_watchdog();
         let mut sup = Supervisor::new(cfg, node_args)?;
-        sup.run().await
-    })
+        match sup.run().await {
+            Err(e) if matches!(e.downcast_ref(), Some(swap::SwapError::Stopped { .. })) => {
+                tracing::info!("{e:#}");
+                Ok(0)
+            }
+            other => other,
+        }
+    });
+    crate::notify::stopping();
+    // A blocking read that never returns (a FIFO where a file should be) must not keep us from
+    // exiting: do not wait for the runtime's blocking threads.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    result
 }
 
 /// What the supervisor has seen of the node's heights.
@@ -95,6 +108,8 @@ struct Supervisor<'a> {
     warned_displaced: Vec<UpgradeName>,
     /// When the last "cannot see this node's height" error was logged.
     blind_reported_ms: Option<u64>,
+    /// What the running node is (`genesis` or the upgrade's name), for status lines.
+    node_label: String,
     /// The last error reading our own state files (logged once).
     last_state_error: std::cell::RefCell<Option<String>>,
     /// Held while we supervise: one switchyard per node home.
@@ -110,6 +125,9 @@ enum NodeEnd {
     /// The node crashed with this code.
     Crashed(i32),
 }
+
+/// How long one read of data/upgrade-info.json may take before the loop gives up on it.
+const HALT_FILE_READ_LIMIT: Duration = Duration::from_secs(3);
 
 /// How often a blind supervisor repeats that it cannot see the node's height.
 const BLIND_REPORT_EVERY_MS: u64 = 300_000;
@@ -155,6 +173,7 @@ impl<'a> Supervisor<'a> {
             facts: None,
             warned_displaced: Vec::new(),
             blind_reported_ms: None,
+            node_label: String::new(),
             last_state_error: Default::default(),
             _lock: lock,
         })
@@ -228,7 +247,13 @@ impl<'a> Supervisor<'a> {
         if self.facts.as_ref().is_some_and(|f| f.is_for(&bin)) {
             return Ok(false);
         }
-        self.facts = Some(BinaryFacts::resolve(&self.layout, &bin).await);
+        let _busy = crate::notify::busy(Some(Duration::from_secs(30)));
+        let Ok(facts) = signals::unless_stopped(BinaryFacts::resolve(&self.layout, &bin)).await
+        else {
+            // Stopping: the loop sees the signal before it starts anything.
+            return Ok(false);
+        };
+        self.facts = Some(facts);
         Ok(true)
     }
 
@@ -239,12 +264,17 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Reads data/upgrade-info.json now (the node may have written it just before exiting).
+    /// Reads data/upgrade-info.json now (the node may have written it just before exiting). A
+    /// read that hangs is given up after a few seconds, and at once for a stop signal.
     async fn refresh_halt_file(&mut self) {
-        if let Some(info) =
-            observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase).await
-        {
-            self.halt_file = Some(info);
+        let read = observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase);
+        match signals::unless_stopped(tokio::time::timeout(HALT_FILE_READ_LIMIT, read)).await {
+            Ok(Ok(Some(info))) => self.halt_file = Some(info),
+            Ok(Ok(None)) | Err(_) => {}
+            Ok(Err(_)) => tracing::error!(
+                "reading {} took more than {HALT_FILE_READ_LIMIT:?}; going on without it",
+                self.layout.data_upgrade_info().display()
+            ),
         }
     }
 
@@ -252,6 +282,7 @@ impl<'a> Supervisor<'a> {
         home_guard::stop_orphaned_node(&self.layout, self.cfg.shutdown_grace).await;
         swap::recover(self.cfg, &self.layout, &self.journal).await?;
         loop {
+            crate::notify::beat();
             self.refresh_halt_file().await;
             let mut known = self.known(None, None)?;
             if self.refresh_facts(&known).await? {
@@ -291,6 +322,9 @@ impl<'a> Supervisor<'a> {
                     }
                     match self.crashes.on_crash(self.now_ms()) {
                         CrashDecision::RestartAfter(delay) => {
+                            crate::notify::status(format!(
+                                "the node crashed (exit code {code}); restarting it in {delay:?}"
+                            ));
                             tracing::warn!(
                                 exit_code = code,
                                 "node crashed; restarting in {:?}",
@@ -382,7 +416,25 @@ impl<'a> Supervisor<'a> {
                 tracing::warn!("cannot record the node's pid: {e}");
             }
         }
+        if let Err(e) = node.guard(
+            std::path::Path::new("/proc/self/exe"),
+            self.cfg.shutdown_grace,
+        ) {
+            tracing::warn!(
+                "no guard process for the node (it may outlive a killed switchyard): {e}"
+            );
+        }
         tracing::info!(pid = node.pid(), binary = %bin.display(), "started node: {} {}", bin.display(), args.join(" "));
+        self.node_label = self
+            .layout
+            .current()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        crate::notify::status(format!("started the node ({})", self.node_label));
+        if self.observer.chain_view().is_none() {
+            // Nothing will tell us when it answers: it is up as far as we can know.
+            crate::notify::ready();
+        }
         let started = Instant::now();
         let started_ms = self.now_ms();
         self.heights.samples.clear();
@@ -390,6 +442,7 @@ impl<'a> Supervisor<'a> {
         let mut tick =
             tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
         loop {
+            crate::notify::beat();
             tokio::select! {
                 // Signals first: an operator's stop must never be mistaken for a halt exit.
                 biased;
@@ -490,12 +543,17 @@ impl<'a> Supervisor<'a> {
             Observation::HaltFile(info) => {
                 if self.halt_file.as_ref() != Some(&info) {
                     tracing::info!(upgrade = %info.name, height = info.height, "the node wrote upgrade-info.json");
+                    crate::notify::status(format!(
+                        "the node halted for upgrade {} at height {}",
+                        info.name, info.height
+                    ));
                 }
                 self.halt_file = Some(info);
             }
             Observation::Committed(h) => {
                 self.heights.committed = Some(self.heights.committed.map_or(h, |c| c.max(h)));
                 self.heights.last_seen_ms = Some(now);
+                self.node_answered();
             }
             Observation::Heights { latest, committed } => {
                 self.heights.committed = Some(
@@ -509,6 +567,7 @@ impl<'a> Supervisor<'a> {
                     latest,
                     committed,
                 });
+                self.node_answered();
             }
             Observation::BlockTime(d) => {
                 self.heights.average_block_ms = u64::try_from(d.as_millis()).ok();
@@ -516,6 +575,16 @@ impl<'a> Supervisor<'a> {
             Observation::Plan(plan) => {
                 self.plan = plan;
                 self.plan_known = true;
+            }
+        }
+    }
+
+    /// The node answered over RPC: it is up, for systemd, at the height seen.
+    fn node_answered(&self) {
+        crate::notify::ready();
+        if self.halt_file.is_none() {
+            if let Some(h) = self.heights.committed {
+                crate::notify::status(format!("running {} at height {h}", self.node_label));
             }
         }
     }
@@ -646,6 +715,7 @@ impl<'a> Supervisor<'a> {
 /// Sleeps, unless a stop signal arrives (or already arrived) first; then returns the exit code
 /// to use (0: nothing was running, so the stop is clean).
 async fn sleep_or_stop(signals: &mut Signals, d: Duration) -> Option<i32> {
+    let _busy = crate::notify::busy(Some(d + Duration::from_secs(1)));
     let sleep = tokio::time::sleep(d);
     tokio::pin!(sleep);
     loop {

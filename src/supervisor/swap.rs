@@ -10,6 +10,10 @@
 //! the same steps a fresh swap takes. If a step before the switch fails, `current` stays on the
 //! old binary and the error says why.
 //!
+//! A stop signal during a swap cuts the step in progress short (a hook is killed with its
+//! children), stops the node if it still runs, and ends switchyard with the journal left as it
+//! was: the next start finishes the swap exactly as after a crash ([`SwapError::Stopped`]).
+//!
 //! Test builds (debug assertions, or the `test-faults` feature) honour
 //! `SWITCHYARD_TEST_FAULT=<point>`: switchyard SIGKILLs itself at that point, which is how the
 //! crash-safety tests kill it "at each step". Release builds have no such code.
@@ -48,6 +52,11 @@ pub enum SwapError {
         path: PathBuf,
         why: String,
     },
+    #[error("{signal} arrived during upgrade {name}: stopped there; the swap journal keeps where it was and the next start finishes the upgrade")]
+    Stopped {
+        name: String,
+        signal: nix::sys::signal::Signal,
+    },
     #[error(transparent)]
     Journal(#[from] switchyard_store::JournalError),
     #[error(transparent)]
@@ -69,6 +78,7 @@ pub enum SwapError {
 fn fault(cfg: &Config, point: &str) {
     if cfg.test_fault.as_deref() == Some(point) {
         tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
+        crate::logging::flush();
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
         // SIGKILL cannot be caught; if it somehow did not land, do not go on.
         std::process::abort();
@@ -80,8 +90,37 @@ fn fault(_cfg: &Config, _point: &str) {}
 
 /// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
 /// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
-/// journal for the next start to finish).
+/// journal for the next start to finish). A stop signal at any other step ends it too (see the
+/// module docs).
 pub async fn perform(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    target: &SwapTarget,
+    mut node: Option<&mut NodeProcess>,
+    wait: impl std::future::Future<Output = bool>,
+) -> Result<SwapEnd, SwapError> {
+    let _busy = crate::notify::busy(None);
+    crate::notify::status(format!(
+        "swapping binaries for upgrade {} at height {}",
+        target.name, target.height
+    ));
+    let steps = perform_steps(cfg, layout, journal, target, node.as_deref_mut(), wait);
+    match super::signals::unless_stopped(steps).await {
+        Ok(done) => done,
+        Err(signal) => {
+            if let Some(node) = node {
+                node.stop(cfg.shutdown_grace).await?;
+            }
+            Err(SwapError::Stopped {
+                name: target.name.to_string(),
+                signal,
+            })
+        }
+    }
+}
+
+async fn perform_steps(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
@@ -133,8 +172,24 @@ pub enum SwapEnd {
 }
 
 /// Finishes a swap that a previous switchyard was killed in the middle of, through the same
-/// steps a fresh swap takes from there.
+/// steps a fresh swap takes from there; a stop signal ends it early, the journal kept.
 pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+    let _busy = crate::notify::busy(None);
+    match super::signals::unless_stopped(recover_steps(cfg, layout, journal)).await {
+        Ok(done) => done,
+        Err(signal) => Err(SwapError::Stopped {
+            name: journal
+                .pending_swap()
+                .ok()
+                .flatten()
+                .map(|r| r.name.to_string())
+                .unwrap_or_default(),
+            signal,
+        }),
+    }
+}
+
+async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
     let Some(rec) = journal.pending_swap()? else {
         return Ok(());
     };
@@ -338,6 +393,7 @@ async fn run_preupgrade(
         );
         run_custom_preupgrade(
             &script,
+            &layout.home,
             rec.name.as_str(),
             rec.height,
             cfg.preupgrade_timeout,
@@ -345,7 +401,14 @@ async fn run_preupgrade(
         .await?;
     }
     let bin = layout.upgrade_binary(&rec.name);
-    match run_binary_preupgrade(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
+    match run_binary_preupgrade(
+        &bin,
+        rec.name.as_str(),
+        cfg.preupgrade_max_retries,
+        cfg.preupgrade_timeout,
+    )
+    .await?
+    {
         PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
         PreUpgradeOutcome::NotImplemented => {
             tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")

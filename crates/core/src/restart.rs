@@ -1,7 +1,9 @@
 //! The crash-restart policy: exponential backoff, and a crash loop that ends supervision.
 //!
 //! Times are plain milliseconds handed in by the caller (the shell reads the clock), so the
-//! policy is a pure function of the crash history.
+//! policy is a pure function of the crash history. Only the differences between them count, so
+//! any clock that never jumps will do: the shell feeds milliseconds of the monotonic clock since
+//! it started, never wall time (an NTP step would otherwise hide or invent a crash loop).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -113,6 +115,25 @@ mod tests {
     }
 
     #[test]
+    fn crashes_seconds_apart_are_a_loop_whatever_the_clock_says_between() {
+        // Three crashes a second apart on the caller's clock: a loop, however far a wall clock
+        // would have jumped meanwhile (that is why the caller must not hand in wall time).
+        let mut p = CrashPolicy::new(CrashPolicyConfig {
+            loop_max: 3,
+            ..cfg()
+        });
+        assert!(matches!(p.on_crash(10_000), CrashDecision::RestartAfter(_)));
+        assert!(matches!(p.on_crash(11_000), CrashDecision::RestartAfter(_)));
+        assert_eq!(
+            p.on_crash(12_000),
+            CrashDecision::GiveUp {
+                crashes: 3,
+                window: Duration::from_secs(600)
+            }
+        );
+    }
+
+    #[test]
     fn crashes_outside_the_window_are_forgotten() {
         let mut p = CrashPolicy::new(cfg());
         for i in 0..4 {
@@ -136,6 +157,22 @@ mod tests {
     }
 
     proptest! {
+        /// Decisions depend on the gaps between crashes only, never on where the clock started:
+        /// the same history read from two clocks with different origins decides the same.
+        #[test]
+        fn decisions_depend_only_on_the_gaps_between_crashes(
+            gaps in proptest::collection::vec(0u64..1_500_000, 1..30),
+            origin in 0u64..(u64::MAX / 2),
+        ) {
+            let mut from_zero = CrashPolicy::new(cfg());
+            let mut shifted = CrashPolicy::new(cfg());
+            let mut now = 0;
+            for g in gaps {
+                now += g;
+                prop_assert_eq!(from_zero.on_crash(now), shifted.on_crash(origin + now));
+            }
+        }
+
         #[test]
         fn never_gives_up_below_the_limit_and_delay_is_bounded(gaps in proptest::collection::vec(0u64..2_000_000, 1..40)) {
             let mut p = CrashPolicy::new(cfg());

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use switchyard_core::SdkVersion;
 
+use crate::helper::{self, Output, Ran};
+
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
     #[error("running `{bin} version --long --output json`: {why}")]
@@ -15,38 +17,37 @@ pub enum VersionError {
     Unrecognised { bin: String, got: String },
 }
 
-/// The binary's Cosmos SDK version.
+/// The binary's Cosmos SDK version. The probe runs as a helper (own process group, killed with
+/// it at the time limit or when this future is dropped); reading the binary's build info runs off
+/// the async thread.
 pub async fn sdk_version(bin: &Path, timeout: Duration) -> Result<SdkVersion, VersionError> {
     let name = bin.display().to_string();
-    let run = tokio::process::Command::new(bin)
-        .args(["version", "--long", "--output", "json"])
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = match tokio::time::timeout(timeout, run).await {
-        Err(_) => {
+    let args = ["version", "--long", "--output", "json"].map(String::from);
+    let out = helper::run(bin, &args, None, Output::Capture, timeout)
+        .await
+        .map_err(|e| VersionError::Run {
+            bin: name.clone(),
+            why: e.to_string(),
+        })?;
+    match out.ran {
+        Ran::Exited(0) => {}
+        Ran::TimedOut => {
             return Err(VersionError::Run {
                 bin: name,
                 why: format!("no answer within {timeout:?}"),
             })
         }
-        Ok(Err(e)) => {
+        other => {
+            let how = match other {
+                Ran::Exited(c) => format!("exit status {c}"),
+                Ran::Signalled(s) => s,
+                Ran::TimedOut => unreachable!(),
+            };
             return Err(VersionError::Run {
                 bin: name,
-                why: e.to_string(),
-            })
+                why: format!("{how}: {}", String::from_utf8_lossy(&out.stderr).trim()),
+            });
         }
-        Ok(Ok(o)) => o,
-    };
-    if !out.status.success() {
-        return Err(VersionError::Run {
-            bin: name,
-            why: format!(
-                "exit status {}: {}",
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            ),
-        });
     }
     // Some binaries print the JSON on stderr; look at both.
     let text = format!(
@@ -59,7 +60,10 @@ pub async fn sdk_version(bin: &Path, timeout: Duration) -> Result<SdkVersion, Ve
     }
     // A binary whose main module *is* the SDK (simd built from the cosmos-sdk module itself)
     // reports an empty cosmos_sdk_version; its Go build info still names the module version.
-    if let Some(v) = sdk_version_from_build_info(bin) {
+    let path = bin.to_path_buf();
+    if let Ok(Some(v)) =
+        tokio::task::spawn_blocking(move || sdk_version_from_build_info(&path)).await
+    {
         return Ok(v);
     }
     Err(VersionError::Unrecognised {

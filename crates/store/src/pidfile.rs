@@ -1,10 +1,13 @@
 //! A record of the node process switchyard started (`node.pid` in our state folder): its PID,
 //! its kernel start time and its binary. The pair (PID, start time) names one process for good,
 //! so a later switchyard can recognise *its own* orphaned node — and only that one — even if the
-//! PID has since been reused by something else.
+//! PID has since been reused by something else. The identity check itself (read from `/proc`) is
+//! [`switchyard_exec::ProcessIdentity`]'s.
 
 use std::io;
 use std::path::PathBuf;
+
+use switchyard_exec::ProcessIdentity;
 
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
@@ -39,32 +42,25 @@ pub fn clear_node_record(layout: &Layout) {
     let _ = std::fs::remove_file(path(layout));
 }
 
-/// The kernel start time of `pid`, from `/proc/<pid>/stat`.
+/// The kernel start time of `pid` (see [`switchyard_exec::ProcessIdentity`]).
 pub fn process_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    // rest starts at field 3 (state); start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    ProcessIdentity::of(pid).map(|p| p.start_time)
 }
 
-/// Whether the recorded process is still alive and is the same process (not a reused PID).
+/// Whether the recorded process is still alive and is the same process (not a reused PID, not a
+/// zombie).
 pub fn is_same_process_alive(rec: &NodeRecord) -> bool {
-    let Some(t) = process_start_time(rec.pid) else {
-        return false;
-    };
-    if t != rec.start_time {
-        return false;
+    rec.identity().is_alive()
+}
+
+impl NodeRecord {
+    /// The process this record names.
+    pub fn identity(&self) -> ProcessIdentity {
+        ProcessIdentity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
     }
-    // A zombie is not running.
-    let state = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next())
-        })
-        .flatten();
-    state != Some('Z')
 }
 
 #[cfg(test)]
