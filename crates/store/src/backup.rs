@@ -3,7 +3,8 @@
 //! Like cosmovisor, `data/` is copied to `<DAEMON_DATA_BACKUP_DIR>/data-backup-<date>`. The copy
 //! is made under a temporary name and renamed when complete, so a crash mid-copy never leaves
 //! something that looks like a finished backup. `std::fs::copy` uses `copy_file_range`, which
-//! reflinks on filesystems that support it.
+//! reflinks on filesystems that support it. A backup that fails part-way is removed, so it
+//! leaves neither a finished-looking folder nor its partial copy.
 
 use std::fs;
 use std::io;
@@ -47,8 +48,16 @@ pub fn backup_data(
     if tmp.exists() {
         fs::remove_dir_all(&tmp).map_err(err(data_dir, &tmp))?;
     }
-    copy_tree(data_dir, &tmp)?;
-    fs::rename(&tmp, &dest).map_err(err(&tmp, &dest))?;
+    // A failed copy (a full disk, an unreadable file) must not leave its partial copy behind on
+    // what is often the very disk that just filled up.
+    let done =
+        copy_tree(data_dir, &tmp).and_then(|()| fs::rename(&tmp, &dest).map_err(err(&tmp, &dest)));
+    if let Err(e) = done {
+        if let Err(rm) = fs::remove_dir_all(&tmp) {
+            tracing::warn!("removing the failed backup {}: {rm}", tmp.display());
+        }
+        return Err(e);
+    }
     crate::fsutil::sync_dir(backup_root).map_err(err(data_dir, backup_root))?;
     Ok(dest)
 }
@@ -129,5 +138,64 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("nope"), "{err}");
+    }
+
+    /// A tmpfs of `size` mounted on a fresh folder, unmounted when dropped. Needs root and
+    /// `mount`; a test that needs a small filesystem fails (never skips) without them.
+    pub(crate) struct Tmpfs {
+        pub dir: tempfile::TempDir,
+    }
+
+    impl Tmpfs {
+        pub(crate) fn mount(size: &str) -> Tmpfs {
+            let dir = tempfile::tempdir().unwrap();
+            let out = std::process::Command::new("mount")
+                .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+                .arg(dir.path())
+                .output()
+                .expect("this test needs `mount` (util-linux) to make a small tmpfs");
+            assert!(
+                out.status.success(),
+                "this test needs root to mount a {size} tmpfs on {}: {}",
+                dir.path().display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            Tmpfs { dir }
+        }
+        pub(crate) fn path(&self) -> &Path {
+            self.dir.path()
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.dir.path())
+                .status();
+        }
+    }
+
+    #[test]
+    fn a_disk_full_during_the_copy_leaves_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        fs::create_dir_all(data.join("application.db")).unwrap();
+        fs::write(data.join("application.db/000001.log"), vec![7u8; 3 << 20]).unwrap();
+        fs::write(data.join("priv_validator_state.json"), b"{}").unwrap();
+        let small = Tmpfs::mount("1m");
+        let err = backup_data(&data, small.path(), "2026-11-22").unwrap_err();
+        assert!(err.to_string().contains("000001.log"), "{err}");
+        let left: Vec<_> = fs::read_dir(small.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(left.is_empty(), "a failed backup left {left:?} behind");
+        assert_eq!(
+            fs::read(data.join("application.db/000001.log"))
+                .unwrap()
+                .len(),
+            3 << 20
+        );
     }
 }
