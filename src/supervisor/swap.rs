@@ -60,10 +60,13 @@ pub enum SwapError {
     },
 }
 
-/// Fault points, in the order the swap reaches them.
+/// Fault points, in the order the swap reaches them (the backup's own two come between
+/// `after-stop` and `after-backup`).
 pub const FAULT_POINTS: &[&str] = &[
     "after-journal",
     "after-stop",
+    "backup-mid-copy",
+    "backup-before-rename",
     "after-backup",
     "after-preupgrade",
     "after-switch",
@@ -71,7 +74,11 @@ pub const FAULT_POINTS: &[&str] = &[
 ];
 
 fn fault(cfg: &Config, point: &str) {
-    if cfg.test_fault.as_deref() == Some(point) {
+    fault_at(cfg.test_fault.as_deref(), point)
+}
+
+fn fault_at(test_fault: Option<&str>, point: &str) {
+    if test_fault == Some(point) {
         tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
         let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
         // SIGKILL cannot be caught; if it somehow did not land, do not go on.
@@ -193,7 +200,7 @@ async fn resume_from(
     if rec.step <= SwapStep::BackingUp {
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
-        backup(cfg, layout).await?;
+        backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
@@ -242,7 +249,10 @@ async fn resume_from(
     Ok(())
 }
 
-async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
+/// Takes the backup of `data/` (a snapshot: see `switchyard_store::backup`), unless
+/// `UNSAFE_SKIP_BACKUP`. It refuses, before writing anything, when it would not fit.
+async fn backup(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_store::backup::{self, human_bytes, BackupRequest};
     if cfg.unsafe_skip_backup {
         tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
         return Ok(());
@@ -250,20 +260,47 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
     let Some(root) = cfg.backup_dir() else {
         return Ok(());
     };
-    let data = layout.data_dir();
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    tracing::info!("backing up {} into {}", data.display(), root.display());
+    tracing::info!(
+        "backing up {} into {}",
+        layout.data_dir().display(),
+        root.display()
+    );
     let started = std::time::Instant::now();
-    let dest = tokio::task::spawn_blocking(move || {
-        switchyard_store::backup::backup_data(&data, &root, &date)
+    let (layout, rec, test_fault) = (layout.clone(), rec.clone(), cfg.test_fault.clone());
+    let b = tokio::task::spawn_blocking(move || {
+        backup::take(
+            &BackupRequest {
+                layout: &layout,
+                backup_root: &root,
+                from: &rec.from,
+                upgrade: &rec.name,
+                upgrade_height: rec.height,
+                swap_started_at: Some(&rec.started_at),
+            },
+            &|point| fault_at(test_fault.as_deref(), point),
+        )
     })
     .await
     .expect("backup task does not panic")?;
-    tracing::info!(
-        "backup written to {} in {:?}",
-        dest.display(),
-        started.elapsed()
-    );
+    let s = &b.meta.stats;
+    if b.reused {
+        tracing::info!(
+            "using the backup {} this swap took before it was interrupted",
+            b.path.display()
+        );
+    } else {
+        tracing::info!(
+            "backup written to {} in {:?}: {} table files ({}) hard-linked, {} files ({}) copied, {} ({}) cloned",
+            b.path.display(),
+            started.elapsed(),
+            s.linked_files,
+            human_bytes(s.linked_bytes),
+            s.copied_files,
+            human_bytes(s.copied_bytes),
+            s.cloned_files,
+            human_bytes(s.cloned_bytes),
+        );
+    }
     Ok(())
 }
 

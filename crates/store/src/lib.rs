@@ -2,7 +2,8 @@
 //!
 //! - [`layout`]: the cosmovisor-compatible folder layout and the `current` symlink.
 //! - [`journal`]: a small write-ahead journal that makes every swap crash-safe.
-//! - [`backup`]: the data backup taken before an upgrade.
+//! - [`backup`]: the snapshot of `data/` taken before an upgrade (tables hard-linked, the rest
+//!   copied), its space check and retention, and restoring one.
 //! - [`manual`]: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
 //! - [`pidfile`]: the node process we started, so a restarted switchyard can find its orphan.
 //! - [`checksum`], [`fetch`], [`archive`], [`install`], [`preflight`], [`staged`]: getting the next
