@@ -101,6 +101,9 @@ pub struct Config {
     pub watch_chain: bool,
     /// How often `run` re-reads governance proposals (plans and heights are followed per block).
     pub proposals_every: Duration,
+    /// How many of this home's switchyard backups to keep after a successful swap (`None`: all,
+    /// as cosmovisor).
+    pub backup_keep: Option<std::num::NonZeroUsize>,
     /// Test-only: name of a swap step at which to abort the process (crash-safety tests).
     pub test_fault: Option<String>,
 
@@ -141,6 +144,7 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_RPC_ADDRESS", ""),
     ("SWITCHYARD_WATCH_CHAIN", "true"),
     ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
+    ("SWITCHYARD_BACKUP_KEEP", ""),
     ("SWITCHYARD_TEST_FAULT", ""),
 ];
 
@@ -322,6 +326,19 @@ impl Config {
                     ));
                 }
                 d
+            },
+            backup_keep: match raw.opt("SWITCHYARD_BACKUP_KEEP") {
+                None => None,
+                Some(v) => {
+                    let n: usize = raw.uint("SWITCHYARD_BACKUP_KEEP")?;
+                    Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
+                        bad(
+                            "SWITCHYARD_BACKUP_KEEP",
+                            &v,
+                            "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
+                        )
+                    })?)
+                }
             },
             test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
             entries: KEYS
@@ -523,6 +540,9 @@ mod tests {
             ("DAEMON_RESTART_DELAY", "99999999999999999999h"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "/etc/evil.sh"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "../x.sh"),
+            ("SWITCHYARD_BACKUP_KEEP", "0"),
+            ("SWITCHYARD_BACKUP_KEEP", "-2"),
+            ("SWITCHYARD_BACKUP_KEEP", "all"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()
@@ -567,6 +587,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("daemon_nmae"), "{err}");
+    }
+
+    #[test]
+    fn backup_keep_defaults_to_all() {
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.backup_keep, None);
+        let c = Config::from_sources(&env(&[("SWITCHYARD_BACKUP_KEEP", "3")]), None).unwrap();
+        assert_eq!(c.backup_keep.map(|n| n.get()), Some(3));
     }
 
     #[test]

@@ -246,6 +246,7 @@ async fn resume_from(
     fault(cfg, "after-record");
     journal.finish_swap()?;
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
+    prune_backups(cfg, layout);
     Ok(())
 }
 
@@ -302,6 +303,32 @@ async fn backup(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), S
         );
     }
     Ok(())
+}
+
+/// `SWITCHYARD_BACKUP_KEEP`: after a successful swap, removes this home's oldest switchyard
+/// backups beyond the newest N, in the background (removing a large backup takes a while, and
+/// the new node should not wait for it). A failure is only logged.
+fn prune_backups(cfg: &Config, layout: &Layout) {
+    let (Some(keep), Some(root)) = (cfg.backup_keep, cfg.backup_dir()) else {
+        return;
+    };
+    if cfg.unsafe_skip_backup {
+        return;
+    }
+    let home = layout.home.clone();
+    tokio::task::spawn_blocking(move || {
+        match switchyard_store::backup::prune(&root, &home, keep) {
+            Ok(removed) => {
+                for p in removed {
+                    tracing::info!(
+                        "removed the old backup {} (SWITCHYARD_BACKUP_KEEP={keep})",
+                        p.display()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("removing old backups in {}: {e}", root.display()),
+        }
+    });
 }
 
 async fn run_preupgrade(

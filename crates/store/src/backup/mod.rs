@@ -1,4 +1,5 @@
-//! The backup of `data/` taken before an upgrade (unless `UNSAFE_SKIP_BACKUP`).
+//! The backup of `data/` taken before an upgrade (unless `UNSAFE_SKIP_BACKUP`), and its
+//! retention.
 //!
 //! A backup is a **snapshot, not a copy**. The node's databases (LevelDB, PebbleDB, RocksDB) are
 //! made of table files that are never changed once written, only deleted; those are hard-linked
@@ -10,7 +11,8 @@
 //! (said in the log).
 //!
 //! A linked backup keeps the tables the node later compacts away alive, so over weeks of
-//! compaction it grows towards the size of a full copy.
+//! compaction it grows towards the size of a full copy: that is what [`prune`] (the
+//! `SWITCHYARD_BACKUP_KEEP` retention) is for.
 //!
 //! [`take`] first works out what the backup will really cost on the target filesystem and
 //! refuses, before writing anything, when that and a margin are not free ([`space`]). It builds
@@ -28,6 +30,7 @@ mod tree;
 
 use std::fs::{self, File};
 use std::io;
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use switchyard_core::{Current, UpgradeName};
@@ -238,6 +241,37 @@ fn remove_stale_partials(root: &Path) {
             }
         }
     }
+}
+
+/// Removes this home's oldest switchyard backups in `backup_root` beyond the newest `keep`
+/// (`SWITCHYARD_BACKUP_KEEP`). Only folders whose record names `home` are counted or touched:
+/// cosmovisor's backups, another node's, and anything unreadable are left alone. Each one is
+/// first renamed to a hidden partial name, so a crash mid-removal never leaves a half-deleted
+/// folder that looks like a backup. Returns what was removed, oldest first.
+pub fn prune(
+    backup_root: &Path,
+    home: &Path,
+    keep: NonZeroUsize,
+) -> Result<Vec<PathBuf>, BackupError> {
+    let ours: Vec<BackupEntry> = list(backup_root)?
+        .into_iter()
+        .filter(|e| e.meta.as_ref().is_some_and(|m| m.is_of_home(home)))
+        .collect();
+    let excess = ours.len().saturating_sub(keep.get());
+    let mut removed = Vec::new();
+    for e in ours.into_iter().take(excess) {
+        let Some(lock) = lock_dir(&e.path) else {
+            tracing::warn!("{} is in use; not removing it", e.path.display());
+            continue;
+        };
+        let hidden = backup_root.join(meta::partial_name(&e.name));
+        sys::rename_noreplace(&e.path, &hidden).map_err(write_err(&e.path))?;
+        crate::fsutil::sync_dir(backup_root).map_err(write_err(backup_root))?;
+        fs::remove_dir_all(&hidden).map_err(write_err(&hidden))?;
+        drop(lock);
+        removed.push(e.path);
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
-//! Tests of taking backups on data folders shaped like a node's.
+//! Tests of taking and pruning backups on data folders shaped like a node's.
 
 use std::fs;
+use std::num::NonZeroUsize;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -300,5 +301,51 @@ fn symlinks_stay_symlinks_and_a_symlinked_data_folder_is_followed() {
     assert_eq!(
         fs::read_link(b.path.join("link")).unwrap(),
         Path::new("../elsewhere")
+    );
+}
+
+#[test]
+fn prune_keeps_the_newest_of_this_home_and_nothing_else() {
+    let h = Home::new();
+    let root = h.home().join("backups");
+    let mut ours = Vec::new();
+    for s in ["20260101T000000Z", "20260201T000000Z", "20260301T000000Z"] {
+        let name = meta::backup_name(s, &n("v2"));
+        let p = root.join(&name);
+        fs::create_dir_all(&p).unwrap();
+        let m = BackupMeta::new(h.home(), "simd", Current::Genesis, n("v2"), 100, None);
+        meta::write_meta(&p, &m).unwrap();
+        ours.push(p);
+    }
+    let cosmovisor = root.join("data-backup-2025-1-5");
+    fs::create_dir_all(&cosmovisor).unwrap();
+    let foreign = root.join("data-backup-20250101T000000Z-v2");
+    fs::create_dir_all(&foreign).unwrap();
+    let m = BackupMeta::new(
+        Path::new("/other/home"),
+        "simd",
+        Current::Genesis,
+        n("v2"),
+        1,
+        None,
+    );
+    meta::write_meta(&foreign, &m).unwrap();
+
+    let removed = prune(&root, h.home(), NonZeroUsize::new(2).unwrap()).unwrap();
+    assert_eq!(removed, vec![ours[0].clone()]);
+    assert!(!ours[0].exists() && ours[1].is_dir() && ours[2].is_dir());
+    assert!(cosmovisor.is_dir() && foreign.is_dir());
+    assert!(prune(&root, h.home(), NonZeroUsize::new(2).unwrap())
+        .unwrap()
+        .is_empty());
+    let removed = prune(&root, h.home(), NonZeroUsize::new(1).unwrap()).unwrap();
+    assert_eq!(removed, vec![ours[1].clone()]);
+    assert_eq!(
+        names_in(&root),
+        [
+            "data-backup-2025-1-5",
+            "data-backup-20250101T000000Z-v2",
+            "data-backup-20260301T000000Z-v2"
+        ]
     );
 }
