@@ -92,6 +92,11 @@ pub enum BackupError {
         needed: u64,
         available: u64,
     },
+    #[error("the backup folder {target} is inside {source_dir}, so a backup would contain itself; choose a DAEMON_DATA_BACKUP_DIR outside it")]
+    InsideSource {
+        target: PathBuf,
+        source_dir: PathBuf,
+    },
     #[error("the backup record {path} is corrupt ({why})")]
     CorruptMeta { path: PathBuf, why: String },
 }

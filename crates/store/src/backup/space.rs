@@ -81,6 +81,17 @@ pub(crate) fn existing_ancestor(p: &Path) -> PathBuf {
 
 pub(crate) fn estimate_tree(tree: &Tree, target: &Path) -> Result<BackupEstimate, BackupError> {
     let measured = existing_ancestor(target);
+    if let (Ok(t), Ok(src)) = (
+        std::fs::canonicalize(&measured),
+        std::fs::canonicalize(&tree.root),
+    ) {
+        if t.starts_with(&src) {
+            return Err(BackupError::InsideSource {
+                target: target.to_path_buf(),
+                source_dir: tree.root.clone(),
+            });
+        }
+    }
     let read = |source| BackupError::Read {
         path: measured.clone(),
         source,
@@ -166,6 +177,17 @@ mod tests {
         assert_eq!(margin_for(0), MARGIN_MIN_BYTES);
         assert_eq!(margin_for(10 << 30), (10u64 << 30) / 100 * 5);
         assert_eq!(margin_for(u64::MAX), u64::MAX / 100 * 5);
+    }
+
+    #[test]
+    fn a_backup_folder_inside_the_data_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        for inside in [data.clone(), data.join("sub"), data.join("backups/new")] {
+            let err = estimate(&data, &inside).unwrap_err().to_string();
+            assert!(err.contains("inside"), "{err}");
+        }
     }
 
     #[test]
