@@ -1,5 +1,5 @@
-//! The backup of `data/` taken before an upgrade (unless `UNSAFE_SKIP_BACKUP`), and its
-//! retention.
+//! The backup of `data/` taken before an upgrade (unless `UNSAFE_SKIP_BACKUP`), its retention,
+//! and putting one back.
 //!
 //! A backup is a **snapshot, not a copy**. The node's databases (LevelDB, PebbleDB, RocksDB) are
 //! made of table files that are never changed once written, only deleted; those are hard-linked
@@ -21,12 +21,16 @@
 //! killed at any instant leaves either no backup or a complete one, and never touches `data/`
 //! (which is only ever read). A backup that fails is removed. Partial folders left by a killed
 //! process are removed by the next backup.
+//!
+//! [`restore`] puts a backup back as `data/`: see there.
 
 mod meta;
+pub mod restore;
 mod snapshot;
 mod space;
 mod sys;
 mod tree;
+pub mod validator_state;
 
 use std::fs::{self, File};
 use std::io;

@@ -1,6 +1,7 @@
 //! The few Linux calls the backups need that std does not offer: cloning a file (`FICLONE`),
-//! a rename that never replaces (`renameat2(RENAME_NOREPLACE)`) and free space (`statvfs`).
-//! Every `unsafe` block of the backup code is here.
+//! exchanging two folders atomically (`renameat2(RENAME_EXCHANGE)`), a rename that never
+//! replaces (`RENAME_NOREPLACE`), free space (`statvfs`) and advisory locks held by other
+//! processes. Every `unsafe` block of the backup code is here.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -60,6 +61,11 @@ fn renameat2(from: &Path, to: &Path, flags: libc::c_uint) -> io::Result<()> {
     }
 }
 
+/// Atomically swaps the names `a` and `b` (both must exist, on one filesystem).
+pub(crate) fn exchange(a: &Path, b: &Path) -> io::Result<()> {
+    renameat2(a, b, libc::RENAME_EXCHANGE)
+}
+
 /// Renames `from` to `to`, failing with `EEXIST` rather than replacing anything at `to`.
 pub(crate) fn rename_noreplace(from: &Path, to: &Path) -> io::Result<()> {
     renameat2(from, to, libc::RENAME_NOREPLACE)
@@ -87,19 +93,72 @@ pub(crate) fn fs_space(path: &Path) -> io::Result<FsSpace> {
     })
 }
 
+/// Who holds a lock on `path` (a database's `LOCK` file), if anyone else does: LevelDB takes a
+/// `flock`, PebbleDB and RocksDB take a POSIX record lock (`fcntl`), so both are asked. Returns
+/// a description such as "pid 1234 (fcntl lock)".
+pub(crate) fn lock_holder(path: &Path) -> io::Result<Option<String>> {
+    let file = File::open(path)?;
+    let mut fl = libc::flock {
+        l_type: libc::F_WRLCK as libc::c_short,
+        l_whence: libc::SEEK_SET as libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    // SAFETY: F_GETLK only fills in `fl`, a valid flock struct we own, for an open descriptor.
+    let r = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETLK, &mut fl) };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if fl.l_type != libc::F_UNLCK as libc::c_short {
+        return Ok(Some(format!("pid {} (fcntl lock)", fl.l_pid)));
+    }
+    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+        Ok(lock) => {
+            // We got it, so nobody else holds it; let go at once.
+            drop(lock);
+            Ok(None)
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(Some("another process (flock)".into())),
+        Err((_, e)) => Err(io::Error::from(e)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn rename_noreplace_refuses_to_replace() {
+    fn exchange_swaps_two_folders_and_noreplace_refuses() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a"), dir.path().join("b"));
         std::fs::create_dir(&a).unwrap();
         std::fs::create_dir(&b).unwrap();
+        std::fs::write(a.join("x"), "from a").unwrap();
+        exchange(&a, &b).unwrap();
+        assert_eq!(std::fs::read_to_string(b.join("x")).unwrap(), "from a");
+        assert!(!a.join("x").exists());
         let e = rename_noreplace(&a, &b).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
         rename_noreplace(&a, &dir.path().join("c")).unwrap();
         assert!(dir.path().join("c").is_dir());
+    }
+
+    #[test]
+    fn a_flock_held_elsewhere_is_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("LOCK");
+        std::fs::write(&p, "").unwrap();
+        assert_eq!(lock_holder(&p).unwrap(), None);
+        // flock locks belong to the open file description, so one opened here conflicts with
+        // the probe's own open, as another process's would.
+        let held = nix::fcntl::Flock::lock(
+            File::open(&p).unwrap(),
+            nix::fcntl::FlockArg::LockExclusiveNonblock,
+        )
+        .unwrap();
+        assert!(lock_holder(&p).unwrap().unwrap().contains("flock"));
+        drop(held);
+        assert_eq!(lock_holder(&p).unwrap(), None);
     }
 }
