@@ -1,4 +1,5 @@
-//! The command line: cosmovisor's commands and names, plus switchyard's own (`plan`, `prepare`).
+//! The command line: cosmovisor's commands and names, plus switchyard's own (`plan`, `prepare`,
+//! `restore-backup`).
 
 use std::path::PathBuf;
 
@@ -61,6 +62,22 @@ pub enum Command {
     Plan(PlanArgs),
     /// Download, verify and test-run the binaries of scheduled and passed upgrades now.
     Prepare(PrepareArgs),
+    /// Put a backup back as data/ (node and switchyard stopped), keeping the current data aside.
+    RestoreBackup(RestoreBackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreBackupArgs {
+    /// The backup: a folder name in the backup folder (DAEMON_DATA_BACKUP_DIR, else
+    /// DAEMON_HOME), or a path. Default: this home's newest switchyard backup.
+    pub name: Option<String>,
+    /// List the backups in the backup folder instead.
+    #[arg(long)]
+    pub list: bool,
+    /// The binary that runs the backup's data: `genesis` or an upgrade name. Needed for backups
+    /// without switchyard's record (cosmovisor's); overrides the record otherwise.
+    #[arg(long, value_name = "genesis|UPGRADE")]
+    pub current: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
-//! Backups through the real binary and fake nodes: the up-front space check on a small tmpfs, a
-//! backup folder on another filesystem, `SWITCHYARD_BACKUP_KEEP`, and SIGKILLs at every point
-//! of a backup.
+//! Backups through the real binary and fake nodes: the snapshot a swap takes (tables linked,
+//! the rest copied), `switchyard restore-backup` putting it back (and refusing while switchyard
+//! runs), the up-front space check on a small tmpfs, a backup folder on another filesystem,
+//! `SWITCHYARD_BACKUP_KEEP`, and SIGKILLs at every point of a backup and of a restore.
 
 mod common;
 
@@ -45,6 +46,25 @@ fn node_shaped_data(home: &Home) {
     .unwrap();
 }
 
+/// What a node does to its data after the backup: compaction and more signing.
+fn compact(home: &Home) {
+    let data = home.path().join("data");
+    for db in DBS {
+        let dir = data.join(db);
+        fs::remove_file(dir.join("000010.ldb")).unwrap();
+        fs::write(dir.join("000100.ldb"), "a new table").unwrap();
+        let mut wal = fs::read(dir.join("000009.log")).unwrap();
+        wal.extend_from_slice(b" and more");
+        fs::write(dir.join("000009.log"), wal).unwrap();
+        fs::write(dir.join("CURRENT"), "MANIFEST-000101\n").unwrap();
+    }
+    fs::write(
+        data.join("priv_validator_state.json"),
+        r#"{"height":"9","round":0,"step":3}"#,
+    )
+    .unwrap();
+}
+
 /// Every file under `root` with its bytes, every folder, every symlink target.
 fn picture(root: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     fn go(root: &Path, rel: &Path, out: &mut BTreeMap<PathBuf, Option<Vec<u8>>>) {
@@ -83,6 +103,13 @@ fn named(dir: &Path, prefix: &str) -> Vec<PathBuf> {
 
 fn meta(backup: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(backup.join("switchyard-backup.json")).unwrap()).unwrap()
+}
+
+/// A backup's content without switchyard's record in it.
+fn backup_content(backup: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
+    let mut p = picture(backup);
+    p.remove(Path::new("switchyard-backup.json"));
+    p
 }
 
 fn plan_home() -> Home {
@@ -136,6 +163,111 @@ impl Drop for Tmpfs {
             .arg(self.0.path())
             .status();
     }
+}
+
+#[test]
+fn a_swap_takes_a_snapshot_and_restore_backup_puts_it_back() {
+    let home = plan_home();
+    let data = home.path().join("data");
+    let tables_before = picture(&data.join("application.db"));
+    let log = upgrade(&home, &[]);
+    assert!(log.contains("hard-linked"), "{log}");
+
+    // One backup, of the data as it was at the halt (after block 4), recording where it came
+    // from; its tables are the data's own inodes, its manifests copies.
+    let backups = named(home.path(), "data-backup-");
+    assert_eq!(backups.len(), 1, "{backups:?}");
+    let b = &backups[0];
+    let m = meta(b);
+    assert_eq!(m["from"], serde_json::json!({"kind": "genesis"}));
+    assert_eq!(
+        (m["upgrade"].as_str(), m["upgrade_height"].as_i64()),
+        (Some("v2"), Some(5))
+    );
+    assert_eq!(
+        m["stats"]["linked_files"].as_u64(),
+        Some(DBS.len() as u64 * 8)
+    );
+    assert_eq!(fs::read_to_string(b.join("height")).unwrap().trim(), "4");
+    assert_eq!(picture(&b.join("application.db")), tables_before);
+    let ino = |p: &Path| fs::metadata(p).unwrap().ino();
+    let t = Path::new("blockstore.db/000013.ldb");
+    assert_eq!(ino(&data.join(t)), ino(&b.join(t)));
+    let f = Path::new("blockstore.db/MANIFEST-000008");
+    assert_ne!(ino(&data.join(f)), ino(&b.join(f)));
+
+    let listed = home.cmd(&["restore-backup", "--list"]);
+    let listing = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let name = b.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        listing.contains(&name) && listing.contains("genesis") && listing.contains("v2 at 5"),
+        "{listing}"
+    );
+
+    // The new binary goes on; the node compacts and signs more.
+    compact(&home);
+    let backup_before = backup_content(b);
+
+    // Refused while switchyard supervises the node.
+    let mut sy = home.run(&[]);
+    wait_for(
+        "the node running again",
+        T,
+        || home.committed() >= 9,
+        || sy.log(),
+    );
+    let refused = home.cmd(&["restore-backup"]);
+    assert!(!refused.status.success(), "{}", text(&refused));
+    assert!(text(&refused).contains("run.lock"), "{}", text(&refused));
+    assert_eq!(sy.stop().code(), Some(0));
+
+    let replaced = picture(&data);
+    let out = home.cmd(&["restore-backup"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("kept in") && said.contains("v2"), "{said}");
+
+    // data/ is the backup, except for the validator state, which stays the newer one.
+    let mut want = backup_before.clone();
+    want.insert(
+        "priv_validator_state.json".into(),
+        Some(br#"{"height":"9","round":0,"step":3}"#.to_vec()),
+    );
+    assert_eq!(picture(&data), want);
+    let asides = named(home.path(), "data-before-restore-");
+    assert_eq!(asides.len(), 1);
+    assert_eq!(
+        picture(&asides[0]),
+        replaced,
+        "the replaced data is kept as it was"
+    );
+    assert_eq!(home.current_target(), "genesis");
+    assert!(!home.applied().contains("\"v2\""), "{}", home.applied());
+    assert_eq!(
+        backup_content(b),
+        backup_before,
+        "the backup itself is intact"
+    );
+
+    // Started again, switchyard takes the upgrade again: genesis never runs past the halt.
+    let genesis_starts = home.events().matches("genesis start").count();
+    let mut sy = home.run(&[]);
+    wait_for(
+        "the upgrade applied a second time",
+        T,
+        || {
+            home.events().matches("v2 applying upgrade v2 at 5").count() == 2
+                && home.committed() >= 6
+        },
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+    assert_eq!(
+        home.events().matches("genesis start").count(),
+        genesis_starts
+    );
+    assert_eq!(home.current_target(), "upgrades/v2");
 }
 
 #[test]
@@ -262,5 +394,68 @@ fn a_backup_killed_at_any_point_is_either_absent_or_complete() {
             "{point}: partial left"
         );
         assert_eq!(picture(&backups[0].join("tx_index.db")), tables);
+    }
+}
+
+#[test]
+fn a_restore_killed_at_any_point_never_leaves_the_home_without_its_data() {
+    const POINTS: &[&str] = &[
+        "restore-mid-copy",
+        "restore-before-exchange",
+        "restore-after-exchange",
+        "restore-after-aside",
+        "restore-after-current",
+    ];
+    for point in POINTS {
+        let home = plan_home();
+        upgrade(&home, &[]);
+        compact(&home);
+        let b = named(home.path(), "data-backup-").remove(0);
+        let data = home.path().join("data");
+        let old = picture(&data);
+        let mut restored = backup_content(&b);
+        restored.insert(
+            "priv_validator_state.json".into(),
+            old[Path::new("priv_validator_state.json")].clone(),
+        );
+
+        let out = home
+            .switchyard()
+            .args(["restore-backup"])
+            .env("SWITCHYARD_TEST_FAULT", point)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.signal(), Some(9), "{point}: {}", text(&out));
+        let now = picture(&data);
+        assert!(
+            now == old || now == restored,
+            "{point}: data/ is neither the old data nor the backup"
+        );
+
+        // switchyard will not start a node on a half-finished restore.
+        let mut sy = home.run(&[]);
+        let status = sy.wait(T);
+        assert_ne!(status.code(), Some(0));
+        assert!(
+            sy.log().contains("was interrupted"),
+            "{point}: {}",
+            sy.log()
+        );
+
+        let out = home.cmd(&["restore-backup"]);
+        assert!(out.status.success(), "{point}: {}", text(&out));
+        assert_eq!(picture(&data), restored, "{point}");
+        assert_eq!(home.current_target(), "genesis", "{point}");
+        let asides = named(home.path(), "data-before-restore-");
+        assert_eq!(asides.len(), 1, "{point}: {asides:?}");
+        assert_eq!(picture(&asides[0]), old, "{point}");
+        assert!(
+            named(home.path(), ".data").is_empty(),
+            "{point}: partial left"
+        );
+        assert!(!home
+            .path()
+            .join("cosmovisor/switchyard/restore.json")
+            .exists());
     }
 }
