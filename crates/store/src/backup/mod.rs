@@ -140,7 +140,7 @@ fn write_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
 
 /// Takes a backup of `req.layout`'s `data/` into `req.backup_root` (see the module docs).
 /// `fault` is called at each of [`FAULT_POINTS`]; pass `&|_| {}` outside the crash tests.
-pub fn take(req: &BackupRequest<'_>, fault: &dyn Fn(&str)) -> Result<Backup, BackupError> {
+pub fn take(req: &BackupRequest<'_>, fault: &(dyn Fn(&str) + Sync)) -> Result<Backup, BackupError> {
     let root = req.backup_root;
     fs::create_dir_all(root).map_err(write_err(root))?;
     remove_stale_partials(root);

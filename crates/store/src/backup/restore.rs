@@ -278,7 +278,10 @@ fn probe_exchange(dir: &Path) -> Result<(), RestoreError> {
 
 /// Restores `req.backup` as `data/` (see the module docs). `fault` is called at each of
 /// [`FAULT_POINTS`]; pass `&|_| {}` outside the crash tests.
-pub fn restore(req: &RestoreRequest<'_>, fault: &dyn Fn(&str)) -> Result<Restored, RestoreError> {
+pub fn restore(
+    req: &RestoreRequest<'_>,
+    fault: &(dyn Fn(&str) + Sync),
+) -> Result<Restored, RestoreError> {
     let layout = req.layout;
     if let Some(rec) = pending(layout)? {
         return Err(RestoreError::Pending {
@@ -466,7 +469,7 @@ fn keep_current_state(data: &Path, building: &Path, bytes: &[u8]) -> Result<(), 
 fn finish(
     layout: &Layout,
     rec: &RestoreRecord,
-    fault: &dyn Fn(&str),
+    fault: &(dyn Fn(&str) + Sync),
 ) -> Result<Restored, RestoreError> {
     let parent = rec.data.parent().unwrap_or(Path::new("/"));
     let mut set_aside = None;
@@ -502,7 +505,7 @@ fn finish(
 }
 
 /// Finishes or rolls back a restore that was interrupted (see the module docs).
-pub fn recover(layout: &Layout, fault: &dyn Fn(&str)) -> Result<Recovered, RestoreError> {
+pub fn recover(layout: &Layout, fault: &(dyn Fn(&str) + Sync)) -> Result<Recovered, RestoreError> {
     let Some(rec) = pending(layout)? else {
         return Ok(Recovered::Nothing);
     };

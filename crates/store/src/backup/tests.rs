@@ -45,7 +45,7 @@ impl Home {
         self.take_with(root, &|_| {})
     }
 
-    fn take_with(&self, root: &Path, fault: &dyn Fn(&str)) -> Result<Backup, BackupError> {
+    fn take_with(&self, root: &Path, fault: &(dyn Fn(&str) + Sync)) -> Result<Backup, BackupError> {
         take(
             &BackupRequest {
                 layout: &self.layout,
