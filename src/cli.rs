@@ -1,5 +1,5 @@
 //! The command line: cosmovisor's commands, names and flags, plus switchyard's own (`plan`,
-//! `prepare`, `completions`, `man`).
+//! `prepare`, `restore-backup`, `completions`, `man`).
 //!
 //! Two things are decided before clap sees the arguments ([`Invocation::from_args`]), because
 //! cosmovisor decides them outside its flag parser too:
@@ -81,6 +81,22 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out_dir: Option<PathBuf>,
     },
+    /// Put a backup back as data/ (node and switchyard stopped), keeping the current data aside.
+    RestoreBackup(RestoreBackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreBackupArgs {
+    /// The backup: a folder name in the backup folder (DAEMON_DATA_BACKUP_DIR, else
+    /// DAEMON_HOME), or a path. Default: this home's newest switchyard backup.
+    pub name: Option<String>,
+    /// List the backups in the backup folder instead.
+    #[arg(long)]
+    pub list: bool,
+    /// The binary that runs the backup's data: `genesis` or an upgrade name. Needed for backups
+    /// without switchyard's record (cosmovisor's); overrides the record otherwise.
+    #[arg(long, value_name = "genesis|UPGRADE")]
+    pub current: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -141,6 +141,9 @@ pub struct Config {
     pub watch_chain: bool,
     /// How often `run` re-reads governance proposals (plans and heights are followed per block).
     pub proposals_every: Duration,
+    /// How many of this home's switchyard backups to keep after a successful swap (`None`: all,
+    /// as cosmovisor).
+    pub backup_keep: Option<std::num::NonZeroUsize>,
     /// How long the node's height may go unseen while a manual upgrade is armed.
     pub height_timeout: Duration,
     /// Test builds only: name of a swap step at which to abort the process (crash-safety tests).
@@ -188,6 +191,7 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
     ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
     ("SWITCHYARD_LOG_FORMAT", "text"),
+    ("SWITCHYARD_BACKUP_KEEP", ""),
 ];
 
 /// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
@@ -411,6 +415,19 @@ impl Config {
                     ));
                 }
                 d
+            },
+            backup_keep: match raw.opt("SWITCHYARD_BACKUP_KEEP") {
+                None => None,
+                Some(v) => {
+                    let n: usize = raw.uint("SWITCHYARD_BACKUP_KEEP")?;
+                    Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
+                        bad(
+                            "SWITCHYARD_BACKUP_KEEP",
+                            &v,
+                            "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
+                        )
+                    })?)
+                }
             },
             height_timeout: {
                 let d = raw.duration("SWITCHYARD_HEIGHT_TIMEOUT")?;
@@ -647,6 +664,9 @@ mod tests {
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "/etc/evil.sh"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "../x.sh"),
             ("SWITCHYARD_LOG_FORMAT", "xml"),
+            ("SWITCHYARD_BACKUP_KEEP", "0"),
+            ("SWITCHYARD_BACKUP_KEEP", "-2"),
+            ("SWITCHYARD_BACKUP_KEEP", "all"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()
@@ -771,6 +791,14 @@ mod tests {
             let c = Config::from_sources(&env(&[("UNSAFE_SKIP_BACKUP", v)]), None).unwrap();
             assert_eq!(c.unsafe_skip_backup, want, "{v}");
         }
+    }
+
+    #[test]
+    fn backup_keep_defaults_to_all() {
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.backup_keep, None);
+        let c = Config::from_sources(&env(&[("SWITCHYARD_BACKUP_KEEP", "3")]), None).unwrap();
+        assert_eq!(c.backup_keep.map(|n| n.get()), Some(3));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod logging;
 mod notify;
 mod sums_file;
 mod supervisor;
+mod test_faults;
 mod upgrade_binary;
 
 use std::io::Write;

@@ -7,6 +7,7 @@ mod docs;
 mod init;
 mod plan;
 mod prepare;
+mod restore_backup;
 mod run;
 mod show_upgrade_info;
 mod version;
@@ -33,6 +34,7 @@ pub fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
         ),
         Command::Plan(args) => runtime()?.block_on(plan::run(cfg, &args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::run(cfg, &args)),
+        Command::RestoreBackup(args) => restore_backup::run(cfg, &args),
         Command::Completions { .. } | Command::Man { .. } => {
             unreachable!("handled by docs() before the configuration is loaded")
         }

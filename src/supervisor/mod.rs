@@ -134,7 +134,7 @@ const BLIND_REPORT_EVERY_MS: u64 = 300_000;
 
 impl<'a> Supervisor<'a> {
     fn new(cfg: &'a Config, node_args: Vec<String>) -> anyhow::Result<Self> {
-        check_fault_point(cfg)?;
+        crate::test_faults::check_point(cfg, "swap", switchyard_store::SWAP_FAULT_POINTS)?;
         let layout = cfg.layout()?;
         let lock = home_guard::lock_home(&layout)?;
         crate::commands::report_current_repair(&layout)?;
@@ -732,24 +732,4 @@ async fn sleep_or_stop(signals: &mut Signals, d: Duration) -> Option<i32> {
             _ = &mut sleep => return None,
         }
     }
-}
-
-/// A `SWITCHYARD_TEST_FAULT` that names no fault point is a mistake in a test: say so.
-#[cfg(any(debug_assertions, feature = "test-faults"))]
-fn check_fault_point(cfg: &Config) -> anyhow::Result<()> {
-    use switchyard_store::SWAP_FAULT_POINTS;
-    if let Some(point) = &cfg.test_fault {
-        if !SWAP_FAULT_POINTS.contains(&point.as_str()) {
-            bail!(
-                "SWITCHYARD_TEST_FAULT={point:?} is not a fault point (one of: {})",
-                SWAP_FAULT_POINTS.join(", ")
-            );
-        }
-    }
-    Ok(())
-}
-
-#[cfg(not(any(debug_assertions, feature = "test-faults")))]
-fn check_fault_point(_cfg: &Config) -> anyhow::Result<()> {
-    Ok(())
 }

@@ -62,7 +62,7 @@ pub enum SwapError {
     #[error(transparent)]
     Layout(#[from] switchyard_store::LayoutError),
     #[error(transparent)]
-    Backup(#[from] switchyard_store::BackupError),
+    Backup(#[from] switchyard_store::backup::BackupError),
     #[error(transparent)]
     Exec(#[from] switchyard_exec::ExecError),
     #[error("writing {path}: {source}")]
@@ -73,20 +73,7 @@ pub enum SwapError {
     },
 }
 
-/// Kills switchyard at `point` when the configuration asks for it (test builds only).
-#[cfg(any(debug_assertions, feature = "test-faults"))]
-fn fault(cfg: &Config, point: &str) {
-    if cfg.test_fault.as_deref() == Some(point) {
-        tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
-        crate::logging::flush();
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-        // SIGKILL cannot be caught; if it somehow did not land, do not go on.
-        std::process::abort();
-    }
-}
-
-#[cfg(not(any(debug_assertions, feature = "test-faults")))]
-fn fault(_cfg: &Config, _point: &str) {}
+use crate::test_faults::fault;
 
 /// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
 /// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
@@ -222,7 +209,7 @@ async fn resume_from(
     if rec.step <= SwapStep::BackingUp {
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
-        backup(cfg, layout).await?;
+        backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
@@ -268,6 +255,7 @@ async fn resume_from(
     fault(cfg, "after-record");
     journal.finish_swap()?;
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
+    prune_backups(cfg, layout);
     Ok(())
 }
 
@@ -352,7 +340,10 @@ fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
     Ok(())
 }
 
-async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
+/// Takes the backup of `data/` (a snapshot: see `switchyard_store::backup`), unless
+/// `UNSAFE_SKIP_BACKUP`. It refuses, before writing anything, when it would not fit.
+async fn backup(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_store::backup::{self, human_bytes, BackupRequest};
     if cfg.unsafe_skip_backup {
         tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
         return Ok(());
@@ -360,23 +351,78 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
     let Some(root) = cfg.backup_dir() else {
         return Ok(());
     };
-    let data = layout.data_dir();
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    tracing::info!("backing up {} into {}", data.display(), root.display());
-    let started = std::time::Instant::now();
-    let dest =
-        tokio::task::spawn_blocking(move || switchyard_store::backup_data(&data, &root, &date))
-            .await
-            .map_err(|e| SwapError::Io {
-                path: layout.data_dir(),
-                source: std::io::Error::other(format!("the backup task failed: {e}")),
-            })??;
     tracing::info!(
-        "backup written to {} in {:?}",
-        dest.display(),
-        started.elapsed()
+        "backing up {} into {}",
+        layout.data_dir().display(),
+        root.display()
     );
+    let started = std::time::Instant::now();
+    let hook = crate::test_faults::hook(cfg);
+    let (task_layout, rec) = (layout.clone(), rec.clone());
+    let b = tokio::task::spawn_blocking(move || {
+        backup::take(
+            &BackupRequest {
+                layout: &task_layout,
+                backup_root: &root,
+                from: &rec.from,
+                upgrade: &rec.name,
+                upgrade_height: rec.height,
+                swap_started_at: Some(&rec.started_at),
+            },
+            &hook,
+        )
+    })
+    .await
+    .map_err(|e| SwapError::Io {
+        path: layout.data_dir(),
+        source: std::io::Error::other(format!("the backup task failed: {e}")),
+    })??;
+    let s = &b.meta.stats;
+    if b.reused {
+        tracing::info!(
+            "using the backup {} this swap took before it was interrupted",
+            b.path.display()
+        );
+    } else {
+        tracing::info!(
+            "backup written to {} in {:?}: {} table files ({}) hard-linked, {} files ({}) copied, {} ({}) cloned",
+            b.path.display(),
+            started.elapsed(),
+            s.linked_files,
+            human_bytes(s.linked_bytes),
+            s.copied_files,
+            human_bytes(s.copied_bytes),
+            s.cloned_files,
+            human_bytes(s.cloned_bytes),
+        );
+    }
     Ok(())
+}
+
+/// `SWITCHYARD_BACKUP_KEEP`: after a successful swap, removes this home's oldest switchyard
+/// backups beyond the newest N, in the background (removing a large backup takes a while, and
+/// the new node should not wait for it). A failure is only logged.
+fn prune_backups(cfg: &Config, layout: &Layout) {
+    let (Some(keep), Some(root)) = (cfg.backup_keep, cfg.backup_dir()) else {
+        return;
+    };
+    if cfg.unsafe_skip_backup {
+        return;
+    }
+    let home = layout.home.clone();
+    tokio::task::spawn_blocking(move || {
+        match switchyard_store::backup::prune(&root, &home, keep) {
+            Ok(removed) => {
+                for p in removed {
+                    tracing::info!(
+                        "removed the old backup {} (SWITCHYARD_BACKUP_KEEP={keep})",
+                        p.display()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("removing old backups in {}: {e}", root.display()),
+        }
+    });
 }
 
 async fn run_preupgrade(

@@ -47,6 +47,8 @@ pub const SWAP_FAULT_POINTS: &[&str] = &[
     "after-journal",
     "after-stop",
     "after-fetch",
+    "backup-mid-copy",
+    "backup-before-rename",
     "after-backup",
     "after-preupgrade",
     "after-switch",
@@ -156,6 +158,20 @@ impl Journal {
         all.push(rec);
         write_json(&self.applied_path(), &all)
     }
+
+    /// Removes the records of upgrades applied at `height` or above, and returns them: a
+    /// restored backup of the state before `height` has undone them, so they are to be applied
+    /// again when the node gets there.
+    pub fn forget_applied_from(&self, height: i64) -> Result<Vec<AppliedRecord>, JournalError> {
+        let (gone, kept): (Vec<_>, Vec<_>) = self
+            .applied()?
+            .into_iter()
+            .partition(|r| r.height >= height);
+        if !gone.is_empty() {
+            write_json(&self.applied_path(), &kept)?;
+        }
+        Ok(gone)
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, JournalError> {
@@ -233,6 +249,33 @@ mod tests {
         j.record_applied(rec).unwrap();
         assert_eq!(j.applied().unwrap().len(), 1);
         assert_eq!(j.applied_map().unwrap()[&n("v2")], 10);
+    }
+
+    #[test]
+    fn forgetting_applied_upgrades_from_a_height() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&Layout::new(dir.path(), "simd"));
+        for (name, height) in [("v2", 10), ("v3", 20), ("v4", 30)] {
+            j.record_applied(AppliedRecord {
+                name: n(name),
+                height,
+                kind: switchyard_core::UpgradeKind::Plan,
+                applied_at: now_rfc3339(),
+            })
+            .unwrap();
+        }
+        let gone: Vec<_> = j
+            .forget_applied_from(20)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(gone, [n("v3"), n("v4")]);
+        assert_eq!(
+            j.applied_map().unwrap().into_keys().collect::<Vec<_>>(),
+            [n("v2")]
+        );
+        assert!(j.forget_applied_from(20).unwrap().is_empty());
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Inside (private modules; the surface is what this file re-exports):
 //! - `layout`: the cosmovisor-compatible folder layout and the `current` symlink ([`Layout`]).
 //! - `journal`: a small write-ahead journal that makes every swap crash-safe ([`Journal`]).
-//! - `backup`: the data backup taken before an upgrade ([`backup_data`]).
+//! - [`backup`] (a public module: its items read best as `backup::take`, `backup::restore`):
+//!   the snapshot of `data/` taken before an upgrade (tables hard-linked, the rest copied or
+//!   cloned), its space check and retention, and restoring one.
 //! - `manual`: manual upgrades registered with `add-upgrade --height` (no on-chain plan).
 //! - `pidfile`: the node process we started, so a restarted switchyard can find its orphan.
 //! - `halt_record`: what `--halt-height` was seen to do on a binary, by its sha256.
@@ -19,7 +21,7 @@
 //! Our own state lives in `$DAEMON_HOME/cosmovisor/switchyard/`, never inside `data/`.
 
 mod archive;
-mod backup;
+pub mod backup;
 mod checksum;
 mod fetch;
 mod fsutil;
@@ -35,7 +37,6 @@ mod staging_record;
 mod untrusted_file;
 
 pub use archive::ArchiveError;
-pub use backup::{backup_data, BackupError};
 pub use checksum::{hash_file, hash_reader};
 pub use fetch::{
     check_url, download, fetch_document, DocumentOptions, Downloaded, FetchError, FetchOptions,
