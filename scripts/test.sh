@@ -4,17 +4,24 @@
 # real Cosmos SDK chain (simd v0.50 -> v0.53, built from the Go module proxy and cached in
 # ~/.cache/switchyard-e2e).
 #
-#   scripts/test.sh            everything
-#   SKIP_E2E=1 scripts/test.sh everything but the real-chain run
+# then a short coverage-guided fuzz run of every decoder of untrusted input (scripts/fuzz.sh,
+# FUZZ_SECONDS each, two at a time; installs cargo-fuzz if missing; any finding fails).
+#
+#   scripts/test.sh             everything
+#   SKIP_E2E=1 scripts/test.sh  everything but the real-chain run
+#   SKIP_FUZZ=1 scripts/test.sh everything but the fuzz run
+#   FUZZ_SECONDS=60 scripts/test.sh  a longer fuzz run (default 30 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl.
+# What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl, libfaketime
+# (the crash-loop clock test).
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
+[ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
@@ -29,6 +36,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked
+
+if [ "${SKIP_FUZZ:-0}" != "1" ]; then
+  log "fuzz: ${FUZZ_SECONDS:-30}s of each target (scripts/fuzz.sh)"
+  fuzz_start=$SECONDS
+  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  echo "   fuzz step took $((SECONDS - fuzz_start))s"
+fi
 
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   log "end-to-end: a real simd chain through a governance upgrade and a manual upgrade"

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use switchyard_core::schedule::ChainPlan;
+use switchyard_core::ScheduledPlan;
 use switchyard_watcher::{EndpointInputs, Endpoints};
 
 use crate::config::Config;
@@ -20,7 +20,7 @@ pub fn endpoints_with(
     flag_rpc: Option<&str>,
     flag_grpc: Option<&str>,
 ) -> Result<Endpoints, switchyard_watcher::WatchError> {
-    let resolved = switchyard_watcher::resolve(&EndpointInputs {
+    let resolved = switchyard_watcher::resolve_endpoints(&EndpointInputs {
         home: cfg.home.clone(),
         env_grpc: cfg.grpc_address.clone(),
         env_rpc: cfg.rpc_address.clone(),
@@ -35,7 +35,7 @@ pub fn endpoints_with(
 
 /// (latest height, scheduled plan), if the node answers within a few seconds; `None` when it
 /// can't be asked (callers then check against switchyard's own records only, and say so).
-pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
+pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ScheduledPlan>)> {
     let endpoints = endpoints(cfg).ok()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -54,7 +54,7 @@ pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ChainPlan>)> {
             .current_plan()
             .await
             .ok()?
-            .and_then(|p| p.chain_plan(cfg.disable_recase).ok());
+            .and_then(|p| p.scheduled_plan(cfg.disable_recase).ok());
         Some((height, plan))
     })
 }

@@ -7,6 +7,14 @@
 //! or upper case (`daemon_name = "simd"`), as cosmovisor writes them. Our own settings use the
 //! `SWITCHYARD_` prefix.
 //!
+//! Variables that cosmovisor once read and later dropped, which setup guides still set
+//! (`DAEMON_LOG_BUFFER_SIZE`), are accepted from the environment and the file, have no effect, and
+//! are listed by `switchyard config` as ignored ([`OBSOLETE`]).
+//!
+//! In the file, a duration given as a bare TOML integer counts nanoseconds: that is how
+//! cosmovisor v1.6+ writes `daemon_poll_interval` and the other durations into the
+//! `config.toml` its `init` creates, and how it reads them back.
+//!
 //! Where switchyard's default differs from cosmovisor's it is on purpose and listed in the README:
 //! `DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM` (true) and `DAEMON_SHUTDOWN_GRACE` (10s rather than an
 //! immediate SIGKILL).
@@ -51,6 +59,28 @@ pub enum ConfigError {
     UnknownKey { path: PathBuf, key: String },
 }
 
+/// A variable cosmovisor dropped, with what became of it; accepted and ignored.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Ignored {
+    pub key: &'static str,
+    pub value: String,
+    pub source: Source,
+    pub why: &'static str,
+}
+
+/// Variables that some cosmovisor read and a later one dropped, and why they no longer matter.
+pub const OBSOLETE: &[(&str, &str)] = &[(
+    "DAEMON_LOG_BUFFER_SIZE",
+    "cosmovisor before v1.0 scanned the node's output for the upgrade message with a buffer of this size; since v1.0 (and in switchyard) the node's data/upgrade-info.json is watched instead",
+)];
+
+/// Duration keys, whose bare TOML integers in the file are nanoseconds (see the module docs).
+const DURATION_KEYS: &[&str] = &[
+    "DAEMON_RESTART_DELAY",
+    "DAEMON_SHUTDOWN_GRACE",
+    "DAEMON_POLL_INTERVAL",
+];
+
 /// One row of `switchyard config`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Entry {
@@ -64,6 +94,15 @@ pub struct Entry {
 pub enum TimeFormat {
     None,
     Named(&'static str),
+}
+
+/// Shape of switchyard's own log lines (`SWITCHYARD_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 /// The effective configuration.
@@ -84,6 +123,7 @@ pub struct Config {
     pub disable_logs: bool,
     pub color_logs: bool,
     pub time_format: TimeFormat,
+    pub log_format: LogFormat,
     pub custom_preupgrade: Option<String>,
     pub disable_recase: bool,
 
@@ -101,11 +141,19 @@ pub struct Config {
     pub watch_chain: bool,
     /// How often `run` re-reads governance proposals (plans and heights are followed per block).
     pub proposals_every: Duration,
-    /// Test-only: name of a swap step at which to abort the process (crash-safety tests).
+    /// How many of this home's switchyard backups to keep after a successful swap (`None`: all,
+    /// as cosmovisor).
+    pub backup_keep: Option<std::num::NonZeroUsize>,
+    /// How long the node's height may go unseen while a manual upgrade is armed.
+    pub height_timeout: Duration,
+    /// Test builds only: name of a swap step at which to abort the process (crash-safety tests).
+    #[cfg(any(debug_assertions, feature = "test-faults"))]
     pub test_fault: Option<String>,
 
     /// Every key with its value and source, in a stable order.
     pub entries: Vec<Entry>,
+    /// Obsolete variables that were set (and are ignored).
+    pub ignored: Vec<Ignored>,
     /// The config file that was read, if any.
     pub file: Option<PathBuf>,
 }
@@ -141,8 +189,21 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_RPC_ADDRESS", ""),
     ("SWITCHYARD_WATCH_CHAIN", "true"),
     ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
-    ("SWITCHYARD_TEST_FAULT", ""),
+    ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
+    ("SWITCHYARD_LOG_FORMAT", "text"),
+    ("SWITCHYARD_BACKUP_KEEP", ""),
 ];
+
+/// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
+#[cfg(any(debug_assertions, feature = "test-faults"))]
+const TEST_KEYS: &[(&str, &str)] = &[("SWITCHYARD_TEST_FAULT", "")];
+#[cfg(not(any(debug_assertions, feature = "test-faults")))]
+const TEST_KEYS: &[(&str, &str)] = &[];
+
+/// Every key this build knows, with its default.
+fn all_keys() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    KEYS.iter().chain(TEST_KEYS)
+}
 
 /// Raw string values with their sources, before typing.
 struct Raw {
@@ -206,12 +267,28 @@ impl Config {
                 .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
                 .filter(|p| p.is_file()),
         };
-        let file_values = match &file_path {
+        let (file_values, file_obsolete) = match &file_path {
             Some(p) => read_file(p)?,
-            None => BTreeMap::new(),
+            None => (BTreeMap::new(), BTreeMap::new()),
         };
+        let ignored = OBSOLETE
+            .iter()
+            .filter_map(|&(key, why)| {
+                let (value, source) = match (env_get(key), file_obsolete.get(key)) {
+                    (Some(v), _) => (v, Source::Env),
+                    (None, Some(v)) => (v.clone(), Source::File),
+                    (None, None) => return None,
+                };
+                Some(Ignored {
+                    key,
+                    value,
+                    source,
+                    why,
+                })
+            })
+            .collect();
         let mut values = BTreeMap::new();
-        for &(key, default) in KEYS {
+        for &(key, default) in all_keys() {
             let entry = if let Some(v) = env_get(key) {
                 (v, Source::Env)
             } else if let Some(v) = file_values.get(key) {
@@ -289,6 +366,22 @@ impl Config {
             disable_logs: raw.bool("COSMOVISOR_DISABLE_LOGS")?,
             color_logs: raw.bool("COSMOVISOR_COLOR_LOGS")?,
             time_format,
+            log_format: match raw
+                .get("SWITCHYARD_LOG_FORMAT")
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
+                "text" | "" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                _ => {
+                    return Err(bad(
+                        "SWITCHYARD_LOG_FORMAT",
+                        raw.get("SWITCHYARD_LOG_FORMAT"),
+                        "expected text or json",
+                    ))
+                }
+            },
             custom_preupgrade: raw.opt("COSMOVISOR_CUSTOM_PREUPGRADE"),
             disable_recase: raw.bool("COSMOVISOR_DISABLE_RECASE")?,
             restart_on_crash: raw.bool("SWITCHYARD_RESTART_ON_CRASH")?,
@@ -323,14 +416,39 @@ impl Config {
                 }
                 d
             },
+            backup_keep: match raw.opt("SWITCHYARD_BACKUP_KEEP") {
+                None => None,
+                Some(v) => {
+                    let n: usize = raw.uint("SWITCHYARD_BACKUP_KEEP")?;
+                    Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
+                        bad(
+                            "SWITCHYARD_BACKUP_KEEP",
+                            &v,
+                            "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
+                        )
+                    })?)
+                }
+            },
+            height_timeout: {
+                let d = raw.duration("SWITCHYARD_HEIGHT_TIMEOUT")?;
+                if d.is_zero() {
+                    return Err(bad(
+                        "SWITCHYARD_HEIGHT_TIMEOUT",
+                        raw.get("SWITCHYARD_HEIGHT_TIMEOUT"),
+                        "must be greater than zero",
+                    ));
+                }
+                d
+            },
+            #[cfg(any(debug_assertions, feature = "test-faults"))]
             test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
-            entries: KEYS
-                .iter()
+            entries: all_keys()
                 .map(|&(key, _)| {
                     let (value, source) = raw.values[key].clone();
                     Entry { key, value, source }
                 })
                 .collect(),
+            ignored,
             file: file_path,
         };
         Ok(cfg)
@@ -371,21 +489,37 @@ impl Config {
     }
 }
 
-fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+/// Known keys and obsolete keys of a config file, each with its value as text.
+type FileValues = BTreeMap<&'static str, String>;
+
+/// Largest config file read.
+const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+
+fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
+    // A FIFO or device at the path is refused, and at most MAX_CONFIG_FILE_BYTES are read.
+    let file_error = |why: String| ConfigError::File {
         path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
+        why,
+    };
+    let bytes = switchyard_store::read_untrusted_file(path, MAX_CONFIG_FILE_BYTES)
+        .map_err(|e| file_error(e.to_string()))?
+        .ok_or_else(|| file_error("No such file or directory".into()))?;
+    let text = String::from_utf8(bytes).map_err(|e| file_error(format!("not UTF-8 text: {e}")))?;
     let table: toml::Table = text
         .parse()
         .map_err(|e: toml::de::Error| ConfigError::File {
             path: path.to_path_buf(),
             why: e.to_string(),
         })?;
-    let mut out = BTreeMap::new();
+    let mut known = BTreeMap::new();
+    let mut obsolete = BTreeMap::new();
     for (k, v) in table {
         let upper = k.to_ascii_uppercase();
-        let Some(&(key, _)) = KEYS.iter().find(|(name, _)| *name == upper) else {
+        let (key, into) = if let Some(&(key, _)) = all_keys().find(|(name, _)| *name == upper) {
+            (key, &mut known)
+        } else if let Some(&(key, _)) = OBSOLETE.iter().find(|(name, _)| *name == upper) {
+            (key, &mut obsolete)
+        } else {
             return Err(ConfigError::UnknownKey {
                 path: path.to_path_buf(),
                 key: k,
@@ -393,6 +527,16 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
         };
         let value = match v {
             toml::Value::String(s) => s,
+            // cosmovisor's own config.toml stores durations as integer nanoseconds.
+            toml::Value::Integer(i) if DURATION_KEYS.contains(&key) => {
+                if i < 0 {
+                    return Err(ConfigError::File {
+                        path: path.to_path_buf(),
+                        why: format!("key {k:?} is a negative duration ({i} ns)"),
+                    });
+                }
+                format!("{i}ns")
+            }
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
             toml::Value::Float(f) => f.to_string(),
@@ -406,21 +550,27 @@ fn read_file(path: &Path) -> Result<BTreeMap<&'static str, String>, ConfigError>
                 })
             }
         };
-        out.insert(key, value);
+        into.insert(key, value);
     }
-    Ok(out)
+    Ok((known, obsolete))
 }
 
-/// Go's `strconv.ParseBool`.
+/// Go's `strconv.ParseBool`, and `true`/`false` in any case as cosmovisor reads them.
 pub fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {
-        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
-        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        "1" | "t" | "T" => Some(true),
+        "0" | "f" | "F" => Some(false),
+        s if s.eq_ignore_ascii_case("true") => Some(true),
+        s if s.eq_ignore_ascii_case("false") => Some(false),
         _ => None,
     }
 }
 
-/// Go's `time.ParseDuration` (`300ms`, `1m30s`, `2h`; a bare number only for `0`).
+/// A duration as Go's `time.ParseDuration` writes it and cosmovisor users set it: `300ms`,
+/// `1m30s`, `1.5h`, `0s`, and a bare `0`. Parsing is `humantime`'s; only Go's units are
+/// accepted (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), so `5M` or `1d` are errors rather than
+/// months and days a Go-based cosmovisor would have refused. (`DAEMON_POLL_INTERVAL`'s bare
+/// milliseconds are handled by its caller.)
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
@@ -429,35 +579,25 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s == "0" {
         return Ok(Duration::ZERO);
     }
-    let mut total = 0f64;
-    let mut rest = s;
-    while !rest.is_empty() {
-        let num_len = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(|| format!("missing unit in {s:?} (use ms, s, m or h)"))?;
-        if num_len == 0 {
-            return Err(format!("expected a number in {s:?}"));
-        }
-        let n: f64 = rest[..num_len]
-            .parse()
-            .map_err(|_| format!("bad number in {s:?}"))?;
-        rest = &rest[num_len..];
-        let unit_len = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            u => return Err(format!("unknown unit {u:?} in {s:?} (use ms, s, m or h)")),
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
+    let shown: String = s.chars().take(40).collect();
+    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(format!("missing unit in {shown:?} (use ms, s, m or h)"));
     }
-    Duration::try_from_secs_f64(total).map_err(|_| format!("{s:?} is too long a duration"))
+    if s.starts_with('-') {
+        return Err(format!("{shown:?} is negative"));
+    }
+    for unit in s
+        .split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
+        .filter(|u| !u.is_empty())
+    {
+        if !matches!(unit, "ns" | "us" | "µs" | "ms" | "s" | "m" | "h") {
+            return Err(format!(
+                "unknown unit {:?} in {shown:?} (use ms, s, m or h)",
+                unit.chars().take(10).collect::<String>()
+            ));
+        }
+    }
+    humantime::parse_duration(s).map_err(|e| format!("{shown:?} is not a duration: {e}"))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -523,6 +663,10 @@ mod tests {
             ("DAEMON_RESTART_DELAY", "99999999999999999999h"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "/etc/evil.sh"),
             ("COSMOVISOR_CUSTOM_PREUPGRADE", "../x.sh"),
+            ("SWITCHYARD_LOG_FORMAT", "xml"),
+            ("SWITCHYARD_BACKUP_KEEP", "0"),
+            ("SWITCHYARD_BACKUP_KEEP", "-2"),
+            ("SWITCHYARD_BACKUP_KEEP", "all"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()
@@ -570,22 +714,156 @@ mod tests {
     }
 
     #[test]
+    fn obsolete_variables_are_accepted_and_listed_as_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "daemon_log_buffer_size = 512\n").unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.ignored.len(), 1);
+        assert_eq!(c.ignored[0].key, "DAEMON_LOG_BUFFER_SIZE");
+        assert_eq!(
+            (c.ignored[0].value.as_str(), &c.ignored[0].source),
+            ("512", &Source::File)
+        );
+        let c =
+            Config::from_sources(&env(&[("DAEMON_LOG_BUFFER_SIZE", "256")]), Some(&file)).unwrap();
+        assert_eq!(
+            (c.ignored[0].value.as_str(), &c.ignored[0].source),
+            ("256", &Source::Env)
+        );
+        assert!(c.entries.iter().all(|e| e.key != "DAEMON_LOG_BUFFER_SIZE"));
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert!(c.ignored.is_empty());
+    }
+
+    #[test]
+    fn integer_durations_in_the_file_are_nanoseconds_as_cosmovisor_writes_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(
+            &file,
+            "daemon_poll_interval = 300000000\ndaemon_restart_delay = 0\ndaemon_shutdown_grace = 5000000000\ndaemon_preupgrade_max_retries = 2\n",
+        )
+        .unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.poll_interval, Duration::from_millis(300));
+        assert_eq!(c.restart_delay, Duration::ZERO);
+        assert_eq!(c.shutdown_grace, Duration::from_secs(5));
+        assert_eq!(c.preupgrade_max_retries, 2);
+        std::fs::write(&file, "daemon_shutdown_grace = -1\n").unwrap();
+        let err = Config::from_sources(&env(&[]), Some(&file))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("daemon_shutdown_grace"), "{err}");
+    }
+
+    #[test]
+    fn a_config_toml_written_by_cosmovisor_init_is_read() {
+        // The shape cosmovisor v1.6+ `init` exports: every key, durations as nanoseconds.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        let home = dir.path().to_str().unwrap();
+        std::fs::write(
+            &file,
+            format!(
+                "daemon_home = '{home}'\ndaemon_name = 'simd'\ndaemon_allow_download_binaries = false\n\
+                 daemon_download_must_have_checksum = false\ndaemon_restart_after_upgrade = true\n\
+                 daemon_restart_delay = 0\ndaemon_shutdown_grace = 0\ndaemon_poll_interval = 300000000\n\
+                 unsafe_skip_backup = false\ndaemon_data_backup_dir = '{home}'\ndaemon_preupgrade_max_retries = 0\n\
+                 daemon_grpc_address = 'localhost:9090'\ncosmovisor_disable_logs = false\ncosmovisor_color_logs = true\n\
+                 cosmovisor_timeformat_logs = 'kitchen'\ncosmovisor_custom_preupgrade = ''\ncosmovisor_disable_recase = false\n"
+            ),
+        )
+        .unwrap();
+        let c = Config::from_sources(&env(&[]), Some(&file)).unwrap();
+        assert_eq!(c.daemon_name.as_deref(), Some("simd"));
+        assert_eq!(c.home.as_deref(), Some(dir.path()));
+        assert_eq!(c.poll_interval, Duration::from_millis(300));
+        assert_eq!(c.shutdown_grace, Duration::ZERO);
+        assert!(!c.download_must_have_checksum);
+        assert_eq!(c.custom_preupgrade, None);
+        assert_eq!(c.grpc_address.as_deref(), Some("localhost:9090"));
+    }
+
+    #[test]
+    fn booleans_in_any_case_like_cosmovisor() {
+        for (v, want) in [("TrUe", true), ("FALSE", false), ("1", true), ("f", false)] {
+            let c = Config::from_sources(&env(&[("UNSAFE_SKIP_BACKUP", v)]), None).unwrap();
+            assert_eq!(c.unsafe_skip_backup, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn backup_keep_defaults_to_all() {
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.backup_keep, None);
+        let c = Config::from_sources(&env(&[("SWITCHYARD_BACKUP_KEEP", "3")]), None).unwrap();
+        assert_eq!(c.backup_keep.map(|n| n.get()), Some(3));
+    }
+
+    #[test]
     fn a_bare_poll_interval_is_milliseconds_like_cosmovisor() {
         let c = Config::from_sources(&env(&[("DAEMON_POLL_INTERVAL", "500")]), None).unwrap();
         assert_eq!(c.poll_interval, Duration::from_millis(500));
     }
 
+    /// Every kept fuzz finding and seed of the `config_file` target (fuzz/regressions,
+    /// fuzz/seeds) parses to a value or an error, never a panic.
+    #[test]
+    fn config_fuzz_inputs_replay() {
+        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+        let mut n = 0;
+        for kind in ["regressions", "seeds"] {
+            let Ok(rd) = std::fs::read_dir(fuzz.join(kind).join("config_file")) else {
+                continue;
+            };
+            for e in rd {
+                let p = e.unwrap().path();
+                let bytes = std::fs::read(&p).unwrap();
+                let _ = parse_duration(&String::from_utf8_lossy(&bytes));
+                let _ = Config::from_sources(&env(&[]), Some(&p));
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "only {n} inputs");
+    }
+
     #[test]
     fn go_durations() {
-        assert_eq!(parse_duration("300ms").unwrap(), Duration::from_millis(300));
-        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
-        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
+        for (text, want) in [
+            ("300ms", Duration::from_millis(300)),
+            ("1m30s", Duration::from_secs(90)),
+            ("1h", Duration::from_secs(3600)),
+            ("0s", Duration::ZERO),
+            ("0", Duration::ZERO),
+            ("1.5s", Duration::from_millis(1500)),
+            ("1.5h", Duration::from_secs(5400)),
+            ("2h45m", Duration::from_secs(9900)),
+            ("10us", Duration::from_micros(10)),
+            ("10µs", Duration::from_micros(10)),
+            ("7ns", Duration::from_nanos(7)),
+            (" 5s ", Duration::from_secs(5)),
+        ] {
+            assert_eq!(parse_duration(text), Ok(want), "{text:?}");
+        }
         assert!(parse_duration("5").unwrap_err().contains("missing unit"));
-        assert!(parse_duration("99999999999999999999h")
-            .unwrap_err()
-            .contains("too long"));
-        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("5 parsecs").unwrap_err().contains("parsecs"));
         assert!(parse_duration("ms").is_err());
+        assert_eq!(
+            parse_duration("300000000ns").unwrap(),
+            Duration::from_millis(300)
+        );
+        assert_eq!(parse_duration("0.3s").unwrap(), Duration::from_millis(300));
+        assert_eq!(parse_duration("1h0.5m").unwrap(), Duration::from_secs(3630));
+        assert!(parse_duration("1..5s").is_err());
+        assert!(parse_duration(".s").is_err());
+        assert!(parse_duration("").unwrap_err().contains("empty"));
+        // Units Go does not know are refused, not read as months or days.
+        assert!(parse_duration("5M").unwrap_err().contains("\"M\""));
+        assert!(parse_duration("1d").unwrap_err().contains("\"d\""));
+        assert!(parse_duration("-5s").unwrap_err().contains("negative"));
+        // A huge input gives a short error.
+        assert!(parse_duration(&"9".repeat(100_000)).unwrap_err().len() < 200);
     }
 }

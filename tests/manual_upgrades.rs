@@ -176,28 +176,214 @@ fn pending_manual_upgrades_survive_a_restart_of_switchyard() {
     );
 }
 
+/// A binary whose SDK version cannot be told is probed with `--halt-height H-1`: one that stops
+/// before its halt height is restarted once with H; one that commits it, or exits at it, is
+/// swapped at once. Block H runs on the new binary every time.
 #[test]
-fn unknown_sdk_version_falls_back_to_stopping_on_block_h_minus_1_and_says_it_is_racy() {
+fn a_binary_of_unknown_version_is_probed_and_block_h_still_runs_on_the_new_binary() {
+    for halt in ["stops-before", "commits-wait", "commits-exit"] {
+        let home = Home::new();
+        home.serve_rpc();
+        // "unknown" makes `version --long --output json` report no usable cosmos_sdk_version.
+        let genesis = home.binary_with_halt("genesis", "", "unknown", halt);
+        let fix = home.binary_with_halt("fix", "", "unknown", halt);
+        home.setup(&genesis, &[]);
+        home.fake("block_time", "0.2");
+        let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "8"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+        wait_for(
+            "the fix past its height",
+            T,
+            || home.committed() >= 10,
+            || format!("{halt}\n{}\n{}", sy.log(), home.events()),
+        );
+        assert_eq!(sy.stop().code(), Some(0));
+        let log = sy.log();
+        assert_each_height_once(&home.executed(), |h, id| {
+            if h < 8 {
+                id == "genesis"
+            } else {
+                id == "fix"
+            }
+        });
+        assert!(log.contains("--halt-height=7"), "{halt}: probe flag\n{log}");
+        assert!(
+            log.contains("learned what --halt-height does on this binary"),
+            "{halt}: {log}"
+        );
+        let learned = std::fs::read_to_string(
+            home.path()
+                .join("cosmovisor/switchyard/halt-behaviours.json"),
+        )
+        .unwrap();
+        // A binary that exits at its halt may be caught with H-1 committed before it exits
+        // ("commits") or be known by the exit ("commits_then_exits"): both are right.
+        let want: &[&str] = match halt {
+            "stops-before" => &["stops_before"],
+            "commits-exit" => &["commits_then_exits", "\"commits\""],
+            _ => &["\"commits\""],
+        };
+        assert!(
+            want.iter().any(|w| learned.contains(w)),
+            "{halt}: {learned}"
+        );
+        assert!(learned.contains(&sha256_hex(&genesis)), "{halt}: {learned}");
+        // Only the binary that stops early needs the second start, with H.
+        assert_eq!(
+            log.contains("Restarting it once with --halt-height 8"),
+            halt == "stops-before",
+            "{halt}: {log}"
+        );
+    }
+}
+
+/// What a probe learned is kept by the binary's sha256: when the same bytes must halt again,
+/// the exact flag is used at once.
+#[test]
+fn a_learned_halt_behaviour_is_used_at_once_for_the_same_binary() {
     let home = Home::new();
     home.serve_rpc();
-    // "unknown" makes `version --long --output json` report no usable cosmos_sdk_version.
-    let genesis = home.binary("genesis", "", "unknown");
-    let fix = home.binary("fix", "", "unknown");
+    let genesis = home.binary_with_halt("genesis", "", "unknown", "stops-before");
+    let fix_a = home.binary_with_halt("fixa", "", "v0.50.10", "");
     home.setup(&genesis, &[]);
-    home.fake("block_time", "0.4");
-    let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "6"]);
+    home.fake("block_time", "0.2");
+    // fixb is the genesis binary itself again (same bytes), e.g. a rollback.
+    let list = format!(
+        "fixa:{}:8,fixb:{}:14,fixc:{}:20",
+        fix_a.display(),
+        genesis.display(),
+        fix_a.display()
+    );
+    let out = home.cmd(&["add-batch-upgrade", "--upgrade-list", &list]);
     assert!(out.status.success(), "{}", text(&out));
     let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
     wait_for(
-        "the fix",
-        T,
-        || home.committed() >= 7,
+        "all three upgrades",
+        Duration::from_secs(60),
+        || home.committed() >= 21,
         || format!("{}\n{}", sy.log(), home.events()),
     );
     assert_eq!(sy.stop().code(), Some(0));
-    assert!(sy.log().contains("racy"), "{}", sy.log());
+    let log = sy.log();
+    assert_each_height_once(&home.executed(), |h, id| match h {
+        ..=7 => id == "genesis",
+        8..=13 => id == "fixa",
+        14..=19 => id == "genesis",
+        _ => id == "fixa",
+    });
+    // First halt: probed (7), then restarted with 8. Second, on the same bytes: 20 at once.
+    assert!(log.contains("--halt-height=7"), "{log}");
+    assert!(log.contains("--halt-height=20"), "{log}");
+    assert!(!log.contains("--halt-height=19"), "probed again: {log}");
+    assert_eq!(
+        log.matches("Restarting it once with --halt-height").count(),
+        1,
+        "{log}"
+    );
+}
+
+/// A node that exits by itself at its halt height (SDK v0.47 and older), with no height ever
+/// seen (the chain not watched, or its RPC unreachable): the exit is the halt, so the new
+/// binary runs block H; the old one is never started again to run it.
+#[test]
+fn a_node_that_exits_at_its_halt_height_unseen_is_swapped_not_restarted() {
+    for unseen in ["watch-off", "rpc-unreachable"] {
+        let home = Home::new();
+        let mut env = vec![("UNSAFE_SKIP_BACKUP", "true")];
+        if unseen == "watch-off" {
+            env.push(("SWITCHYARD_WATCH_CHAIN", "false"));
+        } else {
+            home.serve_rpc();
+            home.fake("no_rpc", "");
+        }
+        let genesis = home.binary("genesis", "", "v0.47.17");
+        let fix = home.binary("fix", "", "v0.47.17");
+        home.setup(&genesis, &[]);
+        let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "6"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let mut sy = home.run(&env);
+        wait_for(
+            "the fix past its height",
+            T,
+            || home.committed() >= 8,
+            || format!("{unseen}\n{}\n{}", sy.log(), home.events()),
+        );
+        assert_eq!(sy.stop().code(), Some(0));
+        assert_each_height_once(&home.executed(), |h, id| {
+            if h < 6 {
+                id == "genesis"
+            } else {
+                id == "fix"
+            }
+        });
+        assert_eq!(home.current_target(), "upgrades/fix", "{unseen}");
+    }
+}
+
+/// The node's RPC goes dark while a manual upgrade is armed: switchyard says at once that the
+/// upgrade cannot be timed; once it is overdue it stops the node (which cannot commit H) and
+/// ends with an error; started again with the RPC back, it swaps at H as usual.
+#[test]
+fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_when_overdue() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let fix = home.binary("fix", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.1");
+    let out = home.cmd(&[
+        "add-upgrade",
+        "fix",
+        fix.to_str().unwrap(),
+        "--height",
+        "40",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let env = [
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("SWITCHYARD_HEIGHT_TIMEOUT", "2s"),
+    ];
+    let mut sy = home.run(&env);
+    wait_for("heights seen", T, || home.committed() >= 5, || sy.log());
+    wait_for(
+        "switchyard to see a height",
+        T,
+        || sy.log().contains("--halt-height=40"),
+        || sy.log(),
+    );
+    home.fake("rpc_down", "");
+    wait_for(
+        "the blind error",
+        T,
+        || {
+            sy.log()
+                .contains("cannot see this node's height: the manual upgrade at 40 cannot be timed")
+        },
+        || sy.log(),
+    );
+    let status = sy.wait(Duration::from_secs(90));
+    let log = sy.log();
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("is overdue"), "{log}");
+    assert!(
+        home.events().contains("genesis stopped at 39"),
+        "{}",
+        home.events()
+    );
+    assert_eq!(home.current_target(), "genesis");
+    // With the RPC back, the next start swaps at 40.
+    std::fs::remove_file(home.path().join("fake/rpc_down")).unwrap();
+    let mut again = home.run(&env);
+    wait_for(
+        "the fix past its height",
+        T,
+        || home.committed() >= 42,
+        || format!("{}\n{}", again.log(), home.events()),
+    );
+    assert_eq!(again.stop().code(), Some(0));
     assert_each_height_once(&home.executed(), |h, id| {
-        if h < 6 {
+        if h < 40 {
             id == "genesis"
         } else {
             id == "fix"
@@ -220,12 +406,12 @@ fn collisions_are_refused_with_a_reason() {
             "two upgrades cannot run at one height",
         ),
         (
-            vec!["add-upgrade", "fix1", bin, "--height", "200", "--force"],
-            "already scheduled",
+            vec!["add-upgrade", "fix1", bin, "--height", "200"],
+            "pass --force to replace it",
         ),
         (
-            vec!["add-upgrade", "fix3", bin, "--height", "0"],
-            "must be positive",
+            vec!["add-upgrade", "fix3", bin, "--height=-5"],
+            "must be a positive block height",
         ),
     ] {
         let out = home.cmd(&args);
@@ -252,10 +438,10 @@ fn collisions_are_refused_with_a_reason() {
 
 #[test]
 fn plan_lists_manual_upgrades_with_their_halt_method() {
-    for (sdk, racy, flag) in [
-        ("v0.50.10", false, Some(50)),
-        ("v0.47.17", false, Some(49)),
-        ("unknown", true, None),
+    for (sdk, method, flag) in [
+        ("v0.50.10", "halt-height", 50),
+        ("v0.47.17", "halt-height", 49),
+        ("unknown", "probe", 49),
     ] {
         let home = Home::new();
         home.serve_rpc();
@@ -283,19 +469,14 @@ fn plan_lists_manual_upgrades_with_their_halt_method() {
             .clone();
         assert_eq!(row["source"], "manual");
         assert_eq!(row["height"], 50);
-        assert_eq!(row["halt"]["racy"], racy, "{sdk}: {row}");
+        assert_eq!(row["halt"]["method"], method, "{sdk}: {row}");
+        assert_eq!(row["halt"]["halt_height"], flag, "{sdk}: {row}");
         assert_eq!(
-            row["halt"]["halt_height"],
-            serde_json::json!(flag),
+            row["halt"]["note"].is_string(),
+            method == "probe",
             "{sdk}: {row}"
         );
-        let problems = row["problems"].to_string();
-        assert_eq!(problems.contains("racy"), racy, "{sdk}: {problems}");
-        assert_eq!(
-            out.status.code(),
-            Some(if racy { 2 } else { 0 }),
-            "{sdk}: {}",
-            text(&out)
-        );
+        // A probe is exact: it does not make the upgrade "not ready".
+        assert_eq!(out.status.code(), Some(0), "{sdk}: {}", text(&out));
     }
 }

@@ -9,7 +9,7 @@ mod common;
 
 use common::run_plan;
 use serde_json::{json, Value};
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
 
 const SHA: &str = "673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca";
@@ -207,8 +207,11 @@ async fn manual_upgrades_are_listed() {
         name: switchyard_core::UpgradeName::parse(n, false).unwrap(),
         height,
     };
-    switchyard_store::manual::save(&layout, &[m("fix1", 1050), m("old", 900), m("clash", 1100)])
-        .unwrap();
+    switchyard_store::save_manual_upgrades(
+        &layout,
+        &[m("fix1", 1050), m("old", 900), m("clash", 1100)],
+    )
+    .unwrap();
     place_binary(home.path(), "v2");
     place_binary(home.path(), "fix1");
     // The binary running before fix1 reports its SDK version, so its halt height is known.
@@ -281,13 +284,13 @@ async fn human_output_is_a_short_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staging_record_and_preflight_are_reported() {
-    use switchyard_store::staged::{self, PreflightRecord, PreflightStatus, StagedRecord};
+    use switchyard_store::{PreflightRecord, PreflightStatus, StagingRecord};
     let chain = chain_with_plan().await;
     let home = tempfile::tempdir().unwrap();
     place_binary(home.path(), "v2");
     let layout = switchyard_store::Layout::new(home.path(), "simd");
     let name = switchyard_core::UpgradeName::parse("v2", false).unwrap();
-    let mut record = StagedRecord {
+    let mut record = StagingRecord {
         name: "v2".into(),
         platform: Some(this_platform()),
         url: format!("https://example.invalid/simd-v2?checksum=sha256:{SHA}"),
@@ -306,7 +309,7 @@ async fn staging_record_and_preflight_are_reported() {
             ran_at: Some(chrono::Utc::now()),
         },
     };
-    staged::save(&layout, &name, &record).unwrap();
+    switchyard_store::save_staging_record(&layout, &name, &record).unwrap();
     let h = home.path().to_str().unwrap();
     let rpc = chain.rpc_url();
     let env = [("DAEMON_HOME", h), ("DAEMON_NAME", "simd")];
@@ -323,7 +326,7 @@ async fn staging_record_and_preflight_are_reported() {
         message: None,
         ran_at: Some(chrono::Utc::now()),
     };
-    staged::save(&layout, &name, &record).unwrap();
+    switchyard_store::save_staging_record(&layout, &name, &record).unwrap();
     let (code, v) = plan_json(&["--rpc", &rpc], &env).await;
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["upgrades"][0]["binary"]["preflight"]["output"], "v2.0.0");

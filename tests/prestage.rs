@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::json;
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_fakechain::{FakeChain, Scenario};
 
 const T: Duration = Duration::from_secs(40);

@@ -111,6 +111,40 @@ fn a_node_that_ignores_sigterm_is_killed_after_the_grace() {
     assert_eq!(status.code(), Some(128 + 9), "{}", sy.log());
 }
 
+/// DAEMON_RESTART_DELAY is waited right after the old binary stops, before pre-upgrade and the
+/// switch, also when the node is not restarted afterwards (cosmovisor's order).
+#[test]
+fn the_restart_delay_comes_after_the_stop_and_before_the_switch() {
+    let home = Home::new();
+    plan_setup(&home, 5);
+    let mut sy = home.run(&[
+        ("DAEMON_RESTART_AFTER_UPGRADE", "false"),
+        ("DAEMON_RESTART_DELAY", "2s"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ]);
+    let status = sy.wait(T);
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    let log = sy.log();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in the log:\n{log}"))
+    };
+    assert!(
+        at("old node stopped") < at("waiting DAEMON_RESTART_DELAY"),
+        "{log}"
+    );
+    assert!(
+        at("waiting DAEMON_RESTART_DELAY") < at("`current` now points at"),
+        "{log}"
+    );
+    // The pre-upgrade ran after the stop.
+    let events = home.events();
+    let stopped = events.find("genesis stopped at").unwrap();
+    let pre = events.find("v2 pre-upgrade").unwrap();
+    assert!(stopped < pre, "{events}");
+    assert_eq!(home.current_target(), "upgrades/v2");
+}
+
 #[test]
 fn no_restart_after_upgrade_when_disabled() {
     let home = Home::new();
@@ -473,12 +507,15 @@ fn version_prints_ours_then_the_nodes() {
 #[test]
 fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
     // A node that ignores SIGTERM survives its supervisor's SIGKILL (the parent-death signal is
-    // a SIGTERM). The next switchyard must not start a second node beside it.
+    // a SIGTERM) for the shutdown grace. The next switchyard, started within it, must not start a
+    // second node beside it.
     let home = Home::new();
     let genesis = home.binary("genesis", "", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("ignore_term", "");
-    let mut first = home.run(&[]);
+    // A long grace, so that the first switchyard's guard (which SIGKILLs a node outliving its
+    // switchyard by the grace) is not the one to end the orphan here.
+    let mut first = home.run(&[("DAEMON_SHUTDOWN_GRACE", "10m")]);
     wait_for("blocks", T, || home.committed() >= 2, || first.log());
     let rec: serde_json::Value = serde_json::from_slice(
         &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),
@@ -511,14 +548,28 @@ fn an_orphaned_node_is_stopped_before_a_second_one_starts() {
         "{}",
         second.log()
     );
+    // The second node's record is written right after it is spawned, which may be a moment
+    // after it logged its start.
+    let pid_file = home.path().join("cosmovisor/switchyard/node.pid");
+    let second_node = || {
+        std::fs::read(&pid_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["pid"].as_i64())
+            .map(|p| p as i32)
+            .filter(|p| *p != orphan)
+    };
+    wait_for(
+        "the second node's pid record",
+        T,
+        || second_node().is_some(),
+        || second.log(),
+    );
+    let node = second_node().unwrap();
     second.signal(9);
     second.wait(T);
     // Clean up the second node (it ignores SIGTERM as well).
-    let rec: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")).unwrap(),
-    )
-    .unwrap();
-    send(rec["pid"].as_i64().unwrap() as i32, 9);
+    send(node, 9);
 }
 
 #[test]

@@ -3,14 +3,16 @@
 
 mod add_upgrade;
 mod config_cmd;
+mod docs;
 mod init;
 mod plan;
 mod prepare;
+mod restore_backup;
 mod run;
 mod show_upgrade_info;
 mod version;
 
-use crate::cli::Command;
+use crate::cli::{Command, OutputFormat};
 use crate::config::Config;
 
 pub fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
@@ -21,13 +23,59 @@ pub fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
         Command::Run { args } => run::run(cfg, args),
         Command::ShowUpgradeInfo => show_upgrade_info::run(cfg),
         Command::Config { json } => config_cmd::run(cfg, json),
-        Command::Version { json, output, long } => {
-            let json = json || output.as_deref() == Some("json");
-            version::run(cfg, json, long)
-        }
+        Command::Version(args) => version::run(
+            cfg,
+            &version::Options {
+                json: args.json || args.output == OutputFormat::Json,
+                long: args.long,
+                supervisor_only: args.cosmovisor_only,
+                node_args: args.node_args,
+            },
+        ),
         Command::Plan(args) => runtime()?.block_on(plan::run(cfg, &args)),
         Command::Prepare(args) => runtime()?.block_on(prepare::run(cfg, &args)),
+        Command::RestoreBackup(args) => restore_backup::run(cfg, &args),
+        Command::Completions { .. } | Command::Man { .. } => {
+            unreachable!("handled by docs() before the configuration is loaded")
+        }
     }
+}
+
+/// The commands generated from the command line's definition, which need no configuration:
+/// runs one and returns its exit code, or `None` for every other command.
+pub fn docs(command: &Command) -> Option<i32> {
+    let result = match command {
+        Command::Completions { shell } => docs::completions(*shell),
+        Command::Man { out_dir } => docs::man(out_dir.as_deref()),
+        _ => return None,
+    };
+    Some(match result {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("switchyard: {e:#}");
+            1
+        }
+    })
+}
+
+/// Makes `current` a link every cosmovisor reads (see [`switchyard_store::Layout::ensure_current`])
+/// and says what changed. Call it only while holding the home's run lock.
+pub fn report_current_repair(layout: &switchyard_store::Layout) -> anyhow::Result<()> {
+    use switchyard_store::CurrentRepair;
+    match layout.ensure_current()? {
+        CurrentRepair::Unchanged => {}
+        CurrentRepair::CreatedGenesis => tracing::info!(
+            "{} was missing: it now points at genesis, as cosmovisor does on its first run",
+            layout.current_link().display()
+        ),
+        CurrentRepair::Rewritten { from, to } => tracing::info!(
+            "rewrote {} from {} to {}, the absolute form every cosmovisor version reads",
+            layout.current_link().display(),
+            from.display(),
+            to.display()
+        ),
+    }
+    Ok(())
 }
 
 /// A tokio runtime for the commands that talk to the network.

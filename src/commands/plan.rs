@@ -17,12 +17,12 @@
 use std::io::Write;
 
 use serde_json::{json, Value};
-use switchyard_core::binaries::this_platform;
+use switchyard_core::this_platform;
 use switchyard_core::UpgradeName;
-use switchyard_store::{manual, staged, Layout};
+use switchyard_store::Layout;
 use switchyard_watcher::{
-    snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SnapshotOptions, Upcoming,
-    UpgradeSource,
+    snapshot, ChainClient, ChainSnapshot, Limits, PlanBinariesView, SeenIn, SnapshotOptions,
+    Upcoming,
 };
 
 use crate::cli::{ChainArgs, PlanArgs};
@@ -60,10 +60,12 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
 }
 
 /// Says, for each manual upgrade, how the binary running before it will be stopped: with the
-/// `--halt-height` its SDK version calls for, or — when the version can't be told — by stopping
-/// it on block H-1, which is racy and reported as a problem.
+/// `--halt-height` its behaviour calls for (known from its SDK version, or learned from an
+/// earlier run of the same binary), or — when neither is known — with the probe flag H-1, which
+/// no binary lets commit H (the same decision `run` takes: `switchyard_core::HaltFlag`).
 async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
-    use switchyard_core::halt::HaltMethod;
+    use crate::binary_facts::{BinaryFacts, FactSource};
+    use switchyard_core::HaltFlag;
     let mut before = layout.current_binary().ok();
     let mut rows: Vec<&mut UpgradeRow> = report
         .upgrades
@@ -72,29 +74,32 @@ async fn annotate_manual_halts(report: &mut Report, layout: &Layout) {
         .collect();
     rows.sort_by_key(|u| u.height);
     for row in rows {
-        let sdk = match &before {
-            Some(bin) => {
-                switchyard_exec::node_version::sdk_version(bin, std::time::Duration::from_secs(10))
-                    .await
-                    .ok()
-            }
+        let facts = match &before {
+            Some(bin) => Some(BinaryFacts::resolve(layout, bin).await),
             None => None,
         };
-        let method = HaltMethod::for_target(row.height, sdk);
+        let behaviour = facts.as_ref().and_then(|f| f.behaviour);
+        let halt = HaltFlag::for_target(row.height, behaviour);
+        let (sdk, known_from) = match facts.as_ref().map(|f| &f.source) {
+            Some(FactSource::Sdk(v)) => (Some(v.to_string()), "sdk_version"),
+            Some(FactSource::Learned(_)) => (None, "learned"),
+            _ => (None, "unknown"),
+        };
+        let note = halt.is_probe().then(|| {
+            format!(
+                "what --halt-height does on the binary running before it is not known: it will be started with --halt-height {}, \
+                 which no binary lets commit block {}, and restarted once with --halt-height {} if it stops one block early",
+                halt.flag, row.height, row.height
+            )
+        });
         row.halt = Some(json!({
-            "method": if method.is_racy() { "stop-on-block" } else { "halt-height" },
-            "halt_height": method.flag(),
-            "sdk_version": sdk.map(|v| v.to_string()),
-            "racy": method.is_racy(),
+            "method": if halt.is_probe() { "probe" } else { "halt-height" },
+            "halt_height": halt.flag,
+            "sdk_version": sdk,
+            "behaviour": behaviour,
+            "known_from": known_from,
+            "note": note,
         }));
-        if method.is_racy() {
-            row.problems.push(format!(
-                "the Cosmos SDK version of the binary running before it is unknown, so switchyard will stop the node when block {} is committed instead of using --halt-height: this fallback is racy (the old binary may begin block {})",
-                row.height - 1,
-                row.height
-            ));
-            row.ready = false;
-        }
         before = UpgradeName::parse(&row.name, true)
             .ok()
             .map(|n| layout.upgrade_binary(&n));
@@ -129,7 +134,11 @@ pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<Chai
     let endpoints =
         crate::chain_now::endpoints_with(cfg, chain.rpc.as_deref(), chain.grpc.as_deref())?;
     let client = ChainClient::connect(&endpoints, Limits::default()).await?;
-    Ok(snapshot(&client, SnapshotOptions::default()).await?)
+    let opts = SnapshotOptions {
+        info: crate::upgrade_binary::info_limits(cfg),
+        ..SnapshotOptions::default()
+    };
+    Ok(snapshot(&client, opts).await?)
 }
 
 /// One row of the report.
@@ -183,7 +192,7 @@ pub fn build_report(
         .map(|u| chain_row(u, snap, layout, disable_recase, platform))
         .collect();
     if let Some(layout) = layout {
-        match manual::list(layout) {
+        match switchyard_store::load_manual_upgrades(layout) {
             Ok(list) => {
                 for m in list.iter().filter(|m| m.height > snap.height) {
                     upgrades.push(manual_row(&m.name, m.height, snap, layout));
@@ -210,8 +219,9 @@ pub fn build_report(
 }
 
 fn eta_seconds(height: i64, snap: &ChainSnapshot) -> Option<u64> {
-    snap.average_block_time
-        .map(|d| (d.as_secs_f64() * (height - snap.height).max(0) as f64).round() as u64)
+    snap.average_block_time.map(|d| {
+        (d.as_secs_f64() * height.saturating_sub(snap.height).max(0) as f64).round() as u64
+    })
 }
 
 fn chain_row(
@@ -299,8 +309,8 @@ fn chain_row(
         name: u.name.clone(),
         height: u.height,
         source: match u.source {
-            UpgradeSource::Plan => "plan",
-            UpgradeSource::Proposal => "proposal",
+            SeenIn::Plan => "plan",
+            SeenIn::Proposal => "proposal",
         },
         proposal_id: u.proposal_id,
         proposal_status: u.proposal_status.map(|s| s.chain_name()),
@@ -358,7 +368,7 @@ fn staged_state(
     problems: &mut Vec<String>,
 ) -> (Option<bool>, Option<Value>) {
     let present = layout.has_upgrade_binary(name);
-    let record = match staged::load(layout, name) {
+    let record = match switchyard_store::load_staging_record(layout, name) {
         Ok(r) => r,
         Err(e) => {
             problems.push(format!("the staging record cannot be read: {e}"));
@@ -366,7 +376,7 @@ fn staged_state(
         }
     };
     let preflight = record.as_ref().filter(|_| present).map(|r| {
-        if r.preflight.status == staged::PreflightStatus::Failed {
+        if r.preflight.status == switchyard_store::PreflightStatus::Failed {
             problems.push(format!(
                 "the staged binary failed its preflight: {}",
                 r.preflight.message.as_deref().unwrap_or("no message")

@@ -1,7 +1,7 @@
 //! `switchyard prepare`: stage the binaries of upcoming upgrades now, once, from the command line.
 //!
 //! It reads the chain once (as `switchyard plan` does) and stages, through
-//! [`switchyard_store::install::stage_plan`], this platform's binary of the scheduled plan
+//! [`switchyard_store::stage_from_plan`], this platform's binary of the scheduled plan
 //! (`CurrentPlan`, which is what a passed proposal becomes) and, with `--include-voting`, of every
 //! proposal still in its voting period. It prints one line per upgrade (`--json`: one object) and
 //! exits 0 when every upgrade it looked at has a binary in place, 1 when any could not be staged
@@ -21,15 +21,15 @@
 use std::io::Write;
 
 use serde_json::{json, Value};
-use switchyard_core::binaries::this_platform;
-use switchyard_store::install::StageOptions;
-use switchyard_store::staged::StagedRecord;
+use switchyard_core::this_platform;
 use switchyard_store::Layout;
-use switchyard_watcher::{ProposalStatus, Upcoming, UpgradeSource};
+use switchyard_store::StageOptions;
+use switchyard_store::StagingRecord;
+use switchyard_watcher::{ProposalStatus, SeenIn, Upcoming};
 
 use crate::cli::PrepareArgs;
 use crate::config::Config;
-use crate::staging::{stage_upcoming, Outcome};
+use crate::upgrade_binary::{stage_upcoming, Outcome};
 
 pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
@@ -38,7 +38,7 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     else {
         return Ok(1);
     };
-    let opts = crate::staging::stage_options(cfg, !args.json);
+    let opts = crate::upgrade_binary::stage_options(cfg, !args.json);
     let items = prepare_upcoming(
         &layout,
         &snap.upcoming,
@@ -77,20 +77,20 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
 pub struct Item {
     pub name: String,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub source: SeenIn,
     pub proposal_id: Option<u64>,
     pub proposal_status: Option<ProposalStatus>,
     pub result: Outcome,
     pub message: String,
-    pub record: Option<StagedRecord>,
+    pub record: Option<StagingRecord>,
 }
 
 impl Item {
     fn where_from(&self) -> String {
         match (self.source, self.proposal_id) {
-            (UpgradeSource::Plan, _) => "scheduled plan".into(),
-            (UpgradeSource::Proposal, Some(id)) => format!("proposal {id} in voting"),
-            (UpgradeSource::Proposal, None) => "proposal in voting".into(),
+            (SeenIn::Plan, _) => "scheduled plan".into(),
+            (SeenIn::Proposal, Some(id)) => format!("proposal {id} in voting"),
+            (SeenIn::Proposal, None) => "proposal in voting".into(),
         }
     }
 
@@ -156,8 +156,8 @@ mod tests {
     use std::io::{BufRead, BufReader};
     use std::net::TcpListener;
     use std::time::Duration;
-    use switchyard_core::binaries::{parse_info, PlanInfo};
     use switchyard_core::UpgradeName;
+    use switchyard_core::{parse_info, PlanInfo};
     use switchyard_watcher::PlanBinariesView;
 
     /// Serves `body` to every request on 127.0.0.1; returns the base URL.
@@ -183,7 +183,7 @@ mod tests {
         format!("http://127.0.0.1:{port}")
     }
 
-    fn upcoming(name: &str, source: UpgradeSource, info: &str) -> Upcoming {
+    fn upcoming(name: &str, source: SeenIn, info: &str) -> Upcoming {
         let binaries = match parse_info(info) {
             PlanInfo::Binaries(b) => PlanBinariesView::Listed {
                 binaries: b,
@@ -196,9 +196,8 @@ mod tests {
             height: 100,
             info: info.into(),
             source,
-            proposal_id: (source == UpgradeSource::Proposal).then_some(7),
-            proposal_status: (source == UpgradeSource::Proposal)
-                .then_some(ProposalStatus::VotingPeriod),
+            proposal_id: (source == SeenIn::Proposal).then_some(7),
+            proposal_status: (source == SeenIn::Proposal).then_some(ProposalStatus::VotingPeriod),
             binaries,
             eta: None,
         }
@@ -216,18 +215,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path(), "simd");
         let body = b"#!/bin/sh\necho v2.0.0\n".to_vec();
-        let sum = switchyard_store::checksum::hash_reader(
-            &body[..],
-            switchyard_core::binaries::ChecksumAlgo::Sha256,
-        )
-        .unwrap()
-        .0;
+        let sum = switchyard_store::hash_reader(&body[..], switchyard_core::ChecksumAlgo::Sha256)
+            .unwrap()
+            .0;
         let base = serve(body.clone());
         let info = format!(r#"{{"binaries":{{"linux/amd64":"{base}/simd?checksum={sum}"}}}}"#);
         let list = [
-            upcoming("V2", UpgradeSource::Plan, &info),
-            upcoming("v3", UpgradeSource::Proposal, &info),
-            upcoming("v4", UpgradeSource::Plan, "see the forum"),
+            upcoming("V2", SeenIn::Plan, &info),
+            upcoming("v3", SeenIn::Proposal, &info),
+            upcoming("v4", SeenIn::Plan, "see the forum"),
         ];
         let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
         assert_eq!(items.len(), 3);
@@ -278,8 +274,8 @@ mod tests {
             "0".repeat(64)
         );
         let list = [
-            upcoming("v2", UpgradeSource::Plan, &info),
-            upcoming("v3", UpgradeSource::Plan, &info),
+            upcoming("v2", SeenIn::Plan, &info),
+            upcoming("v3", SeenIn::Plan, &info),
         ];
         let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
         assert_eq!(items[0].result, Outcome::OperatorPlaced);

@@ -4,40 +4,47 @@
 //!   observations (file watcher, chain watcher, node exit, signals, manual list)
 //!        │
 //!        ▼
-//!   Known snapshot ──► switchyard_core::decide ──► act: start / stop+swap / restart / exit
+//!   Known snapshot ──► switchyard_core (on_start / while_running / rearm / height_watch /
+//!        │             on_exit) ──► act: start / stop+swap / restart with another halt / exit
+//!        ▼
+//!   store: journal, applied, learned halt behaviours
 //! ```
 //!
 //! Each turn gathers a fresh [`Known`] snapshot from the store and the latest observations,
 //! asks the pure core what to do, and carries it out with `switchyard-exec` and
-//! `switchyard-store`. The swap sequence itself and crash recovery are in [`swap`]; where the
-//! observations come from is in [`observe`]; signal handling is in [`signals`].
+//! `switchyard-store`. Nothing here decides: the swap sequence and its recovery are in [`swap`];
+//! where the observations come from is in [`observe`]; what `--halt-height` does on the current
+//! binary is looked up in [`crate::binary_facts`]; signal handling is in [`signals`]; the run lock and
+//! the orphan check are in [`home_guard`].
 //!
 //! Everything runs on one thread (a current-thread runtime on the main thread), which the
 //! node's parent-death signal needs: it fires when the thread that forked the node exits.
 
+mod background_staging;
+mod home_guard;
 mod observe;
-mod prestage;
 mod signals;
 mod swap;
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use switchyard_core::decide::{
-    self, ArmedHalt, ExitDecision, ExitKind, Known, RunningDecision, StartDecision,
+use switchyard_core::{
+    displaced_manual, height_watch, missed_manual, on_exit, on_start, rearm, restarts_after_crash,
+    skipped_halt, unsafe_skip_heights, while_running, ArmedHalt, CrashDecision, CrashPolicy,
+    CrashPolicyConfig, ExitDecision, ExitKind, HaltBehaviour, HeightHistory, HeightSample,
+    HeightWatch, Known, RearmReason, RunningDecision, ScheduledPlan, StartDecision, SwapTarget,
+    UpgradeInfo, UpgradeName,
 };
-use switchyard_core::halt::{HaltMethod, SdkVersion};
-use switchyard_core::restart::{CrashDecision, CrashPolicy, CrashPolicyConfig};
-use switchyard_core::schedule::{displaced_manual, ChainPlan};
-use switchyard_core::{UpgradeInfo, UpgradeName};
-use switchyard_exec::child::{exit_code, NodeProcess};
-use switchyard_store::journal::Journal;
-use switchyard_store::pidfile;
-use switchyard_store::Layout;
+use switchyard_exec::{exit_code, NodeProcess};
+use switchyard_store::{Journal, Layout};
 
+use crate::binary_facts::BinaryFacts;
 use crate::config::Config;
 use observe::{Observation, Observer};
 use signals::{SignalKind, Signals};
+use swap::SwapEnd;
 
 /// Runs the node under supervision until it exits cleanly, a signal ends it, or an error stops
 /// us. Returns the process exit code.
@@ -46,10 +53,35 @@ pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(async move {
+    crate::notify::init();
+    let result = rt.block_on(async move {
+        crate::notify::spawn_watchdog();
         let mut sup = Supervisor::new(cfg, node_args)?;
-        sup.run().await
-    })
+        match sup.run().await {
+            Err(e) if matches!(e.downcast_ref(), Some(swap::SwapError::Stopped { .. })) => {
+                tracing::info!("{e:#}");
+                Ok(0)
+            }
+            other => other,
+        }
+    });
+    crate::notify::stopping();
+    // A blocking read that never returns (a FIFO where a file should be) must not keep us from
+    // exiting: do not wait for the runtime's blocking threads.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    result
+}
+
+/// What the supervisor has seen of the node's heights.
+#[derive(Debug, Default)]
+struct HeightsSeen {
+    /// The highest committed height seen.
+    committed: Option<i64>,
+    /// When a height was last seen (monotonic ms).
+    last_seen_ms: Option<u64>,
+    average_block_ms: Option<u64>,
+    /// Samples of the running node process.
+    samples: HeightHistory,
 }
 
 /// The supervisor's state between turns.
@@ -58,19 +90,26 @@ struct Supervisor<'a> {
     layout: Layout,
     journal: Journal,
     node_args: Vec<String>,
+    skip_heights: BTreeSet<i64>,
     crashes: CrashPolicy,
     observer: Observer,
     signals: Signals,
+    /// The monotonic clock's zero: every time handed to the core is milliseconds since then.
+    clock: Instant,
     /// The latest valid content of data/upgrade-info.json.
     halt_file: Option<UpgradeInfo>,
-    committed: Option<i64>,
-    plan: Option<ChainPlan>,
-    /// SDK version of the binary we last asked, by binary path.
-    sdk_version: Option<(std::path::PathBuf, Option<SdkVersion>)>,
-    /// Manual upgrades displaced by a plan, or missed, that we already complained about.
-    warned_displaced: Vec<UpgradeName>,
+    heights: HeightsSeen,
+    plan: Option<ScheduledPlan>,
     /// Whether the chain's plan was queried successfully at least once.
     plan_known: bool,
+    /// What `--halt-height` does on the current binary, once looked up.
+    facts: Option<BinaryFacts>,
+    /// Manual upgrades displaced by a plan, or missed, that we already complained about.
+    warned_displaced: Vec<UpgradeName>,
+    /// When the last "cannot see this node's height" error was logged.
+    blind_reported_ms: Option<u64>,
+    /// What the running node is (`genesis` or the upgrade's name), for status lines.
+    node_label: String,
     /// The last error reading our own state files (logged once).
     last_state_error: std::cell::RefCell<Option<String>>,
     /// Held while we supervise: one switchyard per node home.
@@ -79,7 +118,7 @@ struct Supervisor<'a> {
 
 /// Why one run of the node ended.
 enum NodeEnd {
-    /// Swap done (or not needed): start the node again right away.
+    /// Swap done, or a restart with another halt asked for: start the node again right away.
     Restart,
     /// End supervision with this exit code.
     Exit(i32),
@@ -87,23 +126,30 @@ enum NodeEnd {
     Crashed(i32),
 }
 
+/// How long one read of data/upgrade-info.json may take before the loop gives up on it.
+const HALT_FILE_READ_LIMIT: Duration = Duration::from_secs(3);
+
+/// How often a blind supervisor repeats that it cannot see the node's height.
+const BLIND_REPORT_EVERY_MS: u64 = 300_000;
+
 impl<'a> Supervisor<'a> {
     fn new(cfg: &'a Config, node_args: Vec<String>) -> anyhow::Result<Self> {
-        if let Some(point) = &cfg.test_fault {
-            if !swap::FAULT_POINTS.contains(&point.as_str()) {
-                bail!(
-                    "SWITCHYARD_TEST_FAULT={point:?} is not a fault point (one of: {})",
-                    swap::FAULT_POINTS.join(", ")
-                );
-            }
-        }
+        crate::test_faults::check_point(cfg, "swap", switchyard_store::SWAP_FAULT_POINTS)?;
         let layout = cfg.layout()?;
-        let lock = lock_home(&layout)?;
+        let lock = home_guard::lock_home(&layout)?;
+        crate::commands::report_current_repair(&layout)?;
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
+        let skip_heights = unsafe_skip_heights(&node_args);
         if let Some(view) = observer.chain_view() {
-            prestage::spawn(cfg.clone(), layout.clone(), view);
+            background_staging::spawn(cfg.clone(), layout.clone(), view, skip_heights.clone());
+        }
+        if !skip_heights.is_empty() {
+            tracing::info!(
+                heights = ?skip_heights,
+                "--unsafe-skip-upgrades: on-chain plans at these heights are skipped (no swap, no backup, no pre-upgrade)"
+            );
         }
         Ok(Supervisor {
             cfg,
@@ -116,33 +162,40 @@ impl<'a> Supervisor<'a> {
             layout,
             journal,
             node_args,
+            skip_heights,
             observer,
             signals,
+            clock: Instant::now(),
             halt_file: None,
-            committed: None,
+            heights: HeightsSeen::default(),
             plan: None,
-            sdk_version: None,
-            warned_displaced: Vec::new(),
             plan_known: false,
+            facts: None,
+            warned_displaced: Vec::new(),
+            blind_reported_ms: None,
+            node_label: String::new(),
             last_state_error: Default::default(),
             _lock: lock,
         })
     }
 
-    fn is_start_command(&self) -> bool {
-        self.node_args.first().map(String::as_str) == Some("start")
+    /// Milliseconds on the supervisor's monotonic clock (an NTP step cannot move it).
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// What the core needs, read fresh from disk and the latest observations.
-    fn known(&self) -> anyhow::Result<Known> {
-        self.known_with(None)
-    }
-
+    /// What the core needs, read fresh from disk and the latest observations. `armed` and
+    /// `node_started_ms` describe the running node, if any.
+    ///
     /// A broken `manual.json` or `applied.json` is reported (once per distinct error) and read
     /// as empty rather than ending supervision: the node keeps running either way. Only not
     /// knowing where `current` points is fatal.
-    fn known_with(&self, armed: Option<&ArmedHalt>) -> anyhow::Result<Known> {
-        let manual = switchyard_store::manual::list(&self.layout).unwrap_or_else(|e| {
+    fn known(
+        &self,
+        armed: Option<&ArmedHalt>,
+        node_started_ms: Option<u64>,
+    ) -> anyhow::Result<Known> {
+        let manual = switchyard_store::load_manual_upgrades(&self.layout).unwrap_or_else(|e| {
             self.report_state_error(e.to_string());
             Vec::new()
         });
@@ -150,6 +203,7 @@ impl<'a> Supervisor<'a> {
             self.report_state_error(e.to_string());
             Default::default()
         });
+        let current_bin = self.layout.current_binary()?;
         Ok(Known {
             current: self.layout.current()?,
             applied,
@@ -157,9 +211,21 @@ impl<'a> Supervisor<'a> {
             manual,
             plan: self.plan.clone(),
             plan_known: self.plan_known,
-            committed: self.committed,
-            sdk_version: self.sdk_version.as_ref().and_then(|(_, v)| *v),
+            committed: self.heights.committed,
+            last_seen_ms: self.heights.last_seen_ms,
+            now_ms: self.now_ms(),
+            average_block_ms: self.heights.average_block_ms,
+            halt_behaviour: self
+                .facts
+                .as_ref()
+                .filter(|f| f.is_for(&current_bin))
+                .and_then(|f| f.behaviour),
             armed: armed.cloned(),
+            skip_heights: self.skip_heights.clone(),
+            samples: self.heights.samples.clone(),
+            node_started_ms,
+            one_off_command: !switchyard_core::is_start_command(&self.node_args),
+            blind_after_ms: u64::try_from(self.cfg.height_timeout.as_millis()).unwrap_or(u64::MAX),
         })
     }
 
@@ -171,60 +237,100 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Reads data/upgrade-info.json now (the node may have written it just before exiting).
+    /// Looks up what `--halt-height` does on the current binary, when a manual upgrade needs it
+    /// halted and that is not known yet.
+    async fn refresh_facts(&mut self, known: &Known) -> anyhow::Result<bool> {
+        if switchyard_core::desired_halt(known).is_none() {
+            return Ok(false);
+        }
+        let bin = self.layout.current_binary()?;
+        if self.facts.as_ref().is_some_and(|f| f.is_for(&bin)) {
+            return Ok(false);
+        }
+        let _busy = crate::notify::busy(Some(Duration::from_secs(30)));
+        let Ok(facts) = signals::unless_stopped(BinaryFacts::resolve(&self.layout, &bin)).await
+        else {
+            // Stopping: the loop sees the signal before it starts anything.
+            return Ok(false);
+        };
+        self.facts = Some(facts);
+        Ok(true)
+    }
+
+    /// Remembers what the old binary was shown to do.
+    fn learn(&mut self, behaviour: Option<HaltBehaviour>, evidence: String) {
+        if let (Some(b), Some(f)) = (behaviour, self.facts.as_mut()) {
+            f.learn(&self.layout, b, evidence);
+        }
+    }
+
+    /// Reads data/upgrade-info.json now (the node may have written it just before exiting). A
+    /// read that hangs is given up after a few seconds, and at once for a stop signal.
     async fn refresh_halt_file(&mut self) {
-        if let Some(info) =
-            observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase).await
-        {
-            self.halt_file = Some(info);
+        let read = observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase);
+        match signals::unless_stopped(tokio::time::timeout(HALT_FILE_READ_LIMIT, read)).await {
+            Ok(Ok(Some(info))) => self.halt_file = Some(info),
+            Ok(Ok(None)) | Err(_) => {}
+            Ok(Err(_)) => tracing::error!(
+                "reading {} took more than {HALT_FILE_READ_LIMIT:?}; going on without it",
+                self.layout.data_upgrade_info().display()
+            ),
         }
     }
 
     async fn run(&mut self) -> anyhow::Result<i32> {
-        self.stop_orphaned_node().await;
+        home_guard::stop_orphaned_node(&self.layout, self.cfg.shutdown_grace).await;
         swap::recover(self.cfg, &self.layout, &self.journal).await?;
         loop {
+            crate::notify::beat();
             self.refresh_halt_file().await;
-            let known = self.known()?;
-            let halt = match decide::on_start(&known) {
+            let mut known = self.known(None, None)?;
+            if self.refresh_facts(&known).await? {
+                known = self.known(None, None)?;
+            }
+            if let Some(info) = skipped_halt(&known) {
+                tracing::warn!(
+                    upgrade = %info.name, height = info.height,
+                    "the node halted for this upgrade, and --unsafe-skip-upgrades skips its height: starting the old binary again, no swap"
+                );
+            }
+            let halt = match on_start(&known) {
                 StartDecision::SwapFirst(target) => {
                     tracing::info!(
                         upgrade = %target.name, height = target.height,
                         "the node already halted for this upgrade; switching before starting it"
                     );
-                    swap::perform(self.cfg, &self.layout, &self.journal, &target, None).await?;
-                    if !self.cfg.restart_after_upgrade {
-                        tracing::info!(
-                            "DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade"
-                        );
-                        return Ok(0);
+                    match self.swap(&target, None).await? {
+                        Some(end) => return Ok(end),
+                        None => continue,
                     }
-                    continue;
                 }
                 StartDecision::Start { halt } => halt,
             };
-            let halt = self.refine_halt(halt).await?;
+            self.log_armed(&halt);
             // A stop asked for while we were swapping or waiting: do not start a node just to
             // stop it again.
-            if let Some(code) = self.sleep_or_signal(Duration::ZERO).await {
+            if let Some(code) = sleep_or_stop(&mut self.signals, Duration::ZERO).await {
                 return Ok(code);
             }
             match self.run_node_once(halt).await? {
                 NodeEnd::Restart => continue,
                 NodeEnd::Exit(code) => return Ok(code),
                 NodeEnd::Crashed(code) => {
-                    if !self.cfg.restart_on_crash || !self.is_start_command() {
+                    if !restarts_after_crash(self.cfg.restart_on_crash, &self.node_args) {
                         return Ok(code);
                     }
-                    let now = now_ms();
-                    match self.crashes.on_crash(now) {
+                    match self.crashes.on_crash(self.now_ms()) {
                         CrashDecision::RestartAfter(delay) => {
+                            crate::notify::status(format!(
+                                "the node crashed (exit code {code}); restarting it in {delay:?}"
+                            ));
                             tracing::warn!(
                                 exit_code = code,
                                 "node crashed; restarting in {:?}",
                                 delay
                             );
-                            if let Some(code) = self.sleep_or_signal(delay).await {
+                            if let Some(code) = sleep_or_stop(&mut self.signals, delay).await {
                                 return Ok(code);
                             }
                         }
@@ -241,50 +347,57 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// Asks the current binary for its SDK version when a manual upgrade is armed, so the
-    /// halt-height flag matches that version's semantics.
-    async fn refine_halt(&mut self, halt: Option<ArmedHalt>) -> anyhow::Result<Option<ArmedHalt>> {
-        let Some(mut h) = halt else { return Ok(None) };
-        let bin = self.layout.current_binary()?;
-        let cached = matches!(&self.sdk_version, Some((p, _)) if *p == bin);
-        if !cached {
-            let v = match switchyard_exec::node_version::sdk_version(&bin, Duration::from_secs(20))
-                .await
-            {
-                Ok(v) => Some(v),
-                Err(e) => {
-                    tracing::warn!("cannot tell the node's Cosmos SDK version: {e}");
-                    None
-                }
-            };
-            self.sdk_version = Some((bin, v));
-        }
-        let sdk = self.sdk_version.as_ref().and_then(|(_, v)| *v);
-        h.method = HaltMethod::for_target(h.upgrade.height, sdk);
-        match h.method {
-            HaltMethod::HaltHeightFlag { flag } => tracing::info!(
-                upgrade = %h.upgrade.name, height = h.upgrade.height,
-                "manual upgrade armed: starting the node with --halt-height {flag} (SDK {}) so block {} runs on the new binary",
-                sdk.map(|v| v.to_string()).unwrap_or_default(), h.upgrade.height
+    fn log_armed(&self, halt: &Option<ArmedHalt>) {
+        let Some(h) = halt else { return };
+        let how = self
+            .facts
+            .as_ref()
+            .map(BinaryFacts::describe)
+            .unwrap_or_default();
+        let (name, height, flag) = (&h.upgrade.name, h.upgrade.height, h.halt.flag);
+        match h.halt.behaviour {
+            Some(b) => tracing::info!(
+                upgrade = %name, height,
+                "manual upgrade armed: starting the node with --halt-height {flag} ({how}: it {b}) so block {height} runs on the new binary"
             ),
-            HaltMethod::OnNewBlock { stop_after } => tracing::warn!(
-                upgrade = %h.upgrade.name, height = h.upgrade.height,
-                "manual upgrade armed, but the node's SDK version is unknown: falling back to stopping it when block {stop_after} is committed. \
-                 This fallback is racy: the old binary may begin block {} before it is stopped",
-                h.upgrade.height
+            None => tracing::warn!(
+                upgrade = %name, height,
+                "manual upgrade armed, but what --halt-height does on this binary is not known ({how}): starting it with --halt-height {flag}, \
+                 which no binary lets commit block {height}; if it stops one block early, it is restarted once with --halt-height {height}"
             ),
         }
-        Ok(Some(h))
     }
 
     fn args_with_halt(&self, halt: &Option<ArmedHalt>) -> Vec<String> {
         let mut args = self.node_args.clone();
-        if let Some(flag) = halt.as_ref().and_then(|h| h.method.flag()) {
-            if self.is_start_command() {
-                args.push(format!("--halt-height={flag}"));
-            }
+        if let Some(h) = halt {
+            args.push(format!("--halt-height={}", h.halt.flag));
         }
         args
+    }
+
+    /// Swaps to `target` (stopping `node` first if it runs). `Some(code)`: supervision ends.
+    async fn swap(
+        &mut self,
+        target: &SwapTarget,
+        node: Option<&mut NodeProcess>,
+    ) -> anyhow::Result<Option<i32>> {
+        let delay = self.cfg.restart_delay;
+        let signals = &mut self.signals;
+        let end = swap::perform(self.cfg, &self.layout, &self.journal, target, node, async {
+            sleep_or_stop(signals, delay).await.is_none()
+        })
+        .await?;
+        self.halt_file = None;
+        self.facts = None;
+        if end == SwapEnd::Interrupted {
+            return Ok(Some(0));
+        }
+        if !self.cfg.restart_after_upgrade {
+            tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
+            return Ok(Some(0));
+        }
+        Ok(None)
     }
 
     /// Starts the node and supervises it until it ends or must be swapped.
@@ -293,22 +406,43 @@ impl<'a> Supervisor<'a> {
         Layout::check_executable(&bin)?;
         let args = self.args_with_halt(&halt);
         let mut node = NodeProcess::spawn(&bin, &args)?;
-        if let Some(start_time) = pidfile::start_time_of(node.pid()) {
-            let rec = pidfile::NodeRecord {
+        if let Some(start_time) = switchyard_store::process_start_time(node.pid()) {
+            let rec = switchyard_store::NodeRecord {
                 pid: node.pid(),
                 start_time,
                 binary: bin.clone(),
             };
-            if let Err(e) = pidfile::save(&self.layout, &rec) {
+            if let Err(e) = switchyard_store::save_node_record(&self.layout, &rec) {
                 tracing::warn!("cannot record the node's pid: {e}");
             }
         }
+        if let Err(e) = node.guard(
+            std::path::Path::new("/proc/self/exe"),
+            self.cfg.shutdown_grace,
+        ) {
+            tracing::warn!(
+                "no guard process for the node (it may outlive a killed switchyard): {e}"
+            );
+        }
         tracing::info!(pid = node.pid(), binary = %bin.display(), "started node: {} {}", bin.display(), args.join(" "));
+        self.node_label = self
+            .layout
+            .current()
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        crate::notify::status(format!("started the node ({})", self.node_label));
+        if self.observer.chain_view().is_none() {
+            // Nothing will tell us when it answers: it is up as far as we can know.
+            crate::notify::ready();
+        }
         let started = Instant::now();
+        let started_ms = self.now_ms();
+        self.heights.samples.clear();
+        self.blind_reported_ms = None;
         let mut tick =
             tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
-        let mut halt = halt;
         loop {
+            crate::notify::beat();
             tokio::select! {
                 // Signals first: an operator's stop must never be mistaken for a halt exit.
                 biased;
@@ -323,24 +457,26 @@ impl<'a> Supervisor<'a> {
                             tracing::info!("received {sig:?}: passing it to the node and waiting for it to stop");
                             node.signal(sig.signal());
                             let status = self.wait_for_operator_stop(&mut node).await?;
-                            pidfile::clear(&self.layout);
+                            switchyard_store::clear_node_record(&self.layout);
                             return Ok(NodeEnd::Exit(exit_code(status)));
                         }
                     }
                 }
                 status = node.wait() => {
                     let status = status?;
-                    pidfile::clear(&self.layout);
+                    switchyard_store::clear_node_record(&self.layout);
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
                     self.drain_observations();
-                    let known = self.known_with(halt.as_ref())?;
-                    let kind = ExitKind::from_code(code);
-                    return match decide::on_exit(&known, kind) {
-                        ExitDecision::Swap(target) => {
+                    let known = self.known(halt.as_ref(), Some(started_ms))?;
+                    return match on_exit(&known, ExitKind::from_code(code)) {
+                        ExitDecision::Swap { target, learned } => {
                             tracing::info!(upgrade = %target.name, height = target.height, exit_code = code, "node exited at the upgrade height");
-                            swap::perform(self.cfg, &self.layout, &self.journal, &target, None).await?;
-                            self.after_swap().await
+                            self.learn(learned, format!("it exited ({code}) while started with --halt-height for block {}", target.height));
+                            Ok(match self.swap(&target, None).await? {
+                                Some(code) => NodeEnd::Exit(code),
+                                None => NodeEnd::Restart,
+                            })
                         }
                         ExitDecision::Finish => {
                             tracing::info!("node exited cleanly; switchyard exits too");
@@ -356,12 +492,12 @@ impl<'a> Supervisor<'a> {
                     if let Some(obs) = obs {
                         self.apply(obs);
                     }
-                    if let Some(end) = self.check_running(&mut node, &mut halt).await? {
+                    if let Some(end) = self.check_running(&mut node, &halt, started_ms).await? {
                         return Ok(end);
                     }
                 }
                 _ = tick.tick() => {
-                    if let Some(end) = self.check_running(&mut node, &mut halt).await? {
+                    if let Some(end) = self.check_running(&mut node, &halt, started_ms).await? {
                         return Ok(end);
                     }
                 }
@@ -387,43 +523,11 @@ impl<'a> Supervisor<'a> {
                     "the node did not stop within DAEMON_SHUTDOWN_GRACE={grace:?}; sending SIGKILL"
                 );
                 match node.stop(Duration::ZERO).await? {
-                    switchyard_exec::child::StopOutcome::Exited(s)
-                    | switchyard_exec::child::StopOutcome::Killed(s) => Ok(s),
+                    switchyard_exec::StopOutcome::Exited(s)
+                    | switchyard_exec::StopOutcome::Killed(s) => Ok(s),
                 }
             }
         }
-    }
-
-    /// A node started by a previous switchyard that was killed may still be shutting down (it
-    /// got SIGTERM through its parent-death signal). Starting a second node on the same data
-    /// would fail or worse, so wait for it — it is recognised by PID *and* start time, so no
-    /// other process is ever touched — and kill it only if it outlives the shutdown grace.
-    async fn stop_orphaned_node(&self) {
-        let Some(rec) = pidfile::load(&self.layout) else {
-            return;
-        };
-        if !pidfile::is_same_process_alive(&rec) {
-            pidfile::clear(&self.layout);
-            return;
-        }
-        tracing::warn!(pid = rec.pid, binary = %rec.binary.display(), "the node started by a previous switchyard is still running; stopping it first");
-        let pid = nix::unistd::Pid::from_raw(rec.pid);
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-        let deadline = Instant::now() + self.cfg.shutdown_grace;
-        while pidfile::is_same_process_alive(&rec) && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        if pidfile::is_same_process_alive(&rec) {
-            tracing::warn!(
-                pid = rec.pid,
-                "it did not stop within the shutdown grace; sending SIGKILL"
-            );
-            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-            while pidfile::is_same_process_alive(&rec) {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
-        pidfile::clear(&self.layout);
     }
 
     /// Takes in every observation already waiting (the node's last heights before it exited).
@@ -434,15 +538,39 @@ impl<'a> Supervisor<'a> {
     }
 
     fn apply(&mut self, obs: Observation) {
+        let now = self.now_ms();
         match obs {
             Observation::HaltFile(info) => {
                 if self.halt_file.as_ref() != Some(&info) {
                     tracing::info!(upgrade = %info.name, height = info.height, "the node wrote upgrade-info.json");
+                    crate::notify::status(format!(
+                        "the node halted for upgrade {} at height {}",
+                        info.name, info.height
+                    ));
                 }
                 self.halt_file = Some(info);
             }
             Observation::Committed(h) => {
-                self.committed = Some(self.committed.map_or(h, |c| c.max(h)));
+                self.heights.committed = Some(self.heights.committed.map_or(h, |c| c.max(h)));
+                self.heights.last_seen_ms = Some(now);
+                self.node_answered();
+            }
+            Observation::Heights { latest, committed } => {
+                self.heights.committed = Some(
+                    self.heights
+                        .committed
+                        .map_or(committed, |c| c.max(committed)),
+                );
+                self.heights.last_seen_ms = Some(now);
+                self.heights.samples.push(HeightSample {
+                    at_ms: now,
+                    latest,
+                    committed,
+                });
+                self.node_answered();
+            }
+            Observation::BlockTime(d) => {
+                self.heights.average_block_ms = u64::try_from(d.as_millis()).ok();
             }
             Observation::Plan(plan) => {
                 self.plan = plan;
@@ -451,15 +579,119 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// The periodic question while the node runs: stop it for a swap? restart it to arm a
-    /// newly added manual upgrade?
+    /// The node answered over RPC: it is up, for systemd, at the height seen.
+    fn node_answered(&self) {
+        crate::notify::ready();
+        if self.halt_file.is_none() {
+            if let Some(h) = self.heights.committed {
+                crate::notify::status(format!("running {} at height {h}", self.node_label));
+            }
+        }
+    }
+
+    /// The periodic questions while the node runs: stop it for a swap? restart it with another
+    /// halt height? can its height be seen at all?
     async fn check_running(
         &mut self,
         node: &mut NodeProcess,
-        running_halt: &mut Option<ArmedHalt>,
+        armed: &Option<ArmedHalt>,
+        started_ms: u64,
     ) -> anyhow::Result<Option<NodeEnd>> {
-        let known = self.known_with(running_halt.as_ref())?;
-        for m in decide::missed_manual(&known) {
+        let known = self.known(armed.as_ref(), Some(started_ms))?;
+        self.warn_about_manual(&known);
+        match while_running(&known) {
+            RunningDecision::Continue => {}
+            RunningDecision::WaitForHeight {
+                name,
+                height,
+                committed,
+            } => {
+                tracing::debug!(upgrade = %name, height, committed, "upgrade-info.json names a height the node has not reached; waiting");
+            }
+            RunningDecision::StopAndSwap { target, learned } => {
+                tracing::info!(upgrade = %target.name, height = target.height, kind = %target.kind, "the node reached the upgrade height; stopping it to swap binaries");
+                self.learn(
+                    learned,
+                    format!(
+                        "it committed block {} when started with --halt-height {}",
+                        target.height - 1,
+                        target.height - 1
+                    ),
+                );
+                return Ok(Some(match self.swap(&target, Some(node)).await? {
+                    Some(code) => NodeEnd::Exit(code),
+                    None => NodeEnd::Restart,
+                }));
+            }
+        }
+        if let Some(r) = rearm(&known) {
+            match (&r.halt, r.why) {
+                (Some(h), RearmReason::ProbeStoppedBefore) => {
+                    let (flag, height) = (h.halt.flag, h.upgrade.height);
+                    tracing::info!(
+                        upgrade = %h.upgrade.name, height,
+                        "the node stopped with block {} stored and {} committed: this binary stops before its halt height. Restarting it once with --halt-height {flag}",
+                        height - 1, height - 2
+                    );
+                    self.learn(
+                        r.learned,
+                        format!(
+                            "started with --halt-height {}, it stopped with block {} stored and {} committed",
+                            height - 1,
+                            height - 1,
+                            height - 2
+                        ),
+                    );
+                }
+                (Some(h), RearmReason::ScheduleChanged) => tracing::info!(
+                    upgrade = %h.upgrade.name, height = h.upgrade.height,
+                    "the manual upgrades changed while the node runs: restarting it once so it halts before block {}",
+                    h.upgrade.height
+                ),
+                (None, _) => tracing::info!(
+                    "no manual upgrade is armed any more: restarting the node once without its --halt-height"
+                ),
+            }
+            node.stop(self.cfg.shutdown_grace).await?;
+            switchyard_store::clear_node_record(&self.layout);
+            return Ok(Some(NodeEnd::Restart));
+        }
+        match height_watch(&known) {
+            HeightWatch::Fine => self.blind_reported_ms = None,
+            HeightWatch::Blind { height } => {
+                tracing::debug!(committed = ?known.committed, last_seen_ms = ?known.last_seen_ms, average_block_ms = ?known.average_block_ms, now_ms = known.now_ms, "the node's height is not seen");
+                let now = known.now_ms;
+                if self
+                    .blind_reported_ms
+                    .is_none_or(|t| now.saturating_sub(t) >= BLIND_REPORT_EVERY_MS)
+                {
+                    tracing::error!(
+                        height,
+                        "cannot see this node's height: the manual upgrade at {height} cannot be timed. \
+                         Check that its RPC (or gRPC) answers on the address switchyard uses (SWITCHYARD_RPC_ADDRESS, DAEMON_GRPC_ADDRESS, or the node's config)"
+                    );
+                    self.blind_reported_ms = Some(now);
+                }
+            }
+            HeightWatch::Overdue { height } => {
+                tracing::error!(
+                    height,
+                    "the manual upgrade at {height} is overdue and this node's height still cannot be seen: stopping the node (it cannot commit block {height}) and ending supervision"
+                );
+                node.stop(self.cfg.shutdown_grace).await?;
+                switchyard_store::clear_node_record(&self.layout);
+                bail!(
+                    "cannot see this node's height: the manual upgrade at {height} could not be timed, and it was due long ago. \
+                     Make its RPC or gRPC reachable, then start switchyard again: it starts the old binary with the same --halt-height, which cannot commit block {height}"
+                );
+            }
+        }
+        Ok(None)
+    }
+
+    /// Complains once about manual upgrades that can no longer run at their height.
+    fn warn_about_manual(&mut self, known: &Known) {
+        for m in missed_manual(known) {
             if !self.warned_displaced.contains(&m.name) {
                 tracing::error!(
                     upgrade = %m.name, height = m.height, committed = known.committed.unwrap_or(0),
@@ -477,119 +709,27 @@ impl<'a> Supervisor<'a> {
                 self.warned_displaced.push(m.name.clone());
             }
         }
-        match decide::while_running(&known) {
-            RunningDecision::Continue => {}
-            RunningDecision::WaitForHeight {
-                name,
-                height,
-                committed,
-            } => {
-                tracing::debug!(upgrade = %name, height, committed, "upgrade-info.json names a height the node has not reached; waiting");
-            }
-            RunningDecision::StopAndSwap(target) => {
-                tracing::info!(upgrade = %target.name, height = target.height, source = %target.source, "the node reached the upgrade height; stopping it to swap binaries");
-                swap::perform(self.cfg, &self.layout, &self.journal, &target, Some(node)).await?;
-                return self.after_swap().await.map(Some);
-            }
-        }
-        // The halt the node should run with now differs from the one it was started with (a
-        // manual upgrade was added, or a plan displaced one): restart it once with the new flag.
-        let desired = match decide::on_start(&known) {
-            StartDecision::Start { halt } => halt,
-            StartDecision::SwapFirst(_) => None,
-        };
-        if self.is_start_command()
-            && desired.as_ref().map(|h| &h.upgrade) != running_halt.as_ref().map(|h| &h.upgrade)
-        {
-            let desired = self.refine_halt(desired).await?;
-            let old_flag = running_halt.as_ref().and_then(|h| h.method.flag());
-            let new_flag = desired.as_ref().and_then(|h| h.method.flag());
-            if old_flag != new_flag {
-                match &desired {
-                    Some(h) => tracing::info!(
-                        upgrade = %h.upgrade.name, height = h.upgrade.height,
-                        "the manual upgrades changed while the node runs: restarting it once so it halts before block {}",
-                        h.upgrade.height
-                    ),
-                    None => tracing::info!(
-                        "no manual upgrade is armed any more: restarting the node once without its --halt-height"
-                    ),
-                }
-                node.stop(self.cfg.shutdown_grace).await?;
-                pidfile::clear(&self.layout);
-                return Ok(Some(NodeEnd::Restart));
-            }
-            *running_halt = desired;
-        }
-        Ok(None)
     }
+}
 
-    async fn after_swap(&mut self) -> anyhow::Result<NodeEnd> {
-        self.halt_file = None;
-        if !self.cfg.restart_after_upgrade {
-            tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
-            return Ok(NodeEnd::Exit(0));
-        }
-        if !self.cfg.restart_delay.is_zero() {
-            tracing::info!(
-                "waiting DAEMON_RESTART_DELAY={:?} before starting the new binary",
-                self.cfg.restart_delay
-            );
-            if let Some(code) = self.sleep_or_signal(self.cfg.restart_delay).await {
-                return Ok(NodeEnd::Exit(code));
-            }
-        }
-        Ok(NodeEnd::Restart)
-    }
-
-    /// Sleeps, unless a stop signal arrives (or already arrived) first; then returns the exit
-    /// code to use (0: nothing was running, so the stop is clean).
-    async fn sleep_or_signal(&mut self, d: Duration) -> Option<i32> {
-        let sleep = tokio::time::sleep(d);
-        tokio::pin!(sleep);
-        loop {
-            tokio::select! {
-                biased;
-                sig = self.signals.next() => {
-                    if let Some(sig) = sig {
-                        if sig.kind() == SignalKind::Stop {
-                            tracing::info!("received {sig:?} while the node was down; exiting");
-                            return Some(0);
-                        }
+/// Sleeps, unless a stop signal arrives (or already arrived) first; then returns the exit code
+/// to use (0: nothing was running, so the stop is clean).
+async fn sleep_or_stop(signals: &mut Signals, d: Duration) -> Option<i32> {
+    let _busy = crate::notify::busy(Some(d + Duration::from_secs(1)));
+    let sleep = tokio::time::sleep(d);
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            biased;
+            sig = signals.next() => {
+                if let Some(sig) = sig {
+                    if sig.kind() == SignalKind::Stop {
+                        tracing::info!("received {sig:?} while the node was down; exiting");
+                        return Some(0);
                     }
                 }
-                _ = &mut sleep => return None,
             }
+            _ = &mut sleep => return None,
         }
     }
-}
-
-/// Takes the home's run lock, so two supervisors never drive one node (the second would take
-/// the first one's node for an orphan and stop it).
-fn lock_home(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
-    let dir = layout.state_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("run.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(lock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
-            "another switchyard is already supervising the node in {} (it holds {}); stop it first",
-            layout.home.display(),
-            path.display()
-        ),
-        Err((_, e)) => Err(anyhow::anyhow!("locking {}: {e}", path.display())),
-    }
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }

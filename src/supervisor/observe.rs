@@ -1,6 +1,6 @@
 //! Where the supervisor's observations come from, merged into one stream.
 //!
-//! - the node's `data/upgrade-info.json`, through the watcher's [`UpgradeFileWatcher`]
+//! - the node's `data/upgrade-info.json`, through the watcher's [`HaltFileWatcher`]
 //!   (filesystem notifications plus polling; half-written files are waited out);
 //! - the chain, through the watcher's [`ChainWatcher`]: the app's committed height (`/abci_info`,
 //!   and NewBlock events from the websocket, which CometBFT sends after a block is committed) and
@@ -13,12 +13,13 @@
 
 use std::time::Duration;
 
-use switchyard_core::schedule::ChainPlan;
+use switchyard_core::ScheduledPlan;
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::Layout;
-use switchyard_watcher::upgrade_file::{self, UpgradeFileError, UpgradeFileWatcher};
-use switchyard_watcher::watcher::{ChainView, ChainWatcher, WatcherOptions};
-use switchyard_watcher::{BlockSource, NewBlock};
+use switchyard_watcher::{
+    read_halt_file_now, BlockSource, ChainView, ChainWatcher, HaltFileError, HaltFileWatcher,
+    NewBlock, WatcherOptions,
+};
 use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::config::Config;
@@ -31,18 +32,24 @@ pub enum Observation {
     /// The node committed this height.
     Committed(i64),
     /// The chain's scheduled plan changed (None: no plan).
-    Plan(Option<ChainPlan>),
+    Plan(Option<ScheduledPlan>),
+    /// The block store's and the app's heights, read together (one per read, even when equal).
+    Heights { latest: i64, committed: i64 },
+    /// The chain's average block time changed.
+    BlockTime(Duration),
 }
 
 /// The merged stream of observations.
 pub struct Observer {
-    file: mpsc::Receiver<Result<UpgradeInfo, UpgradeFileError>>,
+    file: mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>,
     chain: Option<ChainFeed>,
     disable_recase: bool,
     /// Observations computed but not yet handed out.
     pending: std::collections::VecDeque<Observation>,
-    last_plan: Option<Option<ChainPlan>>,
+    last_plan: Option<Option<ScheduledPlan>>,
     last_committed: Option<i64>,
+    last_read_seq: Option<u64>,
+    last_block_time: Option<Duration>,
 }
 
 struct ChainFeed {
@@ -56,7 +63,7 @@ struct ChainFeed {
 
 impl Observer {
     pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
-        let file = UpgradeFileWatcher::spawn(
+        let file = HaltFileWatcher::spawn(
             layout.data_upgrade_info(),
             cfg.poll_interval,
             cfg.disable_recase,
@@ -71,6 +78,10 @@ impl Observer {
                         idle_refresh: cfg.poll_interval.max(Duration::from_millis(200)),
                         backoff_initial: cfg.poll_interval,
                         backoff_max: Duration::from_secs(10),
+                        snapshot: switchyard_watcher::SnapshotOptions {
+                            info: crate::upgrade_binary::info_limits(cfg),
+                            ..Default::default()
+                        },
                         ..WatcherOptions::default()
                     };
                     let watcher = ChainWatcher::spawn(endpoints, opts);
@@ -96,6 +107,8 @@ impl Observer {
             pending: Default::default(),
             last_plan: None,
             last_committed: None,
+            last_read_seq: None,
+            last_block_time: None,
         }
     }
 
@@ -156,11 +169,26 @@ impl Observer {
             return;
         };
         let view = feed.view.borrow_and_update().clone();
+        if let Some(r) = view.heights_read {
+            if self.last_read_seq != Some(r.seq) {
+                self.last_read_seq = Some(r.seq);
+                self.pending.push_back(Observation::Heights {
+                    latest: r.latest,
+                    committed: r.committed,
+                });
+            }
+        }
         if let Some(c) = view.last_committed_height.filter(|c| *c > 0) {
             self.pending_committed(c);
         }
+        if view.average_block_time.is_some() && view.average_block_time != self.last_block_time {
+            self.last_block_time = view.average_block_time;
+            if let Some(d) = view.average_block_time {
+                self.pending.push_back(Observation::BlockTime(d));
+            }
+        }
         if view.plan_known {
-            let plan = match view.chain_plan(self.disable_recase) {
+            let plan = match view.scheduled_plan(self.disable_recase) {
                 Some(Ok(p)) => Some(p),
                 Some(Err(e)) => {
                     tracing::error!("the chain's plan has an unusable name: {e}");
@@ -209,9 +237,9 @@ async fn changed(chain: Option<&mut ChainFeed>) -> bool {
 /// `None` when absent, still incomplete, or invalid (invalid files are logged).
 pub async fn read_upgrade_info_now(layout: &Layout, disable_recase: bool) -> Option<UpgradeInfo> {
     let path = layout.data_upgrade_info();
-    match upgrade_file::read_now(&path, disable_recase, Duration::from_secs(1)).await {
+    match read_halt_file_now(&path, disable_recase, Duration::from_secs(1)).await {
         Ok(info) => info,
-        Err(UpgradeFileError::Invalid {
+        Err(HaltFileError::Invalid {
             source: UpgradeInfoError::Incomplete,
             ..
         }) => None,

@@ -1,23 +1,31 @@
-//! The halt-and-swap sequence, and finishing a swap that was interrupted.
+//! The halt-and-swap sequence, and finishing a swap that was interrupted — one path for both.
 //!
-//! Order (issue #2): stop the old node; back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the
-//! custom pre-upgrade script and the new binary's `pre-upgrade`; only then switch `current`
-//! atomically and record the upgrade as applied. Before each step the journal records the step
-//! about to run, so a switchyard killed at any instant resumes from there on its next start
-//! ([`recover`]). If a pre-upgrade step aborts, `current` stays on the old binary and the error
-//! says why.
+//! Order: stop the old node; wait `DAEMON_RESTART_DELAY` (cosmovisor waits right after the old
+//! binary stops, whether or not the node is restarted); make sure the new binary is ready
+//! (staged, or downloaded now from the plan's info as a last resort, and still the one that was
+//! verified); back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the custom pre-upgrade script
+//! and the new binary's `pre-upgrade`; only then switch `current` atomically and record the
+//! upgrade as applied. Before each step the journal records the step about to run, so a
+//! switchyard killed at any instant resumes from there on its next start ([`recover`]), through
+//! the same steps a fresh swap takes. If a step before the switch fails, `current` stays on the
+//! old binary and the error says why.
 //!
-//! Test-only fault points (`SWITCHYARD_TEST_FAULT=<point>`) make switchyard SIGKILL itself at
-//! a named point, which is how the crash-safety tests kill it "at each step".
+//! A stop signal during a swap cuts the step in progress short (a hook is killed with its
+//! children), stops the node if it still runs, and ends switchyard with the journal left as it
+//! was: the next start finishes the swap exactly as after a crash ([`SwapError::Stopped`]).
+//!
+//! Test builds (debug assertions, or the `test-faults` feature) honour
+//! `SWITCHYARD_TEST_FAULT=<point>`: switchyard SIGKILLs itself at that point, which is how the
+//! crash-safety tests kill it "at each step". Release builds have no such code.
 
 use std::path::PathBuf;
 
-use switchyard_core::decide::SwapTarget;
-use switchyard_core::{Current, UpgradeInfo};
-use switchyard_exec::child::{NodeProcess, StopOutcome};
-use switchyard_exec::preupgrade::{self, PreUpgradeError, PreUpgradeOutcome};
-use switchyard_store::journal::{now_rfc3339, AppliedRecord, Journal, SwapRecord, SwapStep};
-use switchyard_store::Layout;
+use switchyard_core::{binary_step, BinaryStep, Current, SwapTarget, UpgradeInfo};
+use switchyard_exec::{
+    run_binary_preupgrade, run_custom_preupgrade, NodeProcess, PreUpgradeError, PreUpgradeOutcome,
+    StopOutcome,
+};
+use switchyard_store::{now_rfc3339, AppliedRecord, Journal, Layout, SwapRecord, SwapStep};
 
 use crate::config::Config;
 
@@ -44,10 +52,15 @@ pub enum SwapError {
         path: PathBuf,
         why: String,
     },
+    #[error("{signal} arrived during upgrade {name}: stopped there; the swap journal keeps where it was and the next start finishes the upgrade")]
+    Stopped {
+        name: String,
+        signal: nix::sys::signal::Signal,
+    },
     #[error(transparent)]
-    Journal(#[from] switchyard_store::journal::JournalError),
+    Journal(#[from] switchyard_store::JournalError),
     #[error(transparent)]
-    Layout(#[from] switchyard_store::layout::LayoutError),
+    Layout(#[from] switchyard_store::LayoutError),
     #[error(transparent)]
     Backup(#[from] switchyard_store::backup::BackupError),
     #[error(transparent)]
@@ -60,41 +73,54 @@ pub enum SwapError {
     },
 }
 
-/// Fault points, in the order the swap reaches them.
-pub const FAULT_POINTS: &[&str] = &[
-    "after-journal",
-    "after-stop",
-    "after-backup",
-    "after-preupgrade",
-    "after-switch",
-    "after-record",
-];
+use crate::test_faults::fault;
 
-fn fault(cfg: &Config, point: &str) {
-    if cfg.test_fault.as_deref() == Some(point) {
-        tracing::warn!("SWITCHYARD_TEST_FAULT={point}: killing switchyard here");
-        let _ = nix::sys::signal::kill(nix::unistd::Pid::this(), nix::sys::signal::Signal::SIGKILL);
-        // SIGKILL cannot be caught; if it somehow did not land, do not go on.
-        std::process::abort();
-    }
-}
-
-/// Runs the whole swap for `target`, stopping `node` first if it still runs.
+/// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
+/// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
+/// journal for the next start to finish). A stop signal at any other step ends it too (see the
+/// module docs).
 pub async fn perform(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
     target: &SwapTarget,
+    mut node: Option<&mut NodeProcess>,
+    wait: impl std::future::Future<Output = bool>,
+) -> Result<SwapEnd, SwapError> {
+    let _busy = crate::notify::busy(None);
+    crate::notify::status(format!(
+        "swapping binaries for upgrade {} at height {}",
+        target.name, target.height
+    ));
+    let steps = perform_steps(cfg, layout, journal, target, node.as_deref_mut(), wait);
+    match super::signals::unless_stopped(steps).await {
+        Ok(done) => done,
+        Err(signal) => {
+            if let Some(node) = node {
+                node.stop(cfg.shutdown_grace).await?;
+            }
+            Err(SwapError::Stopped {
+                name: target.name.to_string(),
+                signal,
+            })
+        }
+    }
+}
+
+async fn perform_steps(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    target: &SwapTarget,
     node: Option<&mut NodeProcess>,
-) -> Result<(), SwapError> {
-    let new_bin = layout.upgrade_binary(&target.name);
-    let from = layout.current()?;
-    let mut rec = SwapRecord {
+    wait: impl std::future::Future<Output = bool>,
+) -> Result<SwapEnd, SwapError> {
+    let rec = SwapRecord {
         name: target.name.clone(),
         height: target.height,
-        source: target.source,
+        kind: target.kind,
         info: target.info.clone(),
-        from,
+        from: layout.current()?,
         step: SwapStep::Stopping,
         started_at: now_rfc3339(),
     };
@@ -107,80 +133,60 @@ pub async fn perform(
         }
     }
     fault(cfg, "after-stop");
-    if Layout::check_executable(&new_bin).is_err()
-        && cfg.allow_download_binaries
-        && !target.info.is_empty()
-    {
-        // Pre-staging should have done this long ago; downloading at the halt is the fallback.
-        tracing::warn!(upgrade = %target.name, "no staged binary at the halt: downloading it now (this is downtime)");
-        match crate::staging::stage_from_info(
-            layout,
-            &target.name,
-            &target.info,
-            &crate::staging::stage_options(cfg, false),
-        )
-        .await
-        {
-            Ok(_) => tracing::info!(upgrade = %target.name, "downloaded and verified at the halt"),
-            Err(e) => tracing::error!(upgrade = %target.name, "download at the halt failed: {e}"),
+    if !cfg.restart_delay.is_zero() {
+        tracing::info!(
+            "waiting DAEMON_RESTART_DELAY={:?} before switching binaries",
+            cfg.restart_delay
+        );
+        if !wait.await {
+            tracing::info!(
+                "stopping during DAEMON_RESTART_DELAY; the next start finishes the swap"
+            );
+            return Ok(SwapEnd::Interrupted);
         }
     }
-    if Layout::check_executable(&new_bin).is_err() {
-        // Nothing has changed yet; forget the swap so a restart decides afresh.
-        journal.finish_swap()?;
-        return Err(SwapError::MissingBinary {
-            name: target.name.to_string(),
-            path: new_bin,
-            hint: if cfg.allow_download_binaries {
-                " (downloading it from the plan's info did not work; see above)"
-            } else {
-                " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true"
-            },
-        });
-    }
-    if let Err(e) = check_staged(layout, target) {
-        journal.finish_swap()?;
-        return Err(e);
-    }
-    rec.step = SwapStep::BackingUp;
-    resume_from(cfg, layout, journal, rec).await
+    resume_from(cfg, layout, journal, rec).await?;
+    Ok(SwapEnd::Done)
 }
 
-/// A binary we pre-staged must still be the one we verified, and must come from the plan that
-/// halted the node (a proposal of the same name with another binary may have been the one to
-/// pass). Binaries the operator placed have no record and are trusted as placed.
-fn check_staged(layout: &Layout, target: &SwapTarget) -> Result<(), SwapError> {
-    use switchyard_core::binaries::{parse_info, this_platform, PlanInfo};
-    use switchyard_store::staged;
-    let mismatch = |why: String| SwapError::StagedMismatch {
-        name: target.name.to_string(),
-        path: layout.upgrade_binary(&target.name),
-        why,
-    };
-    let Some(rec) = staged::load(layout, &target.name).map_err(|e| mismatch(e.to_string()))? else {
+/// How a swap ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapEnd {
+    /// Applied.
+    Done,
+    /// A stop signal came during the restart delay; the journal keeps the swap for the next start.
+    Interrupted,
+}
+
+/// Finishes a swap that a previous switchyard was killed in the middle of, through the same
+/// steps a fresh swap takes from there; a stop signal ends it early, the journal kept.
+pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+    let _busy = crate::notify::busy(None);
+    match super::signals::unless_stopped(recover_steps(cfg, layout, journal)).await {
+        Ok(done) => done,
+        Err(signal) => Err(SwapError::Stopped {
+            name: journal
+                .pending_swap()
+                .ok()
+                .flatten()
+                .map(|r| r.name.to_string())
+                .unwrap_or_default(),
+            signal,
+        }),
+    }
+}
+
+async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+    let Some(rec) = journal.pending_swap()? else {
         return Ok(());
     };
-    if !rec.is_installed() {
-        return Ok(());
-    }
-    staged::verify_installed(&rec).map_err(|e| mismatch(e.to_string()))?;
-    if let PlanInfo::Binaries(b) = parse_info(&target.info) {
-        if let Some(src) = b.for_platform(&this_platform()) {
-            if !rec.matches(src) {
-                return Err(mismatch(format!(
-                    "it was staged from {} ({}), but the plan lists {} ({})",
-                    rec.url,
-                    rec.digest,
-                    src.url,
-                    src.checksum
-                        .as_ref()
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "no checksum".into())
-                )));
-            }
-        }
-    }
-    Ok(())
+    tracing::warn!(
+        upgrade = %rec.name, height = rec.height, step = ?rec.step,
+        "a previous switchyard stopped in the middle of a swap; finishing it"
+    );
+    // A swap interrupted while stopping the node: the old node died with us (parent-death
+    // signal, and the orphan check before this), so it goes on from making the binary ready.
+    resume_from(cfg, layout, journal, rec).await
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.
@@ -190,10 +196,20 @@ async fn resume_from(
     journal: &Journal,
     mut rec: SwapRecord,
 ) -> Result<(), SwapError> {
+    if rec.step <= SwapStep::Fetching {
+        rec.step = SwapStep::Fetching;
+        journal.write_step(&rec)?;
+        if let Err(e) = ensure_binary(cfg, layout, &rec).await {
+            // Nothing has changed yet; forget the swap so a restart decides afresh.
+            journal.finish_swap()?;
+            return Err(e);
+        }
+        fault(cfg, "after-fetch");
+    }
     if rec.step <= SwapStep::BackingUp {
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
-        backup(cfg, layout).await?;
+        backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
@@ -218,7 +234,7 @@ async fn resume_from(
             height: rec.height,
             info: rec.info.clone(),
         };
-        switchyard_store::fsutil::write_atomic(&info_path, info.to_json().as_bytes()).map_err(
+        switchyard_store::write_atomic(&info_path, info.to_json().as_bytes()).map_err(
             |source| SwapError::Io {
                 path: info_path,
                 source,
@@ -233,16 +249,101 @@ async fn resume_from(
     journal.record_applied(AppliedRecord {
         name: rec.name.clone(),
         height: rec.height,
-        source: rec.source,
+        kind: rec.kind,
         applied_at: now_rfc3339(),
     })?;
     fault(cfg, "after-record");
     journal.finish_swap()?;
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
+    prune_backups(cfg, layout);
     Ok(())
 }
 
-async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
+/// Makes sure the new binary is in place and is the one that was verified: downloads it from the
+/// plan's info when nothing was staged and downloads are allowed (the last resort, at the halt).
+async fn ensure_binary(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    let new_bin = layout.upgrade_binary(&rec.name);
+    let in_place = || Layout::check_executable(&new_bin).is_ok();
+    let step = binary_step(
+        in_place(),
+        cfg.allow_download_binaries,
+        !rec.info.is_empty(),
+    );
+    if step == BinaryStep::DownloadNow {
+        // Pre-staging should have done this long ago; downloading at the halt is the fallback.
+        tracing::warn!(upgrade = %rec.name, "no staged binary at the halt: downloading it now (this is downtime)");
+        match crate::upgrade_binary::stage_from_info(
+            layout,
+            &rec.name,
+            &rec.info,
+            &crate::upgrade_binary::stage_options(cfg, false),
+        )
+        .await
+        {
+            Ok(_) => tracing::info!(upgrade = %rec.name, "downloaded and verified at the halt"),
+            Err(e) => tracing::error!(upgrade = %rec.name, "download at the halt failed: {e}"),
+        }
+    }
+    if !in_place() {
+        return Err(SwapError::MissingBinary {
+            name: rec.name.to_string(),
+            path: new_bin,
+            hint: match step {
+                BinaryStep::DownloadNow => {
+                    " (downloading it from the plan's info did not work; see above)"
+                }
+                BinaryStep::Missing {
+                    download_allowed: false,
+                } => " or set DAEMON_ALLOW_DOWNLOAD_BINARIES=true",
+                _ => " (this upgrade has no plan info to download it from)",
+            },
+        });
+    }
+    check_staged(layout, rec)
+}
+
+/// A binary we pre-staged must still be the one we verified, and must come from the plan that
+/// halted the node (a proposal of the same name with another binary may have been the one to
+/// pass). Binaries the operator placed have no record and are trusted as placed.
+fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_core::{parse_info, this_platform, PlanInfo};
+    let mismatch = |why: String| SwapError::StagedMismatch {
+        name: rec.name.to_string(),
+        path: layout.upgrade_binary(&rec.name),
+        why,
+    };
+    let Some(staged) = switchyard_store::load_staging_record(layout, &rec.name)
+        .map_err(|e| mismatch(e.to_string()))?
+    else {
+        return Ok(());
+    };
+    if !staged.is_installed() {
+        return Ok(());
+    }
+    switchyard_store::verify_installed_binary(&staged).map_err(|e| mismatch(e.to_string()))?;
+    if let PlanInfo::Binaries(b) = parse_info(&rec.info) {
+        if let Some(src) = b.for_platform(&this_platform()) {
+            if !staged.matches(src) {
+                return Err(mismatch(format!(
+                    "it was staged from {} ({}), but the plan lists {} ({})",
+                    staged.url,
+                    staged.digest,
+                    src.url,
+                    src.checksum
+                        .as_ref()
+                        .map(|c| c.to_string())
+                        .unwrap_or_else(|| "no checksum".into())
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Takes the backup of `data/` (a snapshot: see `switchyard_store::backup`), unless
+/// `UNSAFE_SKIP_BACKUP`. It refuses, before writing anything, when it would not fit.
+async fn backup(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_store::backup::{self, human_bytes, BackupRequest};
     if cfg.unsafe_skip_backup {
         tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
         return Ok(());
@@ -250,21 +351,78 @@ async fn backup(cfg: &Config, layout: &Layout) -> Result<(), SwapError> {
     let Some(root) = cfg.backup_dir() else {
         return Ok(());
     };
-    let data = layout.data_dir();
-    let date = chrono::Local::now().format("%Y-%m-%d").to_string();
-    tracing::info!("backing up {} into {}", data.display(), root.display());
+    tracing::info!(
+        "backing up {} into {}",
+        layout.data_dir().display(),
+        root.display()
+    );
     let started = std::time::Instant::now();
-    let dest = tokio::task::spawn_blocking(move || {
-        switchyard_store::backup::backup_data(&data, &root, &date)
+    let hook = crate::test_faults::hook(cfg);
+    let (task_layout, rec) = (layout.clone(), rec.clone());
+    let b = tokio::task::spawn_blocking(move || {
+        backup::take(
+            &BackupRequest {
+                layout: &task_layout,
+                backup_root: &root,
+                from: &rec.from,
+                upgrade: &rec.name,
+                upgrade_height: rec.height,
+                swap_started_at: Some(&rec.started_at),
+            },
+            &hook,
+        )
     })
     .await
-    .expect("backup task does not panic")?;
-    tracing::info!(
-        "backup written to {} in {:?}",
-        dest.display(),
-        started.elapsed()
-    );
+    .map_err(|e| SwapError::Io {
+        path: layout.data_dir(),
+        source: std::io::Error::other(format!("the backup task failed: {e}")),
+    })??;
+    let s = &b.meta.stats;
+    if b.reused {
+        tracing::info!(
+            "using the backup {} this swap took before it was interrupted",
+            b.path.display()
+        );
+    } else {
+        tracing::info!(
+            "backup written to {} in {:?}: {} table files ({}) hard-linked, {} files ({}) copied, {} ({}) cloned",
+            b.path.display(),
+            started.elapsed(),
+            s.linked_files,
+            human_bytes(s.linked_bytes),
+            s.copied_files,
+            human_bytes(s.copied_bytes),
+            s.cloned_files,
+            human_bytes(s.cloned_bytes),
+        );
+    }
     Ok(())
+}
+
+/// `SWITCHYARD_BACKUP_KEEP`: after a successful swap, removes this home's oldest switchyard
+/// backups beyond the newest N, in the background (removing a large backup takes a while, and
+/// the new node should not wait for it). A failure is only logged.
+fn prune_backups(cfg: &Config, layout: &Layout) {
+    let (Some(keep), Some(root)) = (cfg.backup_keep, cfg.backup_dir()) else {
+        return;
+    };
+    if cfg.unsafe_skip_backup {
+        return;
+    }
+    let home = layout.home.clone();
+    tokio::task::spawn_blocking(move || {
+        match switchyard_store::backup::prune(&root, &home, keep) {
+            Ok(removed) => {
+                for p in removed {
+                    tracing::info!(
+                        "removed the old backup {} (SWITCHYARD_BACKUP_KEEP={keep})",
+                        p.display()
+                    );
+                }
+            }
+            Err(e) => tracing::warn!("removing old backups in {}: {e}", root.display()),
+        }
+    });
 }
 
 async fn run_preupgrade(
@@ -279,8 +437,9 @@ async fn run_preupgrade(
             rec.name,
             rec.height
         );
-        preupgrade::run_custom(
+        run_custom_preupgrade(
             &script,
+            &layout.home,
             rec.name.as_str(),
             rec.height,
             cfg.preupgrade_timeout,
@@ -288,38 +447,18 @@ async fn run_preupgrade(
         .await?;
     }
     let bin = layout.upgrade_binary(&rec.name);
-    match preupgrade::run_binary(&bin, cfg.preupgrade_max_retries, cfg.preupgrade_timeout).await? {
+    match run_binary_preupgrade(
+        &bin,
+        rec.name.as_str(),
+        cfg.preupgrade_max_retries,
+        cfg.preupgrade_timeout,
+    )
+    .await?
+    {
         PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
         PreUpgradeOutcome::NotImplemented => {
             tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")
         }
     }
     Ok(())
-}
-
-/// Finishes a swap that a previous switchyard was killed in the middle of.
-pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
-    let Some(rec) = journal.pending_swap()? else {
-        return Ok(());
-    };
-    tracing::warn!(
-        upgrade = %rec.name, height = rec.height, step = ?rec.step,
-        "a previous switchyard stopped in the middle of a swap; finishing it"
-    );
-    let mut rec = rec;
-    if rec.step == SwapStep::Stopping {
-        // The old node died with us (parent-death signal); make sure the binary exists before
-        // going on, exactly as a fresh swap would.
-        let new_bin = layout.upgrade_binary(&rec.name);
-        if Layout::check_executable(&new_bin).is_err() {
-            journal.finish_swap()?;
-            return Err(SwapError::MissingBinary {
-                name: rec.name.to_string(),
-                path: new_bin,
-                hint: "",
-            });
-        }
-        rec.step = SwapStep::BackingUp;
-    }
-    resume_from(cfg, layout, journal, rec).await
 }

@@ -26,6 +26,12 @@ impl Home {
 
     /// Makes a fake node binary called `DAEMON` for `id`, with upgrade handlers `handles`.
     pub fn binary(&self, id: &str, handles: &str, sdk: &str) -> PathBuf {
+        self.binary_with_halt(id, handles, sdk, "")
+    }
+
+    /// [`Home::binary`] with `--halt-height` semantics `halt` (`commits-exit`, `commits-wait`,
+    /// `stops-before`) whatever `sdk` says: a binary whose version cannot be told.
+    pub fn binary_with_halt(&self, id: &str, handles: &str, sdk: &str, halt: &str) -> PathBuf {
         let body = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fakenode/node.sh");
         let dir = self.path().join("bins").join(id);
         std::fs::create_dir_all(&dir).unwrap();
@@ -33,7 +39,7 @@ impl Home {
         std::fs::write(
             &p,
             format!(
-                "#!/bin/sh\nFAKE_ID={id}\nFAKE_HANDLES=\"{handles}\"\nFAKE_SDK={sdk}\nFAKE_DIR={}\n. {}\n",
+                "#!/bin/sh\nFAKE_ID={id}\nFAKE_HANDLES=\"{handles}\"\nFAKE_SDK={sdk}\nFAKE_HALT={halt}\nFAKE_DIR={}\n. {}\n",
                 body.parent().unwrap().display(),
                 body.display()
             ),
@@ -100,9 +106,15 @@ impl Home {
 
     /// Starts `switchyard run start --home <home>` in the background, logs to files.
     pub fn run(&self, extra_env: &[(&str, &str)]) -> Running {
+        self.run_with_args(&[], extra_env)
+    }
+
+    /// [`Home::run`] with more node arguments after `start --home <home>`.
+    pub fn run_with_args(&self, node_args: &[&str], extra_env: &[(&str, &str)]) -> Running {
         let log = self.path().join("switchyard.log");
         let mut c = self.switchyard();
         c.args(["run", "start", "--home", self.path().to_str().unwrap()]);
+        c.args(node_args);
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -141,10 +153,24 @@ impl Home {
             .unwrap_or(0)
     }
 
+    /// Where `current` points, relative to `cosmovisor/` when it points inside it (switchyard
+    /// writes absolute links; this keeps assertions short): "genesis", "upgrades/v2".
     pub fn current_target(&self) -> String {
-        std::fs::read_link(self.path().join("cosmovisor/current"))
-            .map(|p| p.display().to_string())
+        let root = self.path().join("cosmovisor");
+        std::fs::read_link(root.join("current"))
+            .map(|p| {
+                p.strip_prefix(&root)
+                    .map(Path::to_path_buf)
+                    .unwrap_or(p)
+                    .display()
+                    .to_string()
+            })
             .unwrap_or_default()
+    }
+
+    /// The raw text of the `current` link.
+    pub fn current_link_text(&self) -> PathBuf {
+        std::fs::read_link(self.path().join("cosmovisor/current")).unwrap()
     }
 
     pub fn applied(&self) -> String {

@@ -1,25 +1,29 @@
 //! The decision core: given what is known, what should the supervisor do next?
 //!
 //! The shells gather a [`Known`] snapshot (what `current` points at, what was applied, the
-//! node's `upgrade-info.json`, pending manual upgrades, the chain's plan, the last committed
-//! height) and ask one of three questions:
+//! node's `upgrade-info.json`, pending manual upgrades, the chain's plan, the node's heights and
+//! what `--halt-height` does on the running binary) and ask:
 //! - [`on_start`]: about to start the node — start it (with which halt height?) or swap first?
 //! - [`while_running`]: something changed while the node runs — stop it for a swap now?
+//! - [`rearm`]: should the running node be restarted once with another `--halt-height` (the
+//!   manual upgrades changed, or a probe showed the binary stops before its halt height)?
+//! - [`height_watch`]: can the node's height be seen well enough to time the armed upgrade?
 //! - [`on_exit`]: the node exited — swap, finish, or treat it as a crash?
 //!
-//! The two rules everything here serves (DESIGN.md invariant 1):
+//! The two rules everything here serves (docs/invariants.md, invariant 1):
 //! - the new binary never starts before the upgrade height H: a swap is only decided with
 //!   evidence that the node reached H (its own upgrade-info.json for a plan, with no committed
-//!   height below H-1 observed; a committed height of at least H-1 for a manual upgrade, whose
-//!   old binary cannot commit H because of its halt height);
-//! - the old binary never runs at or past an upgrade it halted for: when `upgrade-info.json`
-//!   names an upgrade that was not applied, starting means swapping first.
+//!   height below H-1 observed; for a manual upgrade, H-1 committed, or the exit of a node that
+//!   exits by itself at its halt height);
+//! - the old binary never commits H: it is only ever started with a `--halt-height` that no
+//!   behaviour it may have lets commit H, and never restarted into a halt it already reached.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::halt::{HaltMethod, SdkVersion};
+use crate::halt::{HaltBehaviour, HaltFlag};
+use crate::heights::{stopped_before_window_ms, HeightHistory};
 use crate::name::UpgradeName;
-use crate::schedule::{armed_manual, ChainPlan, Current, ManualUpgrade, UpgradeSource};
+use crate::schedule::{armed_manual, Current, ManualUpgrade, ScheduledPlan, UpgradeKind};
 use crate::upgrade_info::UpgradeInfo;
 
 /// Everything the core needs to decide; gathered by the shells.
@@ -33,15 +37,58 @@ pub struct Known {
     /// Manual upgrades registered by the operator (applied ones may still be listed).
     pub manual: Vec<ManualUpgrade>,
     /// The chain's scheduled plan, if the watcher knows it.
-    pub plan: Option<ChainPlan>,
+    pub plan: Option<ScheduledPlan>,
     /// Whether `plan` comes from a successful query (false: the chain was not asked yet).
     pub plan_known: bool,
-    /// The last block height the node committed, if observed.
+    /// The highest block height this node was seen to commit, if any.
     pub committed: Option<i64>,
-    /// The running binary's Cosmos SDK version, if known (for halt-height semantics).
-    pub sdk_version: Option<SdkVersion>,
+    /// When a height of this node was last seen (monotonic ms), if ever.
+    pub last_seen_ms: Option<u64>,
+    /// Now, on the same monotonic clock.
+    pub now_ms: u64,
+    /// The chain's average block time in ms, if measured.
+    pub average_block_ms: Option<u64>,
+    /// What `--halt-height` does on the `current` binary, if known (SDK version or an earlier
+    /// run of the same binary); `None` means it must be probed.
+    pub halt_behaviour: Option<HaltBehaviour>,
     /// The halt the running node was started with, if any.
     pub armed: Option<ArmedHalt>,
+    /// Heights the node's arguments tell it to skip (`--unsafe-skip-upgrades`).
+    pub skip_heights: BTreeSet<i64>,
+    /// Samples of the running node process's heights (store vs app).
+    pub samples: HeightHistory,
+    /// When the running node process was started (monotonic ms), if one runs.
+    pub node_started_ms: Option<u64>,
+    /// The node command is not `start` (e.g. `export`): it is never armed with a halt height.
+    pub one_off_command: bool,
+    /// How long the node's height may go unseen while an upgrade is armed before it is "blind"
+    /// (`SWITCHYARD_HEIGHT_TIMEOUT`); a blind upgrade is given up [`OVERDUE_FACTOR`] times this
+    /// long after it was due.
+    pub blind_after_ms: u64,
+}
+
+impl Default for Known {
+    fn default() -> Self {
+        Known {
+            current: Current::default(),
+            applied: BTreeMap::new(),
+            halt_file: None,
+            manual: Vec::new(),
+            plan: None,
+            plan_known: false,
+            committed: None,
+            last_seen_ms: None,
+            now_ms: 0,
+            average_block_ms: None,
+            halt_behaviour: None,
+            armed: None,
+            skip_heights: BTreeSet::new(),
+            samples: HeightHistory::new(),
+            node_started_ms: None,
+            one_off_command: false,
+            blind_after_ms: DEFAULT_BLIND_AFTER_MS,
+        }
+    }
 }
 
 /// A swap the core decided on.
@@ -49,16 +96,16 @@ pub struct Known {
 pub struct SwapTarget {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    pub kind: UpgradeKind,
     /// The plan's info (for `upgrades/<name>/upgrade-info.json`); empty for manual upgrades.
     pub info: String,
 }
 
-/// The manual upgrade the node must halt for next, and how.
+/// The manual upgrade the node must halt for next, and the flag that stops it before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArmedHalt {
     pub upgrade: ManualUpgrade,
-    pub method: HaltMethod,
+    pub halt: HaltFlag,
 }
 
 /// Answer to [`on_start`].
@@ -82,8 +129,30 @@ pub enum RunningDecision {
         height: i64,
         committed: i64,
     },
-    /// The node reached the upgrade: stop it and swap.
-    StopAndSwap(SwapTarget),
+    /// The node reached the upgrade: stop it and swap. `learned`: what this showed about the
+    /// old binary's halt-height behaviour (a probe that ended with H-1 committed).
+    StopAndSwap {
+        target: SwapTarget,
+        learned: Option<HaltBehaviour>,
+    },
+}
+
+/// Answer to [`rearm`]: restart the running node once with this halt (or none).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rearm {
+    pub halt: Option<ArmedHalt>,
+    pub why: RearmReason,
+    /// What the old binary was shown to do, to remember for it.
+    pub learned: Option<HaltBehaviour>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RearmReason {
+    /// Manual upgrades were added or removed, or a plan displaced one.
+    ScheduleChanged,
+    /// The probe (`--halt-height H-1`) stopped with H-2 committed: this binary stops before its
+    /// halt height, so it is restarted with `--halt-height H`.
+    ProbeStoppedBefore,
 }
 
 /// How the node process ended.
@@ -113,12 +182,28 @@ impl ExitKind {
 /// Answer to [`on_exit`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitDecision {
-    /// It halted for an upgrade: swap.
-    Swap(SwapTarget),
+    /// It halted for an upgrade: swap. `learned`: what the exit showed about the old binary.
+    Swap {
+        target: SwapTarget,
+        learned: Option<HaltBehaviour>,
+    },
     /// A clean exit: end supervision with status 0.
     Finish,
     /// A crash: apply the restart policy.
     Crash,
+}
+
+/// Answer to [`height_watch`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeightWatch {
+    /// Heights are seen, or nothing depends on them.
+    Fine,
+    /// An upgrade is armed but this node's height has not been seen for a while: it cannot be
+    /// timed until a height is seen again.
+    Blind { height: i64 },
+    /// As `Blind`, and the upgrade height was due long ago by the last height and block time
+    /// seen: the node is stopped and supervision ends with an error.
+    Overdue { height: i64 },
 }
 
 /// How far behind the node our last look at its committed height may be when its
@@ -126,24 +211,49 @@ pub enum ExitDecision {
 /// faster than we poll, and may panic at the plan height before we see the last of them).
 pub const MAX_HEIGHT_LAG: i64 = 100;
 
+/// By default, no height seen for this long while an upgrade is armed is "blind".
+pub const DEFAULT_BLIND_AFTER_MS: u64 = 30_000;
+
+/// A blind supervisor gives an upgrade up this many [`Known::blind_after_ms`] after it was due.
+pub const OVERDUE_FACTOR: u64 = 4;
+
+impl Known {
+    /// Whether our last look at the node's height is recent: within three block times (at
+    /// least five seconds).
+    pub fn height_is_fresh(&self) -> bool {
+        let window = self
+            .average_block_ms
+            .map(|b| b.saturating_mul(3))
+            .unwrap_or(0)
+            .max(5_000);
+        self.last_seen_ms
+            .is_some_and(|t| self.now_ms.saturating_sub(t) <= window)
+    }
+}
+
 /// The swap the node's upgrade-info.json calls for, if any, and whether the evidence allows it.
 ///
 /// The file is trusted as "the node reached H" when the committed height we saw is H-1 or more;
 /// or when it names the chain's scheduled plan and our last height is at most
 /// [`MAX_HEIGHT_LAG`] blocks behind; or when nothing is known about the chain at all (a fresh
 /// start with the node down: the node writes this file only at the halt). Anything else — a file
-/// naming a height far ahead of the node, not the chain's plan — waits.
+/// naming a height far ahead of the node, not the chain's plan — waits. A height the node's
+/// arguments skip (`--unsafe-skip-upgrades`) is never swapped for.
 fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     let info = k.halt_file.as_ref()?;
     if k.applied.contains_key(&info.name) || k.current.is_upgrade(&info.name) {
         return None; // Old news: the file stays on disk after the upgrade ran.
     }
+    if k.skip_heights.contains(&info.height) {
+        return None;
+    }
+    let h1 = info.height.saturating_sub(1);
     let is_chain_plan = k
         .plan
         .as_ref()
         .is_some_and(|p| p.name == info.name && p.height == info.height);
     let trusted = match k.committed {
-        Some(c) => c >= info.height - 1 || (is_chain_plan && c >= info.height - 1 - MAX_HEIGHT_LAG),
+        Some(c) => c >= h1 || (is_chain_plan && c >= h1.saturating_sub(MAX_HEIGHT_LAG)),
         None => !k.plan_known || is_chain_plan,
     };
     if !trusted {
@@ -156,9 +266,19 @@ fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     Some(Ok(SwapTarget {
         name: info.name.clone(),
         height: info.height,
-        source: UpgradeSource::Plan,
+        kind: UpgradeKind::Plan,
         info: info.info.clone(),
     }))
+}
+
+/// The node's upgrade-info.json names an upgrade at a height its arguments skip: the old binary
+/// is started again (with the flag), nothing is swapped.
+pub fn skipped_halt(k: &Known) -> Option<&UpgradeInfo> {
+    k.halt_file.as_ref().filter(|i| {
+        k.skip_heights.contains(&i.height)
+            && !k.applied.contains_key(&i.name)
+            && !k.current.is_upgrade(&i.name)
+    })
 }
 
 /// The next armed manual upgrade.
@@ -168,18 +288,29 @@ fn next_manual(k: &Known) -> Option<&ManualUpgrade> {
         .next()
 }
 
+fn manual_target(m: &ManualUpgrade) -> SwapTarget {
+    SwapTarget {
+        name: m.name.clone(),
+        height: m.height,
+        kind: UpgradeKind::Manual,
+        info: String::new(),
+    }
+}
+
 /// The manual upgrade that is due (the node committed exactly H-1), if any. A node already past
 /// H (the upgrade was missed, or a plan at the same height ran instead) is never swapped: see
 /// [`missed_manual`].
 fn manual_swap(k: &Known) -> Option<SwapTarget> {
     let m = next_manual(k)?;
-    let c = k.committed?;
-    (c == m.height - 1).then(|| SwapTarget {
-        name: m.name.clone(),
-        height: m.height,
-        source: UpgradeSource::Manual,
-        info: String::new(),
-    })
+    (k.committed? == m.height.saturating_sub(1)).then(|| manual_target(m))
+}
+
+/// What a swap on H-1 committed showed: a probe (`--halt-height H-1`) that committed H-1
+/// belongs to a binary that commits its halt height.
+fn learned_on_commit(k: &Known) -> Option<HaltBehaviour> {
+    let a = k.armed.as_ref()?;
+    (a.halt.is_probe() && k.committed.is_some_and(|c| c >= a.halt.flag))
+        .then_some(HaltBehaviour::Commits)
 }
 
 /// Manual upgrades the node has already gone past without them (committed height at or above
@@ -195,6 +326,20 @@ pub fn missed_manual(k: &Known) -> Vec<&ManualUpgrade> {
     }
 }
 
+/// The halt the node should run with now: the next manual upgrade it has not passed, with the
+/// flag its binary's behaviour calls for (or the probe flag).
+pub fn desired_halt(k: &Known) -> Option<ArmedHalt> {
+    if k.one_off_command {
+        return None;
+    }
+    next_manual(k)
+        .filter(|m| k.committed.is_none_or(|c| c < m.height))
+        .map(|m| ArmedHalt {
+            upgrade: m.clone(),
+            halt: HaltFlag::for_target(m.height, k.halt_behaviour),
+        })
+}
+
 /// Decides what to do before starting the node.
 pub fn on_start(k: &Known) -> StartDecision {
     if let Some(Ok(t)) = halt_file_swap(k) {
@@ -204,71 +349,149 @@ pub fn on_start(k: &Known) -> StartDecision {
         return StartDecision::SwapFirst(t);
     }
     StartDecision::Start {
-        halt: next_manual(k)
-            .filter(|m| k.committed.is_none_or(|c| c < m.height))
-            .map(|m| ArmedHalt {
-                upgrade: m.clone(),
-                method: HaltMethod::for_target(m.height, k.sdk_version),
-            }),
+        halt: desired_halt(k),
     }
 }
 
 /// Decides, while the node runs, whether it must be stopped for a swap.
 pub fn while_running(k: &Known) -> RunningDecision {
+    let manual = || {
+        manual_swap(k).map(|target| RunningDecision::StopAndSwap {
+            target,
+            learned: learned_on_commit(k),
+        })
+    };
     match halt_file_swap(k) {
-        Some(Ok(t)) => return RunningDecision::StopAndSwap(t),
-        Some(Err(wait)) => {
-            if let Some(t) = manual_swap(k) {
-                return RunningDecision::StopAndSwap(t);
-            }
-            return wait;
-        }
-        None => {}
-    }
-    match manual_swap(k) {
-        Some(t) => RunningDecision::StopAndSwap(t),
-        None => RunningDecision::Continue,
+        Some(Ok(target)) => RunningDecision::StopAndSwap {
+            target,
+            learned: None,
+        },
+        Some(Err(wait)) => manual().unwrap_or(wait),
+        None => manual().unwrap_or(RunningDecision::Continue),
     }
 }
 
-/// A node of an SDK that exits by itself at its halt height (v0.47 and older) exited gracefully
-/// (0, or 130/143 from its own halt signal on v0.46 and older) while armed, and we saw it commit
-/// at least the block before its halt height: it halted. (The exit can outrun our last look at
-/// its height by one block; a panic exits with another code, and an operator's stop signal is
-/// handled before we get here.)
-fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<SwapTarget> {
-    let armed = k.armed.as_ref()?;
-    let HaltMethod::HaltHeightFlag { flag } = armed.method else {
-        return None;
+/// Decides whether the running node must be restarted once with another halt height.
+///
+/// - A probe (`--halt-height H-1` on a binary of unknown behaviour) that stopped with block H-1
+///   in its store and H-2 committed (see `heights`) shows a binary that stops before its halt
+///   height: restart it with `--halt-height H`, and remember that for the binary.
+/// - Otherwise, when the halt the node should run with differs from the one it was started with
+///   (an upgrade added or removed, or a plan displaced one), restart it with the new flag.
+pub fn rearm(k: &Known) -> Option<Rearm> {
+    if let Some(a) = k.armed.as_ref().filter(|a| a.halt.is_probe()) {
+        let window = stopped_before_window_ms(k.average_block_ms);
+        if desired_halt(k).is_some_and(|d| d.upgrade == a.upgrade)
+            && k.samples.stopped_before(a.halt.flag, window)
+        {
+            return Some(Rearm {
+                halt: Some(ArmedHalt {
+                    upgrade: a.upgrade.clone(),
+                    halt: HaltFlag::for_target(a.upgrade.height, Some(HaltBehaviour::StopsBefore)),
+                }),
+                why: RearmReason::ProbeStoppedBefore,
+                learned: Some(HaltBehaviour::StopsBefore),
+            });
+        }
+    }
+    let desired = desired_halt(k);
+    let flag = |h: &Option<ArmedHalt>| h.as_ref().map(|a| a.halt.flag);
+    (flag(&desired) != flag(&k.armed)).then_some(Rearm {
+        halt: desired,
+        why: RearmReason::ScheduleChanged,
+        learned: None,
+    })
+}
+
+/// Whether the armed upgrade can be timed: an armed node whose height has not been seen for
+/// [`Known::blind_after_ms`] is blind; once the upgrade was due (by the last height and block
+/// time seen) more than [`OVERDUE_FACTOR`] times that ago, it is overdue. Without any height or block time to
+/// go by, it is never overdue: the wait is then reported, not cut short.
+pub fn height_watch(k: &Known) -> HeightWatch {
+    let (Some(a), Some(started)) = (k.armed.as_ref(), k.node_started_ms) else {
+        return HeightWatch::Fine;
     };
-    let sdk = k.sdk_version?;
-    let c = k.committed?;
-    // Still armed: not applied, and not displaced by a plan at the same height.
-    if next_manual(k).is_none_or(|m| *m != armed.upgrade) {
+    let height = a.upgrade.height;
+    let since = k.last_seen_ms.unwrap_or(started).max(started);
+    if k.now_ms.saturating_sub(since) < k.blind_after_ms {
+        return HeightWatch::Fine;
+    }
+    let due = match (k.last_seen_ms, k.committed, k.average_block_ms) {
+        (Some(t), Some(c), Some(b)) => {
+            let blocks = height.saturating_sub(1).saturating_sub(c).max(0) as u64;
+            Some(t.saturating_add(blocks.saturating_mul(b)))
+        }
+        _ => None,
+    };
+    match due {
+        Some(due)
+            if k.now_ms > due.saturating_add(k.blind_after_ms.saturating_mul(OVERDUE_FACTOR)) =>
+        {
+            HeightWatch::Overdue { height }
+        }
+        _ => HeightWatch::Blind { height },
+    }
+}
+
+/// A node that may exit by itself at its halt height (SDK v0.47 and older, or a binary being
+/// probed) exited gracefully (0, or 130/143 from its own halt signal on v0.46 and older) while
+/// armed: that exit is the halt, unless the last height seen, and the time since, show it could
+/// not have reached its halt height yet. (With no height seen — the RPC unreachable, or the
+/// chain not watched — the exit is all the evidence there is, and restarting the old binary
+/// would let it run block H.)
+fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<(SwapTarget, Option<HaltBehaviour>)> {
+    let armed = k.armed.as_ref()?;
+    if exit == ExitKind::Failure {
         return None;
     }
-    (exit != ExitKind::Failure
-        && sdk.exits_at_halt_height()
-        && c >= flag - 1
-        && flag == armed.upgrade.height - 1)
-        .then(|| SwapTarget {
-            name: armed.upgrade.name.clone(),
-            height: armed.upgrade.height,
-            source: UpgradeSource::Manual,
-            info: String::new(),
-        })
+    let probing = armed.halt.is_probe();
+    if !probing
+        && !armed
+            .halt
+            .behaviour
+            .is_some_and(HaltBehaviour::exits_at_halt)
+    {
+        return None;
+    }
+    // Still armed: not applied, and not displaced by a plan at the same height.
+    let m = next_manual(k).filter(|m| **m == armed.upgrade)?;
+    if !could_have_reached(k, armed.halt.flag) {
+        return None;
+    }
+    Some((
+        manual_target(m),
+        probing.then_some(HaltBehaviour::CommitsThenExits),
+    ))
+}
+
+/// Whether the node may have committed `height` by now, judging by the last height seen and the
+/// time since then: blocks are taken to come at most twice as fast as the average, plus two
+/// blocks of slack. With nothing to go by, it may have.
+fn could_have_reached(k: &Known, height: i64) -> bool {
+    let (Some(c), Some(seen), Some(avg)) = (k.committed, k.last_seen_ms, k.average_block_ms) else {
+        return true;
+    };
+    let fastest = (avg / 2).max(1);
+    let blocks = i64::try_from(k.now_ms.saturating_sub(seen) / fastest).unwrap_or(i64::MAX);
+    c.saturating_add(blocks).saturating_add(2) >= height
 }
 
 /// Decides what a node exit means.
 pub fn on_exit(k: &Known, exit: ExitKind) -> ExitDecision {
-    if let Some(Ok(t)) = halt_file_swap(k) {
-        return ExitDecision::Swap(t);
+    if let Some(Ok(target)) = halt_file_swap(k) {
+        return ExitDecision::Swap {
+            target,
+            learned: None,
+        };
     }
-    if let Some(t) = manual_swap(k) {
-        return ExitDecision::Swap(t);
+    if let Some(target) = manual_swap(k) {
+        return ExitDecision::Swap {
+            target,
+            learned: learned_on_commit(k),
+        };
     }
-    if let Some(t) = exited_at_halt(k, exit) {
-        return ExitDecision::Swap(t);
+    if let Some((target, learned)) = exited_at_halt(k, exit) {
+        return ExitDecision::Swap { target, learned };
     }
     match exit {
         ExitKind::Success => ExitDecision::Finish,
@@ -277,370 +500,4 @@ pub fn on_exit(k: &Known, exit: ExitKind) -> ExitDecision {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn n(s: &str) -> UpgradeName {
-        UpgradeName::parse(s, false).unwrap()
-    }
-
-    fn known() -> Known {
-        Known {
-            current: Current::Genesis,
-            applied: BTreeMap::new(),
-            halt_file: None,
-            manual: vec![],
-            plan: None,
-            plan_known: false,
-            committed: None,
-            sdk_version: None,
-            armed: None,
-        }
-    }
-
-    fn file(name: &str, h: i64) -> Option<UpgradeInfo> {
-        Some(UpgradeInfo {
-            name: n(name),
-            height: h,
-            info: String::new(),
-        })
-    }
-
-    #[test]
-    fn start_swaps_first_when_the_node_already_halted() {
-        // Fresh start, nothing known about the chain: the node writes this file only at the halt.
-        let k = Known {
-            halt_file: file("v2", 100),
-            ..known()
-        };
-        assert!(
-            matches!(on_start(&k), StartDecision::SwapFirst(t) if t.name == n("v2") && t.height == 100)
-        );
-        // The chain's plan is v2 at 100 and our last look is a few blocks behind (block sync).
-        let k = Known {
-            halt_file: file("v2", 100),
-            committed: Some(60),
-            plan: Some(ChainPlan {
-                name: n("v2"),
-                height: 100,
-            }),
-            plan_known: true,
-            ..known()
-        };
-        assert!(matches!(on_start(&k), StartDecision::SwapFirst(_)));
-    }
-
-    #[test]
-    fn a_file_far_ahead_of_the_node_is_not_a_halt() {
-        // E.g. written by hand, or by cosmovisor's add-upgrade, for a height still to come.
-        let k = Known {
-            halt_file: file("v2", 5000),
-            committed: Some(100),
-            plan_known: true,
-            ..known()
-        };
-        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
-        assert!(matches!(
-            while_running(&k),
-            RunningDecision::WaitForHeight { height: 5000, .. }
-        ));
-        assert_eq!(on_exit(&k, ExitKind::Failure), ExitDecision::Crash);
-    }
-
-    #[test]
-    fn a_missed_manual_upgrade_is_never_swapped_to() {
-        let m = ManualUpgrade {
-            name: n("fix"),
-            height: 100,
-        };
-        let k = Known {
-            manual: vec![m.clone()],
-            committed: Some(150),
-            ..known()
-        };
-        assert_eq!(while_running(&k), RunningDecision::Continue);
-        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
-        assert_eq!(missed_manual(&k), vec![&m]);
-    }
-
-    #[test]
-    fn start_ignores_an_applied_upgrade_file() {
-        let k = Known {
-            halt_file: file("v2", 100),
-            current: Current::Upgrade(n("v2")),
-            ..known()
-        };
-        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
-        let k = Known {
-            halt_file: file("v2", 100),
-            applied: BTreeMap::from([(n("v2"), 100)]),
-            current: Current::Upgrade(n("v3")),
-            ..known()
-        };
-        assert_eq!(on_start(&k), StartDecision::Start { halt: None });
-    }
-
-    #[test]
-    fn start_arms_the_lowest_manual_upgrade_with_the_right_flag() {
-        let k = Known {
-            manual: vec![
-                ManualUpgrade {
-                    name: n("b"),
-                    height: 300,
-                },
-                ManualUpgrade {
-                    name: n("a"),
-                    height: 200,
-                },
-            ],
-            sdk_version: SdkVersion::parse("v0.47.3"),
-            ..known()
-        };
-        let StartDecision::Start { halt: Some(h) } = on_start(&k) else {
-            panic!()
-        };
-        assert_eq!(h.upgrade.name, n("a"));
-        assert_eq!(h.method, HaltMethod::HaltHeightFlag { flag: 199 });
-    }
-
-    #[test]
-    fn running_waits_until_the_node_reaches_the_file_height() {
-        let mut k = Known {
-            halt_file: file("v2", 100),
-            committed: Some(50),
-            ..known()
-        };
-        assert!(matches!(
-            while_running(&k),
-            RunningDecision::WaitForHeight { .. }
-        ));
-        k.committed = Some(99);
-        assert!(matches!(while_running(&k), RunningDecision::StopAndSwap(_)));
-    }
-
-    #[test]
-    fn exit_without_upgrade_is_finish_or_crash() {
-        assert_eq!(on_exit(&known(), ExitKind::Success), ExitDecision::Finish);
-        assert_eq!(on_exit(&known(), ExitKind::Failure), ExitDecision::Crash);
-        let k = Known {
-            halt_file: file("v2", 10),
-            ..known()
-        };
-        assert!(matches!(
-            on_exit(&k, ExitKind::Failure),
-            ExitDecision::Swap(_)
-        ));
-    }
-
-    #[test]
-    fn a_v047_node_that_exits_cleanly_at_its_halt_height_is_swapped() {
-        let m = ManualUpgrade {
-            name: n("fix"),
-            height: 100,
-        };
-        let sdk = SdkVersion::parse("v0.47.17");
-        let armed = Some(ArmedHalt {
-            upgrade: m.clone(),
-            method: HaltMethod::for_target(100, sdk),
-        });
-        let k = Known {
-            manual: vec![m],
-            sdk_version: sdk,
-            armed,
-            committed: Some(98), // our last look lagged one block behind the halt at 99
-            ..known()
-        };
-        assert!(matches!(on_exit(&k, ExitKind::Success), ExitDecision::Swap(t) if t.height == 100));
-        // v0.46 and older exit with 128 + the signal they sent themselves.
-        assert!(matches!(
-            on_exit(&k, ExitKind::from_code(143)),
-            ExitDecision::Swap(_)
-        ));
-        assert!(matches!(
-            on_exit(&k, ExitKind::from_code(130)),
-            ExitDecision::Swap(_)
-        ));
-        // A crash is a crash, and an exit far below the halt height is not the halt.
-        assert_eq!(on_exit(&k, ExitKind::from_code(2)), ExitDecision::Crash);
-        let early = Known {
-            committed: Some(50),
-            ..k.clone()
-        };
-        assert_eq!(on_exit(&early, ExitKind::Success), ExitDecision::Finish);
-        // v0.50.10+ never exits at its halt height: a clean exit is just a clean exit.
-        let newer = Known {
-            sdk_version: SdkVersion::parse("v0.50.10"),
-            ..k
-        };
-        assert_eq!(on_exit(&newer, ExitKind::Success), ExitDecision::Finish);
-    }
-
-    #[test]
-    fn plan_at_a_manual_height_wins() {
-        let k = Known {
-            manual: vec![ManualUpgrade {
-                name: n("fix"),
-                height: 100,
-            }],
-            plan: Some(ChainPlan {
-                name: n("gov"),
-                height: 100,
-            }),
-            committed: Some(99),
-            ..known()
-        };
-        assert_eq!(while_running(&k), RunningDecision::Continue);
-    }
-
-    fn arb_known() -> impl Strategy<Value = Known> {
-        (
-            proptest::option::of(1i64..500),
-            proptest::option::of(1i64..500),
-            proptest::collection::vec(1i64..500, 0..4),
-            any::<bool>(),
-            proptest::option::of(0u64..60),
-            (
-                any::<bool>(),
-                proptest::option::of(1i64..500),
-                any::<bool>(),
-            ),
-        )
-            .prop_map(
-                |(
-                    file_h,
-                    committed,
-                    manual_hs,
-                    applied_v2,
-                    minor,
-                    (plan_known, plan_h, plan_is_file),
-                )| {
-                    let mut manual: Vec<ManualUpgrade> = Vec::new();
-                    for (i, h) in manual_hs.into_iter().enumerate() {
-                        if manual.iter().all(|m| m.height != h) {
-                            manual.push(ManualUpgrade {
-                                name: n(&format!("m{i}")),
-                                height: h,
-                            });
-                        }
-                    }
-                    let mut k = Known {
-                        current: Current::Genesis,
-                        applied: if applied_v2 {
-                            BTreeMap::from([(n("v2"), 0)])
-                        } else {
-                            BTreeMap::new()
-                        },
-                        halt_file: file_h.and_then(|h| file("v2", h)),
-                        manual,
-                        plan: match (plan_known, plan_is_file, file_h, plan_h) {
-                            (true, true, Some(h), _) => Some(ChainPlan {
-                                name: n("v2"),
-                                height: h,
-                            }),
-                            (true, false, _, Some(h)) => Some(ChainPlan {
-                                name: n("other"),
-                                height: h,
-                            }),
-                            _ => None,
-                        },
-                        plan_known,
-                        committed,
-                        sdk_version: minor.map(|m| SdkVersion {
-                            major: 0,
-                            minor: m,
-                            patch: 10,
-                        }),
-                        armed: None,
-                    };
-                    // The node runs armed the way the supervisor would have started it.
-                    if let StartDecision::Start { halt } = on_start(&k) {
-                        k.armed = halt;
-                    }
-                    k
-                },
-            )
-    }
-
-    fn target_height(k: &Known, t: &SwapTarget) -> i64 {
-        match t.source {
-            UpgradeSource::Plan => k.halt_file.as_ref().unwrap().height,
-            UpgradeSource::Manual => k.manual.iter().find(|m| m.name == t.name).unwrap().height,
-        }
-    }
-
-    proptest! {
-        /// Never switch before the node reached the plan height.
-        #[test]
-        fn never_swaps_while_running_before_height(k in arb_known()) {
-            if let RunningDecision::StopAndSwap(t) = while_running(&k) {
-                prop_assert_eq!(t.height, target_height(&k, &t));
-                match t.source {
-                    // The node reached H (observed), or the file names the chain's own plan and
-                    // our view lags by at most MAX_HEIGHT_LAG, or nothing is known at all.
-                    UpgradeSource::Plan => {
-                        let is_plan = k.plan.as_ref().is_some_and(|p| p.name == t.name && p.height == t.height);
-                        let evidence = match k.committed {
-                            Some(c) => c >= t.height - 1 || (is_plan && c >= t.height - 1 - MAX_HEIGHT_LAG),
-                            None => !k.plan_known || is_plan,
-                        };
-                        prop_assert!(evidence);
-                    }
-                    // A manual upgrade needs a committed height of exactly H-1.
-                    UpgradeSource::Manual => prop_assert_eq!(k.committed.unwrap(), t.height - 1),
-                }
-            }
-        }
-
-        /// A manual swap on exit needs a clean exit of a node that halts by exiting, seen within
-        /// one block of its halt height — or the halt height itself committed.
-        #[test]
-        fn exit_swaps_only_at_the_halt(k in arb_known(), success in any::<bool>()) {
-            let exit = if success { ExitKind::Success } else { ExitKind::Failure };
-            let success = exit != ExitKind::Failure;
-            if let ExitDecision::Swap(t) = on_exit(&k, exit) {
-                if t.source == UpgradeSource::Manual {
-                    let c = k.committed.unwrap();
-                    prop_assert!(c >= t.height - 1 || (success && c >= t.height - 2 && k.sdk_version.unwrap().exits_at_halt_height()));
-                }
-            }
-        }
-
-        /// Never start the old binary for a height at or past an unapplied plan it halted for:
-        /// with a halt file for an unapplied upgrade, the old binary is started only when the
-        /// evidence says the node has not reached it.
-        #[test]
-        fn never_restarts_old_binary_into_a_halt(k in arb_known()) {
-            if let Some(f) = k.halt_file.as_ref().filter(|f| !k.applied.contains_key(&f.name)) {
-                if !matches!(on_start(&k), StartDecision::SwapFirst(_)) {
-                    let is_plan = k.plan.as_ref().is_some_and(|p| p.name == f.name && p.height == f.height);
-                    let c = k.committed;
-                    prop_assert!(c.is_some() || (k.plan_known && !is_plan));
-                    prop_assert!(c.is_none_or(|c| c < f.height - 1 && !(is_plan && c >= f.height - 1 - MAX_HEIGHT_LAG)));
-                }
-            }
-        }
-
-        /// A started node is always armed for the lowest pending manual upgrade, and the flag
-        /// never lets it commit that height.
-        #[test]
-        fn armed_halt_never_lets_old_binary_commit_target(k in arb_known()) {
-            if let StartDecision::Start { halt: Some(h) } = on_start(&k) {
-                let lowest = k.manual.iter().map(|m| m.height).min().unwrap();
-                prop_assert_eq!(h.upgrade.height, lowest);
-                prop_assert!(k.committed.is_none_or(|c| c < h.upgrade.height));
-                match h.method {
-                    HaltMethod::HaltHeightFlag { flag } => {
-                        let commits_flag = k.sdk_version.unwrap().commits_halt_height();
-                        let last_committed = if commits_flag { flag } else { flag - 1 };
-                        prop_assert_eq!(last_committed, h.upgrade.height - 1);
-                    }
-                    HaltMethod::OnNewBlock { stop_after } => {
-                        prop_assert!(k.sdk_version.is_none());
-                        prop_assert_eq!(stop_after, h.upgrade.height - 1);
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;

@@ -1,13 +1,18 @@
-//! Which `--halt-height` makes block H run on the new binary.
+//! What `--halt-height N` does on a given binary, and which flag makes block H run on the new
+//! binary.
 //!
-//! For an upgrade with no on-chain plan we stop the old binary with the node's own halt-height.
-//! Its meaning changed across Cosmos SDK versions (see DESIGN.md):
-//! - v0.47 and v0.50.0–v0.50.9 **commit** block halt-height, then stop: use H-1.
-//! - v0.50.10+ and v0.53 stop **before committing** halt-height: use H.
+//! For an upgrade with no on-chain plan the old binary is stopped with the node's own
+//! halt-height. Its meaning changed across Cosmos SDK versions (docs/node-facts.md):
+//! - v0.47 and older **commit** block N, then the process exits by itself;
+//! - v0.50.0–v0.50.9 **commit** block N, then stop in consensus failure and keep running;
+//! - v0.50.10 and later stop **before** committing N (N-1 is the last), and keep running.
 //!
-//! When the version is unknown we cannot pick safely, so we fall back to stopping the node when
-//! we see block H-1 committed, which races with the node starting block H: [`HaltMethod::OnNewBlock`]
-//! is marked racy wherever it is shown.
+//! A binary's [`HaltBehaviour`] comes from its SDK version when it can be told, or from what an
+//! earlier run of the same binary showed (recorded by its sha256). When neither is known the
+//! node is *probed*: started with `--halt-height H-1`, which is safe under every behaviour (it
+//! never lets the old binary commit H). A node that commits H-1 or exits at it is of the older
+//! meaning and is swapped; one that stops with H-2 committed is of the newer meaning and is
+//! restarted once with `--halt-height H` (see `decide`).
 
 use std::fmt;
 
@@ -28,6 +33,9 @@ impl SdkVersion {
         let major = parts.next()?.parse().ok()?;
         let minor = parts.next()?.parse().ok()?;
         let patch = parts.next().unwrap_or("0").parse().ok()?;
+        if parts.next().is_some() {
+            return None;
+        }
         Some(SdkVersion {
             major,
             minor,
@@ -35,16 +43,13 @@ impl SdkVersion {
         })
     }
 
-    /// Whether the process exits by itself at its halt height (v0.47 and older, whose
-    /// `Commit` sends the process SIGINT/SIGTERM); later versions stop in consensus and keep
-    /// running.
-    pub fn exits_at_halt_height(self) -> bool {
-        (self.major, self.minor) < (0, 50)
-    }
-
-    /// Whether this version commits the block at halt-height before stopping.
-    pub fn commits_halt_height(self) -> bool {
-        (self.major, self.minor) < (0, 50) || (self.major, self.minor, self.patch) < (0, 50, 10)
+    /// What `--halt-height` does on a binary built with this SDK version.
+    pub fn halt_behaviour(self) -> HaltBehaviour {
+        match (self.major, self.minor, self.patch) {
+            (0, m, _) if m < 50 => HaltBehaviour::CommitsThenExits,
+            (0, 50, p) if p < 10 => HaltBehaviour::CommitsThenWaits,
+            _ => HaltBehaviour::StopsBefore,
+        }
     }
 }
 
@@ -54,50 +59,94 @@ impl fmt::Display for SdkVersion {
     }
 }
 
-/// How the old binary is stopped before block `target`.
+/// What `--halt-height N` does on one binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HaltBehaviour {
+    /// Block N is committed, then the process exits by itself (SDK v0.47 and older).
+    CommitsThenExits,
+    /// Block N is committed, then the node stops in consensus failure and keeps running
+    /// (v0.50.0–v0.50.9).
+    CommitsThenWaits,
+    /// Block N is committed; whether the process then exits was not seen (learned by a probe
+    /// that swapped as soon as N was committed).
+    Commits,
+    /// Block N is not committed (N-1 is the last); the node keeps running (v0.50.10 and later).
+    StopsBefore,
+}
+
+impl HaltBehaviour {
+    /// Whether block N itself is committed.
+    pub fn commits_halt_height(self) -> bool {
+        !matches!(self, HaltBehaviour::StopsBefore)
+    }
+
+    /// Whether the process is known to exit by itself once halted.
+    pub fn exits_at_halt(self) -> bool {
+        matches!(self, HaltBehaviour::CommitsThenExits)
+    }
+
+    /// The `--halt-height` that makes H-1 the last block this binary commits.
+    pub fn flag_for(self, target: i64) -> i64 {
+        if self.commits_halt_height() {
+            target.saturating_sub(1)
+        } else {
+            target
+        }
+    }
+}
+
+impl fmt::Display for HaltBehaviour {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            HaltBehaviour::CommitsThenExits => "commits the halt height, then exits",
+            HaltBehaviour::CommitsThenWaits => "commits the halt height, then waits",
+            HaltBehaviour::Commits => "commits the halt height",
+            HaltBehaviour::StopsBefore => "stops before the halt height",
+        })
+    }
+}
+
+/// How the old binary is started before a manual upgrade at `target`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HaltMethod {
-    /// Start the node with `--halt-height <flag>`; it cannot commit `target`.
-    HaltHeightFlag { flag: i64 },
-    /// Stop the node when block `target - 1` is seen committed. Racy: the node may already have
-    /// begun executing `target`.
-    OnNewBlock { stop_after: i64 },
+pub struct HaltFlag {
+    /// The `--halt-height` to pass.
+    pub flag: i64,
+    /// The behaviour the flag was chosen for; `None` while probing (flag = target - 1).
+    pub behaviour: Option<HaltBehaviour>,
 }
 
-impl HaltMethod {
-    /// Chooses the method for an upgrade at `target` on a node of `sdk` version.
-    pub fn for_target(target: i64, sdk: Option<SdkVersion>) -> HaltMethod {
-        match sdk {
-            Some(v) if v.commits_halt_height() => HaltMethod::HaltHeightFlag { flag: target - 1 },
-            Some(_) => HaltMethod::HaltHeightFlag { flag: target },
-            None => HaltMethod::OnNewBlock {
-                stop_after: target - 1,
+impl HaltFlag {
+    /// The flag for an upgrade at `target` on a binary whose behaviour is `behaviour` (`None`:
+    /// not known, so probe with `target - 1`, which no behaviour lets commit `target`).
+    pub fn for_target(target: i64, behaviour: Option<HaltBehaviour>) -> HaltFlag {
+        HaltFlag {
+            flag: match behaviour {
+                Some(b) => b.flag_for(target),
+                None => target.saturating_sub(1),
             },
+            behaviour,
         }
     }
 
-    pub fn is_racy(self) -> bool {
-        matches!(self, HaltMethod::OnNewBlock { .. })
+    pub fn is_probe(self) -> bool {
+        self.behaviour.is_none()
     }
 
-    /// The `--halt-height` value to pass, if any.
-    pub fn flag(self) -> Option<i64> {
-        match self {
-            HaltMethod::HaltHeightFlag { flag } => Some(flag),
-            HaltMethod::OnNewBlock { .. } => None,
+    /// The last block the old binary can commit with this flag, under any behaviour this flag
+    /// allows for.
+    pub fn highest_commit(self) -> i64 {
+        match self.behaviour {
+            Some(HaltBehaviour::StopsBefore) => self.flag.saturating_sub(1),
+            _ => self.flag,
         }
     }
-}
-
-/// The last block the old binary commits under `method` for an upgrade at `target`: always
-/// `target - 1` (that is the point of the table above).
-pub fn last_old_block(target: i64) -> i64 {
-    target - 1
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn v(s: &str) -> Option<SdkVersion> {
         SdkVersion::parse(s)
@@ -139,20 +188,69 @@ mod tests {
         );
         assert_eq!(v(""), None);
         assert_eq!(v("unknown"), None);
+        assert_eq!(v("(devel)"), None);
+        assert_eq!(v("1.2.3.4"), None);
     }
 
     #[test]
-    fn halt_height_per_version() {
-        let flag = |s| HaltMethod::for_target(100, v(s)).flag();
-        assert_eq!(flag("v0.47.17"), Some(99));
-        assert_eq!(flag("v0.50.0"), Some(99));
-        assert_eq!(flag("v0.50.9"), Some(99));
-        assert_eq!(flag("v0.50.10"), Some(100));
-        assert_eq!(flag("v0.50.14"), Some(100));
-        assert_eq!(flag("v0.53.4"), Some(100));
-        assert_eq!(flag("v0.46.0"), Some(99));
-        let fallback = HaltMethod::for_target(100, None);
-        assert!(fallback.is_racy());
-        assert_eq!(fallback, HaltMethod::OnNewBlock { stop_after: 99 });
+    fn behaviour_per_version_and_the_flag_it_calls_for() {
+        let flag = |s| v(s).unwrap().halt_behaviour().flag_for(100);
+        assert_eq!(flag("v0.45.16"), 99);
+        assert_eq!(flag("v0.46.16"), 99);
+        assert_eq!(flag("v0.47.17"), 99);
+        assert_eq!(flag("v0.50.0"), 99);
+        assert_eq!(flag("v0.50.9"), 99);
+        assert_eq!(flag("v0.50.10"), 100);
+        assert_eq!(flag("v0.50.15"), 100);
+        assert_eq!(flag("v0.53.4"), 100);
+        assert_eq!(flag("v0.54.4"), 100);
+        assert_eq!(flag("v1.0.0"), 100);
+        assert!(v("v0.47.17").unwrap().halt_behaviour().exits_at_halt());
+        assert!(!v("v0.50.9").unwrap().halt_behaviour().exits_at_halt());
+        let probe = HaltFlag::for_target(100, None);
+        assert!(probe.is_probe());
+        assert_eq!(probe.flag, 99);
+    }
+
+    fn arb_behaviour() -> impl Strategy<Value = HaltBehaviour> {
+        prop_oneof![
+            Just(HaltBehaviour::CommitsThenExits),
+            Just(HaltBehaviour::CommitsThenWaits),
+            Just(HaltBehaviour::Commits),
+            Just(HaltBehaviour::StopsBefore),
+        ]
+    }
+
+    /// The last block a node with behaviour `b` commits when started with `--halt-height flag`,
+    /// stated from the node facts alone (not from `flag_for`).
+    fn last_committed(b: HaltBehaviour, flag: i64) -> i64 {
+        match b {
+            HaltBehaviour::StopsBefore => flag - 1,
+            _ => flag,
+        }
+    }
+
+    proptest! {
+        /// With the behaviour known, the old binary's last block is exactly H-1.
+        #[test]
+        fn known_behaviour_stops_exactly_before_the_target(b in arb_behaviour(), target in 2i64..1_000_000) {
+            let f = HaltFlag::for_target(target, Some(b));
+            prop_assert_eq!(last_committed(b, f.flag), target - 1);
+            prop_assert_eq!(f.highest_commit(), target - 1);
+        }
+
+        /// The probe flag never lets any behaviour commit the target.
+        #[test]
+        fn the_probe_is_safe_under_every_behaviour(b in arb_behaviour(), target in 2i64..1_000_000) {
+            let f = HaltFlag::for_target(target, None);
+            prop_assert!(last_committed(b, f.flag) < target);
+            prop_assert!(f.highest_commit() < target);
+        }
+
+        /// Extreme heights never panic.
+        #[test]
+        fn extreme_targets_do_not_overflow(target in any::<i64>(), b in proptest::option::of(arb_behaviour())) {
+            let _ = HaltFlag::for_target(target, b).highest_commit();
+        }
     }
 }

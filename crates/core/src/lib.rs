@@ -5,22 +5,53 @@
 //! act) hand it what they saw and carry out what it decides. That keeps every rule about *when*
 //! to swap a binary unit-testable and property-testable.
 //!
-//! - [`name`]: upgrade names, which come from governance and are untrusted input.
-//! - [`upgrade_info`]: the node's own `data/upgrade-info.json`, parsed and validated.
-//! - [`binaries`]: a plan's `info` field turned into per-platform download sources.
-//! - [`schedule`]: the upgrades we know of (on-chain plan, proposals, manual) and their rules.
-//! - [`halt`]: which `--halt-height` makes block H run on the new binary, per SDK version.
-//! - [`restart`]: the crash-restart policy (exponential backoff, crash-loop detection).
-//! - [`decide`]: the state machine that turns observations into decisions.
+//! Inside (private modules; the surface is what this file re-exports):
+//! - `name`: upgrade names, which come from governance and are untrusted input ([`UpgradeName`]).
+//! - `upgrade_info`: the `upgrade-info.json` format, parsed and validated ([`UpgradeInfo`]).
+//! - `plan_info`: a plan's `info` field turned into per-platform download sources.
+//! - `schedule`: the upgrades we know of (on-chain plan, manual) and their collision rules.
+//! - `halt`: what `--halt-height` does on a binary, and which flag makes block H run on the new
+//!   binary.
+//! - `heights`: the running node's sampled heights, and "stopped before its halt height".
+//! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`).
+//! - `backoff`: the doubling delay every retry loop uses.
+//! - `restart`: the crash-restart policy (backoff, crash-loop detection).
+//! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
+//! - `decide`: the state machine that turns observations into decisions.
 
-pub mod binaries;
-pub mod decide;
-pub mod halt;
-pub mod name;
-pub mod restart;
-pub mod schedule;
-pub mod upgrade_info;
+mod backoff;
+mod decide;
+mod halt;
+mod heights;
+mod name;
+mod node_args;
+mod plan_info;
+mod restart;
+mod schedule;
+mod staging_rules;
+mod upgrade_info;
 
-pub use name::{NameError, UpgradeName};
-pub use schedule::{Current, ManualUpgrade, UpgradeSource};
+pub use backoff::Backoff;
+pub use decide::{
+    desired_halt, height_watch, missed_manual, on_exit, on_start, rearm, skipped_halt,
+    while_running, ArmedHalt, ExitDecision, ExitKind, HeightWatch, Known, Rearm, RearmReason,
+    RunningDecision, StartDecision, SwapTarget, DEFAULT_BLIND_AFTER_MS, MAX_HEIGHT_LAG,
+    OVERDUE_FACTOR,
+};
+pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};
+pub use heights::{stopped_before_window_ms, HeightHistory, HeightSample};
+pub use name::{NameError, UpgradeName, MAX_NAME_LEN};
+pub use node_args::{is_start_command, unsafe_skip_heights};
+pub use plan_info::{
+    binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
+    ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
+};
+pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
+pub use schedule::{
+    armed_manual, check_manual, displaced_manual, Current, ManualUpgrade, ScheduleError,
+    ScheduledPlan, UpgradeKind,
+};
+pub use staging_rules::{
+    binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
+};
 pub use upgrade_info::{UpgradeInfo, UpgradeInfoError};

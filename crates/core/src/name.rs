@@ -3,9 +3,17 @@
 //! A plan's name is chosen by whoever submitted the governance proposal, so it is untrusted input
 //! that we later use as a folder name under `cosmovisor/upgrades/`. [`UpgradeName::parse`] is the
 //! only way to make one, and it refuses anything that could escape that folder or confuse a
-//! terminal. Like cosmovisor, names are lowercased unless `COSMOVISOR_DISABLE_RECASE` is set.
+//! terminal or a log reader: path separators, NUL, control characters, and the invisible
+//! characters that change how text reads without showing themselves — Unicode format characters
+//! (general category Cf: bidi overrides and isolates such as U+202E, zero-width spaces and
+//! joiners, the BOM), line and paragraph separators, and other default-ignorable code points
+//! (e.g. U+3164, variation selectors). Like cosmovisor, names are lowercased unless
+//! `COSMOVISOR_DISABLE_RECASE` is set.
 
 use std::fmt;
+
+use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+use icu_properties::{CodePointMapData, CodePointSetData};
 
 /// Why a raw string is not a usable upgrade name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +24,15 @@ pub enum NameError {
     DotName(String),
     #[error("upgrade name {name:?} contains {what}, which cannot be part of a folder name")]
     BadCharacter { name: String, what: &'static str },
+    /// A character that is invisible or reorders text (bidi override, zero-width space, ...).
+    #[error("upgrade name {name:?} contains {code_point} ({what}), which hides or reorders text; refused")]
+    InvisibleCharacter {
+        /// The name with every such character escaped (`\u{202e}`).
+        name: String,
+        /// `U+202E`.
+        code_point: String,
+        what: &'static str,
+    },
     #[error("upgrade name is {len} bytes long; at most {max} are allowed")]
     TooLong { len: usize, max: usize },
 }
@@ -43,10 +60,19 @@ impl UpgradeName {
                 '\\' => "'\\'",
                 '\0' => "a NUL byte",
                 c if c.is_control() => "a control character",
-                _ => continue,
+                c => match invisible(c) {
+                    Some(what) => {
+                        return Err(NameError::InvisibleCharacter {
+                            name: escape(raw),
+                            code_point: format!("U+{:04X}", c as u32),
+                            what,
+                        })
+                    }
+                    None => continue,
+                },
             };
             return Err(NameError::BadCharacter {
-                name: raw.escape_debug().to_string(),
+                name: escape(raw),
                 what,
             });
         }
@@ -68,6 +94,34 @@ impl UpgradeName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// What kind of invisible character `c` is, if it is one (see the module docs).
+fn invisible(c: char) -> Option<&'static str> {
+    match CodePointMapData::<GeneralCategory>::new().get(c) {
+        GeneralCategory::Format => return Some("a Unicode format character"),
+        GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator => {
+            return Some("a line or paragraph separator")
+        }
+        _ => {}
+    }
+    CodePointSetData::new::<DefaultIgnorableCodePoint>()
+        .contains(c)
+        .then_some("a default-ignorable (invisible) character")
+}
+
+/// The name with control and invisible characters written as escapes, so an error message
+/// shows exactly what was refused.
+fn escape(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_control() || invisible(c).is_some() {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.extend(c.escape_debug());
+        }
+    }
+    out
 }
 
 impl fmt::Display for UpgradeName {
@@ -143,6 +197,39 @@ mod tests {
             UpgradeName::parse(&"İ".repeat(127), false),
             Err(NameError::TooLong { len: 381, .. })
         ));
+    }
+
+    #[test]
+    fn rejects_invisible_and_reordering_characters_naming_the_code_point() {
+        for (bad, cp) in [
+            ("v2\u{202e}exe.", "U+202E"), // RIGHT-TO-LEFT OVERRIDE
+            ("v\u{200b}2", "U+200B"),     // ZERO WIDTH SPACE
+            ("v\u{200d}2", "U+200D"),     // ZERO WIDTH JOINER
+            ("\u{feff}v2", "U+FEFF"),     // BOM
+            ("v2\u{2066}", "U+2066"),     // LEFT-TO-RIGHT ISOLATE
+            ("v2\u{061c}", "U+061C"),     // ARABIC LETTER MARK
+            ("v2\u{2028}", "U+2028"),     // LINE SEPARATOR
+            ("v2\u{3164}", "U+3164"),     // HANGUL FILLER (default-ignorable, Lo)
+            ("v2\u{fe0f}", "U+FE0F"),     // VARIATION SELECTOR-16
+            ("v2\u{e0001}", "U+E0001"),   // LANGUAGE TAG
+        ] {
+            let err = UpgradeName::parse(bad, false).unwrap_err();
+            assert!(
+                matches!(&err, NameError::InvisibleCharacter { code_point, .. } if code_point == cp),
+                "{bad:?}: {err:?}"
+            );
+            let msg = err.to_string();
+            assert!(msg.contains(cp), "{msg}");
+            assert!(
+                !msg.contains(bad),
+                "the message must not carry the raw character: {msg}"
+            );
+        }
+        // Visible non-ASCII letters stay allowed.
+        assert_eq!(
+            UpgradeName::parse("v2-é-ж", false).unwrap().as_str(),
+            "v2-é-ж"
+        );
     }
 
     #[test]

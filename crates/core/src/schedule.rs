@@ -19,9 +19,10 @@ use std::fmt;
 use crate::name::UpgradeName;
 
 /// Which binary `current` points at.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Current {
+    #[default]
     Genesis,
     Upgrade(UpgradeName),
 }
@@ -51,23 +52,23 @@ pub struct ManualUpgrade {
 /// Where an upgrade we act on comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UpgradeSource {
+pub enum UpgradeKind {
     Plan,
     Manual,
 }
 
-impl fmt::Display for UpgradeSource {
+impl fmt::Display for UpgradeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            UpgradeSource::Plan => "on-chain plan",
-            UpgradeSource::Manual => "manual upgrade",
+            UpgradeKind::Plan => "on-chain plan",
+            UpgradeKind::Manual => "manual upgrade",
         })
     }
 }
 
 /// An on-chain plan: name and height.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainPlan {
+pub struct ScheduledPlan {
     pub name: UpgradeName,
     pub height: i64,
 }
@@ -102,7 +103,7 @@ pub fn check_manual(
     pending: &[ManualUpgrade],
     applied: &BTreeMap<UpgradeName, i64>,
     latest_height: Option<i64>,
-    plan: Option<&ChainPlan>,
+    plan: Option<&ScheduledPlan>,
 ) -> Result<(), ScheduleError> {
     if new.height <= 0 {
         return Err(ScheduleError::NonPositiveHeight(new.height));
@@ -149,7 +150,7 @@ pub fn check_manual(
 pub fn armed_manual<'a>(
     pending: &'a [ManualUpgrade],
     applied: &BTreeMap<UpgradeName, i64>,
-    plan: Option<&ChainPlan>,
+    plan: Option<&ScheduledPlan>,
 ) -> Vec<&'a ManualUpgrade> {
     let mut armed: Vec<_> = pending
         .iter()
@@ -163,7 +164,7 @@ pub fn armed_manual<'a>(
 /// Manual upgrades displaced by an on-chain plan at the same height.
 pub fn displaced_manual<'a>(
     pending: &'a [ManualUpgrade],
-    plan: Option<&ChainPlan>,
+    plan: Option<&ScheduledPlan>,
 ) -> Vec<&'a ManualUpgrade> {
     match plan {
         Some(p) => pending.iter().filter(|m| m.height == p.height).collect(),
@@ -190,7 +191,7 @@ mod tests {
         let pending = vec![m("fix1", 100)];
         let mut applied = BTreeMap::new();
         applied.insert(n("v2"), 50);
-        let plan = ChainPlan {
+        let plan = ScheduledPlan {
             name: n("v3"),
             height: 200,
         };
@@ -225,7 +226,7 @@ mod tests {
     #[test]
     fn plan_displaces_manual_at_same_height() {
         let pending = vec![m("b", 300), m("a", 200), m("c", 400)];
-        let plan = ChainPlan {
+        let plan = ScheduledPlan {
             name: n("gov"),
             height: 300,
         };

@@ -7,6 +7,10 @@
 //! *thread* that forked exits, spawn from a long-lived thread (switchyard spawns from its main
 //! thread).
 //!
+//! That signal is a SIGTERM, which a node may ignore; [`NodeProcess::guard`] adds a guard process
+//! (see `guard`) that SIGKILLs the node if it is still there a shutdown grace after switchyard
+//! died. systemd's notification variables are switchyard's and are not passed to the node.
+//!
 //! Signals are only sent while the child has not been reaped, so a recycled PID is never hit.
 
 use std::io;
@@ -50,6 +54,8 @@ pub struct NodeProcess {
     binary: PathBuf,
     pid: i32,
     exited: Option<ExitStatus>,
+    /// The guard process, while the node runs.
+    guard: Option<crate::guard::Guard>,
 }
 
 impl NodeProcess {
@@ -60,6 +66,9 @@ impl NodeProcess {
             .stdin(std::process::Stdio::inherit())
             .stdout(std::process::Stdio::inherit())
             .stderr(std::process::Stdio::inherit());
+        for k in crate::helper::PRIVATE_ENV {
+            cmd.env_remove(k);
+        }
         let parent = std::process::id() as i32;
         // SAFETY: the closure runs in the forked child before exec and only makes two
         // async-signal-safe system calls (prctl, getppid) and, at worst, _exit.
@@ -84,7 +93,25 @@ impl NodeProcess {
             binary: binary.to_path_buf(),
             pid,
             exited: None,
+            guard: None,
         })
+    }
+
+    /// Starts the guard process (`exe`: switchyard's own binary, run with
+    /// [`crate::GUARD_ARG`]) that SIGKILLs the node if it outlives switchyard by `grace`.
+    pub fn guard(&mut self, exe: &Path, grace: Duration) -> Result<(), ExecError> {
+        let spawn_err = |source| ExecError::Spawn {
+            binary: exe.to_path_buf(),
+            source,
+        };
+        let me = crate::ProcessIdentity::of(self.pid).ok_or_else(|| {
+            spawn_err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the node (pid {}) is already gone", self.pid),
+            ))
+        })?;
+        self.guard = Some(crate::guard::spawn(exe, me, grace).map_err(spawn_err)?);
+        Ok(())
     }
 
     pub fn pid(&self) -> i32 {
@@ -101,7 +128,7 @@ impl NodeProcess {
             return false;
         }
         if let Ok(Some(status)) = self.child.try_wait() {
-            self.exited = Some(status);
+            self.reaped(status);
             return false;
         }
         match self.child.id() {
@@ -120,8 +147,14 @@ impl NodeProcess {
             pid: self.pid,
             source,
         })?;
-        self.exited = Some(status);
+        self.reaped(status);
         Ok(status)
+    }
+
+    fn reaped(&mut self, status: ExitStatus) {
+        self.exited = Some(status);
+        // Closing our end of its pipe lets the guard see the node is gone and exit.
+        self.guard = None;
     }
 
     /// Stops the node: SIGTERM, up to `grace` to exit, then SIGKILL. A zero grace kills at once

@@ -1,16 +1,34 @@
 //! switchyard's processes.
 //!
-//! - [`child`]: the node process — spawned with inherited stdio and working directory, tied to
-//!   our life (it gets SIGTERM if switchyard dies), signalled only while it is ours, stopped
-//!   gracefully (SIGTERM, grace period, SIGKILL).
-//! - [`preupgrade`]: the custom pre-upgrade script and the new binary's `pre-upgrade` command,
-//!   with cosmovisor's exit-code meanings, retries and timeouts.
-//! - [`node_version`]: asks a node binary for its Cosmos SDK version.
+//! Inside (private modules; the surface is what this file re-exports):
+//! - `child`: the node process ([`NodeProcess`]) — spawned with inherited stdio and working
+//!   directory, tied to our life (it gets SIGTERM if switchyard dies), signalled only while it is
+//!   ours, stopped gracefully (SIGTERM, grace period, SIGKILL).
+//! - `preupgrade`: the custom pre-upgrade script ([`run_custom_preupgrade`]) and the new binary's
+//!   `pre-upgrade` command ([`run_binary_preupgrade`]), with cosmovisor's exit-code meanings,
+//!   retries and timeouts.
+//! - `node_version`: asks a node binary for its Cosmos SDK version ([`sdk_version`]).
+//! - `helper`: how hooks and probes run (own process group, output logged line by line or
+//!   captured, killed with their group at the time limit or when cancelled).
+//! - `guard`: the guard process that SIGKILLs a node outliving a killed switchyard
+//!   ([`GUARD_ARG`], [`guard_main`]).
+//! - `identity`: a process named by PID and start time ([`ProcessIdentity`]), so a reused PID is
+//!   never signalled.
 //!
 //! Nothing here decides *when*; that is `switchyard-core`'s job.
 
-pub mod child;
-pub mod node_version;
-pub mod preupgrade;
+mod child;
+mod guard;
+mod helper;
+mod identity;
+mod node_version;
+mod preupgrade;
 
-pub use child::{ExecError, NodeProcess};
+pub use child::{exit_code, ExecError, NodeProcess, StopOutcome};
+pub use guard::{guard_main, GUARD_ARG};
+pub use identity::ProcessIdentity;
+pub use node_version::{sdk_version, VersionError};
+pub use preupgrade::{
+    run_binary as run_binary_preupgrade, run_custom as run_custom_preupgrade, PreUpgradeError,
+    PreUpgradeOutcome,
+};

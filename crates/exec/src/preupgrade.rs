@@ -1,16 +1,24 @@
 //! Pre-upgrade hooks, run after the old node stopped and before `current` is switched.
 //!
-//! 1. `COSMOVISOR_CUSTOM_PREUPGRADE`: `$DAEMON_HOME/cosmovisor/<script> <name> <height>`; any
-//!    failure aborts the upgrade.
-//! 2. The new binary's `pre-upgrade` command, with cosmovisor's exit-code meanings:
-//!    0 done; 1 not implemented (continue); 30 abort; 31 retry, up to
-//!    `DAEMON_PREUPGRADE_MAX_RETRIES` times, then abort; anything else aborts.
+//! 1. `COSMOVISOR_CUSTOM_PREUPGRADE`, as cosmovisor runs it: `$DAEMON_HOME/cosmovisor/<script>`
+//!    must be a regular file (a missing owner execute bit is added, as cosmovisor does), and it
+//!    runs as `<script> <name> <height>` with `$DAEMON_HOME` as its working directory and
+//!    switchyard's own environment. Any failure aborts the upgrade.
+//! 2. The new binary's `pre-upgrade` command (working directory and environment inherited, as
+//!    cosmovisor does), with cosmovisor's exit-code meanings: 0 done; 1 not implemented
+//!    (continue); 30 abort; 31 retry, up to `DAEMON_PREUPGRADE_MAX_RETRIES` times, then abort;
+//!    anything else aborts (cosmovisor carries on after other codes; we do not).
 //!
-//! Each run has a timeout, after which it is killed and the upgrade aborted. Their output goes
-//! to the operator like the node's.
+//! Each run has a timeout, after which it is killed with everything it started and the upgrade
+//! aborted; dropping the future (a stop signal) kills it the same way. Their output goes to
+//! switchyard's log, line by line, tagged with the upgrade's name — never into the node's
+//! output stream (see `helper`).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use crate::helper::{self, Output, Ran};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreUpgradeError {
@@ -35,36 +43,32 @@ pub enum PreUpgradeOutcome {
     NotImplemented,
 }
 
-enum Ran {
-    Exited(i32),
-    TimedOut,
-    Signalled(String),
-}
-
-async fn run_with_timeout(bin: &Path, args: &[String], timeout: Duration) -> std::io::Result<Ran> {
-    let mut child = tokio::process::Command::new(bin)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    match tokio::time::timeout(timeout, child.wait()).await {
-        Err(_) => {
-            let _ = child.kill().await;
-            Ok(Ran::TimedOut)
-        }
-        Ok(status) => {
-            let status = status?;
-            Ok(match status.code() {
-                Some(c) => Ran::Exited(c),
-                None => Ran::Signalled(status.to_string()),
-            })
-        }
+/// Makes sure the custom script can run as cosmovisor would run it: a regular file (after
+/// symlinks), with the owner's execute bit (added if missing).
+async fn prepare_script(script: &Path) -> Result<(), String> {
+    let meta = tokio::fs::metadata(script)
+        .await
+        .map_err(|e| format!("cannot use it: {e}"))?;
+    if !meta.is_file() {
+        return Err("it is not a regular file".into());
     }
+    let mode = meta.permissions().mode();
+    if mode & 0o100 == 0 {
+        tokio::fs::set_permissions(script, std::fs::Permissions::from_mode(mode | 0o100))
+            .await
+            .map_err(|e| format!("it is not executable and adding the execute bit failed: {e}"))?;
+        tracing::info!(
+            "added the owner's execute permission to {} (as cosmovisor does)",
+            script.display()
+        );
+    }
+    Ok(())
 }
 
-/// Runs the custom pre-upgrade script with `name height`.
+/// Runs the custom pre-upgrade script as `<script> <name> <height>` in `home`.
 pub async fn run_custom(
     script: &Path,
+    home: &Path,
     name: &str,
     height: i64,
     timeout: Duration,
@@ -73,19 +77,27 @@ pub async fn run_custom(
         path: script.to_path_buf(),
         why,
     };
+    prepare_script(script).await.map_err(fail)?;
     let args = [name.to_string(), height.to_string()];
-    match run_with_timeout(script, &args, timeout).await {
+    let out = Output::Log {
+        upgrade: name,
+        hook: "custom pre-upgrade",
+    };
+    match helper::run(script, &args, Some(home), out, timeout).await {
         Err(e) => Err(fail(format!("cannot run it: {e}"))),
-        Ok(Ran::Exited(0)) => Ok(()),
-        Ok(Ran::Exited(c)) => Err(fail(format!("exit status {c}"))),
-        Ok(Ran::TimedOut) => Err(fail(format!("no exit within {timeout:?}; killed"))),
-        Ok(Ran::Signalled(s)) => Err(fail(s)),
+        Ok(f) => match f.ran {
+            Ran::Exited(0) => Ok(()),
+            Ran::Exited(c) => Err(fail(format!("exit status {c}"))),
+            Ran::TimedOut => Err(fail(format!("no exit within {timeout:?}; killed"))),
+            Ran::Signalled(s) => Err(fail(s)),
+        },
     }
 }
 
-/// Runs `<bin> pre-upgrade` with cosmovisor's retry rules.
+/// Runs `<bin> pre-upgrade` for upgrade `upgrade` with cosmovisor's retry rules.
 pub async fn run_binary(
     bin: &Path,
+    upgrade: &str,
     max_retries: u32,
     timeout: Duration,
 ) -> Result<PreUpgradeOutcome, PreUpgradeError> {
@@ -93,12 +105,17 @@ pub async fn run_binary(
         bin: bin.to_path_buf(),
         why,
     };
+    let out = Output::Log {
+        upgrade,
+        hook: "pre-upgrade",
+    };
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let ran = run_with_timeout(bin, &["pre-upgrade".to_string()], timeout)
+        let ran = helper::run(bin, &["pre-upgrade".to_string()], None, out, timeout)
             .await
-            .map_err(|e| fail(format!("cannot run it: {e}")))?;
+            .map_err(|e| fail(format!("cannot run it: {e}")))?
+            .ran;
         match ran {
             Ran::Exited(0) => return Ok(PreUpgradeOutcome::Done { attempts }),
             Ran::Exited(1) => return Ok(PreUpgradeOutcome::NotImplemented),
@@ -109,6 +126,7 @@ pub async fn run_binary(
             }
             Ran::Exited(31) if attempts <= max_retries => {
                 tracing::warn!(
+                    upgrade = %upgrade,
                     attempt = attempts,
                     max_retries,
                     "pre-upgrade asked to retry (exit 31)"
@@ -147,22 +165,22 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let ok = script(d.path(), "ok", "exit 0");
         assert_eq!(
-            run_binary(&ok, 0, T).await.unwrap(),
+            run_binary(&ok, "v2", 0, T).await.unwrap(),
             PreUpgradeOutcome::Done { attempts: 1 }
         );
         let ni = script(d.path(), "ni", "exit 1");
         assert_eq!(
-            run_binary(&ni, 0, T).await.unwrap(),
+            run_binary(&ni, "v2", 0, T).await.unwrap(),
             PreUpgradeOutcome::NotImplemented
         );
         let abort = script(d.path(), "abort", "exit 30");
         assert!(matches!(
-            run_binary(&abort, 3, T).await,
+            run_binary(&abort, "v2", 3, T).await,
             Err(PreUpgradeError::Aborted { .. })
         ));
         let other = script(d.path(), "other", "exit 5");
         assert!(matches!(
-            run_binary(&other, 3, T).await,
+            run_binary(&other, "v2", 3, T).await,
             Err(PreUpgradeError::Failed { .. })
         ));
     }
@@ -178,11 +196,11 @@ mod tests {
             &format!("n=$(cat {c} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {c}; [ $n -ge 3 ] && exit 0; exit 31", c = count.display()),
         );
         assert_eq!(
-            run_binary(&flaky, 2, T).await.unwrap(),
+            run_binary(&flaky, "v2", 2, T).await.unwrap(),
             PreUpgradeOutcome::Done { attempts: 3 }
         );
         std::fs::remove_file(&count).unwrap();
-        let err = run_binary(&flaky, 1, T).await.unwrap_err();
+        let err = run_binary(&flaky, "v2", 1, T).await.unwrap_err();
         assert!(
             matches!(
                 err,
@@ -200,7 +218,7 @@ mod tests {
     async fn timeouts_and_custom_script_arguments() {
         let d = tempfile::tempdir().unwrap();
         let slow = script(d.path(), "slow", "sleep 30");
-        let err = run_binary(&slow, 0, Duration::from_millis(200))
+        let err = run_binary(&slow, "v2", 0, Duration::from_millis(200))
             .await
             .unwrap_err()
             .to_string();
@@ -211,13 +229,51 @@ mod tests {
             "custom",
             &format!("echo \"$1 $2\" > {}", out.display()),
         );
-        run_custom(&custom, "v2", 100, T).await.unwrap();
+        run_custom(&custom, d.path(), "v2", 100, T).await.unwrap();
         assert_eq!(std::fs::read_to_string(out).unwrap(), "v2 100\n");
         let bad = script(d.path(), "bad", "exit 4");
-        assert!(run_custom(&bad, "v2", 1, T)
+        assert!(run_custom(&bad, d.path(), "v2", 1, T)
             .await
             .unwrap_err()
             .to_string()
             .contains("exit status 4"));
+    }
+
+    #[tokio::test]
+    async fn the_custom_script_runs_like_cosmovisor_runs_it() {
+        let d = tempfile::tempdir().unwrap();
+        let home = d.path().join("home");
+        std::fs::create_dir_all(home.join("cosmovisor")).unwrap();
+        let out = d.path().join("out");
+        // Not executable: the owner's execute bit is added, then it runs in the home.
+        let p = home.join("cosmovisor/pre.sh");
+        std::fs::write(&p, format!("#!/bin/sh\npwd > {}\n", out.display())).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+        run_custom(&p, &home, "v2", 7, T).await.unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o740
+        );
+        let pwd = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(
+            Path::new(pwd.trim()).canonicalize().unwrap(),
+            home.canonicalize().unwrap()
+        );
+        // A folder or a missing file is refused with the path named.
+        let dir = home.join("cosmovisor/adir");
+        std::fs::create_dir_all(&dir).unwrap();
+        let err = run_custom(&dir, &home, "v2", 7, T)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not a regular file") && err.contains("adir"),
+            "{err}"
+        );
+        let err = run_custom(&home.join("cosmovisor/none.sh"), &home, "v2", 7, T)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("none.sh"), "{err}");
     }
 }

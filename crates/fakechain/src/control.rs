@@ -15,7 +15,8 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::state::{Mode, PlanScript, ProposalScript};
+use crate::plan_script::PlanScript;
+use crate::state::{Mode, ProposalScript};
 use crate::Shared;
 
 #[derive(Debug, Clone, Deserialize)]

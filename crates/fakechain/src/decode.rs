@@ -6,7 +6,7 @@ use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
-use crate::state::PlanScript;
+use crate::plan_script::PlanScript;
 
 pub enum Effect {
     Schedule(PlanScript),

@@ -4,20 +4,23 @@
 //!
 //! Use it in-process with [`FakeChain::start`] (then [`FakeChain::control`] to script it), or as
 //! the `switchyard-fakechain` binary, which prints its addresses as one JSON line and takes the
-//! same commands on `POST /control` (see [`control`]).
+//! same commands on `POST /control` (see [`Command`]).
 //!
-//! - [`state`]: the chain (height, plan, proposals) and the script operations.
-//! - [`queries`]: module query answers shared by gRPC and `abci_query`.
-//! - [`json`]: CometBFT JSON shapes. [`rpc_server`]: HTTP + websocket. [`grpc_server`]: tonic.
-//! - [`control`]: script commands. [`decode`]: what an executed proposal message does.
+//! Inside (private modules; the surface is what this file re-exports):
+//! - `state`: the chain (height, plan, proposals) and the script operations; `plan_script`: a
+//!   plan as scripted; `decode`: what an executed proposal message does.
+//! - `queries`: module query answers shared by gRPC and `abci_query`.
+//! - `json`: CometBFT JSON shapes; `rpc_server`: HTTP + websocket; `grpc_server`: tonic.
+//! - `control`: script commands.
 
-pub mod control;
-pub mod decode;
-pub mod grpc_server;
-pub mod json;
-pub mod queries;
-pub mod rpc_server;
-pub mod state;
+mod control;
+mod decode;
+mod grpc_server;
+mod json;
+mod plan_script;
+mod queries;
+mod rpc_server;
+mod state;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU32;
@@ -29,10 +32,11 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 pub use control::Command;
-pub use state::{ChainState, Mode, PlanScript, ProposalKind, ProposalScript, Scenario};
+pub use plan_script::PlanScript;
+pub use state::{ChainState, Mode, ProposalKind, ProposalScript, Scenario};
 
 /// State shared by the servers.
-pub struct Shared {
+struct Shared {
     pub state: Mutex<ChainState>,
     /// New heights, for websocket subscribers.
     pub blocks: broadcast::Sender<i64>,

@@ -12,35 +12,11 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use cosmos_sdk_proto::cosmos::gov::v1 as gov_v1;
 use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
-use cosmos_sdk_proto::{Any, Timestamp};
+use cosmos_sdk_proto::Any;
 use prost::Message;
 use serde::{Deserialize, Serialize};
 
-/// A plan as scripted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PlanScript {
-    pub name: String,
-    pub height: i64,
-    #[serde(default)]
-    pub info: String,
-}
-
-impl PlanScript {
-    #[allow(deprecated)] // `time` and `upgraded_client_state` are deprecated but still on the wire.
-    pub fn to_proto(&self) -> upgrade::Plan {
-        upgrade::Plan {
-            name: self.name.clone(),
-            // Non-nullable stdtime in the SDK: the zero time, 0001-01-01T00:00:00Z.
-            time: Some(Timestamp {
-                seconds: -62135596800,
-                nanos: 0,
-            }),
-            height: self.height,
-            info: self.info.clone(),
-            upgraded_client_state: None,
-        }
-    }
-}
+use crate::plan_script::PlanScript;
 
 /// How a proposal carries its upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

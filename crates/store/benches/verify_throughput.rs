@@ -1,6 +1,6 @@
 //! Verify throughput: how fast switchyard's streaming hasher checks a large file.
 //!
-//! Runs [`switchyard_store::checksum::hash_file`] (the same `Hasher` a download feeds chunk by
+//! Runs [`switchyard_store::hash_file`] (the same `Hasher` a download feeds chunk by
 //! chunk) over one file, best of several runs after a warm-up read, and prints one line that
 //! `bench/verify_throughput.sh` parses:
 //!
@@ -16,8 +16,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use switchyard_core::binaries::ChecksumAlgo;
-use switchyard_store::checksum::hash_file;
+use switchyard_core::ChecksumAlgo;
+use switchyard_store::hash_file;
 
 fn env_num(key: &str, default: u64) -> u64 {
     std::env::var(key)

@@ -11,7 +11,10 @@
 //! - device files, FIFOs, sockets and sparse/unknown entry kinds;
 //! - more than `max_bytes` of unpacked data (counted as written, not as claimed by headers, so a
 //!   decompression bomb stops at the cap) or more than `max_entries` entries;
-//! - the same path twice.
+//! - the same path twice, as extraction sees it (`bin/x` and `./bin/x` are one path; names are
+//!   case-sensitive). For zip this is checked on the central directory's own records before
+//!   anything is written, because the zip crate keeps only one entry per exact name: a zip with
+//!   two `bin/simd` entries would otherwise be installed from one of them, silently.
 //!
 //! Modes are reduced to `0o755`/`0o644` (no setuid/setgid). [`find_binary`] then locates the
 //! daemon at `bin/<DAEMON_NAME>` or `<DAEMON_NAME>` at the root, as cosmovisor accepts.
@@ -275,6 +278,7 @@ fn unpack_zip(archive: &Path, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
             limit: w.limits.max_entries,
         });
     }
+    refuse_duplicate_zip_names(archive, zip.central_directory_start(), zip.len(), w.limits)?;
     for i in 0..zip.len() {
         let mut file = zip.by_index(i).map_err(|e| corrupt(archive, kind, e))?;
         let raw = file.name_raw().to_vec();
@@ -312,6 +316,69 @@ fn unpack_zip(archive: &Path, w: &mut Writer<'_>) -> Result<(), ArchiveError> {
             };
             return Err(special(name, what));
         }
+    }
+    Ok(())
+}
+
+/// Reads the names in the zip's central directory records (at `start`, one after the other, as
+/// the format lays them out) and refuses two that extraction would put at the same path, and a
+/// directory with more records than the zip crate kept (`kept`): it collapses exact duplicates.
+fn refuse_duplicate_zip_names(
+    archive: &Path,
+    start: u64,
+    kept: usize,
+    limits: UnpackLimits,
+) -> Result<(), ArchiveError> {
+    use std::collections::HashMap;
+    use std::io::{Seek, SeekFrom};
+    const RECORD: [u8; 4] = [b'P', b'K', 1, 2];
+    let bad = |detail: String| corrupt(archive, ArchiveKind::Zip, detail);
+    let mut f = BufReader::new(File::open(archive).map_err(io_at(archive))?);
+    f.seek(SeekFrom::Start(start)).map_err(io_at(archive))?;
+    let mut seen: HashMap<PathBuf, String> = HashMap::new();
+    let mut records = 0usize;
+    loop {
+        let mut fixed = [0u8; 46];
+        match f.read_exact(&mut fixed) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(io_at(archive)(e)),
+        }
+        if fixed[..4] != RECORD {
+            break;
+        }
+        records += 1;
+        if records as u64 > limits.max_entries {
+            return Err(ArchiveError::TooManyEntries {
+                limit: limits.max_entries,
+            });
+        }
+        let len = |at: usize| u64::from(u16::from_le_bytes([fixed[at], fixed[at + 1]]));
+        let (name_len, rest) = (len(28), len(30) + len(32));
+        let mut raw = Vec::new();
+        (&mut f)
+            .take(name_len)
+            .read_to_end(&mut raw)
+            .map_err(io_at(archive))?;
+        if raw.len() as u64 != name_len {
+            return Err(bad("the central directory is cut short".into()));
+        }
+        f.seek_relative(rest as i64).map_err(io_at(archive))?;
+        let name = String::from_utf8_lossy(&raw).into_owned();
+        let Some(rel) = safe_rel(&raw, &name)? else {
+            continue;
+        };
+        if let Some(first) = seen.insert(rel, name.clone()) {
+            // A folder listed twice is harmless (`a/` and `./a/`); anything else is not.
+            if !(first.ends_with('/') && name.ends_with('/')) {
+                return Err(ArchiveError::Duplicate { entry: name });
+            }
+        }
+    }
+    if records > kept {
+        return Err(ArchiveError::Duplicate {
+            entry: format!("{} entries share a name", records - kept + 1),
+        });
     }
     Ok(())
 }
@@ -683,5 +750,66 @@ mod tests {
         assert!(!resolves_outside(&root, Path::new("c")));
         assert!(!resolves_outside(&root, Path::new("d")));
         assert!(resolves_outside(&root, Path::new("loop1")));
+    }
+
+    fn zip_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        use std::io::Write as _;
+        let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, body) in entries {
+            let o = zip::write::SimpleFileOptions::default().unix_permissions(0o755);
+            w.start_file(*name, o).unwrap();
+            w.write_all(body).unwrap();
+        }
+        w.finish().unwrap().into_inner()
+    }
+
+    fn unpack_zip_bytes(bytes: &[u8]) -> Result<UnpackStats, ArchiveError> {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.zip");
+        fs::write(&a, bytes).unwrap();
+        unpack(
+            &a,
+            ArchiveKind::Zip,
+            &dir.path().join("out"),
+            &UnpackLimits::default(),
+        )
+    }
+
+    /// Two entries named exactly `bin/simd` (the zip crate keeps one of them, so the archive was
+    /// installed from whichever it kept): refused before anything is written.
+    #[test]
+    fn zip_with_two_entries_of_the_same_name_is_refused() {
+        let mut bytes = zip_of(&[("bin/simd", b"good"), ("bin/sime", b"evil")]);
+        // Rename the second entry in its local header and central record: same length, so the
+        // archive stays well-formed.
+        let (from, to) = (b"bin/sime", b"bin/simd");
+        let mut i = 0;
+        while i + from.len() <= bytes.len() {
+            if &bytes[i..i + from.len()] == from {
+                bytes[i..i + from.len()].copy_from_slice(to);
+            }
+            i += 1;
+        }
+        let e = unpack_zip_bytes(&bytes).unwrap_err();
+        assert!(matches!(e, ArchiveError::Duplicate { .. }), "{e}");
+        // The same without the rename unpacks.
+        unpack_zip_bytes(&zip_of(&[("bin/simd", b"good"), ("bin/sime", b"x")])).unwrap();
+    }
+
+    #[test]
+    fn zip_names_that_extract_to_the_same_path_are_refused_case_sensitively() {
+        for pair in [
+            ["bin/simd", "./bin/simd"],
+            ["bin/simd", "bin//simd"],
+            ["bin/simd", "bin\\simd"],
+        ] {
+            let e = unpack_zip_bytes(&zip_of(&[(pair[0], b"a"), (pair[1], b"b")])).unwrap_err();
+            assert!(
+                matches!(&e, ArchiveError::Duplicate { entry } if entry == pair[1]),
+                "{pair:?}: {e}"
+            );
+        }
+        let s = unpack_zip_bytes(&zip_of(&[("bin/simd", b"a"), ("bin/SIMD", b"b")])).unwrap();
+        assert_eq!(s.entries, 2);
     }
 }

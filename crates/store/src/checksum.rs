@@ -13,7 +13,7 @@ use std::path::Path;
 use md5::Md5;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
-use switchyard_core::binaries::{Checksum, ChecksumAlgo};
+use switchyard_core::{Checksum, ChecksumAlgo};
 
 /// Size of the read buffer used when hashing a file from disk.
 pub const READ_BUF: usize = 256 * 1024;

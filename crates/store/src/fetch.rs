@@ -12,6 +12,11 @@
 //! - A size cap applied to the announced length (refused before reading) and to the bytes read.
 //! - The digest is computed as bytes arrive; on mismatch the file is deleted and the error names
 //!   both digests. No content-decoding is negotiated, so the bytes hashed are the bytes served.
+//!
+//! [`fetch_document`] applies the same transport rule (scheme, redirects) to the small documents
+//! switchyard reads into memory — a plan's `info` URL — with a size cap on the bytes read and a
+//! deadline for the whole exchange. Every download goes through [`check_url`] and [`client`]: one
+//! place for the rule.
 
 mod progress;
 
@@ -23,7 +28,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_RANGE, RANGE};
 use reqwest::StatusCode;
-use switchyard_core::binaries::{Checksum, ChecksumAlgo};
+use switchyard_core::{Checksum, ChecksumAlgo};
 use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufWriter};
 use url::Url;
 
@@ -183,9 +188,11 @@ async fn download_inner(
     opts: &FetchOptions,
 ) -> Result<Downloaded, FetchError> {
     let target = request_url(check_url(url, opts.allow_http)?);
-    let client = client(opts).map_err(|e| FetchError::Refused {
-        url: url.to_string(),
-        detail: format!("cannot build an HTTP client: {}", chain(&e)),
+    let client = client(opts.connect_timeout, opts.read_timeout, opts.allow_http).map_err(|e| {
+        FetchError::Refused {
+            url: url.to_string(),
+            detail: format!("cannot build an HTTP client: {}", chain(&e)),
+        }
     })?;
     let io = |source| FetchError::Io {
         path: dest.to_path_buf(),
@@ -242,8 +249,98 @@ async fn download_inner(
     })
 }
 
-fn client(opts: &FetchOptions) -> reqwest::Result<reqwest::Client> {
-    let allow_http = opts.allow_http;
+/// Bounds on [`fetch_document`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentOptions {
+    /// Allow plain `http://` to non-loopback hosts (`SWITCHYARD_ALLOW_HTTP`).
+    pub allow_http: bool,
+    /// Largest document accepted; the body is abandoned as soon as it passes this.
+    pub max_bytes: u64,
+    /// Deadline for connecting, the redirects and the whole body.
+    pub timeout: Duration,
+}
+
+impl Default for DocumentOptions {
+    fn default() -> Self {
+        DocumentOptions {
+            allow_http: false,
+            max_bytes: 1024 * 1024,
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// GETs a small document into memory under the download transport rule (module docs).
+pub async fn fetch_document(url: &str, opts: &DocumentOptions) -> Result<Vec<u8>, FetchError> {
+    let target = check_url(url, opts.allow_http)?;
+    let refused = |detail: String| FetchError::Refused {
+        url: url.to_string(),
+        detail,
+    };
+    let client = client(opts.timeout, opts.timeout, opts.allow_http)
+        .map_err(|e| refused(format!("cannot build an HTTP client: {}", chain(&e))))?;
+    let work = async {
+        let resp = client.get(target).send().await.map_err(|e| {
+            if e.is_redirect() || e.is_builder() {
+                refused(chain(&e))
+            } else {
+                FetchError::Failed {
+                    url: url.to_string(),
+                    attempts: 1,
+                    detail: chain(&e),
+                }
+            }
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status,
+            });
+        }
+        let too_large = |announced| FetchError::TooLarge {
+            url: url.to_string(),
+            limit: opts.max_bytes,
+            announced,
+        };
+        let announced = resp.content_length();
+        if announced.is_some_and(|n| n > opts.max_bytes) {
+            return Err(too_large(announced));
+        }
+        let mut out = Vec::new();
+        let mut body = resp.bytes_stream();
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| FetchError::Failed {
+                url: url.to_string(),
+                attempts: 1,
+                detail: format!("connection lost after {} bytes: {}", out.len(), chain(&e)),
+            })?;
+            if out.len() as u64 + chunk.len() as u64 > opts.max_bytes {
+                return Err(too_large(announced));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(out)
+    };
+    tokio::time::timeout(opts.timeout, work)
+        .await
+        .map_err(|_| FetchError::Failed {
+            url: url.to_string(),
+            attempts: 1,
+            detail: format!(
+                "no complete answer within {:.0}s",
+                opts.timeout.as_secs_f64()
+            ),
+        })?
+}
+
+/// The one HTTP client builder for downloads: the redirect policy re-applies the scheme rule to
+/// every hop.
+fn client(
+    connect_timeout: Duration,
+    read_timeout: Duration,
+    allow_http: bool,
+) -> reqwest::Result<reqwest::Client> {
     let policy = reqwest::redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() >= 10 {
             return attempt.error("more than 10 redirects");
@@ -254,8 +351,8 @@ fn client(opts: &FetchOptions) -> reqwest::Result<reqwest::Client> {
         }
     });
     reqwest::Client::builder()
-        .connect_timeout(opts.connect_timeout)
-        .read_timeout(opts.read_timeout)
+        .connect_timeout(connect_timeout)
+        .read_timeout(read_timeout)
         .redirect(policy)
         .user_agent(concat!("switchyard/", env!("CARGO_PKG_VERSION")))
         .build()

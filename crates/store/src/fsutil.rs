@@ -47,3 +47,22 @@ pub fn write_atomic_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> i
     result?;
     sync_dir(dir)
 }
+
+/// The most switchyard reads of one of its own state files.
+pub const STATE_FILE_MAX_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Reads a regular file of at most `max` bytes. A FIFO, device or socket at `path` is refused
+/// without blocking, and a file longer than `max` is refused after reading at most `max + 1`
+/// bytes: [`crate::read_untrusted_file`], with a missing file as `NotFound`.
+pub fn read_capped(path: &Path, max: u64) -> io::Result<Vec<u8>> {
+    use crate::UntrustedFileError as E;
+    match crate::read_untrusted_file(path, max) {
+        Ok(Some(bytes)) => Ok(bytes),
+        Ok(None) => Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{} does not exist", path.display()),
+        )),
+        Err(E::Io { source, .. }) => Err(source),
+        Err(e) => Err(io::Error::new(io::ErrorKind::InvalidData, e.to_string())),
+    }
+}

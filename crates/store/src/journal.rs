@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use switchyard_core::{Current, UpgradeName, UpgradeSource};
+use switchyard_core::{Current, UpgradeKind, UpgradeName};
 
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
@@ -27,7 +27,10 @@ use crate::layout::Layout;
 pub enum SwapStep {
     /// The old node is being stopped.
     Stopping,
-    /// The node is stopped; the data backup is being taken.
+    /// The node is stopped; the new binary is being made ready (checked, or downloaded from the
+    /// plan's info when nothing was staged).
+    Fetching,
+    /// The binary is ready; the data backup is being taken.
     BackingUp,
     /// Pre-upgrade hooks are running.
     PreUpgrade,
@@ -37,12 +40,28 @@ pub enum SwapStep {
     Recording,
 }
 
+/// The names of the points where the crash-safety tests make switchyard kill itself during a
+/// swap (`SWITCHYARD_TEST_FAULT`, honoured only by test builds), in the order a swap reaches
+/// them.
+pub const SWAP_FAULT_POINTS: &[&str] = &[
+    "after-journal",
+    "after-stop",
+    "after-fetch",
+    "backup-mid-copy",
+    "backup-before-rename",
+    "after-backup",
+    "after-preupgrade",
+    "after-switch",
+    "after-record",
+];
+
 /// A swap in progress.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwapRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    #[serde(rename = "source")]
+    pub kind: UpgradeKind,
     #[serde(default)]
     pub info: String,
     pub from: Current,
@@ -55,7 +74,8 @@ pub struct SwapRecord {
 pub struct AppliedRecord {
     pub name: UpgradeName,
     pub height: i64,
-    pub source: UpgradeSource,
+    #[serde(rename = "source")]
+    pub kind: UpgradeKind,
     pub applied_at: String,
 }
 
@@ -138,6 +158,20 @@ impl Journal {
         all.push(rec);
         write_json(&self.applied_path(), &all)
     }
+
+    /// Removes the records of upgrades applied at `height` or above, and returns them: a
+    /// restored backup of the state before `height` has undone them, so they are to be applied
+    /// again when the node gets there.
+    pub fn forget_applied_from(&self, height: i64) -> Result<Vec<AppliedRecord>, JournalError> {
+        let (gone, kept): (Vec<_>, Vec<_>) = self
+            .applied()?
+            .into_iter()
+            .partition(|r| r.height >= height);
+        if !gone.is_empty() {
+            write_json(&self.applied_path(), &kept)?;
+        }
+        Ok(gone)
+    }
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, JournalError> {
@@ -188,7 +222,7 @@ mod tests {
         let rec = SwapRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeSource::Plan,
+            kind: UpgradeKind::Plan,
             info: String::new(),
             from: Current::Genesis,
             step: SwapStep::BackingUp,
@@ -208,13 +242,40 @@ mod tests {
         let rec = AppliedRecord {
             name: n("v2"),
             height: 10,
-            source: UpgradeSource::Manual,
+            kind: UpgradeKind::Manual,
             applied_at: now_rfc3339(),
         };
         j.record_applied(rec.clone()).unwrap();
         j.record_applied(rec).unwrap();
         assert_eq!(j.applied().unwrap().len(), 1);
         assert_eq!(j.applied_map().unwrap()[&n("v2")], 10);
+    }
+
+    #[test]
+    fn forgetting_applied_upgrades_from_a_height() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&Layout::new(dir.path(), "simd"));
+        for (name, height) in [("v2", 10), ("v3", 20), ("v4", 30)] {
+            j.record_applied(AppliedRecord {
+                name: n(name),
+                height,
+                kind: switchyard_core::UpgradeKind::Plan,
+                applied_at: now_rfc3339(),
+            })
+            .unwrap();
+        }
+        let gone: Vec<_> = j
+            .forget_applied_from(20)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
+        assert_eq!(gone, [n("v3"), n("v4")]);
+        assert_eq!(
+            j.applied_map().unwrap().into_keys().collect::<Vec<_>>(),
+            [n("v2")]
+        );
+        assert!(j.forget_applied_from(20).unwrap().is_empty());
     }
 
     #[test]

@@ -7,9 +7,21 @@
 //!     genesis/bin/$DAEMON_NAME
 //!     upgrades/<name>/bin/$DAEMON_NAME
 //!     upgrades/<name>/upgrade-info.json
-//!     current -> genesis | upgrades/<name>   (relative symlink)
+//!     current -> $DAEMON_HOME/cosmovisor/genesis | .../upgrades/<name>   (absolute symlink)
 //!     switchyard/                          our own state (journal, staged records, manual upgrades)
 //! ```
+//!
+//! **The form of `current`.** switchyard writes an *absolute* link, because that is the one form
+//! every cosmovisor in use reads: v1.5 and older join the raw link text with `bin/<name>` and so
+//! resolve a relative link against their working directory ("current binary is invalid"), while
+//! later versions resolve the link properly and take either form. switchyard reads every form
+//! it may meet: absolute links (cosmovisor's, ours), relative ones (older switchyard, cosmovisor
+//! v1.7, or made by hand, `./` and `..` allowed as long as they stay inside `cosmovisor/`), and
+//! stale absolute links into another path's `cosmovisor/` folder (a home that was moved or
+//! restored elsewhere: the old path is gone and this home has the folder the link names), read
+//! by their last components. [`Layout::ensure_current`]
+//! rewrites any of those into the canonical absolute form, and creates a missing `current`
+//! pointing at genesis, as cosmovisor does on its first run.
 //!
 //! `current` is only ever replaced atomically: a new symlink is made beside it and renamed over
 //! it, then the folder is fsynced, so a crash leaves either the old target or the new one.
@@ -17,7 +29,7 @@
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 pub use switchyard_core::Current;
 use switchyard_core::UpgradeName;
@@ -33,9 +45,11 @@ pub enum LayoutError {
         source: io::Error,
     },
     #[error(
-        "`current` at {path} points at {target:?}, which is neither genesis nor upgrades/<name>"
+        "`current` at {path} points at {target:?}, which is not this home's genesis or upgrades/<name> folder"
     )]
     UnknownCurrent { path: PathBuf, target: PathBuf },
+    #[error("`current` at {0} is not a symlink; move it away and switchyard (or cosmovisor) recreates it pointing at genesis")]
+    NotALink(PathBuf),
     #[error("no binary at {0} (expected an executable file named after DAEMON_NAME)")]
     MissingBinary(PathBuf),
     #[error("{0} is not executable (chmod +x it)")]
@@ -114,28 +128,83 @@ impl Layout {
 
     /// Reads where `current` points. A missing link means genesis (cosmovisor's rule).
     pub fn current(&self) -> Result<Current, LayoutError> {
+        Ok(self
+            .read_current()?
+            .map(|r| r.which)
+            .unwrap_or(Current::Genesis))
+    }
+
+    /// Reads `current` and says in which form it is written (`None`: there is no link).
+    fn read_current(&self) -> Result<Option<ReadCurrent>, LayoutError> {
         let link = self.current_link();
-        let target = match fs::read_link(&link) {
-            Ok(t) => t,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Current::Genesis),
+        let meta = match fs::symlink_metadata(&link) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(io_err(&link)(e)),
         };
-        // Accept both our relative links and absolute links written by cosmovisor.
-        let rel = target
-            .strip_prefix(self.root())
-            .map(Path::to_path_buf)
-            .unwrap_or_else(|_| target.clone());
-        let parts: Vec<_> = rel
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .filter(|c| !c.is_empty() && c != ".")
-            .collect();
-        match parts.as_slice() {
-            [g] if g == "genesis" => Ok(Current::Genesis),
-            [u, name] if u == "upgrades" => UpgradeName::parse(name, true)
-                .map(Current::Upgrade)
-                .map_err(|_| LayoutError::UnknownCurrent { path: link, target }),
-            _ => Err(LayoutError::UnknownCurrent { path: link, target }),
+        if !meta.file_type().is_symlink() {
+            return Err(LayoutError::NotALink(link));
+        }
+        let target = fs::read_link(&link).map_err(io_err(&link))?;
+        let unknown = || LayoutError::UnknownCurrent {
+            path: link.clone(),
+            target: target.clone(),
+        };
+        let root = self.root();
+        let (rel, form) = if target.is_absolute() {
+            match normalize(&target).strip_prefix(&root) {
+                Ok(rel) => (rel.to_path_buf(), LinkForm::Canonical),
+                // Another home's cosmovisor/ folder: this home was moved or restored elsewhere.
+                Err(_) => (
+                    tail_after_cosmovisor(&target).ok_or_else(unknown)?,
+                    LinkForm::Foreign,
+                ),
+            }
+        } else {
+            let joined = normalize(&root.join(&target));
+            let rel = joined.strip_prefix(&root).map_err(|_| unknown())?;
+            (rel.to_path_buf(), LinkForm::Relative)
+        };
+        let which = parse_current(&rel).ok_or_else(unknown)?;
+        // Read a foreign link as ours only when it is stale (its target is gone) and this home has
+        // the folder it names; a live link into another folder is not ours to reinterpret.
+        if form == LinkForm::Foreign && (target.exists() || !self.dir_of(&which).is_dir()) {
+            return Err(unknown());
+        }
+        // A canonical link names exactly the folder we would write.
+        let form = if form == LinkForm::Canonical && target != self.dir_of(&which) {
+            LinkForm::Relative
+        } else {
+            form
+        };
+        Ok(Some(ReadCurrent {
+            which,
+            target,
+            form,
+        }))
+    }
+
+    /// Makes `current` a link every cosmovisor reads: creates it pointing at genesis when it is
+    /// missing (and `genesis/` exists), and rewrites a relative link, a non-canonical absolute one
+    /// or one into a moved home's old path into the absolute form. Call it only while holding
+    /// the home's run lock, so it never races another switch of `current`.
+    pub fn ensure_current(&self) -> Result<CurrentRepair, LayoutError> {
+        match self.read_current()? {
+            None => {
+                if !self.genesis_dir().is_dir() {
+                    return Ok(CurrentRepair::Unchanged);
+                }
+                self.set_current(&Current::Genesis)?;
+                Ok(CurrentRepair::CreatedGenesis)
+            }
+            Some(r) if r.form == LinkForm::Canonical => Ok(CurrentRepair::Unchanged),
+            Some(r) => {
+                self.set_current(&r.which)?;
+                Ok(CurrentRepair::Rewritten {
+                    from: r.target,
+                    to: self.dir_of(&r.which),
+                })
+            }
         }
     }
 
@@ -144,14 +213,12 @@ impl Layout {
         Ok(self.binary_of(&self.current()?))
     }
 
-    /// Points `current` at `which`, atomically and durably.
+    /// Points `current` at `which` with an absolute link (see the module docs for why),
+    /// atomically and durably.
     pub fn set_current(&self, which: &Current) -> Result<(), LayoutError> {
         let root = self.root();
         fs::create_dir_all(&root).map_err(io_err(&root))?;
-        let target = match which {
-            Current::Genesis => PathBuf::from("genesis"),
-            Current::Upgrade(n) => Path::new("upgrades").join(n.as_str()),
-        };
+        let target = self.dir_of(which);
         let tmp = root.join(format!(".current.tmp-{}", std::process::id()));
         let _ = fs::remove_file(&tmp);
         std::os::unix::fs::symlink(&target, &tmp).map_err(io_err(&tmp))?;
@@ -182,12 +249,83 @@ impl Layout {
     }
 }
 
+/// What [`Layout::ensure_current`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CurrentRepair {
+    Unchanged,
+    /// `current` was missing; it now points at genesis.
+    CreatedGenesis,
+    /// `current` named its target in another form; it now names `to`.
+    Rewritten {
+        from: PathBuf,
+        to: PathBuf,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkForm {
+    /// Absolute, exactly `<root>/genesis` or `<root>/upgrades/<name>`.
+    Canonical,
+    /// Relative, or absolute under the root but spelt differently (`./`, `..`, trailing `/`).
+    Relative,
+    /// Absolute, into some other `.../cosmovisor/` folder.
+    Foreign,
+}
+
+struct ReadCurrent {
+    which: Current,
+    target: PathBuf,
+    form: LinkForm,
+}
+
+/// Removes `.` and resolves `..` lexically (without touching the disk).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// For an absolute link into another home: what follows its last `cosmovisor` component.
+fn tail_after_cosmovisor(target: &Path) -> Option<PathBuf> {
+    let norm = normalize(target);
+    let parts: Vec<_> = norm.components().collect();
+    let at = parts.iter().rposition(|c| c.as_os_str() == "cosmovisor")?;
+    Some(parts[at + 1..].iter().collect())
+}
+
+/// `genesis` or `upgrades/<name>`, relative to the cosmovisor folder.
+fn parse_current(rel: &Path) -> Option<Current> {
+    let parts: Vec<_> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    match parts.as_slice() {
+        [g] if g == "genesis" => Some(Current::Genesis),
+        [u, name] if u == "upgrades" => UpgradeName::parse(name, true).ok().map(Current::Upgrade),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn name(s: &str) -> UpgradeName {
         UpgradeName::parse(s, false).unwrap()
+    }
+
+    fn link(l: &Layout, target: impl AsRef<Path>) {
+        fs::create_dir_all(l.root()).unwrap();
+        let _ = fs::remove_file(l.current_link());
+        std::os::unix::fs::symlink(target, l.current_link()).unwrap();
     }
 
     #[test]
@@ -197,9 +335,10 @@ mod tests {
         assert_eq!(l.current().unwrap(), Current::Genesis);
         l.set_current(&Current::Upgrade(name("v2"))).unwrap();
         assert_eq!(l.current().unwrap(), Current::Upgrade(name("v2")));
+        // Absolute: the form cosmovisor v1.5 needs (it does not resolve relative links).
         assert_eq!(
             fs::read_link(l.current_link()).unwrap(),
-            Path::new("upgrades/v2")
+            dir.path().join("cosmovisor/upgrades/v2")
         );
         assert_eq!(
             l.current_binary().unwrap(),
@@ -207,25 +346,99 @@ mod tests {
         );
         l.set_current(&Current::Genesis).unwrap();
         assert_eq!(l.current().unwrap(), Current::Genesis);
+        assert_eq!(fs::read_link(l.current_link()).unwrap(), l.genesis_dir());
     }
 
     #[test]
-    fn absolute_links_from_cosmovisor_are_understood() {
+    fn every_form_of_link_met_in_the_field_is_read() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
-        fs::create_dir_all(l.root()).unwrap();
-        std::os::unix::fs::symlink(l.upgrade_dir(&name("v3")), l.current_link()).unwrap();
-        assert_eq!(l.current().unwrap(), Current::Upgrade(name("v3")));
+        fs::create_dir_all(l.upgrade_dir(&name("v3"))).unwrap();
+        let v3 = Current::Upgrade(name("v3"));
+        for target in [
+            l.upgrade_dir(&name("v3")),      // cosmovisor <= v1.6, and us
+            PathBuf::from("upgrades/v3"),    // older switchyard, cosmovisor v1.7
+            PathBuf::from("./upgrades/v3/"), // by hand
+            PathBuf::from("../cosmovisor/upgrades/v3"),
+            l.root().join("upgrades/../upgrades/v3"),
+        ] {
+            link(&l, &target);
+            assert_eq!(l.current().unwrap(), v3, "{target:?}");
+        }
+        link(&l, "genesis");
+        assert_eq!(l.current().unwrap(), Current::Genesis);
     }
 
     #[test]
     fn foreign_current_target_is_a_clear_error() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
-        fs::create_dir_all(l.root()).unwrap();
-        std::os::unix::fs::symlink("/usr/bin", l.current_link()).unwrap();
-        let err = l.current().unwrap_err().to_string();
-        assert!(err.contains("/usr/bin"), "{err}");
+        for target in ["/usr/bin", "../../etc", "upgrades/v2/bin", "upgrades"] {
+            link(&l, target);
+            let err = l.current().unwrap_err().to_string();
+            assert!(err.contains(target), "{err}");
+        }
+        // A live link into another home's folder is not reinterpreted as ours.
+        let other = tempfile::tempdir().unwrap();
+        let theirs = other.path().join("cosmovisor/upgrades/v2");
+        fs::create_dir_all(&theirs).unwrap();
+        fs::create_dir_all(l.upgrade_dir(&name("v2"))).unwrap();
+        link(&l, &theirs);
+        assert!(matches!(
+            l.current(),
+            Err(LayoutError::UnknownCurrent { .. })
+        ));
+        assert_eq!(
+            l.ensure_current().unwrap_err().to_string(),
+            l.current().unwrap_err().to_string()
+        );
+    }
+
+    #[test]
+    fn a_current_that_is_not_a_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        fs::create_dir_all(l.current_link()).unwrap();
+        assert!(matches!(l.current(), Err(LayoutError::NotALink(_))));
+    }
+
+    #[test]
+    fn ensure_current_creates_a_missing_link_and_rewrites_other_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        // No genesis folder yet: nothing to point at, nothing created.
+        assert_eq!(l.ensure_current().unwrap(), CurrentRepair::Unchanged);
+        assert!(fs::symlink_metadata(l.current_link()).is_err());
+
+        fs::create_dir_all(l.genesis_dir().join("bin")).unwrap();
+        assert_eq!(l.ensure_current().unwrap(), CurrentRepair::CreatedGenesis);
+        assert_eq!(fs::read_link(l.current_link()).unwrap(), l.genesis_dir());
+        assert_eq!(l.ensure_current().unwrap(), CurrentRepair::Unchanged);
+
+        let v2 = l.upgrade_dir(&name("v2"));
+        fs::create_dir_all(&v2).unwrap();
+        link(&l, "upgrades/v2");
+        assert_eq!(
+            l.ensure_current().unwrap(),
+            CurrentRepair::Rewritten {
+                from: PathBuf::from("upgrades/v2"),
+                to: v2.clone()
+            }
+        );
+        assert_eq!(fs::read_link(l.current_link()).unwrap(), v2);
+
+        // A home restored under another path: the old absolute link is stale.
+        let old = Path::new("/nonexistent-old-home/.gaia/cosmovisor/upgrades/v2");
+        link(&l, old);
+        assert_eq!(l.current().unwrap(), Current::Upgrade(name("v2")));
+        assert!(matches!(
+            l.ensure_current().unwrap(),
+            CurrentRepair::Rewritten { .. }
+        ));
+        assert_eq!(fs::read_link(l.current_link()).unwrap(), v2);
+        // ...unless this home lacks the folder it names.
+        link(&l, "/nonexistent-old-home/.gaia/cosmovisor/upgrades/v9");
+        assert!(l.current().is_err());
     }
 
     #[test]

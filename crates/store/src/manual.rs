@@ -25,18 +25,27 @@ pub enum ManualError {
     Corrupt { path: PathBuf, why: String },
 }
 
+/// Largest `manual.json` read (a few hundred bytes per upgrade).
+const MAX_MANUAL_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Path of the manual upgrade list.
-pub fn path(layout: &Layout) -> PathBuf {
+pub fn manual_upgrades_path(layout: &Layout) -> PathBuf {
     layout.state_dir().join("manual.json")
 }
 
 /// All registered manual upgrades (applied ones included; the core filters), by height.
-pub fn list(layout: &Layout) -> Result<Vec<ManualUpgrade>, ManualError> {
-    let path = path(layout);
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ManualError::Io { path, source }),
+pub fn load_manual_upgrades(layout: &Layout) -> Result<Vec<ManualUpgrade>, ManualError> {
+    let path = manual_upgrades_path(layout);
+    // Bounded and type-checked like every file others could write to.
+    let bytes = match crate::read_untrusted_file(&path, MAX_MANUAL_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(Vec::new()),
+        Err(e) => {
+            return Err(ManualError::Corrupt {
+                path,
+                why: e.to_string(),
+            })
+        }
     };
     let mut all: Vec<ManualUpgrade> =
         serde_json::from_slice(&bytes).map_err(|e| ManualError::Corrupt {
@@ -48,8 +57,8 @@ pub fn list(layout: &Layout) -> Result<Vec<ManualUpgrade>, ManualError> {
 }
 
 /// Replaces the list (callers check collisions first with `schedule::check_manual`).
-pub fn save(layout: &Layout, all: &[ManualUpgrade]) -> Result<(), ManualError> {
-    let path = path(layout);
+pub fn save_manual_upgrades(layout: &Layout, all: &[ManualUpgrade]) -> Result<(), ManualError> {
+    let path = manual_upgrades_path(layout);
     let mut sorted = all.to_vec();
     sorted.sort_by_key(|m| m.height);
     let bytes = serde_json::to_vec_pretty(&sorted).expect("manual upgrades always serialise");
@@ -65,13 +74,13 @@ mod tests {
     fn saves_sorted_and_reads_back() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
-        assert!(list(&l).unwrap().is_empty());
+        assert!(load_manual_upgrades(&l).unwrap().is_empty());
         let m = |s: &str, h| ManualUpgrade {
             name: UpgradeName::parse(s, false).unwrap(),
             height: h,
         };
-        save(&l, &[m("b", 20), m("a", 10)]).unwrap();
-        let got = list(&l).unwrap();
+        save_manual_upgrades(&l, &[m("b", 20), m("a", 10)]).unwrap();
+        let got = load_manual_upgrades(&l).unwrap();
         assert_eq!(got, vec![m("a", 10), m("b", 20)]);
     }
 
@@ -80,8 +89,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
         std::fs::create_dir_all(l.state_dir()).unwrap();
-        std::fs::write(path(&l), "[{\"name\":\"../x\",\"height\":1}]").unwrap();
-        let err = list(&l).unwrap_err().to_string();
+        std::fs::write(
+            manual_upgrades_path(&l),
+            "[{\"name\":\"../x\",\"height\":1}]",
+        )
+        .unwrap();
+        let err = load_manual_upgrades(&l).unwrap_err().to_string();
         assert!(err.contains("manual.json"), "{err}");
     }
 }

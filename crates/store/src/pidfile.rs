@@ -1,10 +1,13 @@
 //! A record of the node process switchyard started (`node.pid` in our state folder): its PID,
 //! its kernel start time and its binary. The pair (PID, start time) names one process for good,
 //! so a later switchyard can recognise *its own* orphaned node — and only that one — even if the
-//! PID has since been reused by something else.
+//! PID has since been reused by something else. The identity check itself (read from `/proc`) is
+//! [`switchyard_exec::ProcessIdentity`]'s.
 
 use std::io;
 use std::path::PathBuf;
+
+use switchyard_exec::ProcessIdentity;
 
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
@@ -21,7 +24,7 @@ fn path(layout: &Layout) -> PathBuf {
     layout.state_dir().join("node.pid")
 }
 
-pub fn save(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
+pub fn save_node_record(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
     write_atomic(
         &path(layout),
         &serde_json::to_vec(rec).expect("record serialises"),
@@ -30,41 +33,34 @@ pub fn save(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
 
 /// The record, if any; an unreadable record is treated as none (it can only point at a process
 /// we would refuse to touch anyway).
-pub fn load(layout: &Layout) -> Option<NodeRecord> {
+pub fn load_node_record(layout: &Layout) -> Option<NodeRecord> {
     let bytes = std::fs::read(path(layout)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-pub fn clear(layout: &Layout) {
+pub fn clear_node_record(layout: &Layout) {
     let _ = std::fs::remove_file(path(layout));
 }
 
-/// The kernel start time of `pid`, from `/proc/<pid>/stat`.
-pub fn start_time_of(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may contain spaces and parentheses: skip past the last ')'.
-    let rest = stat.rsplit_once(')')?.1;
-    // rest starts at field 3 (state); start time is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+/// The kernel start time of `pid` (see [`switchyard_exec::ProcessIdentity`]).
+pub fn process_start_time(pid: i32) -> Option<u64> {
+    ProcessIdentity::of(pid).map(|p| p.start_time)
 }
 
-/// Whether the recorded process is still alive and is the same process (not a reused PID).
+/// Whether the recorded process is still alive and is the same process (not a reused PID, not a
+/// zombie).
 pub fn is_same_process_alive(rec: &NodeRecord) -> bool {
-    let Some(t) = start_time_of(rec.pid) else {
-        return false;
-    };
-    if t != rec.start_time {
-        return false;
+    rec.identity().is_alive()
+}
+
+impl NodeRecord {
+    /// The process this record names.
+    pub fn identity(&self) -> ProcessIdentity {
+        ProcessIdentity {
+            pid: self.pid,
+            start_time: self.start_time,
+        }
     }
-    // A zombie is not running.
-    let state = std::fs::read_to_string(format!("/proc/{}/stat", rec.pid))
-        .ok()
-        .and_then(|s| {
-            s.rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next())
-        })
-        .flatten();
-    state != Some('Z')
 }
 
 #[cfg(test)]
@@ -78,7 +74,7 @@ mod tests {
             .spawn()
             .unwrap();
         let pid = child.id() as i32;
-        let start = start_time_of(pid).unwrap();
+        let start = process_start_time(pid).unwrap();
         let rec = NodeRecord {
             pid,
             start_time: start,
@@ -99,15 +95,15 @@ mod tests {
     fn round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let l = Layout::new(dir.path(), "simd");
-        assert_eq!(load(&l), None);
+        assert_eq!(load_node_record(&l), None);
         let rec = NodeRecord {
             pid: 42,
             start_time: 7,
             binary: "/x".into(),
         };
-        save(&l, &rec).unwrap();
-        assert_eq!(load(&l), Some(rec));
-        clear(&l);
-        assert_eq!(load(&l), None);
+        save_node_record(&l, &rec).unwrap();
+        assert_eq!(load_node_record(&l), Some(rec));
+        clear_node_record(&l);
+        assert_eq!(load_node_record(&l), None);
     }
 }

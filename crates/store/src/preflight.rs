@@ -9,7 +9,7 @@
 //! plus, when the OS gives only a terse errno, what we could read from the file itself (an ELF
 //! built for another machine, a missing program interpreter). No network is needed: `version`
 //! reads nothing but the binary. The caller must only call this on a binary whose checksum
-//! matched (invariant 3).
+//! matched (docs/invariants.md, invariant 3).
 
 use std::io::Read;
 use std::path::Path;
@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use crate::staged::{PreflightRecord, PreflightStatus};
+use crate::staging_record::{PreflightRecord, PreflightStatus};
 
 /// Longest output kept in the record.
 pub const MAX_OUTPUT: usize = 4096;

@@ -1,14 +1,14 @@
-//! stage() with archives served from 127.0.0.1: good layouts, and every hostile shape refused.
+//! stage_from_source() with archives served from 127.0.0.1: good layouts, and every hostile shape refused.
 
 mod common;
 
 use common::*;
-use switchyard_core::binaries::BinarySource;
+use switchyard_core::BinarySource;
 use switchyard_core::UpgradeName;
-use switchyard_store::archive::ArchiveError;
-use switchyard_store::install::{stage, StageError, StageOptions};
-use switchyard_store::staged::{self, PreflightStatus, StagedRecord};
+use switchyard_store::ArchiveError;
 use switchyard_store::Layout;
+use switchyard_store::{stage_from_source, StageError, StageOptions};
+use switchyard_store::{PreflightStatus, StagingRecord};
 
 struct Case {
     dir: tempfile::TempDir,
@@ -30,18 +30,18 @@ impl Case {
         }
     }
 
-    async fn stage(
+    async fn stage_from_source(
         &self,
         file: &str,
         body: Vec<u8>,
         o: &StageOptions,
-    ) -> Result<StagedRecord, StageError> {
+    ) -> Result<StagingRecord, StageError> {
         let sum = sha256_hex(&body);
         self.server.route(&format!("/{file}"), Route::file(body));
         let src =
             BinarySource::from_url(&self.server.url(&format!("/{file}?checksum=sha256:{sum}")))
                 .unwrap();
-        stage(&self.layout, &self.name, &src, o)
+        stage_from_source(&self.layout, &self.name, &src, o)
             .await
             .map(|out| out.record().cloned().expect("staged by us"))
     }
@@ -49,7 +49,10 @@ impl Case {
     /// After a refusal: nothing installed, nothing recorded, nothing left in staging.
     fn assert_nothing_installed(&self) {
         assert!(!self.layout.upgrade_dir(&self.name).exists());
-        assert_eq!(staged::load(&self.layout, &self.name).unwrap(), None);
+        assert_eq!(
+            switchyard_store::load_staging_record(&self.layout, &self.name).unwrap(),
+            None
+        );
         assert!(staging_is_clean(&self.layout.home));
     }
 }
@@ -72,7 +75,7 @@ async fn tar_gz_with_bin_and_a_library_is_installed_whole() {
         T::Symlink("lib/libwasmvm.so", "libwasmvm.x86_64.so"),
     ]);
     let rec = c
-        .stage("simd-v2.1.0-linux-amd64.tar.gz", tgz, &opts())
+        .stage_from_source("simd-v2.1.0-linux-amd64.tar.gz", tgz, &opts())
         .await
         .unwrap();
     let dir = c.layout.upgrade_dir(&c.name);
@@ -101,7 +104,7 @@ async fn zip_with_the_binary_at_its_root_is_moved_into_bin() {
         Z::File("simd", &bin, 0o644),
         Z::File("README.md", b"notes", 0o644),
     ]);
-    let rec = c.stage("simd.zip", z, &opts()).await.unwrap();
+    let rec = c.stage_from_source("simd.zip", z, &opts()).await.unwrap();
     let dir = c.layout.upgrade_dir(&c.name);
     assert_eq!(std::fs::read(dir.join("bin/simd")).unwrap(), bin);
     assert!(dir.join("README.md").is_file());
@@ -113,7 +116,7 @@ async fn zip_with_the_binary_at_its_root_is_moved_into_bin() {
 async fn an_archive_url_without_a_suffix_is_recognised_by_its_bytes() {
     let c = Case::new();
     let tgz = tar_gz(&[T::File("simd", &script("v9"), 0o755)]);
-    let rec = c.stage("download", tgz, &opts()).await.unwrap();
+    let rec = c.stage_from_source("download", tgz, &opts()).await.unwrap();
     assert_eq!(rec.archive.as_deref(), Some("tar.gz"));
     assert_eq!(rec.preflight.output, "v9");
 }
@@ -122,7 +125,11 @@ async fn an_archive_url_without_a_suffix_is_recognised_by_its_bytes() {
 async fn archive_without_the_daemon_lists_what_it_holds() {
     let c = Case::new();
     let tgz = tar_gz(&[T::File("bin/gaiad", &script("v1"), 0o755)]);
-    let err = archive_err(c.stage("x.tgz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("x.tgz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, ArchiveError::NoBinary { .. }), "{err:?}");
     assert!(err.to_string().contains("bin/gaiad"), "{err}");
     c.assert_nothing_installed();
@@ -136,7 +143,11 @@ async fn dot_dot_entries_are_refused_in_tar_and_zip() {
         T::File("bin/simd", &bin, 0o755),
         T::File("../../../evil", b"pwned", 0o755),
     ]);
-    let err = archive_err(c.stage("a.tar.gz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("a.tar.gz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, ArchiveError::UnsafePath { .. }), "{err:?}");
     assert!(err.to_string().contains("../../../evil"), "{err}");
     c.assert_nothing_installed();
@@ -145,13 +156,17 @@ async fn dot_dot_entries_are_refused_in_tar_and_zip() {
         Z::File("bin/simd", &bin, 0o755),
         Z::File("bin/../../../../evil", b"pwned", 0o644),
     ]);
-    let err = archive_err(c.stage("a.zip", z, &opts()).await.unwrap_err());
+    let err = archive_err(c.stage_from_source("a.zip", z, &opts()).await.unwrap_err());
     assert!(matches!(err, ArchiveError::UnsafePath { .. }), "{err:?}");
     c.assert_nothing_installed();
     assert!(!c.dir.path().join("evil").exists());
 
     let tgz = tar_gz(&[T::File("/tmp/switchyard-test-abs-evil", b"pwned", 0o644)]);
-    let err = archive_err(c.stage("b.tar.gz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("b.tar.gz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(err.to_string().contains("absolute"), "{err}");
     assert!(!std::path::Path::new("/tmp/switchyard-test-abs-evil").exists());
 }
@@ -172,7 +187,7 @@ async fn symlinks_pointing_outside_are_refused() {
         let mut entries = vec![T::File("bin/simd", &bin, 0o755)];
         entries.extend(links);
         let err = archive_err(
-            c.stage(&format!("l{i}.tar.gz"), tar_gz(&entries), &opts())
+            c.stage_from_source(&format!("l{i}.tar.gz"), tar_gz(&entries), &opts())
                 .await
                 .unwrap_err(),
         );
@@ -184,7 +199,7 @@ async fn symlinks_pointing_outside_are_refused() {
     }
     // Zip symlinks too.
     let z = zip(&[Z::File("bin/simd", &bin, 0o755), Z::Symlink("up", "../..")]);
-    let err = archive_err(c.stage("l.zip", z, &opts()).await.unwrap_err());
+    let err = archive_err(c.stage_from_source("l.zip", z, &opts()).await.unwrap_err());
     assert!(matches!(err, ArchiveError::EscapingLink { .. }), "{err:?}");
     c.assert_nothing_installed();
 }
@@ -202,7 +217,11 @@ async fn writing_through_a_symlink_is_refused() {
         T::File("via/x", b"data", 0o644),
         T::File("bin/simd", &script("v2"), 0o755),
     ]);
-    let err = archive_err(c.stage("w.tar.gz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("w.tar.gz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, ArchiveError::UnsafePath { .. }), "{err:?}");
     assert!(err.to_string().contains("via/x"), "{err}");
     c.assert_nothing_installed();
@@ -213,7 +232,11 @@ async fn device_files_and_foreign_hard_links_are_refused() {
     let c = Case::new();
     let bin = script("v2");
     let tgz = tar_gz(&[T::File("bin/simd", &bin, 0o755), T::CharDevice("dev/null")]);
-    let err = archive_err(c.stage("d.tar.gz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("d.tar.gz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(
         matches!(
             err,
@@ -230,7 +253,11 @@ async fn device_files_and_foreign_hard_links_are_refused() {
         T::File("bin/simd", &bin, 0o755),
         T::HardLink("passwd", "../../../../etc/passwd"),
     ]);
-    let err = archive_err(c.stage("h.tar.gz", tgz, &opts()).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("h.tar.gz", tgz, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, ArchiveError::UnsafePath { .. }), "{err:?}");
     c.assert_nothing_installed();
 
@@ -239,7 +266,9 @@ async fn device_files_and_foreign_hard_links_are_refused() {
         T::File("simd-2.0", &bin, 0o755),
         T::HardLink("bin/simd", "simd-2.0"),
     ]);
-    c.stage("ok.tar.gz", tgz, &opts()).await.unwrap();
+    c.stage_from_source("ok.tar.gz", tgz, &opts())
+        .await
+        .unwrap();
     assert_eq!(
         std::fs::read(c.layout.upgrade_binary(&c.name)).unwrap(),
         bin
@@ -255,7 +284,7 @@ async fn a_zip_bomb_stops_at_the_unpack_cap() {
     assert!(z.len() < 1 << 20, "the bomb should be small: {}", z.len());
     let mut o = opts();
     o.max_unpacked_bytes = 16 << 20;
-    let err = archive_err(c.stage("bomb.zip", z, &o).await.unwrap_err());
+    let err = archive_err(c.stage_from_source("bomb.zip", z, &o).await.unwrap_err());
     assert!(
         matches!(err, ArchiveError::TooLarge { limit } if limit == 16 << 20),
         "{err:?}"
@@ -265,7 +294,11 @@ async fn a_zip_bomb_stops_at_the_unpack_cap() {
 
     // The same holds for a gzip bomb in a tar.
     let tgz = tar_gz(&[T::File("bin/simd", &zeros, 0o755)]);
-    let err = archive_err(c.stage("bomb.tar.gz", tgz, &o).await.unwrap_err());
+    let err = archive_err(
+        c.stage_from_source("bomb.tar.gz", tgz, &o)
+            .await
+            .unwrap_err(),
+    );
     assert!(matches!(err, ArchiveError::TooLarge { .. }), "{err:?}");
     c.assert_nothing_installed();
 }
@@ -280,7 +313,7 @@ async fn too_many_entries_are_refused() {
     let mut o = opts();
     o.max_archive_entries = 20;
     let err = archive_err(
-        c.stage("many.tar.gz", tar_gz(&entries), &o)
+        c.stage_from_source("many.tar.gz", tar_gz(&entries), &o)
             .await
             .unwrap_err(),
     );
@@ -289,4 +322,107 @@ async fn too_many_entries_are_refused() {
         "{err:?}"
     );
     c.assert_nothing_installed();
+}
+
+/// A tmpfs mounted for the test (we run as root); unmounted when dropped. Fails loudly when it
+/// cannot be mounted: the cross-filesystem cases must really be exercised.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, options: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).unwrap();
+        let out = std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                options,
+                "switchyard-test",
+                &at.to_string_lossy(),
+            ])
+            .output()
+            .expect("running mount(8)");
+        assert!(
+            out.status.success(),
+            "this test needs to mount a tmpfs (run it as root): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(at.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .args(["-l", &self.0.to_string_lossy()])
+            .status();
+    }
+}
+
+/// `upgrades/` on another filesystem (a mount, or a symlink to a bigger disk): every staging
+/// attempt used to fail with "Invalid cross-device link (os error 18)".
+#[tokio::test]
+async fn upgrades_on_another_filesystem_is_staged_there() {
+    let bin = script("v2.0.0");
+    // upgrades/ is itself a mount point.
+    let c = Case::new();
+    let upgrades = c.layout.upgrades_dir();
+    let _m = Tmpfs::mount(&upgrades, "size=16m");
+    let rec = c
+        .stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(&rec.binary_path).unwrap(), bin);
+    assert!(
+        !upgrades.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
+    assert!(staging_is_clean(&c.layout.home));
+
+    // upgrades/ is a symlink to a folder on another disk; an archive this time.
+    let c = Case::new();
+    let disk = c.dir.path().join("bigger-disk");
+    let _m = Tmpfs::mount(&disk, "size=16m");
+    std::fs::create_dir_all(c.layout.root()).unwrap();
+    std::os::unix::fs::symlink(&disk, c.layout.upgrades_dir()).unwrap();
+    let tgz = tar_gz(&[
+        T::File("bin/simd", &bin, 0o755),
+        T::File("lib/x.so", b"lib", 0o644),
+    ]);
+    let rec = c
+        .stage_from_source("simd.tar.gz", tgz, &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(disk.join("v2/bin/simd")).unwrap(), bin);
+    assert_eq!(std::fs::read(disk.join("v2/lib/x.so")).unwrap(), b"lib");
+    assert_eq!(rec.binary_path, c.layout.upgrade_binary(&c.name));
+
+    // upgrades/v2/ exists and is its own mount (e.g. the operator put upgrade-info.json there).
+    let c = Case::new();
+    let dst = c.layout.upgrade_dir(&c.name);
+    let _m = Tmpfs::mount(&dst, "size=16m");
+    std::fs::write(dst.join("upgrade-info.json"), b"{}").unwrap();
+    c.stage_from_source("simd", bin.clone(), &opts())
+        .await
+        .unwrap();
+    assert_eq!(std::fs::read(dst.join("bin/simd")).unwrap(), bin);
+    assert!(
+        !dst.join(".switchyard-staging").exists(),
+        "work area removed"
+    );
+}
+
+#[tokio::test]
+async fn a_read_only_upgrades_folder_is_an_error_naming_it() {
+    let c = Case::new();
+    let upgrades = c.layout.upgrades_dir();
+    let _m = Tmpfs::mount(&upgrades, "size=1m,ro");
+    let e = c
+        .stage_from_source("simd", script("v2.0.0"), &opts())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StageError::NotWritable { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.contains(&*upgrades.to_string_lossy()), "{msg}");
+    assert!(staging_is_clean(&c.layout.home));
 }

@@ -1,15 +1,15 @@
-//! stage() against a real HTTP server on 127.0.0.1: checksums, resume, size cap, URL rules.
+//! stage_from_source() against a real HTTP server on 127.0.0.1: checksums, resume, size cap, URL rules.
 
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
 
 use common::*;
-use switchyard_core::binaries::BinarySource;
+use switchyard_core::BinarySource;
 use switchyard_core::UpgradeName;
-use switchyard_store::fetch::FetchError;
-use switchyard_store::install::{stage, StageError, StageOutcome};
-use switchyard_store::staged::{self, PreflightStatus};
+use switchyard_store::FetchError;
+use switchyard_store::PreflightStatus;
+use switchyard_store::{stage_from_source, StageError, StageOutcome};
 
 fn src(url: String) -> BinarySource {
     BinarySource::from_url(&url).unwrap()
@@ -22,7 +22,9 @@ async fn good_sha256_binary_is_installed_preflighted_and_recorded() {
     server.route("/simd", Route::file(body.clone()));
     let source = src(server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body))));
 
-    let out = stage(&layout, &name, &source, &opts()).await.unwrap();
+    let out = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     let StageOutcome::Staged(rec) = out else {
         panic!("{out:?}")
     };
@@ -39,7 +41,10 @@ async fn good_sha256_binary_is_installed_preflighted_and_recorded() {
     assert_eq!(rec.preflight.status, PreflightStatus::Ok);
     assert_eq!(rec.preflight.output, "v2.0.0");
     assert!(rec.preflight.ran_at.is_some());
-    assert_eq!(staged::load(&layout, &name).unwrap(), Some(rec.clone()));
+    assert_eq!(
+        switchyard_store::load_staging_record(&layout, &name).unwrap(),
+        Some(rec.clone())
+    );
     assert!(staging_is_clean(dir.path()));
     // The checksum parameter is not sent to the server.
     let seen = server.seen();
@@ -47,7 +52,9 @@ async fn good_sha256_binary_is_installed_preflighted_and_recorded() {
     assert_eq!(seen[0].target, "/simd");
 
     // Second call: nothing downloaded, same record.
-    let again = stage(&layout, &name, &source, &opts()).await.unwrap();
+    let again = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     assert_eq!(again, StageOutcome::AlreadyStaged(rec));
     assert_eq!(server.seen().len(), 1);
 }
@@ -66,7 +73,7 @@ async fn sha512_and_md5_checksums_are_checked_too() {
     .enumerate()
     {
         let name = UpgradeName::parse(&format!("u{i}"), false).unwrap();
-        let r = stage(
+        let r = stage_from_source(
             &layout,
             &name,
             &src(server.url(&format!("/simd?checksum={sum}"))),
@@ -90,7 +97,7 @@ async fn bad_checksum_deletes_the_download_and_names_both_digests() {
     server.route("/simd", Route::file(body.clone()));
     let wrong = sha256_hex(b"something else");
     let url = server.url(&format!("/simd?checksum=sha256:{wrong}"));
-    let err = stage(&layout, &name, &src(url.clone()), &opts())
+    let err = stage_from_source(&layout, &name, &src(url.clone()), &opts())
         .await
         .unwrap_err();
     assert!(
@@ -103,14 +110,17 @@ async fn bad_checksum_deletes_the_download_and_names_both_digests() {
     assert!(msg.contains(&url), "{msg}");
     assert!(!layout.upgrade_dir(&name).exists());
     assert!(staging_is_clean(dir.path()));
-    assert_eq!(staged::load(&layout, &name).unwrap(), None);
+    assert_eq!(
+        switchyard_store::load_staging_record(&layout, &name).unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn missing_checksum_is_refused_before_any_request_when_required() {
     let (_dir, layout, name, server) = setup();
     server.route("/simd", Route::file(script("v2")));
-    let err = stage(&layout, &name, &src(server.url("/simd")), &opts())
+    let err = stage_from_source(&layout, &name, &src(server.url("/simd")), &opts())
         .await
         .unwrap_err();
     assert!(matches!(err, StageError::MissingChecksum { .. }), "{err:?}");
@@ -128,7 +138,7 @@ async fn missing_checksum_when_allowed_installs_but_never_runs_it() {
     server.route("/simd", Route::file(body.clone()));
     let mut o = opts();
     o.must_have_checksum = false;
-    let out = stage(&layout, &name, &src(server.url("/simd")), &o)
+    let out = stage_from_source(&layout, &name, &src(server.url("/simd")), &o)
         .await
         .unwrap();
     let rec = out.record().unwrap();
@@ -153,7 +163,7 @@ async fn dropped_connection_is_resumed_with_a_range_request() {
         },
     );
     let source = src(server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body))));
-    let rec = stage(&layout, &name, &source, &opts())
+    let rec = stage_from_source(&layout, &name, &source, &opts())
         .await
         .unwrap()
         .record()
@@ -192,7 +202,9 @@ async fn a_stalled_connection_times_out_and_resumes() {
     o.fetch.read_timeout = std::time::Duration::from_millis(300);
     let source = src(server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body))));
     let started = std::time::Instant::now();
-    stage(&layout, &name, &source, &o).await.unwrap();
+    stage_from_source(&layout, &name, &source, &o)
+        .await
+        .unwrap();
     assert!(
         started.elapsed() < std::time::Duration::from_millis(2_500),
         "{:?}",
@@ -220,7 +232,9 @@ async fn a_server_without_range_support_is_restarted_from_zero() {
         },
     );
     let source = src(server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body))));
-    stage(&layout, &name, &source, &opts()).await.unwrap();
+    stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(layout.upgrade_binary(&name)).unwrap(), body);
     assert_eq!(server.seen().len(), 2);
 }
@@ -239,7 +253,7 @@ async fn gives_up_after_the_retries_naming_the_url() {
         },
     );
     let url = server.url(&format!("/simd?checksum=sha256:{}", sha256_hex(&body)));
-    let err = stage(&layout, &name, &src(url.clone()), &opts())
+    let err = stage_from_source(&layout, &name, &src(url.clone()), &opts())
         .await
         .unwrap_err();
     let msg = err.to_string();
@@ -262,7 +276,7 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
         },
     );
     let sum = sha256_hex(&body);
-    stage(
+    stage_from_source(
         &layout,
         &name,
         &src(server.url(&format!("/flaky?checksum={sum}"))),
@@ -273,7 +287,7 @@ async fn server_errors_are_retried_and_client_errors_are_not() {
     assert_eq!(server.seen().len(), 3);
 
     let v3 = UpgradeName::parse("v3", false).unwrap();
-    let err = stage(
+    let err = stage_from_source(
         &layout,
         &v3,
         &src(server.url(&format!("/missing?checksum={sum}"))),
@@ -303,7 +317,7 @@ async fn oversize_downloads_are_refused_announced_or_not() {
     );
     let mut o = opts();
     o.fetch.max_bytes = 50_000;
-    let err = stage(
+    let err = stage_from_source(
         &layout,
         &name,
         &src(server.url(&format!("/announced?checksum={sum}"))),
@@ -322,7 +336,7 @@ async fn oversize_downloads_are_refused_announced_or_not() {
         "{err:?}"
     );
     assert!(err.to_string().contains("50000"), "{err}");
-    let err = stage(
+    let err = stage_from_source(
         &layout,
         &name,
         &src(server.url(&format!("/unannounced?checksum={sum}"))),
@@ -348,7 +362,7 @@ async fn oversize_downloads_are_refused_announced_or_not() {
 async fn plain_http_is_refused_off_loopback_and_on_redirects() {
     let (_dir, layout, name, server) = setup();
     let sum = sha256_hex(b"x");
-    let err = stage(
+    let err = stage_from_source(
         &layout,
         &name,
         &src(format!("http://example.org/simd?checksum={sum}")),
@@ -369,7 +383,7 @@ async fn plain_http_is_refused_off_loopback_and_on_redirects() {
             ..Route::default()
         },
     );
-    let err = stage(
+    let err = stage_from_source(
         &layout,
         &name,
         &src(server.url(&format!("/redirect?checksum={sum}"))),
@@ -398,6 +412,8 @@ async fn a_redirect_to_loopback_is_followed() {
         },
     );
     let source = src(server.url(&format!("/redirect?checksum={}", sha256_hex(&body))));
-    stage(&layout, &name, &source, &opts()).await.unwrap();
+    stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     assert_eq!(std::fs::read(layout.upgrade_binary(&name)).unwrap(), body);
 }

@@ -1,14 +1,16 @@
-//! stage() end to end around the preflight, the platform choice, an operator's binary, and
+//! stage_from_source() end to end around the preflight, the platform choice, an operator's binary, and
 //! recovery after a crash at any step.
 
 mod common;
 
 use common::*;
-use switchyard_core::binaries::{parse_info, BinarySource, PlanInfo};
 use switchyard_core::UpgradeName;
-use switchyard_store::install::{stage, stage_plan, staging_dir, StageError, StageOutcome};
-use switchyard_store::staged::{self, PreflightRecord, PreflightStatus};
+use switchyard_core::{parse_info, BinarySource, PlanInfo};
 use switchyard_store::Layout;
+use switchyard_store::{
+    stage_from_plan, stage_from_source, staging_work_dir, StageError, StageOutcome,
+};
+use switchyard_store::{PreflightRecord, PreflightStatus};
 
 fn serve(server: &Server, path: &str, body: &[u8]) -> BinarySource {
     server.route(path, Route::file(body.to_vec()));
@@ -16,7 +18,7 @@ fn serve(server: &Server, path: &str, body: &[u8]) -> BinarySource {
         .unwrap()
 }
 
-fn preflight_err(e: StageError) -> (Box<switchyard_store::staged::StagedRecord>, String) {
+fn preflight_err(e: StageError) -> (Box<switchyard_store::StagingRecord>, String) {
     match e {
         StageError::Preflight { record, message } => (record, message),
         other => panic!("expected a preflight failure, got {other:?}"),
@@ -63,16 +65,26 @@ fn elf_for_another_arch() -> Vec<u8> {
 async fn a_missing_interpreter_fails_the_preflight_but_the_binary_stays() {
     let (_dir, layout, name, server) = setup();
     let source = serve(&server, "/simd", b"#!/nonexistent/ld\n");
-    let (record, message) =
-        preflight_err(stage(&layout, &name, &source, &opts()).await.unwrap_err());
+    let (record, message) = preflight_err(
+        stage_from_source(&layout, &name, &source, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(message.contains("No such file or directory"), "{message}");
     assert!(message.contains("/nonexistent/ld"), "{message}");
     assert_eq!(record.preflight.status, PreflightStatus::Failed);
     assert!(layout.upgrade_binary(&name).is_file());
-    assert_eq!(staged::load(&layout, &name).unwrap(), Some(*record.clone()));
+    assert_eq!(
+        switchyard_store::load_staging_record(&layout, &name).unwrap(),
+        Some(*record.clone())
+    );
 
     // The next call re-runs the preflight without downloading again, and still says why.
-    let (_, again) = preflight_err(stage(&layout, &name, &source, &opts()).await.unwrap_err());
+    let (_, again) = preflight_err(
+        stage_from_source(&layout, &name, &source, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(again.contains("/nonexistent/ld"), "{again}");
     assert_eq!(server.seen().len(), 1);
 }
@@ -81,8 +93,11 @@ async fn a_missing_interpreter_fails_the_preflight_but_the_binary_stays() {
 async fn a_missing_shared_library_is_reported_in_the_loaders_words() {
     let (_dir, layout, name, server) = setup();
     let source = serve(&server, "/simd", &elf_with_missing_library());
-    let (record, message) =
-        preflight_err(stage(&layout, &name, &source, &opts()).await.unwrap_err());
+    let (record, message) = preflight_err(
+        stage_from_source(&layout, &name, &source, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(
         message.contains("error while loading shared libraries"),
         "{message}"
@@ -104,7 +119,11 @@ async fn a_missing_shared_library_is_reported_in_the_loaders_words() {
 async fn a_binary_for_another_cpu_is_reported_as_such() {
     let (_dir, layout, name, server) = setup();
     let source = serve(&server, "/simd", &elf_for_another_arch());
-    let (_, message) = preflight_err(stage(&layout, &name, &source, &opts()).await.unwrap_err());
+    let (_, message) = preflight_err(
+        stage_from_source(&layout, &name, &source, &opts())
+            .await
+            .unwrap_err(),
+    );
     assert!(message.contains("Exec format error"), "{message}");
     assert!(message.contains("this host is"), "{message}");
 }
@@ -125,7 +144,7 @@ async fn only_this_platforms_entry_is_fetched() {
     let PlanInfo::Binaries(b) = parse_info(&info) else {
         panic!()
     };
-    let rec = stage_plan(&layout, &name, &b, "linux/amd64", &opts())
+    let rec = stage_from_plan(&layout, &name, &b, "linux/amd64", &opts())
         .await
         .unwrap();
     assert_eq!(
@@ -154,7 +173,7 @@ async fn a_plan_for_other_platforms_only_fetches_nothing() {
     let PlanInfo::Binaries(b) = parse_info(&info) else {
         panic!()
     };
-    let err = stage_plan(&layout, &name, &b, "linux/amd64", &opts())
+    let err = stage_from_plan(&layout, &name, &b, "linux/amd64", &opts())
         .await
         .unwrap_err();
     assert!(
@@ -178,7 +197,7 @@ async fn a_plan_for_other_platforms_only_fetches_nothing() {
     let PlanInfo::Binaries(b) = parse_info(&info) else {
         panic!()
     };
-    let out = stage_plan(&layout, &name, &b, "linux/amd64", &opts())
+    let out = stage_from_plan(&layout, &name, &b, "linux/amd64", &opts())
         .await
         .unwrap();
     assert_eq!(out.record().unwrap().platform.as_deref(), Some("any"));
@@ -191,7 +210,9 @@ async fn an_operators_binary_is_never_overwritten() {
     std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
     std::fs::write(&bin, b"operator's build").unwrap();
     let source = serve(&server, "/simd", &script("v2"));
-    let out = stage(&layout, &name, &source, &opts()).await.unwrap();
+    let out = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     assert_eq!(
         out,
         StageOutcome::OperatorPlaced {
@@ -200,20 +221,27 @@ async fn an_operators_binary_is_never_overwritten() {
     );
     assert_eq!(std::fs::read(&bin).unwrap(), b"operator's build");
     assert!(server.seen().is_empty());
-    assert_eq!(staged::load(&layout, &name).unwrap(), None);
+    assert_eq!(
+        switchyard_store::load_staging_record(&layout, &name).unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
 async fn a_staged_binary_replaced_by_hand_becomes_the_operators() {
     let (_dir, layout, name, server) = setup();
     let source = serve(&server, "/simd", &script("v2"));
-    stage(&layout, &name, &source, &opts()).await.unwrap();
+    stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     std::fs::write(
         layout.upgrade_binary(&name),
         b"#!/bin/sh\necho hand-built\n",
     )
     .unwrap();
-    let out = stage(&layout, &name, &source, &opts()).await.unwrap();
+    let out = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     assert!(
         matches!(out, StageOutcome::OperatorPlaced { .. }),
         "{out:?}"
@@ -225,9 +253,13 @@ async fn a_staged_binary_replaced_by_hand_becomes_the_operators() {
 async fn a_different_source_for_a_staged_name_is_a_conflict_not_a_replacement() {
     let (_dir, layout, name, server) = setup();
     let first = serve(&server, "/first", &script("v2-first"));
-    stage(&layout, &name, &first, &opts()).await.unwrap();
+    stage_from_source(&layout, &name, &first, &opts())
+        .await
+        .unwrap();
     let second = serve(&server, "/second", &script("v2-second"));
-    let err = stage(&layout, &name, &second, &opts()).await.unwrap_err();
+    let err = stage_from_source(&layout, &name, &second, &opts())
+        .await
+        .unwrap_err();
     assert!(matches!(err, StageError::Conflict { .. }), "{err:?}");
     assert!(
         err.to_string().contains("/first") && err.to_string().contains("/second"),
@@ -243,7 +275,7 @@ async fn a_different_source_for_a_staged_name_is_a_conflict_not_a_replacement() 
 async fn leftovers_of_a_crashed_attempt_do_not_block_the_next_one() {
     let (dir, layout, name, server) = setup();
     // A crash mid-download: a staging folder with a partial file and an unheld lock.
-    let staging = staging_dir(&layout);
+    let staging = staging_work_dir(&layout);
     std::fs::create_dir_all(staging.join("v2.999999.1/tree/bin")).unwrap();
     std::fs::write(staging.join("v2.999999.1/download"), b"partial").unwrap();
     std::fs::write(staging.join("v2.999999.1.lock"), b"").unwrap();
@@ -258,7 +290,7 @@ async fn leftovers_of_a_crashed_attempt_do_not_block_the_next_one() {
     .unwrap();
     let body = script("v2");
     let source = serve(&server, "/simd", &body);
-    let mut stale = staged::StagedRecord {
+    let mut stale = switchyard_store::StagingRecord {
         name: "v2".into(),
         platform: None,
         url: "http://127.0.0.1:1/old".into(),
@@ -272,9 +304,11 @@ async fn leftovers_of_a_crashed_attempt_do_not_block_the_next_one() {
         staged_at: chrono::Utc::now(),
         preflight: PreflightRecord::pending(),
     };
-    staged::save(&layout, &name, &stale).unwrap();
+    switchyard_store::save_staging_record(&layout, &name, &stale).unwrap();
 
-    let out = stage(&layout, &name, &source, &opts()).await.unwrap();
+    let out = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     let StageOutcome::Staged(rec) = out else {
         panic!("{out:?}")
     };
@@ -293,7 +327,7 @@ async fn leftovers_of_a_crashed_attempt_do_not_block_the_next_one() {
 async fn a_crash_before_the_preflight_is_finished_on_the_next_call() {
     let (_dir, layout, name, server) = setup();
     let source = serve(&server, "/simd", &script("v2.0.1"));
-    let rec = stage(&layout, &name, &source, &opts())
+    let rec = stage_from_source(&layout, &name, &source, &opts())
         .await
         .unwrap()
         .record()
@@ -302,14 +336,19 @@ async fn a_crash_before_the_preflight_is_finished_on_the_next_call() {
     // As if the process died between the install and the preflight.
     let mut pending = rec.clone();
     pending.preflight = PreflightRecord::pending();
-    staged::save(&layout, &name, &pending).unwrap();
-    let out = stage(&layout, &name, &source, &opts()).await.unwrap();
+    switchyard_store::save_staging_record(&layout, &name, &pending).unwrap();
+    let out = stage_from_source(&layout, &name, &source, &opts())
+        .await
+        .unwrap();
     let StageOutcome::AlreadyStaged(again) = out else {
         panic!("{out:?}")
     };
     assert_eq!(again.preflight.status, PreflightStatus::Ok);
     assert_eq!(again.preflight.output, "v2.0.1");
-    assert_eq!(staged::load(&layout, &name).unwrap(), Some(again));
+    assert_eq!(
+        switchyard_store::load_staging_record(&layout, &name).unwrap(),
+        Some(again)
+    );
     assert_eq!(server.seen().len(), 1);
 }
 
@@ -319,8 +358,8 @@ async fn concurrent_stage_calls_for_one_name_download_once() {
     let source = serve(&server, "/simd", &script("v2"));
     let o = opts();
     let (a, b) = tokio::join!(
-        stage(&layout, &name, &source, &o),
-        stage(&layout, &name, &source, &o)
+        stage_from_source(&layout, &name, &source, &o),
+        stage_from_source(&layout, &name, &source, &o)
     );
     let outs = [a.unwrap(), b.unwrap()];
     assert_eq!(
@@ -352,7 +391,7 @@ async fn killed_mid_download_leaves_nothing_that_blocks_a_retry() {
         let name = UpgradeName::parse("v2", false).unwrap();
         let mut o = opts();
         o.fetch.read_timeout = std::time::Duration::from_secs(60);
-        let _ = stage(&layout, &name, &BinarySource::from_url(url).unwrap(), &o).await;
+        let _ = stage_from_source(&layout, &name, &BinarySource::from_url(url).unwrap(), &o).await;
         return;
     }
     let (dir, layout, name, server) = setup();
@@ -381,7 +420,7 @@ async fn killed_mid_download_leaves_nothing_that_blocks_a_retry() {
         .spawn()
         .unwrap();
     // Wait until the child is mid-download: its request was served and its attempt folder exists.
-    let staging = staging_dir(&layout);
+    let staging = staging_work_dir(&layout);
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     let partial = loop {
         let found = std::fs::read_dir(&staging).ok().and_then(|rd| {
@@ -407,7 +446,7 @@ async fn killed_mid_download_leaves_nothing_that_blocks_a_retry() {
     );
     assert!(!layout.upgrade_dir(&name).exists());
 
-    let out = stage(
+    let out = stage_from_source(
         &layout,
         &name,
         &BinarySource::from_url(&url).unwrap(),

@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 
+use crate::respawn::respawn_on_panic;
 use crate::rpc::RpcClient;
 use crate::wire::{envelope_result, BlockHeader, EnvelopeError};
 
@@ -94,7 +95,13 @@ impl BlockFeed {
     pub fn spawn(rpc: RpcClient, opts: BlockFeedOptions) -> Self {
         let (tx, _) = broadcast::channel(256);
         let (state_tx, state) = watch::channel(FeedState::default());
-        let task = tokio::spawn(run(rpc, opts, tx.clone(), state_tx));
+        let t = tx.clone();
+        let task = tokio::spawn(respawn_on_panic(
+            "block feed",
+            opts.backoff_initial,
+            move || run(rpc.clone(), opts, t.clone(), state_tx.clone()),
+            |_| {},
+        ));
         BlockFeed {
             blocks: tx,
             state,
@@ -186,7 +193,7 @@ async fn run(
             };
             tokio::time::sleep(wait).await;
         }
-        backoff = (backoff * 2).min(opts.backoff_max);
+        backoff = backoff.saturating_mul(2).min(opts.backoff_max);
     }
 }
 
@@ -232,34 +239,52 @@ async fn session(
             Message::Close(_) => return Ok(delivered),
             _ => continue,
         };
-        let v: serde_json::Value = match serde_json::from_str(&text) {
-            Ok(v) => v,
-            Err(e) => return Err(format!("a message that is not JSON ({e})")),
-        };
-        let result = match envelope_result(&v) {
-            Ok(r) => r,
-            Err(EnvelopeError::Remote(why)) => {
-                return Err(format!("the node refused the subscription: {why}"))
+        match read_message(&text)? {
+            // The subscription is up once the node acknowledges it with an empty result.
+            Announcement::Ack if !acked => {
+                acked = true;
+                state.send_modify(|s| {
+                    s.websocket_connected = true;
+                    s.websocket_sessions += 1;
+                });
             }
-            Err(EnvelopeError::Shape(why)) => return Err(why),
-        };
-        // The subscription is up once the node acknowledges it with an empty result.
-        if !acked && result.as_object().is_some_and(|o| o.is_empty()) {
-            acked = true;
-            state.send_modify(|s| {
-                s.websocket_connected = true;
-                s.websocket_sessions += 1;
-            });
-            continue;
-        }
-        match BlockHeader::from_event_result(result) {
-            Ok(Some(h)) => {
+            Announcement::Block(h) => {
                 em.emit(h, BlockSource::Websocket);
                 delivered = true;
             }
-            Ok(None) => {}
-            Err(e) => return Err(format!("a NewBlock event that cannot be read: {e}")),
+            Announcement::Ack | Announcement::Other => {}
         }
+    }
+}
+
+/// What one websocket message from the node says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Announcement {
+    /// An empty `result`: the subscription acknowledgement.
+    Ack,
+    Block(BlockHeader),
+    /// Another event.
+    Other,
+}
+
+/// Decodes one websocket message; an error ends the session (and names what was wrong).
+pub(crate) fn read_message(text: &str) -> Result<Announcement, String> {
+    let v: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| format!("a message that is not JSON ({e})"))?;
+    let result = match envelope_result(v) {
+        Ok(r) => r,
+        Err(EnvelopeError::Remote(why)) => {
+            return Err(format!("the node refused the subscription: {why}"))
+        }
+        Err(EnvelopeError::Shape(why)) => return Err(why),
+    };
+    if result.as_object().is_some_and(|o| o.is_empty()) {
+        return Ok(Announcement::Ack);
+    }
+    match BlockHeader::from_event_result(&result) {
+        Ok(Some(h)) => Ok(Announcement::Block(h)),
+        Ok(None) => Ok(Announcement::Other),
+        Err(e) => Err(format!("a NewBlock event that cannot be read: {e}")),
     }
 }
 

@@ -115,16 +115,17 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 }
 
 fn read_table(path: &Path) -> Result<Option<toml::Table>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(WatchError::NodeConfig {
-                path: path.to_path_buf(),
-                why: e.to_string(),
-            })
-        }
+    // The node's own files: a FIFO or device there is refused, at most 4 MiB are read.
+    let bad = |why: String| WatchError::NodeConfig {
+        path: path.to_path_buf(),
+        why,
     };
+    let bytes = match switchyard_store::read_untrusted_file(path, 4 * 1024 * 1024) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) => return Err(bad(e.to_string())),
+    };
+    let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
     text.parse::<toml::Table>()
         .map(Some)
         .map_err(|e| WatchError::NodeConfig {

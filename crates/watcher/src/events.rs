@@ -7,31 +7,31 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::proposals::PlanSpec;
-use crate::watcher::ChainView;
+use crate::proposals::RawPlan;
+use crate::view::ChainView;
 
 /// One change worth telling the operator (and the supervisor) about.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WatchEvent {
     /// A plan is scheduled where there was none.
-    PlanScheduled { plan: PlanSpec },
+    PlanScheduled { plan: RawPlan },
     /// The scheduled plan was replaced by another.
-    PlanChanged { old: PlanSpec, new: PlanSpec },
+    PlanChanged { old: RawPlan, new: RawPlan },
     /// The plan disappeared before its height: cancelled.
-    PlanCancelled { plan: PlanSpec, at_height: i64 },
+    PlanCancelled { plan: RawPlan, at_height: i64 },
     /// The plan disappeared at or after its height: applied.
-    PlanApplied { plan: PlanSpec },
+    PlanApplied { plan: RawPlan },
     /// The plan's height is `blocks` away (announced once per threshold).
     PlanApproaching {
-        plan: PlanSpec,
+        plan: RawPlan,
         blocks: i64,
         eta: Option<Duration>,
     },
     /// A proposal carrying an upgrade entered its voting period.
     ProposalVoting {
         id: u64,
-        plan: Option<PlanSpec>,
+        plan: Option<RawPlan>,
         cancels: bool,
     },
 }
@@ -75,7 +75,7 @@ pub fn diff(
         }
     }
     if let (Some(p), Some(h)) = (new_plan, new.latest_height) {
-        let left = p.height - h;
+        let left = p.height.saturating_sub(h);
         // Crossing several thresholds at once (first seen close) is one announcement.
         let crossed = thresholds
             .iter()
@@ -90,7 +90,9 @@ pub fn diff(
             out.push(WatchEvent::PlanApproaching {
                 plan: p.clone(),
                 blocks: left,
-                eta: new.average_block_time.map(|b| b * left as u32),
+                eta: new
+                    .average_block_time
+                    .map(|b| crate::block_times::eta(h, p.height, b)),
             });
         }
     }
@@ -177,15 +179,15 @@ fn short(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::info::PlanBinariesView;
-    use crate::view::PlanView;
+    use crate::plan_binaries::PlanBinariesView;
+    use crate::view::PlanWithBinaries;
 
     fn view(plan: Option<(&str, i64)>, h: i64) -> ChainView {
         ChainView {
             latest_height: Some(h),
             plan_known: true,
-            plan: plan.map(|(n, ph)| PlanView {
-                spec: PlanSpec {
+            plan: plan.map(|(n, ph)| PlanWithBinaries {
+                spec: RawPlan {
                     name: n.into(),
                     height: ph,
                     info: String::new(),

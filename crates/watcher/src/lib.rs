@@ -4,7 +4,7 @@
 //!
 //! # For the supervisor
 //!
-//! - [`endpoints::resolve`] finds the RPC/gRPC addresses from `$DAEMON_HOME/config/{config,app}.toml`,
+//! - [`resolve_endpoints`] finds the RPC/gRPC addresses from `$DAEMON_HOME/config/{config,app}.toml`,
 //!   `DAEMON_GRPC_ADDRESS`, `SWITCHYARD_RPC_ADDRESS` and the `--rpc`/`--grpc` flags (flags win).
 //! - [`ChainWatcher::spawn`] runs a background task and hands back a
 //!   `tokio::sync::watch::Receiver<ChainView>` ([`ChainWatcher::view`]) holding the latest height,
@@ -16,52 +16,60 @@
 //!   (websocket `NewBlock`, with `/status` polling while the socket is down), and
 //!   [`ChainWatcher::events`] a `broadcast::Receiver<WatchEvent>` of plan scheduled / changed /
 //!   cancelled / applied / approaching and proposals entering voting.
-//!   [`ChainView::chain_plan`] gives the plan as `switchyard_core::schedule::ChainPlan`.
-//! - [`upgrade_file::UpgradeFileWatcher::spawn`] watches `data/upgrade-info.json` and delivers
-//!   `Result<UpgradeInfo, UpgradeFileError>` values through a `tokio::sync::mpsc::Receiver`.
+//!   [`ChainView::scheduled_plan`] gives the plan as the core's `ScheduledPlan`.
+//! - [`HaltFileWatcher::spawn`] watches the node's halt file, `data/upgrade-info.json`, and
+//!   delivers `Result<UpgradeInfo, HaltFileError>` values through a `tokio::sync::mpsc::Receiver`;
+//!   [`read_halt_file_now`] reads it once.
 //!
 //! # One-shot (the `plan` command)
 //!
-//! [`query::ChainClient::connect`] then [`snapshot::snapshot`] reads everything once into a
-//! [`snapshot::ChainSnapshot`].
+//! [`ChainClient::connect`] then [`snapshot()`] reads everything once into a [`ChainSnapshot`].
 //!
-//! # Modules
-//! - [`endpoints`]: where to ask. [`rpc`]: CometBFT JSON-RPC client. [`grpc`]: gRPC client;
-//!   [`grpc_node`]: height and time over gRPC when no RPC address is known.
-//! - [`wire`]: decoding CometBFT JSON. [`query`]: module queries over gRPC or `abci_query`.
-//! - [`proposals`]: upgrade messages inside gov proposals. [`info`]: a plan's info → binaries.
-//! - [`view`]: plan/proposals merged into upcoming upgrades. [`mod@snapshot`]: one look at the chain.
-//! - [`blocks`]: the NewBlock feed. [`block_times`]: average block time.
-//! - [`watcher`]: the long-running [`ChainWatcher`]; [`events`]: what changed, for logs.
-//! - [`upgrade_file`]: the node's upgrade-info.json.
-//! - [`error`]: the crate's error type, [`WatchError`].
+//! # Inside (private modules; the surface is what this file re-exports)
+//! - `endpoints`: where to ask. `rpc`: CometBFT JSON-RPC client. `grpc`: gRPC client;
+//!   `grpc_node`: height and time over gRPC when no RPC address is known.
+//! - `wire`: decoding CometBFT JSON. `query`: module queries over gRPC or `abci_query`.
+//! - `proposals`: upgrade messages inside gov proposals. `plan_binaries`: a plan's info (inline,
+//!   or fetched from its URL) resolved into binaries.
+//! - `view`: the [`ChainView`], and plan/proposals merged into upcoming upgrades.
+//!   `snapshot`: one look at the chain.
+//! - `blocks`: the NewBlock feed. `block_times`: average block time.
+//! - `watcher`: the long-running [`ChainWatcher`]; `events`: what changed, for logs.
+//!   `respawn`: a background loop that panics is logged and started again.
+//! - `halt_file`: the node's `data/upgrade-info.json`.
+//! - `error`: the crate's error type, [`WatchError`].
+//! - [`fuzzing`] (public on purpose): the decoders above on raw bytes, for the fuzz targets.
 
-pub mod block_times;
-pub mod blocks;
-pub mod endpoints;
-pub mod error;
-pub mod events;
-pub mod grpc;
-pub mod grpc_node;
-pub mod info;
-pub mod proposals;
-pub mod query;
-pub mod rpc;
-pub mod snapshot;
-pub mod upgrade_file;
-pub mod view;
-pub mod watcher;
-pub mod wire;
+mod block_times;
+mod blocks;
+mod endpoints;
+mod error;
+mod events;
+pub mod fuzzing;
+mod grpc;
+mod grpc_node;
+mod halt_file;
+mod identity;
+mod plan_binaries;
+mod proposals;
+mod query;
+mod respawn;
+mod rpc;
+mod snapshot;
+mod view;
+mod watcher;
+mod wire;
 
 pub use blocks::{BlockFeed, BlockFeedOptions, BlockSource, NewBlock};
-pub use endpoints::{resolve, EndpointInputs, Endpoints};
+pub use endpoints::{resolve as resolve_endpoints, EndpointInputs, Endpoints};
 pub use error::WatchError;
 pub use events::WatchEvent;
-pub use info::PlanBinariesView;
-pub use proposals::{PlanSpec, ProposalStatus, UpgradeProposal};
+pub use halt_file::{read_now as read_halt_file_now, HaltFileError, HaltFileWatcher};
+pub use identity::{IdentityError, NodeIdentity};
+pub use plan_binaries::{resolve_info, InfoFetchLimits, PlanBinariesView};
+pub use proposals::{ProposalStatus, RawPlan, UpgradeProposal};
 pub use query::{ChainClient, GovVersion, Transport};
-pub use rpc::Limits;
+pub use rpc::{Limits, RpcClient};
 pub use snapshot::{snapshot, ChainSnapshot, SnapshotOptions};
-pub use upgrade_file::{UpgradeFileError, UpgradeFileWatcher};
-pub use view::{PlanView, ProposalView, Upcoming, UpgradeSource};
-pub use watcher::{ChainView, ChainWatcher, WatcherOptions};
+pub use view::{ChainView, HeightsRead, PlanWithBinaries, ProposalWithBinaries, SeenIn, Upcoming};
+pub use watcher::{ChainWatcher, WatcherOptions};

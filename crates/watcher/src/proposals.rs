@@ -22,29 +22,29 @@ pub const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str =
 
 /// An upgrade plan as the chain states it (name not yet validated: it is untrusted input).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PlanSpec {
+pub struct RawPlan {
     pub name: String,
     pub height: i64,
     pub info: String,
 }
 
-impl PlanSpec {
+impl RawPlan {
     /// The plan as the decision core knows it, once its name is validated (the name comes from
     /// governance: untrusted).
-    pub fn chain_plan(
+    pub fn scheduled_plan(
         &self,
         disable_recase: bool,
-    ) -> Result<switchyard_core::schedule::ChainPlan, switchyard_core::NameError> {
-        Ok(switchyard_core::schedule::ChainPlan {
+    ) -> Result<switchyard_core::ScheduledPlan, switchyard_core::NameError> {
+        Ok(switchyard_core::ScheduledPlan {
             name: switchyard_core::UpgradeName::parse(&self.name, disable_recase)?,
             height: self.height,
         })
     }
 }
 
-impl From<upgrade::Plan> for PlanSpec {
+impl From<upgrade::Plan> for RawPlan {
     fn from(p: upgrade::Plan) -> Self {
-        PlanSpec {
+        RawPlan {
             name: p.name,
             height: p.height,
             info: p.info,
@@ -55,7 +55,7 @@ impl From<upgrade::Plan> for PlanSpec {
 /// What one proposal message does to the upgrade schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpgradeAction {
-    Schedule(PlanSpec),
+    Schedule(RawPlan),
     Cancel,
     /// A message of an upgrade type whose bytes could not be decoded.
     Undecodable {
@@ -95,6 +95,14 @@ pub fn actions_of(msg: &Any) -> Vec<UpgradeAction> {
 
 fn plan_action(plan: Option<upgrade::Plan>, url: &str) -> Vec<UpgradeAction> {
     match plan {
+        // The SDK refuses such plans itself; a node that reports one sends garbage.
+        Some(p) if p.height <= 0 => vec![UpgradeAction::Undecodable {
+            type_url: url.to_string(),
+            why: format!(
+                "its plan height is {}; a plan height must be positive",
+                p.height
+            ),
+        }],
         Some(p) => vec![UpgradeAction::Schedule(p.into())],
         None => vec![UpgradeAction::Undecodable {
             type_url: url.to_string(),
@@ -149,20 +157,6 @@ impl ProposalStatus {
             Self::Failed => "PROPOSAL_STATUS_FAILED",
         }
     }
-
-    /// Parses the chain's name (`PROPOSAL_STATUS_PASSED`).
-    pub fn from_chain_name(s: &str) -> Option<Self> {
-        [
-            Self::Unspecified,
-            Self::DepositPeriod,
-            Self::VotingPeriod,
-            Self::Passed,
-            Self::Rejected,
-            Self::Failed,
-        ]
-        .into_iter()
-        .find(|st| st.chain_name() == s)
-    }
 }
 
 /// A proposal that touches the upgrade schedule.
@@ -171,7 +165,7 @@ pub struct UpgradeProposal {
     pub id: u64,
     pub status: ProposalStatus,
     /// The plan it schedules (the last one if it holds several).
-    pub plan: Option<PlanSpec>,
+    pub plan: Option<RawPlan>,
     /// Whether it cancels the current plan.
     pub cancels: bool,
     /// End of the voting period (RFC 3339), when known.
@@ -288,6 +282,19 @@ mod tests {
         );
         assert_eq!(actions_of(&cancel), vec![UpgradeAction::Cancel]);
         assert!(actions_of(&unrelated).is_empty());
+        for h in [0, -1, i64::MIN] {
+            let bad_height = any(
+                MSG_SOFTWARE_UPGRADE,
+                &upgrade::MsgSoftwareUpgrade {
+                    authority: "a".into(),
+                    plan: Some(plan("v9", h)),
+                },
+            );
+            assert!(
+                matches!(&actions_of(&bad_height)[..], [UpgradeAction::Undecodable { why, .. }] if why.contains("positive")),
+                "{h}"
+            );
+        }
         let junk = Any {
             type_url: MSG_SOFTWARE_UPGRADE.into(),
             value: vec![0xff, 0xff, 0xff],
@@ -362,7 +369,7 @@ mod tests {
         let acts: Vec<_> = msgs.iter().flat_map(actions_of).collect();
         assert_eq!(
             acts,
-            vec![UpgradeAction::Schedule(PlanSpec {
+            vec![UpgradeAction::Schedule(RawPlan {
                 name: "name".into(),
                 height: 1000,
                 info: "info".into()

@@ -14,7 +14,7 @@ use prost::Message;
 use crate::endpoints::Endpoints;
 use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
-use crate::proposals::{self, PlanSpec, ProposalStatus, UpgradeProposal};
+use crate::proposals::{self, ProposalStatus, RawPlan, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
 use crate::wire::{AbciInfo, BlockHeader, Status};
 
@@ -26,6 +26,9 @@ pub const GOV_V1BETA1_PROPOSALS: &str = "/cosmos.gov.v1beta1.Query/Proposals";
 /// Proposals are read 100 at a time, and at most this many pages per status.
 const PAGE_LIMIT: u64 = 100;
 const MAX_PAGES: usize = 50;
+/// More upgrade proposals than this in voting or passed is not a real chain: refused, so a
+/// hostile node cannot make the watcher hold thousands of plans (each page is capped already).
+pub const MAX_UPGRADE_PROPOSALS: usize = 1000;
 
 /// Which transport answered the module queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -83,6 +86,15 @@ impl ChainClient {
         })
     }
 
+    /// The address queries go to first (for error messages).
+    fn addr(&self) -> String {
+        match (&self.grpc, &self.rpc) {
+            (Some(g), _) => g.addr().to_string(),
+            (None, Some(r)) => r.base().to_string(),
+            (None, None) => String::new(),
+        }
+    }
+
     /// The RPC client, if an RPC address was given.
     pub fn rpc(&self) -> Option<&RpcClient> {
         self.rpc.as_ref()
@@ -98,18 +110,28 @@ impl ChainClient {
     }
 
     /// `/status`, or its gRPC equivalent when only gRPC is known.
+    ///
+    /// When the RPC does not answer and gRPC is known, the answer comes from gRPC: the height
+    /// that times a swap must be read over every route the node offers.
     pub async fn status(&self) -> Result<Status> {
         match (&self.rpc, &self.grpc) {
-            (Some(r), _) => r.status().await,
+            (Some(r), g) => match (r.status().await, g) {
+                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::status(g).await,
+                (res, _) => res,
+            },
             (None, Some(g)) => crate::grpc_node::status(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }
     }
 
     /// `/abci_info`, or its gRPC equivalent when only gRPC is known.
+    /// Falls back to gRPC like [`ChainClient::status`].
     pub async fn abci_info(&self) -> Result<AbciInfo> {
         match (&self.rpc, &self.grpc) {
-            (Some(r), _) => r.abci_info().await,
+            (Some(r), g) => match (r.abci_info().await, g) {
+                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::abci_info(g).await,
+                (res, _) => res,
+            },
             (None, Some(g)) => crate::grpc_node::abci_info(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }
@@ -149,11 +171,22 @@ impl ChainClient {
     }
 
     /// `cosmos.upgrade.v1beta1.Query/CurrentPlan`: the scheduled plan, if any.
-    pub async fn current_plan(&self) -> Result<Option<PlanSpec>> {
+    pub async fn current_plan(&self) -> Result<Option<RawPlan>> {
         let r: upgrade::QueryCurrentPlanResponse = self
             .query(CURRENT_PLAN, upgrade::QueryCurrentPlanRequest {})
             .await?;
-        Ok(r.plan.map(PlanSpec::from))
+        match r.plan {
+            // The SDK never schedules such a plan; a node that reports one sends garbage.
+            Some(p) if p.height <= 0 => Err(WatchError::Garbage {
+                what: CURRENT_PLAN.to_string(),
+                addr: self.addr(),
+                why: format!(
+                    "the plan {:?} has height {}; a plan height must be positive",
+                    p.name, p.height
+                ),
+            }),
+            p => Ok(p.map(RawPlan::from)),
+        }
     }
 
     /// `cosmos.upgrade.v1beta1.Query/AppliedPlan`: the height `name` was applied at (0 = never).
@@ -190,15 +223,18 @@ impl ChainClient {
             for _ in 0..MAX_PAGES {
                 let req = gov_v1::QueryProposalsRequest {
                     proposal_status: status.as_i32(),
-                    pagination: Some(page(key)),
+                    pagination: Some(page(key.clone())),
                     ..Default::default()
                 };
                 let r: gov_v1::QueryProposalsResponse = self.query(GOV_V1_PROPOSALS, req).await?;
                 out.extend(r.proposals.iter().filter_map(proposals::from_v1));
-                key = r.pagination.map(|p| p.next_key).unwrap_or_default();
-                if key.is_empty() {
+                self.check_count(out.len())?;
+                let next = r.pagination.map(|p| p.next_key).unwrap_or_default();
+                // An empty key ends the list; the same key again would loop.
+                if next.is_empty() || next == key {
                     break;
                 }
+                key = next;
             }
         }
         Ok(out)
@@ -211,19 +247,37 @@ impl ChainClient {
             for _ in 0..MAX_PAGES {
                 let req = gov_v1beta1::QueryProposalsRequest {
                     proposal_status: status.as_i32(),
-                    pagination: Some(page(key)),
+                    pagination: Some(page(key.clone())),
                     ..Default::default()
                 };
                 let r: gov_v1beta1::QueryProposalsResponse =
                     self.query(GOV_V1BETA1_PROPOSALS, req).await?;
                 out.extend(r.proposals.iter().filter_map(proposals::from_v1beta1));
-                key = r.pagination.map(|p| p.next_key).unwrap_or_default();
-                if key.is_empty() {
+                self.check_count(out.len())?;
+                let next = r.pagination.map(|p| p.next_key).unwrap_or_default();
+                // An empty key ends the list; the same key again would loop.
+                if next.is_empty() || next == key {
                     break;
                 }
+                key = next;
             }
         }
         Ok(out)
+    }
+}
+
+impl ChainClient {
+    fn check_count(&self, n: usize) -> Result<()> {
+        if n > MAX_UPGRADE_PROPOSALS {
+            return Err(WatchError::Garbage {
+                what: "governance proposals".into(),
+                addr: self.addr(),
+                why: format!(
+                    "more than {MAX_UPGRADE_PROPOSALS} upgrade proposals in voting or passed"
+                ),
+            });
+        }
+        Ok(())
     }
 }
 
@@ -244,21 +298,19 @@ mod tests {
     #[test]
     fn real_current_plan_answer_decodes() {
         let p = format!(
-            "{}/../../tests/fixtures/real/cosmos-node-exporter/upgrade-plan.json",
+            "{}/tests/fixtures/cometbft/cosmos-node-exporter__upgrade-plan.json",
             env!("CARGO_MANIFEST_DIR")
         );
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap();
         let a =
-            crate::wire::AbciQueryAnswer::from_result(crate::wire::envelope_result(&v).unwrap())
+            crate::wire::AbciQueryAnswer::from_result(&crate::wire::envelope_result(v).unwrap())
                 .unwrap();
         let r = upgrade::QueryCurrentPlanResponse::decode(a.value.as_slice()).unwrap();
-        let plan = PlanSpec::from(r.plan.unwrap());
+        let plan = RawPlan::from(r.plan.unwrap());
         assert_eq!(plan.name, "v1.5.0");
         assert_eq!(plan.height, 8375044);
-        let switchyard_core::binaries::PlanInfo::Binaries(b) =
-            switchyard_core::binaries::parse_info(&plan.info)
-        else {
+        let switchyard_core::PlanInfo::Binaries(b) = switchyard_core::parse_info(&plan.info) else {
             panic!("expected binaries in {:?}", plan.info)
         };
         assert!(b

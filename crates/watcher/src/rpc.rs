@@ -108,8 +108,8 @@ impl RpcClient {
                 format!("HTTP {status}, body not JSON-RPC")
             },
         })?;
-        match envelope_result(&v) {
-            Ok(r) => Ok(r.clone()),
+        match envelope_result(v) {
+            Ok(r) => Ok(r),
             Err(EnvelopeError::Remote(why)) => Err(WatchError::Remote {
                 what,
                 addr: self.base.clone(),

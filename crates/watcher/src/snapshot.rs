@@ -11,9 +11,9 @@ use chrono::{DateTime, Utc};
 
 use crate::block_times::average_between;
 use crate::error::Result;
-use crate::info::{resolve_info, InfoFetchLimits};
+use crate::plan_binaries::{resolve_info, InfoFetchLimits};
 use crate::query::{ChainClient, GovVersion, Transport};
-use crate::view::{upcoming, PlanView, ProposalView, Upcoming};
+use crate::view::{upcoming, PlanWithBinaries, ProposalWithBinaries, Upcoming};
 use crate::wire::AbciInfo;
 
 /// Tuning of a snapshot.
@@ -47,8 +47,8 @@ pub struct ChainSnapshot {
     pub average_block_time: Option<Duration>,
     pub transport: Transport,
     pub gov: Option<GovVersion>,
-    pub plan: Option<PlanView>,
-    pub proposals: Vec<ProposalView>,
+    pub plan: Option<PlanWithBinaries>,
+    pub proposals: Vec<ProposalWithBinaries>,
     pub upcoming: Vec<Upcoming>,
     /// What could not be read, in words (non-fatal).
     pub problems: Vec<String>,
@@ -70,7 +70,7 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
     };
     let average_block_time = average_block_time(client, &status, opts.block_window).await;
     let plan = match client.current_plan().await? {
-        Some(spec) => Some(PlanView {
+        Some(spec) => Some(PlanWithBinaries {
             binaries: resolve_info(&spec.info, opts.info).await,
             spec,
         }),
@@ -86,7 +86,7 @@ pub async fn snapshot(client: &ChainClient, opts: SnapshotOptions) -> Result<Cha
                         Some(spec) => Some(resolve_info(&spec.info, opts.info).await),
                         None => None,
                     };
-                    views.push(ProposalView {
+                    views.push(ProposalWithBinaries {
                         proposal: p,
                         binaries,
                     });

@@ -8,21 +8,76 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use crate::block_times::eta;
-use crate::info::PlanBinariesView;
-use crate::proposals::{PlanSpec, ProposalStatus, UpgradeProposal};
+use crate::plan_binaries::PlanBinariesView;
+use crate::proposals::{ProposalStatus, RawPlan, UpgradeProposal};
+use crate::query::Transport;
+
+/// Everything the watcher currently knows. `None` means "not known yet".
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ChainView {
+    pub chain_id: Option<String>,
+    /// Latest block height CometBFT reports (`/status` or NewBlock).
+    pub latest_height: Option<i64>,
+    pub latest_block_time: Option<DateTime<Utc>>,
+    /// The app's last committed height (`/abci_info`); H-1 while halted at a plan at H.
+    pub last_committed_height: Option<i64>,
+    /// The app's version string from `/abci_info`.
+    pub app_version: Option<String>,
+    /// The last time the block store's and the app's heights were read together.
+    pub heights_read: Option<HeightsRead>,
+    pub catching_up: bool,
+    /// Average block time over the recent window.
+    pub average_block_time: Option<Duration>,
+    pub transport: Option<Transport>,
+    /// Whether `plan` reflects a successful `CurrentPlan` query (false until the first one).
+    pub plan_known: bool,
+    pub plan: Option<PlanWithBinaries>,
+    pub proposals: Vec<ProposalWithBinaries>,
+    pub upcoming: Vec<Upcoming>,
+    /// The last failure, cleared by the next success.
+    pub last_error: Option<String>,
+    /// When the view last changed from a successful query.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The block store's height (`/status`) and the app's committed height (`/abci_info`) read in
+/// one refresh. They differ by one while a block executes, and for good when the node stopped
+/// before executing a block it already stored (a halt).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct HeightsRead {
+    pub latest: i64,
+    pub committed: i64,
+    /// Counts reads, so two reads of the same heights are still two observations.
+    pub seq: u64,
+}
+
+impl ChainView {
+    /// The scheduled plan as the decision core takes it (`None`: no plan, or not known yet;
+    /// `Some(Err)`: the chain's plan name is not usable as a folder name).
+    pub fn scheduled_plan(
+        &self,
+        disable_recase: bool,
+    ) -> Option<Result<switchyard_core::ScheduledPlan, switchyard_core::NameError>> {
+        self.plan
+            .as_ref()
+            .map(|p| p.spec.scheduled_plan(disable_recase))
+    }
+}
 
 /// A plan with its `info` resolved into binaries.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct PlanView {
+pub struct PlanWithBinaries {
     #[serde(flatten)]
-    pub spec: PlanSpec,
+    pub spec: RawPlan,
     pub binaries: PlanBinariesView,
 }
 
 /// An upgrade proposal with its plan's binaries resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct ProposalView {
+pub struct ProposalWithBinaries {
     #[serde(flatten)]
     pub proposal: UpgradeProposal,
     /// The binaries of `proposal.plan` (None when it has no plan).
@@ -32,7 +87,7 @@ pub struct ProposalView {
 /// Where an upcoming upgrade is known from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UpgradeSource {
+pub enum SeenIn {
     /// The chain's scheduled plan (`CurrentPlan`).
     Plan,
     /// A proposal still in its voting period.
@@ -45,7 +100,7 @@ pub struct Upcoming {
     pub name: String,
     pub height: i64,
     pub info: String,
-    pub source: UpgradeSource,
+    pub source: SeenIn,
     pub proposal_id: Option<u64>,
     pub proposal_status: Option<ProposalStatus>,
     pub binaries: PlanBinariesView,
@@ -55,8 +110,8 @@ pub struct Upcoming {
 
 /// Merges the plan and proposals into upcoming upgrades, plan first, then proposals by height.
 pub fn upcoming(
-    plan: Option<&PlanView>,
-    proposals: &[ProposalView],
+    plan: Option<&PlanWithBinaries>,
+    proposals: &[ProposalWithBinaries],
     height: i64,
     per_block: Option<Duration>,
 ) -> Vec<Upcoming> {
@@ -73,14 +128,14 @@ pub fn upcoming(
             name: p.spec.name.clone(),
             height: p.spec.height,
             info: p.spec.info.clone(),
-            source: UpgradeSource::Plan,
+            source: SeenIn::Plan,
             proposal_id: passed.map(|v| v.proposal.id),
             proposal_status: passed.map(|v| v.proposal.status),
             binaries: p.binaries.clone(),
             eta: per_block.map(|b| eta(height, p.spec.height, b)),
         });
     }
-    let mut voting: Vec<&ProposalView> = proposals
+    let mut voting: Vec<&ProposalWithBinaries> = proposals
         .iter()
         .filter(|v| v.proposal.status == ProposalStatus::VotingPeriod && v.proposal.plan.is_some())
         .collect();
@@ -93,7 +148,7 @@ pub fn upcoming(
             name: spec.name.clone(),
             height: spec.height,
             info: spec.info.clone(),
-            source: UpgradeSource::Proposal,
+            source: SeenIn::Proposal,
             proposal_id: Some(v.proposal.id),
             proposal_status: Some(v.proposal.status),
             binaries: v.binaries.clone().unwrap_or(PlanBinariesView::None),
@@ -107,16 +162,16 @@ pub fn upcoming(
 mod tests {
     use super::*;
 
-    fn spec(name: &str, h: i64) -> PlanSpec {
-        PlanSpec {
+    fn spec(name: &str, h: i64) -> RawPlan {
+        RawPlan {
             name: name.into(),
             height: h,
             info: String::new(),
         }
     }
 
-    fn prop(id: u64, status: ProposalStatus, plan: Option<PlanSpec>) -> ProposalView {
-        ProposalView {
+    fn prop(id: u64, status: ProposalStatus, plan: Option<RawPlan>) -> ProposalWithBinaries {
+        ProposalWithBinaries {
             proposal: UpgradeProposal {
                 id,
                 status,
@@ -131,7 +186,7 @@ mod tests {
 
     #[test]
     fn plan_is_matched_to_its_passed_proposal_and_voting_ones_follow() {
-        let plan = PlanView {
+        let plan = PlanWithBinaries {
             spec: spec("v2", 100),
             binaries: PlanBinariesView::None,
         };
@@ -150,9 +205,9 @@ mod tests {
         assert_eq!(
             got,
             vec![
-                ("v2", UpgradeSource::Plan, Some(5)),
-                ("v3", UpgradeSource::Proposal, Some(8)),
-                ("v4", UpgradeSource::Proposal, Some(9)),
+                ("v2", SeenIn::Plan, Some(5)),
+                ("v3", SeenIn::Proposal, Some(8)),
+                ("v4", SeenIn::Proposal, Some(9)),
             ]
         );
         assert_eq!(u[0].eta, Some(Duration::from_secs(120)));

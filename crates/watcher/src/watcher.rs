@@ -6,11 +6,13 @@
 //! [`WatcherOptions::proposals_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
-//! exponential backoff; the node is never touched.
+//! exponential backoff; the node is never touched. A panic inside the loop is logged, shown in
+//! [`ChainView::last_error`], and the loop is started again (`respawn`).
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use switchyard_core::Backoff;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -20,50 +22,12 @@ use crate::blocks::{BlockFeed, BlockFeedOptions, NewBlock};
 use crate::endpoints::Endpoints;
 use crate::error::WatchError;
 use crate::events::{diff, log, EventMemory, WatchEvent};
-use crate::info::resolve_info;
-use crate::query::{ChainClient, Transport};
+use crate::plan_binaries::resolve_info;
+use crate::query::ChainClient;
+use crate::respawn::respawn_on_panic;
 use crate::rpc::Limits;
 use crate::snapshot::{snapshot, SnapshotOptions};
-use crate::view::{upcoming, PlanView, ProposalView, Upcoming};
-
-/// Everything the watcher currently knows. `None` means "not known yet".
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ChainView {
-    pub chain_id: Option<String>,
-    /// Latest block height CometBFT reports (`/status` or NewBlock).
-    pub latest_height: Option<i64>,
-    pub latest_block_time: Option<DateTime<Utc>>,
-    /// The app's last committed height (`/abci_info`); H-1 while halted at a plan at H.
-    pub last_committed_height: Option<i64>,
-    /// The app's version string from `/abci_info`.
-    pub app_version: Option<String>,
-    pub catching_up: bool,
-    /// Average block time over the recent window.
-    pub average_block_time: Option<Duration>,
-    pub transport: Option<Transport>,
-    /// Whether `plan` reflects a successful `CurrentPlan` query (false until the first one).
-    pub plan_known: bool,
-    pub plan: Option<PlanView>,
-    pub proposals: Vec<ProposalView>,
-    pub upcoming: Vec<Upcoming>,
-    /// The last failure, cleared by the next success.
-    pub last_error: Option<String>,
-    /// When the view last changed from a successful query.
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-impl ChainView {
-    /// The scheduled plan as the decision core takes it (`None`: no plan, or not known yet;
-    /// `Some(Err)`: the chain's plan name is not usable as a folder name).
-    pub fn chain_plan(
-        &self,
-        disable_recase: bool,
-    ) -> Option<Result<switchyard_core::schedule::ChainPlan, switchyard_core::NameError>> {
-        self.plan
-            .as_ref()
-            .map(|p| p.spec.chain_plan(disable_recase))
-    }
-}
+use crate::view::{upcoming, ChainView, HeightsRead, PlanWithBinaries};
 
 /// Tuning of the watcher.
 #[derive(Debug, Clone)]
@@ -123,12 +87,25 @@ impl ChainWatcher {
         let (view_tx, view) = watch::channel(ChainView::default());
         let blocks = broadcast::channel(256).0;
         let events = broadcast::channel(64).0;
-        let task = tokio::spawn(run(
-            endpoints,
-            opts,
-            view_tx,
-            blocks.clone(),
-            events.clone(),
+        let delay = opts.backoff_initial;
+        let (b, e, v) = (blocks.clone(), events.clone(), view_tx.clone());
+        let task = tokio::spawn(respawn_on_panic(
+            "chain watcher",
+            delay,
+            move || {
+                run(
+                    endpoints.clone(),
+                    opts.clone(),
+                    v.clone(),
+                    b.clone(),
+                    e.clone(),
+                )
+            },
+            move |msg| {
+                view_tx.send_modify(|v| {
+                    v.last_error = Some(format!("the chain watcher panicked ({msg}); restarted"))
+                })
+            },
         ));
         ChainWatcher {
             view,
@@ -208,6 +185,9 @@ impl Loop {
         v.latest_height = Some(v.latest_height.unwrap_or(0).max(s.height));
         v.latest_block_time = Some(s.block_time);
         v.last_committed_height = s.app.as_ref().map(|a| a.last_block_height);
+        if let Some(a) = &s.app {
+            v.heights_read = Some(next_read(&v, s.height, a.last_block_height));
+        }
         v.app_version = s.app.and_then(|a| a.version);
         v.catching_up = s.catching_up;
         v.average_block_time = self.window.average().or(s.average_block_time);
@@ -223,30 +203,32 @@ impl Loop {
         Ok(())
     }
 
-    /// Light refresh: app info and plan (binaries re-resolved only when the plan changed).
+    /// Light refresh: the block store's and the app's heights, and the plan (binaries
+    /// re-resolved only when the plan changed).
+    ///
+    /// `/status` is read every time, also where the websocket feeds new heights: at a halt the
+    /// block store holds a block the app never committed, and no NewBlock event says so.
     async fn light(&mut self, client: &ChainClient) -> Result<(), WatchError> {
-        // Without an RPC address there is no block feed: heights come from here.
-        let status = match client.rpc() {
-            Some(_) => None,
-            None => Some(client.status().await?),
-        };
+        let s = client.status().await?;
         let app = client.abci_info().await?;
         let spec = client.current_plan().await?;
         let mut v = self.view_tx.borrow().clone();
-        if let Some(s) = status {
+        if client.rpc().is_none() {
+            // Without an RPC address there is no block feed: block times come from here.
             self.window.push(s.latest_block_height, s.latest_block_time);
-            v.latest_height = Some(s.latest_block_height);
             v.latest_block_time = Some(s.latest_block_time);
-            v.catching_up = s.catching_up;
             v.average_block_time = self.window.average().or(v.average_block_time);
         }
+        v.latest_height = Some(v.latest_height.unwrap_or(0).max(s.latest_block_height));
+        v.catching_up = s.catching_up;
+        v.heights_read = Some(next_read(&v, s.latest_block_height, app.last_block_height));
         v.last_committed_height = Some(app.last_block_height);
         v.app_version = app.version;
         v.plan = match spec {
             None => None,
             Some(spec) => match v.plan.take() {
                 Some(old) if old.spec == spec => Some(old),
-                _ => Some(PlanView {
+                _ => Some(PlanWithBinaries {
                     binaries: resolve_info(&spec.info, self.opts.snapshot.info).await,
                     spec,
                 }),
@@ -274,6 +256,14 @@ impl Loop {
     }
 }
 
+fn next_read(v: &ChainView, latest: i64, committed: i64) -> HeightsRead {
+    HeightsRead {
+        latest,
+        committed,
+        seq: v.heights_read.map_or(0, |r| r.seq.wrapping_add(1)),
+    }
+}
+
 async fn run(
     endpoints: Endpoints,
     opts: WatcherOptions,
@@ -289,14 +279,13 @@ async fn run(
         mem: EventMemory::default(),
         last_logged_error: None,
     };
-    let mut backoff = l.opts.backoff_initial;
+    let mut backoff = Backoff::new(l.opts.backoff_initial, l.opts.backoff_max);
     loop {
         let client = match ChainClient::connect(&endpoints, l.opts.limits).await {
             Ok(c) => c,
             Err(e) => {
                 l.fail(&e);
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(l.opts.backoff_max);
+                tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
@@ -328,14 +317,13 @@ async fn run(
             match result {
                 Ok(()) => {
                     l.succeeded();
-                    backoff = l.opts.backoff_initial;
+                    backoff.reset();
                     failures = 0;
                 }
                 Err(e) => {
                     l.fail(&e);
                     failures += 1;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(l.opts.backoff_max);
+                    tokio::time::sleep(backoff.next_delay()).await;
                     // A persistently failing client (e.g. gRPC went away) is rebuilt.
                     if failures >= 3 {
                         break;

@@ -8,8 +8,7 @@ use common::*;
 use serde_json::json;
 use switchyard_fakechain::{PlanScript, ProposalKind, ProposalScript, Scenario};
 use switchyard_watcher::{
-    snapshot, GovVersion, PlanBinariesView, ProposalStatus, SnapshotOptions, Transport,
-    UpgradeSource,
+    snapshot, GovVersion, PlanBinariesView, ProposalStatus, SeenIn, SnapshotOptions, Transport,
 };
 
 const SHA: &str = "673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca";
@@ -74,7 +73,7 @@ async fn lifecycle(use_grpc: bool) {
     let u = &s.upcoming[0];
     assert_eq!(
         (u.name.as_str(), u.height, u.source),
-        ("V2", 1200, UpgradeSource::Proposal)
+        ("V2", 1200, SeenIn::Proposal)
     );
     assert_eq!(
         (u.proposal_id, u.proposal_status),
@@ -98,7 +97,7 @@ async fn lifecycle(use_grpc: bool) {
         SHA
     );
     assert_eq!(s.upcoming.len(), 1);
-    assert_eq!(s.upcoming[0].source, UpgradeSource::Plan);
+    assert_eq!(s.upcoming[0].source, SeenIn::Plan);
     assert_eq!(s.upcoming[0].proposal_id, Some(id));
     assert_eq!(c.applied_plan("V2").await.unwrap(), 0);
 
@@ -312,7 +311,7 @@ async fn recorded_real_answers_replayed_over_http() {
         (plan.spec.name.as_str(), plan.spec.height),
         ("v1.5.0", 8375044)
     );
-    let cp = plan.spec.chain_plan(false).unwrap();
+    let cp = plan.spec.scheduled_plan(false).unwrap();
     assert_eq!(cp.name.as_str(), "v1.5.0");
     let bins = plan.binaries.binaries().unwrap();
     assert!(bins

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::*;
 use serde_json::json;
 use switchyard_fakechain::Scenario;
-use switchyard_watcher::rpc::RpcClient;
+use switchyard_watcher::RpcClient;
 use switchyard_watcher::{
     BlockFeed, BlockFeedOptions, BlockSource, ChainWatcher, NewBlock, WatchEvent, WatcherOptions,
 };

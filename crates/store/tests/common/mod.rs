@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256, Sha512};
-use switchyard_store::install::StageOptions;
+use switchyard_store::StageOptions;
 
 /// How one path is served.
 #[derive(Clone, Default)]

@@ -1,0 +1,102 @@
+//! What the operator's node arguments say that matters to the decisions: the heights given to
+//! `--unsafe-skip-upgrades`, and whether the node is being *started* (only `start` is armed with
+//! a halt height or restarted after a crash).
+//!
+//! `--unsafe-skip-upgrades` is read the way the node and cosmovisor read it: the heights are the
+//! arguments that follow the flag up to the next one that starts with `-`, each of which may be a
+//! comma-separated list (the SDK's int-slice form); `--unsafe-skip-upgrades=H[,H...]` works too;
+//! the flag may be repeated; anything that is not a whole number is ignored.
+
+use std::collections::BTreeSet;
+
+const SKIP_FLAG: &str = "--unsafe-skip-upgrades";
+
+/// The heights the node was told to skip.
+pub fn unsafe_skip_heights(args: &[String]) -> BTreeSet<i64> {
+    let mut out = BTreeSet::new();
+    let mut add = |list: &str| {
+        out.extend(list.split(',').filter_map(|h| h.trim().parse::<i64>().ok()));
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        if let Some(v) = a.strip_prefix(SKIP_FLAG).and_then(|r| r.strip_prefix('=')) {
+            add(v);
+        } else if a == SKIP_FLAG {
+            while let Some(next) = args.get(i + 1).filter(|n| !n.starts_with('-')) {
+                add(next);
+                i += 1;
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Whether the node command is `start` (the first argument).
+pub fn is_start_command(args: &[String]) -> bool {
+    args.first().map(String::as_str) == Some("start")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn a(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn set(xs: &[i64]) -> BTreeSet<i64> {
+        xs.iter().copied().collect()
+    }
+
+    #[test]
+    fn reads_the_forms_operators_use() {
+        assert_eq!(
+            unsafe_skip_heights(&a("start --unsafe-skip-upgrades 100 200 --home /h")),
+            set(&[100, 200])
+        );
+        assert_eq!(
+            unsafe_skip_heights(&a("start --home /h --unsafe-skip-upgrades=300")),
+            set(&[300])
+        );
+        assert_eq!(
+            unsafe_skip_heights(&a("start --unsafe-skip-upgrades 1,2 x 3")),
+            set(&[1, 2, 3])
+        );
+        assert_eq!(
+            unsafe_skip_heights(&a(
+                "start --unsafe-skip-upgrades=5 --x --unsafe-skip-upgrades 6"
+            )),
+            set(&[5, 6])
+        );
+        assert_eq!(
+            unsafe_skip_heights(&a("start --unsafe-skip-upgrades")),
+            set(&[])
+        );
+        assert_eq!(
+            unsafe_skip_heights(&a("start --unsafe-skip-upgrades-other 7")),
+            set(&[])
+        );
+        assert!(is_start_command(&a("start --home x")));
+        assert!(!is_start_command(&a("export")));
+        assert!(!is_start_command(&[]));
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics(args in proptest::collection::vec(".{0,12}", 0..12)) {
+            let _ = unsafe_skip_heights(&args);
+        }
+
+        #[test]
+        fn every_listed_height_is_found(hs in proptest::collection::vec(any::<i64>(), 1..6)) {
+            let mut args = vec!["start".to_string(), SKIP_FLAG.to_string()];
+            args.extend(hs.iter().map(|h| h.to_string()).filter(|h| !h.starts_with('-')));
+            args.push("--home".into());
+            let want: BTreeSet<i64> = hs.iter().copied().filter(|h| *h >= 0).collect();
+            prop_assert_eq!(unsafe_skip_heights(&args), want);
+        }
+    }
+}

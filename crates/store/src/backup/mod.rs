@@ -1,0 +1,289 @@
+//! The backup of `data/` taken before an upgrade (unless `UNSAFE_SKIP_BACKUP`), its retention,
+//! and putting one back.
+//!
+//! A backup is a **snapshot, not a copy**. The node's databases (LevelDB, PebbleDB, RocksDB) are
+//! made of table files that are never changed once written, only deleted; those are hard-linked
+//! into the backup, and only the files that may change in place (logs, manifests, the validator
+//! state...) are copied, or cloned where the filesystem can (`FICLONE` on XFS or btrfs). On a
+//! data folder of hundreds of GB that is seconds instead of an hour, and almost no space on the
+//! day it is taken. [`tree`] says which file is which; [`snapshot`] makes the copy. When the
+//! backup folder is on another filesystem nothing can be linked, and the backup is a full copy
+//! (said in the log).
+//!
+//! A linked backup keeps the tables the node later compacts away alive, so over weeks of
+//! compaction it grows towards the size of a full copy: that is what [`prune`] (the
+//! `SWITCHYARD_BACKUP_KEEP` retention) is for.
+//!
+//! [`take`] first works out what the backup will really cost on the target filesystem and
+//! refuses, before writing anything, when that and a margin are not free ([`space`]). It builds
+//! the snapshot under a hidden, locked `.<name>.partial` folder, writes its record
+//! ([`meta::BackupMeta`]) inside, fsyncs, and only then renames it to its final name: a process
+//! killed at any instant leaves either no backup or a complete one, and never touches `data/`
+//! (which is only ever read). A backup that fails is removed. Partial folders left by a killed
+//! process are removed by the next backup.
+//!
+//! [`restore`] puts a backup back as `data/`: see there.
+
+mod meta;
+pub mod restore;
+mod snapshot;
+mod space;
+mod sys;
+mod tree;
+pub mod validator_state;
+
+use std::fs::{self, File};
+use std::io;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use switchyard_core::{Current, UpgradeName};
+
+use crate::layout::Layout;
+
+pub use meta::{list, read_meta, BackupEntry, BackupMeta, META_FILE, NAME_PREFIX};
+pub use snapshot::SnapshotStats;
+pub use space::{
+    estimate, human_bytes, margin_for, BackupEstimate, MARGIN_MIN_BYTES, MARGIN_PERCENT,
+};
+
+/// Fault points [`take`] reports to its `fault` hook (the crash-safety tests kill the process
+/// there): half of the files made, and the complete backup just before its final rename.
+pub const FAULT_POINTS: &[&str] = &["backup-mid-copy", "backup-before-rename"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("backing up {from} to {to}: {source}")]
+    Copy {
+        from: PathBuf,
+        to: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0} is not a folder")]
+    NotAFolder(PathBuf),
+    #[error("{path} is {what}, which cannot be backed up; move it out of the data folder")]
+    SpecialFile { path: PathBuf, what: &'static str },
+    #[error(
+        "not enough space for the backup in {folder}: it needs {} ({} to copy plus a {} margin; the {} of table files are hard-linked and cost nothing) and {} is free. Nothing was written. Free space there, or point DAEMON_DATA_BACKUP_DIR at a folder with room",
+        human_bytes(*.needed), human_bytes(*.copied), human_bytes(*.margin), human_bytes(*.linked), human_bytes(*.available)
+    )]
+    NoSpace {
+        folder: PathBuf,
+        needed: u64,
+        copied: u64,
+        margin: u64,
+        linked: u64,
+        available: u64,
+    },
+    #[error(
+        "not enough free inodes for the backup in {folder}: it needs {needed} and {available} are free. Nothing was written"
+    )]
+    NoInodes {
+        folder: PathBuf,
+        needed: u64,
+        available: u64,
+    },
+    #[error("the backup folder {target} is inside {source_dir}, so a backup would contain itself; choose a DAEMON_DATA_BACKUP_DIR outside it")]
+    InsideSource {
+        target: PathBuf,
+        source_dir: PathBuf,
+    },
+    #[error("the backup record {path} is corrupt ({why})")]
+    CorruptMeta { path: PathBuf, why: String },
+}
+
+/// What to back up, and what to record about it.
+#[derive(Debug, Clone)]
+pub struct BackupRequest<'a> {
+    /// The node home: its `data/` is backed up.
+    pub layout: &'a Layout,
+    /// Where backups go (`DAEMON_DATA_BACKUP_DIR`, else `DAEMON_HOME`); made if missing.
+    pub backup_root: &'a Path,
+    /// Where `current` points now (the binary that runs this data).
+    pub from: &'a Current,
+    /// The upgrade about to be applied, and its height.
+    pub upgrade: &'a UpgradeName,
+    pub upgrade_height: i64,
+    /// The swap journal's `started_at`: a complete backup that this same swap already took
+    /// (before a crash) is returned instead of taking a second one.
+    pub swap_started_at: Option<&'a str>,
+}
+
+/// A backup that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Backup {
+    pub path: PathBuf,
+    pub meta: BackupMeta,
+    /// It was taken earlier by the same swap, not now.
+    pub reused: bool,
+}
+
+fn write_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
+    move |source| BackupError::Write {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Takes a backup of `req.layout`'s `data/` into `req.backup_root` (see the module docs).
+/// `fault` is called at each of [`FAULT_POINTS`]; pass `&|_| {}` outside the crash tests.
+pub fn take(req: &BackupRequest<'_>, fault: &(dyn Fn(&str) + Sync)) -> Result<Backup, BackupError> {
+    let root = req.backup_root;
+    fs::create_dir_all(root).map_err(write_err(root))?;
+    remove_stale_partials(root);
+    if let Some(started) = req.swap_started_at {
+        let earlier = list(root)?.into_iter().rev().find_map(|e| {
+            let m = e.meta?;
+            (m.is_of_home(&req.layout.home)
+                && m.swap_started_at.as_deref() == Some(started)
+                && &m.upgrade == req.upgrade)
+                .then_some((e.path, m))
+        });
+        if let Some((path, meta)) = earlier {
+            return Ok(Backup {
+                path,
+                meta,
+                reused: true,
+            });
+        }
+    }
+    let tree = tree::walk(&req.layout.data_dir(), &[])?;
+    let est = space::estimate_tree(&tree, root)?;
+    est.check()?;
+    if est.cross_device {
+        tracing::warn!(
+            "{} is on another filesystem than {}: nothing can be hard-linked, so this backup is a full copy ({})",
+            root.display(),
+            tree.root.display(),
+            human_bytes(est.copied_bytes)
+        );
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let base = meta::backup_name(&stamp, req.upgrade);
+    let mut name = base.clone();
+    let mut i = 1;
+    while root.join(&name).exists() || root.join(meta::partial_name(&name)).exists() {
+        name = format!("{base}.{i}");
+        i += 1;
+    }
+    let dest = root.join(&name);
+    let partial = root.join(meta::partial_name(&name));
+    fs::create_dir(&partial).map_err(write_err(&partial))?;
+    let lock = lock_dir(&partial);
+    let made = (|| {
+        let stats = snapshot::materialize(&tree, &partial, &|| fault("backup-mid-copy"))?;
+        let mut m = BackupMeta::new(
+            &req.layout.home,
+            &req.layout.daemon_name,
+            req.from.clone(),
+            req.upgrade.clone(),
+            req.upgrade_height,
+            req.swap_started_at.map(str::to_string),
+        );
+        m.cross_device = est.cross_device;
+        m.stats = stats;
+        meta::write_meta(&partial, &m)?;
+        fault("backup-before-rename");
+        sys::rename_noreplace(&partial, &dest).map_err(|source| BackupError::Copy {
+            from: partial.clone(),
+            to: dest.clone(),
+            source,
+        })?;
+        crate::fsutil::sync_dir(root).map_err(write_err(root))?;
+        Ok(m)
+    })();
+    drop(lock);
+    match made {
+        Ok(meta) => Ok(Backup {
+            path: dest,
+            meta,
+            reused: false,
+        }),
+        Err(e) => {
+            // Never leave a failed backup's partial copy on what may be a full disk.
+            if partial.exists() {
+                if let Err(rm) = fs::remove_dir_all(&partial) {
+                    tracing::warn!("removing the failed backup {}: {rm}", partial.display());
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An exclusive `flock` on a folder, held by whoever works in it; `None` when someone else
+/// holds it (or the filesystem cannot lock folders).
+fn lock_dir(dir: &Path) -> Option<nix::fcntl::Flock<File>> {
+    let f = File::open(dir).ok()?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).ok()
+}
+
+/// Removes the `.<name>.partial` folders of ours that no live process holds.
+fn remove_stale_partials(root: &Path) {
+    let Ok(rd) = fs::read_dir(root) else { return };
+    for entry in rd.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !meta::is_partial_name(&name) || !entry.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let path = entry.path();
+        if let Some(_lock) = lock_dir(&path) {
+            match fs::remove_dir_all(&path) {
+                Ok(()) => {
+                    tracing::info!("removed {} left by an interrupted backup", path.display())
+                }
+                Err(e) => tracing::warn!("removing {}: {e}", path.display()),
+            }
+        }
+    }
+}
+
+/// Removes this home's oldest switchyard backups in `backup_root` beyond the newest `keep`
+/// (`SWITCHYARD_BACKUP_KEEP`). Only folders whose record names `home` are counted or touched:
+/// cosmovisor's backups, another node's, and anything unreadable are left alone. Each one is
+/// first renamed to a hidden partial name, so a crash mid-removal never leaves a half-deleted
+/// folder that looks like a backup. Returns what was removed, oldest first.
+pub fn prune(
+    backup_root: &Path,
+    home: &Path,
+    keep: NonZeroUsize,
+) -> Result<Vec<PathBuf>, BackupError> {
+    let ours: Vec<BackupEntry> = list(backup_root)?
+        .into_iter()
+        .filter(|e| e.meta.as_ref().is_some_and(|m| m.is_of_home(home)))
+        .collect();
+    let excess = ours.len().saturating_sub(keep.get());
+    let mut removed = Vec::new();
+    for e in ours.into_iter().take(excess) {
+        let Some(lock) = lock_dir(&e.path) else {
+            tracing::warn!("{} is in use; not removing it", e.path.display());
+            continue;
+        };
+        let hidden = backup_root.join(meta::partial_name(&e.name));
+        sys::rename_noreplace(&e.path, &hidden).map_err(write_err(&e.path))?;
+        crate::fsutil::sync_dir(backup_root).map_err(write_err(backup_root))?;
+        fs::remove_dir_all(&hidden).map_err(write_err(&hidden))?;
+        drop(lock);
+        removed.push(e.path);
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+pub(crate) mod testutil;

@@ -1,0 +1,529 @@
+//! Putting a backup back as `data/` (`switchyard restore-backup`).
+//!
+//! The restore never consumes the backup and never deletes `data/`:
+//! 1. refuse while the node runs (its recorded pid is alive, or another process holds a lock on
+//!    one of its databases) or a swap is half done; the caller holds the supervisor's run lock;
+//! 2. check that the binary matching the backup exists (from the backup's record, or named by
+//!    the operator for a backup without one) and that the restored tree fits on the disk;
+//! 3. record the restore in `cosmovisor/switchyard/restore.json`;
+//! 4. build the restored tree beside `data/` as a hidden `.data-restore.partial`, as a backup is
+//!    built (tables hard-linked from the backup, which stays intact: neither side ever changes a
+//!    table in place), with the newer of the two `priv_validator_state.json` files (see
+//!    [`super::validator_state`]), all fsynced; record its inode in the journal;
+//! 5. swap the two folders in one atomic `renameat2(RENAME_EXCHANGE)`: at every instant the name
+//!    `data` holds a complete tree, the old one or the restored one;
+//! 6. rename the old data (now under the hidden name) to `data-before-restore-<time>`;
+//! 7. point `current` at the matching binary, forget the applied records of the upgrades the
+//!    restored state is before (so they are applied again when the node reaches them), and
+//!    remove the journal.
+//!
+//! A process killed anywhere leaves the journal, and `switchyard run` refuses to start the node
+//! while it exists. The next `restore-backup` finishes the restore when the folders were already
+//! exchanged (the name `data` holds the recorded inode), and otherwise drops the partial tree,
+//! leaving `data/` as it was. When `data` is a symlink to another disk, the folder it points at is
+//! the one replaced, beside itself on that disk.
+
+use std::fs;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use switchyard_core::{Current, UpgradeInfo, UpgradeName};
+
+use super::meta::{read_meta, BackupMeta, META_FILE};
+use super::snapshot::{self, SnapshotStats};
+use super::validator_state::{self, Choice};
+use super::{space, sys, tree, BackupError};
+use crate::journal::{now_rfc3339, Journal, JournalError};
+use crate::layout::{Layout, LayoutError};
+use crate::pidfile;
+
+/// Fault points [`restore`] and [`recover`] report to their `fault` hook, in order.
+pub const FAULT_POINTS: &[&str] = &[
+    "restore-mid-copy",
+    "restore-before-exchange",
+    "restore-after-exchange",
+    "restore-after-aside",
+    "restore-after-current",
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+    #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("an interrupted restore of {backup} is recorded in {path}; run `switchyard restore-backup` again to finish it (or roll it back) first")]
+    Pending { path: PathBuf, backup: PathBuf },
+    #[error("the node is running (pid {pid}, {binary}); stop it and switchyard first")]
+    NodeRunning { pid: i32, binary: PathBuf },
+    #[error("{path} is locked by {who}: a node is running on this data; stop it first")]
+    DatabaseInUse { path: PathBuf, who: String },
+    #[error("a swap is in progress ({path}); start switchyard to finish it, then restore")]
+    SwapPending { path: PathBuf },
+    #[error("{0} is not a backup folder")]
+    NotABackup(PathBuf),
+    #[error("{path} is a backup of the node in {home}, not of this one")]
+    ForeignBackup { path: PathBuf, home: PathBuf },
+    #[error("{path} has no switchyard record ({why}), so which binary runs it is unknown: name it with --current genesis or --current <upgrade>")]
+    NeedCurrent { path: PathBuf, why: String },
+    #[error("{path} exists but no restore is recorded; it is not switchyard's to remove: move it away first")]
+    StrayPartial { path: PathBuf },
+    #[error("{path} is not a folder")]
+    DataNotAFolder { path: PathBuf },
+    #[error("the filesystem of {dir} cannot swap two folders atomically (renameat2 RENAME_EXCHANGE: {source}); switchyard does not restore there, since a crash between two plain renames would leave the home without data/")]
+    NoExchange {
+        dir: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RestoreError + '_ {
+    move |source| RestoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The journal of a restore in progress (`cosmovisor/switchyard/restore.json`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RestoreRecord {
+    /// The backup being restored.
+    pub backup: PathBuf,
+    /// The folder replaced: `$DAEMON_HOME/data`, or where that symlink points.
+    pub data: PathBuf,
+    /// Where the restored tree is built, beside `data`.
+    pub building: PathBuf,
+    /// Where the replaced data goes.
+    pub aside: PathBuf,
+    /// What `current` is set to.
+    pub current: Current,
+    /// Applied records at or above this height are forgotten.
+    pub forget_from_height: Option<i64>,
+    /// (device, inode) of the built tree, recorded just before the exchange.
+    pub built: Option<(u64, u64)>,
+    pub validator_state: Option<Choice>,
+    #[serde(default)]
+    pub stats: SnapshotStats,
+    pub started_at: String,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Restored {
+    pub backup: PathBuf,
+    /// The folder that now holds the restored data.
+    pub data: PathBuf,
+    /// Where the data it replaced is kept (`None` when there was no `data/`).
+    pub set_aside: Option<PathBuf>,
+    pub current: Current,
+    /// Applied upgrades forgotten, to be applied again when the node reaches them.
+    pub forgotten: Vec<UpgradeName>,
+    pub validator_state: Option<Choice>,
+    pub stats: SnapshotStats,
+}
+
+/// What [`recover`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recovered {
+    /// No restore was interrupted.
+    Nothing,
+    /// One was interrupted before the folders were exchanged: its partial tree was removed and
+    /// `data/` is as it was.
+    RolledBack { backup: PathBuf },
+    /// One was interrupted after the exchange, and is now finished.
+    Finished(Restored),
+}
+
+/// What to restore.
+#[derive(Debug, Clone)]
+pub struct RestoreRequest<'a> {
+    pub layout: &'a Layout,
+    /// The backup folder.
+    pub backup: &'a Path,
+    /// The binary `current` must point at; `None`: the one the backup's record names.
+    pub current: Option<Current>,
+}
+
+fn journal_path(layout: &Layout) -> PathBuf {
+    layout.state_dir().join("restore.json")
+}
+
+/// The restore in progress, if one was interrupted.
+pub fn pending(layout: &Layout) -> Result<Option<RestoreRecord>, RestoreError> {
+    let path = journal_path(layout);
+    match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            RestoreError::Journal(JournalError::Corrupt {
+                path,
+                why: e.to_string(),
+            })
+        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(RestoreError::Io { path, source }),
+    }
+}
+
+fn write_record(layout: &Layout, rec: &RestoreRecord) -> Result<(), RestoreError> {
+    let path = journal_path(layout);
+    let bytes = serde_json::to_vec_pretty(rec).expect("restore records always serialise");
+    crate::fsutil::write_atomic(&path, &bytes).map_err(io_err(&path))
+}
+
+fn clear_record(layout: &Layout) -> Result<(), RestoreError> {
+    let path = journal_path(layout);
+    match fs::remove_file(&path) {
+        Ok(()) => crate::fsutil::sync_dir(&layout.state_dir()).map_err(io_err(&path)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err(&path)(e)),
+    }
+}
+
+/// Refuses while the node runs on this home: the node switchyard recorded (`node.pid`) is
+/// alive, or another process holds the `LOCK` of one of the databases in `data/` (a node
+/// started by hand). The supervisor's own run lock is the caller's to hold.
+pub fn check_stopped(layout: &Layout) -> Result<(), RestoreError> {
+    if let Some(rec) = pidfile::load_node_record(layout) {
+        if pidfile::is_same_process_alive(&rec) {
+            return Err(RestoreError::NodeRunning {
+                pid: rec.pid,
+                binary: rec.binary,
+            });
+        }
+    }
+    let data = layout.data_dir();
+    let mut dirs = vec![data.clone()];
+    for depth in 0..2 {
+        let mut next = Vec::new();
+        for d in &dirs {
+            let Ok(rd) = fs::read_dir(d) else { continue };
+            for e in rd.flatten() {
+                if e.file_type().is_ok_and(|t| t.is_dir()) {
+                    next.push(e.path());
+                }
+            }
+        }
+        for d in &next {
+            let lock = d.join("LOCK");
+            if lock.is_file() {
+                if let Some(who) = sys::lock_holder(&lock).map_err(io_err(&lock))? {
+                    return Err(RestoreError::DatabaseInUse { path: lock, who });
+                }
+            }
+        }
+        if depth == 0 {
+            dirs = next;
+        }
+    }
+    Ok(())
+}
+
+fn inode_of(p: &Path) -> Option<(u64, u64)> {
+    fs::symlink_metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
+/// The folder the restore replaces: `data/`, or where it points when it is a symlink.
+fn real_data_dir(layout: &Layout) -> Result<(PathBuf, bool), RestoreError> {
+    let data = layout.data_dir();
+    match fs::symlink_metadata(&data) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok((data, false)),
+        Err(e) => Err(io_err(&data)(e)),
+        Ok(m) if m.file_type().is_symlink() => {
+            let real = fs::canonicalize(&data).map_err(io_err(&data))?;
+            if !real.is_dir() {
+                return Err(RestoreError::DataNotAFolder { path: real });
+            }
+            Ok((real, true))
+        }
+        Ok(m) if m.is_dir() => Ok((data, true)),
+        Ok(_) => Err(RestoreError::DataNotAFolder { path: data }),
+    }
+}
+
+/// The upgrade a backup without a record stands at, from the node's own `upgrade-info.json`
+/// inside it (the node writes it at the halt, before any backup is taken).
+fn upgrade_info_of(backup: &Path) -> Option<(UpgradeName, i64)> {
+    let bytes = fs::read(backup.join("upgrade-info.json")).ok()?;
+    UpgradeInfo::parse(&bytes, true)
+        .ok()
+        .map(|i| (i.name, i.height))
+}
+
+/// Checks that `dir`'s filesystem can exchange two folders, with two empty ones.
+fn probe_exchange(dir: &Path) -> Result<(), RestoreError> {
+    let a = dir.join(format!(".restore-probe-a-{}", std::process::id()));
+    let b = dir.join(format!(".restore-probe-b-{}", std::process::id()));
+    let _ = fs::remove_dir(&a);
+    let _ = fs::remove_dir(&b);
+    fs::create_dir(&a).map_err(io_err(&a))?;
+    let result = fs::create_dir(&b).map_err(io_err(&b)).and_then(|()| {
+        sys::exchange(&a, &b).map_err(|source| RestoreError::NoExchange {
+            dir: dir.to_path_buf(),
+            source,
+        })
+    });
+    let _ = fs::remove_dir(&a);
+    let _ = fs::remove_dir(&b);
+    result
+}
+
+/// Restores `req.backup` as `data/` (see the module docs). `fault` is called at each of
+/// [`FAULT_POINTS`]; pass `&|_| {}` outside the crash tests.
+pub fn restore(
+    req: &RestoreRequest<'_>,
+    fault: &(dyn Fn(&str) + Sync),
+) -> Result<Restored, RestoreError> {
+    let layout = req.layout;
+    if let Some(rec) = pending(layout)? {
+        return Err(RestoreError::Pending {
+            path: journal_path(layout),
+            backup: rec.backup,
+        });
+    }
+    check_stopped(layout)?;
+    if Journal::new(layout).pending_swap()?.is_some() {
+        return Err(RestoreError::SwapPending {
+            path: layout.state_dir().join("swap.json"),
+        });
+    }
+    let backup = req.backup;
+    let is_partial = backup
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().ends_with(".partial"));
+    if !backup.is_dir() || is_partial {
+        return Err(RestoreError::NotABackup(backup.to_path_buf()));
+    }
+    let meta: Result<Option<BackupMeta>, BackupError> = read_meta(backup);
+    if let Ok(Some(m)) = &meta {
+        if !m.is_of_home(&layout.home) {
+            return Err(RestoreError::ForeignBackup {
+                path: backup.to_path_buf(),
+                home: m.home.clone(),
+            });
+        }
+    }
+    let current = match (&req.current, &meta) {
+        (Some(c), Ok(Some(m))) => {
+            if *c != m.from {
+                tracing::warn!(
+                    "{} was taken while `current` pointed at {}; pointing it at {} as asked",
+                    backup.display(),
+                    m.from,
+                    c
+                );
+            }
+            c.clone()
+        }
+        (Some(c), _) => c.clone(),
+        (None, Ok(Some(m))) => m.from.clone(),
+        (None, Ok(None)) => {
+            return Err(RestoreError::NeedCurrent {
+                path: backup.to_path_buf(),
+                why: format!("no {META_FILE}: cosmovisor's, or an older switchyard's"),
+            })
+        }
+        (None, Err(e)) => {
+            return Err(RestoreError::NeedCurrent {
+                path: backup.to_path_buf(),
+                why: e.to_string(),
+            })
+        }
+    };
+    Layout::check_executable(&layout.binary_of(&current))?;
+    // The upgrade the data stands at: the one recorded, else the one the node's own
+    // upgrade-info.json names. Unless `current` is that upgrade's binary (the data is after
+    // it), it and everything applied later are undone.
+    let at = match &meta {
+        Ok(Some(m)) => Some((m.upgrade.clone(), m.upgrade_height)),
+        _ => upgrade_info_of(backup),
+    };
+    let forget_from_height = at.map(|(name, h)| if current.is_upgrade(&name) { h + 1 } else { h });
+
+    let (data, data_exists) = real_data_dir(layout)?;
+    let parent = data
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let base = data
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "data".into());
+    let building = parent.join(format!(".{base}-restore.partial"));
+    if fs::symlink_metadata(&building).is_ok() {
+        return Err(RestoreError::StrayPartial { path: building });
+    }
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string();
+    let mut aside = parent.join(format!("{base}-before-restore-{stamp}"));
+    let mut i = 1;
+    while fs::symlink_metadata(&aside).is_ok() {
+        aside = parent.join(format!("{base}-before-restore-{stamp}.{i}"));
+        i += 1;
+    }
+
+    let tree = tree::walk(backup, &[META_FILE])?;
+    let est = space::estimate_tree(&tree, &parent)?;
+    est.check()?;
+    if est.cross_device {
+        tracing::warn!(
+            "{} is on another filesystem than {}: nothing can be hard-linked, so the restore is a full copy ({})",
+            backup.display(),
+            parent.display(),
+            super::human_bytes(est.copied_bytes)
+        );
+    }
+    if data_exists {
+        probe_exchange(&parent)?;
+    }
+    let current_state = if data_exists {
+        validator_state::read(&data).map_err(io_err(&data.join(validator_state::FILE)))?
+    } else {
+        None
+    };
+
+    let mut rec = RestoreRecord {
+        backup: backup.to_path_buf(),
+        data: data.clone(),
+        building: building.clone(),
+        aside,
+        current,
+        forget_from_height,
+        built: None,
+        validator_state: None,
+        stats: SnapshotStats::default(),
+        started_at: now_rfc3339(),
+    };
+    write_record(layout, &rec)?;
+    let built = (|| {
+        fs::create_dir(&building).map_err(io_err(&building))?;
+        rec.stats = snapshot::materialize(&tree, &building, &|| fault("restore-mid-copy"))?;
+        let backup_state =
+            validator_state::read(backup).map_err(io_err(&backup.join(validator_state::FILE)))?;
+        let choice = validator_state::choose(current_state.as_deref(), backup_state.as_deref());
+        if matches!(choice, Choice::Current | Choice::CurrentUnreadable) {
+            keep_current_state(
+                &data,
+                &building,
+                current_state.as_deref().unwrap_or_default(),
+            )?;
+        }
+        if choice == Choice::CurrentUnreadable {
+            tracing::warn!(
+                "{} cannot be read; it is kept as it is rather than going back to the backup's older one (the node will not start until it is fixed)",
+                data.join(validator_state::FILE).display()
+            );
+        }
+        rec.validator_state = Some(choice);
+        rec.built = inode_of(&building);
+        Ok::<(), RestoreError>(())
+    })();
+    if let Err(e) = built {
+        // Nothing was exchanged: drop what was built, and the record.
+        let _ = fs::remove_dir_all(&building);
+        clear_record(layout)?;
+        return Err(e);
+    }
+    write_record(layout, &rec)?;
+    fault("restore-before-exchange");
+    let swapped = if data_exists {
+        sys::exchange(&data, &building).map_err(|source| RestoreError::NoExchange {
+            dir: parent.clone(),
+            source,
+        })
+    } else {
+        sys::rename_noreplace(&building, &data).map_err(io_err(&data))
+    };
+    if let Err(e) = swapped {
+        let _ = fs::remove_dir_all(&building);
+        clear_record(layout)?;
+        return Err(e);
+    }
+    crate::fsutil::sync_dir(&parent).map_err(io_err(&parent))?;
+    fault("restore-after-exchange");
+    finish(layout, &rec, fault)
+}
+
+/// Copies the replaced data's `priv_validator_state.json` (bytes, mode, owner) into the tree
+/// being built.
+fn keep_current_state(data: &Path, building: &Path, bytes: &[u8]) -> Result<(), RestoreError> {
+    let from = data.join(validator_state::FILE);
+    let to = building.join(validator_state::FILE);
+    let m = fs::metadata(&from).map_err(io_err(&from))?;
+    crate::fsutil::write_atomic_with_mode(&to, bytes, Some(m.permissions().mode() & 0o7777))
+        .map_err(io_err(&to))?;
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(&to, Some(m.uid()), Some(m.gid())).map_err(io_err(&to))?;
+    }
+    Ok(())
+}
+
+/// The steps after the exchange; each one can be run again.
+fn finish(
+    layout: &Layout,
+    rec: &RestoreRecord,
+    fault: &(dyn Fn(&str) + Sync),
+) -> Result<Restored, RestoreError> {
+    let parent = rec.data.parent().unwrap_or(Path::new("/"));
+    let mut set_aside = None;
+    if fs::symlink_metadata(&rec.building).is_ok() {
+        // After the exchange the hidden name holds the data that was replaced.
+        sys::rename_noreplace(&rec.building, &rec.aside).map_err(io_err(&rec.aside))?;
+        crate::fsutil::sync_dir(parent).map_err(io_err(parent))?;
+        set_aside = Some(rec.aside.clone());
+        fault("restore-after-aside");
+    } else if rec.aside.exists() {
+        set_aside = Some(rec.aside.clone());
+    }
+    layout.set_current(&rec.current)?;
+    fault("restore-after-current");
+    let forgotten = match rec.forget_from_height {
+        Some(h) => Journal::new(layout)
+            .forget_applied_from(h)?
+            .into_iter()
+            .map(|r| r.name)
+            .collect(),
+        None => Vec::new(),
+    };
+    clear_record(layout)?;
+    Ok(Restored {
+        backup: rec.backup.clone(),
+        data: rec.data.clone(),
+        set_aside,
+        current: rec.current.clone(),
+        forgotten,
+        validator_state: rec.validator_state.clone(),
+        stats: rec.stats,
+    })
+}
+
+/// Finishes or rolls back a restore that was interrupted (see the module docs).
+pub fn recover(layout: &Layout, fault: &(dyn Fn(&str) + Sync)) -> Result<Recovered, RestoreError> {
+    let Some(rec) = pending(layout)? else {
+        return Ok(Recovered::Nothing);
+    };
+    let exchanged = rec.built.is_some() && inode_of(&rec.data) == rec.built;
+    if exchanged {
+        tracing::warn!(
+            "finishing the interrupted restore of {} (data/ already holds it)",
+            rec.backup.display()
+        );
+        return finish(layout, &rec, fault).map(Recovered::Finished);
+    }
+    tracing::warn!(
+        "rolling back the interrupted restore of {}: data/ was not replaced",
+        rec.backup.display()
+    );
+    if fs::symlink_metadata(&rec.building).is_ok() {
+        fs::remove_dir_all(&rec.building).map_err(io_err(&rec.building))?;
+    }
+    clear_record(layout)?;
+    Ok(Recovered::RolledBack { backup: rec.backup })
+}

@@ -1,0 +1,307 @@
+//! Records of binaries switchyard staged ahead of an upgrade.
+//!
+//! One JSON file per upgrade, `$DAEMON_HOME/cosmovisor/switchyard/staged/<name>.json`, written
+//! atomically. It says where the binary came from (URL, expected and actual digest, size), what
+//! was installed (the binary's own sha256, so it can be checked again before it is run), and how
+//! the preflight went (`<bin> version` output, or the loader's message).
+//!
+//! A record is written *before* the binary is moved into `upgrades/<name>/` (with preflight
+//! [`PreflightStatus::Pending`]) and rewritten after the preflight. So a binary that is present
+//! together with a record whose `binary_sha256` matches was staged by us; a binary without a
+//! record was placed by the operator; a record without a binary is a leftover from a crash and is
+//! simply overwritten by the next attempt.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use switchyard_core::UpgradeName;
+use switchyard_core::{BinarySource, ChecksumAlgo};
+
+use crate::checksum::hash_file;
+use crate::fsutil::write_atomic;
+use crate::Layout;
+
+/// How the `<bin> version` check went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreflightStatus {
+    /// Not run yet (the install finished, the preflight did not).
+    Pending,
+    /// `<bin> version` started and exited 0.
+    Ok,
+    /// It could not start, exited non-zero, or timed out; `message` says why.
+    Failed,
+    /// Not run on purpose: the download had no checksum, and nothing unverified is executed.
+    Skipped,
+}
+
+/// The result of running the staged binary once.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreflightRecord {
+    pub status: PreflightStatus,
+    /// What `<bin> version` printed (stdout, then stderr), trimmed and capped.
+    pub output: String,
+    /// Why it failed, with the OS or dynamic loader's own words; `None` when it passed.
+    pub message: Option<String>,
+    pub ran_at: Option<DateTime<Utc>>,
+}
+
+impl PreflightRecord {
+    pub fn pending() -> Self {
+        PreflightRecord {
+            status: PreflightStatus::Pending,
+            output: String::new(),
+            message: None,
+            ran_at: None,
+        }
+    }
+}
+
+/// Everything we know about one staged binary.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StagingRecord {
+    /// The upgrade name (the folder under `upgrades/`).
+    pub name: String,
+    /// The platform key whose entry was used, when the caller knew it (`linux/amd64`, `any`).
+    pub platform: Option<String>,
+    /// The URL as the plan gave it.
+    pub url: String,
+    /// The checksum the plan asked for (`sha256:<hex>`), if any.
+    pub expected_checksum: Option<String>,
+    /// The digest of the downloaded file, in the plan's algorithm (sha256 when it gave none).
+    pub digest: String,
+    /// Bytes downloaded.
+    pub size: u64,
+    /// `tar.gz` or `zip` when the download was an archive.
+    pub archive: Option<String>,
+    /// Where the binary was installed.
+    pub binary_path: PathBuf,
+    /// sha256 of the installed binary itself (equal to `digest` for a plain sha256 download).
+    pub binary_sha256: String,
+    pub binary_size: u64,
+    pub staged_at: DateTime<Utc>,
+    pub preflight: PreflightRecord,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StagingRecordError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: not a staged-binary record: {source}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("{path} was staged with sha256 {expected} but now hashes to {actual}; it was changed after staging")]
+    BinaryChanged {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
+}
+
+impl StagingRecord {
+    /// Whether this record was staged from `source`: the same checksum when `source` has one,
+    /// else the same URL.
+    pub fn matches(&self, source: &BinarySource) -> bool {
+        match &source.checksum {
+            Some(c) => {
+                let want = c.to_string();
+                self.expected_checksum.as_deref() == Some(want.as_str()) || self.digest == want
+            }
+            None => self.url == source.url,
+        }
+    }
+
+    /// Whether the binary this record describes is on disk (a record without it is a leftover of
+    /// an interrupted staging and means nothing).
+    pub fn is_installed(&self) -> bool {
+        self.binary_path.is_file()
+    }
+}
+
+/// The folder holding the records.
+pub fn records_dir(layout: &Layout) -> PathBuf {
+    layout.state_dir().join("staged")
+}
+
+/// Where the record of `name` lives.
+pub fn record_path(layout: &Layout, name: &UpgradeName) -> PathBuf {
+    records_dir(layout).join(format!("{}.json", name.as_str()))
+}
+
+/// Reads the record of `name`; `Ok(None)` when there is none.
+pub fn load_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+) -> Result<Option<StagingRecord>, StagingRecordError> {
+    read_record(&record_path(layout, name))
+}
+
+fn read_record(path: &Path) -> Result<Option<StagingRecord>, StagingRecordError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => {
+            return Err(StagingRecordError::Io {
+                path: path.to_path_buf(),
+                source,
+            })
+        }
+    };
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|source| StagingRecordError::Corrupt {
+            path: path.to_path_buf(),
+            source,
+        })
+}
+
+/// Writes the record of `name` atomically.
+pub fn save_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+    record: &StagingRecord,
+) -> Result<(), StagingRecordError> {
+    let path = record_path(layout, name);
+    let mut bytes =
+        serde_json::to_vec_pretty(record).map_err(|source| StagingRecordError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+    bytes.push(b'\n');
+    write_atomic(&path, &bytes).map_err(|source| StagingRecordError::Io { path, source })
+}
+
+/// Removes the record of `name` (no error when there is none).
+pub fn remove_staging_record(
+    layout: &Layout,
+    name: &UpgradeName,
+) -> Result<(), StagingRecordError> {
+    let path = record_path(layout, name);
+    match std::fs::remove_file(&path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StagingRecordError::Io { path, source }),
+    }
+}
+
+/// Every record on disk, sorted by name. Unreadable files are returned as errors beside the rest.
+pub fn list_staging_records(
+    layout: &Layout,
+) -> Result<Vec<Result<StagingRecord, StagingRecordError>>, StagingRecordError> {
+    let dir = records_dir(layout);
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(StagingRecordError::Io { path: dir, source }),
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    paths.sort();
+    Ok(paths
+        .iter()
+        .filter_map(|p| read_record(p).transpose())
+        .collect())
+}
+
+/// Hashes the installed binary again and checks it is still the one that was staged.
+/// Call this before running a staged binary that has been sitting on disk.
+pub fn verify_installed_binary(record: &StagingRecord) -> Result<(), StagingRecordError> {
+    let path = &record.binary_path;
+    let (sum, _) =
+        hash_file(path, ChecksumAlgo::Sha256).map_err(|source| StagingRecordError::Io {
+            path: path.clone(),
+            source,
+        })?;
+    if sum.hex.eq_ignore_ascii_case(&record.binary_sha256) {
+        Ok(())
+    } else {
+        Err(StagingRecordError::BinaryChanged {
+            path: path.clone(),
+            expected: record.binary_sha256.clone(),
+            actual: sum.hex,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(layout: &Layout, name: &UpgradeName) -> StagingRecord {
+        StagingRecord {
+            name: name.to_string(),
+            platform: Some("linux/amd64".into()),
+            url: "https://example.org/simd".into(),
+            expected_checksum: Some(format!("sha256:{}", "a".repeat(64))),
+            digest: format!("sha256:{}", "a".repeat(64)),
+            size: 10,
+            archive: None,
+            binary_path: layout.upgrade_binary(name),
+            binary_sha256: "a".repeat(64),
+            binary_size: 10,
+            staged_at: Utc::now(),
+            preflight: PreflightRecord::pending(),
+        }
+    }
+
+    #[test]
+    fn save_load_list_remove_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        assert_eq!(load_staging_record(&layout, &v2).unwrap(), None);
+        let rec = sample(&layout, &v2);
+        save_staging_record(&layout, &v2, &rec).unwrap();
+        assert_eq!(
+            load_staging_record(&layout, &v2).unwrap(),
+            Some(rec.clone())
+        );
+        let text = std::fs::read_to_string(record_path(&layout, &v2)).unwrap();
+        assert!(text.contains("\"staged_at\""), "{text}");
+        let all = list_staging_records(&layout).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].as_ref().unwrap(), &rec);
+        remove_staging_record(&layout, &v2).unwrap();
+        assert_eq!(load_staging_record(&layout, &v2).unwrap(), None);
+    }
+
+    #[test]
+    fn corrupt_record_names_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        let p = record_path(&layout, &v2);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, "{half").unwrap();
+        let err = load_staging_record(&layout, &v2).unwrap_err().to_string();
+        assert!(err.contains("v2.json"), "{err}");
+    }
+
+    #[test]
+    fn verify_installed_notices_a_changed_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        let mut rec = sample(&layout, &v2);
+        std::fs::create_dir_all(rec.binary_path.parent().unwrap()).unwrap();
+        std::fs::write(&rec.binary_path, b"hello").unwrap();
+        rec.binary_sha256 = hash_file(&rec.binary_path, ChecksumAlgo::Sha256)
+            .unwrap()
+            .0
+            .hex;
+        verify_installed_binary(&rec).unwrap();
+        std::fs::write(&rec.binary_path, b"hellO").unwrap();
+        let err = verify_installed_binary(&rec).unwrap_err().to_string();
+        assert!(err.contains(&rec.binary_sha256), "{err}");
+    }
+}

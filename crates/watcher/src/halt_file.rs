@@ -1,0 +1,428 @@
+//! Watching the node's `data/upgrade-info.json`, the file the node writes when it halts for a plan.
+//!
+//! [`HaltFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
+//! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>`:
+//! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
+//!   does not exist either, the watch is set up once it appears), plus polling every
+//!   `poll_interval` as a fallback;
+//! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
+//!   reported if it stays that way for [`SETTLE`];
+//! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
+//!   delivered again;
+//! - a persistently malformed file is delivered once as `Err` (until its content changes).
+//!
+//! The task ends when the receiver is dropped.
+//!
+//! [`read_now`] is the same read, once, for a caller that needs the file's content at a given
+//! moment (the supervisor, right after the node exited).
+//!
+//! Every read goes through [`switchyard_store::read_untrusted_file`]: a FIFO, a device (a link
+//! to `/dev/zero`), a socket or a folder at that path is refused with an error naming it, never
+//! opened in a way that blocks, and at most [`MAX_FILE_BYTES`] + 1 bytes are ever read.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{RecursiveMode, Watcher};
+use switchyard_core::{UpgradeInfo, UpgradeInfoError};
+use switchyard_store::{read_untrusted_file, UntrustedFileError};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::respawn::respawn_on_panic;
+
+/// How long a file may stay incomplete or malformed before it is reported.
+pub const SETTLE: Duration = Duration::from_secs(2);
+/// How soon a file in a bad state is read again.
+const RETRY: Duration = Duration::from_millis(50);
+/// Larger files are refused (the real file is a few hundred bytes).
+pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Why the file could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HaltFileError {
+    #[error("{path}: {source}")]
+    Invalid {
+        path: PathBuf,
+        #[source]
+        source: UpgradeInfoError,
+    },
+    #[error("{path}: cannot read it: {why}")]
+    Io { path: PathBuf, why: String },
+    #[error("{path} is larger than {limit} bytes, too large for an upgrade-info file")]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error("{path} is {what}, not a regular file; refusing to read it")]
+    NotRegular { path: PathBuf, what: &'static str },
+}
+
+impl From<UntrustedFileError> for HaltFileError {
+    fn from(e: UntrustedFileError) -> Self {
+        match e {
+            UntrustedFileError::NotRegular { path, what } => {
+                HaltFileError::NotRegular { path, what }
+            }
+            UntrustedFileError::TooLarge { path, limit } => HaltFileError::TooLarge { path, limit },
+            UntrustedFileError::Io { path, source } => HaltFileError::Io {
+                path,
+                why: source.to_string(),
+            },
+        }
+    }
+}
+
+/// Spawns watchers of `upgrade-info.json`; see the module docs.
+pub struct HaltFileWatcher;
+
+impl HaltFileWatcher {
+    /// Starts watching `path`. Must be called inside a tokio runtime.
+    pub fn spawn(
+        path: PathBuf,
+        poll_interval: Duration,
+        disable_recase: bool,
+    ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
+        let (tx, rx) = mpsc::channel(16);
+        // The watch is set up before returning, so no write after `spawn` can be missed.
+        let mut first = Some(notifications(&path));
+        tokio::spawn(respawn_on_panic(
+            "upgrade-info watcher",
+            RETRY,
+            move || {
+                // A restarted loop sets up its own notifications.
+                let events = first.take().unwrap_or_else(|| notifications(&path));
+                run(
+                    path.clone(),
+                    poll_interval,
+                    disable_recase,
+                    tx.clone(),
+                    events,
+                )
+            },
+            |_| {},
+        ));
+        rx
+    }
+}
+
+type Notifications = (
+    mpsc::UnboundedSender<()>,
+    mpsc::UnboundedReceiver<()>,
+    Option<notify::RecommendedWatcher>,
+);
+
+fn notifications(path: &Path) -> Notifications {
+    let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
+    let fs_watch = watch_dir(&folder_of(path), ev_tx.clone());
+    (ev_tx, ev_rx, fs_watch)
+}
+
+/// What one read found.
+enum Read {
+    Absent,
+    Valid(UpgradeInfo),
+    Bad(HaltFileError),
+}
+
+async fn read(path: &Path, disable_recase: bool) -> Read {
+    let p = path.to_path_buf();
+    let got = tokio::task::spawn_blocking(move || read_untrusted_file(&p, MAX_FILE_BYTES))
+        .await
+        .unwrap_or_else(|e| {
+            Err(UntrustedFileError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(format!("reading task failed: {e}")),
+            })
+        });
+    match got {
+        Ok(None) => Read::Absent,
+        Err(e) => Read::Bad(e.into()),
+        Ok(Some(bytes)) => match UpgradeInfo::parse(&bytes, disable_recase) {
+            Ok(info) => Read::Valid(info),
+            Err(source) => Read::Bad(HaltFileError::Invalid {
+                path: path.into(),
+                source,
+            }),
+        },
+    }
+}
+
+/// Reads the file once, re-reading an empty or half-written one for up to `settle`.
+/// `Ok(None)` when there is no file.
+pub async fn read_now(
+    path: &Path,
+    disable_recase: bool,
+    settle: Duration,
+) -> Result<Option<UpgradeInfo>, HaltFileError> {
+    let deadline = Instant::now() + settle;
+    loop {
+        match read(path, disable_recase).await {
+            Read::Absent => return Ok(None),
+            Read::Valid(info) => return Ok(Some(info)),
+            Read::Bad(HaltFileError::Invalid {
+                source: UpgradeInfoError::Incomplete,
+                ..
+            }) if Instant::now() < deadline => tokio::time::sleep(RETRY).await,
+            Read::Bad(e) => return Err(e),
+        }
+    }
+}
+
+async fn run(
+    path: PathBuf,
+    poll: Duration,
+    disable_recase: bool,
+    tx: mpsc::Sender<Result<UpgradeInfo, HaltFileError>>,
+    events: Notifications,
+) {
+    let (ev_tx, mut ev_rx, mut fs_watch) = events;
+    let dir = folder_of(&path);
+    let mut last_ok: Option<UpgradeInfo> = None;
+    let mut last_err: Option<HaltFileError> = None;
+    let mut bad_since: Option<Instant> = None;
+    loop {
+        if fs_watch.is_none() {
+            fs_watch = watch_dir(&dir, ev_tx.clone());
+        }
+        let wait = match read(&path, disable_recase).await {
+            Read::Absent => {
+                last_ok = None;
+                last_err = None;
+                bad_since = None;
+                poll
+            }
+            Read::Valid(info) => {
+                bad_since = None;
+                last_err = None;
+                if last_ok.as_ref() != Some(&info) {
+                    last_ok = Some(info.clone());
+                    if tx.send(Ok(info)).await.is_err() {
+                        return;
+                    }
+                }
+                poll
+            }
+            Read::Bad(e) => {
+                let since = *bad_since.get_or_insert_with(Instant::now);
+                if since.elapsed() >= SETTLE && last_err.as_ref() != Some(&e) {
+                    last_ok = None;
+                    last_err = Some(e.clone());
+                    if tx.send(Err(e)).await.is_err() {
+                        return;
+                    }
+                }
+                if since.elapsed() >= SETTLE {
+                    poll
+                } else {
+                    RETRY
+                }
+            }
+        };
+        if tx.is_closed() {
+            return;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            ev = ev_rx.recv() => {
+                if ev.is_none() {
+                    fs_watch = None;
+                }
+                // A burst of events is one re-read; give the writer a moment to finish.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                while ev_rx.try_recv().is_ok() {}
+            }
+        }
+    }
+}
+
+fn folder_of(path: &Path) -> PathBuf {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    if !dir.is_dir() {
+        return None;
+    }
+    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        if res.is_ok() {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| tracing::debug!("no filesystem notifications for {}: {e}", dir.display()))
+    .ok()?;
+    match w.watch(dir, RecursiveMode::NonRecursive) {
+        Ok(()) => Some(w),
+        Err(e) => {
+            tracing::debug!("cannot watch {}: {e}; polling only", dir.display());
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn next(
+        rx: &mut mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>,
+        within: Duration,
+    ) -> Option<Result<UpgradeInfo, HaltFileError>> {
+        tokio::time::timeout(within, rx.recv()).await.ok().flatten()
+    }
+
+    #[tokio::test]
+    async fn notifications_deliver_valid_files_once() {
+        let home = tempfile::tempdir().unwrap();
+        let data = home.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let file = data.join("upgrade-info.json");
+        // Polling is slow on purpose: delivery must come from notifications.
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_secs(60), false);
+        std::fs::write(
+            &file,
+            br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
+        )
+        .unwrap();
+        let got = next(&mut rx, Duration::from_secs(5))
+            .await
+            .expect("delivered")
+            .unwrap();
+        assert_eq!((got.name.as_str(), got.height), ("v2", 100));
+        // Rewritten with the same content: no duplicate.
+        std::fs::write(
+            &file,
+            br#"{"name":"V2","time":"0001-01-01T00:00:00Z","height":100}"#,
+        )
+        .unwrap();
+        assert!(next(&mut rx, Duration::from_millis(500)).await.is_none());
+        // A new plan is delivered.
+        std::fs::write(&file, br#"{"name":"v3","height":"200","info":"x"}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(5))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (got.name.as_str(), got.height, got.info.as_str()),
+            ("v3", 200, "x")
+        );
+    }
+
+    #[tokio::test]
+    async fn half_written_file_is_waited_for_and_missing_folder_is_polled() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("data/upgrade-info.json");
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(100), false);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"").unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&file, br#"{"name":"v2","hei"#).unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        std::fs::write(&file, br#"{"name":"v2","height":100}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(
+            got.unwrap().height,
+            100,
+            "the incomplete states were never reported"
+        );
+    }
+
+    #[tokio::test]
+    async fn persistently_malformed_file_is_one_error() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::fs::write(&file, br#"{"name":"../x","height":5}"#).unwrap();
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
+        let err = got.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HaltFileError::Invalid {
+                    source: UpgradeInfoError::BadName(_),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("upgrade-info.json"), "{err}");
+        assert!(
+            next(&mut rx, Duration::from_millis(400)).await.is_none(),
+            "reported once"
+        );
+        // Truncated for good: reported after settling.
+        std::fs::write(&file, br#"{"name":"v2""#).unwrap();
+        let err = next(&mut rx, SETTLE + Duration::from_secs(3))
+            .await
+            .unwrap()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HaltFileError::Invalid {
+                    source: UpgradeInfoError::Incomplete,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        // Fixed: delivered.
+        std::fs::write(&file, br#"{"name":"v2","height":9}"#).unwrap();
+        assert_eq!(
+            next(&mut rx, Duration::from_secs(5))
+                .await
+                .unwrap()
+                .unwrap()
+                .height,
+            9
+        );
+    }
+
+    /// A FIFO at the path used to block the read forever (and so `run` before the node started,
+    /// and `show-upgrade-info`): now it is one error, at once, naming the file.
+    #[tokio::test]
+    async fn a_fifo_is_an_error_not_a_hang() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        nix::unistd::mkfifo(&file, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let got = tokio::time::timeout(Duration::from_secs(10), read_now(&file, false, SETTLE))
+            .await
+            .expect("read_now returned instead of blocking on the FIFO");
+        let err = got.unwrap_err();
+        assert!(matches!(err, HaltFileError::NotRegular { .. }), "{err}");
+        assert!(err.to_string().contains("upgrade-info.json"), "{err}");
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let got = next(&mut rx, SETTLE + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(
+            matches!(got, Err(HaltFileError::NotRegular { .. })),
+            "{got:?}"
+        );
+    }
+
+    /// A link to /dev/zero used to be read without end (the size check saw 0 bytes): now it is
+    /// refused as a device, and a big regular file is refused at the cap.
+    #[tokio::test]
+    async fn endless_and_oversized_files_are_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
+        let err = read_now(&file, false, SETTLE).await.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                HaltFileError::NotRegular {
+                    what: "a character device",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        std::fs::remove_file(&file).unwrap();
+        std::fs::write(&file, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
+        let err = read_now(&file, false, SETTLE).await.unwrap_err();
+        assert!(matches!(err, HaltFileError::TooLarge { .. }), "{err}");
+    }
+}

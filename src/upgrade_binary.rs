@@ -1,0 +1,189 @@
+//! Getting an upgrade's binary onto disk from what the chain says about it: the settings
+//! (`StageOptions` from the configuration), [`stage_upcoming`] for an upgrade the watcher
+//! reports (used by `prepare` and by `run`'s pre-staging), and [`stage_from_info`] for the plan
+//! info the node wrote at its halt (the last resort).
+
+use std::time::Duration;
+
+use switchyard_core::this_platform;
+use switchyard_core::UpgradeName;
+use switchyard_store::FetchOptions;
+use switchyard_store::Layout;
+use switchyard_store::{stage_from_plan, StageError, StageOptions, StageOutcome};
+use switchyard_store::{PreflightStatus, StagingRecord};
+use switchyard_watcher::{resolve_info, InfoFetchLimits, PlanBinariesView, SeenIn, Upcoming};
+
+use crate::config::Config;
+
+/// Staging settings from the configuration.
+pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
+    StageOptions {
+        must_have_checksum: cfg.download_must_have_checksum,
+        fetch: FetchOptions {
+            allow_http: cfg.allow_http,
+            max_bytes: cfg.max_download_bytes,
+            progress,
+            ..FetchOptions::default()
+        },
+        max_unpacked_bytes: cfg.max_download_bytes,
+        preflight_timeout: Duration::from_secs(30),
+        ..StageOptions::default()
+    }
+}
+
+/// Bounds on fetching a plan's info URL: the download transport rule (`SWITCHYARD_ALLOW_HTTP`).
+pub fn info_limits(cfg: &Config) -> InfoFetchLimits {
+    InfoFetchLimits {
+        allow_http: cfg.allow_http,
+        ..InfoFetchLimits::default()
+    }
+}
+
+/// Why an upgrade could not be staged from its plan info.
+#[derive(Debug, thiserror::Error)]
+pub enum StageFromInfoError {
+    #[error("the plan's info lists no binaries (plain text or no \"binaries\" map)")]
+    NoBinaries,
+    #[error("the plan's info points at {url}, which could not be used: {why}")]
+    InfoUnavailable { url: String, why: String },
+    #[error(transparent)]
+    Stage(#[from] StageError),
+}
+
+/// Stages `name` from a plan `info` string (inline JSON or a URL to it), this platform's entry.
+pub async fn stage_from_info(
+    layout: &Layout,
+    name: &UpgradeName,
+    info: &str,
+    opts: &StageOptions,
+) -> Result<StageOutcome, StageFromInfoError> {
+    let limits = InfoFetchLimits {
+        allow_http: opts.fetch.allow_http,
+        ..InfoFetchLimits::default()
+    };
+    match resolve_info(info, limits).await {
+        PlanBinariesView::Listed { binaries, .. } => {
+            Ok(stage_from_plan(layout, name, &binaries, &this_platform(), opts).await?)
+        }
+        PlanBinariesView::None => Err(StageFromInfoError::NoBinaries),
+        PlanBinariesView::Unavailable { url, why } => {
+            Err(StageFromInfoError::InfoUnavailable { url, why })
+        }
+    }
+}
+
+/// What happened to one upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Staged,
+    AlreadyStaged,
+    OperatorPlaced,
+    /// Not attempted (a proposal in voting without `--include-voting`).
+    Skipped,
+    Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Staged => "staged",
+            Outcome::AlreadyStaged => "already_staged",
+            Outcome::OperatorPlaced => "operator_placed",
+            Outcome::Skipped => "skipped",
+            Outcome::Failed => "failed",
+        }
+    }
+}
+
+fn describe(rec: &StagingRecord) -> String {
+    let pf = match rec.preflight.status {
+        PreflightStatus::Ok => format!(
+            "preflight ok ({})",
+            rec.preflight.output.lines().next().unwrap_or("").trim()
+        ),
+        PreflightStatus::Skipped => "preflight skipped (no checksum)".into(),
+        PreflightStatus::Pending => "preflight not run".into(),
+        PreflightStatus::Failed => format!(
+            "preflight FAILED: {}",
+            rec.preflight.message.as_deref().unwrap_or("")
+        ),
+    };
+    format!(
+        "{} from {} ({}, {} bytes); {pf}",
+        rec.binary_path.display(),
+        rec.url,
+        rec.digest,
+        rec.size
+    )
+}
+
+/// Stages one upcoming upgrade (this platform's entry of its plan), saying in words what
+/// happened. A proposal still in voting is skipped unless `include_voting`.
+pub async fn stage_upcoming(
+    layout: &Layout,
+    u: &Upcoming,
+    include_voting: bool,
+    disable_recase: bool,
+    platform: &str,
+    opts: &StageOptions,
+) -> (Outcome, String, Option<StagingRecord>) {
+    if u.source == SeenIn::Proposal && !include_voting {
+        return (
+            Outcome::Skipped,
+            "still in voting (use --include-voting to stage it now)".into(),
+            None,
+        );
+    }
+    let name = match UpgradeName::parse(&u.name, disable_recase) {
+        Ok(n) => n,
+        Err(e) => return (Outcome::Failed, e.to_string(), None),
+    };
+    let binaries = match &u.binaries {
+        PlanBinariesView::Listed { binaries, .. } => binaries,
+        other => {
+            // Nothing to download; fine if the operator placed it already.
+            if layout.has_upgrade_binary(&name) {
+                return (
+                    Outcome::OperatorPlaced,
+                    format!(
+                        "{} is in place (the plan lists no binaries)",
+                        layout.upgrade_binary(&name).display()
+                    ),
+                    None,
+                );
+            }
+            let why = match other {
+                PlanBinariesView::Unavailable { url, why } => {
+                    format!("the plan's info URL {url} could not be read: {why}")
+                }
+                _ => "the plan's info lists no binaries".into(),
+            };
+            return (
+                Outcome::Failed,
+                format!("{why}; place the binary with `switchyard add-upgrade {name} <path>`"),
+                None,
+            );
+        }
+    };
+    match stage_from_plan(layout, &name, binaries, platform, opts).await {
+        Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
+        Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
+        Ok(StageOutcome::OperatorPlaced { binary }) => (
+            Outcome::OperatorPlaced,
+            format!(
+                "{} was placed by the operator; left alone",
+                binary.display()
+            ),
+            None,
+        ),
+        Err(StageError::Preflight { record, message }) => (
+            Outcome::Failed,
+            format!(
+                "{}; it does not start on this host: {message}",
+                record.binary_path.display()
+            ),
+            Some(*record),
+        ),
+        Err(e) => (Outcome::Failed, e.to_string(), None),
+    }
+}

@@ -1,0 +1,101 @@
+//! Pre-upgrade hooks as cosmovisor runs them (issue 10.3), with their output in switchyard's log
+//! (issue 10.4): `COSMOVISOR_CUSTOM_PREUPGRADE` runs in `$DAEMON_HOME` (switchyard itself runs
+//! in `/`, as under systemd) with `<name> <height>` and switchyard's environment, a missing
+//! owner execute bit is added as cosmovisor does, and every line either hook prints reaches
+//! switchyard's stderr tagged with the upgrade — none of it the node's stdout stream.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+
+#[test]
+fn hooks_run_in_the_home_and_their_output_goes_to_switchyards_log() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "v2", "v0.50.10");
+    home.setup(&genesis, &[("v2", &v2)]);
+    home.fake("plan", "v2 5");
+    let script = home.path().join("cosmovisor/pre.sh");
+    let ran = home.path().join("script.ran");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\npwd > {ran}\necho \"$1 $2 $DAEMON_NAME $HOOK_MARK\" >> {ran}\necho \"script says: in $(pwd)\"\necho \"script warns\" >&2\n",
+            ran = ran.display()
+        ),
+    )
+    .unwrap();
+    // Readable but not executable, as a script copied without its mode would be.
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+
+    let out = home.path().join("stdout.log");
+    let err = home.path().join("stderr.log");
+    let sy = home
+        .switchyard()
+        .current_dir("/")
+        .args(["run", "start", "--home", home.path().to_str().unwrap()])
+        .env("COSMOVISOR_CUSTOM_PREUPGRADE", "pre.sh")
+        .env("HOOK_MARK", "from-switchyards-env")
+        .env("UNSAFE_SKIP_BACKUP", "true")
+        .env("DAEMON_RESTART_AFTER_UPGRADE", "false")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let mut sy = Running {
+        child: sy,
+        log: err.clone(),
+    };
+    let status = sy.wait(T);
+    let log = std::fs::read_to_string(&err).unwrap();
+    let node_out = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(home.current_target(), "upgrades/v2", "{log}");
+
+    // cosmovisor's way of running the script.
+    let ran = std::fs::read_to_string(&ran).unwrap();
+    let mut lines = ran.lines();
+    assert_eq!(
+        std::path::Path::new(lines.next().unwrap())
+            .canonicalize()
+            .unwrap(),
+        home.path().canonicalize().unwrap(),
+        "working directory"
+    );
+    assert_eq!(
+        lines.next(),
+        Some("v2 5 fakend from-switchyards-env"),
+        "arguments and environment"
+    );
+    assert_eq!(
+        std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
+        0o744,
+        "owner execute bit added"
+    );
+
+    // Their output: in switchyard's log, line by line, with the upgrade's name.
+    let tagged = |needle: &str| {
+        log.lines()
+            .any(|l| l.contains(needle) && l.contains("upgrade=v2"))
+    };
+    for needle in [
+        "custom pre-upgrade stdout: script says: in ",
+        "custom pre-upgrade stderr: script warns",
+        "pre-upgrade stdout: pre-upgrade of v2: migrating",
+        "pre-upgrade stderr: pre-upgrade of v2: a warning",
+    ] {
+        assert!(tagged(needle), "{needle:?} not in the log:\n{log}");
+    }
+    // ... and not in the node's output stream.
+    for needle in ["script says", "script warns", "migrating", "a warning"] {
+        assert!(
+            !node_out.contains(needle),
+            "{needle:?} in the node's stdout:\n{node_out}"
+        );
+    }
+}

@@ -1,0 +1,238 @@
+//! A stop signal is always answered (issue 14.10): whatever long step switchyard is in — a
+//! pre-upgrade hook that hangs, a version probe of a binary that hangs, a read of the halt file
+//! that never returns — SIGTERM ends it promptly, with the node stopped, the step's processes
+//! gone, `current` untouched and the swap journal left for the next start to finish.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const T: Duration = Duration::from_secs(30);
+/// "Promptly": well below every limit of the steps involved (a 10 minute hook timeout, the 20 s
+/// version probe limit), with room for a loaded machine.
+const PROMPT: Duration = Duration::from_secs(10);
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn wait_gone(what: &str, pid: i32) {
+    wait_for(
+        &format!("{what} (pid {pid}) to be gone"),
+        Duration::from_secs(10),
+        || !alive(pid),
+        String::new,
+    );
+}
+
+/// SIGTERM once `pid_file` (written last by the hanging step) exists; returns (exit status,
+/// time to exit).
+fn stop_when_hanging(sy: &mut Running, pid_file: &Path) -> (std::process::ExitStatus, Duration) {
+    wait_for(
+        "the hook to hang",
+        T,
+        || read_pid(pid_file).is_some(),
+        || sy.log(),
+    );
+    let asked = Instant::now();
+    sy.signal(15);
+    let status = sy.wait(T);
+    (status, asked.elapsed())
+}
+
+fn custom_hook(home: &Home) {
+    let script = home.path().join("cosmovisor/hang.sh");
+    let state = home.path().join("fake");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\n[ -f {s}/hook_ok ] && exit 0\necho $$ > {s}/hook.pid\nsleep 600 &\necho $! > {s}/hook.tmp; mv {s}/hook.tmp {s}/hook_child.pid\nwait\n",
+            s = state.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn sigterm_while_a_preupgrade_hook_hangs_ends_promptly_and_the_next_start_finishes() {
+    for custom in [true, false] {
+        let home = Home::new();
+        let genesis = home.binary("genesis", "", "v0.50.10");
+        let v2 = home.binary("v2", "v2", "v0.50.10");
+        home.setup(&genesis, &[("v2", &v2)]);
+        home.fake("plan", "v2 5");
+        let (pid_file, child_file) = if custom {
+            custom_hook(&home);
+            ("fake/hook.pid", "fake/hook_child.pid")
+        } else {
+            home.fake("preupgrade_hang", "");
+            ("fake/preupgrade.pid", "fake/preupgrade_child.pid")
+        };
+        let mut env = vec![
+            ("UNSAFE_SKIP_BACKUP", "true"),
+            ("SWITCHYARD_PREUPGRADE_TIMEOUT", "10m"),
+        ];
+        if custom {
+            env.push(("COSMOVISOR_CUSTOM_PREUPGRADE", "hang.sh"));
+        }
+        let mut sy = home.run(&env);
+        let (status, took) = stop_when_hanging(&mut sy, &home.path().join(child_file));
+        let log = sy.log();
+        assert!(took < PROMPT, "custom={custom}: took {took:?}\n{log}");
+        assert_eq!(status.code(), Some(0), "custom={custom}: {log}");
+        assert!(log.contains("arrived during upgrade v2"), "{log}");
+        // Nothing half-done: the hook and what it started are gone, the old node is stopped,
+        // `current` did not move, and the journal says where the swap stands.
+        wait_gone("the hook", read_pid(&home.path().join(pid_file)).unwrap());
+        wait_gone(
+            "the hook's child",
+            read_pid(&home.path().join(child_file)).unwrap(),
+        );
+        assert!(
+            home.events().contains("genesis stopped at"),
+            "{}",
+            home.events()
+        );
+        assert_eq!(home.current_target(), "genesis");
+        let journal =
+            std::fs::read_to_string(home.path().join("cosmovisor/switchyard/swap.json")).unwrap();
+        assert!(journal.contains("\"v2\""), "{journal}");
+
+        // The next start finishes the upgrade once the hook behaves.
+        std::fs::remove_file(home.path().join("fake/preupgrade_hang")).ok();
+        home.fake("hook_ok", "");
+        let mut again = home.run(&env);
+        wait_for(
+            "v2 past the upgrade",
+            T,
+            || home.committed() >= 7,
+            || format!("{}\n{}", again.log(), home.events()),
+        );
+        assert_eq!(again.stop().code(), Some(0));
+        assert_eq!(home.current_target(), "upgrades/v2");
+        assert!(again.log().contains("finishing it"), "{}", again.log());
+        assert_each_height_once(&home.executed(), |h, id| {
+            if h < 5 {
+                id == "genesis"
+            } else {
+                id == "v2"
+            }
+        });
+    }
+}
+
+#[test]
+fn sigterm_while_a_version_probe_hangs_ends_promptly_without_starting_the_node() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "v2", "v0.50.10");
+    home.setup(&genesis, &[]);
+    // A manual upgrade is armed: the node's SDK version is probed before it starts.
+    let out = home.cmd(&["add-upgrade", "v2", v2.to_str().unwrap(), "--height", "50"]);
+    assert!(out.status.success(), "{}", text(&out));
+    home.fake("version_hang", "");
+    let mut sy = home.run(&[]);
+    let (status, took) = stop_when_hanging(&mut sy, &home.path().join("fake/version_child.pid"));
+    assert!(took < PROMPT, "took {took:?}\n{}", sy.log());
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    wait_gone(
+        "the probe",
+        read_pid(&home.path().join("fake/version.pid")).unwrap(),
+    );
+    wait_gone(
+        "the probe's child",
+        read_pid(&home.path().join("fake/version_child.pid")).unwrap(),
+    );
+    assert!(
+        !home.events().contains("genesis start"),
+        "no node is started just to be stopped: {}",
+        home.events()
+    );
+}
+
+/// Makes `data/upgrade-info.json` a FIFO.
+fn make_fifo(home: &Home) {
+    let path = home.path().join("data/upgrade-info.json");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+}
+
+/// Waits until switchyard hangs on the FIFO — a reader has it open (then a writer end is held,
+/// so that reader stays blocked in read() rather than seeing end-of-file) — or until it said why
+/// it will not read it (a reader that refuses anything but a regular file never opens it).
+fn hung_on_fifo(home: &Home, sy: &Running) -> Option<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = home.path().join("data/upgrade-info.json");
+    let mut file = None;
+    wait_for(
+        "switchyard to hang on the FIFO or refuse it",
+        T,
+        || {
+            // Opening a FIFO for writing without blocking succeeds only once a reader exists.
+            file = std::fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(nix::libc::O_NONBLOCK)
+                .open(&path)
+                .ok();
+            file.is_some() || sy.log().contains(&path.display().to_string())
+        },
+        || sy.log(),
+    );
+    file
+}
+
+#[test]
+fn sigterm_while_the_halt_file_is_a_fifo_ends_promptly() {
+    // The FIFO appears while the node runs: the halt-file watcher blocks on it.
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    let mut sy = home.run(&[]);
+    wait_for("blocks", T, || home.committed() >= 2, || sy.log());
+    make_fifo(&home);
+    let writer = hung_on_fifo(&home, &sy);
+    let asked = Instant::now();
+    sy.signal(15);
+    let status = sy.wait(T);
+    assert!(
+        asked.elapsed() < PROMPT,
+        "{:?}\n{}",
+        asked.elapsed(),
+        sy.log()
+    );
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    assert!(
+        home.events().contains("genesis stopped at"),
+        "{}",
+        home.events()
+    );
+    drop(writer);
+
+    // The FIFO is there before switchyard starts: the loop's own read blocks on it.
+    let home = Home::new();
+    home.setup(&genesis, &[]);
+    make_fifo(&home);
+    let mut sy = home.run(&[]);
+    let writer = hung_on_fifo(&home, &sy);
+    let asked = Instant::now();
+    sy.signal(15);
+    let status = sy.wait(T);
+    assert!(
+        asked.elapsed() < PROMPT,
+        "{:?}\n{}",
+        asked.elapsed(),
+        sy.log()
+    );
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    drop(writer);
+    // Whatever ran is stopped.
+    if let Ok(rec) = std::fs::read(home.path().join("cosmovisor/switchyard/node.pid")) {
+        let rec: serde_json::Value = serde_json::from_slice(&rec).unwrap();
+        wait_gone("the node", rec["pid"].as_i64().unwrap() as i32);
+    }
+}
