@@ -375,9 +375,13 @@ class Rpc:
 # a local HTTP server for the plan's binaries map; it records every request and when
 # ---------------------------------------------------------------------------------------------
 class BinServer:
-    def __init__(self, directory):
+    """rate: bytes per second each response is paced to (0: as fast as it goes), so a download
+    takes as long as from a real release server (E2E_DOWNLOAD_MBPS)."""
+
+    def __init__(self, directory, rate=0):
         self.requests = []
         self.directory = directory
+        self.rate = rate
         outer = self
 
         class H(http.server.SimpleHTTPRequestHandler):
@@ -386,6 +390,20 @@ class BinServer:
 
             def log_message(self, fmt, *args):
                 outer.requests.append((time.time(), self.path, fmt % args))
+
+            def copyfile(self, source, outputfile):
+                if not outer.rate:
+                    return super().copyfile(source, outputfile)
+                t0, sent, chunk = time.time(), 0, 256 * 1024
+                while True:
+                    buf = source.read(chunk)
+                    if not buf:
+                        return
+                    outputfile.write(buf)
+                    sent += len(buf)
+                    ahead = sent / outer.rate - (time.time() - t0)
+                    if ahead > 0:
+                        time.sleep(ahead)  # pacing the transfer, not waiting for an event
 
         class S(socketserver.ThreadingMixIn, http.server.HTTPServer):
             daemon_threads = True
@@ -563,7 +581,9 @@ def node_runs(text):
         if "ABCI Handshake App Info" in line:
             v = re.search(r"software-version=(\S*)", line)
             h = re.search(r"\bheight=(\d+)", line)
-            runs.append({"version": v.group(1) if v else "?", "start": int(h.group(1)) if h else None})
+            a = re.search(r"\bhash=([0-9A-Fa-f]*)", line)
+            runs.append({"version": v.group(1) if v else "?", "start": int(h.group(1)) if h else None,
+                         "app_hash": a.group(1).upper() if a else None})
     return runs
 
 
@@ -684,7 +704,8 @@ class Watch:
     """Measurements only (downtime, supervisor memory), never evidence: polls data/upgrade-info.json,
     /abci_info and the supervisor's children every 20 ms."""
 
-    def __init__(self, home, rpc, sup_pid, period=0.02):
+    def __init__(self, home, rpc, sup_pid, period=None):
+        period = float(os.environ.get("E2E_WATCH_PERIOD", "0.02")) if period is None else period
         self.home, self.rpc, self.sup_pid, self.period = home, rpc, sup_pid, period
         self.info_path = os.path.join(home, "data", "upgrade-info.json")
         self.infos = {}               # (name, height) -> the file's mtime when first seen
@@ -736,6 +757,59 @@ class Watch:
     def stop(self):
         self._stop.set()
         self.thread.join(timeout=2)
+
+
+class Scraper:
+    """Reads switchyard's status listener (/metrics) twice a second, as a busy Prometheus would,
+    for as long as the scenario runs; counts the answers."""
+
+    def __init__(self, addr, period=0.5):
+        self.addr, self.period, self.ok, self.bad = addr, period, 0, 0
+        self._stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(self.period):
+            try:
+                with urllib.request.urlopen(f"http://{self.addr}/metrics", timeout=2) as r:
+                    r.read()
+                    self.ok += r.status == 200
+                    self.bad += r.status != 200
+            except Exception:
+                self.bad += 1
+
+    def stop(self):
+        self._stop.set()
+        self.thread.join(timeout=3)
+        return self.ok, self.bad
+
+
+def floor(args):
+    """The floor for downtime: no supervisor logic at all. Starts the old binary, polls for its
+    data/upgrade-info.json naming the plan every millisecond, then SIGTERMs it, waits for it to
+    exit and starts the new binary at once (its output goes where ours goes). What a supervisor
+    adds over this is its own share of the downtime."""
+    info = os.path.join(args.home, "data", "upgrade-info.json")
+    child = subprocess.Popen([args.old, "start", "--home", args.home], stdin=subprocess.DEVNULL)
+
+    def forward(sig, _frame):
+        child.send_signal(sig)
+    for sg in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sg, forward)
+    while child.poll() is None:
+        try:
+            with open(info) as f:
+                if str(json.load(f).get("name", "")).lower() == args.name:
+                    break
+        except (OSError, ValueError):
+            pass  # absent, or being written
+        time.sleep(0.001)
+    if child.poll() is None:
+        child.terminate()
+        child.wait()
+    child = subprocess.Popen([args.new, "start", "--home", args.home], stdin=subprocess.DEVNULL)
+    return child.wait()
 
 
 class Checks:
@@ -832,10 +906,10 @@ def supervisor_env(home, daemon, sup_kind, mode):
         "UNSAFE_SKIP_BACKUP": "true", "DAEMON_ALLOW_DOWNLOAD_BINARIES": "false",
         "COSMOVISOR_DISABLE_LOGS": "false",
     })
-    if mode in ("download", "prestage"):
+    if mode in ("download", "prestage", "prestage-listen"):
         env["DAEMON_ALLOW_DOWNLOAD_BINARIES"] = "true"
     if sup_kind == "switchyard":
-        env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if mode == "prestage" else "false"
+        env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if mode.startswith("prestage") else "false"
         # The watcher re-reads proposals every 60 s by default (fine for real, days-long votes);
         # this chain votes for 15 s.
         env.setdefault("SWITCHYARD_PROPOSALS_EVERY", "2s")
@@ -892,7 +966,8 @@ def scenario(args):
     old_env, new_env, patch_env, upgrade, daemon = PAIRS[args.pair]
     bin_old, bin_new = need_env(old_env), need_env(new_env)
     sup_kind = args.supervisor
-    sup_bin = find_switchyard() if sup_kind == "switchyard" else os.path.abspath(need_env("E2E_COSMOVISOR"))
+    sup_bin = (find_switchyard() if sup_kind == "switchyard" else
+               os.path.abspath(need_env("E2E_COSMOVISOR")) if sup_kind == "cosmovisor" else None)
     v_old, v_new = version_of(bin_old), version_of(bin_new)
     checks = Checks()
     tag = "gov"
@@ -913,22 +988,35 @@ def scenario(args):
     served = os.path.join(work, "www")
     os.makedirs(served)
     os.symlink(os.path.realpath(bin_new), os.path.join(served, daemon))  # served as is, no copy
-    srv = BinServer(served)
+    srv = BinServer(served, rate=args.download_mbps * 1e6)
+    result["download_mbps"] = args.download_mbps or None
+    result["binary_bytes"] = os.path.getsize(bin_new)
     checksum = sha256_of(bin_new)
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
                       separators=(",", ":"))
 
     env = supervisor_env(home, daemon, sup_kind, args.mode)
-    run([sup_bin, "init", bin_old], env=env)
-    if args.mode == "preplaced":
-        run([sup_bin, "add-upgrade", upgrade, bin_new], env=env)
-    old_exe = os.path.join(home, "cosmovisor", "genesis", "bin", daemon)
-
+    listen = None
+    if args.mode == "prestage-listen":
+        listen = f"127.0.0.1:{free_ports(1)[0]}"
+        env["SWITCHYARD_LISTEN"] = listen
     node_log = os.path.join(work, "node.log")
+    if sup_kind == "floor":
+        # no supervisor: the least any supervisor must do at the halt (see floor())
+        old_exe = bin_old
+        cmd = [sys.executable, os.path.abspath(__file__), "floor", "--home", home, "--old", bin_old,
+               "--new", bin_new, "--name", upgrade]
+    else:
+        run([sup_bin, "init", bin_old], env=env)
+        if args.mode == "preplaced":
+            run([sup_bin, "add-upgrade", upgrade, bin_new], env=env)
+        old_exe = os.path.join(home, "cosmovisor", "genesis", "bin", daemon)
+        cmd = [sup_bin, "run", "start", "--home", home]
     t_start = time.time()
-    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
+    sup = start(cmd, node_log, env=env)
     rpc = Rpc(rpc_port)
     watch = Watch(home, rpc, sup.pid)
+    scrapes = Scraper(listen) if listen else None
     try:
         block_time = measure_block_time(rpc)
         result["block_time_s"] = round(block_time, 3)
@@ -942,7 +1030,7 @@ def scenario(args):
         log(f"proposal {pid} submitted and voted; voting ends {end} "
             f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
         staged_path = os.path.join(home, "cosmovisor", "upgrades", upgrade, "bin", daemon)
-        if sup_kind == "switchyard" and args.mode == "prestage":
+        if sup_kind == "switchyard" and args.mode.startswith("prestage"):
             check_prestaged_in_voting(checks, tag, sup_bin, env, bin_old, rpc_port, pid, upgrade, staged_path,
                                       checksum, voting_end, result)
 
@@ -959,9 +1047,15 @@ def scenario(args):
         check_swap(checks, tag, ev, H)
         checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
                      f"running {old_exe}: {running_exe(old_exe)}")
-        cur = current_target(home)
-        checks.check(cur == os.path.realpath(os.path.join(home, "cosmovisor", "upgrades", upgrade)),
-                     f"{tag}: cosmovisor/current points at the upgrade", cur)
+        if sup_kind != "floor":
+            cur = current_target(home)
+            checks.check(cur == os.path.realpath(os.path.join(home, "cosmovisor", "upgrades", upgrade)),
+                         f"{tag}: cosmovisor/current points at the upgrade", cur)
+        if scrapes:
+            ok, bad = scrapes.stop()
+            result["listener_scrapes_ok"], result["listener_scrapes_failed"] = ok, bad
+            checks.check(ok > 0, f"{tag}: the status listener answered /metrics while the chain ran",
+                         f"{ok} answered, {bad} not, on {listen}")
 
         t_halt = watch.halt_time(upgrade, H)
         t_new_h = watch.first_time(v_new, H)
@@ -992,6 +1086,8 @@ def scenario(args):
         watch._sample_sup()
         result["supervisor_peak_rss_kb"] = watch.hwm_kb
         watch.stop()
+        if scrapes:
+            scrapes.stop()
         stop(sup)
         srv.close()
         result["log"] = node_log
@@ -1022,17 +1118,21 @@ class Ctx:
         return os.path.realpath(self.current_bin())
 
 
-def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset):
-    """`switchyard add-upgrade <name> <bin> --height H` while the node runs; H = height + offset."""
+def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None):
+    """`switchyard add-upgrade <name> <bin> --upgrade-height H` while the node runs; H = height +
+    offset. probe: the halt behaviour (halt-behaviours.json's word) the old binary, whose SDK
+    version cannot be told, must be found to have by switchyard's probe (`--halt-height H-1`)."""
     r = {"name": name, "old": v_old, "new": v_new}
     old_exe = c.current_exe()
+    old_sha = sha256_of(old_exe)
+    record_path = os.path.join(c.home, "cosmovisor", "switchyard", "halt-behaviours.json")
     a = c.rpc.abci()
     if not a or a[0] != v_old:
         raise Failure(f"{tag}: expected {v_old} to be running, /abci_info says {a}")
     H = a[1] + offset
     r["H"] = H
     log(f"{tag}: {v_old} -> {v_new} ({name}) at H={H} (chain at {a[1]})")
-    run([c.sup_bin, "add-upgrade", name, new_bin, "--height", str(H)], env=c.env)
+    run([c.sup_bin, "add-upgrade", name, new_bin, "--upgrade-height", str(H)], env=c.env)
     u = plan_entry(c.sup_bin, c.env, name)
     r["plan_halt"] = (u or {}).get("halt")
     log(f"{tag}: switchyard plan says how {v_old} will be stopped: {r['plan_halt']}")
@@ -1050,8 +1150,74 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset):
     cur = current_target(c.home)
     checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
                  f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    if probe:
+        # the probe: --halt-height H-1 on a binary that stops before N leaves H-2 committed with
+        # H-1 in its block store; switchyard then starts it again with --halt-height H, so one more
+        # process of the old binary starts at app height H-2 (its handshake line), and executes H-1
+        olds = [x["start"] for x in runs if x["version"] == v_old]
+        r["old_process_starts"] = olds
+        if probe == "stops_before":
+            checks.check(H - 2 in olds, f"{tag}: probed: the old binary stopped at H-2 under --halt-height H-1 and "
+                         f"was started again", f"app heights the old binary's processes started at: {olds}")
+        try:
+            rec = json.load(open(record_path))
+        except (OSError, ValueError) as e:
+            rec = {"unreadable": str(e)}
+        r["halt_record"] = rec.get(old_sha)
+        checks.check(isinstance(rec.get(old_sha), dict) and rec[old_sha].get("behaviour") == probe,
+                     f"{tag}: halt behaviour learned by the probe recorded in halt-behaviours.json by the old "
+                     f"binary's sha256 ({probe})", f"{old_sha[:12]}…: {json.dumps(rec)[:400]}")
     t_old, t_new = c.watch.first_time(v_old, H - 1), c.watch.first_time(v_new, H)
     r["gap_s"] = round(t_new - t_old, 3) if t_old and t_new else None
+    return r
+
+
+def restore_check(c, checks, tag, prev, halt_bin):
+    """After the swap `prev` (a gov_swap result, backup on): switchyard and the node stopped,
+    `switchyard restore-backup` puts the backup taken at the halt back; the old binary started on it
+    must find the app state after H-1 that the chain had: its handshake line's app hash and height
+    are block H's header app_hash (the app hash after H-1, read from the chain before stopping) and
+    H-1. halt_bin: the old binary, to start by hand."""
+    r = {"after": prev.get("name")}
+    H = prev["H"]
+    v_old = prev["old"]
+    blk = c.rpc.get(f"/block?height={H}", timeout=5.0)
+    want = str(blk["result"]["block"]["header"]["app_hash"]).upper()
+    r["H"], r["app_hash_after_H-1"] = H, want
+    stop(c.sup, grace=15.0)
+    wait_for("the node to be gone after switchyard stopped", lambda: not running_exe(c.current_exe()), 30)
+    backups = sorted(d for d in os.listdir(c.home) if d.startswith("data-backup-"))
+    r["backups"] = backups
+    checks.check(any(prev["name"] in d for d in backups), f"{tag}: switchyard took a backup before the swap",
+                 f"{backups}")
+    out = run([c.sup_bin, "restore-backup"], env=c.env, check=False, timeout=300)
+    r["restore_rc"] = out.returncode
+    checks.check(out.returncode == 0, f"{tag}: switchyard restore-backup succeeded",
+                 f"exit {out.returncode}: {(out.stdout + out.stderr)[-600:]}")
+    cur = current_target(c.home)
+    checks.check(cur == os.path.realpath(os.path.dirname(os.path.dirname(halt_bin))) or
+                 sha256_of(os.path.join(cur, "bin", c.daemon)) == sha256_of(halt_bin),
+                 f"{tag}: current points at the binary the backup was taken with", cur)
+    rlog = os.path.join(c.work, "restored-old-binary.log")
+    open(rlog, "wb").close()
+    # started as the operator would after a restore: the binary `current` now points at
+    p = start([c.current_bin(), "start", "--home", c.home], rlog, env=c.env)
+
+    def handshake():
+        runs = node_runs(read_log(rlog))
+        return runs[0] if runs else None
+
+    def exited_first():
+        if p.poll() is not None and not handshake():
+            raise Failure(f"old binary exited {p.returncode} before its handshake (see {rlog})")
+    try:
+        got = wait_for("the old binary's handshake on the restored data", handshake, 120, fail=exited_first)
+    finally:
+        stop(p)
+    r["restored_handshake"] = got
+    checks.check(got["version"] == v_old and got["start"] == H - 1 and got["app_hash"] == want,
+                 f"{tag}: the old binary on the restored data has the app hash the chain had after H-1",
+                 f"handshake {got}; block H's app_hash {want}")
     return r
 
 
@@ -1180,6 +1346,7 @@ def chain(args):
     srv = BinServer(served)
     srv.directory = served
     env = supervisor_env(home, daemon, "switchyard", "prestage")
+    env["UNSAFE_SKIP_BACKUP"] = "false"  # a backup before every swap; step 6 restores the last one
     run([sup_bin, "init", bins["V050"]], env=env)
     node_log = os.path.join(work, "node.log")
     sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
@@ -1199,10 +1366,12 @@ def chain(args):
                                    args.manual_offset)),
         ("4-manual-nover-to-patch2", "manual",
          lambda ch, t: manual_swap(c, ch, t, "patch2", bins["V053_PATCH2"], ver["V053_NOVER"], ver["V053_PATCH2"],
-                                   args.manual_offset)),
+                                   args.manual_offset, probe="stops_before")),
         ("5-gov-v053-to-v054-sigkill-at-halt", "gov",
          lambda ch, t: gov_swap(c, ch, t, "v053-to-v054", bins["V054"], ver["V053_PATCH2"], ver["V054"], block_time,
                                 args.offset, args.voting_period, srv, kill_at_halt=True)),
+        ("6-restore-backup-of-v053-to-v054", "restore",
+         lambda ch, t: restore_check(c, ch, t, results[-1], bins["V053_PATCH2"])),
     ]
     results = []
     broken = None
@@ -1430,7 +1599,9 @@ def report(args):
                f"switchyard: {os.environ.get('E2E_SWITCHYARD_DESC', '?')}.\n")
     out.append("**Downtime** = from the old binary's halt (the moment it wrote `data/upgrade-info.json`: the file's "
                "mtime) to the first moment the new binary answers `/abci_info` with `last_block_height >= H` (block H "
-               "committed by the new binary), polled every 20 ms. **Peak RSS** is the supervisor process's own "
+               "committed by the new binary), polled every {os.environ.get('E2E_WATCH_PERIOD', '0.02')} s. The binary server "
+               f"sends at {os.environ.get('E2E_DOWNLOAD_MBPS') or 'unpaced'} MB/s "
+               f"(the new binary is {sample.get('binary_bytes', 0) / 1e6:.0f} MB). **Peak RSS** is the supervisor process's own "
                "`VmHWM` (from `/proc/<pid>/status`), not the node's. Both supervisors run with "
                "`UNSAFE_SKIP_BACKUP=true` and otherwise their defaults.\n")
     out.append("| supervisor | binary for the upgrade | runs ok | median downtime (s) | all downtimes (s) | "
@@ -1438,7 +1609,9 @@ def report(args):
     out.append("|---|---|---|---|---|---|---|---|")
     label = {"preplaced": "pre-placed (`add-upgrade`)",
              "download": "auto-download (`DAEMON_ALLOW_DOWNLOAD_BINARIES=true`)",
-             "prestage": "auto-download + `SWITCHYARD_PRESTAGE_VOTING=true`"}
+             "prestage": "auto-download + `SWITCHYARD_PRESTAGE_VOTING=true`",
+             "prestage-listen": "as above + `SWITCHYARD_LISTEN` (status listener on, /metrics read every 0.5 s)",
+             ("floor", "preplaced"): "no supervisor: a script that SIGTERMs the halted node and starts the new binary"}
     for (sup, mode) in sorted(groups):
         rs = groups[(sup, mode)]
         ok = [r for r in rs if not r.get("failed")]
@@ -1446,7 +1619,7 @@ def report(args):
         rss = med(sup, mode, "supervisor_peak_rss_kb")
         dls = sorted({r.get("downloads_after_halt") for r in ok})
         fetched = _median([r.get("download_at_s_from_halt") for r in ok])
-        out.append(f"| {sup} | {label.get(mode, mode)} | {len(ok)}/{len(rs)} | "
+        out.append(f"| {sup} | {label.get((sup, mode)) or label.get(mode, mode)} | {len(ok)}/{len(rs)} | "
                    f"{'%.3f' % d if d is not None else 'n/a'} | "
                    f"{', '.join('%.3f' % r['downtime_s'] for r in ok if r.get('downtime_s') is not None)} | "
                    f"{'%.1f' % (rss / 1024) if rss else 'n/a'} | "
@@ -1462,6 +1635,17 @@ def report(args):
                f"{ratio(med('switchyard', 'download', 'downtime_s'), med('cosmovisor', 'download', 'downtime_s'))}")
     out.append(f"- downtime, switchyard pre-staging during the vote vs cosmovisor downloading at the halt: "
                f"{ratio(med('switchyard', 'prestage', 'downtime_s'), med('cosmovisor', 'download', 'downtime_s'))}")
+    fl = med("floor", "preplaced", "downtime_s")
+
+    def over(a):
+        return "%+.0f ms" % ((a - fl) * 1000) if a is not None and fl is not None else "n/a"
+    out.append(f"- switchyard's own share of the downtime, over the floor (median minus the floor's median "
+               f"{'%.3f s' % fl if fl is not None else 'n/a'}): pre-placed {over(med('switchyard', 'preplaced', 'downtime_s'))}, "
+               f"pre-staged {over(med('switchyard', 'prestage', 'downtime_s'))}; cosmovisor pre-placed "
+               f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
+    out.append(f"- status listener on vs off (pre-staged, medians): "
+               f"{'%.3f' % med('switchyard', 'prestage-listen', 'downtime_s') if med('switchyard', 'prestage-listen', 'downtime_s') is not None else 'n/a'} s vs "
+               f"{'%.3f' % med('switchyard', 'prestage', 'downtime_s') if med('switchyard', 'prestage', 'downtime_s') is not None else 'n/a'} s")
     sw_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "switchyard"
                       for r in v if not r.get("failed")])
     cv_rss = _median([r.get("supervisor_peak_rss_kb") for k, v in groups.items() if k[0] == "cosmovisor"
@@ -1486,8 +1670,10 @@ def main():
     offset = int(os.environ.get("E2E_UPGRADE_OFFSET", "40"))
     vp = os.environ.get("E2E_VOTING_PERIOD", "15s")
     s = sub.add_parser("scenario")
-    s.add_argument("--supervisor", choices=["switchyard", "cosmovisor"], required=True)
-    s.add_argument("--mode", choices=["preplaced", "download", "prestage"], required=True)
+    s.add_argument("--supervisor", choices=["switchyard", "cosmovisor", "floor"], required=True)
+    s.add_argument("--mode", choices=["preplaced", "download", "prestage", "prestage-listen"], required=True)
+    s.add_argument("--download-mbps", type=float, default=float(os.environ.get("E2E_DOWNLOAD_MBPS", "0")),
+                   help="pace the binary server to this many MB/s (0: unpaced)")
     s.add_argument("--pair", choices=sorted(PAIRS), default="chaind")
     s.add_argument("--offset", type=int, default=offset)
     s.add_argument("--voting-period", default=vp)
@@ -1508,13 +1694,19 @@ def main():
     lo.add_argument("--offset", type=int, default=40)
     lo.add_argument("--voting-period", default="15s")
     lo.add_argument("--hold", type=int, default=0)
+    fl = sub.add_parser("floor")
+    fl.add_argument("--home", required=True)
+    fl.add_argument("--old", required=True)
+    fl.add_argument("--new", required=True)
+    fl.add_argument("--name", required=True)
     r = sub.add_parser("report")
     r.add_argument("--results", required=True)
     r.add_argument("--out", required=True)
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
     try:
-        return {"report": report, "scenario": scenario, "chain": chain, "facts": facts, "localnet": localnet}[a.cmd](a)
+        return {"report": report, "scenario": scenario, "chain": chain, "facts": facts, "localnet": localnet,
+                "floor": floor}[a.cmd](a)
     except Failure as e:
         log(f"ERROR: {e}")
         print(json.dumps({"scenario": a.cmd, "error": str(e)[:2000], "passed": 0, "failed": 1,

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test switchyard has, from a fresh clone: format and lint checks, unit, property and
-# integration tests (fake nodes and a fake chain on 127.0.0.1), then the end-to-end upgrade of a
-# real Cosmos SDK chain (simd v0.50 -> v0.53, built from the Go module proxy and cached in
-# ~/.cache/switchyard-e2e).
+# integration tests (fake nodes and a fake chain on 127.0.0.1), a short coverage-guided fuzz run,
+# then the end-to-end upgrades of real Cosmos SDK chains (e2e/run.sh: our chaind on SDK v0.50.9,
+# v0.53.8 and v0.54.4 and cosmovisor v1.5.0, built from the Go module proxy and cached in
+# ~/.cache/switchyard-e2e; see e2e/README.md).
 #
-# then a short coverage-guided fuzz run of every decoder of untrusted input (scripts/fuzz.sh,
+# The fuzz run: of every decoder of untrusted input (scripts/fuzz.sh,
 # FUZZ_SECONDS each, two at a time; installs cargo-fuzz if missing; any finding fails).
 #
 #   scripts/test.sh             everything
@@ -45,7 +46,7 @@ if [ "${SKIP_FUZZ:-0}" != "1" ]; then
 fi
 
 if [ "${SKIP_E2E:-0}" != "1" ]; then
-  log "end-to-end: a real simd chain through a governance upgrade and a manual upgrade"
+  log "end-to-end: real chains (SDK v0.50/v0.53/v0.54) through governance and manual upgrades"
   cargo build --release --locked --bin switchyard
   SWITCHYARD_BIN="$PWD/target/release/switchyard" e2e/run.sh
 fi
