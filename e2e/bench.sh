@@ -2,7 +2,7 @@
 # Side-by-side upgrade downtime and supervisor memory, switchyard vs cosmovisor, on a real chain:
 # the governance upgrade v050-to-v053 of our chaind, v0.50.9 -> v0.53.8 (E2E_BENCH_PAIR=simd: the
 # older simd v0.45.16 -> v0.46.16 pair, which needs E2E_LEGACY=1).
-#   e2e/bench.sh [RUNS]      (default 3 runs of each of the seven rows)
+#   e2e/bench.sh [RUNS]      (default 3 runs of each of the eight rows)
 # Writes bench/downtime.md (medians, ratios, machine) and bench/downtime.jsonl (raw, one run a line)
 # into ${E2E_BENCH_OUT:-<repo>/bench}.
 set -uo pipefail
@@ -15,7 +15,7 @@ results="$E2E_RUN_DIR/bench.jsonl"
 export E2E_DOWNLOAD_MBPS="${E2E_DOWNLOAD_MBPS:-20}" E2E_WATCH_PERIOD="${E2E_WATCH_PERIOD:-0.005}"
 : >"$results"
 for i in $(seq 1 "$runs"); do
-  for row in "floor preplaced" "switchyard preplaced" "cosmovisor preplaced" "switchyard prestage" \
+  for row in "floor preplaced" "floor preupgrade" "switchyard preplaced" "cosmovisor preplaced" "switchyard prestage" \
              "switchyard prestage-listen" "cosmovisor download" "switchyard download"; do
     set -- $row
     e2e_log "run $i/$runs: $1 $2"

@@ -808,6 +808,10 @@ def floor(args):
     if child.poll() is None:
         child.terminate()
         child.wait()
+    if args.pre_upgrade:
+        # what cosmovisor (and switchyard, for compatibility) also do before starting the new binary:
+        # run its `pre-upgrade` command (exit 1: the binary has none)
+        subprocess.run([args.new, "pre-upgrade", "--home", args.home], stdin=subprocess.DEVNULL)
     child = subprocess.Popen([args.new, "start", "--home", args.home], stdin=subprocess.DEVNULL)
     return child.wait()
 
@@ -1005,7 +1009,7 @@ def scenario(args):
         # no supervisor: the least any supervisor must do at the halt (see floor())
         old_exe = bin_old
         cmd = [sys.executable, os.path.abspath(__file__), "floor", "--home", home, "--old", bin_old,
-               "--new", bin_new, "--name", upgrade]
+               "--new", bin_new, "--name", upgrade] + (["--pre-upgrade"] if args.mode == "preupgrade" else [])
     else:
         run([sup_bin, "init", bin_old], env=env)
         if args.mode == "preplaced":
@@ -1611,7 +1615,8 @@ def report(args):
              "download": "auto-download (`DAEMON_ALLOW_DOWNLOAD_BINARIES=true`)",
              "prestage": "auto-download + `SWITCHYARD_PRESTAGE_VOTING=true`",
              "prestage-listen": "as above + `SWITCHYARD_LISTEN` (status listener on, /metrics read every 0.5 s)",
-             ("floor", "preplaced"): "no supervisor: a script that SIGTERMs the halted node and starts the new binary"}
+             ("floor", "preplaced"): "no supervisor: a script that SIGTERMs the halted node and starts the new binary",
+             ("floor", "preupgrade"): "the same script, also running `<new> pre-upgrade` first (as cosmovisor and switchyard do)"}
     for (sup, mode) in sorted(groups):
         rs = groups[(sup, mode)]
         ok = [r for r in rs if not r.get("failed")]
@@ -1643,6 +1648,11 @@ def report(args):
                f"{'%.3f s' % fl if fl is not None else 'n/a'}): pre-placed {over(med('switchyard', 'preplaced', 'downtime_s'))}, "
                f"pre-staged {over(med('switchyard', 'prestage', 'downtime_s'))}; cosmovisor pre-placed "
                f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
+    fp = med("floor", "preupgrade", "downtime_s")
+    out.append(f"- the floor with the new binary's `pre-upgrade` run first: "
+               f"{'%.3f s' % fp if fp is not None else 'n/a'}; switchyard pre-placed over it: "
+               + ("%+.0f ms" % ((med('switchyard', 'preplaced', 'downtime_s') - fp) * 1000)
+                  if fp is not None and med('switchyard', 'preplaced', 'downtime_s') is not None else "n/a"))
     out.append(f"- status listener on vs off (pre-staged, medians): "
                f"{'%.3f' % med('switchyard', 'prestage-listen', 'downtime_s') if med('switchyard', 'prestage-listen', 'downtime_s') is not None else 'n/a'} s vs "
                f"{'%.3f' % med('switchyard', 'prestage', 'downtime_s') if med('switchyard', 'prestage', 'downtime_s') is not None else 'n/a'} s")
@@ -1671,7 +1681,8 @@ def main():
     vp = os.environ.get("E2E_VOTING_PERIOD", "15s")
     s = sub.add_parser("scenario")
     s.add_argument("--supervisor", choices=["switchyard", "cosmovisor", "floor"], required=True)
-    s.add_argument("--mode", choices=["preplaced", "download", "prestage", "prestage-listen"], required=True)
+    s.add_argument("--mode", choices=["preplaced", "download", "prestage", "prestage-listen", "preupgrade"],
+                   required=True, help="preupgrade: the floor, also running the new binary's pre-upgrade")
     s.add_argument("--download-mbps", type=float, default=float(os.environ.get("E2E_DOWNLOAD_MBPS", "0")),
                    help="pace the binary server to this many MB/s (0: unpaced)")
     s.add_argument("--pair", choices=sorted(PAIRS), default="chaind")
@@ -1699,6 +1710,7 @@ def main():
     fl.add_argument("--old", required=True)
     fl.add_argument("--new", required=True)
     fl.add_argument("--name", required=True)
+    fl.add_argument("--pre-upgrade", action="store_true")
     r = sub.add_parser("report")
     r.add_argument("--results", required=True)
     r.add_argument("--out", required=True)
