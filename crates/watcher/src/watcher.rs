@@ -3,7 +3,8 @@
 //! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
 //! refreshes the scheduled plan and the app's committed height on every block (at most once per
 //! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
-//! [`WatcherOptions::proposals_every`]. The result is published as a [`ChainView`] on a
+//! [`WatcherOptions::proposals_every`], and the peer count (`/net_info`) every
+//! [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
 //! exponential backoff; the node is never touched.
@@ -37,6 +38,8 @@ pub struct WatcherOptions {
     pub plan_every: Duration,
     /// Time between two reads of governance proposals.
     pub proposals_every: Duration,
+    /// Least time between two reads of the peer count (`/net_info`).
+    pub peers_every: Duration,
     /// Refresh at least this often even when no block arrives.
     pub idle_refresh: Duration,
     pub backoff_initial: Duration,
@@ -55,6 +58,7 @@ impl Default for WatcherOptions {
             snapshot: SnapshotOptions::default(),
             plan_every: Duration::from_secs(1),
             proposals_every: Duration::from_secs(60),
+            peers_every: Duration::from_secs(5),
             idle_refresh: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -123,6 +127,7 @@ struct Loop {
     mem: EventMemory,
     window: BlockTimes,
     last_logged_error: Option<String>,
+    last_peers: Option<Instant>,
 }
 
 impl Loop {
@@ -226,6 +231,32 @@ impl Loop {
         Ok(())
     }
 
+    /// The peer count, at most once per `peers_every`. A node that refuses `/net_info` (or a
+    /// gRPC-only watch) leaves it unknown; that is not an error of the watch.
+    async fn peers(&mut self, client: &ChainClient) {
+        let now = Instant::now();
+        if self
+            .last_peers
+            .is_some_and(|t| now - t < self.opts.peers_every)
+        {
+            return;
+        }
+        let Some(rpc) = client.rpc() else { return };
+        self.last_peers = Some(now);
+        let peers = match rpc.net_info().await {
+            Ok(n) => Some(n.peers),
+            Err(e) => {
+                tracing::debug!("peer count: {e}");
+                None
+            }
+        };
+        let mut v = self.view_tx.borrow().clone();
+        if v.peers != peers {
+            v.peers = peers;
+            self.publish(v);
+        }
+    }
+
     fn on_block(&mut self, b: NewBlock) {
         self.window.push(b.height, b.time);
         let mut v = self.view_tx.borrow().clone();
@@ -263,6 +294,7 @@ async fn run(
         events,
         mem: EventMemory::default(),
         last_logged_error: None,
+        last_peers: None,
     };
     let mut backoff = Backoff::new(l.opts.backoff_initial, l.opts.backoff_max);
     loop {
@@ -301,6 +333,7 @@ async fn run(
             };
             match result {
                 Ok(()) => {
+                    l.peers(&client).await;
                     l.succeeded();
                     backoff.reset();
                     failures = 0;

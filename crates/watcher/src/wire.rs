@@ -42,6 +42,14 @@ pub struct AbciQueryAnswer {
     pub height: i64,
 }
 
+/// `/net_info`, the part we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct NetInfo {
+    /// `n_peers`: peers connected now.
+    pub peers: u32,
+    pub listening: bool,
+}
+
 /// A block as announced by a `NewBlock` event or read with `/block`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BlockHeader {
@@ -124,6 +132,17 @@ impl AbciInfo {
             version: str_at(resp, &["version"]).map(str::to_string),
             app_version,
             last_block_height: int_at(resp, &["last_block_height"])?.unwrap_or(0),
+        })
+    }
+}
+
+impl NetInfo {
+    /// Decodes the `result` of `/net_info`.
+    pub fn from_result(r: &Value) -> Result<Self, DecodeError> {
+        let n = need_int(r, &["n_peers"])?;
+        Ok(NetInfo {
+            peers: u32::try_from(n).map_err(|_| format!("n_peers is {n}"))?,
+            listening: matches!(r.get("listening"), Some(Value::Bool(true))),
         })
     }
 }
@@ -250,6 +269,34 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(s.latest_block_height > 0, "{f}");
         }
+    }
+
+    #[test]
+    fn real_net_info_answers_decode() {
+        let n = NetInfo::from_result(
+            envelope_result(&real("vatz-cosmoshub/net_info_agoric-3.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            n,
+            NetInfo {
+                peers: 41,
+                listening: true
+            }
+        );
+        for f in [
+            "tendermint-rs/kvstore_fixtures__v0_34__incoming__net_info.json",
+            "tendermint-rs/kvstore_fixtures__v0_38__incoming__net_info.json",
+            "tendermint-rs/gaia_fixtures__incoming__net_info.json",
+        ] {
+            let n = NetInfo::from_result(envelope_result(&real(f)).unwrap())
+                .unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(n.peers, 0, "{f}");
+        }
+        let err = NetInfo::from_result(&serde_json::json!({"n_peers": "-1"})).unwrap_err();
+        assert!(err.contains("n_peers"), "{err}");
+        let err = NetInfo::from_result(&serde_json::json!({"listening": true})).unwrap_err();
+        assert!(err.contains("n_peers is missing"), "{err}");
     }
 
     #[test]
