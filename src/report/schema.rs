@@ -372,12 +372,14 @@ pub struct SwapStepReport {
     pub seconds: f64,
 }
 
-/// The swap's steps, in order (`start` is starting the new node).
+/// The swap's steps, in order (`restart_delay` is `DAEMON_RESTART_DELAY`; `fetch` makes the new
+/// binary ready: checks what was staged, or downloads it now; `start` is starting the new node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SwapStepName {
     Stop,
-    Download,
+    RestartDelay,
+    Fetch,
     Backup,
     PreUpgrade,
     Switch,
@@ -389,7 +391,8 @@ impl SwapStepName {
     pub fn as_str(self) -> &'static str {
         match self {
             SwapStepName::Stop => "stop",
-            SwapStepName::Download => "download",
+            SwapStepName::RestartDelay => "restart_delay",
+            SwapStepName::Fetch => "fetch",
             SwapStepName::Backup => "backup",
             SwapStepName::PreUpgrade => "pre_upgrade",
             SwapStepName::Switch => "switch",
