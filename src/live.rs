@@ -367,12 +367,19 @@ pub fn ready_report(
     }
 }
 
-/// The node process was started.
-pub fn node_started(pid: i32, binary: &std::path::Path, args: &[String], upgrade: String) {
+/// The node process was started (armed to halt for `armed`, if any).
+pub fn node_started(
+    pid: i32,
+    binary: &std::path::Path,
+    args: &[String],
+    upgrade: String,
+    armed: Option<ArmedHaltReport>,
+) {
     with(|l| {
         l.metrics.node_up.set(1);
         let saved = {
             let mut s = l.lock();
+            s.armed = armed;
             s.node.state = NodeState::Running;
             s.node.pid = Some(pid);
             s.node.started_at = Some(Utc::now());

@@ -452,8 +452,8 @@ impl<'a> Supervisor<'a> {
             &bin,
             &args,
             self.current_name(),
+            halt.as_ref().map(|h| self.armed_report(h)),
         );
-        crate::live::set_armed(halt.as_ref().map(|h| self.armed_report(h)));
         self.stall.node_started();
         let started = Instant::now();
         let started_ms = self.now_ms();
