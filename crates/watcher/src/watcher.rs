@@ -3,8 +3,8 @@
 //! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
 //! refreshes the scheduled plan and the app's committed height on every block (at most once per
 //! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
-//! [`WatcherOptions::proposals_every`], and the peer count (`/net_info`) every
-//! [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
+//! [`WatcherOptions::proposals_every`], and the node's health (peer count from `/net_info`,
+//! `catching_up` from `/status`) every [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
 //! exponential backoff; the node is never touched.
@@ -38,7 +38,8 @@ pub struct WatcherOptions {
     pub plan_every: Duration,
     /// Time between two reads of governance proposals.
     pub proposals_every: Duration,
-    /// Least time between two reads of the peer count (`/net_info`).
+    /// Least time between two reads of the node's health (`/net_info` peers, `/status`
+    /// catching up).
     pub peers_every: Duration,
     /// Refresh at least this often even when no block arrives.
     pub idle_refresh: Duration,
@@ -231,9 +232,11 @@ impl Loop {
         Ok(())
     }
 
-    /// The peer count, at most once per `peers_every`. A node that refuses `/net_info` (or a
-    /// gRPC-only watch) leaves it unknown; that is not an error of the watch.
-    async fn peers(&mut self, client: &ChainClient) {
+    /// The node's health, at most once per `peers_every`: its peer count (a node that refuses
+    /// `/net_info`, or a gRPC-only watch, leaves it unknown; that is not an error of the watch)
+    /// and whether it is catching up (blocks come from the feed, so `/status` is not read on
+    /// every block).
+    async fn health(&mut self, client: &ChainClient) {
         let now = Instant::now();
         if self
             .last_peers
@@ -250,9 +253,12 @@ impl Loop {
                 None
             }
         };
+        let catching_up = rpc.status().await.ok().map(|s| s.catching_up);
         let mut v = self.view_tx.borrow().clone();
-        if v.peers != peers {
+        let catching_up = catching_up.unwrap_or(v.catching_up);
+        if v.peers != peers || v.catching_up != catching_up {
             v.peers = peers;
+            v.catching_up = catching_up;
             self.publish(v);
         }
     }
@@ -333,7 +339,7 @@ async fn run(
             };
             match result {
                 Ok(()) => {
-                    l.peers(&client).await;
+                    l.health(&client).await;
                     l.succeeded();
                     backoff.reset();
                     failures = 0;
