@@ -229,6 +229,23 @@ impl Metrics {
             ),
             registry: r,
         }
+        .with_zeroes()
+    }
+
+    /// Counters start at 0 for every reason, so `increase()` sees the first one.
+    fn with_zeroes(self) -> Metrics {
+        for r in ["crash", "stall", "halt_height_changed", "upgrade"] {
+            let _ = self.node_restarts.get_or_create(&reason(r));
+        }
+        for r in ["exit_code", "signal"] {
+            let _ = self.node_crashes.get_or_create(&reason(r));
+        }
+        for o in ["ok", "failed"] {
+            let _ = self.swaps.get_or_create(&OutcomeLabels {
+                outcome: o.to_string(),
+            });
+        }
+        self
     }
 
     /// The exposition, in OpenMetrics text.
@@ -237,6 +254,12 @@ impl Metrics {
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The exposition in the older Prometheus text format (0.0.4), for clients that do not ask
+    /// for OpenMetrics (promtool, curl, most agents).
+    pub fn encode_prometheus_text(&self) -> String {
+        openmetrics_to_prometheus_text(&self.encode())
     }
 
     /// Replaces the upcoming-upgrade series with the report's rows.
@@ -293,9 +316,73 @@ impl Metrics {
     }
 }
 
+/// OpenMetrics text to Prometheus text 0.0.4: a counter family is named with its `_total`
+/// there (`# TYPE x_total counter`), and there are no `# UNIT` or `# EOF` lines.
+pub fn openmetrics_to_prometheus_text(om: &str) -> String {
+    let counters: std::collections::HashSet<&str> = om
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(om.len());
+    for line in om.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let meta = ["# HELP ", "# TYPE "]
+            .iter()
+            .find_map(|p| line.strip_prefix(p).map(|rest| (*p, rest)));
+        match meta {
+            Some((prefix, rest)) => {
+                let (name, tail) = rest.split_once(' ').unwrap_or((rest, ""));
+                if counters.contains(name) {
+                    out.push_str(&format!("{prefix}{name}_total {tail}"));
+                } else {
+                    out.push_str(line);
+                }
+            }
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
+}
+
 /// A label set of one value.
 pub fn reason(r: &str) -> ReasonLabels {
     ReasonLabels {
         reason: r.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_with_total_in_the_prometheus_text_format() {
+        let m = Metrics::new();
+        m.download_bytes.inc_by(5);
+        let om = m.encode();
+        assert!(
+            om.contains("# TYPE switchyard_download_bytes counter\n"),
+            "{om}"
+        );
+        assert!(om.ends_with("# EOF\n"));
+        let text = m.encode_prometheus_text();
+        assert!(
+            text.contains("# TYPE switchyard_download_bytes_total counter\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# HELP switchyard_download_bytes_total Bytes"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nswitchyard_download_bytes_total 5\n"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE switchyard_node_up gauge\n"), "{text}");
+        assert!(!text.contains("# EOF"));
     }
 }

@@ -1,6 +1,7 @@
 //! The endpoints. Only `GET` and `HEAD`; nothing here changes state.
 //!
-//! - `/metrics`: the Prometheus exposition (OpenMetrics text).
+//! - `/metrics`: the Prometheus exposition: OpenMetrics text when the client asks for it (as
+//!   Prometheus does), else the classic text format 0.0.4.
 //! - `/status`: the [`crate::report::StatusReport`] JSON document.
 //! - `/healthz`: 200 while switchyard runs (the listener answering is the proof).
 //! - `/readyz`: 200 when the node serves RPC, is not catching up and is not stalled; 503 with
@@ -42,11 +43,26 @@ pub async fn handle(live: &'static Live, req: Request<Incoming>) -> Result<Resp,
     let mut resp = match req.uri().path() {
         "/metrics" => {
             live.before_scrape();
-            reply(
-                StatusCode::OK,
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                live.metrics.encode(),
-            )
+            // Prometheus asks for OpenMetrics; everything else gets the classic text format.
+            let openmetrics = req
+                .headers()
+                .get_all(hyper::header::ACCEPT)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .any(|v| v.contains("application/openmetrics-text"));
+            if openmetrics {
+                reply(
+                    StatusCode::OK,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    live.metrics.encode(),
+                )
+            } else {
+                reply(
+                    StatusCode::OK,
+                    "text/plain; version=0.0.4; charset=utf-8",
+                    live.metrics.encode_prometheus_text(),
+                )
+            }
         }
         "/status" => {
             let mut status = live.status();

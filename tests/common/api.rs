@@ -6,8 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-#[path = "../../src/report/schema.rs"]
-pub mod schema;
+pub use crate::common::schema;
 
 pub use schema::StatusReport;
 
