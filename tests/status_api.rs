@@ -45,6 +45,7 @@ fn status_and_metrics_follow_the_node_through_a_manual_upgrade_a_crash_and_a_res
             s.node.state == NodeState::Running
                 && s.chain.rpc_ok
                 && s.chain.committed_height.unwrap_or(0) >= 3
+                && s.chain.peers.is_some()
                 && s.plan.is_some()
         },
         ctx,
