@@ -31,6 +31,15 @@ pub struct StallWatch {
     reported: bool,
 }
 
+/// What this turn takes from the watcher's view.
+struct Seen {
+    updated_at: Option<DateTime<Utc>>,
+    last_committed_height: Option<i64>,
+    peers: Option<u32>,
+    catching_up: bool,
+    last_error: Option<String>,
+}
+
 /// What the loop knows that bears on the verdict.
 pub struct Halts {
     /// The upgrade height the node halts at next (plan or upgrade-info.json).
@@ -65,7 +74,17 @@ impl StallWatch {
         let Some(view) = self.view.as_ref() else {
             return false;
         };
-        let v = view.borrow().clone();
+        // The few fields needed, without cloning the whole view (this runs on every turn).
+        let v = {
+            let v = view.borrow();
+            Seen {
+                updated_at: v.updated_at,
+                last_committed_height: v.last_committed_height,
+                peers: v.peers,
+                catching_up: v.catching_up,
+                last_error: v.last_error.clone(),
+            }
+        };
         let now = self.epoch.elapsed().as_millis() as u64;
         let answered = match (v.updated_at, self.node_started) {
             (Some(u), Some(s)) => u >= s,
