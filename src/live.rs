@@ -579,11 +579,6 @@ impl Live {
     }
 }
 
-/// The manual upgrade the node now runs armed for.
-pub fn set_armed(armed: Option<ArmedHaltReport>) {
-    with(|l| l.lock().armed = armed)
-}
-
 /// The stall verdict of this turn.
 pub fn set_stall(report: StallReport) {
     with(|l| {
