@@ -183,6 +183,7 @@ fn status_and_metrics_follow_the_node_through_a_manual_upgrade_a_crash_and_a_res
         steps,
         [
             SwapStepName::Stop,
+            SwapStepName::Fetch,
             SwapStepName::Backup,
             SwapStepName::PreUpgrade,
             SwapStepName::Switch,
