@@ -22,7 +22,7 @@ use switchyard_watcher::{snapshot, ChainClient, ChainSnapshot, Limits, SnapshotO
 
 use crate::cli::{ChainArgs, PlanArgs};
 use crate::config::Config;
-use crate::report::upgrades::{backup_fact, draft, halt_report, ChainFacts, Draft};
+use crate::report::upgrades::{backup_outlook, draft, halt_report, ChainFacts, Draft};
 use crate::report::{ErrorReport, PlanReport, UpgradeSource};
 
 pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
@@ -33,17 +33,26 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         (Some(h), Some(n)) => Some(Layout::new(h, n)),
         _ => None,
     };
+    let (backup, backup_problem) = match &layout {
+        Some(l) => backup_outlook(
+            cfg.unsafe_skip_backup,
+            &l.data_dir(),
+            cfg.backup_dir().as_deref(),
+        ),
+        None => backup_outlook(cfg.unsafe_skip_backup, std::path::Path::new(""), None),
+    };
     let mut draft = draft(
         &ChainFacts::from_snapshot(&snap),
         layout.as_ref(),
         cfg.disable_recase,
         &this_platform(),
-        backup_fact(cfg.unsafe_skip_backup),
+        backup,
     );
     if let Some(layout) = &layout {
         annotate_manual_halts(&mut draft, layout).await;
     }
     let mut report = draft.finish();
+    report.problems.extend(backup_problem);
     if cfg.home.is_some() && cfg.daemon_name.is_none() {
         report
             .problems

@@ -5,25 +5,28 @@
 
 use std::time::Duration;
 
-use switchyard_core::this_platform;
+use switchyard_core::{this_platform, BackupFact};
 use switchyard_store::Layout;
 use switchyard_watcher::ChainView;
 use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::live::Live;
-use crate::report::upgrades::{backup_fact, draft, ChainFacts};
+use crate::report::upgrades::{backup_outlook, draft, ChainFacts};
 use crate::report::UpgradeSource;
 
 /// Least time between two rebuilds.
 const MIN_EVERY: Duration = Duration::from_secs(1);
 /// Rebuild at least this often.
 const MAX_EVERY: Duration = Duration::from_secs(5);
+/// How often the backup's size is estimated again (a walk of `data/`: cheap, but not per block).
+const BACKUP_EVERY: Duration = Duration::from_secs(60);
 
 pub struct Refresher {
     layout: Layout,
     disable_recase: bool,
     skip_backup: bool,
+    backup_root: Option<std::path::PathBuf>,
 }
 
 impl Refresher {
@@ -32,12 +35,34 @@ impl Refresher {
             layout,
             disable_recase: cfg.disable_recase,
             skip_backup: cfg.unsafe_skip_backup,
+            backup_root: cfg.backup_dir(),
         }
     }
 
     pub async fn run(self, live: &'static Live, mut view: watch::Receiver<ChainView>) {
         let platform = this_platform();
+        let mut backup: Option<(std::time::Instant, (BackupFact, Option<String>))> = None;
         loop {
+            if backup
+                .as_ref()
+                .is_none_or(|(at, _)| at.elapsed() >= BACKUP_EVERY)
+            {
+                let (skip, data, root) = (
+                    self.skip_backup,
+                    self.layout.data_dir(),
+                    self.backup_root.clone(),
+                );
+                let outlook = tokio::task::spawn_blocking(move || {
+                    backup_outlook(skip, &data, root.as_deref())
+                })
+                .await
+                .unwrap_or((BackupFact::Unknown, None));
+                backup = Some((std::time::Instant::now(), outlook));
+            }
+            let (backup_fact, backup_problem) = backup
+                .as_ref()
+                .map(|(_, o)| o.clone())
+                .unwrap_or((BackupFact::Unknown, None));
             let v = view.borrow_and_update().clone();
             live.set_chain(&v);
             if let Some(chain) = ChainFacts::from_view(&v) {
@@ -46,7 +71,7 @@ impl Refresher {
                     Some(&self.layout),
                     self.disable_recase,
                     &platform,
-                    backup_fact(self.skip_backup),
+                    backup_fact,
                 );
                 // How the armed manual upgrade halts is the supervisor's knowledge.
                 if let Some(armed) = live.armed() {
@@ -56,7 +81,9 @@ impl Refresher {
                         r.row.halt = Some(armed.halt.clone());
                     }
                 }
-                live.set_plan(d.finish());
+                let mut plan = d.finish();
+                plan.problems.extend(backup_problem);
+                live.set_plan(plan);
             }
             tokio::time::sleep(MIN_EVERY).await;
             tokio::select! {

@@ -69,14 +69,40 @@ fn transport(t: switchyard_watcher::Transport) -> Transport {
     }
 }
 
-/// Whether the pre-swap backup fits. Only `UNSAFE_SKIP_BACKUP` is known for now; the estimate
-/// of the backup's size against the free space is not made yet, so it is `Unknown` (which does
-/// not block readiness).
-pub fn backup_fact(skip_backup: bool) -> BackupFact {
+/// Whether the backup taken before the next swap would fit: estimated now from `data/` and the
+/// backup folder's free space (the same estimate the swap checks before it writes anything).
+/// Returns the fact, and the reason to tell the operator when it does not fit or cannot be
+/// estimated.
+pub fn backup_outlook(
+    skip_backup: bool,
+    data_dir: &std::path::Path,
+    backup_root: Option<&std::path::Path>,
+) -> (BackupFact, Option<String>) {
+    use switchyard_store::backup::{estimate, human_bytes};
     if skip_backup {
-        BackupFact::NotTaken
-    } else {
-        BackupFact::Unknown
+        return (BackupFact::NotTaken, None);
+    }
+    let Some(root) = backup_root else {
+        return (BackupFact::Unknown, None);
+    };
+    if !data_dir.is_dir() {
+        return (BackupFact::Unknown, None);
+    }
+    match estimate(data_dir, root) {
+        Ok(e) if e.fits => (BackupFact::Fits, None),
+        Ok(e) => (
+            BackupFact::TooSmall,
+            Some(format!(
+                "the data backup before the next swap would not fit: it needs {} on the filesystem of {}, which has {} free (set DAEMON_DATA_BACKUP_DIR to a bigger disk, or free space)",
+                human_bytes(e.needed_bytes),
+                e.target.display(),
+                human_bytes(e.available_bytes)
+            )),
+        ),
+        Err(e) => (
+            BackupFact::Unknown,
+            Some(format!("the size of the next data backup cannot be estimated: {e}")),
+        ),
     }
 }
 
