@@ -18,11 +18,14 @@ cd "$(dirname "$0")/.."
 log() { printf '\n== %s\n' "$*"; }
 
 # What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl, libfaketime
-# (the crash-loop clock test).
+# (the crash-loop clock test), Debian's prometheus (the server and promtool: the metrics and
+# alert-rule tests) and python3-yaml (the Kubernetes example's check).
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 [ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
+{ command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
+python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq && apt-get install -y -qq "${need[@]}"

@@ -150,6 +150,15 @@ pub struct Config {
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     pub test_fault: Option<String>,
 
+    /// Where the status API and `/metrics` listen (`SWITCHYARD_LISTEN`); off when unset.
+    pub listen: Option<std::net::SocketAddr>,
+    /// The stall threshold (`SWITCHYARD_STALL_AFTER`); unset: a multiple of the block time.
+    pub stall_after: Option<Duration>,
+    /// What to do about a stalled node (`SWITCHYARD_STALL_ACTION`).
+    pub stall_action: crate::report::StallAction,
+    /// Fewer peers than this for the stall threshold is a stall (0: no peer check).
+    pub stall_min_peers: u32,
+
     /// Every key with its value and source, in a stable order.
     pub entries: Vec<Entry>,
     /// Obsolete variables that were set (and are ignored).
@@ -192,6 +201,11 @@ const KEYS: &[(&str, &str)] = &[
     ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
     ("SWITCHYARD_LOG_FORMAT", "text"),
     ("SWITCHYARD_BACKUP_KEEP", ""),
+    ("SWITCHYARD_LISTEN", ""),
+    ("SWITCHYARD_LISTEN_ALLOW_REMOTE", "false"),
+    ("SWITCHYARD_STALL_AFTER", ""),
+    ("SWITCHYARD_STALL_ACTION", "log"),
+    ("SWITCHYARD_STALL_MIN_PEERS", "1"),
 ];
 
 /// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
@@ -442,6 +456,36 @@ impl Config {
             },
             #[cfg(any(debug_assertions, feature = "test-faults"))]
             test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
+            listen: listen_address(
+                raw.opt("SWITCHYARD_LISTEN"),
+                raw.bool("SWITCHYARD_LISTEN_ALLOW_REMOTE")?,
+            )?,
+            stall_after: match raw.opt("SWITCHYARD_STALL_AFTER") {
+                None => None,
+                Some(_) => {
+                    let d = raw.duration("SWITCHYARD_STALL_AFTER")?;
+                    if d < Duration::from_secs(1) {
+                        return Err(bad(
+                            "SWITCHYARD_STALL_AFTER",
+                            raw.get("SWITCHYARD_STALL_AFTER"),
+                            "must be at least 1s (unset: 20 block times, at least a minute)",
+                        ));
+                    }
+                    Some(d)
+                }
+            },
+            stall_action: match raw.get("SWITCHYARD_STALL_ACTION").trim() {
+                "log" => crate::report::StallAction::Log,
+                "restart" => crate::report::StallAction::Restart,
+                other => {
+                    return Err(bad(
+                        "SWITCHYARD_STALL_ACTION",
+                        other,
+                        "expected log or restart",
+                    ))
+                }
+            },
+            stall_min_peers: raw.uint("SWITCHYARD_STALL_MIN_PEERS")?,
             entries: all_keys()
                 .map(|&(key, _)| {
                     let (value, source) = raw.values[key].clone();
@@ -494,6 +538,36 @@ type FileValues = BTreeMap<&'static str, String>;
 
 /// Largest config file read.
 const MAX_CONFIG_FILE_BYTES: u64 = 1024 * 1024;
+/// `SWITCHYARD_LISTEN`: `IP:PORT` (or `localhost:PORT`). Only loopback addresses, unless
+/// `SWITCHYARD_LISTEN_ALLOW_REMOTE=true`: the API is read-only, but it tells whoever can reach it
+/// what this host runs.
+fn listen_address(
+    value: Option<String>,
+    allow_remote: bool,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let Some(v) = value else { return Ok(None) };
+    let addr: std::net::SocketAddr = match v.strip_prefix("localhost:") {
+        Some(port) => port
+            .parse::<u16>()
+            .map(|p| std::net::SocketAddr::from(([127, 0, 0, 1], p)))
+            .map_err(|_| bad("SWITCHYARD_LISTEN", &v, "the port is not a number"))?,
+        None => v.parse().map_err(|_| {
+            bad(
+                "SWITCHYARD_LISTEN",
+                &v,
+                "expected IP:PORT, e.g. 127.0.0.1:26680 or [::1]:26680",
+            )
+        })?,
+    };
+    if !addr.ip().is_loopback() && !allow_remote {
+        return Err(bad(
+            "SWITCHYARD_LISTEN",
+            &v,
+            "not a loopback address; set SWITCHYARD_LISTEN_ALLOW_REMOTE=true to listen on it",
+        ));
+    }
+    Ok(Some(addr))
+}
 
 fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
     // A FIFO or device at the path is refused, and at most MAX_CONFIG_FILE_BYTES are read.
@@ -799,6 +873,66 @@ mod tests {
         assert_eq!(c.backup_keep, None);
         let c = Config::from_sources(&env(&[("SWITCHYARD_BACKUP_KEEP", "3")]), None).unwrap();
         assert_eq!(c.backup_keep.map(|n| n.get()), Some(3));
+    }
+
+    #[test]
+    fn the_listener_is_loopback_only_unless_allowed() {
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.listen, None);
+        let c =
+            Config::from_sources(&env(&[("SWITCHYARD_LISTEN", "127.0.0.1:26680")]), None).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:26680".parse().unwrap()));
+        let c = Config::from_sources(&env(&[("SWITCHYARD_LISTEN", "localhost:9")]), None).unwrap();
+        assert_eq!(c.listen, Some("127.0.0.1:9".parse().unwrap()));
+        let c = Config::from_sources(&env(&[("SWITCHYARD_LISTEN", "[::1]:9")]), None).unwrap();
+        assert!(c.listen.unwrap().ip().is_loopback());
+        for bad in ["0.0.0.0:26680", "10.0.0.5:1", "26680", "localhost:x"] {
+            let err = Config::from_sources(&env(&[("SWITCHYARD_LISTEN", bad)]), None)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("SWITCHYARD_LISTEN") && err.contains(bad),
+                "{err}"
+            );
+        }
+        let c = Config::from_sources(
+            &env(&[
+                ("SWITCHYARD_LISTEN", "0.0.0.0:26680"),
+                ("SWITCHYARD_LISTEN_ALLOW_REMOTE", "true"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.listen, Some("0.0.0.0:26680".parse().unwrap()));
+    }
+
+    #[test]
+    fn stall_settings() {
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.stall_after, None);
+        assert_eq!(c.stall_action, crate::report::StallAction::Log);
+        assert_eq!(c.stall_min_peers, 1);
+        let c = Config::from_sources(
+            &env(&[
+                ("SWITCHYARD_STALL_AFTER", "90s"),
+                ("SWITCHYARD_STALL_ACTION", "restart"),
+                ("SWITCHYARD_STALL_MIN_PEERS", "0"),
+            ]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(c.stall_after, Some(Duration::from_secs(90)));
+        assert_eq!(c.stall_action, crate::report::StallAction::Restart);
+        assert_eq!(c.stall_min_peers, 0);
+        for (k, v) in [
+            ("SWITCHYARD_STALL_AFTER", "10ms"),
+            ("SWITCHYARD_STALL_ACTION", "reboot"),
+        ] {
+            let err = Config::from_sources(&env(&[(k, v)]), None)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(k) && err.contains(v), "{err}");
+        }
     }
 
     #[test]

@@ -459,3 +459,62 @@ fn a_restore_killed_at_any_point_never_leaves_the_home_without_its_data() {
             .exists());
     }
 }
+
+/// `switchyard plan` says, long before the upgrade, whether the backup the swap will take fits
+/// (the same estimate the swap checks), and the readiness verdict follows it.
+#[test]
+fn plan_says_ahead_of_time_whether_the_next_backup_fits() {
+    use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let chain = rt
+        .block_on(FakeChain::start(Scenario {
+            height: 1000,
+            block_interval_ms: 5000,
+            plan: Some(PlanScript {
+                name: "v2".into(),
+                height: 50_000,
+                info: String::new(),
+            }),
+            ..Default::default()
+        }))
+        .unwrap();
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "v2", "v0.50.10");
+    home.setup(&genesis, &[("v2", &v2)]);
+    node_shaped_data(&home);
+    let rpc = chain.rpc_url();
+    let h = home.path().to_str().unwrap().to_string();
+    let plan = |backup_dir: &str| {
+        let env = [
+            ("DAEMON_HOME", h.as_str()),
+            ("DAEMON_NAME", DAEMON),
+            ("DAEMON_DATA_BACKUP_DIR", backup_dir),
+        ];
+        let (code, out, err) = rt.block_on(run_plan(&["--json", "--rpc", &rpc], &env));
+        let v: serde_json::Value =
+            serde_json::from_str(out.trim()).unwrap_or_else(|e| panic!("{e}: {out} {err}"));
+        (code, v)
+    };
+
+    let small = Tmpfs::mount("16m");
+    let dir = small.0.path().to_str().unwrap().to_string();
+    let (code, v) = plan(&dir);
+    let u = &v["upgrades"][0];
+    assert_eq!(u["readiness"]["backup_space_ok"], "no", "{v:#}");
+    assert_eq!(u["ready"], false, "{v:#}");
+    assert_ne!(code, 0, "{v:#}");
+    let problems = v["problems"].to_string();
+    assert!(
+        problems.contains("would not fit") && problems.contains(&dir),
+        "{v:#}"
+    );
+    assert_eq!(fs::read_dir(small.0.path()).unwrap().count(), 0);
+
+    let roomy = tempfile::tempdir().unwrap();
+    let (code, v) = plan(roomy.path().to_str().unwrap());
+    let u = &v["upgrades"][0];
+    assert_eq!(u["readiness"]["backup_space_ok"], "yes", "{v:#}");
+    assert_eq!(u["ready"], true, "{v:#}");
+    assert_eq!(code, 0, "{v:#}");
+}

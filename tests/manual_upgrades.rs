@@ -460,6 +460,10 @@ fn plan_lists_manual_upgrades_with_their_halt_method() {
         wait_for("blocks", T, || home.committed() >= 3, || sy.log());
         let out = home.cmd(&["plan", "--json"]);
         sy.stop();
+        check_plan_document(
+            out.status.code().unwrap_or(-1),
+            &String::from_utf8_lossy(&out.stdout),
+        );
         let v: serde_json::Value =
             serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(&out)));
         let row = v["upgrades"]

@@ -74,6 +74,11 @@ async fn chain_state_only(use_grpc: bool) {
     assert_eq!(u["binary"]["staged"], Value::Null);
     assert_eq!(u["ready"], true);
     assert_eq!(u["problems"], json!([]));
+    // Chain state only: nothing about the disk is known.
+    assert_eq!(
+        u["readiness"],
+        json!({"binary_staged": "unknown", "checksum_verified": "unknown", "preflight_ok": "unknown", "backup_space_ok": "unknown"})
+    );
 
     // A proposal enters voting, for a plan with plain-text info: not ready, exit 2.
     chain
@@ -319,6 +324,10 @@ async fn staging_record_and_preflight_are_reported() {
     assert_eq!(u["binary"]["staged"], true);
     assert_eq!(u["binary"]["preflight"]["status"], "failed");
     assert!(u["problems"].to_string().contains("libwasmvm"), "{u:#}");
+    assert_eq!(
+        u["readiness"],
+        json!({"binary_staged": "yes", "checksum_verified": "yes", "preflight_ok": "no", "backup_space_ok": "unknown"})
+    );
 
     record.preflight = PreflightRecord {
         status: PreflightStatus::Ok,
@@ -331,4 +340,38 @@ async fn staging_record_and_preflight_are_reported() {
     assert_eq!(code, 0, "{v:#}");
     assert_eq!(v["upgrades"][0]["binary"]["preflight"]["output"], "v2.0.0");
     assert_eq!(v["upgrades"][0]["ready"], true);
+    assert_eq!(v["upgrades"][0]["readiness"]["preflight_ok"], "yes");
+
+    // Staged without a checksum (DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM=false): nothing proves it
+    // is the chain's binary, and it was not test-run, so it is not ready.
+    record.expected_checksum = None;
+    record.preflight = PreflightRecord {
+        status: PreflightStatus::Skipped,
+        output: String::new(),
+        message: None,
+        ran_at: None,
+    };
+    switchyard_store::save_staging_record(&layout, &name, &record).unwrap();
+    let (code, v) = plan_json(&["--rpc", &rpc], &env).await;
+    assert_eq!(code, 2, "{v:#}");
+    let u = &v["upgrades"][0];
+    assert_eq!(u["ready"], false);
+    assert_eq!(u["readiness"]["checksum_verified"], "no");
+    assert_eq!(u["readiness"]["preflight_ok"], "no");
+    assert!(
+        u["problems"].to_string().contains("without a checksum"),
+        "{u:#}"
+    );
+
+    // With UNSAFE_SKIP_BACKUP no backup is taken, so its space does not apply.
+    let env2 = [
+        ("DAEMON_HOME", h),
+        ("DAEMON_NAME", "simd"),
+        ("UNSAFE_SKIP_BACKUP", "true"),
+    ];
+    let (_, v) = plan_json(&["--rpc", &rpc], &env2).await;
+    assert_eq!(
+        v["upgrades"][0]["readiness"]["backup_space_ok"],
+        "not_applicable"
+    );
 }

@@ -117,7 +117,7 @@ pub fn spawn(
                 tracing::info!(upgrade = %u.name, height = u.height, "pre-staging the binary of {what}");
                 crate::notify::staging(Some(&u.name));
                 // Candidates are already filtered by the voting rule: include them all.
-                let (outcome, message, _) = stage_upcoming(
+                let (outcome, message, record) = stage_upcoming(
                     &layout,
                     &u,
                     true,
@@ -127,6 +127,11 @@ pub fn spawn(
                 )
                 .await;
                 crate::notify::staging(None);
+                match (outcome, &record) {
+                    (Outcome::Staged, Some(r)) => crate::live::downloaded(r.size),
+                    (Outcome::Failed, _) => crate::live::download_failed(),
+                    _ => {}
+                }
                 if outcome == Outcome::Failed {
                     tracing::error!(upgrade = %u.name, "pre-staging failed (will retry): {message}");
                     tried.insert(key, Some(Instant::now()));

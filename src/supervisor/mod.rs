@@ -15,7 +15,9 @@
 //! `switchyard-store`. Nothing here decides: the swap sequence and its recovery are in [`swap`];
 //! where the observations come from is in [`observe`]; what `--halt-height` does on the current
 //! binary is looked up in [`crate::binary_facts`]; signal handling is in [`signals`]; the run lock and
-//! the orphan check are in [`home_guard`].
+//! the orphan check are in [`home_guard`]; stall detection in [`stall`]. What happens is told
+//! to the shared state the status API and `/metrics` read ([`crate::live`]) at a few points: node
+//! started / exited, a restart and its reason, the swap's steps, the stall verdict.
 //!
 //! Everything runs on one thread (a current-thread runtime on the main thread), which the
 //! node's parent-death signal needs: it fires when the thread that forked the node exits.
@@ -24,6 +26,7 @@ mod background_staging;
 mod home_guard;
 mod observe;
 mod signals;
+mod stall;
 mod swap;
 
 use std::collections::BTreeSet;
@@ -57,13 +60,15 @@ pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
     let result = rt.block_on(async move {
         crate::notify::spawn_watchdog();
         let mut sup = Supervisor::new(cfg, node_args)?;
-        match sup.run().await {
+        let r = match sup.run().await {
             Err(e) if matches!(e.downcast_ref(), Some(swap::SwapError::Stopped { .. })) => {
                 tracing::info!("{e:#}");
                 Ok(0)
             }
             other => other,
-        }
+        };
+        crate::live::exiting();
+        r
     });
     crate::notify::stopping();
     // A blocking read that never returns (a FIFO where a file should be) must not keep us from
@@ -112,6 +117,7 @@ struct Supervisor<'a> {
     node_label: String,
     /// The last error reading our own state files (logged once).
     last_state_error: std::cell::RefCell<Option<String>>,
+    stall: stall::StallWatch,
     /// Held while we supervise: one switchyard per node home.
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -124,6 +130,8 @@ enum NodeEnd {
     Exit(i32),
     /// The node crashed with this code.
     Crashed(i32),
+    /// The node stalled and was stopped to be restarted (`SWITCHYARD_STALL_ACTION=restart`).
+    Stalled,
 }
 
 /// How long one read of data/upgrade-info.json may take before the loop gives up on it.
@@ -145,6 +153,11 @@ impl<'a> Supervisor<'a> {
         if let Some(view) = observer.chain_view() {
             background_staging::spawn(cfg.clone(), layout.clone(), view, skip_heights.clone());
         }
+        let live = crate::live::init(cfg, &layout);
+        if let Some(addr) = cfg.listen {
+            crate::http::spawn(addr, live, observer.chain_view(), cfg, &layout)?;
+        }
+        let stall = stall::StallWatch::new(cfg, observer.chain_view());
         if !skip_heights.is_empty() {
             tracing::info!(
                 heights = ?skip_heights,
@@ -175,6 +188,7 @@ impl<'a> Supervisor<'a> {
             blind_reported_ms: None,
             node_label: String::new(),
             last_state_error: Default::default(),
+            stall,
             _lock: lock,
         })
     }
@@ -316,6 +330,23 @@ impl<'a> Supervisor<'a> {
             match self.run_node_once(halt).await? {
                 NodeEnd::Restart => continue,
                 NodeEnd::Exit(code) => return Ok(code),
+                NodeEnd::Stalled => match self.crashes.on_crash(self.now_ms()) {
+                    // A stall counts against the crash-loop limit like a crash.
+                    CrashDecision::RestartAfter(delay) => {
+                        tracing::warn!("restarting the stalled node in {delay:?}");
+                        crate::live::restarting(crate::report::RestartReason::Stall);
+                        if let Some(code) = sleep_or_stop(&mut self.signals, delay).await {
+                            return Ok(code);
+                        }
+                    }
+                    CrashDecision::GiveUp { crashes, window } => {
+                        bail!(
+                            "the node crashed or stalled {crashes} times within {window:?}; \
+                             giving up instead of restarting it in a loop. Fix the cause, then start switchyard again \
+                             (SWITCHYARD_CRASH_LOOP_MAX / SWITCHYARD_CRASH_LOOP_WINDOW tune this)"
+                        );
+                    }
+                },
                 NodeEnd::Crashed(code) => {
                     if !restarts_after_crash(self.cfg.restart_on_crash, &self.node_args) {
                         return Ok(code);
@@ -330,6 +361,7 @@ impl<'a> Supervisor<'a> {
                                 "node crashed; restarting in {:?}",
                                 delay
                             );
+                            crate::live::restarting(crate::report::RestartReason::Crash);
                             if let Some(code) = sleep_or_stop(&mut self.signals, delay).await {
                                 return Ok(code);
                             }
@@ -397,7 +429,39 @@ impl<'a> Supervisor<'a> {
             tracing::info!("DAEMON_RESTART_AFTER_UPGRADE is false; exiting after the upgrade");
             return Ok(Some(0));
         }
+        crate::live::restarting(crate::report::RestartReason::Upgrade);
         Ok(None)
+    }
+
+    /// `genesis` or the upgrade `current` points at.
+    fn current_name(&self) -> String {
+        match self.layout.current() {
+            Ok(switchyard_core::Current::Genesis) => "genesis".into(),
+            Ok(switchyard_core::Current::Upgrade(n)) => n.to_string(),
+            Err(_) => String::new(),
+        }
+    }
+
+    /// The armed halt as the status API shows it.
+    fn armed_report(&self, h: &ArmedHalt) -> crate::report::ArmedHaltReport {
+        use crate::binary_facts::FactSource;
+        use crate::report::KnownFrom;
+        let (sdk, known_from) = match self.facts.as_ref().map(|f| &f.source) {
+            Some(FactSource::Sdk(v)) => (Some(v.to_string()), KnownFrom::SdkVersion),
+            Some(FactSource::Learned(_)) => (None, KnownFrom::Learned),
+            _ => (None, KnownFrom::Unknown),
+        };
+        crate::report::ArmedHaltReport {
+            upgrade: h.upgrade.name.to_string(),
+            height: h.upgrade.height,
+            halt: crate::report::upgrades::halt_report(
+                h.upgrade.height,
+                h.halt,
+                h.halt.behaviour,
+                sdk,
+                known_from,
+            ),
+        }
     }
 
     /// Starts the node and supervises it until it ends or must be swapped.
@@ -435,6 +499,14 @@ impl<'a> Supervisor<'a> {
             // Nothing will tell us when it answers: it is up as far as we can know.
             crate::notify::ready();
         }
+        crate::live::node_started(
+            node.pid(),
+            &bin,
+            &args,
+            self.current_name(),
+            halt.as_ref().map(|h| self.armed_report(h)),
+        );
+        self.stall.node_started();
         let started = Instant::now();
         let started_ms = self.now_ms();
         self.heights.samples.clear();
@@ -458,6 +530,7 @@ impl<'a> Supervisor<'a> {
                             node.signal(sig.signal());
                             let status = self.wait_for_operator_stop(&mut node).await?;
                             switchyard_store::clear_node_record(&self.layout);
+                            crate::live::node_exited();
                             return Ok(NodeEnd::Exit(exit_code(status)));
                         }
                     }
@@ -465,6 +538,7 @@ impl<'a> Supervisor<'a> {
                 status = node.wait() => {
                     let status = status?;
                     switchyard_store::clear_node_record(&self.layout);
+                    crate::live::node_exited();
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
                     self.drain_observations();
@@ -484,6 +558,7 @@ impl<'a> Supervisor<'a> {
                         }
                         ExitDecision::Crash => {
                             tracing::warn!(exit_code = code, "node exited after {:?}", started.elapsed());
+                            crate::live::crashed(code);
                             Ok(NodeEnd::Crashed(code))
                         }
                     };
@@ -654,7 +729,27 @@ impl<'a> Supervisor<'a> {
             }
             node.stop(self.cfg.shutdown_grace).await?;
             switchyard_store::clear_node_record(&self.layout);
+            crate::live::node_exited();
+            crate::live::restarting(crate::report::RestartReason::HaltHeightChanged);
             return Ok(Some(NodeEnd::Restart));
+        }
+        let halts = stall::Halts {
+            upgrade_height: known
+                .halt_file
+                .as_ref()
+                .map(|f| f.height)
+                .or(known.plan.as_ref().map(|p| p.height)),
+            // Every halt flag switchyard gives stops the node at H-1 committed at the latest.
+            halt_stop_height: armed
+                .as_ref()
+                .map(|h| h.upgrade.height - 2)
+                .or_else(|| stall::operator_halt_stop(&self.node_args)),
+        };
+        if self.stall.check(known.committed, &halts) {
+            node.stop(self.cfg.shutdown_grace).await?;
+            switchyard_store::clear_node_record(&self.layout);
+            crate::live::node_exited();
+            return Ok(Some(NodeEnd::Stalled));
         }
         match height_watch(&known) {
             HeightWatch::Fine => self.blind_reported_ms = None,

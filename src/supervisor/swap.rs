@@ -28,6 +28,8 @@ use switchyard_exec::{
 use switchyard_store::{now_rfc3339, AppliedRecord, Journal, Layout, SwapRecord, SwapStep};
 
 use crate::config::Config;
+use crate::live;
+use crate::report::SwapStepName;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SwapError {
@@ -78,7 +80,7 @@ use crate::test_faults::fault;
 /// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
 /// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
 /// journal for the next start to finish). A stop signal at any other step ends it too (see the
-/// module docs).
+/// module docs). Its steps and outcome are told to the status API ([`crate::live`]).
 pub async fn perform(
     cfg: &Config,
     layout: &Layout,
@@ -92,8 +94,9 @@ pub async fn perform(
         "swapping binaries for upgrade {} at height {}",
         target.name, target.height
     ));
+    live::swap_begin(target.name.as_str(), target.height, target.kind);
     let steps = perform_steps(cfg, layout, journal, target, node.as_deref_mut(), wait);
-    match super::signals::unless_stopped(steps).await {
+    let r = match super::signals::unless_stopped(steps).await {
         Ok(done) => done,
         Err(signal) => {
             if let Some(node) = node {
@@ -104,7 +107,14 @@ pub async fn perform(
                 signal,
             })
         }
+    };
+    match &r {
+        Ok(SwapEnd::Done) => live::swap_end(Ok(())),
+        // Interrupted or stopped: the journal finishes it on the next start.
+        Ok(SwapEnd::Interrupted) | Err(SwapError::Stopped { .. }) => {}
+        Err(e) => live::swap_end(Err(e.to_string())),
     }
+    r
 }
 
 async fn perform_steps(
@@ -134,6 +144,7 @@ async fn perform_steps(
     }
     fault(cfg, "after-stop");
     if !cfg.restart_delay.is_zero() {
+        live::swap_step(SwapStepName::RestartDelay);
         tracing::info!(
             "waiting DAEMON_RESTART_DELAY={:?} before switching binaries",
             cfg.restart_delay
@@ -186,7 +197,10 @@ async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Resu
     );
     // A swap interrupted while stopping the node: the old node died with us (parent-death
     // signal, and the orphan check before this), so it goes on from making the binary ready.
-    resume_from(cfg, layout, journal, rec).await
+    live::swap_begin(rec.name.as_str(), rec.height, rec.kind);
+    let r = resume_from(cfg, layout, journal, rec).await;
+    live::swap_end(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+    r
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.
@@ -197,6 +211,7 @@ async fn resume_from(
     mut rec: SwapRecord,
 ) -> Result<(), SwapError> {
     if rec.step <= SwapStep::Fetching {
+        live::swap_step(SwapStepName::Fetch);
         rec.step = SwapStep::Fetching;
         journal.write_step(&rec)?;
         if let Err(e) = ensure_binary(cfg, layout, &rec).await {
@@ -207,12 +222,14 @@ async fn resume_from(
         fault(cfg, "after-fetch");
     }
     if rec.step <= SwapStep::BackingUp {
+        live::swap_step(SwapStepName::Backup);
         rec.step = SwapStep::BackingUp;
         journal.write_step(&rec)?;
         backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
+        live::swap_step(SwapStepName::PreUpgrade);
         rec.step = SwapStep::PreUpgrade;
         journal.write_step(&rec)?;
         if let Err(source) = run_preupgrade(cfg, layout, &rec).await {
@@ -226,6 +243,7 @@ async fn resume_from(
         fault(cfg, "after-preupgrade");
     }
     if rec.step <= SwapStep::Switching {
+        live::swap_step(SwapStepName::Switch);
         rec.step = SwapStep::Switching;
         journal.write_step(&rec)?;
         let info_path = layout.upgrade_dir(&rec.name).join("upgrade-info.json");
@@ -244,6 +262,7 @@ async fn resume_from(
         tracing::info!(upgrade = %rec.name, "`current` now points at upgrades/{}", rec.name);
         fault(cfg, "after-switch");
     }
+    live::swap_step(SwapStepName::Record);
     rec.step = SwapStep::Recording;
     journal.write_step(&rec)?;
     journal.record_applied(AppliedRecord {
@@ -280,8 +299,16 @@ async fn ensure_binary(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Resul
         )
         .await
         {
-            Ok(_) => tracing::info!(upgrade = %rec.name, "downloaded and verified at the halt"),
-            Err(e) => tracing::error!(upgrade = %rec.name, "download at the halt failed: {e}"),
+            Ok(outcome) => {
+                if let switchyard_store::StageOutcome::Staged(r) = &outcome {
+                    live::downloaded(r.size);
+                }
+                tracing::info!(upgrade = %rec.name, "downloaded and verified at the halt")
+            }
+            Err(e) => {
+                live::download_failed();
+                tracing::error!(upgrade = %rec.name, "download at the halt failed: {e}")
+            }
         }
     }
     if !in_place() {

@@ -9,6 +9,32 @@ use std::time::{Duration, Instant};
 
 pub const DAEMON: &str = "fakend";
 
+/// The documented schema of switchyard's JSON documents, compiled from the very file the binary
+/// uses (unknown fields are refused).
+#[path = "../../src/report/schema.rs"]
+pub mod schema;
+
+/// Checks that a `switchyard plan --json` output parses into the documented schema (a
+/// [`schema::PlanReport`], or a [`schema::ErrorReport`] with exit code 1) and that writing it
+/// back gives the same JSON: nothing undocumented, nothing renamed.
+pub fn check_plan_document(code: i32, stdout: &str) {
+    let original: serde_json::Value = serde_json::from_str(stdout.trim())
+        .unwrap_or_else(|e| panic!("plan --json printed no JSON ({e}): {stdout:?}"));
+    let again = if code == 1 {
+        let e: schema::ErrorReport = serde_json::from_value(original.clone())
+            .unwrap_or_else(|e| panic!("not the documented error document: {e}\n{original:#}"));
+        serde_json::to_value(e).unwrap()
+    } else {
+        let r: schema::PlanReport = serde_json::from_value(original.clone())
+            .unwrap_or_else(|e| panic!("not the documented plan document: {e}\n{original:#}"));
+        serde_json::to_value(r).unwrap()
+    };
+    assert_eq!(
+        again, original,
+        "the schema does not round-trip plan --json"
+    );
+}
+
 pub struct Home {
     pub dir: tempfile::TempDir,
 }
@@ -180,7 +206,8 @@ impl Home {
 }
 
 /// Runs `switchyard plan <args>` with only `env` in its environment (async: the fake chain the
-/// tests run in-process needs the runtime meanwhile); returns (exit code, stdout, stderr).
+/// tests run in-process needs the runtime meanwhile); returns (exit code, stdout, stderr). With
+/// `--json`, the output is checked against the documented schema.
 pub async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("plan")
@@ -190,9 +217,14 @@ pub async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, Stri
         .output()
         .await
         .unwrap();
+    let code = out.status.code().unwrap_or(-1);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if args.contains(&"--json") {
+        check_plan_document(code, &stdout);
+    }
     (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
+        code,
+        stdout,
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }

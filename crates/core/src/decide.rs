@@ -405,8 +405,9 @@ pub fn rearm(k: &Known) -> Option<Rearm> {
 
 /// Whether the armed upgrade can be timed: an armed node whose height has not been seen for
 /// [`Known::blind_after_ms`] is blind; once the upgrade was due (by the last height and block
-/// time seen) more than [`OVERDUE_FACTOR`] times that ago, it is overdue. Without any height or block time to
-/// go by, it is never overdue: the wait is then reported, not cut short.
+/// time seen; the chain's average, else the rate this supervisor saw heights arrive at) more than
+/// [`OVERDUE_FACTOR`] times that ago, it is overdue. Without any height or block time to go by,
+/// it is never overdue: the wait is then reported, not cut short.
 pub fn height_watch(k: &Known) -> HeightWatch {
     let (Some(a), Some(started)) = (k.armed.as_ref(), k.node_started_ms) else {
         return HeightWatch::Fine;
@@ -416,7 +417,8 @@ pub fn height_watch(k: &Known) -> HeightWatch {
     if k.now_ms.saturating_sub(since) < k.blind_after_ms {
         return HeightWatch::Fine;
     }
-    let due = match (k.last_seen_ms, k.committed, k.average_block_ms) {
+    let block_ms = k.average_block_ms.or_else(|| k.samples.observed_block_ms());
+    let due = match (k.last_seen_ms, k.committed, block_ms) {
         (Some(t), Some(c), Some(b)) => {
             let blocks = height.saturating_sub(1).saturating_sub(c).max(0) as u64;
             Some(t.saturating_add(blocks.saturating_mul(b)))

@@ -92,6 +92,17 @@ impl HeightHistory {
         })
     }
 
+    /// Milliseconds per committed block as this supervisor saw them arrive: from the first time
+    /// the oldest kept height was seen to the first time the newest was. `None` until the
+    /// committed height has moved while watched. (A fallback for when the chain's own block
+    /// times are not known yet.)
+    pub fn observed_block_ms(&self) -> Option<u64> {
+        let (first, last) = (self.runs.front()?, self.runs.back()?);
+        let blocks = u64::try_from(last.committed.checked_sub(first.committed)?).ok()?;
+        let span = last.first_ms.checked_sub(first.first_ms)?;
+        (blocks > 0 && span > 0).then(|| (span / blocks).max(1))
+    }
+
     /// Whether the node stopped with block `n` in its store and `n - 1` committed: the latest
     /// run of consecutive samples shows exactly (store `n`, app `n - 1`) in at least
     /// [`STOPPED_BEFORE_MIN_SAMPLES`] samples spanning at least `window_ms` (never less than
@@ -120,6 +131,25 @@ pub fn stopped_before_window_ms(average_block_ms: Option<u64>) -> u64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn observed_block_time_needs_the_committed_height_to_move() {
+        let mut h = HeightHistory::new();
+        assert_eq!(h.observed_block_ms(), None);
+        h.push(s(1_000, 5, 4));
+        h.push(s(1_400, 5, 4));
+        assert_eq!(h.observed_block_ms(), None);
+        h.push(s(3_000, 7, 6));
+        // 2 blocks in the 2 s between first seeing 4 and first seeing 6.
+        assert_eq!(h.observed_block_ms(), Some(1_000));
+        h.push(s(9_000, 7, 6));
+        assert_eq!(h.observed_block_ms(), Some(1_000));
+        // A height going back (a new process, a restore) gives no estimate, not a wrap.
+        let mut back = HeightHistory::new();
+        back.push(s(0, 9, 8));
+        back.push(s(10, 3, 2));
+        assert_eq!(back.observed_block_ms(), None);
+    }
 
     fn s(at_ms: u64, latest: i64, committed: i64) -> HeightSample {
         HeightSample {

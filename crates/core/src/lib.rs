@@ -17,6 +17,8 @@
 //! - `backoff`: the doubling delay every retry loop uses.
 //! - `restart`: the crash-restart policy (backoff, crash-loop detection).
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
+//! - `readiness`: whether the node is ready for an upcoming upgrade (`plan` and `/metrics`).
+//! - `stall`: whether a running node has stopped making progress (sentry supervision).
 //! - `decide`: the state machine that turns observations into decisions.
 
 mod backoff;
@@ -26,9 +28,11 @@ mod heights;
 mod name;
 mod node_args;
 mod plan_info;
+mod readiness;
 mod restart;
 mod schedule;
 mod staging_rules;
+mod stall;
 mod upgrade_info;
 
 pub use backoff::Backoff;
@@ -46,6 +50,10 @@ pub use plan_info::{
     binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
 };
+pub use readiness::{
+    readiness, BackupFact, BinaryFact, Blocker, Check, ListingFact, Obstacle, PreflightFact,
+    Readiness, ReadinessFacts,
+};
 pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
 pub use schedule::{
     armed_manual, check_manual, displaced_manual, Current, ManualUpgrade, ScheduleError,
@@ -53,5 +61,9 @@ pub use schedule::{
 };
 pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
+};
+pub use stall::{
+    stall_threshold, Excuse, StallContext, StallReason, StallTracker, StallVerdict,
+    MIN_STALL_AFTER, STALL_BLOCKS,
 };
 pub use upgrade_info::{UpgradeInfo, UpgradeInfoError};

@@ -6,7 +6,9 @@
 //! `{"op":"pass","id":1}`, `{"op":"reject","id":1}`, `{"op":"schedule_plan","plan":{..}}`,
 //! `{"op":"cancel_plan"}`, `{"op":"apply_plan"}`, `{"op":"set_mode","mode":"silent"}` (RPC) or
 //! `{"op":"set_grpc_mode","mode":"error"}` (modes: normal, silent, garbage, oversized, error,
-//! garbage_value), `{"op":"catching_up","value":true}`,
+//! garbage_value), `{"op":"catching_up","value":true}`, `{"op":"set_peers","count":0}` (the
+//! `/net_info` peer count), `{"op":"freeze","value":true}` (blocks stop: nothing advances the
+//! height until unfrozen),
 //! `{"op":"drop_websockets"}`, `{"op":"refuse_websockets","count":3}`,
 //! `{"op":"set_info_doc","path":"v2.json","body":"{..}"}`, `{"op":"auto_blocks","interval_ms":200}`
 //! (0 stops), `{"op":"replay","method":"status","body":"<raw JSON>"}` (answer a method
@@ -51,6 +53,12 @@ pub enum Command {
         mode: Mode,
     },
     CatchingUp {
+        value: bool,
+    },
+    SetPeers {
+        count: u32,
+    },
+    Freeze {
         value: bool,
     },
     DropWebsockets,
@@ -106,6 +114,8 @@ pub fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
             }
             Command::SetGrpcMode { mode } => st.s.grpc_mode = mode,
             Command::CatchingUp { value } => st.s.catching_up = value,
+            Command::SetPeers { count } => st.s.peers = count,
+            Command::Freeze { value } => st.s.frozen = value,
             Command::DropWebsockets => {
                 let _ = shared.kill_ws.send(());
             }

@@ -33,6 +33,30 @@ pub fn error(id: &Value, code: i64, message: &str, data: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}})
 }
 
+/// A real node's `/net_info` answer, the template for ours.
+const REAL_NET_INFO: &str =
+    include_str!("../../../tests/fixtures/real/vatz-cosmoshub/net_info_agoric-3.json");
+
+/// `/net_info` in the shape recorded from a real node (`n_peers` as a string, one entry per
+/// peer, each a copy of the recorded first peer with its own id and moniker).
+pub fn net_info(st: &ChainState) -> Value {
+    let real: Value = serde_json::from_str(REAL_NET_INFO).unwrap_or_default();
+    let mut result = real["result"].clone();
+    let template = result["peers"][0].clone();
+    let peers: Vec<Value> = (0..st.s.peers)
+        .map(|i| {
+            let mut p = template.clone();
+            p["node_info"]["id"] = json!(format!("{:040x}", i + 1));
+            p["node_info"]["moniker"] = json!(format!("peer-{i}"));
+            p["node_info"]["network"] = json!(st.s.chain_id);
+            p
+        })
+        .collect();
+    result["n_peers"] = json!(st.s.peers.to_string());
+    result["peers"] = json!(peers);
+    json!(result)
+}
+
 pub fn status(st: &ChainState) -> Value {
     let h = st.height();
     json!({

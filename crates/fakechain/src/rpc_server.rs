@@ -187,6 +187,7 @@ pub fn dispatch(shared: &Shared, id: &Value, method: &str, params: &Value, mode:
         "status" => j::envelope(id, j::status(&st)),
         "abci_info" => j::envelope(id, j::abci_info(&st)),
         "health" => j::envelope(id, json!({})),
+        "net_info" => j::envelope(id, j::net_info(&st)),
         "block" => match int_param(params, "height").and_then(|h| j::block(&st, h)) {
             Ok(b) => j::envelope(id, b),
             Err(e) => j::error(id, -32603, "Internal error", &e),

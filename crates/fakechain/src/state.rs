@@ -88,6 +88,10 @@ pub struct Scenario {
     /// Advance one block every `block_interval_ms` by itself.
     pub auto_blocks: bool,
     pub catching_up: bool,
+    /// Peers reported by `/net_info`.
+    pub peers: u32,
+    /// Blocks stop: the height stays where it is, whatever advances it (a node alive but stuck).
+    pub frozen: bool,
     pub app_version: String,
     pub plan: Option<PlanScript>,
     pub proposals: Vec<ProposalScript>,
@@ -120,6 +124,8 @@ impl Default for Scenario {
             block_interval_ms: 5000,
             auto_blocks: false,
             catching_up: false,
+            peers: 3,
+            frozen: false,
             app_version: "0.50.10".into(),
             plan: None,
             proposals: Vec::new(),
@@ -200,12 +206,12 @@ impl ChainState {
         }
     }
 
-    /// Advances up to `n` blocks (stopping at a plan's height when halting); returns the new
-    /// heights.
+    /// Advances up to `n` blocks (stopping at a plan's height when halting, and not at all while
+    /// frozen); returns the new heights.
     pub fn advance(&mut self, n: u64) -> Vec<i64> {
         let mut out = Vec::new();
         for _ in 0..n {
-            if self.halted() {
+            if self.halted() || self.s.frozen {
                 break;
             }
             self.s.height += 1;
@@ -357,6 +363,8 @@ impl ChainState {
             "applied": self.applied,
             "proposals": self.proposals.iter().map(|p| serde_json::json!({"id": p.id, "status": p.status, "title": p.title})).collect::<Vec<_>>(),
             "mode": self.s.mode,
+            "peers": self.s.peers,
+            "frozen": self.s.frozen,
             "grpc_calls": self.grpc_calls,
             "grpc_mode": self.s.grpc_mode,
         })

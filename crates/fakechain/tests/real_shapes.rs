@@ -91,6 +91,11 @@ async fn rpc_answers_match_recorded_real_shapes() {
         &real("tendermint-rs/kvstore_fixtures__v0_38__incoming__block_at_height_10.json"),
         "block",
     );
+    assert_same_shape(
+        &call(&url, "net_info", json!({})).await,
+        &real("vatz-cosmoshub/net_info_agoric-3.json"),
+        "net_info",
+    );
     let q = call(
         &url,
         "abci_query",
@@ -102,6 +107,36 @@ async fn rpc_answers_match_recorded_real_shapes() {
         &real("cosmos-node-exporter/upgrade-plan.json"),
         "abci_query",
     );
+}
+
+#[tokio::test]
+async fn peers_and_frozen_blocks_are_scripted() {
+    let chain = FakeChain::start(Scenario::default()).await.unwrap();
+    let url = chain.rpc_url();
+    let n = call(&url, "net_info", json!({})).await;
+    assert_eq!(n["result"]["n_peers"], "3");
+    assert_eq!(n["result"]["peers"].as_array().unwrap().len(), 3);
+    chain
+        .control_json(json!({"op": "set_peers", "count": 0}))
+        .unwrap();
+    let n = call(&url, "net_info", json!({})).await;
+    assert_eq!(n["result"]["n_peers"], "0");
+    assert_eq!(n["result"]["peers"], json!([]));
+    // Frozen: nothing moves the height until it thaws.
+    chain
+        .control_json(json!({"op": "freeze", "value": true}))
+        .unwrap();
+    chain
+        .control_json(json!({"op": "advance", "blocks": 5}))
+        .unwrap();
+    assert_eq!(chain.height(), 100);
+    chain
+        .control_json(json!({"op": "freeze", "value": false}))
+        .unwrap();
+    chain
+        .control_json(json!({"op": "advance", "blocks": 5}))
+        .unwrap();
+    assert_eq!(chain.height(), 105);
 }
 
 #[tokio::test]

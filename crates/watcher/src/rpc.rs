@@ -1,4 +1,5 @@
-//! A CometBFT JSON-RPC client over HTTP: `/status`, `/abci_info`, `/block` and `abci_query`.
+//! A CometBFT JSON-RPC client over HTTP: `/status`, `/abci_info`, `/net_info`, `/block` and
+//! `abci_query`.
 //!
 //! Every call is bounded: a timeout for the whole exchange and a cap on the bytes read (the body
 //! is read chunk by chunk and abandoned as soon as it passes the cap), so a stuck or hostile node
@@ -11,7 +12,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::error::{Result, WatchError};
-use crate::wire::{envelope_result, AbciInfo, AbciQueryAnswer, BlockHeader, EnvelopeError, Status};
+use crate::wire::{
+    envelope_result, AbciInfo, AbciQueryAnswer, BlockHeader, EnvelopeError, NetInfo, Status,
+};
 
 /// Bounds on one exchange with a node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +169,12 @@ impl RpcClient {
     pub async fn abci_info(&self) -> Result<AbciInfo> {
         let r = self.call("abci_info", json!({})).await?;
         AbciInfo::from_result(&r).map_err(|e| self.garbage("CometBFT RPC abci_info", e))
+    }
+
+    /// `/net_info`: how many peers the node has.
+    pub async fn net_info(&self) -> Result<NetInfo> {
+        let r = self.call("net_info", json!({})).await?;
+        NetInfo::from_result(&r).map_err(|e| self.garbage("CometBFT RPC net_info", e))
     }
 
     /// `/block?height=H`: the block's height and time.

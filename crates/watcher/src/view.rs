@@ -29,6 +29,8 @@ pub struct ChainView {
     /// The last time the block store's and the app's heights were read together.
     pub heights_read: Option<HeightsRead>,
     pub catching_up: bool,
+    /// Peers connected (`/net_info` `n_peers`); `None` until read, or when the node refuses it.
+    pub peers: Option<u32>,
     /// Average block time over the recent window.
     pub average_block_time: Option<Duration>,
     pub transport: Option<Transport>,

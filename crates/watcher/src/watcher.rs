@@ -3,7 +3,8 @@
 //! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
 //! refreshes the scheduled plan and the app's committed height on every block (at most once per
 //! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
-//! [`WatcherOptions::proposals_every`]. The result is published as a [`ChainView`] on a
+//! [`WatcherOptions::proposals_every`], and the node's health (peer count from `/net_info`,
+//! `catching_up` from `/status`) every [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
 //! exponential backoff; the node is never touched. A panic inside the loop is logged, shown in
@@ -39,6 +40,9 @@ pub struct WatcherOptions {
     pub plan_every: Duration,
     /// Time between two reads of governance proposals.
     pub proposals_every: Duration,
+    /// Least time between two reads of the node's health (`/net_info` peers, `/status`
+    /// catching up).
+    pub peers_every: Duration,
     /// Refresh at least this often even when no block arrives.
     pub idle_refresh: Duration,
     pub backoff_initial: Duration,
@@ -57,6 +61,7 @@ impl Default for WatcherOptions {
             snapshot: SnapshotOptions::default(),
             plan_every: Duration::from_secs(1),
             proposals_every: Duration::from_secs(60),
+            peers_every: Duration::from_secs(5),
             idle_refresh: Duration::from_secs(10),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
@@ -138,6 +143,7 @@ struct Loop {
     mem: EventMemory,
     window: BlockTimes,
     last_logged_error: Option<String>,
+    last_peers: Option<Instant>,
 }
 
 impl Loop {
@@ -241,6 +247,37 @@ impl Loop {
         Ok(())
     }
 
+    /// The node's health, at most once per `peers_every`: its peer count (a node that refuses
+    /// `/net_info`, or a gRPC-only watch, leaves it unknown; that is not an error of the watch)
+    /// and whether it is catching up (blocks come from the feed, so `/status` is not read on
+    /// every block).
+    async fn health(&mut self, client: &ChainClient) {
+        let now = Instant::now();
+        if self
+            .last_peers
+            .is_some_and(|t| now - t < self.opts.peers_every)
+        {
+            return;
+        }
+        let Some(rpc) = client.rpc() else { return };
+        self.last_peers = Some(now);
+        let peers = match rpc.net_info().await {
+            Ok(n) => Some(n.peers),
+            Err(e) => {
+                tracing::debug!("peer count: {e}");
+                None
+            }
+        };
+        let catching_up = rpc.status().await.ok().map(|s| s.catching_up);
+        let mut v = self.view_tx.borrow().clone();
+        let catching_up = catching_up.unwrap_or(v.catching_up);
+        if v.peers != peers || v.catching_up != catching_up {
+            v.peers = peers;
+            v.catching_up = catching_up;
+            self.publish(v);
+        }
+    }
+
     fn on_block(&mut self, b: NewBlock) {
         self.window.push(b.height, b.time);
         let mut v = self.view_tx.borrow().clone();
@@ -278,6 +315,7 @@ async fn run(
         events,
         mem: EventMemory::default(),
         last_logged_error: None,
+        last_peers: None,
     };
     let mut backoff = Backoff::new(l.opts.backoff_initial, l.opts.backoff_max);
     loop {
@@ -316,6 +354,7 @@ async fn run(
             };
             match result {
                 Ok(()) => {
+                    l.health(&client).await;
                     l.succeeded();
                     backoff.reset();
                     failures = 0;

@@ -50,6 +50,14 @@ pub struct AbciQueryAnswer {
     pub height: i64,
 }
 
+/// `/net_info`, the part we use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct NetInfo {
+    /// `n_peers`: peers connected now.
+    pub peers: u32,
+    pub listening: bool,
+}
+
 /// A block as announced by a `NewBlock` event or read with `/block`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct BlockHeader {
@@ -206,6 +214,26 @@ impl AbciInfo {
             version: w.response.version,
             app_version,
             last_block_height: w.response.last_block_height.unwrap_or(0),
+        })
+    }
+}
+
+/// `/net_info` as the node writes it.
+#[derive(Deserialize)]
+struct NetInfoWire {
+    #[serde(with = "int64")]
+    n_peers: i64,
+    #[serde(default)]
+    listening: Option<bool>,
+}
+
+impl NetInfo {
+    /// Decodes the `result` of `/net_info`.
+    pub fn from_result(r: &Value) -> Result<Self, DecodeError> {
+        let w: NetInfoWire = decode(r, "")?;
+        Ok(NetInfo {
+            peers: u32::try_from(w.n_peers).map_err(|_| format!("n_peers is {}", w.n_peers))?,
+            listening: w.listening.unwrap_or(false),
         })
     }
 }
@@ -433,6 +461,30 @@ mod tests {
             let s = Status::from_result(&result(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
             assert!(s.latest_block_height > 0, "{f}");
         }
+    }
+
+    #[test]
+    fn real_net_info_answers_decode() {
+        let n = NetInfo::from_result(&result("vatz-cosmoshub__net_info_agoric-3.json")).unwrap();
+        assert_eq!(
+            n,
+            NetInfo {
+                peers: 41,
+                listening: true
+            }
+        );
+        for f in [
+            "kvstore_fixtures__v0_34__incoming__net_info.json",
+            "kvstore_fixtures__v0_38__incoming__net_info.json",
+            "gaia_fixtures__incoming__net_info.json",
+        ] {
+            let n = NetInfo::from_result(&result(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+            assert_eq!(n.peers, 0, "{f}");
+        }
+        let err = NetInfo::from_result(&serde_json::json!({"n_peers": "-1"})).unwrap_err();
+        assert!(err.contains("n_peers"), "{err}");
+        let err = NetInfo::from_result(&serde_json::json!({"listening": true})).unwrap_err();
+        assert!(err.contains("n_peers"), "{err}");
     }
 
     #[test]

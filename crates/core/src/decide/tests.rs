@@ -441,6 +441,35 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_once_overdue(
         at(10_000 + OVERDUE_FACTOR * DEFAULT_BLIND_AFTER_MS + 1),
         HeightWatch::Overdue { height: 100 }
     );
+    // The chain's block time not known yet: the rate the heights were seen arriving at serves.
+    let mut samples = HeightHistory::new();
+    for (at_ms, h) in [(0, 80), (5_000, 85), (10_000, 90)] {
+        samples.push(HeightSample {
+            at_ms,
+            latest: h + 1,
+            committed: h,
+        });
+    }
+    let seen_only = Known {
+        average_block_ms: None,
+        last_seen_ms: Some(10_000),
+        samples,
+        ..seen.clone()
+    };
+    assert_eq!(
+        height_watch(&Known {
+            now_ms: 20_000 + OVERDUE_FACTOR * DEFAULT_BLIND_AFTER_MS + 1,
+            ..seen_only.clone()
+        }),
+        HeightWatch::Overdue { height: 100 }
+    );
+    assert_eq!(
+        height_watch(&Known {
+            now_ms: 19_000 + OVERDUE_FACTOR * DEFAULT_BLIND_AFTER_MS,
+            ..seen_only
+        }),
+        HeightWatch::Blind { height: 100 }
+    );
     // Nothing armed: nothing to time.
     assert_eq!(
         height_watch(&Known {

@@ -1,0 +1,553 @@
+//! The typed contract of switchyard's JSON documents: `switchyard plan --json` prints a
+//! [`PlanReport`] (or an [`ErrorReport`]), and the status API's `GET /status` serves a
+//! [`StatusReport`], whose `plan` field is the same [`PlanReport`].
+//!
+//! These types are the schema: the README's "JSON documents" section documents them field by
+//! field, and the tests parse the real output into them with unknown fields refused. Fields are
+//! only ever added; a field that does not apply is `null`. This file is plain data (serde and
+//! chrono only) so the tests can compile it on its own.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// `switchyard plan --json`: the upgrades coming on this chain and whether this node is ready.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanReport {
+    pub chain_id: String,
+    /// The latest block height the node reports.
+    pub height: i64,
+    /// Average seconds per block over the recent window (3 decimals).
+    pub block_time_seconds: Option<f64>,
+    pub catching_up: bool,
+    /// How the module queries were answered.
+    pub transport: Transport,
+    /// What could not be read, in words (non-fatal).
+    pub problems: Vec<String>,
+    /// Manual upgrades and the scheduled plan by height, then proposals still in voting.
+    pub upgrades: Vec<UpgradeRow>,
+}
+
+/// The transport that answered the module queries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Transport {
+    Grpc,
+    AbciQuery,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Grpc => "grpc",
+            Transport::AbciQuery => "abci_query",
+        }
+    }
+}
+
+/// One upcoming upgrade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpgradeRow {
+    pub name: String,
+    pub height: i64,
+    pub source: UpgradeSource,
+    /// The proposal that scheduled it (plans) or proposes it (proposals).
+    pub proposal_id: Option<u64>,
+    pub proposal_status: Option<ProposalStatus>,
+    /// Seconds until `height` at the average block time.
+    pub eta_seconds: Option<u64>,
+    pub binary: BinaryReport,
+    /// The readiness verdict: true exactly when `readiness` has no `no` and `problems` says
+    /// nothing blocks it.
+    pub ready: bool,
+    pub readiness: ReadinessReport,
+    /// Why it is not ready (or what to know), in words.
+    pub problems: Vec<String>,
+    /// Manual upgrades: how the binary running before it will be stopped.
+    pub halt: Option<HaltReport>,
+}
+
+/// Where an upcoming upgrade is known from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpgradeSource {
+    /// The chain's scheduled plan.
+    Plan,
+    /// A governance proposal still in its voting period.
+    Proposal,
+    /// `switchyard add-upgrade --height` (no on-chain plan).
+    Manual,
+}
+
+impl UpgradeSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpgradeSource::Plan => "plan",
+            UpgradeSource::Proposal => "proposal",
+            UpgradeSource::Manual => "manual",
+        }
+    }
+}
+
+/// A governance proposal's status, as the chain names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ProposalStatus {
+    #[serde(rename = "PROPOSAL_STATUS_UNSPECIFIED")]
+    Unspecified,
+    #[serde(rename = "PROPOSAL_STATUS_DEPOSIT_PERIOD")]
+    DepositPeriod,
+    #[serde(rename = "PROPOSAL_STATUS_VOTING_PERIOD")]
+    VotingPeriod,
+    #[serde(rename = "PROPOSAL_STATUS_PASSED")]
+    Passed,
+    #[serde(rename = "PROPOSAL_STATUS_REJECTED")]
+    Rejected,
+    #[serde(rename = "PROPOSAL_STATUS_FAILED")]
+    Failed,
+}
+
+impl ProposalStatus {
+    /// The chain's own name (`PROPOSAL_STATUS_PASSED`).
+    pub fn chain_name(self) -> &'static str {
+        match self {
+            ProposalStatus::Unspecified => "PROPOSAL_STATUS_UNSPECIFIED",
+            ProposalStatus::DepositPeriod => "PROPOSAL_STATUS_DEPOSIT_PERIOD",
+            ProposalStatus::VotingPeriod => "PROPOSAL_STATUS_VOTING_PERIOD",
+            ProposalStatus::Passed => "PROPOSAL_STATUS_PASSED",
+            ProposalStatus::Rejected => "PROPOSAL_STATUS_REJECTED",
+            ProposalStatus::Failed => "PROPOSAL_STATUS_FAILED",
+        }
+    }
+}
+
+/// The upgrade's binary: what the chain lists for this platform and what is on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BinaryReport {
+    /// The download URL listed for this platform.
+    pub url: Option<String>,
+    /// Its checksum (`sha256:<hex>`).
+    pub checksum: Option<String>,
+    /// Whether `upgrades/<name>/bin/$DAEMON_NAME` exists (null: the store was not looked at).
+    pub staged: Option<bool>,
+    /// switchyard's staging record, when switchyard staged it.
+    pub preflight: Option<StagedReport>,
+}
+
+/// What switchyard staged and how its preflight went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StagedReport {
+    pub url: String,
+    /// Digest of the download in the plan's algorithm.
+    pub digest: String,
+    /// Bytes downloaded.
+    pub size: u64,
+    pub status: PreflightState,
+    /// What `<bin> version` printed.
+    pub output: String,
+    /// Why the preflight failed.
+    pub message: Option<String>,
+    pub ran_at: Option<DateTime<Utc>>,
+    pub staged_at: DateTime<Utc>,
+}
+
+/// How `<bin> version` went for a staged binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreflightState {
+    Pending,
+    Ok,
+    Failed,
+    /// Not run: downloaded without a checksum.
+    Skipped,
+}
+
+/// The four readiness checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadinessReport {
+    pub binary_staged: CheckState,
+    pub checksum_verified: CheckState,
+    pub preflight_ok: CheckState,
+    pub backup_space_ok: CheckState,
+}
+
+/// One readiness check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Yes,
+    No,
+    Unknown,
+    NotApplicable,
+}
+
+/// How a manual upgrade's predecessor is stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HaltReport {
+    pub method: HaltMethodName,
+    /// The `--halt-height` flag given to the node.
+    pub halt_height: i64,
+    /// The predecessor's Cosmos SDK version, when it could be told.
+    pub sdk_version: Option<String>,
+    /// What `--halt-height` does on it, when known.
+    pub behaviour: Option<HaltBehaviourName>,
+    pub known_from: KnownFrom,
+    /// What a probe will do, in words.
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HaltMethodName {
+    /// The flag its known behaviour calls for.
+    HaltHeight,
+    /// Behaviour unknown: H-1, which no binary lets commit H; restarted once with H if it stops
+    /// one block early.
+    Probe,
+}
+
+/// What `--halt-height N` does on a binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HaltBehaviourName {
+    CommitsThenExits,
+    CommitsThenWaits,
+    Commits,
+    StopsBefore,
+}
+
+/// Where the halt behaviour is known from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KnownFrom {
+    SdkVersion,
+    Learned,
+    Unknown,
+}
+
+/// What `plan --json` prints when the chain could not be queried (exit code 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorReport {
+    pub error: String,
+}
+
+/// `GET /status`: the supervisor's own state, and the same upgrade report `plan --json` gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatusReport {
+    pub switchyard: SelfReport,
+    pub node: NodeReport,
+    pub chain: ChainReport,
+    /// The upgrade report (null until the chain was read once).
+    pub plan: Option<PlanReport>,
+    /// The manual upgrade the running node is armed to halt for.
+    pub armed_halt: Option<ArmedHaltReport>,
+    /// The last swap (kept across restarts of switchyard).
+    pub last_swap: Option<SwapReport>,
+    pub restarts: Counts<RestartReason>,
+    pub crashes: Counts<CrashReason>,
+    pub stall: StallReport,
+    /// What `/readyz` answers.
+    pub ready: ReadyReport,
+    /// Every setting with its effective value and where it came from.
+    pub settings: Vec<Setting>,
+    /// The config file that was read.
+    pub config_file: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SelfReport {
+    pub version: String,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub home: String,
+    pub daemon_name: String,
+}
+
+/// The supervised node process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NodeReport {
+    pub state: NodeState,
+    pub pid: Option<i32>,
+    pub started_at: Option<DateTime<Utc>>,
+    /// The binary `current` points at.
+    pub binary: Option<String>,
+    pub binary_sha256: Option<String>,
+    /// `genesis` or the upgrade name `current` points at.
+    pub upgrade: Option<String>,
+    /// The app's version string (`/abci_info`).
+    pub app_version: Option<String>,
+    /// The arguments the node was started with.
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NodeState {
+    /// switchyard is getting ready to start it (recovering a swap, waiting out a backoff).
+    Starting,
+    Running,
+    /// Stopped for a swap, which is under way.
+    Swapping,
+    /// Crashed or stopped for a stall; waiting to restart it.
+    Restarting,
+    /// Ended; switchyard is exiting.
+    Exited,
+}
+
+/// What the chain watcher sees.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChainReport {
+    pub watched: bool,
+    pub chain_id: Option<String>,
+    pub latest_height: Option<i64>,
+    /// The app's last committed height.
+    pub committed_height: Option<i64>,
+    pub last_block_time: Option<DateTime<Utc>>,
+    /// Since the committed height last moved, as seen by switchyard.
+    pub seconds_since_last_block: Option<f64>,
+    pub catching_up: bool,
+    pub peers: Option<u32>,
+    pub block_time_seconds: Option<f64>,
+    /// The node's RPC answered the last query.
+    pub rpc_ok: bool,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmedHaltReport {
+    pub upgrade: String,
+    pub height: i64,
+    #[serde(flatten)]
+    pub halt: HaltReport,
+}
+
+/// One swap: the old node stopped, the binary switched, the new one started.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwapReport {
+    pub upgrade: String,
+    pub height: i64,
+    pub source: SwapSource,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub outcome: SwapOutcome,
+    pub error: Option<String>,
+    /// From the decision to stop the old node to the new node's start.
+    pub downtime_seconds: Option<f64>,
+    /// Each step as it ran, in order.
+    pub steps: Vec<SwapStepReport>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SwapSource {
+    Plan,
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwapOutcome {
+    InProgress,
+    Ok,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwapStepReport {
+    pub step: SwapStepName,
+    pub seconds: f64,
+}
+
+/// The swap's steps, in order (`restart_delay` is `DAEMON_RESTART_DELAY`; `fetch` makes the new
+/// binary ready: checks what was staged, or downloads it now; `start` is starting the new node).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SwapStepName {
+    Stop,
+    RestartDelay,
+    Fetch,
+    Backup,
+    PreUpgrade,
+    Switch,
+    Record,
+    Start,
+}
+
+impl SwapStepName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SwapStepName::Stop => "stop",
+            SwapStepName::RestartDelay => "restart_delay",
+            SwapStepName::Fetch => "fetch",
+            SwapStepName::Backup => "backup",
+            SwapStepName::PreUpgrade => "pre_upgrade",
+            SwapStepName::Switch => "switch",
+            SwapStepName::Record => "record",
+            SwapStepName::Start => "start",
+        }
+    }
+}
+
+/// A total and its breakdown.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[serde(bound(deserialize = "K: Ord + Deserialize<'de>"))]
+pub struct Counts<K: Ord> {
+    pub total: u64,
+    pub by_reason: BTreeMap<K, u64>,
+}
+
+impl<K: Ord> Default for Counts<K> {
+    fn default() -> Self {
+        Counts {
+            total: 0,
+            by_reason: BTreeMap::new(),
+        }
+    }
+}
+
+impl<K: Ord> Counts<K> {
+    pub fn add(&mut self, reason: K) {
+        self.total += 1;
+        *self.by_reason.entry(reason).or_insert(0) += 1;
+    }
+}
+
+/// Why switchyard started the node again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartReason {
+    /// It crashed.
+    Crash,
+    /// It stalled and `SWITCHYARD_STALL_ACTION=restart`.
+    Stall,
+    /// The manual upgrades changed, so its `--halt-height` had to.
+    HaltHeightChanged,
+    /// A swap finished: the new binary started.
+    Upgrade,
+}
+
+impl RestartReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartReason::Crash => "crash",
+            RestartReason::Stall => "stall",
+            RestartReason::HaltHeightChanged => "halt_height_changed",
+            RestartReason::Upgrade => "upgrade",
+        }
+    }
+}
+
+/// How the node crashed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashReason {
+    /// It exited with a non-zero status of its own.
+    ExitCode,
+    /// A signal switchyard did not send ended it.
+    Signal,
+}
+
+impl CrashReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrashReason::ExitCode => "exit_code",
+            CrashReason::Signal => "signal",
+        }
+    }
+}
+
+/// Stall detection's view of the node.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StallReport {
+    pub state: StallState,
+    /// Set when `state` is `stalled`.
+    pub reason: Option<StallReasonName>,
+    /// Set when `state` is `excused`.
+    pub excuse: Option<ExcuseName>,
+    /// The committed height and how long it has stayed there.
+    pub height: Option<i64>,
+    pub height_unchanged_seconds: Option<f64>,
+    pub threshold_seconds: f64,
+    pub min_peers: u32,
+    pub action: StallAction,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallState {
+    /// Not running, or the chain is not watched.
+    NotWatched,
+    /// Started; its RPC has not answered yet.
+    Starting,
+    Progressing,
+    /// Not moving, for a good reason (`excuse`).
+    Excused,
+    Stalled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallReasonName {
+    NoNewBlocks,
+    TooFewPeers,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExcuseName {
+    CatchingUp,
+    AtUpgradeHeight,
+    AtHaltHeight,
+}
+
+/// `SWITCHYARD_STALL_ACTION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallAction {
+    /// Log it, export it, mark the node not ready.
+    Log,
+    /// Also restart the node (graceful stop, crash-loop limit).
+    Restart,
+}
+
+/// `/readyz`: the node serves RPC, is not catching up and not stalled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadyReport {
+    pub ready: bool,
+    /// Why not, in words.
+    pub reasons: Vec<String>,
+}
+
+/// One effective setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Setting {
+    pub key: String,
+    pub value: String,
+    pub source: SettingSource,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SettingSource {
+    Env,
+    File,
+    Default,
+}

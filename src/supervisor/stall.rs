@@ -1,0 +1,210 @@
+//! Stall detection while the node runs (sentry supervision): feeds the core's
+//! [`StallTracker`] the committed height and peer count on every turn, logs a stall once with
+//! its evidence (and its end), publishes the verdict to the status API and `/metrics`, and says
+//! when `SWITCHYARD_STALL_ACTION=restart` wants the node restarted. The decision itself — and
+//! why a halt at an upgrade height, a halt-height stop or block sync is never a stall — is the
+//! core's ([`switchyard_core::StallTracker::verdict`]).
+
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use switchyard_core::{
+    stall_threshold, Excuse, StallContext, StallReason, StallTracker, StallVerdict,
+};
+use switchyard_watcher::ChainView;
+use tokio::sync::watch;
+
+use crate::config::Config;
+use crate::report::{ExcuseName, StallAction, StallReasonName, StallReport, StallState};
+
+pub struct StallWatch {
+    tracker: StallTracker,
+    view: Option<watch::Receiver<ChainView>>,
+    explicit: Option<Duration>,
+    min_peers: u32,
+    action: StallAction,
+    /// The monotonic clock's origin for the tracker's milliseconds.
+    epoch: Instant,
+    /// When the running node was started (its RPC must answer after this).
+    node_started: Option<DateTime<Utc>>,
+    /// A stall was logged and has not ended yet.
+    reported: bool,
+}
+
+/// What this turn takes from the watcher's view.
+struct Seen {
+    updated_at: Option<DateTime<Utc>>,
+    last_committed_height: Option<i64>,
+    peers: Option<u32>,
+    catching_up: bool,
+    last_error: Option<String>,
+}
+
+/// What the loop knows that bears on the verdict.
+pub struct Halts {
+    /// The upgrade height the node halts at next (plan or upgrade-info.json).
+    pub upgrade_height: Option<i64>,
+    /// The committed height at which the node's `--halt-height` stops it.
+    pub halt_stop_height: Option<i64>,
+}
+
+impl StallWatch {
+    pub fn new(cfg: &Config, view: Option<watch::Receiver<ChainView>>) -> Self {
+        StallWatch {
+            tracker: StallTracker::new(),
+            view,
+            explicit: cfg.stall_after,
+            min_peers: cfg.stall_min_peers,
+            action: cfg.stall_action,
+            epoch: Instant::now(),
+            node_started: None,
+            reported: false,
+        }
+    }
+
+    /// The node (re)started: its old height says nothing any more.
+    pub fn node_started(&mut self) {
+        self.tracker.reset();
+        self.node_started = Some(Utc::now());
+        self.reported = false;
+    }
+
+    /// One turn. Returns true when the node is stalled and must be restarted.
+    pub fn check(&mut self, committed: Option<i64>, halts: &Halts) -> bool {
+        let Some(view) = self.view.as_ref() else {
+            return false;
+        };
+        // The few fields needed, without cloning the whole view (this runs on every turn).
+        let v = {
+            let v = view.borrow();
+            Seen {
+                updated_at: v.updated_at,
+                last_committed_height: v.last_committed_height,
+                peers: v.peers,
+                catching_up: v.catching_up,
+                last_error: v.last_error.clone(),
+            }
+        };
+        let now = self.epoch.elapsed().as_millis() as u64;
+        let answered = match (v.updated_at, self.node_started) {
+            (Some(u), Some(s)) => u >= s,
+            _ => false,
+        };
+        let committed = committed.or(v.last_committed_height);
+        self.tracker
+            .observe(now, answered, committed, v.peers, self.min_peers);
+        let threshold = stall_threshold(self.explicit, self.tracker.median_block_time());
+        let ctx = StallContext {
+            threshold,
+            min_peers: self.min_peers,
+            catching_up: v.catching_up,
+            upgrade_height: halts.upgrade_height,
+            halt_stop_height: halts.halt_stop_height,
+        };
+        let verdict = self.tracker.verdict(now, &ctx);
+        let since = self.tracker.height_since();
+        crate::live::set_stall(StallReport {
+            state: match verdict {
+                StallVerdict::Starting => StallState::Starting,
+                StallVerdict::Progressing => StallState::Progressing,
+                StallVerdict::Excused(_) => StallState::Excused,
+                StallVerdict::Stalled(_) => StallState::Stalled,
+            },
+            reason: match verdict {
+                StallVerdict::Stalled(StallReason::NoNewBlocks { .. }) => {
+                    Some(StallReasonName::NoNewBlocks)
+                }
+                StallVerdict::Stalled(StallReason::TooFewPeers { .. }) => {
+                    Some(StallReasonName::TooFewPeers)
+                }
+                _ => None,
+            },
+            excuse: match verdict {
+                StallVerdict::Excused(Excuse::CatchingUp) => Some(ExcuseName::CatchingUp),
+                StallVerdict::Excused(Excuse::AtUpgradeHeight(_)) => {
+                    Some(ExcuseName::AtUpgradeHeight)
+                }
+                StallVerdict::Excused(Excuse::AtHaltHeight(_)) => Some(ExcuseName::AtHaltHeight),
+                _ => None,
+            },
+            height: since.map(|(h, _)| h),
+            height_unchanged_seconds: since.map(|(_, t)| now.saturating_sub(t) as f64 / 1000.0),
+            threshold_seconds: threshold.as_secs_f64(),
+            min_peers: self.min_peers,
+            action: self.action,
+        });
+        match verdict {
+            StallVerdict::Stalled(reason) => {
+                if !self.reported {
+                    self.reported = true;
+                    let evidence = match reason {
+                        StallReason::NoNewBlocks { height, for_ms } => format!(
+                            "its committed height has stayed at {height} for {:.0}s",
+                            for_ms as f64 / 1000.0
+                        ),
+                        StallReason::TooFewPeers { peers, for_ms } => format!(
+                            "it has had {peers} peer(s), fewer than SWITCHYARD_STALL_MIN_PEERS={}, for {:.0}s",
+                            self.min_peers,
+                            for_ms as f64 / 1000.0
+                        ),
+                    };
+                    tracing::warn!(
+                        committed = ?committed, peers = ?v.peers, catching_up = v.catching_up,
+                        threshold_s = threshold.as_secs(), rpc_error = ?v.last_error,
+                        "the node is stalled: the process is up, but {evidence} (threshold {threshold:?}; not catching up, not at an upgrade or halt height){}",
+                        match self.action {
+                            StallAction::Restart => "; restarting it (SWITCHYARD_STALL_ACTION=restart)",
+                            StallAction::Log => "; set SWITCHYARD_STALL_ACTION=restart to restart it",
+                        }
+                    );
+                }
+                self.action == StallAction::Restart
+            }
+            _ => {
+                if self.reported {
+                    self.reported = false;
+                    tracing::info!(committed = ?committed, peers = ?v.peers, "the node is no longer stalled");
+                }
+                false
+            }
+        }
+    }
+}
+
+/// The committed height at which an operator's own `--halt-height N` stops the node (N-1 or
+/// N, depending on its SDK version: the lower one, so both are covered).
+pub fn operator_halt_stop(args: &[String]) -> Option<i64> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = match a.strip_prefix("--halt-height") {
+            Some("") => it.next().map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(h) = v.and_then(|v| v.parse::<i64>().ok()).filter(|h| *h > 0) {
+            return Some(h - 1);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_operators_halt_height_is_read_in_both_spellings() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            operator_halt_stop(&a(&["start", "--halt-height=100"])),
+            Some(99)
+        );
+        assert_eq!(
+            operator_halt_stop(&a(&["start", "--halt-height", "7"])),
+            Some(6)
+        );
+        assert_eq!(operator_halt_stop(&a(&["start", "--halt-height=0"])), None);
+        assert_eq!(operator_halt_stop(&a(&["start", "--home", "/x"])), None);
+        assert_eq!(operator_halt_stop(&a(&["start", "--halt-heightx=5"])), None);
+    }
+}

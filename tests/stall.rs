@@ -1,0 +1,250 @@
+//! Stall detection (sentry supervision) with the real binary: a fake node whose height stops
+//! moving, and one left with zero peers, is reported stalled (log, `/status`, `/readyz`,
+//! `/metrics`) and, with `SWITCHYARD_STALL_ACTION=restart`, restarted; a node catching up, and
+//! one halted at an upgrade height, are not.
+
+#[path = "common/api.rs"]
+mod api;
+mod common;
+
+use std::time::Duration;
+
+use api::schema::*;
+use api::{free_port, Api};
+use common::*;
+use serde_json::json;
+use switchyard_fakechain::{FakeChain, PlanScript, Scenario};
+
+const T: Duration = Duration::from_secs(40);
+
+/// A home whose fake node serves RPC, with switchyard listening and a short stall threshold.
+fn start(extra: &[(&str, &str)]) -> (Home, Running, Api) {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    home.setup(&genesis, &[]);
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut env = vec![
+        ("SWITCHYARD_LISTEN", listen.as_str()),
+        ("SWITCHYARD_STALL_AFTER", "2s"),
+    ];
+    env.extend_from_slice(extra);
+    let sy = home.run(&env);
+    let api = Api::new(port);
+    api.wait_status(
+        "the node making blocks",
+        T,
+        |s| s.stall.state == StallState::Progressing && s.chain.committed_height.unwrap_or(0) >= 3,
+        || sy.log(),
+    );
+    (home, sy, api)
+}
+
+#[test]
+fn a_height_that_stops_moving_and_zero_peers_are_stalls_reported_once_and_cleared() {
+    let (home, mut sy, api) = start(&[]);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    assert_eq!(api.get("/readyz").unwrap().0, 200);
+
+    // Blocks stop, the process stays up.
+    home.fake("pause", "");
+    let s = api.wait_status(
+        "the stall to be reported",
+        T,
+        |s| s.stall.state == StallState::Stalled,
+        ctx,
+    );
+    assert_eq!(s.stall.reason, Some(StallReasonName::NoNewBlocks));
+    assert_eq!(s.stall.threshold_seconds, 2.0);
+    assert!(s.stall.height_unchanged_seconds.unwrap() >= 2.0);
+    assert_eq!(s.stall.action, StallAction::Log);
+    let (code, body) = api.get("/readyz").unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("stalled"), "{body}");
+    assert_eq!(api.metric("switchyard_node_stalled", &[]), Some(1.0));
+    // Still stalled a threshold later: logged once, nothing restarted (the action is "log").
+    api.wait_status(
+        "the stall to last two thresholds",
+        T,
+        |s| s.stall.height_unchanged_seconds.unwrap_or(0.0) >= 4.0,
+        ctx,
+    );
+    assert_eq!(
+        sy.log().matches("the node is stalled").count(),
+        1,
+        "{}",
+        sy.log()
+    );
+    assert!(
+        sy.log().contains("its committed height has stayed at"),
+        "{}",
+        sy.log()
+    );
+    assert_eq!(home.events().matches("genesis start").count(), 1);
+
+    // Blocks again: cleared.
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    api.wait_status(
+        "progress again",
+        T,
+        |s| s.stall.state == StallState::Progressing,
+        ctx,
+    );
+    assert!(sy.log().contains("no longer stalled"), "{}", sy.log());
+    assert_eq!(api.get("/readyz").unwrap().0, 200);
+    assert_eq!(api.metric("switchyard_node_stalled", &[]), Some(0.0));
+
+    // Zero peers for the threshold, while blocks still come (a sentry cut off from the network).
+    home.fake("peers", "0");
+    let s = api.wait_status(
+        "the peer stall",
+        T,
+        |s| s.stall.state == StallState::Stalled,
+        ctx,
+    );
+    assert_eq!(s.stall.reason, Some(StallReasonName::TooFewPeers));
+    assert_eq!(s.chain.peers, Some(0));
+    assert!(sy.log().contains("it has had 0 peer(s)"), "{}", sy.log());
+    home.fake("peers", "4");
+    api.wait_status(
+        "peers back",
+        T,
+        |s| s.stall.state == StallState::Progressing,
+        ctx,
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+}
+
+#[test]
+fn with_the_restart_action_a_stalled_node_is_restarted_gracefully() {
+    let (home, mut sy, api) = start(&[("SWITCHYARD_STALL_ACTION", "restart")]);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    home.fake("pause", "");
+    let s = api.wait_status(
+        "the stalled node to be restarted",
+        T,
+        |s| s.restarts.by_reason.get(&RestartReason::Stall) == Some(&1),
+        ctx,
+    );
+    // Let the new run make blocks before it stalls again.
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    assert_eq!(s.crashes.total, 0);
+    let before = home.committed();
+    wait_for(
+        "blocks after the restart",
+        T,
+        || home.committed() > before + 3,
+        ctx,
+    );
+    let events = home.events();
+    // Stopped with SIGTERM (the fake node logs "stopped at"), then started again.
+    assert!(events.contains("genesis stopped at"), "{events}");
+    assert_eq!(events.matches("genesis start").count(), 2, "{events}");
+    assert!(
+        sy.log()
+            .contains("restarting it (SWITCHYARD_STALL_ACTION=restart)"),
+        "{}",
+        sy.log()
+    );
+    assert_eq!(
+        api.metric("switchyard_node_restarts_total", &[("reason", "stall")]),
+        Some(1.0)
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+    assert_each_height_once(&home.executed(), |_, id| id == "genesis");
+}
+
+#[test]
+fn block_sync_is_not_a_stall() {
+    let (home, mut sy, api) = start(&[("SWITCHYARD_STALL_ACTION", "restart")]);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    home.fake("catching_up", "");
+    api.wait_status(
+        "the node to report catching up",
+        T,
+        |s| s.chain.catching_up,
+        ctx,
+    );
+    home.fake("pause", "");
+    let s = api.wait_status(
+        "the height unchanged for twice the threshold while catching up",
+        T,
+        |s| {
+            s.stall.excuse == Some(ExcuseName::CatchingUp)
+                && s.stall.height_unchanged_seconds.unwrap_or(0.0) >= 4.0
+        },
+        ctx,
+    );
+    assert_eq!(s.stall.state, StallState::Excused);
+    assert_eq!(s.restarts.total, 0);
+    let (code, body) = api.get("/readyz").unwrap();
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("catching up"), "{body}");
+    assert!(!sy.log().contains("the node is stalled"), "{}", sy.log());
+    assert_eq!(home.events().matches("genesis start").count(), 1);
+    assert_eq!(sy.stop().code(), Some(0));
+}
+
+#[test]
+fn a_node_halted_at_the_upgrade_height_is_not_a_stall() {
+    // The chain (the fake chain) has a plan at 60 and has halted there: /status says 60, the
+    // app has committed 59. The node (paused at 59) has not written upgrade-info.json yet.
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    let v2 = home.binary("v2", "v2", "v0.53.4");
+    home.setup(&genesis, &[("v2", &v2)]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let chain = rt
+        .block_on(FakeChain::start(Scenario {
+            height: 59,
+            plan: Some(PlanScript {
+                name: "v2".into(),
+                height: 60,
+                info: String::new(),
+            }),
+            ..Default::default()
+        }))
+        .unwrap();
+    chain
+        .control_json(json!({"op": "set_height", "height": 60}))
+        .unwrap();
+    std::fs::create_dir_all(home.path().join("config")).unwrap();
+    std::fs::write(
+        home.path().join("config/config.toml"),
+        format!(
+            "[rpc]\nladdr = \"tcp://{}\"\n",
+            chain.rpc_url().trim_start_matches("http://")
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    std::fs::write(home.path().join("data/height"), "59").unwrap();
+    home.fake("no_rpc", "");
+    home.fake("pause", "");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut sy = home.run(&[
+        ("SWITCHYARD_LISTEN", listen.as_str()),
+        ("SWITCHYARD_STALL_AFTER", "1s"),
+        ("SWITCHYARD_STALL_ACTION", "restart"),
+    ]);
+    let api = Api::new(port);
+    let s = api.wait_status(
+        "the halt to last three thresholds",
+        T,
+        |s| {
+            s.stall.excuse == Some(ExcuseName::AtUpgradeHeight)
+                && s.stall.height_unchanged_seconds.unwrap_or(0.0) >= 3.0
+        },
+        || sy.log(),
+    );
+    assert_eq!(s.stall.height, Some(59));
+    assert_eq!(s.restarts.total, 0);
+    assert!(!sy.log().contains("the node is stalled"), "{}", sy.log());
+    let u = &s.plan.as_ref().unwrap().upgrades[0];
+    assert_eq!((u.name.as_str(), u.source), ("v2", UpgradeSource::Plan));
+    assert_eq!(sy.stop().code(), Some(0));
+    drop(chain);
+    drop(rt);
+}

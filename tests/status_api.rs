@@ -1,0 +1,328 @@
+//! The status API and `/metrics` of `switchyard run`, against the real binary and the fake node:
+//! each field and series moves as the scenario does (a manual upgrade is added, the node halts
+//! and is swapped, it crashes, switchyard restarts), every `/status` document parses into the
+//! documented schema, and the listener is read-only and loopback-only.
+
+#[path = "common/api.rs"]
+mod api;
+mod common;
+
+use std::time::Duration;
+
+use api::schema::*;
+use api::{find, free_port, Api};
+use common::*;
+
+const T: Duration = Duration::from_secs(40);
+
+fn listen_env(port: u16) -> String {
+    format!("127.0.0.1:{port}")
+}
+
+#[test]
+fn status_and_metrics_follow_the_node_through_a_manual_upgrade_a_crash_and_a_restart() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    let fix = home.binary("fix", "", "v0.53.4");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.1");
+    let port = free_port();
+    let listen = listen_env(port);
+    let env = [
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("SWITCHYARD_LISTEN", listen.as_str()),
+    ];
+    let mut sy = home.run(&env);
+    let api = Api::new(port);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+
+    // Running: the node, the chain, the settings.
+    let s = api.wait_status(
+        "the node running and its RPC answering",
+        T,
+        |s| {
+            s.node.state == NodeState::Running
+                && s.chain.rpc_ok
+                && s.chain.committed_height.unwrap_or(0) >= 3
+                && s.chain.peers.is_some()
+                && s.plan.is_some()
+        },
+        ctx,
+    );
+    assert_eq!(api.get("/healthz").unwrap().0, 200);
+    assert_eq!(s.node.upgrade.as_deref(), Some("genesis"));
+    let bin = home.path().join("cosmovisor/genesis/bin").join(DAEMON);
+    assert_eq!(s.node.binary.as_deref(), bin.to_str());
+    assert_eq!(
+        s.node.binary_sha256.as_deref(),
+        Some(sha256_hex(&bin).as_str())
+    );
+    assert_eq!(s.node.args[0], "start");
+    assert!(alive(s.node.pid.unwrap()));
+    assert_eq!(s.chain.chain_id.as_deref(), Some("fakechain-1"));
+    assert_eq!(s.chain.peers, Some(3));
+    assert!(s.plan.as_ref().unwrap().upgrades.is_empty());
+    assert_eq!(s.switchyard.pid, sy.pid() as u32);
+    let listen_setting = s
+        .settings
+        .iter()
+        .find(|e| e.key == "SWITCHYARD_LISTEN")
+        .unwrap();
+    assert_eq!(
+        (listen_setting.value.as_str(), listen_setting.source),
+        (listen.as_str(), SettingSource::Env)
+    );
+    assert_eq!(
+        s.settings
+            .iter()
+            .find(|e| e.key == "SWITCHYARD_STALL_ACTION")
+            .map(|e| (e.value.as_str(), e.source)),
+        Some(("log", SettingSource::Default))
+    );
+    let (code, body) = api.get("/readyz").unwrap();
+    assert_eq!(code, 200, "{body}");
+    let m = api.samples().unwrap();
+    assert_eq!(find(&m, "switchyard_node_up", &[]), Some(1.0));
+    assert_eq!(find(&m, "switchyard_node_ready", &[]), Some(1.0));
+    assert_eq!(find(&m, "switchyard_node_peers", &[]), Some(3.0));
+    assert!(find(&m, "switchyard_node_committed_height", &[]).unwrap() >= 3.0);
+    assert_eq!(
+        find(&m, "switchyard_node_binary_info", &[("upgrade", "genesis")]),
+        Some(1.0)
+    );
+    assert_eq!(find(&m, "switchyard_build_info", &[]), Some(1.0));
+
+    // A manual upgrade is added: it shows up as upcoming and ready, and the node is restarted
+    // once to arm it.
+    let target = s.chain.committed_height.unwrap() + 30;
+    let out = home.cmd(&[
+        "add-upgrade",
+        "fix",
+        fix.to_str().unwrap(),
+        "--height",
+        &target.to_string(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let s = api.wait_status(
+        "the manual upgrade armed and reported ready",
+        T,
+        |s| {
+            s.armed_halt.is_some()
+                && s.node.state == NodeState::Running
+                && s.plan.as_ref().is_some_and(|p| p.upgrades.len() == 1)
+        },
+        ctx,
+    );
+    let u = &s.plan.as_ref().unwrap().upgrades[0];
+    assert_eq!(
+        (u.name.as_str(), u.height, u.source, u.ready),
+        ("fix", target, UpgradeSource::Manual, true),
+        "{u:?}"
+    );
+    assert_eq!(u.readiness.binary_staged, CheckState::Yes);
+    assert_eq!(u.readiness.checksum_verified, CheckState::NotApplicable);
+    assert_eq!(u.readiness.backup_space_ok, CheckState::NotApplicable);
+    let armed = s.armed_halt.as_ref().unwrap();
+    assert_eq!((armed.upgrade.as_str(), armed.height), ("fix", target));
+    assert_eq!(armed.halt.method, HaltMethodName::HaltHeight);
+    assert_eq!(armed.halt.halt_height, target);
+    assert_eq!(
+        s.restarts.by_reason.get(&RestartReason::HaltHeightChanged),
+        Some(&1)
+    );
+    let m = api.wait_metrics(
+        "the upgrade's series",
+        T,
+        |m| find(m, "switchyard_upgrade_ready", &[("upgrade", "fix")]).is_some(),
+        ctx,
+    );
+    let l = [("upgrade", "fix"), ("source", "manual")];
+    assert_eq!(find(&m, "switchyard_upgrade_ready", &l), Some(1.0));
+    assert_eq!(
+        find(&m, "switchyard_upgrade_height", &l),
+        Some(target as f64)
+    );
+    assert_eq!(
+        find(
+            &m,
+            "switchyard_upgrade_check",
+            &[("upgrade", "fix"), ("check", "binary_staged")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        find(
+            &m,
+            "switchyard_node_restarts_total",
+            &[("reason", "halt_height_changed")]
+        ),
+        Some(1.0)
+    );
+
+    // The node halts at the height and is swapped.
+    let s = api.wait_status(
+        "the swap to be done and the new binary running",
+        T,
+        |s| {
+            s.node.upgrade.as_deref() == Some("fix")
+                && s.node.state == NodeState::Running
+                && s.last_swap
+                    .as_ref()
+                    .is_some_and(|w| w.outcome == SwapOutcome::Ok && w.downtime_seconds.is_some())
+        },
+        ctx,
+    );
+    let w = s.last_swap.as_ref().unwrap();
+    assert_eq!(
+        (w.upgrade.as_str(), w.height, w.source),
+        ("fix", target, SwapSource::Manual)
+    );
+    let steps: Vec<SwapStepName> = w.steps.iter().map(|s| s.step).collect();
+    assert_eq!(
+        steps,
+        [
+            SwapStepName::Stop,
+            SwapStepName::Fetch,
+            SwapStepName::Backup,
+            SwapStepName::PreUpgrade,
+            SwapStepName::Switch,
+            SwapStepName::Record,
+            SwapStepName::Start
+        ]
+    );
+    let total: f64 = w.steps.iter().map(|s| s.seconds).sum();
+    assert!(
+        total <= w.downtime_seconds.unwrap() + 1e-6,
+        "steps {total} > downtime {w:?}"
+    );
+    assert!(w.finished_at.unwrap() >= w.started_at);
+    assert_eq!(s.restarts.by_reason.get(&RestartReason::Upgrade), Some(&1));
+    assert!(s.armed_halt.is_none());
+    let fix_bin = home.path().join("cosmovisor/upgrades/fix/bin").join(DAEMON);
+    assert_eq!(s.node.binary.as_deref(), fix_bin.to_str());
+    let m = api.wait_metrics(
+        "the swap's series and the upgrade gone from the upcoming ones",
+        T,
+        |m| {
+            find(m, "switchyard_last_swap_success", &[]) == Some(1.0)
+                && find(m, "switchyard_upgrade_ready", &[("upgrade", "fix")]).is_none()
+        },
+        ctx,
+    );
+    assert!(find(&m, "switchyard_last_swap_downtime_seconds", &[]).unwrap() > 0.0);
+    assert!(find(&m, "switchyard_last_swap_step_seconds", &[("step", "stop")]).is_some());
+    assert_eq!(
+        find(&m, "switchyard_swaps_total", &[("outcome", "ok")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        find(&m, "switchyard_node_binary_info", &[("upgrade", "fix")]),
+        Some(1.0)
+    );
+
+    // A crash: counted with its reason, restarted.
+    let at = home.committed() + 10;
+    home.fake("crash_once_at", &at.to_string());
+    let s = api.wait_status(
+        "the crash to be counted and the node running again",
+        T,
+        |s| s.crashes.total == 1 && s.node.state == NodeState::Running,
+        ctx,
+    );
+    assert_eq!(s.crashes.by_reason.get(&CrashReason::ExitCode), Some(&1));
+    assert_eq!(s.restarts.by_reason.get(&RestartReason::Crash), Some(&1));
+    assert_eq!(
+        api.metric("switchyard_node_crashes_total", &[("reason", "exit_code")]),
+        Some(1.0)
+    );
+    wait_for(
+        "blocks after the crash",
+        T,
+        || home.committed() > at + 2,
+        ctx,
+    );
+
+    // switchyard restarted: the last swap is still there (it was saved).
+    assert_eq!(sy.stop().code(), Some(0), "{}", sy.log());
+    assert!(home
+        .path()
+        .join("cosmovisor/switchyard/last_swap.json")
+        .is_file());
+    let mut sy = home.run(&env);
+    let s = api.wait_status(
+        "switchyard back",
+        T,
+        |s| s.node.state == NodeState::Running && s.chain.rpc_ok,
+        || sy.log(),
+    );
+    assert_eq!(
+        s.last_swap.as_ref().map(|w| w.upgrade.as_str()),
+        Some("fix")
+    );
+    assert_eq!(s.crashes.total, 0);
+    assert_eq!(api.metric("switchyard_last_swap_success", &[]), Some(1.0));
+    assert_eq!(sy.stop().code(), Some(0));
+    // Gone with switchyard.
+    assert!(api.get("/healthz").is_none());
+}
+
+#[test]
+fn the_listener_is_read_only_and_refuses_remote_addresses_unless_allowed() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    home.setup(&genesis, &[]);
+    let port = free_port();
+    let listen = listen_env(port);
+    let mut sy = home.run(&[("SWITCHYARD_LISTEN", listen.as_str())]);
+    let api = Api::new(port);
+    api.wait_status(
+        "the node running",
+        T,
+        |s| s.node.state == NodeState::Running && s.chain.committed_height.unwrap_or(0) >= 2,
+        || sy.log(),
+    );
+    for m in ["POST", "PUT", "DELETE", "PATCH"] {
+        for p in ["/status", "/metrics", "/readyz", "/healthz"] {
+            assert_eq!(api.request(m, p).unwrap().0, 405, "{m} {p}");
+        }
+    }
+    assert_eq!(
+        api.request("HEAD", "/status").unwrap(),
+        (200, String::new())
+    );
+    assert_eq!(api.get("/nothing").unwrap().0, 404);
+    assert_eq!(sy.stop().code(), Some(0));
+
+    // Not loopback: refused at start, naming the setting, and the node is not started.
+    let out = home
+        .switchyard()
+        .env("SWITCHYARD_LISTEN", format!("0.0.0.0:{port}"))
+        .args(["run", "start"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("SWITCHYARD_LISTEN") && err.contains("SWITCHYARD_LISTEN_ALLOW_REMOTE"),
+        "{err}"
+    );
+    // The port taken by something else: a clear error before the node starts.
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let before = home.events().matches("genesis start").count();
+    let out = home
+        .switchyard()
+        .env("SWITCHYARD_LISTEN", &listen)
+        .args(["run", "start"])
+        .output()
+        .unwrap();
+    drop(squatter);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot listen"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(home.events().matches("genesis start").count(), before);
+}
