@@ -11,7 +11,7 @@
 #   scripts/test.sh             everything
 #   SKIP_E2E=1 scripts/test.sh  everything but the real-chain run
 #   SKIP_FUZZ=1 scripts/test.sh everything but the fuzz run
-#   FUZZ_SECONDS=60 scripts/test.sh  a longer fuzz run (default 30 s per target)
+#   FUZZ_SECONDS=120 scripts/test.sh  a longer fuzz run (default 60 s per target)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -42,14 +42,19 @@ log "cargo test"
 cargo test --workspace --locked
 
 if [ "${SKIP_FUZZ:-0}" != "1" ]; then
-  log "fuzz: ${FUZZ_SECONDS:-30}s of each target (scripts/fuzz.sh)"
+  log "fuzz: ${FUZZ_SECONDS:-60}s of each target (scripts/fuzz.sh)"
   fuzz_start=$SECONDS
-  scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+  scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
   echo "   fuzz step took $((SECONDS - fuzz_start))s"
 fi
 
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   log "end-to-end: real chains (SDK v0.50/v0.53/v0.54) through governance and manual upgrades"
   cargo build --release --locked --bin switchyard
+  # The crash tests' fault injection is compiled into test builds only (src/test_faults.rs).
+  if grep -qa SWITCHYARD_TEST_FAULT target/release/switchyard; then
+    echo "the release binary knows SWITCHYARD_TEST_FAULT: fault injection leaked into it" >&2
+    exit 1
+  fi
   SWITCHYARD_BIN="$PWD/target/release/switchyard" e2e/run.sh
 fi

@@ -33,6 +33,22 @@ pub fn endpoints_with(
     Ok(resolved.endpoints)
 }
 
+/// The supervised node's identity from its home (`config/node_key.json`, `config/genesis.json`),
+/// to hold every chain answer against. Nothing to check without a home; a home whose files
+/// cannot be read is said in the log, and then nothing is checked either.
+pub fn node_identity(cfg: &Config) -> switchyard_watcher::NodeIdentity {
+    let Some(home) = &cfg.home else {
+        return Default::default();
+    };
+    match switchyard_watcher::NodeIdentity::read(home) {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::warn!("cannot tell which node is ours, so answers are not checked: {e}");
+            Default::default()
+        }
+    }
+}
+
 /// (latest height, scheduled plan), if the node answers within a few seconds; `None` when it
 /// can't be asked (callers then check against switchyard's own records only, and say so).
 pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ScheduledPlan>)> {
@@ -48,7 +64,8 @@ pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ScheduledPlan>)> 
         };
         let client = switchyard_watcher::ChainClient::connect(&endpoints, limits)
             .await
-            .ok()?;
+            .ok()?
+            .with_identity(node_identity(cfg));
         let height = client.status().await.ok().map(|s| s.latest_block_height);
         let plan = client
             .current_plan()

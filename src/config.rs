@@ -167,89 +167,115 @@ pub struct Config {
     pub file: Option<PathBuf>,
 }
 
-/// Every key we know, with its default ("" = unset).
-const KEYS: &[(&str, &str)] = &[
-    ("DAEMON_HOME", ""),
-    ("DAEMON_NAME", ""),
-    ("DAEMON_ALLOW_DOWNLOAD_BINARIES", "false"),
-    ("DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM", "true"),
-    ("DAEMON_RESTART_AFTER_UPGRADE", "true"),
-    ("DAEMON_RESTART_DELAY", "0s"),
-    ("DAEMON_SHUTDOWN_GRACE", "10s"),
-    ("DAEMON_POLL_INTERVAL", "300ms"),
-    ("DAEMON_DATA_BACKUP_DIR", ""),
-    ("UNSAFE_SKIP_BACKUP", "false"),
-    ("DAEMON_PREUPGRADE_MAX_RETRIES", "0"),
-    ("DAEMON_GRPC_ADDRESS", ""),
-    ("COSMOVISOR_DISABLE_LOGS", "false"),
-    ("COSMOVISOR_COLOR_LOGS", "true"),
-    ("COSMOVISOR_TIMEFORMAT_LOGS", "kitchen"),
-    ("COSMOVISOR_CUSTOM_PREUPGRADE", ""),
-    ("COSMOVISOR_DISABLE_RECASE", "false"),
-    ("SWITCHYARD_RESTART_ON_CRASH", "true"),
-    ("SWITCHYARD_CRASH_LOOP_MAX", "5"),
-    ("SWITCHYARD_CRASH_LOOP_WINDOW", "10m"),
-    ("SWITCHYARD_RESTART_BACKOFF_INITIAL", "1s"),
-    ("SWITCHYARD_RESTART_BACKOFF_MAX", "60s"),
-    ("SWITCHYARD_PREUPGRADE_TIMEOUT", "5m"),
-    ("SWITCHYARD_PRESTAGE_VOTING", "false"),
-    ("SWITCHYARD_ALLOW_HTTP", "false"),
-    ("SWITCHYARD_MAX_DOWNLOAD_BYTES", "4294967296"),
-    ("SWITCHYARD_RPC_ADDRESS", ""),
-    ("SWITCHYARD_WATCH_CHAIN", "true"),
-    ("SWITCHYARD_PROPOSALS_EVERY", "60s"),
-    ("SWITCHYARD_HEIGHT_TIMEOUT", "30s"),
-    ("SWITCHYARD_LOG_FORMAT", "text"),
-    ("SWITCHYARD_BACKUP_KEEP", ""),
-    ("SWITCHYARD_LISTEN", ""),
-    ("SWITCHYARD_LISTEN_ALLOW_REMOTE", "false"),
-    ("SWITCHYARD_STALL_AFTER", ""),
-    ("SWITCHYARD_STALL_ACTION", "log"),
-    ("SWITCHYARD_STALL_MIN_PEERS", "1"),
-];
+/// Declares [`Key`]: one variant per configuration key, with its name and default ("" = unset),
+/// so every lookup is of a key that exists (a typo does not compile).
+macro_rules! config_keys {
+    ($( $(#[$meta:meta])* $variant:ident = $name:literal, $default:literal; )*) => {
+        /// Every key this build knows.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Key {
+            $( $(#[$meta])* $variant, )*
+        }
 
-/// Keys only test builds know: the crash-safety tests' fault point (see `supervisor::swap`).
-#[cfg(any(debug_assertions, feature = "test-faults"))]
-const TEST_KEYS: &[(&str, &str)] = &[("SWITCHYARD_TEST_FAULT", "")];
-#[cfg(not(any(debug_assertions, feature = "test-faults")))]
-const TEST_KEYS: &[(&str, &str)] = &[];
+        impl Key {
+            /// In declaration order, which is also each key's index in [`Raw`].
+            const ALL: &'static [Key] = &[ $( $(#[$meta])* Key::$variant, )* ];
 
-/// Every key this build knows, with its default.
-fn all_keys() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
-    KEYS.iter().chain(TEST_KEYS)
+            fn name(self) -> &'static str {
+                match self {
+                    $( $(#[$meta])* Key::$variant => $name, )*
+                }
+            }
+
+            fn default_value(self) -> &'static str {
+                match self {
+                    $( $(#[$meta])* Key::$variant => $default, )*
+                }
+            }
+        }
+    };
+}
+
+// The test-only key (the crash-safety tests' fault point, see `test_faults.rs`) exists only in
+// test builds: a release binary does not know it, so no environment can trigger a fault there.
+config_keys! {
+    DaemonHome = "DAEMON_HOME", "";
+    DaemonName = "DAEMON_NAME", "";
+    DaemonAllowDownloadBinaries = "DAEMON_ALLOW_DOWNLOAD_BINARIES", "false";
+    DaemonDownloadMustHaveChecksum = "DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM", "true";
+    DaemonRestartAfterUpgrade = "DAEMON_RESTART_AFTER_UPGRADE", "true";
+    DaemonRestartDelay = "DAEMON_RESTART_DELAY", "0s";
+    DaemonShutdownGrace = "DAEMON_SHUTDOWN_GRACE", "10s";
+    DaemonPollInterval = "DAEMON_POLL_INTERVAL", "300ms";
+    DaemonDataBackupDir = "DAEMON_DATA_BACKUP_DIR", "";
+    UnsafeSkipBackup = "UNSAFE_SKIP_BACKUP", "false";
+    DaemonPreupgradeMaxRetries = "DAEMON_PREUPGRADE_MAX_RETRIES", "0";
+    DaemonGrpcAddress = "DAEMON_GRPC_ADDRESS", "";
+    CosmovisorDisableLogs = "COSMOVISOR_DISABLE_LOGS", "false";
+    CosmovisorColorLogs = "COSMOVISOR_COLOR_LOGS", "true";
+    CosmovisorTimeformatLogs = "COSMOVISOR_TIMEFORMAT_LOGS", "kitchen";
+    CosmovisorCustomPreupgrade = "COSMOVISOR_CUSTOM_PREUPGRADE", "";
+    CosmovisorDisableRecase = "COSMOVISOR_DISABLE_RECASE", "false";
+    SwitchyardRestartOnCrash = "SWITCHYARD_RESTART_ON_CRASH", "true";
+    SwitchyardCrashLoopMax = "SWITCHYARD_CRASH_LOOP_MAX", "5";
+    SwitchyardCrashLoopWindow = "SWITCHYARD_CRASH_LOOP_WINDOW", "10m";
+    SwitchyardRestartBackoffInitial = "SWITCHYARD_RESTART_BACKOFF_INITIAL", "1s";
+    SwitchyardRestartBackoffMax = "SWITCHYARD_RESTART_BACKOFF_MAX", "60s";
+    SwitchyardPreupgradeTimeout = "SWITCHYARD_PREUPGRADE_TIMEOUT", "5m";
+    SwitchyardPrestageVoting = "SWITCHYARD_PRESTAGE_VOTING", "false";
+    SwitchyardAllowHttp = "SWITCHYARD_ALLOW_HTTP", "false";
+    SwitchyardMaxDownloadBytes = "SWITCHYARD_MAX_DOWNLOAD_BYTES", "4294967296";
+    SwitchyardRpcAddress = "SWITCHYARD_RPC_ADDRESS", "";
+    SwitchyardWatchChain = "SWITCHYARD_WATCH_CHAIN", "true";
+    SwitchyardProposalsEvery = "SWITCHYARD_PROPOSALS_EVERY", "60s";
+    SwitchyardHeightTimeout = "SWITCHYARD_HEIGHT_TIMEOUT", "30s";
+    SwitchyardLogFormat = "SWITCHYARD_LOG_FORMAT", "text";
+    SwitchyardBackupKeep = "SWITCHYARD_BACKUP_KEEP", "";
+    SwitchyardListen = "SWITCHYARD_LISTEN", "";
+    SwitchyardListenAllowRemote = "SWITCHYARD_LISTEN_ALLOW_REMOTE", "false";
+    SwitchyardStallAfter = "SWITCHYARD_STALL_AFTER", "";
+    SwitchyardStallAction = "SWITCHYARD_STALL_ACTION", "log";
+    SwitchyardStallMinPeers = "SWITCHYARD_STALL_MIN_PEERS", "1";
+    #[cfg(any(debug_assertions, feature = "test-faults"))]
+    SwitchyardTestFault = "SWITCHYARD_TEST_FAULT", "";
 }
 
 /// Raw string values with their sources, before typing.
 struct Raw {
-    values: BTreeMap<&'static str, (String, Source)>,
+    /// One entry per key, in [`Key::ALL`] order (so `key as usize` is always in range).
+    values: Vec<(String, Source)>,
 }
 
 impl Raw {
-    fn get(&self, key: &'static str) -> &str {
-        &self.values[key].0
+    fn get(&self, key: Key) -> &str {
+        &self.values[key as usize].0
     }
-    fn opt(&self, key: &'static str) -> Option<String> {
+    fn opt(&self, key: Key) -> Option<String> {
         let v = self.get(key).trim();
         (!v.is_empty()).then(|| v.to_string())
     }
-    fn bool(&self, key: &'static str) -> Result<bool, ConfigError> {
-        parse_bool(self.get(key)).ok_or_else(|| bad(key, self.get(key), "expected true or false"))
+    fn bool(&self, key: Key) -> Result<bool, ConfigError> {
+        parse_bool(self.get(key))
+            .ok_or_else(|| bad(key.name(), self.get(key), "expected true or false"))
     }
-    fn duration(&self, key: &'static str) -> Result<Duration, ConfigError> {
+    fn duration(&self, key: Key) -> Result<Duration, ConfigError> {
         let raw = self.get(key).trim();
         // cosmovisor reads a bare number in DAEMON_POLL_INTERVAL as milliseconds.
-        if key == "DAEMON_POLL_INTERVAL" {
+        if key == Key::DaemonPollInterval {
             if let Ok(ms) = raw.parse::<u64>() {
                 return Ok(Duration::from_millis(ms));
             }
         }
-        parse_duration(raw).map_err(|why| bad(key, self.get(key), &why))
+        parse_duration(raw).map_err(|why| bad(key.name(), self.get(key), &why))
     }
-    fn uint<T: std::str::FromStr>(&self, key: &'static str) -> Result<T, ConfigError> {
-        self.get(key)
-            .trim()
-            .parse()
-            .map_err(|_| bad(key, self.get(key), "expected a non-negative whole number"))
+    fn uint<T: std::str::FromStr>(&self, key: Key) -> Result<T, ConfigError> {
+        self.get(key).trim().parse().map_err(|_| {
+            bad(
+                key.name(),
+                self.get(key),
+                "expected a non-negative whole number",
+            )
+        })
     }
 }
 
@@ -301,27 +327,28 @@ impl Config {
                 })
             })
             .collect();
-        let mut values = BTreeMap::new();
-        for &(key, default) in all_keys() {
-            let entry = if let Some(v) = env_get(key) {
-                (v, Source::Env)
-            } else if let Some(v) = file_values.get(key) {
-                (v.clone(), Source::File)
-            } else {
-                (default.to_string(), Source::Default)
-            };
-            values.insert(key, entry);
-        }
+        let values = Key::ALL
+            .iter()
+            .map(|&key| {
+                if let Some(v) = env_get(key.name()) {
+                    (v, Source::Env)
+                } else if let Some(v) = file_values.get(key.name()) {
+                    (v.clone(), Source::File)
+                } else {
+                    (key.default_value().to_string(), Source::Default)
+                }
+            })
+            .collect();
         let raw = Raw { values };
-        let time_format = parse_time_format(raw.get("COSMOVISOR_TIMEFORMAT_LOGS"))
+        let time_format = parse_time_format(raw.get(Key::CosmovisorTimeformatLogs))
             .ok_or_else(|| {
                 bad(
                     "COSMOVISOR_TIMEFORMAT_LOGS",
-                    raw.get("COSMOVISOR_TIMEFORMAT_LOGS"),
+                    raw.get(Key::CosmovisorTimeformatLogs),
                     "expected one of layout, ansic, unixdate, rubydate, rfc822, rfc822z, rfc850, rfc1123, rfc1123z, rfc3339, rfc3339nano, kitchen, or empty",
                 )
             })?;
-        let home = raw.opt("DAEMON_HOME").map(PathBuf::from);
+        let home = raw.opt(Key::DaemonHome).map(PathBuf::from);
         if let Some(h) = &home {
             if !h.is_absolute() {
                 return Err(bad(
@@ -331,7 +358,7 @@ impl Config {
                 ));
             }
         }
-        if let Some(script) = raw.opt("COSMOVISOR_CUSTOM_PREUPGRADE") {
+        if let Some(script) = raw.opt(Key::CosmovisorCustomPreupgrade) {
             let p = Path::new(&script);
             if p.is_absolute()
                 || p.components()
@@ -344,7 +371,7 @@ impl Config {
                 ));
             }
         }
-        let daemon_name = raw.opt("DAEMON_NAME");
+        let daemon_name = raw.opt(Key::DaemonName);
         if let Some(n) = &daemon_name {
             if n.contains('/') || n == "." || n == ".." {
                 return Err(bad(
@@ -357,31 +384,31 @@ impl Config {
         let cfg = Config {
             home,
             daemon_name,
-            allow_download_binaries: raw.bool("DAEMON_ALLOW_DOWNLOAD_BINARIES")?,
-            download_must_have_checksum: raw.bool("DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM")?,
-            restart_after_upgrade: raw.bool("DAEMON_RESTART_AFTER_UPGRADE")?,
-            restart_delay: raw.duration("DAEMON_RESTART_DELAY")?,
-            shutdown_grace: raw.duration("DAEMON_SHUTDOWN_GRACE")?,
+            allow_download_binaries: raw.bool(Key::DaemonAllowDownloadBinaries)?,
+            download_must_have_checksum: raw.bool(Key::DaemonDownloadMustHaveChecksum)?,
+            restart_after_upgrade: raw.bool(Key::DaemonRestartAfterUpgrade)?,
+            restart_delay: raw.duration(Key::DaemonRestartDelay)?,
+            shutdown_grace: raw.duration(Key::DaemonShutdownGrace)?,
             poll_interval: {
-                let d = raw.duration("DAEMON_POLL_INTERVAL")?;
+                let d = raw.duration(Key::DaemonPollInterval)?;
                 if d.is_zero() {
                     return Err(bad(
                         "DAEMON_POLL_INTERVAL",
-                        raw.get("DAEMON_POLL_INTERVAL"),
+                        raw.get(Key::DaemonPollInterval),
                         "must be greater than zero",
                     ));
                 }
                 d
             },
-            data_backup_dir: raw.opt("DAEMON_DATA_BACKUP_DIR").map(PathBuf::from),
-            unsafe_skip_backup: raw.bool("UNSAFE_SKIP_BACKUP")?,
-            preupgrade_max_retries: raw.uint("DAEMON_PREUPGRADE_MAX_RETRIES")?,
-            grpc_address: raw.opt("DAEMON_GRPC_ADDRESS"),
-            disable_logs: raw.bool("COSMOVISOR_DISABLE_LOGS")?,
-            color_logs: raw.bool("COSMOVISOR_COLOR_LOGS")?,
+            data_backup_dir: raw.opt(Key::DaemonDataBackupDir).map(PathBuf::from),
+            unsafe_skip_backup: raw.bool(Key::UnsafeSkipBackup)?,
+            preupgrade_max_retries: raw.uint(Key::DaemonPreupgradeMaxRetries)?,
+            grpc_address: raw.opt(Key::DaemonGrpcAddress),
+            disable_logs: raw.bool(Key::CosmovisorDisableLogs)?,
+            color_logs: raw.bool(Key::CosmovisorColorLogs)?,
             time_format,
             log_format: match raw
-                .get("SWITCHYARD_LOG_FORMAT")
+                .get(Key::SwitchyardLogFormat)
                 .trim()
                 .to_ascii_lowercase()
                 .as_str()
@@ -391,49 +418,49 @@ impl Config {
                 _ => {
                     return Err(bad(
                         "SWITCHYARD_LOG_FORMAT",
-                        raw.get("SWITCHYARD_LOG_FORMAT"),
+                        raw.get(Key::SwitchyardLogFormat),
                         "expected text or json",
                     ))
                 }
             },
-            custom_preupgrade: raw.opt("COSMOVISOR_CUSTOM_PREUPGRADE"),
-            disable_recase: raw.bool("COSMOVISOR_DISABLE_RECASE")?,
-            restart_on_crash: raw.bool("SWITCHYARD_RESTART_ON_CRASH")?,
+            custom_preupgrade: raw.opt(Key::CosmovisorCustomPreupgrade),
+            disable_recase: raw.bool(Key::CosmovisorDisableRecase)?,
+            restart_on_crash: raw.bool(Key::SwitchyardRestartOnCrash)?,
             crash_loop_max: {
-                let n: u32 = raw.uint("SWITCHYARD_CRASH_LOOP_MAX")?;
+                let n: u32 = raw.uint(Key::SwitchyardCrashLoopMax)?;
                 if n == 0 {
                     return Err(bad(
                         "SWITCHYARD_CRASH_LOOP_MAX",
-                        raw.get("SWITCHYARD_CRASH_LOOP_MAX"),
+                        raw.get(Key::SwitchyardCrashLoopMax),
                         "must be at least 1",
                     ));
                 }
                 n
             },
-            crash_loop_window: raw.duration("SWITCHYARD_CRASH_LOOP_WINDOW")?,
-            restart_backoff_initial: raw.duration("SWITCHYARD_RESTART_BACKOFF_INITIAL")?,
-            restart_backoff_max: raw.duration("SWITCHYARD_RESTART_BACKOFF_MAX")?,
-            preupgrade_timeout: raw.duration("SWITCHYARD_PREUPGRADE_TIMEOUT")?,
-            prestage_voting: raw.bool("SWITCHYARD_PRESTAGE_VOTING")?,
-            allow_http: raw.bool("SWITCHYARD_ALLOW_HTTP")?,
-            max_download_bytes: raw.uint("SWITCHYARD_MAX_DOWNLOAD_BYTES")?,
-            rpc_address: raw.opt("SWITCHYARD_RPC_ADDRESS"),
-            watch_chain: raw.bool("SWITCHYARD_WATCH_CHAIN")?,
+            crash_loop_window: raw.duration(Key::SwitchyardCrashLoopWindow)?,
+            restart_backoff_initial: raw.duration(Key::SwitchyardRestartBackoffInitial)?,
+            restart_backoff_max: raw.duration(Key::SwitchyardRestartBackoffMax)?,
+            preupgrade_timeout: raw.duration(Key::SwitchyardPreupgradeTimeout)?,
+            prestage_voting: raw.bool(Key::SwitchyardPrestageVoting)?,
+            allow_http: raw.bool(Key::SwitchyardAllowHttp)?,
+            max_download_bytes: raw.uint(Key::SwitchyardMaxDownloadBytes)?,
+            rpc_address: raw.opt(Key::SwitchyardRpcAddress),
+            watch_chain: raw.bool(Key::SwitchyardWatchChain)?,
             proposals_every: {
-                let d = raw.duration("SWITCHYARD_PROPOSALS_EVERY")?;
+                let d = raw.duration(Key::SwitchyardProposalsEvery)?;
                 if d.is_zero() {
                     return Err(bad(
                         "SWITCHYARD_PROPOSALS_EVERY",
-                        raw.get("SWITCHYARD_PROPOSALS_EVERY"),
+                        raw.get(Key::SwitchyardProposalsEvery),
                         "must be greater than zero",
                     ));
                 }
                 d
             },
-            backup_keep: match raw.opt("SWITCHYARD_BACKUP_KEEP") {
+            backup_keep: match raw.opt(Key::SwitchyardBackupKeep) {
                 None => None,
                 Some(v) => {
-                    let n: usize = raw.uint("SWITCHYARD_BACKUP_KEEP")?;
+                    let n: usize = raw.uint(Key::SwitchyardBackupKeep)?;
                     Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
                         bad(
                             "SWITCHYARD_BACKUP_KEEP",
@@ -444,37 +471,37 @@ impl Config {
                 }
             },
             height_timeout: {
-                let d = raw.duration("SWITCHYARD_HEIGHT_TIMEOUT")?;
+                let d = raw.duration(Key::SwitchyardHeightTimeout)?;
                 if d.is_zero() {
                     return Err(bad(
                         "SWITCHYARD_HEIGHT_TIMEOUT",
-                        raw.get("SWITCHYARD_HEIGHT_TIMEOUT"),
+                        raw.get(Key::SwitchyardHeightTimeout),
                         "must be greater than zero",
                     ));
                 }
                 d
             },
             #[cfg(any(debug_assertions, feature = "test-faults"))]
-            test_fault: raw.opt("SWITCHYARD_TEST_FAULT"),
+            test_fault: raw.opt(Key::SwitchyardTestFault),
             listen: listen_address(
-                raw.opt("SWITCHYARD_LISTEN"),
-                raw.bool("SWITCHYARD_LISTEN_ALLOW_REMOTE")?,
+                raw.opt(Key::SwitchyardListen),
+                raw.bool(Key::SwitchyardListenAllowRemote)?,
             )?,
-            stall_after: match raw.opt("SWITCHYARD_STALL_AFTER") {
+            stall_after: match raw.opt(Key::SwitchyardStallAfter) {
                 None => None,
                 Some(_) => {
-                    let d = raw.duration("SWITCHYARD_STALL_AFTER")?;
+                    let d = raw.duration(Key::SwitchyardStallAfter)?;
                     if d < Duration::from_secs(1) {
                         return Err(bad(
                             "SWITCHYARD_STALL_AFTER",
-                            raw.get("SWITCHYARD_STALL_AFTER"),
+                            raw.get(Key::SwitchyardStallAfter),
                             "must be at least 1s (unset: 20 block times, at least a minute)",
                         ));
                     }
                     Some(d)
                 }
             },
-            stall_action: match raw.get("SWITCHYARD_STALL_ACTION").trim() {
+            stall_action: match raw.get(Key::SwitchyardStallAction).trim() {
                 "log" => crate::report::StallAction::Log,
                 "restart" => crate::report::StallAction::Restart,
                 other => {
@@ -485,11 +512,14 @@ impl Config {
                     ))
                 }
             },
-            stall_min_peers: raw.uint("SWITCHYARD_STALL_MIN_PEERS")?,
-            entries: all_keys()
-                .map(|&(key, _)| {
-                    let (value, source) = raw.values[key].clone();
-                    Entry { key, value, source }
+            stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
+            entries: Key::ALL
+                .iter()
+                .zip(&raw.values)
+                .map(|(key, (value, source))| Entry {
+                    key: key.name(),
+                    value: value.clone(),
+                    source: source.clone(),
                 })
                 .collect(),
             ignored,
@@ -589,8 +619,8 @@ fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
     let mut obsolete = BTreeMap::new();
     for (k, v) in table {
         let upper = k.to_ascii_uppercase();
-        let (key, into) = if let Some(&(key, _)) = all_keys().find(|(name, _)| *name == upper) {
-            (key, &mut known)
+        let (key, into) = if let Some(key) = Key::ALL.iter().find(|k| k.name() == upper) {
+            (key.name(), &mut known)
         } else if let Some(&(key, _)) = OBSOLETE.iter().find(|(name, _)| *name == upper) {
             (key, &mut obsolete)
         } else {

@@ -26,8 +26,9 @@ use crate::report::upgrades::{backup_outlook, draft, halt_report, ChainFacts, Dr
 use crate::report::{ErrorReport, PlanReport, UpgradeSource};
 
 pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
-    let Some(snap) = query_chain_or_report(cfg, &args.chain, "plan", args.json).await else {
-        return Ok(1);
+    let snap = match query_chain_or_report(cfg, &args.chain, "plan", args.json).await {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
     };
     let layout = match (&cfg.home, &cfg.daemon_name) {
         (Some(h), Some(n)) => Some(Layout::new(h, n)),
@@ -107,15 +108,23 @@ async fn annotate_manual_halts(draft: &mut Draft, layout: &Layout) {
     }
 }
 
-/// [`query_chain`], or `None` after telling the operator (as JSON with `json`) why it failed.
+/// Exit code of `plan` and `prepare` when the chain could not be read.
+pub const EXIT_CHAIN_UNREADABLE: i32 = 1;
+/// Exit code of `plan` and `prepare` when the configured RPC or gRPC is another node than the
+/// one in `DAEMON_HOME` (its answers are refused).
+pub const EXIT_FOREIGN_NODE: i32 = 3;
+
+/// [`query_chain`], or the exit code after telling the operator (as JSON with `json`) why it
+/// failed: [`EXIT_FOREIGN_NODE`] when the answers came from another node, else
+/// [`EXIT_CHAIN_UNREADABLE`].
 pub async fn query_chain_or_report(
     cfg: &Config,
     chain: &ChainArgs,
     command: &str,
     json: bool,
-) -> Option<ChainSnapshot> {
+) -> Result<ChainSnapshot, i32> {
     match query_chain(cfg, chain).await {
-        Ok(s) => Some(s),
+        Ok(s) => Ok(s),
         Err(e) => {
             if json {
                 let report = ErrorReport {
@@ -128,7 +137,15 @@ pub async fn query_chain_or_report(
             } else {
                 eprintln!("switchyard {command}: cannot query the chain: {e}");
             }
-            None
+            let foreign = matches!(
+                e.downcast_ref::<switchyard_watcher::WatchError>(),
+                Some(switchyard_watcher::WatchError::ForeignNode { .. })
+            );
+            Err(if foreign {
+                EXIT_FOREIGN_NODE
+            } else {
+                EXIT_CHAIN_UNREADABLE
+            })
         }
     }
 }
@@ -137,7 +154,10 @@ pub async fn query_chain_or_report(
 pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<ChainSnapshot> {
     let endpoints =
         crate::chain_now::endpoints_with(cfg, chain.rpc.as_deref(), chain.grpc.as_deref())?;
-    let client = ChainClient::connect(&endpoints, Limits::default()).await?;
+    let client = ChainClient::connect(&endpoints, Limits::default())
+        .await?
+        .with_identity(crate::chain_now::node_identity(cfg));
+    client.verify_identity().await?;
     let opts = SnapshotOptions {
         info: crate::upgrade_binary::info_limits(cfg),
         ..SnapshotOptions::default()

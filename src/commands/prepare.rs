@@ -33,11 +33,11 @@ use crate::upgrade_binary::{stage_upcoming, Outcome};
 
 pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
-    let Some(snap) =
-        super::plan::query_chain_or_report(cfg, &args.chain, "prepare", args.json).await
-    else {
-        return Ok(1);
-    };
+    let snap =
+        match super::plan::query_chain_or_report(cfg, &args.chain, "prepare", args.json).await {
+            Ok(s) => s,
+            Err(code) => return Ok(code),
+        };
     let opts = crate::upgrade_binary::stage_options(cfg, !args.json);
     let items = prepare_upcoming(
         &layout,

@@ -82,6 +82,7 @@ impl Observer {
                             info: crate::upgrade_binary::info_limits(cfg),
                             ..Default::default()
                         },
+                        identity: crate::chain_now::node_identity(cfg),
                         ..WatcherOptions::default()
                     };
                     let watcher = ChainWatcher::spawn(endpoints, opts);

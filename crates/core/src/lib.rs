@@ -20,9 +20,11 @@
 //! - `readiness`: whether the node is ready for an upcoming upgrade (`plan` and `/metrics`).
 //! - `stall`: whether a running node has stopped making progress (sentry supervision).
 //! - `decide`: the state machine that turns observations into decisions.
+//! - `error_chain`: an error and its sources on one line, for messages ([`error_chain()`]).
 
 mod backoff;
 mod decide;
+mod error_chain;
 mod halt;
 mod heights;
 mod name;
@@ -42,6 +44,7 @@ pub use decide::{
     RunningDecision, StartDecision, SwapTarget, DEFAULT_BLIND_AFTER_MS, MAX_HEIGHT_LAG,
     OVERDUE_FACTOR,
 };
+pub use error_chain::error_chain;
 pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};
 pub use heights::{stopped_before_window_ms, HeightHistory, HeightSample};
 pub use name::{NameError, UpgradeName, MAX_NAME_LEN};

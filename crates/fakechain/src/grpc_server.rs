@@ -237,6 +237,7 @@ impl tm::service_server::Service for Svc {
             &st,
             tm::GetNodeInfoResponse {
                 default_node_info: Some(cosmos_sdk_proto::tendermint::p2p::DefaultNodeInfo {
+                    default_node_id: crate::json::NODE_ID.into(),
                     network: st.s.chain_id.clone(),
                     version: "0.38.12".into(),
                     moniker: "fakechain".into(),

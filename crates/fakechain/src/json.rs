@@ -57,12 +57,15 @@ pub fn net_info(st: &ChainState) -> Value {
     json!(result)
 }
 
+/// The fake chain's node id, in `/status` and gRPC `GetNodeInfo`.
+pub const NODE_ID: &str = "99c7d7cc3295ea495610ff3e84fd44562b919754";
+
 pub fn status(st: &ChainState) -> Value {
     let h = st.height();
     json!({
         "node_info": {
             "protocol_version": {"p2p": "8", "block": "11", "app": "0"},
-            "id": "99c7d7cc3295ea495610ff3e84fd44562b919754",
+            "id": NODE_ID,
             "listen_addr": "tcp://0.0.0.0:26656",
             "network": st.s.chain_id,
             "version": "0.38.12",

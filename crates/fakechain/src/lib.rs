@@ -32,6 +32,7 @@ use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
 pub use control::Command;
+pub use json::NODE_ID;
 pub use plan_script::PlanScript;
 pub use state::{ChainState, Mode, ProposalKind, ProposalScript, Scenario};
 

@@ -24,6 +24,7 @@ use std::io::SeekFrom;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use switchyard_core::error_chain;
 
 use futures_util::StreamExt;
 use reqwest::header::{CONTENT_RANGE, RANGE};
@@ -34,6 +35,9 @@ use url::Url;
 
 use crate::checksum::{verify, ChecksumMismatch, Hasher};
 pub(crate) use progress::Progress;
+
+/// The longest wait between two download attempts.
+pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How to download.
 #[derive(Debug, Clone)]
@@ -47,7 +51,7 @@ pub struct FetchOptions {
     pub read_timeout: Duration,
     /// Further attempts after the first one fails for a transient reason.
     pub retries: u32,
-    /// Wait before the first retry; doubles each time, at most 30 s.
+    /// First wait before a retry; doubled after each failure up to [`MAX_RETRY_BACKOFF`].
     pub retry_backoff: Duration,
     /// Report progress (a bar on a terminal, log lines otherwise).
     pub progress: bool,
@@ -191,7 +195,7 @@ async fn download_inner(
     let client = client(opts.connect_timeout, opts.read_timeout, opts.allow_http).map_err(|e| {
         FetchError::Refused {
             url: url.to_string(),
-            detail: format!("cannot build an HTTP client: {}", chain(&e)),
+            detail: format!("cannot build an HTTP client: {}", error_chain(&e)),
         }
     })?;
     let io = |source| FetchError::Io {
@@ -208,7 +212,7 @@ async fn download_inner(
         total: None,
         progress: Progress::new(opts.progress, &display_name(&target)),
     };
-    let mut backoff = opts.retry_backoff;
+    let mut backoff = switchyard_core::Backoff::new(opts.retry_backoff, MAX_RETRY_BACKOFF);
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -223,12 +227,12 @@ async fn download_inner(
                         detail,
                     });
                 }
+                let wait = backoff.next_delay();
                 st.progress.note(&format!(
-                    "{detail}; retrying in {backoff:?} (resuming at byte {})",
+                    "{detail}; retrying in {wait:?} (resuming at byte {})",
                     st.got
                 ));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(Duration::from_secs(30));
+                tokio::time::sleep(wait).await;
             }
         }
     }
@@ -278,16 +282,16 @@ pub async fn fetch_document(url: &str, opts: &DocumentOptions) -> Result<Vec<u8>
         detail,
     };
     let client = client(opts.timeout, opts.timeout, opts.allow_http)
-        .map_err(|e| refused(format!("cannot build an HTTP client: {}", chain(&e))))?;
+        .map_err(|e| refused(format!("cannot build an HTTP client: {}", error_chain(&e))))?;
     let work = async {
         let resp = client.get(target).send().await.map_err(|e| {
             if e.is_redirect() || e.is_builder() {
-                refused(chain(&e))
+                refused(error_chain(&e))
             } else {
                 FetchError::Failed {
                     url: url.to_string(),
                     attempts: 1,
-                    detail: chain(&e),
+                    detail: error_chain(&e),
                 }
             }
         })?;
@@ -313,7 +317,11 @@ pub async fn fetch_document(url: &str, opts: &DocumentOptions) -> Result<Vec<u8>
             let chunk = chunk.map_err(|e| FetchError::Failed {
                 url: url.to_string(),
                 attempts: 1,
-                detail: format!("connection lost after {} bytes: {}", out.len(), chain(&e)),
+                detail: format!(
+                    "connection lost after {} bytes: {}",
+                    out.len(),
+                    error_chain(&e)
+                ),
             })?;
             if out.len() as u64 + chunk.len() as u64 > opts.max_bytes {
                 return Err(too_large(announced));
@@ -432,10 +440,10 @@ async fn attempt(
         Err(e) if e.is_redirect() || e.is_builder() => {
             return Err(Attempt::Fatal(FetchError::Refused {
                 url: st.url.clone(),
-                detail: chain(&e),
+                detail: error_chain(&e),
             }))
         }
-        Err(e) => return Err(Attempt::Transient(chain(&e))),
+        Err(e) => return Err(Attempt::Transient(error_chain(&e))),
     };
     let status = resp.status();
     match status {
@@ -499,7 +507,7 @@ async fn attempt(
                 return Err(Attempt::Transient(format!(
                     "connection lost after {} bytes: {}",
                     st.got,
-                    chain(&e)
+                    error_chain(&e)
                 )))
             }
         };
@@ -530,21 +538,6 @@ fn parse_content_range(v: &str) -> Option<(u64, Option<u64>)> {
         t => Some(t.parse().ok()?),
     };
     Some((start.trim().parse().ok()?, total))
-}
-
-/// An error and its sources on one line (reqwest's own message is only the outermost layer).
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(inner) = cur {
-        let msg = inner.to_string();
-        if !s.contains(&msg) {
-            s.push_str(": ");
-            s.push_str(&msg);
-        }
-        cur = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

@@ -147,14 +147,14 @@ async fn run(
     state: watch::Sender<FeedState>,
 ) {
     let mut em = Emitter { tx, last: 0 };
-    let mut backoff = opts.backoff_initial;
+    let mut backoff = switchyard_core::Backoff::new(opts.backoff_initial, opts.backoff_max);
     let ws_url = websocket_url(rpc.base());
     loop {
         if opts.use_websocket {
             match session(&ws_url, &opts, &mut em, &state).await {
                 Ok(delivered) => {
                     if delivered {
-                        backoff = opts.backoff_initial;
+                        backoff.reset();
                     }
                 }
                 Err(e) => {
@@ -168,7 +168,7 @@ async fn run(
             state.send_modify(|s| s.websocket_connected = false);
         }
         // Down: poll until it is time to try the socket again.
-        let until = tokio::time::Instant::now() + backoff;
+        let until = tokio::time::Instant::now() + backoff.next_delay();
         loop {
             match rpc.status().await {
                 Ok(s) => {
@@ -193,7 +193,6 @@ async fn run(
             };
             tokio::time::sleep(wait).await;
         }
-        backoff = backoff.saturating_mul(2).min(opts.backoff_max);
     }
 }
 

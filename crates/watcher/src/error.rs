@@ -51,6 +51,14 @@ pub enum WatchError {
         addr: String,
         why: String,
     },
+    /// The answer came from another node than the supervised one (its node id or chain id is
+    /// not the home's): its heights must not time anything.
+    #[error("{what} at {addr} is not this node: {why}; refusing its answers (check SWITCHYARD_RPC_ADDRESS / DAEMON_GRPC_ADDRESS, or the node's config)")]
+    ForeignNode {
+        what: String,
+        addr: String,
+        why: String,
+    },
     /// A node config file (`config.toml`, `app.toml`) could not be read.
     #[error("cannot read node config {path}: {why}")]
     NodeConfig { path: PathBuf, why: String },

@@ -5,6 +5,7 @@
 //! queries. Calls are bounded by a timeout and a cap on the decoded message size.
 
 use prost::Message;
+use switchyard_core::error_chain;
 use tonic::codegen::http::uri::PathAndQuery;
 use tonic::transport::{Channel, Endpoint};
 
@@ -39,7 +40,7 @@ impl GrpcClient {
                 return Err(WatchError::Unreachable {
                     what: "gRPC".into(),
                     addr: addr.to_string(),
-                    why: chain(&e),
+                    why: error_chain(&e),
                 })
             }
             Err(_) => {
@@ -146,14 +147,4 @@ impl GrpcClient {
             _ => WatchError::Remote { what, addr, why },
         }
     }
-}
-
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(x) = src {
-        s = format!("{s}: {x}");
-        src = x.source();
-    }
-    s
 }

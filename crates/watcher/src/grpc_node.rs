@@ -61,7 +61,9 @@ pub async fn status(g: &GrpcClient) -> Result<Status> {
     let (chain_id, height, t) =
         header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?;
     let syncing: tm::GetSyncingResponse = g.unary(GET_SYNCING, tm::GetSyncingRequest {}).await?;
+    let (node_id, _) = node_identity(g).await?;
     Ok(Status {
+        node_id,
         chain_id,
         node_version: String::new(),
         latest_block_height: height,
@@ -69,6 +71,14 @@ pub async fn status(g: &GrpcClient) -> Result<Status> {
         earliest_block_height: 1,
         catching_up: syncing.syncing,
     })
+}
+
+/// The answering node's id and chain id (GetNodeInfo's `default_node_info`; empty when absent).
+pub async fn node_identity(g: &GrpcClient) -> Result<(String, String)> {
+    let n: tm::GetNodeInfoResponse = g.unary(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
+    Ok(n.default_node_info
+        .map(|i| (i.default_node_id, i.network))
+        .unwrap_or_default())
 }
 
 /// The equivalent of `/abci_info`: the app version from GetNodeInfo, and the app's last

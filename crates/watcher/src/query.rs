@@ -14,6 +14,7 @@ use prost::Message;
 use crate::endpoints::Endpoints;
 use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
+use crate::identity::NodeIdentity;
 use crate::proposals::{self, ProposalStatus, RawPlan, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
 use crate::wire::{AbciInfo, BlockHeader, Status};
@@ -54,6 +55,8 @@ pub struct ChainClient {
     grpc: Option<GrpcClient>,
     /// Why the configured gRPC address is not used, if it isn't.
     pub grpc_problem: Option<WatchError>,
+    /// The supervised node, when known: answers from any other node are refused.
+    identity: Option<NodeIdentity>,
 }
 
 impl ChainClient {
@@ -83,7 +86,76 @@ impl ChainClient {
             rpc,
             grpc,
             grpc_problem,
+            identity: None,
         })
+    }
+
+    /// Holds every `/status` and gRPC node answer against `identity` from now on (nothing is
+    /// checked when the home tells nothing).
+    pub fn with_identity(mut self, identity: NodeIdentity) -> Self {
+        self.identity = identity.is_known().then_some(identity);
+        self
+    }
+
+    /// Asks every configured route which node it is, and fails with
+    /// [`WatchError::ForeignNode`] when one is not the supervised node. A route that does not
+    /// answer now is left to the per-answer checks.
+    pub async fn verify_identity(&self) -> Result<()> {
+        if self.identity.is_none() {
+            return Ok(());
+        }
+        if let Some(g) = &self.grpc {
+            match self.check_grpc(g).await {
+                Err(e) if e.is_transport() => {}
+                other => other?,
+            }
+        }
+        if let Some(r) = &self.rpc {
+            match r.status().await {
+                Ok(s) => self.check_status("CometBFT RPC", r.base(), &s)?,
+                Err(e) if e.is_transport() => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_status(&self, what: &str, addr: &str, s: &Status) -> Result<()> {
+        self.check(what, addr, &s.node_id, &s.chain_id)
+    }
+
+    fn check(&self, what: &str, addr: &str, node_id: &str, chain_id: &str) -> Result<()> {
+        match self
+            .identity
+            .as_ref()
+            .and_then(|id| id.mismatch(node_id, chain_id))
+        {
+            None => Ok(()),
+            Some(why) => Err(WatchError::ForeignNode {
+                what: what.into(),
+                addr: addr.into(),
+                why,
+            }),
+        }
+    }
+
+    async fn check_grpc(&self, g: &GrpcClient) -> Result<()> {
+        if self.identity.is_none() {
+            return Ok(());
+        }
+        let (node_id, chain_id) = crate::grpc_node::node_identity(g).await?;
+        self.check("gRPC", g.addr(), &node_id, &chain_id)
+    }
+
+    async fn grpc_status(&self, g: &GrpcClient) -> Result<Status> {
+        let s = crate::grpc_node::status(g).await?;
+        self.check_status("gRPC", g.addr(), &s)?;
+        Ok(s)
+    }
+
+    async fn grpc_abci_info(&self, g: &GrpcClient) -> Result<AbciInfo> {
+        self.check_grpc(g).await?;
+        crate::grpc_node::abci_info(g).await
     }
 
     /// The address queries go to first (for error messages).
@@ -113,13 +185,19 @@ impl ChainClient {
     ///
     /// When the RPC does not answer and gRPC is known, the answer comes from gRPC: the height
     /// that times a swap must be read over every route the node offers.
+    ///
+    /// The answer is held against the supervised node's identity ([`Self::with_identity`]).
     pub async fn status(&self) -> Result<Status> {
         match (&self.rpc, &self.grpc) {
             (Some(r), g) => match (r.status().await, g) {
-                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::status(g).await,
-                (res, _) => res,
+                (Err(e), Some(g)) if e.is_transport() => self.grpc_status(g).await,
+                (res, _) => {
+                    let s = res?;
+                    self.check_status("CometBFT RPC", r.base(), &s)?;
+                    Ok(s)
+                }
             },
-            (None, Some(g)) => crate::grpc_node::status(g).await,
+            (None, Some(g)) => self.grpc_status(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }
     }
@@ -129,10 +207,10 @@ impl ChainClient {
     pub async fn abci_info(&self) -> Result<AbciInfo> {
         match (&self.rpc, &self.grpc) {
             (Some(r), g) => match (r.abci_info().await, g) {
-                (Err(e), Some(g)) if e.is_transport() => crate::grpc_node::abci_info(g).await,
+                (Err(e), Some(g)) if e.is_transport() => self.grpc_abci_info(g).await,
                 (res, _) => res,
             },
-            (None, Some(g)) => crate::grpc_node::abci_info(g).await,
+            (None, Some(g)) => self.grpc_abci_info(g).await,
             (None, None) => Err(WatchError::NoEndpoint),
         }
     }

@@ -130,12 +130,7 @@ impl RpcClient {
         if e.is_timeout() {
             return self.timeout_error(what);
         }
-        let mut why = e.to_string();
-        let mut src = std::error::Error::source(&e);
-        while let Some(s) = src {
-            why = format!("{why}: {s}");
-            src = s.source();
-        }
+        let why = switchyard_core::error_chain(&e);
         WatchError::Unreachable {
             what: what.to_string(),
             addr: self.base.clone(),

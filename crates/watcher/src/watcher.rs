@@ -23,6 +23,7 @@ use crate::blocks::{BlockFeed, BlockFeedOptions, NewBlock};
 use crate::endpoints::Endpoints;
 use crate::error::WatchError;
 use crate::events::{diff, log, EventMemory, WatchEvent};
+use crate::identity::NodeIdentity;
 use crate::plan_binaries::resolve_info;
 use crate::query::ChainClient;
 use crate::respawn::respawn_on_panic;
@@ -51,6 +52,8 @@ pub struct WatcherOptions {
     pub block_window: usize,
     /// "Approaching" is announced when the plan is this many blocks away.
     pub approach_thresholds: Vec<i64>,
+    /// The supervised node (from its home): answers from another node are refused.
+    pub identity: NodeIdentity,
 }
 
 impl Default for WatcherOptions {
@@ -67,6 +70,7 @@ impl Default for WatcherOptions {
             backoff_max: Duration::from_secs(60),
             block_window: 100,
             approach_thresholds: vec![100, 10],
+            identity: NodeIdentity::default(),
         }
     }
 }
@@ -168,7 +172,11 @@ impl Loop {
     fn fail(&mut self, e: &WatchError) {
         let msg = e.to_string();
         if self.last_logged_error.as_deref() != Some(msg.as_str()) {
-            tracing::warn!("chain watcher: {msg} (retrying)");
+            if matches!(e, WatchError::ForeignNode { .. }) {
+                tracing::error!("chain watcher: {msg}");
+            } else {
+                tracing::warn!("chain watcher: {msg} (retrying)");
+            }
             self.last_logged_error = Some(msg.clone());
         }
         let mut v = self.view_tx.borrow().clone();
@@ -320,13 +328,18 @@ async fn run(
     let mut backoff = Backoff::new(l.opts.backoff_initial, l.opts.backoff_max);
     loop {
         let client = match ChainClient::connect(&endpoints, l.opts.limits).await {
-            Ok(c) => c,
+            Ok(c) => c.with_identity(l.opts.identity.clone()),
             Err(e) => {
                 l.fail(&e);
                 tokio::time::sleep(backoff.next_delay()).await;
                 continue;
             }
         };
+        if let Err(e) = client.verify_identity().await {
+            l.fail(&e);
+            tokio::time::sleep(backoff.next_delay()).await;
+            continue;
+        }
         let feed = client
             .rpc()
             .map(|rpc| BlockFeed::spawn(rpc.clone(), l.opts.feed));

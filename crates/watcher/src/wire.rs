@@ -19,6 +19,8 @@ use serde_json::Value;
 /// `/status`, the part we use.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Status {
+    /// The answering node's id (`node_info.id`; empty when it does not say).
+    pub node_id: String,
     pub chain_id: String,
     /// CometBFT's version (`node_info.version`).
     pub node_version: String,
@@ -154,6 +156,8 @@ struct StatusWire {
 #[derive(Deserialize, Default)]
 struct NodeInfoWire {
     #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
     network: Option<String>,
     #[serde(default)]
     version: Option<String>,
@@ -175,6 +179,7 @@ impl Status {
     pub fn from_result(r: &Value) -> Result<Self, DecodeError> {
         let w: StatusWire = decode(r, "")?;
         Ok(Status {
+            node_id: w.node_info.id.unwrap_or_default(),
             chain_id: w.node_info.network.unwrap_or_default(),
             node_version: w.node_info.version.unwrap_or_default(),
             latest_block_height: w.sync_info.latest_block_height,
