@@ -1603,7 +1603,7 @@ def report(args):
                f"switchyard: {os.environ.get('E2E_SWITCHYARD_DESC', '?')}.\n")
     out.append("**Downtime** = from the old binary's halt (the moment it wrote `data/upgrade-info.json`: the file's "
                "mtime) to the first moment the new binary answers `/abci_info` with `last_block_height >= H` (block H "
-               "committed by the new binary), polled every {os.environ.get('E2E_WATCH_PERIOD', '0.02')} s. The binary server "
+               f"committed by the new binary), polled every {os.environ.get('E2E_WATCH_PERIOD', '0.02')} s. The binary server "
                f"sends at {os.environ.get('E2E_DOWNLOAD_MBPS') or 'unpaced'} MB/s "
                f"(the new binary is {sample.get('binary_bytes', 0) / 1e6:.0f} MB). **Peak RSS** is the supervisor process's own "
                "`VmHWM` (from `/proc/<pid>/status`), not the node's. Both supervisors run with "
