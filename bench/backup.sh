@@ -309,7 +309,7 @@ if [ "$BUSY_WAL_MIB" -gt 0 ]; then
     add_busy_wal "$busy_on" "$BUSY_WAL_MIB"
     measure "$busy_on" "$busy_cp"
     report+=$'\n\n'$(round_md "The same with a full consensus WAL (+${BUSY_WAL_MIB} MiB)" \
-        "CometBFT keeps up to 1 GiB of consensus WAL in \`data/cs.wal/\` in 10 MiB segments; on a busy chain it is full. These are write-ahead logs, so switchyard copies them all, and here they are most of its time.")
+        "CometBFT keeps up to 1 GiB of consensus WAL in \`data/cs.wal/\` in 10 MiB segments; on a busy chain it is full. Only the head segment is ever written; the closed ones are never changed again, so switchyard links them and copies the head.")
 fi
 
 # ---- report ----------------------------------------------------------------------------------

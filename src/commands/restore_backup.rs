@@ -189,23 +189,14 @@ fn print_list(root: &Path, layout: &Layout) -> anyhow::Result<()> {
 
 /// The supervisor's run lock (`cosmovisor/switchyard/run.lock`, the same file and `flock` as
 /// `switchyard run` takes), held until the restore is over.
-fn lock_home(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
-    let dir = layout.state_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("run.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
+    match switchyard_store::lock_run(layout) {
         Ok(lock) => Ok(lock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+        Err(switchyard_store::RunLockError::Held { path }) => bail!(
             "a switchyard is supervising the node in {} (it holds {}); stop it before restoring a backup",
             layout.home.display(),
             path.display()
         ),
-        Err((_, e)) => Err(anyhow::anyhow!("locking {}: {e}", path.display())),
+        Err(e) => Err(e.into()),
     }
 }

@@ -3,29 +3,20 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use switchyard_store::Layout;
 
 /// Takes the home's run lock, so two supervisors never drive one node (the second would take
 /// the first one's node for an orphan and stop it).
-pub fn lock_home(layout: &Layout) -> anyhow::Result<nix::fcntl::Flock<std::fs::File>> {
-    let dir = layout.state_dir();
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let path = dir.join("run.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .with_context(|| format!("opening {}", path.display()))?;
-    match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
+pub fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
+    match switchyard_store::lock_run(layout) {
         Ok(lock) => Ok(lock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => bail!(
+        Err(switchyard_store::RunLockError::Held { path }) => bail!(
             "another switchyard is already supervising the node in {} (it holds {}); stop it first",
             layout.home.display(),
             path.display()
         ),
-        Err((_, e)) => Err(anyhow::anyhow!("locking {}: {e}", path.display())),
+        Err(e) => Err(e.into()),
     }
 }
 

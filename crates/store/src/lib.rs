@@ -14,6 +14,7 @@
 //!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
 //!   `staging_record` (what was staged, from where, and how its preflight went).
 //! - `fsutil`: atomic writes and directory fsync.
+//! - `run_lock`: one process at a time drives a home ([`lock_run`]).
 //! - [`fuzzing`] (public on purpose): the archive unpacker on a file, for the fuzz targets.
 //! - `untrusted_file`: reading a small file others can write to without blocking on a FIFO or
 //!   reading an endless one ([`read_untrusted_file`]).
@@ -32,6 +33,7 @@ mod layout;
 mod manual;
 mod pidfile;
 mod preflight;
+mod run_lock;
 mod staging;
 mod staging_record;
 mod untrusted_file;
@@ -56,6 +58,7 @@ pub use pidfile::{
     clear_node_record, is_same_process_alive, load_node_record, process_start_time,
     save_node_record, NodeRecord,
 };
+pub use run_lock::{lock_run, RunLock, RunLockError};
 pub use staging::{
     select_source, stage_from_plan, stage_from_source, staging_work_dir, StageError, StageOptions,
     StageOutcome,

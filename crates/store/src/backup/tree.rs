@@ -5,9 +5,13 @@
 //!   file) — is hard-linked when it is on the target's filesystem. These databases write a table
 //!   once, under a new number, and never change it afterwards: compaction writes new tables and
 //!   deletes old ones. Deleting a name leaves the other link, so the snapshot keeps its content.
-//! - **Every other file** — write-ahead logs (`*.log`, `cs.wal/`), `MANIFEST-*`, `CURRENT`,
-//!   `LOG`, `OPTIONS-*`, `priv_validator_state.json`, `upgrade-info.json`, anything unknown — is
-//!   cloned or copied, because it may be changed in place.
+//! - A **closed consensus-WAL segment** — `cs.wal/wal.NNN` — is linked the same way. CometBFT
+//!   appends only to the head, `cs.wal/wal`; when it is full it is renamed to the next
+//!   `wal.NNN` and never opened for writing again (segments are read, then deleted when the WAL
+//!   exceeds its total size). On a busy chain these are most of the 1 GiB the WAL keeps.
+//! - **Every other file** — write-ahead logs (`*.log`, the WAL head `cs.wal/wal`), `MANIFEST-*`,
+//!   `CURRENT`, `LOG`, `OPTIONS-*`, `priv_validator_state.json`, `upgrade-info.json`, anything
+//!   unknown — is cloned or copied, because it may be changed in place.
 //! - Symlinks are recreated as symlinks (their target is not followed); sockets, fifos and
 //!   devices are refused, before anything is written.
 //!
@@ -74,6 +78,13 @@ pub(crate) fn is_table_name(name: &str) -> bool {
     (name.ends_with(".ldb") || name.ends_with(".sst")) && name.len() > 4
 }
 
+/// Whether `name`, inside `cs.wal/`, is a closed (rotated) consensus-WAL segment: `wal.` and
+/// digits. The head, `wal`, is still appended to.
+pub(crate) fn is_closed_wal_segment(name: &str) -> bool {
+    name.strip_prefix("wal.")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 fn item(rel: PathBuf, kind: Kind, m: &fs::Metadata) -> Item {
     Item {
         rel,
@@ -130,6 +141,7 @@ fn walk_dir(
     }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     let dir_name = dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let is_wal = dir_name.as_deref() == Some("cs.wal");
     let is_db = dir_name.is_some_and(|n| n.ends_with(".db"))
         || entries
             .iter()
@@ -141,7 +153,8 @@ fn walk_dir(
             out.push(item(rel.clone(), Kind::Dir, &meta));
             walk_dir(root, &rel, skip, out)?;
         } else if ft.is_file() {
-            let table = is_db && is_table_name(&name.to_string_lossy());
+            let name = name.to_string_lossy();
+            let table = (is_db && is_table_name(&name)) || (is_wal && is_closed_wal_segment(&name));
             let kind = if table { Kind::Table } else { Kind::File };
             out.push(item(rel, kind, &meta));
         } else if ft.is_symlink() {
@@ -220,6 +233,11 @@ mod tests {
             "loose/000008.sst",
             "snapshots/metadata.db/000009.ldb",
             "priv_validator_state.json",
+            "cs.wal/wal",
+            "cs.wal/wal.000",
+            "cs.wal/wal.017",
+            "cs.wal/wal.x",
+            "loose/wal.001",
         ] {
             let p = d.join(f);
             fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -249,6 +267,11 @@ mod tests {
         );
         assert_eq!(kind("snapshots/metadata.db/000009.ldb"), Kind::Table);
         assert_eq!(kind("priv_validator_state.json"), Kind::File);
+        assert_eq!(kind("cs.wal/wal"), Kind::File, "the WAL head is appended to");
+        assert_eq!(kind("cs.wal/wal.000"), Kind::Table);
+        assert_eq!(kind("cs.wal/wal.017"), Kind::Table);
+        assert_eq!(kind("cs.wal/wal.x"), Kind::File);
+        assert_eq!(kind("loose/wal.001"), Kind::File, "only inside cs.wal/");
         assert_eq!(kind("snapshots"), Kind::Dir);
         // Folders come before what they hold.
         let pos = |rel: &str| tree.items.iter().position(|i| i.rel == Path::new(rel));
