@@ -226,6 +226,9 @@ build_cosmovisor() {
   stamp "$out" "cosmovisor $ver" "$key" "$t0" "$c0"
 }
 
+# cosmovisor first: the cargo round-trip test (tests/cosmovisor_roundtrip.rs) needs it early
+# when scripts/test.sh runs this script in the background beside the Rust tests.
+build_cosmovisor "$COSMOVISOR_VERSION"
 V050=${LINE_SDK[v0.50]} V053=${LINE_SDK[v0.53]} V054=${LINE_SDK[v0.54]}
 build_chaind "chaind-$V050" v0.50 "$V050"
 build_chaind "chaind-$V050-patch1" v0.50 "$V050-patch1"
@@ -233,7 +236,6 @@ build_chaind "chaind-$V053" v0.53 "$V053"
 build_chaind "chaind-$V053-patch2" v0.53 "$V053-patch2"
 build_chaind "chaind-$V053-nover" v0.53 "dev-nover" nover
 build_chaind "chaind-$V054" v0.54 "$V054"
-build_cosmovisor "$COSMOVISOR_VERSION"
 if [ "$LEGACY" = 1 ]; then
   build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION"
   build_simd "simd-$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION"
