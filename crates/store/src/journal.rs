@@ -210,6 +210,20 @@ pub fn now_rfc3339() -> String {
 mod tests {
     use super::*;
 
+    /// The backup's own fault points are swap fault points too: one list names every point a
+    /// swap can be killed at, and the backup's list is part of it.
+    #[test]
+    fn the_swap_fault_points_hold_the_backups_own_in_order() {
+        let at = |p: &str| SWAP_FAULT_POINTS.iter().position(|q| *q == p);
+        for p in crate::backup::FAULT_POINTS {
+            assert!(at(p).is_some(), "{p} is missing from SWAP_FAULT_POINTS");
+            assert!(
+                at(p) > at("after-fetch") && at(p) < at("after-backup"),
+                "{p}"
+            );
+        }
+    }
+
     fn n(s: &str) -> UpgradeName {
         UpgradeName::parse(s, false).unwrap()
     }

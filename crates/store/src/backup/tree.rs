@@ -267,7 +267,11 @@ mod tests {
         );
         assert_eq!(kind("snapshots/metadata.db/000009.ldb"), Kind::Table);
         assert_eq!(kind("priv_validator_state.json"), Kind::File);
-        assert_eq!(kind("cs.wal/wal"), Kind::File, "the WAL head is appended to");
+        assert_eq!(
+            kind("cs.wal/wal"),
+            Kind::File,
+            "the WAL head is appended to"
+        );
         assert_eq!(kind("cs.wal/wal.000"), Kind::Table);
         assert_eq!(kind("cs.wal/wal.017"), Kind::Table);
         assert_eq!(kind("cs.wal/wal.x"), Kind::File);
