@@ -313,6 +313,7 @@ async fn staging_record_and_preflight_are_reported() {
             message: Some("error while loading shared libraries: libwasmvm.x86_64.so".into()),
             ran_at: Some(chrono::Utc::now()),
         },
+        binary_stamp: None,
     };
     switchyard_store::save_staging_record(&layout, &name, &record).unwrap();
     let h = home.path().to_str().unwrap();

@@ -17,6 +17,17 @@ const T: Duration = Duration::from_secs(40);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swapped_with_no_download_at_halt(
 ) {
+    staged_then_halted(false).await;
+}
+
+/// A staged binary written to after staging is caught at the halt although the check there is
+/// only a stat: the write moved its ctime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_staged_binary_changed_after_staging_is_refused_at_the_halt() {
+    staged_then_halted(true).await;
+}
+
+async fn staged_then_halted(tamper: bool) {
     let home = Home::new();
     let genesis = home.binary("genesis", "", "v0.50.10");
     let v2 = home.binary("v2", "v2", "v0.50.10");
@@ -92,6 +103,28 @@ async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swa
         preflight["preflight"]["output"], "v2",
         "the preflight ran the staged binary: {preflight}"
     );
+    assert!(
+        preflight["binary_stamp"]["ino"].is_u64(),
+        "hashed again after the preflight and stamped, so the halt needs only a stat: {preflight}"
+    );
+    if tamper {
+        // Written after it was staged (same size, same mtime put back): the swap must notice and refuse.
+        let bin = home
+            .path()
+            .join(format!("cosmovisor/upgrades/v2/bin/{DAEMON}"));
+        let mtime = std::fs::metadata(&bin).unwrap().modified().unwrap();
+        // Same size too: only the ctime tells, and it cannot be put back.
+        let mut text = std::fs::read(&bin).unwrap();
+        let last = text.len() - 1;
+        text[last] = if text[last] == b' ' { b'\n' } else { b' ' };
+        std::fs::write(&bin, text).unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&bin)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+    }
     let downloads_before_halt = std::fs::read_to_string(&access_log)
         .unwrap()
         .matches("GET /")
@@ -105,6 +138,15 @@ async fn a_proposal_in_voting_is_staged_and_preflighted_before_it_passes_and_swa
         .unwrap();
     home.fake("plan", "v2 1000");
     std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    if tamper {
+        let status = sy.wait(T);
+        let log = sy.log();
+        assert_ne!(status.code(), Some(0), "{log}");
+        assert!(log.contains("changed after staging"), "{log}");
+        assert_eq!(home.current_target(), "genesis", "{log}");
+        assert!(!home.events().contains("v2 applying"), "{}", home.events());
+        return;
+    }
     wait_for(
         "v2 to run past the upgrade",
         T,

@@ -65,6 +65,7 @@ pub use staging::{
 };
 pub use staging_record::{
     list_staging_records, load_staging_record, remove_staging_record, save_staging_record,
-    verify_installed_binary, PreflightRecord, PreflightStatus, StagingRecord, StagingRecordError,
+    verify_installed_binary, FileStamp, PreflightRecord, PreflightStatus, StagingRecord,
+    StagingRecordError,
 };
 pub use untrusted_file::{read_untrusted_file, UntrustedFileError};

@@ -372,6 +372,7 @@ async fn stage_inner(
         binary_size,
         staged_at: Utc::now(),
         preflight: PreflightRecord::pending(),
+        binary_stamp: None,
     };
     // Record first: a binary present with a matching record is ours, even after a crash here.
     staging_record::save_staging_record(layout, name, &record)?;
@@ -469,6 +470,15 @@ async fn finish_preflight(
     } else {
         preflight::run(&record.binary_path, opts.preflight_timeout).await
     };
+    {
+        // Hash the installed binary once more and stamp it, so the check at the halt is a stat.
+        let mut r = record.clone();
+        let bin = record.binary_path.clone();
+        *record = blocking(&bin, move || {
+            staging_record::stamp_installed_binary(&mut r).map(|()| r)
+        })
+        .await??;
+    }
     staging_record::save_staging_record(layout, name, record)?;
     match record.preflight.status {
         PreflightStatus::Failed => Err(StageError::Preflight {

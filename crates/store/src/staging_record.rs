@@ -82,6 +82,38 @@ pub struct StagingRecord {
     pub binary_size: u64,
     pub staged_at: DateTime<Utc>,
     pub preflight: PreflightRecord,
+    /// The installed binary's inode, size and change times when it was last hashed and found
+    /// equal to `binary_sha256`. While they are the same, the file has not been written since
+    /// (any write or replacement changes its ctime, which no unprivileged process can set), so
+    /// [`verify_installed_binary`] need not hash it again at the halt.
+    #[serde(default)]
+    pub binary_stamp: Option<FileStamp>,
+}
+
+/// What identifies one state of a file without reading it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FileStamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl FileStamp {
+    /// The stamp of `path` now (following symlinks, as running it would).
+    pub fn of(path: &Path) -> io::Result<FileStamp> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path)?;
+        let ns = |s: i64, n: i64| i128::from(s) * 1_000_000_000 + i128::from(n);
+        Ok(FileStamp {
+            dev: m.dev(),
+            ino: m.ino(),
+            size: m.size(),
+            mtime_ns: ns(m.mtime(), m.mtime_nsec()),
+            ctime_ns: ns(m.ctime(), m.ctime_nsec()),
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -124,6 +156,25 @@ impl StagingRecord {
     pub fn is_installed(&self) -> bool {
         self.binary_path.is_file()
     }
+}
+
+/// Hashes the installed binary and, when it is the staged one and was not touched while it was
+/// read, records its stamp so the check at the halt is a `stat`. Off the critical path: staging
+/// calls it after the preflight, long before the upgrade.
+pub fn stamp_installed_binary(record: &mut StagingRecord) -> Result<(), StagingRecordError> {
+    let io = |source| StagingRecordError::Io {
+        path: record.binary_path.clone(),
+        source,
+    };
+    let before = FileStamp::of(&record.binary_path).map_err(io)?;
+    record.binary_stamp = None;
+    hash_installed_binary(record)?;
+    let after = FileStamp::of(&record.binary_path).map_err(|source| StagingRecordError::Io {
+        path: record.binary_path.clone(),
+        source,
+    })?;
+    record.binary_stamp = (before == after).then_some(before);
+    Ok(())
 }
 
 /// The folder holding the records.
@@ -213,9 +264,19 @@ pub fn list_staging_records(
         .collect())
 }
 
-/// Hashes the installed binary again and checks it is still the one that was staged.
-/// Call this before running a staged binary that has been sitting on disk.
+/// Checks the installed binary is still the one that was staged: unchanged since it was last
+/// hashed ([`StagingRecord::binary_stamp`]), else hashed again. Call this before running a
+/// staged binary that has been sitting on disk.
 pub fn verify_installed_binary(record: &StagingRecord) -> Result<(), StagingRecordError> {
+    let path = &record.binary_path;
+    if record.binary_stamp.is_some() && FileStamp::of(path).ok() == record.binary_stamp {
+        return Ok(());
+    }
+    hash_installed_binary(record)
+}
+
+/// Hashes the installed binary and compares it with the record, whatever its stamp says.
+fn hash_installed_binary(record: &StagingRecord) -> Result<(), StagingRecordError> {
     let path = &record.binary_path;
     let (sum, _) =
         hash_file(path, ChecksumAlgo::Sha256).map_err(|source| StagingRecordError::Io {
@@ -251,6 +312,7 @@ mod tests {
             binary_size: 10,
             staged_at: Utc::now(),
             preflight: PreflightRecord::pending(),
+            binary_stamp: None,
         }
     }
 
@@ -303,5 +365,45 @@ mod tests {
         std::fs::write(&rec.binary_path, b"hellO").unwrap();
         let err = verify_installed_binary(&rec).unwrap_err().to_string();
         assert!(err.contains(&rec.binary_sha256), "{err}");
+    }
+
+    #[test]
+    fn a_stamped_binary_is_checked_by_stat_and_any_write_is_still_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path(), "simd");
+        let v2 = UpgradeName::parse("v2", false).unwrap();
+        let mut rec = sample(&layout, &v2);
+        std::fs::create_dir_all(rec.binary_path.parent().unwrap()).unwrap();
+        std::fs::write(&rec.binary_path, b"hello").unwrap();
+        rec.binary_sha256 = hash_file(&rec.binary_path, ChecksumAlgo::Sha256)
+            .unwrap()
+            .0
+            .hex;
+        stamp_installed_binary(&mut rec).unwrap();
+        assert!(rec.binary_stamp.is_some());
+        verify_installed_binary(&rec).unwrap();
+
+        // Same size, and its modification time put back as it was: the ctime still moved, so
+        // the stamp no longer matches and the hash finds the change.
+        let mtime = std::fs::metadata(&rec.binary_path)
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::write(&rec.binary_path, b"hellO").unwrap();
+        std::fs::File::options()
+            .write(true)
+            .open(&rec.binary_path)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        assert_ne!(FileStamp::of(&rec.binary_path).ok(), rec.binary_stamp);
+        let err = verify_installed_binary(&rec).unwrap_err().to_string();
+        assert!(err.contains(&rec.binary_sha256), "{err}");
+
+        // A binary that does not hash as recorded gets no stamp.
+        let mut wrong = rec.clone();
+        assert!(stamp_installed_binary(&mut wrong).is_err());
+        assert_eq!(wrong.binary_stamp, None);
     }
 }
