@@ -38,9 +38,10 @@ go_builds=""
 if [ "${SKIP_E2E:-0}" != "1" ]; then
   mkdir -p target
   log "building the e2e node binaries in the background (log: target/e2e-build.log)"
-  nice -n 5 e2e/build-binaries.sh >target/e2e-build.log 2>&1 &
+  # Its own process group, so a failing run stops the Go builds too, not only the script.
+  setsid nice -n 5 e2e/build-binaries.sh >target/e2e-build.log 2>&1 &
   go_builds=$!
-  trap '[ -n "$go_builds" ] && kill "$go_builds" 2>/dev/null || true' EXIT
+  trap '[ -n "$go_builds" ] && kill -- "-$go_builds" 2>/dev/null || true' EXIT
 fi
 build_start=$SECONDS
 
