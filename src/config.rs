@@ -81,16 +81,6 @@ const DURATION_KEYS: &[&str] = &[
     "DAEMON_POLL_INTERVAL",
 ];
 
-/// `SWITCHYARD_STALL_ACTION`: what a stall leads to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StallAction {
-    /// Log it, export it, mark the node not ready.
-    Log,
-    /// Also restart the node (graceful stop, crash-loop limit).
-    Restart,
-}
-
 /// One row of `switchyard config`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Entry {
@@ -165,7 +155,7 @@ pub struct Config {
     /// The stall threshold (`SWITCHYARD_STALL_AFTER`); unset: a multiple of the block time.
     pub stall_after: Option<Duration>,
     /// What to do about a stalled node (`SWITCHYARD_STALL_ACTION`).
-    pub stall_action: StallAction,
+    pub stall_action: crate::report::StallAction,
     /// Fewer peers than this for the stall threshold is a stall (0: no peer check).
     pub stall_min_peers: u32,
 
@@ -512,8 +502,8 @@ impl Config {
                 }
             },
             stall_action: match raw.get(Key::SwitchyardStallAction).trim() {
-                "log" => StallAction::Log,
-                "restart" => StallAction::Restart,
+                "log" => crate::report::StallAction::Log,
+                "restart" => crate::report::StallAction::Restart,
                 other => {
                     return Err(bad(
                         "SWITCHYARD_STALL_ACTION",
@@ -950,7 +940,7 @@ mod tests {
     fn stall_settings() {
         let c = Config::from_sources(&env(&[]), None).unwrap();
         assert_eq!(c.stall_after, None);
-        assert_eq!(c.stall_action, StallAction::Log);
+        assert_eq!(c.stall_action, crate::report::StallAction::Log);
         assert_eq!(c.stall_min_peers, 1);
         let c = Config::from_sources(
             &env(&[
@@ -962,7 +952,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.stall_after, Some(Duration::from_secs(90)));
-        assert_eq!(c.stall_action, StallAction::Restart);
+        assert_eq!(c.stall_action, crate::report::StallAction::Restart);
         assert_eq!(c.stall_min_peers, 0);
         for (k, v) in [
             ("SWITCHYARD_STALL_AFTER", "10ms"),

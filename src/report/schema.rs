@@ -516,9 +516,15 @@ pub enum ExcuseName {
     AtHaltHeight,
 }
 
-/// `SWITCHYARD_STALL_ACTION` (defined with the configuration, which the fuzz target compiles on
-/// its own).
-pub use crate::config::StallAction;
+/// `SWITCHYARD_STALL_ACTION`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StallAction {
+    /// Log it, export it, mark the node not ready.
+    Log,
+    /// Also restart the node (graceful stop, crash-loop limit).
+    Restart,
+}
 
 /// `/readyz`: the node serves RPC, is not catching up and not stalled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
