@@ -7,6 +7,15 @@ use libfuzzer_sys::fuzz_target;
 #[path = "../../src/config.rs"]
 mod config;
 
+// config.rs names one type of the report's schema (`SWITCHYARD_STALL_ACTION`'s values); the
+// schema is self-contained, so it is compiled in here too, where config.rs looks for it.
+#[allow(dead_code)]
+#[path = "../../src/report/schema.rs"]
+mod schema;
+mod report {
+    pub use super::schema::*;
+}
+
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     if let Ok(d) = config::parse_duration(&text) {
