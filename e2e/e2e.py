@@ -1421,7 +1421,7 @@ def chain(args):
 
 
 # ---------------------------------------------------------------------------------------------
-# facts: `start --halt-height N` per SDK line, checked against DESIGN.md's table
+# facts: `start --halt-height N` per SDK line, checked against the halt-height table in docs/node-facts.md
 # ---------------------------------------------------------------------------------------------
 # line -> (block N committed by the app?, process exits?)
 FACTS_EXPECTED = {"v0.50.9": (True, False), "v0.53.8": (False, False), "v0.54.4": (False, False)}
@@ -1486,9 +1486,9 @@ def facts(args):
             res["exits"] = not alive
             if commits is not None:
                 checks.check(got_commit == commits, f"facts {v}: block N {'is' if commits else 'is not'} committed "
-                             f"(DESIGN.md)", f"N={N}, /abci_info last_block_height {a}")
+                             f"(docs/node-facts.md)", f"N={N}, /abci_info last_block_height {a}")
                 checks.check((not alive) == exits, f"facts {v}: the process {'exits' if exits else 'keeps running and serving RPC'} "
-                             f"(DESIGN.md)", f"halt seen as {how}; RPC after it: {st is not None}")
+                             f"(docs/node-facts.md)", f"halt seen as {how}; RPC after it: {st is not None}")
                 want_status = (N + 1) if commits else N
                 checks.check(res["status_latest_block_height"] == want_status,
                              f"facts {v}: /status latest_block_height is one block ahead of the app",

@@ -4,7 +4,7 @@
 # Builds (or reuses from ~/.cache/switchyard-e2e) our own chain daemon e2e/chaind for SDK v0.50.9,
 # v0.53.8 and v0.54.4 and cosmovisor v1.5.0 from the Go module proxy, builds switchyard (cargo
 # build --release) unless SWITCHYARD_BIN is set, then on real single-validator chains on 127.0.0.1:
-#   1. facts: `start --halt-height N` on each SDK line, checked against DESIGN.md's table;
+#   1. facts: `start --halt-height N` on each SDK line, checked against the halt-height table in docs/node-facts.md;
 #   2. switchyard, one chain through every kind of swap: manual upgrade on v0.50.9 (its halt-height
 #      commits the block), governance upgrade v050-to-v053 pre-staged during the vote, manual
 #      upgrade on v0.53 (known SDK), manual upgrade from a binary whose SDK version cannot be told,
