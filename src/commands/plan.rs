@@ -34,14 +34,11 @@ pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         (Some(h), Some(n)) => Some(Layout::new(h, n)),
         _ => None,
     };
-    let (backup, backup_problem) = match &layout {
-        Some(l) => backup_outlook(
-            cfg.unsafe_skip_backup,
-            &l.data_dir(),
-            cfg.backup_dir().as_deref(),
-        ),
-        None => backup_outlook(cfg.unsafe_skip_backup, std::path::Path::new(""), None),
-    };
+    let (backup, backup_problem) = backup_outlook(
+        cfg.unsafe_skip_backup,
+        layout.as_ref().map(Layout::data_dir).as_deref(),
+        cfg.backup_dir().as_deref(),
+    );
     let mut draft = draft(
         &ChainFacts::from_snapshot(&snap),
         layout.as_ref(),

@@ -53,7 +53,7 @@ impl Refresher {
                     self.backup_root.clone(),
                 );
                 let outlook = tokio::task::spawn_blocking(move || {
-                    backup_outlook(skip, &data, root.as_deref())
+                    backup_outlook(skip, Some(&data), root.as_deref())
                 })
                 .await
                 .unwrap_or((BackupFact::Unknown, None));

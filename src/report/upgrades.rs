@@ -75,19 +75,16 @@ fn transport(t: switchyard_watcher::Transport) -> Transport {
 /// estimated.
 pub fn backup_outlook(
     skip_backup: bool,
-    data_dir: &std::path::Path,
+    data_dir: Option<&std::path::Path>,
     backup_root: Option<&std::path::Path>,
 ) -> (BackupFact, Option<String>) {
     use switchyard_store::backup::{estimate, human_bytes};
     if skip_backup {
         return (BackupFact::NotTaken, None);
     }
-    let Some(root) = backup_root else {
+    let (Some(data_dir), Some(root)) = (data_dir.filter(|d| d.is_dir()), backup_root) else {
         return (BackupFact::Unknown, None);
     };
-    if !data_dir.is_dir() {
-        return (BackupFact::Unknown, None);
-    }
     match estimate(data_dir, root) {
         Ok(e) if e.fits => (BackupFact::Fits, None),
         Ok(e) => (

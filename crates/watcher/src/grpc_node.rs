@@ -74,17 +74,26 @@ pub async fn status(g: &GrpcClient) -> Result<Status> {
 }
 
 /// The answering node's id and chain id (GetNodeInfo's `default_node_info`; empty when absent).
-pub async fn node_identity(g: &GrpcClient) -> Result<(String, String)> {
+pub async fn node_identity(g: &GrpcClient) -> Result<NodeNamed> {
     let n: tm::GetNodeInfoResponse = g.unary(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
-    Ok(n.default_node_info
-        .map(|i| (i.default_node_id, i.network))
-        .unwrap_or_default())
+    Ok(named(&n))
+}
+
+/// (node id, chain id) as a node names itself.
+pub type NodeNamed = (String, String);
+
+fn named(n: &tm::GetNodeInfoResponse) -> NodeNamed {
+    n.default_node_info
+        .as_ref()
+        .map(|i| (i.default_node_id.clone(), i.network.clone()))
+        .unwrap_or_default()
 }
 
 /// The equivalent of `/abci_info`: the app version from GetNodeInfo, and the app's last
 /// committed height from the `x-cosmos-block-height` header the SDK puts on every answer (the
-/// latest block's height when a node leaves it out).
-pub async fn abci_info(g: &GrpcClient) -> Result<AbciInfo> {
+/// latest block's height when a node leaves it out). With it, how the node names itself (from the
+/// same answer), for the caller to hold against the supervised node.
+pub async fn abci_info(g: &GrpcClient) -> Result<(AbciInfo, NodeNamed)> {
     let (n, at): (tm::GetNodeInfoResponse, _) =
         g.unary_at(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
     let last_block_height = match at {
@@ -96,14 +105,16 @@ pub async fn abci_info(g: &GrpcClient) -> Result<AbciInfo> {
             header_of(g, "GetLatestBlock", b.block.as_ref(), b.sdk_block.as_ref())?.1
         }
     };
-    Ok(AbciInfo {
+    let who = named(&n);
+    let info = AbciInfo {
         version: n
             .application_version
             .map(|v| v.version)
             .filter(|v| !v.is_empty()),
         app_version: None,
         last_block_height,
-    })
+    };
+    Ok((info, who))
 }
 
 /// The equivalent of `/block?height=H`.

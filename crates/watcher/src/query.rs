@@ -154,8 +154,9 @@ impl ChainClient {
     }
 
     async fn grpc_abci_info(&self, g: &GrpcClient) -> Result<AbciInfo> {
-        self.check_grpc(g).await?;
-        crate::grpc_node::abci_info(g).await
+        let (info, (node_id, chain_id)) = crate::grpc_node::abci_info(g).await?;
+        self.check("gRPC", g.addr(), &node_id, &chain_id)?;
+        Ok(info)
     }
 
     /// The address queries go to first (for error messages).
