@@ -289,7 +289,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(f.ran, Ran::TimedOut);
-        let bg: i32 = std::fs::read_to_string(&pidfile)
+        wait_child_gone(&pidfile).await;
+    }
+
+    /// Waits (up to 10 s) for the helper's background child, whose pid is in `pidfile`, to be
+    /// gone: killed with the helper's process group.
+    async fn wait_child_gone(pidfile: &std::path::Path) {
+        let bg: i32 = std::fs::read_to_string(pidfile)
             .unwrap()
             .trim()
             .parse()
@@ -329,19 +335,7 @@ mod tests {
             }
         }
         drop(fut);
-        let bg: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while alive(bg) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the helper's child survived"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        wait_child_gone(&pidfile).await;
     }
 
     #[tokio::test]

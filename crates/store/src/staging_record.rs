@@ -349,10 +349,9 @@ mod tests {
         assert!(err.contains("v2.json"), "{err}");
     }
 
-    #[test]
-    fn verify_installed_notices_a_changed_binary() {
-        let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path(), "simd");
+    /// A record of `v2` whose binary ("hello") is installed under `home`, hashed as recorded.
+    fn installed_sample(home: &Path) -> StagingRecord {
+        let layout = Layout::new(home, "simd");
         let v2 = UpgradeName::parse("v2", false).unwrap();
         let mut rec = sample(&layout, &v2);
         std::fs::create_dir_all(rec.binary_path.parent().unwrap()).unwrap();
@@ -361,6 +360,13 @@ mod tests {
             .unwrap()
             .0
             .hex;
+        rec
+    }
+
+    #[test]
+    fn verify_installed_notices_a_changed_binary() {
+        let dir = tempfile::tempdir().unwrap();
+        let rec = installed_sample(dir.path());
         verify_installed_binary(&rec).unwrap();
         std::fs::write(&rec.binary_path, b"hellO").unwrap();
         let err = verify_installed_binary(&rec).unwrap_err().to_string();
@@ -370,15 +376,7 @@ mod tests {
     #[test]
     fn a_stamped_binary_is_checked_by_stat_and_any_write_is_still_caught() {
         let dir = tempfile::tempdir().unwrap();
-        let layout = Layout::new(dir.path(), "simd");
-        let v2 = UpgradeName::parse("v2", false).unwrap();
-        let mut rec = sample(&layout, &v2);
-        std::fs::create_dir_all(rec.binary_path.parent().unwrap()).unwrap();
-        std::fs::write(&rec.binary_path, b"hello").unwrap();
-        rec.binary_sha256 = hash_file(&rec.binary_path, ChecksumAlgo::Sha256)
-            .unwrap()
-            .0
-            .hex;
+        let mut rec = installed_sample(dir.path());
         stamp_installed_binary(&mut rec).unwrap();
         assert!(rec.binary_stamp.is_some());
         verify_installed_binary(&rec).unwrap();
