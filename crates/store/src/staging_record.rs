@@ -162,17 +162,17 @@ impl StagingRecord {
 /// read, records its stamp so the check at the halt is a `stat`. Off the critical path: staging
 /// calls it after the preflight, long before the upgrade.
 pub fn stamp_installed_binary(record: &mut StagingRecord) -> Result<(), StagingRecordError> {
-    let io = |source| StagingRecordError::Io {
-        path: record.binary_path.clone(),
-        source,
+    let path = record.binary_path.clone();
+    let stamp = || {
+        FileStamp::of(&path).map_err(|source| StagingRecordError::Io {
+            path: path.clone(),
+            source,
+        })
     };
-    let before = FileStamp::of(&record.binary_path).map_err(io)?;
+    let before = stamp()?;
     record.binary_stamp = None;
     hash_installed_binary(record)?;
-    let after = FileStamp::of(&record.binary_path).map_err(|source| StagingRecordError::Io {
-        path: record.binary_path.clone(),
-        source,
-    })?;
+    let after = stamp()?;
     record.binary_stamp = (before == after).then_some(before);
     Ok(())
 }
