@@ -99,3 +99,81 @@ fn hooks_run_in_the_home_and_their_output_goes_to_switchyards_log() {
         );
     }
 }
+
+/// Starts switchyard on a home with a manual upgrade v2 at height 5 whose binary lacks
+/// `pre-upgrade`, blocks held until the probe's verdict on that binary is on disk; returns the
+/// running switchyard.
+fn probed_before_the_halt(home: &Home) -> Running {
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    let out = home.cmd(&[
+        "add-upgrade",
+        "v2",
+        v2.to_str().unwrap(),
+        "--upgrade-height",
+        "5",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    home.fake("no_preupgrade", "");
+    home.fake("pause", "");
+    let sy = home.run(&[
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("DAEMON_RESTART_AFTER_UPGRADE", "false"),
+    ]);
+    let record = home.path().join("cosmovisor/switchyard/preupgrade/v2.json");
+    wait_for(
+        "the pre-upgrade probe's verdict",
+        T,
+        || std::fs::read(&record).is_ok_and(|b| !b.is_empty()),
+        || sy.log(),
+    );
+    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(rec["command"], "absent", "{rec}");
+    sy
+}
+
+#[test]
+fn a_binary_without_pre_upgrade_is_asked_before_the_halt_and_not_started_at_it() {
+    let home = Home::new();
+    let mut sy = probed_before_the_halt(&home);
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    let status = sy.wait(T);
+    let log = sy.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(home.current_target(), "upgrades/v2", "{log}");
+    let events = home.events();
+    assert!(
+        !events.contains("unknown command pre-upgrade"),
+        "the binary was started for pre-upgrade at the halt:\n{events}"
+    );
+    assert!(
+        log.contains("the new binary has no pre-upgrade command (asked before the halt"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_verdict_on_another_file_is_not_used() {
+    let home = Home::new();
+    let mut sy = probed_before_the_halt(&home);
+    // The binary is replaced after the probe by one that has the command.
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin").join(DAEMON);
+    let bytes = std::fs::read(&bin).unwrap();
+    let tmp = bin.with_extension("new");
+    std::fs::write(&tmp, &bytes).unwrap();
+    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&tmp, &bin).unwrap();
+    std::fs::remove_file(home.path().join("fake/no_preupgrade")).unwrap();
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    let status = sy.wait(T);
+    let log = sy.log();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert_eq!(home.current_target(), "upgrades/v2", "{log}");
+    assert!(
+        home.events().contains("v2 pre-upgrade exit=0"),
+        "pre-upgrade did not run at the halt:\n{}\n{log}",
+        home.events()
+    );
+}

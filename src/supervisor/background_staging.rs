@@ -7,6 +7,7 @@
 //! height the node's `--unsafe-skip-upgrades` skips. This task only maps the watcher's view onto
 //! the core's terms and carries it out.
 //!
+//! A staged binary is asked at once whether it has a `pre-upgrade` command (`probe_ahead`).
 //! A binary the operator placed is never touched (the store refuses). Failures are retried after
 //! a delay; they never disturb the node.
 
@@ -138,6 +139,12 @@ pub fn spawn(
                 } else {
                     tracing::info!(upgrade = %u.name, "{}: {message}", outcome.as_str().replace('_', " "));
                     tried.insert(key, None);
+                    if let Ok(name) =
+                        switchyard_core::UpgradeName::parse(&u.name, cfg.disable_recase)
+                    {
+                        // While the binary is fresh on disk, days before the halt.
+                        super::probe_ahead::probe_if_needed(&layout, &name).await;
+                    }
                 }
             }
             tokio::select! {

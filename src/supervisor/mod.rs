@@ -15,7 +15,8 @@
 //! `switchyard-store`. Nothing here decides: the swap sequence and its recovery are in [`swap`];
 //! where the observations come from is in [`observe`]; what `--halt-height` does on the current
 //! binary is looked up in [`crate::binary_facts`]; signal handling is in [`signals`]; the run lock and
-//! the orphan check are in [`home_guard`]; stall detection in [`stall`]. What happens is told
+//! the orphan check are in [`home_guard`]; stall detection in [`stall`]; asking upcoming binaries
+//! whether they have a `pre-upgrade` command, before the halt, in [`probe_ahead`]. What happens is told
 //! to the shared state the status API and `/metrics` read ([`crate::live`]) at a few points: node
 //! started / exited, a restart and its reason, the swap's steps, the stall verdict.
 //!
@@ -25,6 +26,7 @@
 mod background_staging;
 mod home_guard;
 mod observe;
+mod probe_ahead;
 mod signals;
 mod stall;
 mod swap;
@@ -118,6 +120,8 @@ struct Supervisor<'a> {
     /// The last error reading our own state files (logged once).
     last_state_error: std::cell::RefCell<Option<String>>,
     stall: stall::StallWatch,
+    /// Asks upcoming binaries, before the halt, whether they have a `pre-upgrade` command.
+    probe_ahead: probe_ahead::ProbeAhead,
     /// Held while we supervise: one switchyard per node home.
     _lock: nix::fcntl::Flock<std::fs::File>,
 }
@@ -158,6 +162,7 @@ impl<'a> Supervisor<'a> {
             crate::http::spawn(addr, live, observer.chain_view(), cfg, &layout)?;
         }
         let stall = stall::StallWatch::new(cfg, observer.chain_view());
+        let probe_ahead = probe_ahead::ProbeAhead::spawn(layout.clone());
         if !skip_heights.is_empty() {
             tracing::info!(
                 heights = ?skip_heights,
@@ -189,6 +194,7 @@ impl<'a> Supervisor<'a> {
             node_label: String::new(),
             last_state_error: Default::default(),
             stall,
+            probe_ahead,
             _lock: lock,
         })
     }
@@ -674,6 +680,8 @@ impl<'a> Supervisor<'a> {
     ) -> anyhow::Result<Option<NodeEnd>> {
         let known = self.known(armed.as_ref(), Some(started_ms))?;
         self.warn_about_manual(&known);
+        self.probe_ahead
+            .upcoming(switchyard_core::binaries_to_probe(&known));
         match while_running(&known) {
             RunningDecision::Continue => {}
             RunningDecision::WaitForHeight {

@@ -4,11 +4,13 @@
 //! binary stops, whether or not the node is restarted); make sure the new binary is ready
 //! (staged, or downloaded now from the plan's info as a last resort, and still the one that was
 //! verified); back up `data/` (unless `UNSAFE_SKIP_BACKUP`); run the custom pre-upgrade script
-//! and the new binary's `pre-upgrade`; only then switch `current` atomically and record the
-//! upgrade as applied. Before each step the journal records the step about to run, so a
+//! and the new binary's `pre-upgrade` (not run when the probe before the halt found this very
+//! file has none); only then switch `current` atomically and record the upgrade as applied.
+//! Before each step that changes something the journal records the step about to run, so a
 //! switchyard killed at any instant resumes from there on its next start ([`recover`]), through
-//! the same steps a fresh swap takes. If a step before the switch fails, `current` stays on the
-//! old binary and the error says why.
+//! the same steps a fresh swap takes (see [`resume_from`] for the steps that leave it as it
+//! was). If a step before the switch fails, `current` stays on the old binary and the error says
+//! why.
 //!
 //! A stop signal during a swap cuts the step in progress short (a hook is killed with its
 //! children), stops the node if it still runs, and ends switchyard with the journal left as it
@@ -204,16 +206,29 @@ async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Resu
 }
 
 /// Carries a swap on from `rec.step` (the step about to run) to the end.
+///
+/// The journal is written before a step only when that step changes something (a download, a
+/// backup, a pre-upgrade hook), and once more before the switch when any of them ran, so none
+/// is done twice. A step with nothing to do (the binary already staged, `UNSAFE_SKIP_BACKUP`, a
+/// binary known to have no `pre-upgrade`) leaves the journal where it was: resuming from there
+/// after a crash only repeats checks and writes that give the same result (the switch of
+/// `current` and the applied record are idempotent). That keeps the halt-to-start path of a
+/// pre-staged swap down to the writes that matter.
 async fn resume_from(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
     mut rec: SwapRecord,
 ) -> Result<(), SwapError> {
+    // Whether a step that must not be repeated ran since the journal was last written.
+    let mut did_work = false;
     if rec.step <= SwapStep::Fetching {
         live::swap_step(SwapStepName::Fetch);
-        rec.step = SwapStep::Fetching;
-        journal.write_step(&rec)?;
+        if needs_download(cfg, layout, &rec) {
+            rec.step = SwapStep::Fetching;
+            journal.write_step(&rec)?;
+            did_work = true;
+        }
         if let Err(e) = ensure_binary(cfg, layout, &rec).await {
             // Nothing has changed yet; forget the swap so a restart decides afresh.
             journal.finish_swap()?;
@@ -223,16 +238,23 @@ async fn resume_from(
     }
     if rec.step <= SwapStep::BackingUp {
         live::swap_step(SwapStepName::Backup);
-        rec.step = SwapStep::BackingUp;
-        journal.write_step(&rec)?;
+        if takes_backup(cfg) {
+            rec.step = SwapStep::BackingUp;
+            journal.write_step(&rec)?;
+            did_work = true;
+        }
         backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
         live::swap_step(SwapStepName::PreUpgrade);
-        rec.step = SwapStep::PreUpgrade;
-        journal.write_step(&rec)?;
-        if let Err(source) = run_preupgrade(cfg, layout, &rec).await {
+        let hooks = PreUpgradeHooks::for_swap(cfg, layout, &rec);
+        if hooks.any() {
+            rec.step = SwapStep::PreUpgrade;
+            journal.write_step(&rec)?;
+            did_work = true;
+        }
+        if let Err(source) = hooks.run(cfg, layout, &rec).await {
             journal.finish_swap()?;
             return Err(SwapError::PreUpgrade {
                 name: rec.name.to_string(),
@@ -244,8 +266,10 @@ async fn resume_from(
     }
     if rec.step <= SwapStep::Switching {
         live::swap_step(SwapStepName::Switch);
-        rec.step = SwapStep::Switching;
-        journal.write_step(&rec)?;
+        if did_work {
+            rec.step = SwapStep::Switching;
+            journal.write_step(&rec)?;
+        }
         let info_path = layout.upgrade_dir(&rec.name).join("upgrade-info.json");
         let info = UpgradeInfo {
             name: rec.name.clone(),
@@ -263,8 +287,6 @@ async fn resume_from(
         fault(cfg, "after-switch");
     }
     live::swap_step(SwapStepName::Record);
-    rec.step = SwapStep::Recording;
-    journal.write_step(&rec)?;
     journal.record_applied(AppliedRecord {
         name: rec.name.clone(),
         height: rec.height,
@@ -276,6 +298,19 @@ async fn resume_from(
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
     prune_backups(cfg, layout);
     Ok(())
+}
+
+/// Whether the new binary must still be downloaded (nothing in place, and the plan's info to
+/// download it from); the same rule [`ensure_binary`] follows.
+fn needs_download(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> bool {
+    let in_place = Layout::check_executable(&layout.upgrade_binary(&rec.name)).is_ok();
+    binary_step(in_place, cfg.allow_download_binaries, !rec.info.is_empty())
+        == BinaryStep::DownloadNow
+}
+
+/// Whether [`backup`] takes one.
+fn takes_backup(cfg: &Config) -> bool {
+    !cfg.unsafe_skip_backup && cfg.backup_dir().is_some()
 }
 
 /// Makes sure the new binary is in place and is the one that was verified: downloads it from the
@@ -452,40 +487,78 @@ fn prune_backups(cfg: &Config, layout: &Layout) {
     });
 }
 
-async fn run_preupgrade(
-    cfg: &Config,
-    layout: &Layout,
-    rec: &SwapRecord,
-) -> Result<(), PreUpgradeError> {
-    if let Some(script) = cfg.custom_preupgrade_path() {
-        tracing::info!(
-            "running custom pre-upgrade {} {} {}",
-            script.display(),
-            rec.name,
-            rec.height
-        );
-        run_custom_preupgrade(
-            &script,
-            &layout.home,
-            rec.name.as_str(),
-            rec.height,
-            cfg.preupgrade_timeout,
-        )
-        .await?;
-    }
-    let bin = layout.upgrade_binary(&rec.name);
-    match run_binary_preupgrade(
-        &bin,
-        rec.name.as_str(),
-        cfg.preupgrade_max_retries,
-        cfg.preupgrade_timeout,
-    )
-    .await?
-    {
-        PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
-        PreUpgradeOutcome::NotImplemented => {
-            tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")
+/// The pre-upgrade hooks a swap runs: the custom script, if configured, and the new binary's
+/// `pre-upgrade`, unless the probe before the halt found that this very file has none
+/// ([`switchyard_core::preupgrade_needed`]; see `probe_ahead`).
+struct PreUpgradeHooks {
+    script: Option<PathBuf>,
+    binary: Option<PathBuf>,
+    /// When the binary was found to have no `pre-upgrade` (it is then not run).
+    absent_since: Option<String>,
+}
+
+impl PreUpgradeHooks {
+    fn for_swap(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> PreUpgradeHooks {
+        let probed =
+            switchyard_store::current_preupgrade_probe(layout, &rec.name).unwrap_or_else(|e| {
+                tracing::warn!("{e}");
+                None
+            });
+        let needed = switchyard_core::preupgrade_needed(probed.as_ref().map(|p| p.command));
+        PreUpgradeHooks {
+            script: cfg.custom_preupgrade_path(),
+            binary: needed.then(|| layout.upgrade_binary(&rec.name)),
+            absent_since: probed.filter(|_| !needed).map(|p| p.probed_at),
         }
     }
-    Ok(())
+
+    fn any(&self) -> bool {
+        self.script.is_some() || self.binary.is_some()
+    }
+
+    async fn run(
+        &self,
+        cfg: &Config,
+        layout: &Layout,
+        rec: &SwapRecord,
+    ) -> Result<(), PreUpgradeError> {
+        if let Some(script) = &self.script {
+            tracing::info!(
+                "running custom pre-upgrade {} {} {}",
+                script.display(),
+                rec.name,
+                rec.height
+            );
+            run_custom_preupgrade(
+                script,
+                &layout.home,
+                rec.name.as_str(),
+                rec.height,
+                cfg.preupgrade_timeout,
+            )
+            .await?;
+        }
+        let Some(bin) = &self.binary else {
+            tracing::info!(
+                upgrade = %rec.name,
+                "the new binary has no pre-upgrade command (asked before the halt, at {}, and it is the same file); not running it",
+                self.absent_since.as_deref().unwrap_or("?")
+            );
+            return Ok(());
+        };
+        match run_binary_preupgrade(
+            bin,
+            rec.name.as_str(),
+            cfg.preupgrade_max_retries,
+            cfg.preupgrade_timeout,
+        )
+        .await?
+        {
+            PreUpgradeOutcome::Done { attempts } => tracing::info!(attempts, "pre-upgrade done"),
+            PreUpgradeOutcome::NotImplemented => {
+                tracing::info!("the new binary has no pre-upgrade command (exit 1); continuing")
+            }
+        }
+        Ok(())
+    }
 }

@@ -19,6 +19,7 @@
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
 //! - `readiness`: whether the node is ready for an upcoming upgrade (`plan` and `/metrics`).
 //! - `stall`: whether a running node has stopped making progress (sentry supervision).
+//! - `preupgrade_probe`: whether a new binary has a `pre-upgrade` command, judged before the halt.
 //! - `decide`: the state machine that turns observations into decisions.
 //! - `error_chain`: an error and its sources on one line, for messages ([`error_chain()`]).
 
@@ -30,6 +31,7 @@ mod heights;
 mod name;
 mod node_args;
 mod plan_info;
+mod preupgrade_probe;
 mod readiness;
 mod restart;
 mod schedule;
@@ -52,6 +54,10 @@ pub use node_args::{is_start_command, unsafe_skip_heights};
 pub use plan_info::{
     binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
+};
+pub use preupgrade_probe::{
+    binaries_to_probe, judge_preupgrade, preupgrade_needed, PreUpgradeCommand, ProbeRun,
+    CONTROL_COMMAND,
 };
 pub use readiness::{
     readiness, BackupFact, BinaryFact, Blocker, Check, ListingFact, Obstacle, PreflightFact,

@@ -6,7 +6,8 @@
 //!   ours, stopped gracefully (SIGTERM, grace period, SIGKILL).
 //! - `preupgrade`: the custom pre-upgrade script ([`run_custom_preupgrade`]) and the new binary's
 //!   `pre-upgrade` command ([`run_binary_preupgrade`]), with cosmovisor's exit-code meanings,
-//!   retries and timeouts.
+//!   retries and timeouts; and the probe that asks, before the halt, whether the binary has
+//!   that command at all ([`probe_preupgrade`]).
 //! - `node_version`: asks a node binary for its Cosmos SDK version ([`sdk_version`]).
 //! - `helper`: how hooks and probes run (own process group, output logged line by line or
 //!   captured, killed with their group at the time limit or when cancelled).
@@ -29,6 +30,6 @@ pub use guard::{guard_main, GUARD_ARG};
 pub use identity::ProcessIdentity;
 pub use node_version::{sdk_version, VersionError};
 pub use preupgrade::{
-    run_binary as run_binary_preupgrade, run_custom as run_custom_preupgrade, PreUpgradeError,
-    PreUpgradeOutcome,
+    probe_binary as probe_preupgrade, run_binary as run_binary_preupgrade,
+    run_custom as run_custom_preupgrade, PreUpgradeError, PreUpgradeOutcome,
 };

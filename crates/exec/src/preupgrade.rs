@@ -9,6 +9,10 @@
 //!    (continue); 30 abort; 31 retry, up to `DAEMON_PREUPGRADE_MAX_RETRIES` times, then abort;
 //!    anything else aborts (cosmovisor carries on after other codes; we do not).
 //!
+//! [`probe_binary`] asks the binary, long before the halt, whether it has a `pre-upgrade`
+//! command at all (two `--help` runs, judged by `switchyard_core::judge_preupgrade`), so a
+//! binary without one is not started at the halt just to say so.
+//!
 //! Each run has a timeout, after which it is killed with everything it started and the upgrade
 //! aborted; dropping the future (a stop signal) kills it the same way. Their output goes to
 //! switchyard's log, line by line, tagged with the upgrade's name — never into the node's
@@ -17,6 +21,8 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+use switchyard_core::{ProbeRun, CONTROL_COMMAND};
 
 use crate::helper::{self, Output, Ran};
 
@@ -146,6 +152,29 @@ pub async fn run_binary(
     }
 }
 
+/// Runs the probe (`<bin> pre-upgrade --help`) and the control
+/// (`<bin> switchyard-no-such-command --help`), output captured, each within `timeout`; the
+/// caller judges them with `switchyard_core::judge_preupgrade`. `Err` when the binary cannot be
+/// started at all.
+pub async fn probe_binary(bin: &Path, timeout: Duration) -> std::io::Result<(ProbeRun, ProbeRun)> {
+    let once = |command: &str| {
+        let args = [command.to_string(), "--help".to_string()];
+        async move {
+            let f = helper::run(bin, &args, None, Output::Capture, timeout).await?;
+            let mut output = String::from_utf8_lossy(&f.stdout).into_owned();
+            output.push_str(&String::from_utf8_lossy(&f.stderr));
+            let exit = match f.ran {
+                Ran::Exited(c) => Some(c),
+                Ran::Signalled(_) | Ran::TimedOut => None,
+            };
+            Ok::<_, std::io::Error>(ProbeRun { exit, output })
+        }
+    };
+    let probe = once("pre-upgrade").await?;
+    let control = once(CONTROL_COMMAND).await?;
+    Ok((probe, control))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +188,33 @@ mod tests {
     }
 
     const T: Duration = Duration::from_secs(10);
+
+    #[tokio::test]
+    async fn the_probe_tells_a_missing_command_from_a_present_one() {
+        use switchyard_core::{judge_preupgrade, PreUpgradeCommand};
+        let d = tempfile::tempdir().unwrap();
+        // Like a cobra root that prints its error: any unknown command named in the message.
+        let without = script(
+            d.path(),
+            "without",
+            r#"echo "Error: unknown command \"$1\" for \"simd\"" >&2; exit 1"#,
+        );
+        let (p, c) = probe_binary(&without, T).await.unwrap();
+        assert_eq!(
+            p.output,
+            "Error: unknown command \"pre-upgrade\" for \"simd\"\n"
+        );
+        assert_eq!(judge_preupgrade(&p, &c), PreUpgradeCommand::Absent);
+        let with = script(
+            d.path(),
+            "with",
+            r#"if [ "$1" = pre-upgrade ]; then echo "Usage: simd pre-upgrade"; exit 0; fi; exit 1"#,
+        );
+        let (p, c) = probe_binary(&with, T).await.unwrap();
+        assert_eq!(judge_preupgrade(&p, &c), PreUpgradeCommand::Present);
+        let missing = d.path().join("missing");
+        assert!(probe_binary(&missing, T).await.is_err());
+    }
 
     #[tokio::test]
     async fn exit_codes_follow_cosmovisor() {

@@ -36,7 +36,9 @@ pub enum SwapStep {
     PreUpgrade,
     /// `current` is being switched to the new binary.
     Switching,
-    /// `current` points at the new binary; the applied record is being written.
+    /// `current` points at the new binary; the applied record is being written. Not written any
+    /// more (resuming from `Switching` gives the same result); a journal left by an earlier
+    /// switchyard may still say it.
     Recording,
 }
 

@@ -13,6 +13,8 @@
 //!   `checksum` (digests), `archive` (safe unpacking), `staging` (verify, install atomically:
 //!   [`stage_from_plan`], [`stage_from_source`]), `preflight` (prove it starts on this host) and
 //!   `staging_record` (what was staged, from where, and how its preflight went).
+//! - `preupgrade_record`: whether an upgrade's binary has a `pre-upgrade` command, as probed
+//!   before the halt, tied to that file's stamp ([`current_preupgrade_probe`]).
 //! - `fsutil`: atomic writes and directory fsync.
 //! - `run_lock`: one process at a time drives a home ([`lock_run`]).
 //! - [`fuzzing`] (public on purpose): the archive unpacker on a file, for the fuzz targets.
@@ -33,6 +35,7 @@ mod layout;
 mod manual;
 mod pidfile;
 mod preflight;
+mod preupgrade_record;
 mod run_lock;
 mod staging;
 mod staging_record;
@@ -57,6 +60,10 @@ pub use manual::{load_manual_upgrades, manual_upgrades_path, save_manual_upgrade
 pub use pidfile::{
     clear_node_record, is_same_process_alive, load_node_record, process_start_time,
     save_node_record, NodeRecord,
+};
+pub use preupgrade_record::{
+    current_preupgrade_probe, preupgrade_record_path, save_preupgrade_probe, PreUpgradeProbeRecord,
+    PreUpgradeRecordError,
 };
 pub use run_lock::{lock_run, RunLock, RunLockError};
 pub use staging::{

@@ -1,0 +1,103 @@
+//! Before the halt: asks each upcoming upgrade's binary whether it has a `pre-upgrade` command,
+//! so the swap does not start a binary that has none just to hear it say so.
+//!
+//! The supervisor tells this task which upgrades are upcoming (`switchyard_core::binaries_to_probe`)
+//! on every turn; the task probes each one whose binary is in place and has no verdict for that
+//! very file yet (`switchyard_store::current_preupgrade_probe`), one at a time, and writes the
+//! verdict to the store. It looks again every [`RECHECK`], so a binary placed or replaced later
+//! is probed too. A probe that cannot run is logged and tried again at the next look; nothing
+//! here ever touches the node. Pre-staging calls [`probe_if_needed`] itself right after a
+//! binary is staged.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use switchyard_core::{judge_preupgrade, PreUpgradeCommand, UpgradeName};
+use switchyard_store::{Layout, PreUpgradeProbeRecord};
+use tokio::sync::watch;
+
+/// How often the upcoming binaries are looked at again without a change in the list.
+const RECHECK: Duration = Duration::from_secs(15);
+/// How long one `--help` run may take.
+const PROBE_LIMIT: Duration = Duration::from_secs(30);
+
+/// The supervisor's end of the task.
+pub struct ProbeAhead {
+    upcoming: watch::Sender<BTreeSet<UpgradeName>>,
+}
+
+impl ProbeAhead {
+    /// Starts the task.
+    pub fn spawn(layout: Layout) -> ProbeAhead {
+        let (tx, rx) = watch::channel(BTreeSet::new());
+        tokio::spawn(probe_loop(layout, rx));
+        ProbeAhead { upcoming: tx }
+    }
+
+    /// The upgrades that are upcoming now (only a change wakes the task).
+    pub fn upcoming(&self, names: BTreeSet<UpgradeName>) {
+        self.upcoming.send_if_modified(|old| {
+            let changed = *old != names;
+            *old = names;
+            changed
+        });
+    }
+}
+
+async fn probe_loop(layout: Layout, mut rx: watch::Receiver<BTreeSet<UpgradeName>>) {
+    loop {
+        let names = rx.borrow_and_update().clone();
+        for name in &names {
+            probe_if_needed(&layout, name).await;
+        }
+        if let Ok(Err(_)) = tokio::time::timeout(RECHECK, rx.changed()).await {
+            return; // the supervisor is gone
+        }
+    }
+}
+
+/// Probes `name`'s binary unless it is not in place or already has a verdict for this file.
+pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
+    let bin = layout.upgrade_binary(name);
+    if Layout::check_executable(&bin).is_err() {
+        return; // not placed yet
+    }
+    match switchyard_store::current_preupgrade_probe(layout, name) {
+        Ok(Some(_)) => return,
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}; probing the binary again"),
+    }
+    let (probe, control) = match switchyard_exec::probe_preupgrade(&bin, PROBE_LIMIT).await {
+        Ok(runs) => runs,
+        Err(e) => {
+            tracing::warn!(upgrade = %name, "cannot ask {} whether it has a pre-upgrade command: {e}", bin.display());
+            return;
+        }
+    };
+    let command = judge_preupgrade(&probe, &control);
+    let record = match PreUpgradeProbeRecord::new(&bin, command, &probe.output) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(upgrade = %name, "{}: {e}", bin.display());
+            return;
+        }
+    };
+    if let Err(e) = switchyard_store::save_preupgrade_probe(layout, name, &record) {
+        tracing::warn!(upgrade = %name, "{e}");
+        return;
+    }
+    match command {
+        PreUpgradeCommand::Absent => tracing::info!(
+            upgrade = %name,
+            "the binary for upgrade {name} has no pre-upgrade command: it will not be run at the halt"
+        ),
+        PreUpgradeCommand::Present => tracing::info!(
+            upgrade = %name,
+            "the binary for upgrade {name} has a pre-upgrade command: it runs at the halt"
+        ),
+        PreUpgradeCommand::Unknown => tracing::info!(
+            upgrade = %name,
+            "cannot tell whether the binary for upgrade {name} has a pre-upgrade command: it is run at the halt, as cosmovisor does"
+        ),
+    }
+}
