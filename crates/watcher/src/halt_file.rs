@@ -225,8 +225,9 @@ async fn run(
                 if ev.is_none() {
                     fs_watch = None;
                 }
-                // A burst of events is one re-read; give the writer a moment to finish.
-                tokio::time::sleep(Duration::from_millis(10)).await;
+                // Read at once: every moment here is downtime at a halt. The events already
+                // queued are one re-read; a file caught half-written is `Incomplete`, and the
+                // writer's next event (or `RETRY`) reads it again.
                 while ev_rx.try_recv().is_ok() {}
             }
         }
