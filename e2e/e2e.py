@@ -785,6 +785,38 @@ class Scraper:
         return self.ok, self.bad
 
 
+def check_preupgrade_not_run(checks, tag, text, home, name):
+    """chaind has no `pre-upgrade` command: switchyard's probe before the halt must have found that
+    (its record for the upgrade says absent, for the binary in place), and the swap must not have
+    started the binary for it (the swap's own log line for this upgrade says so)."""
+    try:
+        rec = json.load(open(os.path.join(home, "cosmovisor", "switchyard", "preupgrade", f"{name}.json")))
+    except (OSError, ValueError) as e:
+        rec = {"error": str(e)}
+    said = [ln for ln in text.splitlines()
+            if "has no pre-upgrade command (asked before the halt" in ln and f"upgrade={name}" in ln]
+    checks.check(rec.get("command") == "absent" and len(said) == 1,
+                 f"{tag}: the binary was asked before the halt whether it has pre-upgrade (no) and not started for it at the halt",
+                 f"record: {str(rec)[:200]}; swap log lines: {len(said)}")
+
+
+def swap_record(home):
+    """switchyard's own account of its last swap (cosmovisor/switchyard/last_swap.json): from its
+    decision to stop the old node to the new node's start, and each step's share of that."""
+    try:
+        d = json.load(open(os.path.join(home, "cosmovisor", "switchyard", "last_swap.json")))
+    except (OSError, ValueError):
+        return None
+    steps = {}
+    for st in d.get("steps") or []:
+        steps[st["step"]] = round(steps.get(st["step"], 0) + st["seconds"], 4)
+    started = None
+    t0 = parse_time(d.get("started_at"))
+    if t0 is not None and d.get("downtime_seconds") is not None:
+        started = t0 + d["downtime_seconds"]
+    return {"downtime_s": d.get("downtime_seconds"), "steps": steps, "new_started_at": started}
+
+
 def floor(args):
     """The floor for downtime: no supervisor logic at all. Starts the old binary, polls for its
     data/upgrade-info.json naming the plan every millisecond, then SIGTERMs it, waits for it to
@@ -805,6 +837,7 @@ def floor(args):
         except (OSError, ValueError):
             pass  # absent, or being written
         time.sleep(0.001)
+    t_seen = time.time()
     if child.poll() is None:
         child.terminate()
         child.wait()
@@ -813,6 +846,9 @@ def floor(args):
         # run its `pre-upgrade` command (exit 1: the binary has none)
         subprocess.run([args.new, "pre-upgrade", "--home", args.home], stdin=subprocess.DEVNULL)
     child = subprocess.Popen([args.new, "start", "--home", args.home], stdin=subprocess.DEVNULL)
+    if args.times:
+        with open(args.times, "w") as f:
+            json.dump({"seen": t_seen, "started": time.time()}, f)
     return child.wait()
 
 
@@ -1009,7 +1045,8 @@ def scenario(args):
         # no supervisor: the least any supervisor must do at the halt (see floor())
         old_exe = bin_old
         cmd = [sys.executable, os.path.abspath(__file__), "floor", "--home", home, "--old", bin_old,
-               "--new", bin_new, "--name", upgrade] + (["--pre-upgrade"] if args.mode == "preupgrade" else [])
+               "--new", bin_new, "--name", upgrade, "--times", os.path.join(work, "floor_times.json")] \
+            + (["--pre-upgrade"] if args.mode == "preupgrade" else [])
     else:
         run([sup_bin, "init", bin_old], env=env)
         if args.mode == "preplaced":
@@ -1076,6 +1113,19 @@ def scenario(args):
             checks.check(not dl_after_halt, f"{tag}: no download happened at the halt",
                          f"{len(dl_after_halt)} requests after the halt")
         log(f"downtime (upgrade-info.json written -> H committed by new binary): {result['downtime_s']}s")
+        # when the new binary was started: the floor's own note, or switchyard's swap record
+        t_started = None
+        if sup_kind == "switchyard":
+            result["swap_record"] = swap_record(home)
+            t_started = (result["swap_record"] or {}).get("new_started_at")
+        elif sup_kind == "floor":
+            try:
+                t_started = json.load(open(os.path.join(work, "floor_times.json")))["started"]
+            except (OSError, ValueError, KeyError):
+                pass
+        if t_started and t_halt and t_new_h:
+            result["halt_to_start_s"] = round(t_started - t_halt, 4)
+            result["start_to_h_s"] = round(t_new_h - t_started, 4)
 
         # a manual upgrade at a height, with no plan (switchyard only; the simd pair)
         if args.manual and sup_kind == "switchyard" and patch_env:
@@ -1154,6 +1204,7 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None)
     cur = current_target(c.home)
     checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
                  f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    check_preupgrade_not_run(checks, tag, text, c.home, name)
     if probe:
         # the probe: --halt-height H-1 on a binary that stops before N leaves H-2 committed with
         # H-1 in its block store; switchyard then starts it again with --halt-height H, so one more
@@ -1314,6 +1365,7 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     cur = current_target(c.home)
     checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
                  f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    check_preupgrade_not_run(checks, tag, text, c.home, name)
     t_halt = c.watch.halt_time(name, H)
     t_new = c.watch.first_time(v_new, H)
     if not kill_at_halt:
@@ -1616,7 +1668,7 @@ def report(args):
              "prestage": "auto-download + `SWITCHYARD_PRESTAGE_VOTING=true`",
              "prestage-listen": "as above + `SWITCHYARD_LISTEN` (status listener on, /metrics read every 0.5 s)",
              ("floor", "preplaced"): "no supervisor: a script that SIGTERMs the halted node and starts the new binary",
-             ("floor", "preupgrade"): "the same script, also running `<new> pre-upgrade` first (as cosmovisor and switchyard do)"}
+             ("floor", "preupgrade"): "the same script, also running `<new> pre-upgrade` first (as cosmovisor does)"}
     for (sup, mode) in sorted(groups):
         rs = groups[(sup, mode)]
         ok = [r for r in rs if not r.get("failed")]
@@ -1649,10 +1701,37 @@ def report(args):
                f"pre-staged {over(med('switchyard', 'prestage', 'downtime_s'))}; cosmovisor pre-placed "
                f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
     fp = med("floor", "preupgrade", "downtime_s")
-    out.append(f"- the floor with the new binary's `pre-upgrade` run first: "
-               f"{'%.3f s' % fp if fp is not None else 'n/a'}; switchyard pre-placed over it: "
-               + ("%+.0f ms" % ((med('switchyard', 'preplaced', 'downtime_s') - fp) * 1000)
-                  if fp is not None and med('switchyard', 'preplaced', 'downtime_s') is not None else "n/a"))
+    cp = med('cosmovisor', 'preplaced', 'downtime_s')
+    out.append(f"- the floor with the new binary's `pre-upgrade` run first (cosmovisor runs it at every halt; "
+               f"switchyard asks the binary before the halt and does not run it when it has no such command): "
+               f"{'%.3f s' % fp if fp is not None else 'n/a'}; cosmovisor pre-placed over it: "
+               + ("%+.0f ms" % ((cp - fp) * 1000) if fp is not None and cp is not None else "n/a"))
+    own = {}
+    for (sup, mode), rs in groups.items():
+        if sup != "switchyard":
+            continue
+        for r in rs:
+            sr = r.get("swap_record") or {}
+            if r.get("failed") or sr.get("downtime_s") is None:
+                continue
+            own.setdefault(mode, []).append(sr["downtime_s"] - sr["steps"].get("stop", 0))
+    if own:
+        out.append("- switchyard's own time inside the swap, from its own record (`last_swap.json`: from its decision "
+                   "to stop the old node to the new node's start, less the old node's own shutdown, which the floor "
+                   "waits for too), median and all runs: "
+                   + "; ".join(f"{mode} {_median(v) * 1000:.1f} ms ({', '.join('%.1f' % (x * 1000) for x in v)})"
+                               for mode, v in sorted(own.items())))
+    split = [(k, med(k[0], k[1], "halt_to_start_s"), med(k[0], k[1], "start_to_h_s")) for k in sorted(groups)]
+    split = [x for x in split if x[1] is not None]
+    if split:
+        fl_start = med("floor", "preplaced", "halt_to_start_s")
+        out.append("- where the downtime goes, medians: **halt → new binary started** (the floor's own note of when it "
+                   "started the binary; switchyard's `last_swap.json`) and new binary started → block H committed "
+                   "(the node's own start, nothing a supervisor does): "
+                   + "; ".join(f"{sup} {mode} {a * 1000:.1f} ms"
+                               + (f" ({(a - fl_start) * 1000:+.1f} ms over the floor)" if fl_start is not None
+                                  and (sup, mode) != ("floor", "preplaced") else "")
+                               + f" + {b * 1000:.0f} ms" for (sup, mode), a, b in split))
     out.append(f"- status listener on vs off (pre-staged, medians): "
                f"{'%.3f' % med('switchyard', 'prestage-listen', 'downtime_s') if med('switchyard', 'prestage-listen', 'downtime_s') is not None else 'n/a'} s vs "
                f"{'%.3f' % med('switchyard', 'prestage', 'downtime_s') if med('switchyard', 'prestage', 'downtime_s') is not None else 'n/a'} s")
@@ -1711,6 +1790,7 @@ def main():
     fl.add_argument("--new", required=True)
     fl.add_argument("--name", required=True)
     fl.add_argument("--pre-upgrade", action="store_true")
+    fl.add_argument("--times", help="write when the halt was seen and the new binary started here (JSON)")
     r = sub.add_parser("report")
     r.add_argument("--results", required=True)
     r.add_argument("--out", required=True)
