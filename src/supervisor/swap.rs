@@ -224,12 +224,13 @@ async fn resume_from(
     let mut did_work = false;
     if rec.step <= SwapStep::Fetching {
         live::swap_step(SwapStepName::Fetch);
-        if needs_download(cfg, layout, &rec) {
+        let step = binary_step_now(cfg, layout, &rec);
+        if step == BinaryStep::DownloadNow {
             rec.step = SwapStep::Fetching;
             journal.write_step(&rec)?;
             did_work = true;
         }
-        if let Err(e) = ensure_binary(cfg, layout, &rec).await {
+        if let Err(e) = ensure_binary(cfg, layout, &rec, step).await {
             // Nothing has changed yet; forget the swap so a restart decides afresh.
             journal.finish_swap()?;
             return Err(e);
@@ -238,12 +239,16 @@ async fn resume_from(
     }
     if rec.step <= SwapStep::BackingUp {
         live::swap_step(SwapStepName::Backup);
-        if takes_backup(cfg) {
-            rec.step = SwapStep::BackingUp;
-            journal.write_step(&rec)?;
-            did_work = true;
+        match (cfg.unsafe_skip_backup, cfg.backup_dir()) {
+            (true, _) => tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup"),
+            (false, None) => {}
+            (false, Some(root)) => {
+                rec.step = SwapStep::BackingUp;
+                journal.write_step(&rec)?;
+                did_work = true;
+                backup(cfg, layout, &rec, root).await?;
+            }
         }
-        backup(cfg, layout, &rec).await?;
         fault(cfg, "after-backup");
     }
     if rec.step <= SwapStep::PreUpgrade {
@@ -300,29 +305,23 @@ async fn resume_from(
     Ok(())
 }
 
-/// Whether the new binary must still be downloaded (nothing in place, and the plan's info to
-/// download it from); the same rule [`ensure_binary`] follows.
-fn needs_download(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> bool {
+/// What making the new binary ready takes now: nothing (it is in place), a download from the
+/// plan's info, or it is missing (the core's rule, `switchyard_core::binary_step`).
+fn binary_step_now(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> BinaryStep {
     let in_place = Layout::check_executable(&layout.upgrade_binary(&rec.name)).is_ok();
     binary_step(in_place, cfg.allow_download_binaries, !rec.info.is_empty())
-        == BinaryStep::DownloadNow
-}
-
-/// Whether [`backup`] takes one.
-fn takes_backup(cfg: &Config) -> bool {
-    !cfg.unsafe_skip_backup && cfg.backup_dir().is_some()
 }
 
 /// Makes sure the new binary is in place and is the one that was verified: downloads it from the
 /// plan's info when nothing was staged and downloads are allowed (the last resort, at the halt).
-async fn ensure_binary(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+async fn ensure_binary(
+    cfg: &Config,
+    layout: &Layout,
+    rec: &SwapRecord,
+    step: BinaryStep,
+) -> Result<(), SwapError> {
     let new_bin = layout.upgrade_binary(&rec.name);
     let in_place = || Layout::check_executable(&new_bin).is_ok();
-    let step = binary_step(
-        in_place(),
-        cfg.allow_download_binaries,
-        !rec.info.is_empty(),
-    );
     if step == BinaryStep::DownloadNow {
         // Pre-staging should have done this long ago; downloading at the halt is the fallback.
         tracing::warn!(upgrade = %rec.name, "no staged binary at the halt: downloading it now (this is downtime)");
@@ -402,17 +401,15 @@ fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
     Ok(())
 }
 
-/// Takes the backup of `data/` (a snapshot: see `switchyard_store::backup`), unless
-/// `UNSAFE_SKIP_BACKUP`. It refuses, before writing anything, when it would not fit.
-async fn backup(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+/// Takes the backup of `data/` into `root` (a snapshot: see `switchyard_store::backup`). It
+/// refuses, before writing anything, when it would not fit.
+async fn backup(
+    cfg: &Config,
+    layout: &Layout,
+    rec: &SwapRecord,
+    root: PathBuf,
+) -> Result<(), SwapError> {
     use switchyard_store::backup::{self, human_bytes, BackupRequest};
-    if cfg.unsafe_skip_backup {
-        tracing::info!("UNSAFE_SKIP_BACKUP is set: no data backup");
-        return Ok(());
-    }
-    let Some(root) = cfg.backup_dir() else {
-        return Ok(());
-    };
     tracing::info!(
         "backing up {} into {}",
         layout.data_dir().display(),
