@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use switchyard_core::{judge_preupgrade, PreUpgradeCommand, UpgradeName};
-use switchyard_store::{Layout, PreUpgradeProbeRecord};
+use switchyard_store::{FileStamp, Layout, PreUpgradeProbeRecord};
 use tokio::sync::watch;
 
 /// How often the upcoming binaries are looked at again without a change in the list.
@@ -67,6 +67,9 @@ pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}; probing the binary again"),
     }
+    let Ok(stamp) = FileStamp::of(&bin) else {
+        return;
+    };
     let (probe, control) = match switchyard_exec::probe_preupgrade(&bin, PROBE_LIMIT).await {
         Ok(runs) => runs,
         Err(e) => {
@@ -75,12 +78,9 @@ pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
         }
     };
     let command = judge_preupgrade(&probe, &control);
-    let record = match PreUpgradeProbeRecord::new(&bin, command, &probe.output) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(upgrade = %name, "{}: {e}", bin.display());
-            return;
-        }
+    let Some(record) = PreUpgradeProbeRecord::new(&bin, stamp, command, &probe.output) else {
+        // Replaced while it was being asked: the next look asks the new file.
+        return;
     };
     if let Err(e) = switchyard_store::save_preupgrade_probe(layout, name, &record) {
         tracing::warn!(upgrade = %name, "{e}");

@@ -47,20 +47,25 @@ pub struct PreUpgradeProbeRecord {
 }
 
 impl PreUpgradeProbeRecord {
-    /// A record for `binary` as it is now.
+    /// A record for `binary`, asked while it had `stamp` (taken before the probe ran); `None`
+    /// when the file is no longer that one (replaced while it was being asked).
     pub fn new(
         binary: &Path,
+        stamp: FileStamp,
         command: PreUpgradeCommand,
         output: &str,
-    ) -> io::Result<PreUpgradeProbeRecord> {
+    ) -> Option<PreUpgradeProbeRecord> {
+        if FileStamp::of(binary).ok() != Some(stamp) {
+            return None;
+        }
         let mut end = output.len().min(PROBE_OUTPUT_KEPT);
         while !output.is_char_boundary(end) {
             end -= 1;
         }
-        Ok(PreUpgradeProbeRecord {
+        Some(PreUpgradeProbeRecord {
             command,
             binary: binary.to_path_buf(),
-            stamp: FileStamp::of(binary)?,
+            stamp,
             probed_at: crate::journal::now_rfc3339(),
             output: output[..end].to_string(),
         })
@@ -123,7 +128,8 @@ mod tests {
         std::fs::write(&bin, b"#!/bin/sh\nexit 1\n").unwrap();
         assert_eq!(current_preupgrade_probe(&l, &name).unwrap(), None);
 
-        let rec = PreUpgradeProbeRecord::new(&bin, PreUpgradeCommand::Absent, "").unwrap();
+        let stamp = FileStamp::of(&bin).unwrap();
+        let rec = PreUpgradeProbeRecord::new(&bin, stamp, PreUpgradeCommand::Absent, "").unwrap();
         save_preupgrade_probe(&l, &name, &rec).unwrap();
         assert_eq!(current_preupgrade_probe(&l, &name).unwrap(), Some(rec));
 
@@ -134,6 +140,11 @@ mod tests {
         let f = std::fs::File::options().write(true).open(&bin).unwrap();
         f.set_modified(before).unwrap();
         assert_eq!(current_preupgrade_probe(&l, &name).unwrap(), None);
+        // ... and a verdict asked of the file before that is not made into a record.
+        assert_eq!(
+            PreUpgradeProbeRecord::new(&bin, stamp, PreUpgradeCommand::Absent, ""),
+            None
+        );
 
         std::fs::write(preupgrade_record_path(&l, &name), b"{").unwrap();
         let err = current_preupgrade_probe(&l, &name).unwrap_err().to_string();
@@ -146,7 +157,9 @@ mod tests {
         let bin = dir.path().join("simd");
         std::fs::write(&bin, b"x").unwrap();
         let out = "é".repeat(PROBE_OUTPUT_KEPT);
-        let rec = PreUpgradeProbeRecord::new(&bin, PreUpgradeCommand::Present, &out).unwrap();
+        let stamp = FileStamp::of(&bin).unwrap();
+        let rec =
+            PreUpgradeProbeRecord::new(&bin, stamp, PreUpgradeCommand::Present, &out).unwrap();
         assert!(rec.output.len() <= PROBE_OUTPUT_KEPT && rec.output.len() >= PROBE_OUTPUT_KEPT - 1);
     }
 }
