@@ -1172,6 +1172,18 @@ class Ctx:
         return os.path.realpath(self.current_bin())
 
 
+def check_swap_end(c, checks, tag, ev, H, old_exe, text, name):
+    """What every swap of the chain scenario ends with: the evidence for H, the old binary's
+    process gone, `current` on the upgrade, and chaind not started for a pre-upgrade it lacks."""
+    check_swap(checks, tag, ev, H)
+    checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
+                 f"running {old_exe}: {running_exe(old_exe)}")
+    cur = current_target(c.home)
+    checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
+                 f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
+    check_preupgrade_not_run(checks, tag, text, c.home, name)
+
+
 def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None):
     """`switchyard add-upgrade <name> <bin> --upgrade-height H` while the node runs; H = height +
     offset. probe: the halt behaviour (halt-behaviours.json's word) the old binary, whose SDK
@@ -1198,13 +1210,7 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None)
     r["old_process_on_block_H"] = old_run_touched(text, v_new, H)
     if r["old_process_on_block_H"]:
         log(f"{tag}: the old process had begun block H before it stopped: {r['old_process_on_block_H']}")
-    check_swap(checks, tag, ev, H)
-    checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
-                 f"running {old_exe}: {running_exe(old_exe)}")
-    cur = current_target(c.home)
-    checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
-                 f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
-    check_preupgrade_not_run(checks, tag, text, c.home, name)
+    check_swap_end(c, checks, tag, ev, H, old_exe, text, name)
     if probe:
         # the probe: --halt-height H-1 on a binary that stops before N leaves H-2 committed with
         # H-1 in its block store; switchyard then starts it again with --halt-height H, so one more
@@ -1359,13 +1365,7 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     runs = node_runs(text)
     ev = swap_evidence(runs, v_old, v_new, H, live=live, halted=halted)
     r["evidence"] = ev
-    check_swap(checks, tag, ev, H)
-    checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
-                 f"running {old_exe}: {running_exe(old_exe)}")
-    cur = current_target(c.home)
-    checks.check(cur == os.path.realpath(os.path.join(c.home, "cosmovisor", "upgrades", name)),
-                 f"{tag}: cosmovisor/current points at upgrades/{name}", cur)
-    check_preupgrade_not_run(checks, tag, text, c.home, name)
+    check_swap_end(c, checks, tag, ev, H, old_exe, text, name)
     t_halt = c.watch.halt_time(name, H)
     t_new = c.watch.first_time(v_new, H)
     if not kill_at_halt:
