@@ -102,12 +102,15 @@ pub fn spawn(
                     Some(Some(t)) if t.elapsed() < RETRY_AFTER => continue,
                     _ => {}
                 }
-                if let Err(e) = switchyard_core::UpgradeName::parse(&u.name, cfg.disable_recase) {
-                    // Permanent: say it once, never retry.
-                    tracing::error!("not staging an upgrade with a bad name: {e}");
-                    tried.insert(key, None);
-                    continue;
-                }
+                let name = match switchyard_core::UpgradeName::parse(&u.name, cfg.disable_recase) {
+                    Ok(name) => name,
+                    Err(e) => {
+                        // Permanent: say it once, never retry.
+                        tracing::error!("not staging an upgrade with a bad name: {e}");
+                        tried.insert(key, None);
+                        continue;
+                    }
+                };
                 let what = match (u.source, u.proposal_id) {
                     (SeenIn::Plan, _) => "the scheduled plan".to_string(),
                     (SeenIn::Proposal, Some(id)) => {
@@ -139,12 +142,8 @@ pub fn spawn(
                 } else {
                     tracing::info!(upgrade = %u.name, "{}: {message}", outcome.as_str().replace('_', " "));
                     tried.insert(key, None);
-                    if let Ok(name) =
-                        switchyard_core::UpgradeName::parse(&u.name, cfg.disable_recase)
-                    {
-                        // While the binary is fresh on disk, days before the halt.
-                        super::probe_ahead::probe_if_needed(&layout, &name).await;
-                    }
+                    // While the binary is fresh on disk, days before the halt.
+                    super::probe_ahead::probe_if_needed(&layout, &name).await;
                 }
             }
             tokio::select! {

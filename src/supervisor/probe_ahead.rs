@@ -5,8 +5,8 @@
 //! on every turn; the task probes each one whose binary is in place and has no verdict for that
 //! very file yet (`switchyard_store::current_preupgrade_probe`), one at a time, and writes the
 //! verdict to the store. It looks again every [`RECHECK`], so a binary placed or replaced later
-//! is probed too. A probe that cannot run is logged and tried again at the next look; nothing
-//! here ever touches the node. Pre-staging calls [`probe_if_needed`] itself right after a
+//! is probed too. A binary that cannot be started is recorded as unknown for that file (logged
+//! once); nothing here ever touches the node. Pre-staging calls [`probe_if_needed`] itself right after a
 //! binary is staged.
 
 use std::collections::BTreeSet;
@@ -70,15 +70,19 @@ pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
     let Ok(stamp) = FileStamp::of(&bin) else {
         return;
     };
-    let (probe, control) = match switchyard_exec::probe_preupgrade(&bin, PROBE_LIMIT).await {
-        Ok(runs) => runs,
+    // A binary that cannot be started at all is "unknown" for this file (its pre-upgrade then
+    // runs at the halt, as before), so it is not asked again, and warned about, every look.
+    let (command, output) = match switchyard_exec::probe_preupgrade(&bin, PROBE_LIMIT).await {
+        Ok((probe, control)) => (judge_preupgrade(&probe, &control), probe.output),
         Err(e) => {
             tracing::warn!(upgrade = %name, "cannot ask {} whether it has a pre-upgrade command: {e}", bin.display());
-            return;
+            (
+                PreUpgradeCommand::Unknown,
+                format!("could not start it: {e}"),
+            )
         }
     };
-    let command = judge_preupgrade(&probe, &control);
-    let Some(record) = PreUpgradeProbeRecord::new(&bin, stamp, command, &probe.output) else {
+    let Some(record) = PreUpgradeProbeRecord::new(&bin, stamp, command, &output) else {
         // Replaced while it was being asked: the next look asks the new file.
         return;
     };
