@@ -3,8 +3,9 @@
 //! [`HaltFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
 //! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>`:
 //! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
-//!   does not exist either, the watch is set up once it appears), plus polling every
-//!   `poll_interval` as a fallback;
+//!   does not exist either, the watch is set up once it appears), only for events that can have
+//!   changed the file (not its being read, which would wake the watcher with its own reads),
+//!   plus polling every `poll_interval` as a fallback;
 //! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
 //!   reported if it stays that way for [`SETTLE`];
 //! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
@@ -111,7 +112,7 @@ type Notifications = (
 
 fn notifications(path: &Path) -> Notifications {
     let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
-    let fs_watch = watch_dir(&folder_of(path), ev_tx.clone());
+    let fs_watch = watch_dir(path, ev_tx.clone());
     (ev_tx, ev_rx, fs_watch)
 }
 
@@ -174,13 +175,12 @@ async fn run(
     events: Notifications,
 ) {
     let (ev_tx, mut ev_rx, mut fs_watch) = events;
-    let dir = folder_of(&path);
     let mut last_ok: Option<UpgradeInfo> = None;
     let mut last_err: Option<HaltFileError> = None;
     let mut bad_since: Option<Instant> = None;
     loop {
         if fs_watch.is_none() {
-            fs_watch = watch_dir(&dir, ev_tx.clone());
+            fs_watch = watch_dir(&path, ev_tx.clone());
         }
         let wait = match read(&path, disable_recase).await {
             Read::Absent => {
@@ -241,24 +241,48 @@ fn folder_of(path: &Path) -> PathBuf {
     }
 }
 
-fn watch_dir(dir: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+/// Watches the folder of `file` (the file itself may come and go), passing on only the events
+/// that may have changed it ([`may_have_changed`]).
+fn watch_dir(file: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+    let dir = folder_of(file);
     if !dir.is_dir() {
         return None;
     }
+    let (name, folder) = (file.file_name()?.to_owned(), dir.clone());
     let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok() {
+        if res.is_ok_and(|ev| may_have_changed(&ev, &name, &folder)) {
             let _ = tx.send(());
         }
     })
     .map_err(|e| tracing::debug!("no filesystem notifications for {}: {e}", dir.display()))
     .ok()?;
-    match w.watch(dir, RecursiveMode::NonRecursive) {
+    match w.watch(&dir, RecursiveMode::NonRecursive) {
         Ok(()) => Some(w),
         Err(e) => {
             tracing::debug!("cannot watch {}: {e}; polling only", dir.display());
             None
         }
     }
+}
+
+/// Whether an event in the watched folder may have changed the file called `name` in it: one
+/// that names the file (or the folder itself, or nothing, as an overflow does) and is not an open
+/// or a close without writing. Those two are what every read causes, our own included: answering
+/// them, each read would start the next, and the watcher would spin on a core for as long as the
+/// file exists, which is all the time from a halt on. The node's other files in the folder
+/// (`priv_validator_state.json`, written at every vote) are not ours to read for either.
+fn may_have_changed(event: &notify::Event, name: &std::ffi::OsStr, folder: &Path) -> bool {
+    use notify::event::{AccessKind, AccessMode, EventKind};
+    match event.kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
+        EventKind::Access(_) => return false,
+        _ => {}
+    }
+    event.paths.is_empty()
+        || event
+            .paths
+            .iter()
+            .any(|p| p.file_name() == Some(name) || p == folder)
 }
 
 #[cfg(test)]
@@ -307,6 +331,99 @@ mod tests {
             (got.name.as_str(), got.height, got.info.as_str()),
             ("v3", 200, "x")
         );
+    }
+
+    #[test]
+    fn only_events_that_can_change_the_file_wake_the_reader() {
+        use notify::event::{
+            AccessKind, AccessMode, CreateKind, DataChange, EventKind, ModifyKind, RemoveKind,
+            RenameMode,
+        };
+        let dir = Path::new("/home/n/data");
+        let file = dir.join("upgrade-info.json");
+        let name = file.file_name().unwrap();
+        let on = |kind, paths: &[&Path]| {
+            let mut ev = notify::Event::new(kind);
+            for p in paths {
+                ev = ev.add_path(p.to_path_buf());
+            }
+            may_have_changed(&ev, name, dir)
+        };
+        let other = dir.join("priv_validator_state.json");
+        // Reading the file (ours or anyone's) changes nothing.
+        assert!(!on(
+            EventKind::Access(AccessKind::Open(AccessMode::Any)),
+            &[&file]
+        ));
+        assert!(!on(
+            EventKind::Access(AccessKind::Close(AccessMode::Read)),
+            &[&file]
+        ));
+        // Writing it does, however it is written.
+        assert!(on(EventKind::Create(CreateKind::File), &[&file]));
+        assert!(on(
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            &[&file]
+        ));
+        assert!(on(
+            EventKind::Access(AccessKind::Close(AccessMode::Write)),
+            &[&file]
+        ));
+        assert!(on(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &[&dir.join("tmp1"), &file]
+        ));
+        assert!(on(EventKind::Remove(RemoveKind::File), &[&file]));
+        // The node's other files do not; the folder going away, or a lost queue, may.
+        assert!(!on(
+            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
+            &[&other]
+        ));
+        assert!(!on(
+            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
+            &[&dir.join("tmp2"), &other]
+        ));
+        assert!(on(EventKind::Remove(RemoveKind::Folder), &[dir]));
+        assert!(on(EventKind::Other, &[]));
+    }
+
+    /// The watcher's own reads must not wake it: before, each read's open woke the next read,
+    /// and from a halt on (the file stays) switchyard spun on a core, which slowed the new node's
+    /// start by 100-200 ms. Counted with a second watch on the folder: after the first delivery
+    /// nothing may open the file again (polling is an hour away). A loaded machine can only make
+    /// the broken loop open it fewer times in the half second, not make the fixed one open it.
+    #[tokio::test]
+    async fn its_own_reads_do_not_wake_it() {
+        use notify::event::{AccessKind, EventKind};
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::fs::write(&file, br#"{"name":"v2","height":100}"#).unwrap();
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_secs(3600), false);
+        let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
+        assert_eq!(got.unwrap().height, 100);
+        let opens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = opens.clone();
+        let watched = file.clone();
+        let mut counter = notify::recommended_watcher(move |r: notify::Result<notify::Event>| {
+            if let Ok(ev) = r {
+                if matches!(ev.kind, EventKind::Access(AccessKind::Open(_)))
+                    && ev.paths.contains(&watched)
+                {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
+            }
+        })
+        .unwrap();
+        counter
+            .watch(home.path(), RecursiveMode::NonRecursive)
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let n = opens.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            n, 0,
+            "upgrade-info.json was read {n} times in 0.5 s with nothing changed"
+        );
+        drop(rx);
     }
 
     #[tokio::test]
