@@ -1753,7 +1753,7 @@ def report(args):
         fl_start = med("floor", "preplaced", "halt_to_start_s")
         out.append("- where the downtime goes, medians: **halt → new binary started** (the floor's own note of when it "
                    "started the binary; switchyard's `last_swap.json`) and new binary started → block H committed "
-                   "(the node's own start; a supervisor slows it only by taking CPU from it): "
+                   "(the node's own start; a supervisor can still slow it, as switchyard's spinning halt-file watcher did by taking its CPU): "
                    + "; ".join(f"{sup} {mode} {a * 1000:.1f} ms"
                                + (f" ({(a - fl_start) * 1000:+.1f} ms over the floor)" if fl_start is not None
                                   and (sup, mode) != ("floor", "preplaced") else "")
