@@ -1174,7 +1174,8 @@ class Ctx:
 
 def check_swap_end(c, checks, tag, ev, H, old_exe, text, name):
     """What every swap of the chain scenario ends with: the evidence for H, the old binary's
-    process gone, `current` on the upgrade, and chaind not started for a pre-upgrade it lacks."""
+    process gone, `current` on the upgrade, chaind not started for a pre-upgrade it lacks, and
+    switchyard quiet beside the new node."""
     check_swap(checks, tag, ev, H)
     checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
                  f"running {old_exe}: {running_exe(old_exe)}")
