@@ -36,7 +36,7 @@ rustup component add rustfmt clippy >/dev/null 2>&1 || true
 # The real chains' binaries (Go, from the module proxy; cached in ~/.cache/switchyard-e2e) build
 # in the background while the Rust steps run: on a fresh machine they are the longest step.
 go_builds=""
-# The older simd pair is part of the test command (issue 9 keeps it while the CI budget holds);
+# The older simd pair is part of the test command while the CI budget holds (e2e/README.md, Budget);
 # build-binaries.sh and run.sh both read this.
 export E2E_LEGACY="${E2E_LEGACY:-1}"
 if [ "${SKIP_E2E:-0}" != "1" ]; then
