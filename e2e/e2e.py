@@ -38,6 +38,7 @@ import hashlib
 import http.server
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -1649,15 +1650,30 @@ def _machine():
             "kernel": os.uname().release}
 
 
+def _median_gap_interval(xs, floor_xs, draws=4000):
+    """A 95% bootstrap interval for median(xs) - median(floor_xs): how finely this many runs can
+    tell a row from the floor. A node's own start varies by +-70 ms from run to run on a VM, so a
+    20 ms gap needs many runs before the interval is narrower than the gap. Fixed seed: the same
+    results give the same interval."""
+    xs, floor_xs = [x for x in xs if x is not None], [x for x in floor_xs if x is not None]
+    if len(xs) < 3 or len(floor_xs) < 3:
+        return None
+    rnd = random.Random(9)
+    gaps = sorted(_median(rnd.choices(xs, k=len(xs))) - _median(rnd.choices(floor_xs, k=len(floor_xs)))
+                  for _ in range(draws))
+    return gaps[int(draws * 0.025)], gaps[int(draws * 0.975) - 1]
+
+
 def report(args):
     rows = []
-    for line in open(args.results):
-        line = line.strip()
-        if line.startswith("{"):
-            try:
-                rows.append(json.loads(line))
-            except ValueError:
-                pass
+    for path in args.results:
+        for line in open(path):
+            line = line.strip()
+            if line.startswith("{"):
+                try:
+                    rows.append(json.loads(line))
+                except ValueError:
+                    pass
     groups = {}
     for r in rows:
         if "supervisor" not in r or r.get("supervisor") == "-" or str(r.get("mode", "")).startswith("chain"):
@@ -1729,6 +1745,17 @@ def report(args):
                f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
     fp = med("floor", "preupgrade", "downtime_s")
     cp = med('cosmovisor', 'preplaced', 'downtime_s')
+    fl_all = [r.get("downtime_s") for r in groups.get(("floor", "preplaced"), []) if not r.get("failed")]
+    gaps = []
+    for mode in ("preplaced", "prestage", "prestage-listen", "download"):
+        xs = [r.get("downtime_s") for r in groups.get(("switchyard", mode), []) if not r.get("failed")]
+        iv = _median_gap_interval(xs, fl_all)
+        if iv:
+            gaps.append(f"{mode} {over(_median(xs))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms "
+                        f"({len([x for x in xs if x is not None])} runs)")
+    if gaps:
+        out.append(f"- how finely these runs resolve that share: 95% bootstrap interval of switchyard's median "
+                   f"minus the floor's ({len([x for x in fl_all if x is not None])} floor runs): " + "; ".join(gaps))
     out.append(f"- the floor with the new binary's `pre-upgrade` run first (cosmovisor runs it at every halt; "
                f"switchyard asks the binary before the halt and does not run it when it has no such command): "
                f"{'%.3f s' % fp if fp is not None else 'n/a'}; cosmovisor pre-placed over it: "
@@ -1819,7 +1846,8 @@ def main():
     fl.add_argument("--pre-upgrade", action="store_true")
     fl.add_argument("--times", help="write when the halt was seen and the new binary started here (JSON)")
     r = sub.add_parser("report")
-    r.add_argument("--results", required=True)
+    r.add_argument("--results", required=True, action="append",
+                   help="a JSONL of scenario results; repeat it to pool several bench runs in one report")
     r.add_argument("--out", required=True)
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
