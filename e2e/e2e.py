@@ -1655,7 +1655,6 @@ def _median_gap_interval(xs, floor_xs, draws=4000):
     tell a row from the floor. A node's own start varies by +-70 ms from run to run on a VM, so a
     20 ms gap needs many runs before the interval is narrower than the gap. Fixed seed: the same
     results give the same interval."""
-    xs, floor_xs = [x for x in xs if x is not None], [x for x in floor_xs if x is not None]
     if len(xs) < 3 or len(floor_xs) < 3:
         return None
     rnd = random.Random(9)
@@ -1745,17 +1744,19 @@ def report(args):
                f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
     fp = med("floor", "preupgrade", "downtime_s")
     cp = med('cosmovisor', 'preplaced', 'downtime_s')
-    fl_all = [r.get("downtime_s") for r in groups.get(("floor", "preplaced"), []) if not r.get("failed")]
+    def downtimes(sup, mode):
+        return [r["downtime_s"] for r in groups.get((sup, mode), [])
+                if not r.get("failed") and r.get("downtime_s") is not None]
+    fl_all = downtimes("floor", "preplaced")
     gaps = []
     for mode in ("preplaced", "prestage", "prestage-listen", "download"):
-        xs = [r.get("downtime_s") for r in groups.get(("switchyard", mode), []) if not r.get("failed")]
+        xs = downtimes("switchyard", mode)
         iv = _median_gap_interval(xs, fl_all)
         if iv:
-            gaps.append(f"{mode} {over(_median(xs))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms "
-                        f"({len([x for x in xs if x is not None])} runs)")
+            gaps.append(f"{mode} {over(_median(xs))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms ({len(xs)} runs)")
     if gaps:
         out.append(f"- how finely these runs resolve that share: 95% bootstrap interval of switchyard's median "
-                   f"minus the floor's ({len([x for x in fl_all if x is not None])} floor runs): " + "; ".join(gaps))
+                   f"minus the floor's ({len(fl_all)} floor runs): " + "; ".join(gaps))
     out.append(f"- the floor with the new binary's `pre-upgrade` run first (cosmovisor runs it at every halt; "
                f"switchyard asks the binary before the halt and does not run it when it has no such command): "
                f"{'%.3f s' % fp if fp is not None else 'n/a'}; cosmovisor pre-placed over it: "
