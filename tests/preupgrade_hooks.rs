@@ -134,10 +134,52 @@ fn probed_before_the_halt(home: &Home) -> Running {
     sy
 }
 
+/// `switchyard plan`'s word on v2's `pre-upgrade`: the `binary.pre_upgrade` of `--json`, and the
+/// text report.
+fn plan_says(home: &Home) -> (serde_json::Value, String) {
+    // The node's RPC may still be coming up: the probe runs as soon as the upgrade is known.
+    let last = std::cell::RefCell::new(None);
+    wait_for(
+        "`plan --json` to read the chain",
+        T,
+        || {
+            let out = home.cmd(&["plan", "--json"]);
+            let ok = matches!(out.status.code(), Some(0 | 2));
+            *last.borrow_mut() = Some(out);
+            ok
+        },
+        || last.borrow().as_ref().map(text).unwrap_or_default(),
+    );
+    let json = last.into_inner().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    let row = doc["upgrades"]
+        .as_array()
+        .and_then(|us| us.iter().find(|u| u["name"] == "v2"))
+        .unwrap_or_else(|| panic!("no row for v2: {doc}"));
+    let words = home.cmd(&["plan"]);
+    assert!(
+        matches!(words.status.code(), Some(0 | 2)),
+        "{}",
+        text(&words)
+    );
+    (
+        row["binary"]["pre_upgrade"].clone(),
+        String::from_utf8_lossy(&words.stdout).into_owned(),
+    )
+}
+
 #[test]
 fn a_binary_without_pre_upgrade_is_asked_before_the_halt_and_not_started_at_it() {
     let home = Home::new();
     let mut sy = probed_before_the_halt(&home);
+    let (verdict, words) = plan_says(&home);
+    assert_eq!(verdict["command"], "absent", "{verdict}");
+    assert_eq!(verdict["run_at_halt"], false, "{verdict}");
+    assert!(
+        words.contains("this binary has no pre-upgrade command (asked ")
+            && words.contains("nothing to run at the halt"),
+        "{words}"
+    );
     std::fs::remove_file(home.path().join("fake/pause")).unwrap();
     let status = sy.wait(T);
     let log = sy.log();
@@ -165,6 +207,12 @@ fn a_verdict_on_another_file_is_not_used() {
     std::fs::write(&tmp, &bytes).unwrap();
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::rename(&tmp, &bin).unwrap();
+    let (verdict, words) = plan_says(&home);
+    assert!(
+        verdict.is_null(),
+        "a verdict on the replaced file is reported: {verdict}"
+    );
+    assert!(!words.contains("pre-upgrade command"), "{words}");
     std::fs::remove_file(home.path().join("fake/no_preupgrade")).unwrap();
     std::fs::remove_file(home.path().join("fake/pause")).unwrap();
     let status = sy.wait(T);

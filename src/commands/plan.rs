@@ -230,11 +230,30 @@ pub fn to_table(report: &PlanReport) -> String {
     s.push_str(&line(head.to_vec()));
     for (r, u) in rows.iter().zip(&report.upgrades) {
         s.push_str(&line(r.iter().map(String::as_str).collect()));
+        if let Some(p) = &u.binary.pre_upgrade {
+            s.push_str(&format!("    {}\n", pre_upgrade_line(p)));
+        }
         for p in &u.problems {
             s.push_str(&format!("    - {}\n", sanitize(p)));
         }
     }
     s
+}
+
+/// The probe's verdict in words: what it found and what happens at the halt.
+fn pre_upgrade_line(p: &crate::report::PreUpgradeReport) -> String {
+    use crate::report::PreUpgradeState;
+    let found = match p.command {
+        PreUpgradeState::Absent => "this binary has no pre-upgrade command",
+        PreUpgradeState::Present => "this binary has a pre-upgrade command",
+        PreUpgradeState::Unknown => "could not tell whether this binary has a pre-upgrade command",
+    };
+    let at_halt = if p.run_at_halt {
+        "it will be run at the halt"
+    } else {
+        "nothing to run at the halt"
+    };
+    format!("{found} (asked {}); {at_halt}", sanitize(&p.probed_at))
 }
 
 /// Names and reasons come from the chain: keep control characters off the operator's terminal.

@@ -135,6 +135,32 @@ pub struct BinaryReport {
     pub staged: Option<bool>,
     /// switchyard's staging record, when switchyard staged it.
     pub preflight: Option<StagedReport>,
+    /// What switchyard learned before the halt about this very file's `pre-upgrade` command;
+    /// null when it has not asked yet, or the file changed since it asked.
+    pub pre_upgrade: Option<PreUpgradeReport>,
+}
+
+/// The pre-upgrade probe's verdict on the binary now in `upgrades/<name>/bin/`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreUpgradeReport {
+    pub command: PreUpgradeState,
+    /// When it was asked (RFC 3339).
+    pub probed_at: String,
+    /// Whether `<bin> pre-upgrade` will be run at the halt: only `absent` spares that start.
+    pub run_at_halt: bool,
+}
+
+/// Whether the binary has a `pre-upgrade` command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PreUpgradeState {
+    /// It answers `pre-upgrade` exactly as an unknown command.
+    Absent,
+    /// It shows help for `pre-upgrade`.
+    Present,
+    /// Its answers could not tell.
+    Unknown,
 }
 
 /// What switchyard staged and how its preflight went.

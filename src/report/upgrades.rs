@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use switchyard_core::{
-    readiness, BackupFact, BinaryFact, Check, ListingFact, Obstacle, PreflightFact, Readiness,
-    ReadinessFacts, UpgradeName,
+    readiness, BackupFact, BinaryFact, Check, ListingFact, Obstacle, PreUpgradeCommand,
+    PreflightFact, Readiness, ReadinessFacts, UpgradeName,
 };
 use switchyard_store::{Layout, PreflightStatus};
 use switchyard_watcher::{
@@ -16,8 +16,8 @@ use switchyard_watcher::{
 };
 
 use super::schema::{
-    BinaryReport, CheckState, PlanReport, PreflightState, ProposalStatus, ReadinessReport,
-    StagedReport, Transport, UpgradeRow, UpgradeSource,
+    BinaryReport, CheckState, PlanReport, PreUpgradeReport, PreUpgradeState, PreflightState,
+    ProposalStatus, ReadinessReport, StagedReport, Transport, UpgradeRow, UpgradeSource,
 };
 
 /// What the report needs from the chain, from either a snapshot or the watcher's view.
@@ -344,6 +344,7 @@ fn chain_row(
                 checksum,
                 staged: disk.staged,
                 preflight: disk.record,
+                pre_upgrade: disk.pre_upgrade,
             },
             ready: false,
             readiness: empty_readiness(),
@@ -394,6 +395,7 @@ fn manual_row(
                 checksum: None,
                 staged: disk.staged,
                 preflight: disk.record,
+                pre_upgrade: disk.pre_upgrade,
             },
             ready: false,
             readiness: empty_readiness(),
@@ -413,6 +415,7 @@ fn manual_row(
 struct OnDisk {
     staged: Option<bool>,
     record: Option<StagedReport>,
+    pre_upgrade: Option<PreUpgradeReport>,
     fact: BinaryFact,
 }
 
@@ -421,6 +424,7 @@ impl OnDisk {
         OnDisk {
             staged: None,
             record: None,
+            pre_upgrade: None,
             fact: BinaryFact::NotChecked,
         }
     }
@@ -428,6 +432,7 @@ impl OnDisk {
         OnDisk {
             staged: Some(false),
             record: None,
+            pre_upgrade: None,
             fact: BinaryFact::Missing,
         }
     }
@@ -452,10 +457,12 @@ fn staged_state(
     if !present {
         return OnDisk::missing();
     }
+    let pre_upgrade = pre_upgrade_verdict(layout, name, problems);
     let Some(r) = record else {
         return OnDisk {
             staged: Some(true),
             record: None,
+            pre_upgrade,
             fact: BinaryFact::Placed,
         };
     };
@@ -498,11 +505,40 @@ fn staged_state(
             ran_at: r.preflight.ran_at,
             staged_at: r.staged_at,
         }),
+        pre_upgrade,
         fact: BinaryFact::Staged {
             checksum_verified,
             preflight,
         },
     }
+}
+
+/// The pre-upgrade probe's verdict on the binary as it is now. It does not bear on readiness:
+/// without a verdict the command is simply run at the halt, as cosmovisor always does.
+fn pre_upgrade_verdict(
+    layout: &Layout,
+    name: &UpgradeName,
+    problems: &mut Vec<String>,
+) -> Option<PreUpgradeReport> {
+    let rec = match switchyard_store::current_preupgrade_probe(layout, name) {
+        Ok(r) => r?,
+        Err(e) => {
+            problems.push(format!(
+                "the pre-upgrade probe's record cannot be read: {e}"
+            ));
+            return None;
+        }
+    };
+    let command = match rec.command {
+        PreUpgradeCommand::Absent => PreUpgradeState::Absent,
+        PreUpgradeCommand::Present => PreUpgradeState::Present,
+        PreUpgradeCommand::Unknown => PreUpgradeState::Unknown,
+    };
+    Some(PreUpgradeReport {
+        command,
+        probed_at: rec.probed_at,
+        run_at_halt: switchyard_core::preupgrade_needed(Some(rec.command)),
+    })
 }
 
 /// How a manual upgrade's predecessor is stopped, for the report.
