@@ -853,6 +853,60 @@ def floor(args):
     return child.wait()
 
 
+class FetchAhead(threading.Thread):
+    """The floor's download row: what switchyard does when a plan is scheduled, done by a script,
+    so that the floor for switchyard's download row has done the same work before the halt. Once
+    the node has committed a block at or after the voting end (the block that passes the proposal
+    and schedules the plan), it fetches the binary from the same paced server, checks its sha256,
+    fsyncs it and renames it into place, then runs it once with `version` and asks it
+    `pre-upgrade --help` and a made-up command's `--help`, as switchyard's preflight and
+    pre-upgrade probe do. The floor starts that file at the halt. `error` is None when all of it
+    worked; `started`/`done` are when the fetch began and the last run ended."""
+
+    def __init__(self, rpc, voting_end, url, checksum, dest):
+        super().__init__(daemon=True)
+        self.rpc, self.voting_end, self.url, self.checksum, self.dest = rpc, voting_end, url, checksum, dest
+        self.error = self.started = self.done = None
+
+    def _plan_block_committed(self):
+        s = self.rpc.status()
+        t = parse_time(s["sync_info"]["latest_block_time"]) if s else None
+        return t is not None and t >= self.voting_end
+
+    def run(self):
+        try:
+            deadline = time.time() + 120
+            while not self._plan_block_committed():
+                if time.time() > deadline:
+                    raise Failure("no block at or after the voting end within 120 s")
+                time.sleep(0.1)  # polling the node as switchyard's watcher does, not a check
+            self.started = time.time()
+            tmp = self.dest + ".part"
+            h = hashlib.sha256()
+            with urllib.request.urlopen(self.url, timeout=60) as r, open(tmp, "wb") as f:
+                for chunk in iter(lambda: r.read(256 * 1024), b""):
+                    h.update(chunk)
+                    f.write(chunk)
+                f.flush()
+                os.fsync(f.fileno())
+            if h.hexdigest() != self.checksum:
+                raise Failure(f"fetched binary's sha256 {h.hexdigest()} is not the plan's {self.checksum}")
+            os.chmod(tmp, 0o755)
+            os.rename(tmp, self.dest)
+            fd = os.open(os.path.dirname(self.dest), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            where = os.path.dirname(self.dest)
+            for argv in (["version"], ["pre-upgrade", "--help"], ["switchyard-no-such-command", "--help"]):
+                subprocess.run([self.dest] + argv, cwd=where, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL, timeout=60)
+            self.done = time.time()
+        except Exception as e:
+            self.error = f"{type(e).__name__}: {e}"
+
+
 class Checks:
     def __init__(self):
         self.passed, self.failed = [], []
@@ -1042,11 +1096,17 @@ def scenario(args):
         listen = f"127.0.0.1:{free_ports(1)[0]}"
         env["SWITCHYARD_LISTEN"] = listen
     node_log = os.path.join(work, "node.log")
+    fetch_ahead = None
     if sup_kind == "floor":
         # no supervisor: the least any supervisor must do at the halt (see floor())
         old_exe = bin_old
+        floor_new = bin_new
+        if args.mode == "download":
+            # the floor for switchyard's download row: the script fetches the binary itself (FetchAhead)
+            os.makedirs(os.path.join(work, "fetched"))
+            floor_new = os.path.join(work, "fetched", daemon)
         cmd = [sys.executable, os.path.abspath(__file__), "floor", "--home", home, "--old", bin_old,
-               "--new", bin_new, "--name", upgrade, "--times", os.path.join(work, "floor_times.json")] \
+               "--new", floor_new, "--name", upgrade, "--times", os.path.join(work, "floor_times.json")] \
             + (["--pre-upgrade"] if args.mode == "preupgrade" else [])
     else:
         run([sup_bin, "init", bin_old], env=env)
@@ -1071,6 +1131,11 @@ def scenario(args):
         voting_end = parse_time(end)
         log(f"proposal {pid} submitted and voted; voting ends {end} "
             f"({(voting_end - time.time()) if voting_end else float('nan'):.1f}s from now)")
+        if sup_kind == "floor" and args.mode == "download":
+            if voting_end is None:
+                raise Failure(f"the proposal's voting end time {end!r} is unreadable")
+            fetch_ahead = FetchAhead(rpc, voting_end, f"http://127.0.0.1:{srv.port}/{daemon}", checksum, floor_new)
+            fetch_ahead.start()
         staged_path = os.path.join(home, "cosmovisor", "upgrades", upgrade, "bin", daemon)
         if sup_kind == "switchyard" and args.mode.startswith("prestage"):
             check_prestaged_in_voting(checks, tag, sup_bin, env, bin_old, rpc_port, pid, upgrade, staged_path,
@@ -1110,6 +1175,14 @@ def scenario(args):
             result["download_at_s_from_halt"] = round(srv.requests[0][0] - t_halt, 2)
         if srv.requests and voting_end:
             result["download_at_s_from_voting_end"] = round(srv.requests[0][0] - voting_end, 2)
+        if fetch_ahead:
+            fetch_ahead.join(timeout=5)
+            checks.check(fetch_ahead.error is None and fetch_ahead.done is not None and t_halt
+                         and fetch_ahead.done < t_halt,
+                         f"{tag}: the floor's script fetched, checked and ran the new binary before the halt",
+                         f"error {fetch_ahead.error}; done {fetch_ahead.done}, halt {t_halt}")
+            if fetch_ahead.done and t_halt:
+                result["fetched_and_run_s_before_halt"] = round(t_halt - fetch_ahead.done, 2)
         if sup_kind == "switchyard" and args.mode != "download":
             checks.check(not dl_after_halt, f"{tag}: no download happened at the halt",
                          f"{len(dl_after_halt)} requests after the halt")
@@ -1119,6 +1192,14 @@ def scenario(args):
         if sup_kind == "switchyard":
             result["swap_record"] = swap_record(home)
             t_started = (result["swap_record"] or {}).get("new_started_at")
+            try:
+                probed = parse_time(json.load(open(os.path.join(
+                    home, "cosmovisor", "switchyard", "preupgrade", f"{upgrade}.json")))["probed_at"])
+            except (OSError, ValueError, KeyError, TypeError):
+                probed = None
+            if probed and t_halt:
+                # when switchyard asked the new binary about pre-upgrade (its last run of it before the halt)
+                result["probed_s_before_halt"] = round(t_halt - probed, 2)
         elif sup_kind == "floor":
             try:
                 t_started = json.load(open(os.path.join(work, "floor_times.json")))["started"]
@@ -1665,14 +1746,16 @@ def _median_gap_interval(xs, floor_xs, draws=4000):
 
 def report(args):
     rows = []
-    for path in args.results:
+    for src, path in enumerate(args.results):
         for line in open(path):
             line = line.strip()
             if line.startswith("{"):
                 try:
-                    rows.append(json.loads(line))
+                    r = json.loads(line)
                 except ValueError:
-                    pass
+                    continue
+                r["_src"] = src  # which bench it came from: a row is compared with its own benches' floor
+                rows.append(r)
     groups = {}
     for r in rows:
         if "supervisor" not in r or r.get("supervisor") == "-" or str(r.get("mode", "")).startswith("chain"):
@@ -1713,7 +1796,10 @@ def report(args):
              "prestage": "auto-download + `SWITCHYARD_PRESTAGE_VOTING=true`",
              "prestage-listen": "as above + `SWITCHYARD_LISTEN` (status listener on, /metrics read every 0.5 s)",
              ("floor", "preplaced"): "no supervisor: a script that SIGTERMs the halted node and starts the new binary",
-             ("floor", "preupgrade"): "the same script, also running `<new> pre-upgrade` first (as cosmovisor does)"}
+             ("floor", "preupgrade"): "the same script, also running `<new> pre-upgrade` first (as cosmovisor does)",
+             ("floor", "download"): "the same script, which also fetched the binary itself when the plan was "
+                                    "scheduled (same paced server, sha256, fsync) and ran it with `version` and "
+                                    "`pre-upgrade --help`, as switchyard does before the halt"}
     for (sup, mode) in sorted(groups):
         rs = groups[(sup, mode)]
         ok = [r for r in rs if not r.get("failed")]
@@ -1739,26 +1825,45 @@ def report(args):
                f"{ratio(med('switchyard', 'prestage', 'downtime_s'), med('cosmovisor', 'download', 'downtime_s'))}")
     fl = med("floor", "preplaced", "downtime_s")
 
-    def over(a):
-        return "%+.0f ms" % ((a - fl) * 1000) if a is not None and fl is not None else "n/a"
-    out.append(f"- switchyard's own share of the downtime, over the floor (median minus the floor's median "
-               f"{'%.3f s' % fl if fl is not None else 'n/a'}): pre-placed {over(med('switchyard', 'preplaced', 'downtime_s'))}, "
-               f"pre-staged {over(med('switchyard', 'prestage', 'downtime_s'))}; cosmovisor pre-placed "
-               f"{over(med('cosmovisor', 'preplaced', 'downtime_s'))}. Goal for switchyard: at most +20 ms.")
-
-    def downtimes(sup, mode):
+    def downtimes(sup, mode, srcs=None):
         return [r["downtime_s"] for r in groups.get((sup, mode), [])
-                if not r.get("failed") and r.get("downtime_s") is not None]
-    fl_all = downtimes("floor", "preplaced")
+                if not r.get("failed") and r.get("downtime_s") is not None and (srcs is None or r["_src"] in srcs)]
+
+    def floor_beside(sup, mode, floor_mode="preplaced"):
+        """The floor's downtimes from the benches this row ran in: the floor itself moves from one
+        bench to the next by tens of milliseconds (0.28-0.36 s), so a row is only compared with
+        the floor runs interleaved with its own."""
+        return downtimes("floor", floor_mode, {r["_src"] for r in groups.get((sup, mode), [])})
+
+    def gap(sup, mode, floor_mode="preplaced"):
+        xs, fs = downtimes(sup, mode), floor_beside(sup, mode, floor_mode)
+        return (_median(xs) - _median(fs)) if xs and fs else None
+
+    def ms(g):
+        return "%+.0f ms" % (g * 1000) if g is not None else "n/a"
+    out.append(f"- switchyard's own share of the downtime, over the floor (its median minus the median of the floor "
+               f"runs of the same benches; all the floor's runs: {'%.3f s' % fl if fl is not None else 'n/a'}): "
+               f"pre-placed {ms(gap('switchyard', 'preplaced'))}, pre-staged {ms(gap('switchyard', 'prestage'))}, "
+               f"downloaded {ms(gap('switchyard', 'download'))}; cosmovisor pre-placed "
+               f"{ms(gap('cosmovisor', 'preplaced'))}. Goal for switchyard: at most +20 ms.")
     gaps = []
     for mode in ("preplaced", "prestage", "prestage-listen", "download"):
-        xs = downtimes("switchyard", mode)
-        iv = _median_gap_interval(xs, fl_all)
+        xs, fs = downtimes("switchyard", mode), floor_beside("switchyard", mode)
+        iv = _median_gap_interval(xs, fs)
         if iv:
-            gaps.append(f"{mode} {over(_median(xs))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms ({len(xs)} runs)")
+            gaps.append(f"{mode} {ms(gap('switchyard', mode))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms "
+                        f"({len(xs)} runs, {len(fs)} floor runs)")
     if gaps:
-        out.append(f"- how finely these runs resolve that share: 95% bootstrap interval of switchyard's median "
-                   f"minus the floor's ({len(fl_all)} floor runs): " + "; ".join(gaps))
+        out.append("- how finely these runs resolve that share: 95% bootstrap interval of switchyard's median "
+                   "minus the floor's: " + "; ".join(gaps))
+    dl_all, fd_all = downtimes("switchyard", "download"), floor_beside("switchyard", "download", "download")
+    iv = _median_gap_interval(dl_all, fd_all)
+    if iv:
+        plain = gap("floor", "download")
+        out.append(f"- the download row against the floor that also fetched and ran the binary before the halt "
+                   f"(median {_median(fd_all):.3f} s, {len(fd_all)} runs; {ms(plain)} over the plain floor of the "
+                   f"same benches): switchyard {ms(_median(dl_all) - _median(fd_all))} "
+                   f"[{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms ({len(dl_all)} runs)")
     fp = med("floor", "preupgrade", "downtime_s")
     cp = med('cosmovisor', 'preplaced', 'downtime_s')
     out.append(f"- the floor with the new binary's `pre-upgrade` run first (cosmovisor runs it at every halt; "
