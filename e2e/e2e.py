@@ -1829,14 +1829,16 @@ def report(args):
         return [r["downtime_s"] for r in groups.get((sup, mode), [])
                 if not r.get("failed") and r.get("downtime_s") is not None and (srcs is None or r["_src"] in srcs)]
 
-    def floor_beside(sup, mode, floor_mode="preplaced"):
-        """The floor's downtimes from the benches this row ran in: the floor itself moves from one
-        bench to the next by tens of milliseconds (0.28-0.36 s), so a row is only compared with
-        the floor runs interleaved with its own."""
-        return downtimes("floor", floor_mode, {r["_src"] for r in groups.get((sup, mode), [])})
+    def beside_floor(sup, mode, floor_mode="preplaced"):
+        """A row's downtimes and the floor's, both from only the benches that ran both: the floor
+        itself moves from one bench to the next by tens of milliseconds (0.28-0.36 s medians), so
+        a row is only compared with the floor runs interleaved with its own."""
+        both = ({r["_src"] for r in groups.get((sup, mode), [])}
+                & {r["_src"] for r in groups.get(("floor", floor_mode), [])})
+        return downtimes(sup, mode, both), downtimes("floor", floor_mode, both)
 
     def gap(sup, mode, floor_mode="preplaced"):
-        xs, fs = downtimes(sup, mode), floor_beside(sup, mode, floor_mode)
+        xs, fs = beside_floor(sup, mode, floor_mode)
         return (_median(xs) - _median(fs)) if xs and fs else None
 
     def ms(g):
@@ -1848,7 +1850,7 @@ def report(args):
                f"{ms(gap('cosmovisor', 'preplaced'))}. Goal for switchyard: at most +20 ms.")
     gaps = []
     for mode in ("preplaced", "prestage", "prestage-listen", "download"):
-        xs, fs = downtimes("switchyard", mode), floor_beside("switchyard", mode)
+        xs, fs = beside_floor("switchyard", mode)
         iv = _median_gap_interval(xs, fs)
         if iv:
             gaps.append(f"{mode} {ms(gap('switchyard', mode))} [{iv[0] * 1000:+.0f}, {iv[1] * 1000:+.0f}] ms "
@@ -1856,7 +1858,7 @@ def report(args):
     if gaps:
         out.append("- how finely these runs resolve that share: 95% bootstrap interval of switchyard's median "
                    "minus the floor's: " + "; ".join(gaps))
-    dl_all, fd_all = downtimes("switchyard", "download"), floor_beside("switchyard", "download", "download")
+    dl_all, fd_all = beside_floor("switchyard", "download", "download")
     iv = _median_gap_interval(dl_all, fd_all)
     if iv:
         plain = gap("floor", "download")
