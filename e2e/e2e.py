@@ -861,12 +861,12 @@ class FetchAhead(threading.Thread):
     fsyncs it and renames it into place, then runs it once with `version` and asks it
     `pre-upgrade --help` and a made-up command's `--help`, as switchyard's preflight and
     pre-upgrade probe do. The floor starts that file at the halt. `error` is None when all of it
-    worked; `started`/`done` are when the fetch began and the last run ended."""
+    worked; `done` is when the last run ended (when the fetch began is in the server's log)."""
 
     def __init__(self, rpc, voting_end, url, checksum, dest):
         super().__init__(daemon=True)
         self.rpc, self.voting_end, self.url, self.checksum, self.dest = rpc, voting_end, url, checksum, dest
-        self.error = self.started = self.done = None
+        self.error = self.done = None
 
     def _plan_block_committed(self):
         s = self.rpc.status()
@@ -880,7 +880,7 @@ class FetchAhead(threading.Thread):
                 if time.time() > deadline:
                     raise Failure("no block at or after the voting end within 120 s")
                 time.sleep(0.1)  # polling the node as switchyard's watcher does, not a check
-            self.started = time.time()
+            where = os.path.dirname(self.dest)
             tmp = self.dest + ".part"
             h = hashlib.sha256()
             with urllib.request.urlopen(self.url, timeout=60) as r, open(tmp, "wb") as f:
@@ -893,12 +893,11 @@ class FetchAhead(threading.Thread):
                 raise Failure(f"fetched binary's sha256 {h.hexdigest()} is not the plan's {self.checksum}")
             os.chmod(tmp, 0o755)
             os.rename(tmp, self.dest)
-            fd = os.open(os.path.dirname(self.dest), os.O_RDONLY)
+            fd = os.open(where, os.O_RDONLY)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-            where = os.path.dirname(self.dest)
             for argv in (["version"], ["pre-upgrade", "--help"], ["switchyard-no-such-command", "--help"]):
                 subprocess.run([self.dest] + argv, cwd=where, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL, timeout=60)
