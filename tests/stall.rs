@@ -248,3 +248,62 @@ fn a_node_halted_at_the_upgrade_height_is_not_a_stall() {
     drop(chain);
     drop(rt);
 }
+
+#[test]
+fn a_node_that_upgraded_is_still_watched_and_so_after_a_restart_of_switchyard() {
+    // The SDK leaves data/upgrade-info.json of the upgrade it applied on disk for good: its
+    // height must not excuse the upgraded node when it stops making blocks.
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.53.4");
+    let v2 = home.binary("v2", "v2", "v0.53.4");
+    home.setup(&genesis, &[("v2", &v2)]);
+    home.fake("plan", "v2 5");
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [
+        ("SWITCHYARD_LISTEN", listen.as_str()),
+        ("SWITCHYARD_STALL_AFTER", "2s"),
+        ("SWITCHYARD_STALL_MIN_PEERS", "0"),
+    ];
+    let api = Api::new(port);
+    let pause = home.path().join("fake/pause");
+    for turn in ["after the upgrade", "after a restart of switchyard"] {
+        let mut sy = home.run(&env);
+        let ctx = || format!("{turn}\n{}\nevents:\n{}", sy.log(), home.events());
+        let past = home.committed().max(7);
+        api.wait_status(
+            "the upgraded node making blocks",
+            T,
+            |s| {
+                s.stall.state == StallState::Progressing
+                    && s.chain.committed_height.unwrap_or(0) > past
+            },
+            ctx,
+        );
+        assert_eq!(home.current_target(), "upgrades/v2", "{}", ctx());
+        assert!(
+            home.path().join("data/upgrade-info.json").is_file(),
+            "the applied upgrade's file should stay, as the SDK leaves it: {}",
+            ctx()
+        );
+        home.fake("pause", "");
+        let s = api.wait_status(
+            "the stall to be reported",
+            T,
+            |s| s.stall.state == StallState::Stalled,
+            ctx,
+        );
+        assert_eq!(s.stall.reason, Some(StallReasonName::NoNewBlocks), "{turn}");
+        assert_eq!(s.stall.excuse, None, "{turn}");
+        assert_eq!(
+            api.metric("switchyard_node_stalled", &[]),
+            Some(1.0),
+            "{turn}"
+        );
+        assert_eq!(api.get("/readyz").unwrap().0, 503, "{turn}");
+        let log = ctx();
+        assert_eq!(sy.stop().code(), Some(0), "{log}");
+        std::fs::remove_file(&pause).unwrap();
+    }
+}

@@ -742,11 +742,8 @@ impl<'a> Supervisor<'a> {
             return Ok(Some(NodeEnd::Restart));
         }
         let halts = stall::Halts {
-            upgrade_height: known
-                .halt_file
-                .as_ref()
-                .map(|f| f.height)
-                .or(known.plan.as_ref().map(|p| p.height)),
+            // Not one `current` already runs: its upgrade-info.json stays on disk for good.
+            upgrade_height: switchyard_core::pending_upgrade_height(&known),
             // Every halt flag switchyard gives stops the node at H-1 committed at the latest.
             halt_stop_height: armed
                 .as_ref()

@@ -42,7 +42,7 @@ struct Seen {
 
 /// What the loop knows that bears on the verdict.
 pub struct Halts {
-    /// The upgrade height the node halts at next (plan or upgrade-info.json).
+    /// The height of the upgrade the node halts at next and has not run yet.
     pub upgrade_height: Option<i64>,
     /// The committed height at which the node's `--halt-height` stops it.
     pub halt_stop_height: Option<i64>,

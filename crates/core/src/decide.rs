@@ -271,6 +271,30 @@ fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     }))
 }
 
+/// The height of the upgrade the node halts at next and has not run yet: the node's
+/// `upgrade-info.json`, else the chain's scheduled plan. An upgrade that `current` already runs,
+/// or that the journal records as applied, is not pending: the SDK leaves the file of the
+/// upgrade it applied on disk for good, and its height must not excuse a node that stops
+/// making blocks long after (stall detection). Nor is one at a height the node's arguments skip
+/// (`--unsafe-skip-upgrades`): the node does not halt there.
+pub fn pending_upgrade_height(k: &Known) -> Option<i64> {
+    let pending = |name: &UpgradeName, height: i64| {
+        !k.applied.contains_key(name)
+            && !k.current.is_upgrade(name)
+            && !k.skip_heights.contains(&height)
+    };
+    k.halt_file
+        .as_ref()
+        .filter(|f| pending(&f.name, f.height))
+        .map(|f| f.height)
+        .or_else(|| {
+            k.plan
+                .as_ref()
+                .filter(|p| pending(&p.name, p.height))
+                .map(|p| p.height)
+        })
+}
+
 /// The node's upgrade-info.json names an upgrade at a height its arguments skip: the old binary
 /// is started again (with the flag), nothing is swapped.
 pub fn skipped_halt(k: &Known) -> Option<&UpgradeInfo> {

@@ -45,8 +45,8 @@ pub struct StallContext {
     pub min_peers: u32,
     /// The node reports it is catching up (block sync).
     pub catching_up: bool,
-    /// The height of the upgrade the node halts at next, when one is known (the chain's plan,
-    /// or the node's `upgrade-info.json`).
+    /// The height of the upgrade the node halts at next and has not run yet, when one is known
+    /// ([`crate::pending_upgrade_height`]: never one `current` already runs).
     pub upgrade_height: Option<i64>,
     /// The committed height at which the node's `--halt-height` stops it, when it runs with
     /// one.

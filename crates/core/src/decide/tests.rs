@@ -657,3 +657,45 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn an_upgrade_the_node_already_runs_is_not_pending() {
+    // The halt of v2 at 12, before the swap: pending.
+    let at_halt = Known {
+        halt_file: file("v2", 12),
+        plan: plan("v2", 12),
+        committed: Some(11),
+        ..Known::default()
+    };
+    assert_eq!(pending_upgrade_height(&at_halt), Some(12));
+    // After the swap `current` runs v2 and the SDK left its file on disk: not pending.
+    let upgraded = Known {
+        current: Current::Upgrade(n("v2")),
+        committed: Some(30),
+        ..at_halt.clone()
+    };
+    assert_eq!(pending_upgrade_height(&upgraded), None);
+    // After a restart of switchyard on a node that upgraded long ago (the journal knows, and
+    // `current` may since have moved on by a manual upgrade).
+    let long_ago = Known {
+        current: Current::Upgrade(n("m3")),
+        applied: [(n("v2"), 12), (n("m3"), 20)].into_iter().collect(),
+        halt_file: file("v2", 12),
+        plan: None,
+        committed: Some(500),
+        ..Known::default()
+    };
+    assert_eq!(pending_upgrade_height(&long_ago), None);
+    // The old file is passed over for the chain's next plan.
+    let next = Known {
+        plan: plan("v4", 900),
+        ..long_ago.clone()
+    };
+    assert_eq!(pending_upgrade_height(&next), Some(900));
+    // A height the node skips (`--unsafe-skip-upgrades`) is not a halt.
+    let skipped = Known {
+        skip_heights: [900].into_iter().collect(),
+        ..next
+    };
+    assert_eq!(pending_upgrade_height(&skipped), None);
+}
