@@ -218,6 +218,11 @@ pub const DEFAULT_BLIND_AFTER_MS: u64 = 30_000;
 pub const OVERDUE_FACTOR: u64 = 4;
 
 impl Known {
+    /// The upgrade already ran here: `current` runs it, or the journal records it as applied.
+    fn has_run(&self, name: &UpgradeName) -> bool {
+        self.current.is_upgrade(name) || self.applied.contains_key(name)
+    }
+
     /// Whether our last look at the node's height is recent: within three block times (at
     /// least five seconds).
     pub fn height_is_fresh(&self) -> bool {
@@ -241,7 +246,7 @@ impl Known {
 /// arguments skip (`--unsafe-skip-upgrades`) is never swapped for.
 fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
     let info = k.halt_file.as_ref()?;
-    if k.applied.contains_key(&info.name) || k.current.is_upgrade(&info.name) {
+    if k.has_run(&info.name) {
         return None; // Old news: the file stays on disk after the upgrade ran.
     }
     if k.skip_heights.contains(&info.height) {
@@ -278,11 +283,8 @@ fn halt_file_swap(k: &Known) -> Option<Result<SwapTarget, RunningDecision>> {
 /// making blocks long after (stall detection). Nor is one at a height the node's arguments skip
 /// (`--unsafe-skip-upgrades`): the node does not halt there.
 pub fn pending_upgrade_height(k: &Known) -> Option<i64> {
-    let pending = |name: &UpgradeName, height: i64| {
-        !k.applied.contains_key(name)
-            && !k.current.is_upgrade(name)
-            && !k.skip_heights.contains(&height)
-    };
+    let pending =
+        |name: &UpgradeName, height: i64| !k.has_run(name) && !k.skip_heights.contains(&height);
     k.halt_file
         .as_ref()
         .filter(|f| pending(&f.name, f.height))
@@ -298,11 +300,9 @@ pub fn pending_upgrade_height(k: &Known) -> Option<i64> {
 /// The node's upgrade-info.json names an upgrade at a height its arguments skip: the old binary
 /// is started again (with the flag), nothing is swapped.
 pub fn skipped_halt(k: &Known) -> Option<&UpgradeInfo> {
-    k.halt_file.as_ref().filter(|i| {
-        k.skip_heights.contains(&i.height)
-            && !k.applied.contains_key(&i.name)
-            && !k.current.is_upgrade(&i.name)
-    })
+    k.halt_file
+        .as_ref()
+        .filter(|i| k.skip_heights.contains(&i.height) && !k.has_run(&i.name))
 }
 
 /// The next armed manual upgrade.
