@@ -23,6 +23,9 @@
 #                           cosmos_sdk_version "(devel)"; version string "dev-nover" (no semver)
 #   chaind-v0.53.8-patch2   the v0.53 code, version string v0.53.8-patch2; a relink only
 #   chaind-v0.54.4          SDK v0.54.4 / CometBFT 0.39; registers handler v053-to-v054
+#   wasmd-v0.55.1, wasmd-v0.60.8, wasmd-v0.61.14
+#                           CosmWasm's wasmd (SDK v0.50.12 -> v0.53.6 via its real "v0.60"
+#                           upgrade; v0.61.14 for a manual upgrade), from the module proxy
 #   cosmovisor-v1.5.0       [COSMOVISOR_VERSION] for the side-by-side comparison
 #   simd-v0.45.16, simd-v0.46.16, simd-v0.46.16-patch1
 #                           the older pair (simd from the SDK's root module, Tendermint 0.34),
@@ -226,6 +229,40 @@ build_cosmovisor() {
   stamp "$out" "cosmovisor $ver" "$key" "$t0" "$c0"
 }
 
+# ---------------------------------------------------------------------------------------------
+# wasmd (CosmWasm's reference chain): built inside a writable copy of its own module directory,
+# so its go.mod (replace directives, go.sum) is the one its authors pinned; only bytedance/sonic
+# is bumped, since the version wasmd pins does not build on Go >= 1.26. The binary links the
+# libwasmvm.x86_64.so shipped inside the wasmvm module (by absolute run path into the module cache).
+# ---------------------------------------------------------------------------------------------
+WASMD=github.com/CosmWasm/wasmd
+build_wasmd() { # <cache-name> <wasmd module version>
+  local name=$1 ver=$2 out="$CACHE/$1"
+  selected "$name" || return 0
+  local key="wasmd $ver sonic=v1.15.0"
+  if cached "$out" wasmd "$key"; then log "cached: $out/bin/wasmd"; return 0; fi
+  local t0 c0; t0=$(date +%s); cpu_now; c0=$CPU_NOW
+  rm -rf "$out"; mkdir -p "$out/bin"
+  local dir; dir=$(go mod download -json "$WASMD@$ver" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])') \
+    || die "go mod download $WASMD@$ver failed"
+  local bdir="$CACHE/.build/wasmd-$ver"
+  rm -rf "$bdir"; mkdir -p "$CACHE/.build"
+  cp -r "$dir" "$bdir" && chmod -R u+w "$bdir"
+  local verstr=${ver#v}   # wasmd's Makefile strips the v: its nodes report "0.60.8"
+  log "building wasmd $verstr from $WASMD@$ver (a writable copy of the module) -> $out"
+  ( cd "$bdir" && GOWORK=off go mod edit -require=github.com/bytedance/sonic@v1.15.0 \
+      -require=github.com/bytedance/sonic/loader@v0.5.0 && \
+    GOWORK=off CGO_ENABLED=1 $NICE go build -mod=mod -trimpath \
+      -ldflags "-X $SDK/version.Name=wasm -X $SDK/version.AppName=wasmd -X $SDK/version.Version=$verstr -X $SDK/version.Commit=$ver" \
+      -o "$out/bin/wasmd" ./cmd/wasmd ) >"$out/build.log" 2>&1 \
+    || { tail -40 "$out/build.log" >&2; die "build of wasmd $ver failed (log $out/build.log)"; }
+  local got; got=$("$out/bin/wasmd" version 2>&1) || die "built wasmd $ver does not run: $got"
+  [ "$got" = "$verstr" ] || die "built wasmd reports version $got, not $verstr"
+  ldd "$out/bin/wasmd" | grep -q 'libwasmvm.*=> /' || die "built wasmd $ver does not find its libwasmvm: $(ldd "$out/bin/wasmd" | grep wasmvm)"
+  rm -rf "$bdir"
+  stamp "$out" "wasmd $verstr" "$key" "$t0" "$c0"
+}
+
 # cosmovisor first: the cargo round-trip test (tests/cosmovisor_roundtrip.rs) needs it early
 # when scripts/test.sh runs this script in the background beside the Rust tests.
 build_cosmovisor "$COSMOVISOR_VERSION"
@@ -236,6 +273,10 @@ build_chaind "chaind-$V053" v0.53 "$V053"
 build_chaind "chaind-$V053-patch2" v0.53 "$V053-patch2"
 build_chaind "chaind-$V053-nover" v0.53 "dev-nover" nover
 build_chaind "chaind-$V054" v0.54 "$V054"
+WASMD_OLD=v0.55.1 WASMD_NEW=v0.60.8 WASMD_NEXT=v0.61.14
+build_wasmd "wasmd-$WASMD_OLD" "$WASMD_OLD"
+build_wasmd "wasmd-$WASMD_NEW" "$WASMD_NEW"
+build_wasmd "wasmd-$WASMD_NEXT" "$WASMD_NEXT"
 if [ "$LEGACY" = 1 ]; then
   build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION"
   build_simd "simd-$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION"
@@ -249,6 +290,9 @@ emit E2E_CHAIND_V053 "$CACHE/chaind-$V053/bin/chaind"
 emit E2E_CHAIND_V053_NOVER "$CACHE/chaind-$V053-nover/bin/chaind"
 emit E2E_CHAIND_V053_PATCH2 "$CACHE/chaind-$V053-patch2/bin/chaind"
 emit E2E_CHAIND_V054 "$CACHE/chaind-$V054/bin/chaind"
+emit E2E_WASMD_OLD "$CACHE/wasmd-$WASMD_OLD/bin/wasmd"
+emit E2E_WASMD_NEW "$CACHE/wasmd-$WASMD_NEW/bin/wasmd"
+emit E2E_WASMD_NEXT "$CACHE/wasmd-$WASMD_NEXT/bin/wasmd"
 emit E2E_COSMOVISOR "$CACHE/cosmovisor-$COSMOVISOR_VERSION/bin/cosmovisor"
 emit E2E_COSMOVISOR_VERSION "$COSMOVISOR_VERSION"
 if [ "$LEGACY" = 1 ]; then
