@@ -5,6 +5,12 @@
 //! Heights are delivered in increasing order and without repeats, whatever source they come from;
 //! a jump (blocks missed while reconnecting) is delivered as the one new height.
 //!
+//! The same session also subscribes to the transactions that put a governance proposal into its
+//! voting period (the gov module's `voting_period_start` attribute on `submit_proposal` or
+//! `proposal_deposit`), so the watcher can read proposals at once instead of at its next
+//! scheduled read: a test chain's vote may last seconds. A node that refuses those two
+//! subscriptions still feeds blocks.
+//!
 //! This build's websocket client has no TLS: for an `https://` RPC address the `wss://`
 //! subscription fails and the feed keeps polling (nodes on the same host use plain `http://`).
 
@@ -76,11 +82,25 @@ impl Default for BlockFeedOptions {
     }
 }
 
+/// The subscription ids of one session: blocks, and the two kinds of "voting started" txs.
+const BLOCKS_ID: u64 = 1;
+const VOTING_STARTED: [(u64, &str); 2] = [
+    (
+        2,
+        "tm.event = 'Tx' AND submit_proposal.voting_period_start EXISTS",
+    ),
+    (
+        3,
+        "tm.event = 'Tx' AND proposal_deposit.voting_period_start EXISTS",
+    ),
+];
+
 /// A running block feed. Dropping it stops the task.
 #[derive(Debug)]
 pub struct BlockFeed {
     blocks: broadcast::Sender<NewBlock>,
     state: watch::Receiver<FeedState>,
+    voting_started: watch::Receiver<u64>,
     task: JoinHandle<()>,
 }
 
@@ -95,18 +115,32 @@ impl BlockFeed {
     pub fn spawn(rpc: RpcClient, opts: BlockFeedOptions) -> Self {
         let (tx, _) = broadcast::channel(256);
         let (state_tx, state) = watch::channel(FeedState::default());
+        let (votes_tx, voting_started) = watch::channel(0u64);
         let t = tx.clone();
         let task = tokio::spawn(respawn_on_panic(
             "block feed",
             opts.backoff_initial,
-            move || run(rpc.clone(), opts, t.clone(), state_tx.clone()),
+            move || {
+                let out = Outputs {
+                    state: state_tx.clone(),
+                    voting_started: votes_tx.clone(),
+                };
+                run(rpc.clone(), opts, t.clone(), out)
+            },
             |_| {},
         ));
         BlockFeed {
             blocks: tx,
             state,
+            voting_started,
             task,
         }
+    }
+
+    /// How many transactions that put a proposal into its voting period the node announced
+    /// (changes when one more arrives).
+    pub fn voting_started(&self) -> watch::Receiver<u64> {
+        self.voting_started.clone()
     }
 
     /// A receiver of new blocks from now on.
@@ -140,18 +174,25 @@ impl Emitter {
     }
 }
 
+/// What a session reports besides blocks.
+struct Outputs {
+    state: watch::Sender<FeedState>,
+    voting_started: watch::Sender<u64>,
+}
+
 async fn run(
     rpc: RpcClient,
     opts: BlockFeedOptions,
     tx: broadcast::Sender<NewBlock>,
-    state: watch::Sender<FeedState>,
+    out: Outputs,
 ) {
+    let state = &out.state;
     let mut em = Emitter { tx, last: 0 };
     let mut backoff = switchyard_core::Backoff::new(opts.backoff_initial, opts.backoff_max);
     let ws_url = websocket_url(rpc.base());
     loop {
         if opts.use_websocket {
-            match session(&ws_url, &opts, &mut em, &state).await {
+            match session(&ws_url, &opts, &mut em, &out).await {
                 Ok(delivered) => {
                     if delivered {
                         backoff.reset();
@@ -201,8 +242,9 @@ async fn session(
     url: &str,
     opts: &BlockFeedOptions,
     em: &mut Emitter,
-    state: &watch::Sender<FeedState>,
+    out: &Outputs,
 ) -> Result<bool, String> {
+    let state = &out.state;
     let cfg = WebSocketConfig::default()
         .max_message_size(Some(opts.max_message_bytes))
         .max_frame_size(Some(opts.max_message_bytes));
@@ -211,13 +253,15 @@ async fn session(
         .await
         .map_err(|_| "connect timed out".to_string())?
         .map_err(|e| format!("connect: {e}"))?;
-    let sub = serde_json::json!({
-        "jsonrpc": "2.0", "id": 1, "method": "subscribe",
-        "params": {"query": "tm.event = 'NewBlock'"}
-    });
-    ws.send(Message::text(sub.to_string()))
-        .await
-        .map_err(|e| format!("subscribe: {e}"))?;
+    let subscriptions = std::iter::once((BLOCKS_ID, "tm.event = 'NewBlock'")).chain(VOTING_STARTED);
+    for (id, query) in subscriptions {
+        let sub = serde_json::json!({
+            "jsonrpc": "2.0", "id": id, "method": "subscribe", "params": {"query": query}
+        });
+        ws.send(Message::text(sub.to_string()))
+            .await
+            .map_err(|e| format!("subscribe: {e}"))?;
+    }
     let mut delivered = false;
     let mut acked = false;
     loop {
@@ -251,17 +295,25 @@ async fn session(
                 em.emit(h, BlockSource::Websocket);
                 delivered = true;
             }
+            Announcement::VotingStarted => out.voting_started.send_modify(|n| *n += 1),
+            Announcement::Refused(why) => {
+                tracing::debug!("websocket {url}: no proposal events: {why}");
+            }
             Announcement::Ack | Announcement::Other => {}
         }
     }
 }
 
 /// What one websocket message from the node says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Announcement {
-    /// An empty `result`: the subscription acknowledgement.
+    /// An empty `result`: a subscription's acknowledgement.
     Ack,
     Block(BlockHeader),
+    /// A transaction put a governance proposal into its voting period.
+    VotingStarted,
+    /// The node refused a subscription other than the blocks' one (the feed goes on).
+    Refused(String),
     /// Another event.
     Other,
 }
@@ -270,8 +322,12 @@ pub(crate) enum Announcement {
 pub(crate) fn read_message(text: &str) -> Result<Announcement, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("a message that is not JSON ({e})"))?;
+    let id = v.get("id").and_then(serde_json::Value::as_u64);
     let result = match envelope_result(v) {
         Ok(r) => r,
+        Err(EnvelopeError::Remote(why)) if id.is_some_and(|i| i != BLOCKS_ID) => {
+            return Ok(Announcement::Refused(why))
+        }
         Err(EnvelopeError::Remote(why)) => {
             return Err(format!("the node refused the subscription: {why}"))
         }
@@ -280,11 +336,30 @@ pub(crate) fn read_message(text: &str) -> Result<Announcement, String> {
     if result.as_object().is_some_and(|o| o.is_empty()) {
         return Ok(Announcement::Ack);
     }
+    if starts_voting(&result) {
+        return Ok(Announcement::VotingStarted);
+    }
     match BlockHeader::from_event_result(&result) {
         Ok(Some(h)) => Ok(Announcement::Block(h)),
         Ok(None) => Ok(Announcement::Other),
         Err(e) => Err(format!("a NewBlock event that cannot be read: {e}")),
     }
+}
+
+/// A `Tx` event whose attributes say a proposal entered its voting period (the event's
+/// `events` map, `"type.attribute": [values]`, names `voting_period_start`).
+fn starts_voting(result: &serde_json::Value) -> bool {
+    let is_tx = result
+        .pointer("/data/type")
+        .and_then(serde_json::Value::as_str)
+        == Some("tendermint/event/Tx");
+    let events = result.get("events").and_then(serde_json::Value::as_object);
+    is_tx
+        && events.is_some_and(|e| {
+            ["submit_proposal", "proposal_deposit"]
+                .iter()
+                .any(|t| e.contains_key(&format!("{t}.voting_period_start")))
+        })
 }
 
 /// `http://host:port` → `ws://host:port/websocket`.
@@ -299,6 +374,57 @@ pub fn websocket_url(base: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::{read_message, Announcement};
+
+    /// A `Tx` event as CometBFT sends it to a subscriber (its `events` map flattens every
+    /// attribute of the tx to `type.key`), for a gov v1 submit that met the minimum deposit.
+    fn tx_event(id: u64, events: serde_json::Value) -> String {
+        serde_json::json!({"jsonrpc": "2.0", "id": id, "result": {
+            "query": "tm.event = 'Tx' AND submit_proposal.voting_period_start EXISTS",
+            "data": {"type": "tendermint/event/Tx", "value": {"TxResult": {
+                "height": "41", "index": 0, "tx": "CgA=", "result": {"code": 0, "events": []}}}},
+            "events": events
+        }})
+        .to_string()
+    }
+
+    #[test]
+    fn a_tx_that_starts_a_vote_is_announced() {
+        let submit = tx_event(
+            2,
+            serde_json::json!({
+                "tm.event": ["Tx"], "tx.height": ["41"],
+                "message.action": ["/cosmos.gov.v1.MsgSubmitProposal"],
+                "submit_proposal.proposal_id": ["3"],
+                "submit_proposal.voting_period_start": ["3"]
+            }),
+        );
+        assert_eq!(read_message(&submit), Ok(Announcement::VotingStarted));
+        let deposit = tx_event(
+            3,
+            serde_json::json!({"tm.event": ["Tx"], "proposal_deposit.voting_period_start": ["4"]}),
+        );
+        assert_eq!(read_message(&deposit), Ok(Announcement::VotingStarted));
+        // a deposit that does not reach the minimum starts nothing
+        let short = tx_event(
+            3,
+            serde_json::json!({"tm.event": ["Tx"], "proposal_deposit.proposal_id": ["4"]}),
+        );
+        assert_eq!(read_message(&short), Ok(Announcement::Other));
+    }
+
+    #[test]
+    fn a_refused_proposal_subscription_does_not_end_the_session() {
+        let refused = r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"Internal error","data":"failed to parse query"}}"#;
+        assert!(matches!(
+            read_message(refused),
+            Ok(Announcement::Refused(_))
+        ));
+        // the blocks' own subscription refused is the end of the session
+        let blocks = refused.replace(r#""id":2"#, r#""id":1"#);
+        assert!(read_message(&blocks).is_err());
+    }
+
     #[test]
     fn websocket_urls() {
         assert_eq!(

@@ -3,7 +3,8 @@
 //! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
 //! refreshes the scheduled plan and the app's committed height on every block (at most once per
 //! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
-//! [`WatcherOptions::proposals_every`], and the node's health (peer count from `/net_info`,
+//! [`WatcherOptions::proposals_every`] and as soon as the block feed announces a transaction that
+//! put a proposal into its voting period, and the node's health (peer count from `/net_info`,
 //! `catching_up` from `/status`) every [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
 //! `tokio::sync::watch` channel; changes worth knowing are logged and sent as
 //! [`WatchEvent`]s. Failures are recorded in [`ChainView::last_error`] and retried with
@@ -301,6 +302,22 @@ impl Loop {
     }
 }
 
+/// Resolves when the block feed announces one more proposal entering its voting period (true);
+/// never once the feed stopped announcing (its receiver is then dropped, false).
+async fn voting_started(votes: &mut Option<watch::Receiver<u64>>) -> bool {
+    match votes {
+        Some(rx) => {
+            if rx.changed().await.is_ok() {
+                true
+            } else {
+                *votes = None;
+                false
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
 fn next_read(v: &ChainView, latest: i64, committed: i64) -> HeightsRead {
     HeightsRead {
         latest,
@@ -344,16 +361,22 @@ async fn run(
             .rpc()
             .map(|rpc| BlockFeed::spawn(rpc.clone(), l.opts.feed));
         let mut feed_rx = feed.as_ref().map(BlockFeed::subscribe);
+        let mut votes = feed.as_ref().map(BlockFeed::voting_started);
         let mut last_full: Option<Instant> = None;
         let mut last_light: Option<Instant> = None;
+        // A proposal entered its voting period since the last read of proposals.
+        let mut voting_news = false;
         let mut failures = 0u32;
         loop {
             let now = Instant::now();
-            let result = if last_full.is_none_or(|t| now - t >= l.opts.proposals_every) {
+            let scheduled = last_full.is_none_or(|t| now - t >= l.opts.proposals_every);
+            let early = voting_news && last_full.is_none_or(|t| now - t >= l.opts.plan_every);
+            let result = if scheduled || early {
                 let r = l.full(&client).await;
                 if r.is_ok() {
                     last_full = Some(now);
                     last_light = Some(now);
+                    voting_news = false;
                 }
                 r
             } else if last_light.is_none_or(|t| now - t >= l.opts.plan_every) {
@@ -395,6 +418,12 @@ async fn run(
                         }
                         Err(broadcast::error::RecvError::Lagged(_)) => {}
                         Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                    news = voting_started(&mut votes) => {
+                        if news {
+                            tracing::debug!("a proposal entered its voting period: reading proposals now");
+                            voting_news = true;
+                        }
                     },
                     _ = &mut idle => { last_light = None; }
                 },
