@@ -222,7 +222,7 @@ config_keys! {
     SwitchyardRestartBackoffInitial = "SWITCHYARD_RESTART_BACKOFF_INITIAL", "1s";
     SwitchyardRestartBackoffMax = "SWITCHYARD_RESTART_BACKOFF_MAX", "60s";
     SwitchyardPreupgradeTimeout = "SWITCHYARD_PREUPGRADE_TIMEOUT", "5m";
-    SwitchyardPrestageVoting = "SWITCHYARD_PRESTAGE_VOTING", "false";
+    SwitchyardPrestageVoting = "SWITCHYARD_PRESTAGE_VOTING", "true";
     SwitchyardAllowHttp = "SWITCHYARD_ALLOW_HTTP", "false";
     SwitchyardMaxDownloadBytes = "SWITCHYARD_MAX_DOWNLOAD_BYTES", "4294967296";
     SwitchyardRpcAddress = "SWITCHYARD_RPC_ADDRESS", "";
@@ -752,6 +752,10 @@ mod tests {
         assert!(c.color_logs && !c.disable_logs && !c.disable_recase && !c.unsafe_skip_backup);
         assert_eq!(c.time_format, TimeFormat::Named("kitchen"));
         assert!(c.entries.iter().all(|e| e.source == Source::Default));
+        // switchyard's own: a proposal's binary is staged while it is voted on (README)
+        assert!(c.prestage_voting);
+        let off = Config::from_sources(&env(&[("SWITCHYARD_PRESTAGE_VOTING", "false")]), None);
+        assert!(!off.unwrap().prestage_voting);
     }
 
     #[test]

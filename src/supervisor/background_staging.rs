@@ -3,7 +3,7 @@
 //!
 //! What is staged is the core's rule (`switchyard_core::should_stage`): when
 //! `DAEMON_ALLOW_DOWNLOAD_BINARIES` is true, the scheduled plan and passed proposals, and
-//! proposals still in their voting period only with `SWITCHYARD_PRESTAGE_VOTING=true`; never a
+//! proposals still in their voting period unless `SWITCHYARD_PRESTAGE_VOTING=false`; never a
 //! height the node's `--unsafe-skip-upgrades` skips. This task only maps the watcher's view onto
 //! the core's terms and carries it out.
 //!
