@@ -27,8 +27,11 @@ pub struct StallWatch {
     epoch: Instant,
     /// When the running node was started (its RPC must answer after this).
     node_started: Option<DateTime<Utc>>,
-    /// A stall was logged and has not ended yet.
+    /// A stall was logged and has not ended yet (for this node process).
     reported: bool,
+    /// The committed height of the last stall logged, until the node moved past it (also
+    /// across the restart a stall caused, so the recovery is logged).
+    stalled_at: Option<i64>,
 }
 
 /// What this turn takes from the watcher's view.
@@ -59,10 +62,12 @@ impl StallWatch {
             epoch: Instant::now(),
             node_started: None,
             reported: false,
+            stalled_at: None,
         }
     }
 
-    /// The node (re)started: its old height says nothing any more.
+    /// The node (re)started: its old height says nothing any more (a stall of the new process
+    /// is logged anew; the end of the old one is logged once the height moves past it).
     pub fn node_started(&mut self) {
         self.tracker.reset();
         self.node_started = Some(Utc::now());
@@ -137,6 +142,7 @@ impl StallWatch {
             StallVerdict::Stalled(reason) => {
                 if !self.reported {
                     self.reported = true;
+                    self.stalled_at = committed;
                     let evidence = match reason {
                         StallReason::NoNewBlocks { height, for_ms } => format!(
                             "its committed height has stayed at {height} for {:.0}s",
@@ -161,8 +167,12 @@ impl StallWatch {
                 self.action == StallAction::Restart
             }
             _ => {
-                if self.reported {
+                let moved_past = self
+                    .stalled_at
+                    .is_some_and(|s| committed.is_some_and(|c| c > s));
+                if self.reported || moved_past {
                     self.reported = false;
+                    self.stalled_at = None;
                     tracing::info!(committed = ?committed, peers = ?v.peers, "the node is no longer stalled");
                 }
                 false
