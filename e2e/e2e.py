@@ -497,10 +497,13 @@ def submit_upgrade(cli, home, rpc_port, name, height, info, workdir):
     """Submit a software-upgrade proposal with the running binary's own CLI; return (proposal id,
     voting end time)."""
     flags = tx_flags(home, rpc_port)
-    if os.path.basename(cli) == "chaind":
-        # SDK >= 0.50: a gov v1 proposal carrying MsgSoftwareUpgrade, signed by the gov module
+    if os.path.basename(cli) in ("chaind", "wasmd"):
+        # SDK >= 0.50: a gov v1 proposal carrying MsgSoftwareUpgrade, signed by the gov module (its
+        # address in the chain's own bech32 prefix: "wasm" on wasmd, "cosmos" on chaind)
+        me = run([cli, "keys", "show", "val", "-a", "--keyring-backend", "test", "--home", home]).stdout.strip()
+        authority = module_address("gov", hrp=me.rsplit("1", 1)[0])
         proposal = {
-            "messages": [{"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", "authority": module_address("gov"),
+            "messages": [{"@type": "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade", "authority": authority,
                           "plan": {"name": name, "height": str(height), "info": info}}],
             "metadata": "", "deposit": f"10000000{DENOM}", "title": f"upgrade {name}", "summary": "e2e",
             "expedited": False,
@@ -990,7 +993,11 @@ PAIRS = {
     # pair: (old env, new env, patch env, upgrade name, daemon name)
     "chaind": ("E2E_CHAIND_V050", "E2E_CHAIND_V053", None, "v050-to-v053", "chaind"),
     "simd": ("E2E_SIMD_OLD", "E2E_SIMD_NEW", "E2E_SIMD_PATCH", "v045-to-v046", "simd"),
+    # CosmWasm's wasmd: its own "v0.60" upgrade (SDK v0.50 -> v0.53, adds epochs and protocolpool)
+    "wasmd": ("E2E_WASMD_OLD", "E2E_WASMD_NEW", "E2E_WASMD_NEXT", "v0.60", "wasmd"),
 }
+# the name of the manual upgrade (no plan) to the pair's patch binary, with --manual
+MANUAL_NAME = {"simd": "patch1", "wasmd": "v0.61"}
 
 
 def supervisor_env(home, daemon, sup_kind, mode):
@@ -1002,11 +1009,11 @@ def supervisor_env(home, daemon, sup_kind, mode):
     })
     if mode in ("download", "prestage", "prestage-listen"):
         env["DAEMON_ALLOW_DOWNLOAD_BINARIES"] = "true"
-    if sup_kind == "switchyard":
-        env["SWITCHYARD_PRESTAGE_VOTING"] = "true" if mode.startswith("prestage") else "false"
-        # The watcher re-reads proposals every 60 s by default (fine for real, days-long votes);
-        # this chain votes for 15 s.
-        env.setdefault("SWITCHYARD_PROPOSALS_EVERY", "2s")
+    if sup_kind == "switchyard" and not mode.startswith("prestage"):
+        env["SWITCHYARD_PRESTAGE_VOTING"] = "false"
+    # Pre-staging during the vote is switchyard's default, and proposals are re-read every 60 s
+    # (SWITCHYARD_PROPOSALS_EVERY's default): on this chain's 15 s vote only the node's websocket
+    # event for the proposal entering its voting period can get the binary staged in time.
     return env
 
 
@@ -1139,6 +1146,7 @@ def scenario(args):
         if sup_kind == "switchyard" and args.mode.startswith("prestage"):
             check_prestaged_in_voting(checks, tag, sup_bin, env, bin_old, rpc_port, pid, upgrade, staged_path,
                                       checksum, voting_end, result)
+        modules_before = {q: abci_query(rpc, q) for q in WASMD_V060_QUERIES} if args.pair == "wasmd" else None
 
         # passes, then the halt at H, then H+5 on the new binary
         live = wait_new_binary(rpc, v_old, v_new, H, args.offset * 3 + 180, sup, node_log)
@@ -1151,6 +1159,9 @@ def scenario(args):
         ev = swap_evidence(runs, v_old, v_new, H, live=live)
         result["evidence"] = ev
         check_swap(checks, tag, ev, H)
+        check_app_hash(checks, tag, rpc, text, v_new, H)
+        if modules_before is not None:
+            check_new_modules(checks, tag, rpc, modules_before)
         checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
                      f"running {old_exe}: {running_exe(old_exe)}")
         if sup_kind != "floor":
@@ -1212,7 +1223,7 @@ def scenario(args):
         if args.manual and sup_kind == "switchyard" and patch_env:
             bin_patch = need_env(patch_env)
             r = manual_swap(Ctx(sup_bin, env, home, rpc, watch, node_log, work, daemon, sup), checks, "manual",
-                            "patch1", bin_patch, v_new, version_of(bin_patch), args.manual_offset)
+                            MANUAL_NAME[args.pair], bin_patch, v_new, version_of(bin_patch), args.manual_offset)
             result["manual"] = r
     except Failure as e:
         checks.check(False, f"{tag}: " + str(e).split("\n")[0])
@@ -1273,6 +1284,45 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def check_app_hash(checks, tag, rpc, text, v_new, H):
+    """The new binary's first handshake found the app hash of H-1 (it logs it); block H's header,
+    made after that start, must carry exactly that hash: the state the new binary built H on is the
+    one the old binary left at H-1, and nobody else's."""
+    first = next((r for r in node_runs(text) if r["version"] == v_new), None)
+    b = rpc.try_get(f"/block?height={H}", timeout=5)
+    try:
+        hdr = b["result"]["block"]["header"]["app_hash"].upper()
+    except (TypeError, KeyError, AttributeError):
+        hdr = None
+    checks.check(first is not None and first["app_hash"] and first["app_hash"] == hdr,
+                 f"{tag}: block H's header carries the app hash the new binary found at H-1",
+                 f"handshake: {first}; header of {H}: {hdr}")
+
+
+def abci_query(rpc, path):
+    """(code, log) of the app's answer to an ABCI query with an empty request, or None when the RPC
+    does not answer. Code 0: the app serves the query; an unknown query path is a non-zero code."""
+    r = rpc.try_get(f"/abci_query?path=%22{path}%22", timeout=5)
+    try:
+        resp = r["result"]["response"]
+    except (TypeError, KeyError):
+        return None
+    return int(resp.get("code") or 0), resp.get("log", "")
+
+
+# Queries of the modules wasmd's "v0.60" upgrade adds (its store upgrade creates both stores).
+WASMD_V060_QUERIES = ("/cosmos.epochs.v1beta1.Query/EpochInfos", "/cosmos.protocolpool.v1.Query/CommunityPool")
+
+
+def check_new_modules(checks, tag, rpc, before):
+    """wasmd v0.60's modules answer after the upgrade; `before` is what the old binary answered
+    (each must have failed with a non-zero code: the old app has no such module)."""
+    for path in WASMD_V060_QUERIES:
+        b, a = before.get(path), abci_query(rpc, path)
+        checks.check(b is not None and b[0] != 0, f"{tag}: the old binary does not serve {path}", f"{b}")
+        checks.check(a is not None and a[0] == 0, f"{tag}: the new binary serves {path} after the upgrade", f"{a}")
+
+
 def check_quiet(c, checks, tag, blocks=4):
     """Invariant 9 on the real chain: after a swap switchyard takes little CPU beside the node. Its
     CPU time is a running total the kernel keeps, read before and after the new node commits
@@ -1319,6 +1369,7 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None)
     if r["old_process_on_block_H"]:
         log(f"{tag}: the old process had begun block H before it stopped: {r['old_process_on_block_H']}")
     check_swap_end(c, checks, tag, ev, H, old_exe, text, name)
+    check_app_hash(checks, tag, c.rpc, text, v_new, H)
     if probe:
         # the probe: --halt-height H-1 on a binary that stops before N leaves H-2 committed with
         # H-1 in its block store; switchyard then starts it again with --halt-height H, so one more
@@ -1391,14 +1442,15 @@ def restore_check(c, checks, tag, prev, halt_bin):
 
 
 def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, voting_period, srv,
-             prestage=False, kill_at_halt=False):
+             prestage=False, kill_at_halt=False, while_old=None):
     """A governance upgrade at H (placed after the voting period), voted with the running binary's
     CLI. prestage: the binary comes only from the plan's binaries map (DAEMON_ALLOW_DOWNLOAD_BINARIES
     + SWITCHYARD_PRESTAGE_VOTING) and must be staged while the vote is open; otherwise it is placed
     with `add-upgrade <name> <bin>` first. kill_at_halt: switchyard is held (SIGSTOP) once the
     proposal passed, so the old binary halts at H with nobody swapping; once the halt's facts are
     in (upgrade-info.json for H, UPGRADE NEEDED and CONSENSUS FAILURE logged, /abci_info H-1 from
-    the old binary still serving RPC), switchyard is SIGKILLed and started again."""
+    the old binary still serving RPC), switchyard is SIGKILLed and started again. while_old(): called
+    once the vote is in, while the old binary still runs."""
     r = {"name": name, "old": v_old, "new": v_new, "mode": "prestage" if prestage else "preplaced"}
     cli = c.current_bin()
     old_exe = c.current_exe()
@@ -1423,6 +1475,8 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
         staged_path = os.path.join(c.home, "cosmovisor", "upgrades", name, "bin", c.daemon)
         check_prestaged_in_voting(checks, tag, c.sup_bin, c.env, cli, c.rpc.port, pid, name, staged_path, checksum,
                                   voting_end, r)
+    if while_old:
+        while_old()
     halted = None
     if kill_at_halt:
         st = wait_for(f"proposal {pid} to pass", lambda: (lambda s: s if s and "VOTING" not in s else None)(
@@ -1474,6 +1528,7 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     ev = swap_evidence(runs, v_old, v_new, H, live=live, halted=halted)
     r["evidence"] = ev
     check_swap_end(c, checks, tag, ev, H, old_exe, text, name)
+    check_app_hash(checks, tag, c.rpc, text, v_new, H)
     t_halt = c.watch.halt_time(name, H)
     t_new = c.watch.first_time(v_new, H)
     if not kill_at_halt:
@@ -1575,6 +1630,253 @@ def chain(args):
         r["log"] = res["log"]
         print(json.dumps(r), flush=True)
     print(json.dumps(res), flush=True)
+    if not failed and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
+# the life scenario: one wasmd node between and through its upgrades, watched as a sentry is
+# ---------------------------------------------------------------------------------------------
+class Listener:
+    """switchyard's status listener (SWITCHYARD_LISTEN): /status as JSON, /metrics as numbers."""
+
+    def __init__(self, addr):
+        self.addr = addr
+
+    def get(self, path):
+        with urllib.request.urlopen(f"http://{self.addr}{path}", timeout=5) as r:
+            return r.read().decode()
+
+    def status(self):
+        return json.loads(self.get("/status"))
+
+    def metrics(self):
+        """{'name{labels}': value} for every sample of the Prometheus text."""
+        out = {}
+        for line in self.get("/metrics").splitlines():
+            if line and not line.startswith("#"):
+                k, _, v = line.rpartition(" ")
+                try:
+                    out[k] = float(v)
+                except ValueError:
+                    pass
+        return out
+
+
+def stall_restarts(m):
+    return m.get('switchyard_node_restarts_total{reason="stall"}', 0.0)
+
+
+def check_view(c, checks, tag, lis, upgrade, stall_restarts_expected):
+    """/status and /metrics against the chain's truth now: the node switchyard reports is the
+    process running `current` (pid, binary, upgrade, app version from /abci_info), it is up and
+    not stalled, its committed height is the chain's (read before and after the listener, within
+    the watcher's refresh of a few blocks), and it was restarted for a stall exactly as often as
+    the scenario stalled it."""
+    a0 = c.rpc.abci()
+    st, m = lis.status(), lis.metrics()
+    a1 = c.rpc.abci()
+    node = st.get("node") or {}
+    pids = running_exe(c.current_exe())
+    checks.check(node.get("state") == "running" and node.get("pid") in pids,
+                 f"{tag}: /status node is the running process of current", f"node {node}; processes of current: {pids}")
+    checks.check(node.get("upgrade") == upgrade and os.path.realpath(node.get("binary") or "") == c.current_exe(),
+                 f"{tag}: /status node runs upgrade {upgrade} from current's binary",
+                 f"upgrade {node.get('upgrade')}, binary {node.get('binary')}")
+    checks.check(a1 is not None and node.get("app_version") == a1[0],
+                 f"{tag}: /status app_version is what /abci_info answers", f"{node.get('app_version')} vs {a1}")
+    committed = m.get("switchyard_node_committed_height")
+    ok_h = a0 and a1 and committed is not None and a0[1] - 3 <= committed <= a1[1]
+    checks.check(ok_h, f"{tag}: switchyard_node_committed_height follows the chain",
+                 f"metric {committed}, /abci_info {a0} .. {a1}")
+    checks.check(m.get("switchyard_node_up") == 1 and m.get("switchyard_node_stalled") == 0
+                 and (st.get("stall") or {}).get("state") != "stalled",
+                 f"{tag}: node up and not stalled (metrics and /status)",
+                 f"node_up {m.get('switchyard_node_up')}, node_stalled {m.get('switchyard_node_stalled')}, "
+                 f"stall {st.get('stall')}")
+    checks.check(stall_restarts(m) == stall_restarts_expected,
+                 f"{tag}: restarted for a stall {stall_restarts_expected} time(s), never at a halt or halt-height stop",
+                 f"switchyard_node_restarts_total{{reason=\"stall\"}} {stall_restarts(m)}")
+    return st, m
+
+
+def restart_switchyard(c, checks, tag, lis):
+    """SIGTERM switchyard: it stops the node gracefully and exits, leaving no node process; started
+    again on the same home it runs `current` and the chain goes on from where it stopped."""
+    old_exe = c.current_exe()
+    before = c.rpc.abci()
+    os.kill(c.sup.pid, signal.SIGTERM)
+    try:
+        c.sup.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        raise Failure(f"{tag}: switchyard did not exit within 60 s of SIGTERM")
+    left = running_exe(old_exe)
+    checks.check(c.sup.returncode == 0 and not left, f"{tag}: SIGTERM: switchyard stopped the node and exited 0",
+                 f"exit {c.sup.returncode}; node processes left: {left}")
+    with open(c.node_log, "ab") as f:
+        f.write(b"\n[e2e] switchyard stopped with SIGTERM; starting it again\n")
+    c.sup = start([c.sup_bin, "run", "start", "--home", c.home], c.node_log, env=c.env)
+    c.watch.sup_pid = c.sup.pid
+    h = (before or ("", 0))[1]
+    a = c.rpc.wait_height(h + 5, 120, "after switchyard was started again")
+    checks.check(a[0] == before[0], f"{tag}: the node runs {before[0]} again and makes blocks past {h + 5}", f"{a}")
+    wait_for("the status listener", lambda: lis.status() if _answers(lis) else None, 30)
+    return {"height_before": h, "after": a}
+
+
+def _answers(lis):
+    try:
+        lis.status()
+        return True
+    except Exception:
+        return False
+
+
+def stall_step(c, checks, tag, lis, stall_after):
+    """SIGSTOP the node: its process is up but makes no block. switchyard must report the stall
+    (log line, counter) no sooner than the threshold and soon after it, stop the stopped node
+    (SIGKILL after the grace) and start it again once; the chain then goes on and the stall ends."""
+    pids = running_exe(c.current_exe())
+    if len(pids) != 1:
+        raise Failure(f"{tag}: expected one node process of current, found {pids}")
+    pid = pids[0]
+    a = c.rpc.abci()
+    m0 = lis.metrics()
+    n_logged = read_log(c.node_log).count("the node is stalled")
+    os.kill(pid, signal.SIGSTOP)
+    t_stop = time.time()
+    log(f"{tag}: node pid {pid} held with SIGSTOP at {a}; threshold {stall_after}s")
+    try:
+        m = wait_for("switchyard to restart the node for the stall",
+                     lambda: (lambda m: m if stall_restarts(m) > stall_restarts(m0) else None)(lis.metrics()),
+                     stall_after + 60, every=0.1)
+    finally:
+        if _alive(pid):
+            os.kill(pid, signal.SIGCONT)  # never leave a stopped process behind if switchyard did not act
+    t_seen = time.time()
+    r = {"stopped_at": a, "reported_after_s": round(t_seen - t_stop, 2), "threshold_s": stall_after}
+    text = read_log(c.node_log)
+    checks.check(text.count("the node is stalled") == n_logged + 1,
+                 f"{tag}: the stall was logged once", f"{text.count('the node is stalled') - n_logged} new lines")
+    checks.check(stall_after - 0.5 <= r["reported_after_s"] <= stall_after + 30,
+                 f"{tag}: the stall was acted on after the threshold and within 30 s of it",
+                 f"{r['reported_after_s']}s after SIGSTOP, threshold {stall_after}s")
+    b = c.rpc.wait_height(a[1] + 5, 120, "after the stall restart")
+    new_pids = running_exe(c.current_exe())
+    checks.check(not _alive(pid) and new_pids and pid not in new_pids,
+                 f"{tag}: the stopped process is gone and a new one makes blocks",
+                 f"old pid {pid} alive: {_alive(pid)}; now {new_pids}; chain {b}")
+    # once: the node makes blocks again for twice the threshold without another stall restart
+    c.rpc.wait_height(b[1] + 2, 120)
+    t_until = time.time() + 2 * stall_after
+    while time.time() < t_until:
+        time.sleep(0.5)
+    check_view(c, checks, tag, lis, os.path.basename(current_target(c.home)), 1)
+    text = read_log(c.node_log)
+    checks.check("the node is no longer stalled" in text[text.rfind("the node is stalled"):],
+                 f"{tag}: the end of the stall was logged")
+    r["restart_counter"] = stall_restarts(m)
+    return r
+
+
+def life(args):
+    """switchyard on one wasmd node for a life: the governance upgrade "v0.60" staged from the
+    plan's binaries map during the vote, switchyard stopped and started again, a manual upgrade to
+    v0.61, then a stall (SIGSTOP) restarted once. Stall detection is on (short threshold, restart)
+    the whole time: it must never restart the node at a halt or at a halt-height stop."""
+    bins = {k: need_env(f"E2E_WASMD_{k}") for k in ("OLD", "NEW", "NEXT")}
+    ver = {k: version_of(b) for k, b in bins.items()}
+    sup_bin = find_switchyard()
+    daemon = "wasmd"
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix="switchyard-e2e-life-")
+    _cleanup_paths.append(work)
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    ports = free_ports(10)
+    log(f"life: home {home}, rpc 127.0.0.1:{ports[0]}; versions {ver}")
+    init_chain(bins["OLD"], home, ports[:9], voting_period=args.voting_period)
+    served = os.path.join(work, "www")
+    os.makedirs(served)
+    srv = BinServer(served)
+    listen = f"127.0.0.1:{ports[9]}"
+    env = supervisor_env(home, daemon, "switchyard", "prestage")
+    env.update({"SWITCHYARD_LISTEN": listen, "SWITCHYARD_STALL_AFTER": f"{args.stall_after}s",
+                "SWITCHYARD_STALL_MIN_PEERS": "0", "SWITCHYARD_STALL_ACTION": "restart",
+                "DAEMON_SHUTDOWN_GRACE": "3s"})
+    run([sup_bin, "init", bins["OLD"]], env=env)
+    node_log = os.path.join(work, "node.log")
+    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
+    rpc = Rpc(ports[0])
+    watch = Watch(home, rpc, sup.pid)
+    c = Ctx(sup_bin, env, home, rpc, watch, node_log, work, daemon, sup)
+    lis = Listener(listen)
+    before = {}
+
+    def gov(ch, t):
+        r = gov_swap(c, ch, t, "v0.60", bins["NEW"], ver["OLD"], ver["NEW"], block_time, args.offset,
+                     args.voting_period, srv, prestage=True,
+                     while_old=lambda: before.update({q: abci_query(rpc, q) for q in WASMD_V060_QUERIES}))
+        check_new_modules(ch, t, rpc, before)
+        check_view(c, ch, t, lis, "v0.60", 0)
+        return r
+
+    def manual(ch, t):
+        r = manual_swap(c, ch, t, "v0.61", bins["NEXT"], ver["NEW"], ver["NEXT"], args.manual_offset)
+        check_view(c, ch, t, lis, "v0.61", 0)
+        return r
+
+    def restart(ch, t):
+        r = restart_switchyard(c, ch, t, lis)
+        check_view(c, ch, t, lis, "v0.60", 0)
+        return r
+
+    steps = [
+        ("1-gov-v0.60-staged-in-vote", "gov", gov),
+        ("2-switchyard-restarted", "restart", restart),
+        ("3-manual-v0.61", "manual", manual),
+        ("4-stall-sigstop-restarted-once", "stall", lambda ch, t: stall_step(c, ch, t, lis, args.stall_after)),
+    ]
+    block_time = None
+    broken = None
+    try:
+        block_time = measure_block_time(rpc)
+        wait_for("the status listener", lambda: _answers(lis), 30)
+        log(f"life: block time {block_time:.3f}s")
+    except Failure as e:
+        broken = f"the chain did not start: {e}"
+    results = []
+    for step, kind, fn in steps:
+        checks = Checks()
+        res = {"scenario": f"switchyard/life/{step}", "supervisor": "switchyard", "mode": f"life/{step}",
+               "pair": "wasmd", "kind": kind}
+        ts = time.time()
+        if broken:
+            checks.check(False, f"{step}: not run ({broken})")
+        else:
+            try:
+                res.update(fn(checks, step))
+            except Failure as e:
+                checks.check(False, f"{step}: " + str(e).split("\n")[0])
+                res["error"] = str(e)[:2000]
+                broken = f"step {step} did not complete"
+        res["elapsed_s"] = round(time.time() - ts, 1)
+        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
+        results.append(res)
+    watch._sample_sup()
+    watch.stop()
+    stop(c.sup)
+    srv.close()
+    failed = any(r["failed"] for r in results)
+    logpath = node_log if failed or args.keep else None
+    for r in results:
+        r["log"] = logpath
+        print(json.dumps(r), flush=True)
+    print(json.dumps({"scenario": "switchyard/life", "supervisor": "switchyard", "mode": "life", "pair": "wasmd",
+                      "passed": 0, "failed": 0, "supervisor_peak_rss_kb": watch.hwm_kb, "log": logpath,
+                      "block_time_s": round(block_time, 3) if block_time else None,
+                      "elapsed_s": round(time.time() - t0, 1)}), flush=True)
     if not failed and not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 1 if failed else 0
@@ -1945,6 +2247,12 @@ def main():
     c.add_argument("--voting-period", default=vp)
     c.add_argument("--manual-offset", type=int, default=int(os.environ.get("E2E_MANUAL_OFFSET", "15")))
     c.add_argument("--keep", action="store_true")
+    li = sub.add_parser("life")
+    li.add_argument("--offset", type=int, default=offset)
+    li.add_argument("--voting-period", default=vp)
+    li.add_argument("--manual-offset", type=int, default=int(os.environ.get("E2E_MANUAL_OFFSET", "15")))
+    li.add_argument("--stall-after", type=int, default=6, help="SWITCHYARD_STALL_AFTER, seconds")
+    li.add_argument("--keep", action="store_true")
     f = sub.add_parser("facts")
     f.add_argument("--halt-height", type=int, default=12)
     f.add_argument("--keep", action="store_true")
@@ -1968,7 +2276,8 @@ def main():
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
     try:
-        return {"report": report, "scenario": scenario, "chain": chain, "facts": facts, "localnet": localnet,
+        return {"report": report, "scenario": scenario, "chain": chain, "life": life, "facts": facts,
+                "localnet": localnet,
                 "floor": floor}[a.cmd](a)
     except Failure as e:
         log(f"ERROR: {e}")
