@@ -2,15 +2,20 @@
 # The end-to-end test on real chains (part of the project's test command).
 #   e2e/run.sh
 # Builds (or reuses from ~/.cache/switchyard-e2e) our own chain daemon e2e/chaind for SDK v0.50.9,
-# v0.53.8 and v0.54.4 and cosmovisor v1.5.0 from the Go module proxy, builds switchyard (cargo
-# build --release) unless SWITCHYARD_BIN is set, then on real single-validator chains on 127.0.0.1:
+# v0.53.8 and v0.54.4, wasmd v0.55.1, v0.60.8 and v0.61.14, and cosmovisor v1.5.0 from the Go
+# module proxy, builds switchyard (cargo build --release) unless SWITCHYARD_BIN is set, then on real
+# single-validator chains on 127.0.0.1:
 #   1. facts: `start --halt-height N` on each SDK line, checked against the halt-height table in docs/node-facts.md;
 #   2. switchyard, one chain through every kind of swap: manual upgrade on v0.50.9 (its halt-height
 #      commits the block), governance upgrade v050-to-v053 pre-staged during the vote, manual
 #      upgrade on v0.53 (known SDK), manual upgrade from a binary whose SDK version cannot be told,
 #      governance upgrade v053-to-v054 with switchyard SIGKILLed while the old binary sits halted;
-#   3. cosmovisor on the v050-to-v053 governance upgrade (pre-placed, and auto-download at the halt);
-#   4. with E2E_LEGACY=1: the older simd v0.45.16 -> v0.46.16 pair (switchyard + cosmovisor).
+#   3. a wasmd node's life under switchyard (CosmWasm's wasmd v0.55.1 -> v0.60.8 by its own "v0.60"
+#      governance upgrade, binary staged from the plan during the vote; switchyard restarted; manual
+#      upgrade to v0.61.14; a SIGSTOP stall restarted once), and wasmd's v0.60 with the binary pre-placed;
+#   4. cosmovisor on the v050-to-v053 and wasmd v0.60 governance upgrades (pre-placed, and
+#      auto-download at the halt);
+#   5. with E2E_LEGACY=1: the older simd v0.45.16 -> v0.46.16 pair (switchyard + cosmovisor).
 # Prints one line per check and ends with "e2e: N passed, M failed"; exits non-zero on any failure.
 # Every process it starts is stopped on exit, also on failure or Ctrl-C.
 # Env: SWITCHYARD_BIN, E2E_SKIP_COSMOVISOR=1, E2E_SKIP_FACTS=1, E2E_LEGACY=1, E2E_KEEP=1 (keep work
@@ -33,11 +38,19 @@ if [ "${E2E_SKIP_FACTS:-0}" != 1 ]; then
 fi
 e2e_log "scenario: switchyard, one chain through every kind of swap"
 e2e_py "$results" chain "${keep[@]}"
+e2e_log "scenario: switchyard, a wasmd node's life (gov v0.60 staged in the vote, restart, manual v0.61, stall)"
+e2e_py "$results" life "${keep[@]}"
+e2e_log "scenario: switchyard, wasmd v0.60, pre-placed binary"
+e2e_scenario "$results" --pair wasmd --supervisor switchyard --mode preplaced "${keep[@]}"
 if [ "${E2E_SKIP_COSMOVISOR:-0}" != 1 ]; then
   e2e_log "scenario: cosmovisor, v050-to-v053, pre-placed binary"
   e2e_scenario "$results" --pair chaind --supervisor cosmovisor --mode preplaced "${keep[@]}"
   e2e_log "scenario: cosmovisor, v050-to-v053, auto-download at the halt"
   e2e_scenario "$results" --pair chaind --supervisor cosmovisor --mode download "${keep[@]}"
+  e2e_log "scenario: cosmovisor, wasmd v0.60, pre-placed binary"
+  e2e_scenario "$results" --pair wasmd --supervisor cosmovisor --mode preplaced "${keep[@]}"
+  e2e_log "scenario: cosmovisor, wasmd v0.60, auto-download at the halt"
+  e2e_scenario "$results" --pair wasmd --supervisor cosmovisor --mode download "${keep[@]}"
 fi
 if [ "${E2E_LEGACY:-0}" = 1 ]; then
   e2e_log "scenario: legacy pair simd v0.45.16 -> v0.46.16, switchyard pre-staged + manual upgrade"
