@@ -1883,6 +1883,149 @@ def life(args):
 
 
 # ---------------------------------------------------------------------------------------------
+# unstartable: the plan's binary cannot start on this host (its shared library is not found)
+# ---------------------------------------------------------------------------------------------
+def break_runpath(src, dst):
+    """A copy of `src` whose ELF run path names a folder that does not exist (same length, one
+    letter changed), so the loader cannot find the libwasmvm it links: what a binary built on
+    another machine does here. Returns the run path it had."""
+    data = open(src, "rb").read()
+    m = re.search(rb"(/[^\x00]*/wasmvm/[^\x00]*/internal/api)\x00", data)
+    if not m:
+        raise Failure(f"{src} has no run path into the wasmvm module to break")
+    good = m.group(1)
+    bad = good[:-3] + b"apX"
+    with open(dst, "wb") as f:
+        f.write(data.replace(good + b"\x00", bad + b"\x00"))
+    os.chmod(dst, 0o755)
+    return good.decode()
+
+
+def unstartable(args):
+    """wasmd's "v0.60" plan lists a binary that downloads and verifies but cannot start here.
+    switchyard must refuse it at preflight, long before the halt, and say why in the loader's own
+    words in `plan`, `/status` and the metrics; at the halt it must leave the old binary stopped at
+    H-1 (it never commits H) with one clear message, and never start the new one in a loop. Once
+    the operator places a binary that starts, it swaps by itself and the new binary commits H."""
+    bin_old, bin_new = need_env("E2E_WASMD_OLD"), need_env("E2E_WASMD_NEW")
+    sup_bin = find_switchyard()
+    daemon, name = "wasmd", "v0.60"
+    v_old = version_of(bin_old)
+    checks = Checks()
+    tag = "unstartable"
+    result = {"scenario": "switchyard/unstartable", "supervisor": "switchyard", "mode": "unstartable",
+              "pair": "wasmd"}
+    t0 = time.time()
+    work = tempfile.mkdtemp(prefix="switchyard-e2e-unstartable-")
+    _cleanup_paths.append(work)
+    home = os.path.join(work, "home")
+    os.makedirs(home)
+    ports = free_ports(10)
+    init_chain(bin_old, home, ports[:9], voting_period=args.voting_period)
+    served = os.path.join(work, "www")
+    os.makedirs(served)
+    broken = os.path.join(served, daemon)
+    result["runpath"] = break_runpath(bin_new, broken)
+    checksum = sha256_of(broken)
+    srv = BinServer(served)
+    info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
+                      separators=(",", ":"))
+    listen = f"127.0.0.1:{ports[9]}"
+    env = supervisor_env(home, daemon, "switchyard", "prestage")
+    env["SWITCHYARD_LISTEN"] = listen
+    run([sup_bin, "init", bin_old], env=env)
+    node_log = os.path.join(work, "node.log")
+    sup = start([sup_bin, "run", "start", "--home", home], node_log, env=env)
+    rpc = Rpc(ports[0])
+    lis = Listener(listen)
+    staged = os.path.join(home, "cosmovisor", "upgrades", name, "bin", daemon)
+    loader = "libwasmvm.x86_64.so: cannot open shared object file"
+    try:
+        block_time = measure_block_time(rpc)
+        H = place_h(rpc, block_time, args.offset, args.voting_period)
+        result["H"] = H
+        pid, end = submit_upgrade(bin_old, home, rpc.port, name, H, info, work)
+        vote_yes(bin_old, home, rpc.port, pid)
+        log(f"{tag}: proposal {pid} for {name} at H={H} voted; voting ends {end}")
+
+        # before the halt: refused at preflight, in the loader's words, everywhere an operator looks
+        def refused():
+            u = plan_entry(sup_bin, env, name) or {}
+            pf = (u.get("binary") or {}).get("preflight") or {}
+            return u if pf.get("status") == "failed" else None
+        u = wait_for("the preflight to refuse the binary", refused, args.offset * 3 + 60, every=0.5)
+        a = rpc.abci()
+        checks.check(a and a[1] < H - 1, f"{tag}: refused before the halt", f"chain at {a}, H={H}")
+        msg = u["binary"]["preflight"].get("message") or ""
+        checks.check(loader in msg and u.get("ready") is False,
+                     f"{tag}: plan --json names the loader's error and says not ready", msg[:300])
+        r = run([sup_bin, "plan"], env=env, check=False, timeout=60)
+        checks.check(r.returncode == 2 and loader in r.stdout, f"{tag}: plan (text) exits 2 and names the loader's error",
+                     f"exit {r.returncode}: {r.stdout[-400:]}")
+        st = lis.status()
+        sup_u = next((x for x in (st.get("plan") or {}).get("upgrades") or [] if x.get("name") == name), {})
+        checks.check(loader in json.dumps(sup_u), f"{tag}: /status names the loader's error", json.dumps(sup_u)[:300])
+        m = lis.metrics()
+        failed = [k for k, v in m.items() if k.startswith("switchyard_upgrade_preflight_failed") and v == 1]
+        checks.check(m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="proposal",check="preflight_ok"}}',
+                           m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="plan",check="preflight_ok"}}')) == 0
+                     and any("libwasmvm" in k for k in failed),
+                     f"{tag}: metrics: preflight_ok 0 and the failure's message as a label",
+                     "; ".join(k for k in m if "preflight" in k)[:400])
+
+        # the halt: the old binary stops at H-1, the new one is never started
+        info_path = os.path.join(home, "data", "upgrade-info.json")
+        wait_for(f"the halt at H={H}", lambda: os.path.exists(info_path), args.offset * 3 + 120, every=0.2)
+        said = "cannot go ahead"
+        wait_for("switchyard's message at the halt", lambda: said in read_log(node_log), 60)
+        # long enough for a crash loop's first restarts (1 s, 2 s, 4 s backoff) to have happened
+        time.sleep(10)
+        text = read_log(node_log)
+        runs = node_runs(text)
+        result["node_runs"] = runs
+        a = rpc.abci()
+        checks.check(all(x["version"] == v_old for x in runs) and not running_exe(staged),
+                     f"{tag}: the new binary was never started as the node", f"{runs}")
+        checks.check(a is None or a == (v_old, H - 1), f"{tag}: the old binary never committed H",
+                     f"/abci_info {a}, H={H}")
+        lines = [ln for ln in text.splitlines() if said in ln]
+        checks.check(len(lines) == 1, f"{tag}: one clear message at the halt", "\n".join(lines)[:600])
+        checks.check(sup.poll() is None, f"{tag}: switchyard keeps running (status served, waiting for a fix)")
+        m = lis.metrics()
+        checks.check(sum(v for k, v in m.items() if k.startswith("switchyard_node_restarts_total")) == 0
+                     and sum(v for k, v in m.items() if k.startswith("switchyard_node_crashes_total")) == 0,
+                     f"{tag}: no restart and no crash counted", "; ".join(f"{k} {v}" for k, v in m.items()
+                                                                          if "restarts" in k or "crashes" in k))
+
+        # the operator's fix: a binary that starts, placed by hand; switchyard swaps on its own
+        v_new = version_of(bin_new)
+        t_fix = time.time()
+        run([sup_bin, "add-upgrade", name, bin_new, "--force"], env=env)
+        live = wait_new_binary(rpc, v_old, v_new, H, 120, sup, node_log)
+        result["fixed_to_new_h_s"] = round(time.time() - t_fix, 1)
+        text = read_log(node_log)
+        ev = swap_evidence(node_runs(text), v_old, v_new, H, live=live)
+        result["evidence"] = ev
+        check_swap(checks, tag + " after the fix", ev, H)
+        check_app_hash(checks, tag + " after the fix", rpc, text, v_new, H)
+        checks.check(current_target(home) == os.path.realpath(os.path.join(home, "cosmovisor", "upgrades", name)),
+                     f"{tag} after the fix: cosmovisor/current points at upgrades/{name}", current_target(home))
+    except Failure as e:
+        checks.check(False, f"{tag}: " + str(e).split("\n")[0])
+        result["error"] = str(e)[:2000]
+    finally:
+        stop(sup)
+        srv.close()
+    result["elapsed_s"] = round(time.time() - t0, 1)
+    result["passed"], result["failed"], result["failures"] = len(checks.passed), len(checks.failed), checks.failed
+    result["log"] = node_log if checks.failed or args.keep else None
+    if not checks.failed and not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(result), flush=True)
+    return 1 if checks.failed else 0
+
+
+# ---------------------------------------------------------------------------------------------
 # facts: `start --halt-height N` per SDK line, checked against the halt-height table in docs/node-facts.md
 # ---------------------------------------------------------------------------------------------
 # line -> (block N committed by the app?, process exits?)
@@ -2253,6 +2396,10 @@ def main():
     li.add_argument("--manual-offset", type=int, default=int(os.environ.get("E2E_MANUAL_OFFSET", "15")))
     li.add_argument("--stall-after", type=int, default=6, help="SWITCHYARD_STALL_AFTER, seconds")
     li.add_argument("--keep", action="store_true")
+    un = sub.add_parser("unstartable")
+    un.add_argument("--offset", type=int, default=offset)
+    un.add_argument("--voting-period", default=vp)
+    un.add_argument("--keep", action="store_true")
     f = sub.add_parser("facts")
     f.add_argument("--halt-height", type=int, default=12)
     f.add_argument("--keep", action="store_true")
@@ -2276,7 +2423,7 @@ def main():
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
     try:
-        return {"report": report, "scenario": scenario, "chain": chain, "life": life, "facts": facts,
+        return {"report": report, "scenario": scenario, "chain": chain, "life": life, "unstartable": unstartable, "facts": facts,
                 "localnet": localnet,
                 "floor": floor}[a.cmd](a)
     except Failure as e:

@@ -12,7 +12,8 @@
 #      governance upgrade v053-to-v054 with switchyard SIGKILLed while the old binary sits halted;
 #   3. a wasmd node's life under switchyard (CosmWasm's wasmd v0.55.1 -> v0.60.8 by its own "v0.60"
 #      governance upgrade, binary staged from the plan during the vote; switchyard restarted; manual
-#      upgrade to v0.61.14; a SIGSTOP stall restarted once), and wasmd's v0.60 with the binary pre-placed;
+#      upgrade to v0.61.14; a SIGSTOP stall restarted once), wasmd's v0.60 with the binary pre-placed,
+#      and with a served binary that cannot start here (refused at preflight, held at the halt, fixed);
 #   4. cosmovisor on the v050-to-v053 and wasmd v0.60 governance upgrades (pre-placed, and
 #      auto-download at the halt);
 #   5. with E2E_LEGACY=1: the older simd v0.45.16 -> v0.46.16 pair (switchyard + cosmovisor).
@@ -40,6 +41,8 @@ e2e_log "scenario: switchyard, one chain through every kind of swap"
 e2e_py "$results" chain "${keep[@]}"
 e2e_log "scenario: switchyard, a wasmd node's life (gov v0.60 staged in the vote, restart, manual v0.61, stall)"
 e2e_py "$results" life "${keep[@]}"
+e2e_log "scenario: switchyard, wasmd v0.60 whose binary cannot start on this host (libwasmvm not found)"
+e2e_py "$results" unstartable "${keep[@]}"
 e2e_log "scenario: switchyard, wasmd v0.60, pre-placed binary"
 e2e_scenario "$results" --pair wasmd --supervisor switchyard --mode preplaced "${keep[@]}"
 if [ "${E2E_SKIP_COSMOVISOR:-0}" != 1 ]; then

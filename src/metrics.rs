@@ -44,6 +44,14 @@ pub struct CheckLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FailureLabels {
+    pub upgrade: String,
+    pub source: String,
+    /// What went wrong, in the loader's or the OS's own words (one line, at most 200 bytes).
+    pub error: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ReasonLabels {
     pub reason: String,
 }
@@ -74,6 +82,7 @@ pub struct Metrics {
     pub upgrade_eta_seconds: Family<UpgradeLabels, Gauge>,
     pub upgrade_ready: Family<UpgradeLabels, Gauge>,
     pub upgrade_check: Family<CheckLabels, Gauge>,
+    pub upgrade_preflight_failed: Family<FailureLabels, Gauge>,
     pub node_restarts: Family<ReasonLabels, Counter>,
     pub node_crashes: Family<ReasonLabels, Counter>,
     pub swaps: Family<OutcomeLabels, Counter>,
@@ -165,6 +174,11 @@ impl Metrics {
             upgrade_check: reg!(
                 "upgrade_check",
                 "Each readiness check of an upcoming upgrade: 1 yes, 0 no, -1 unknown (absent: does not apply)",
+                Family::default()
+            ),
+            upgrade_preflight_failed: reg!(
+                "upgrade_preflight_failed",
+                "1 for an upcoming upgrade whose staged binary does not start on this host; the error label says why",
                 Family::default()
             ),
             node_restarts: reg!(
@@ -268,11 +282,22 @@ impl Metrics {
         self.upgrade_eta_seconds.clear();
         self.upgrade_ready.clear();
         self.upgrade_check.clear();
+        self.upgrade_preflight_failed.clear();
         for u in &report.upgrades {
             let l = UpgradeLabels {
                 upgrade: u.name.clone(),
                 source: u.source.as_str().to_string(),
             };
+            let failed = u.binary.preflight.as_ref();
+            if let Some(pf) = failed.filter(|p| p.status == crate::report::PreflightState::Failed) {
+                self.upgrade_preflight_failed
+                    .get_or_create(&FailureLabels {
+                        upgrade: l.upgrade.clone(),
+                        source: l.source.clone(),
+                        error: loader_words(pf.message.as_deref().unwrap_or("")),
+                    })
+                    .set(1);
+            }
             self.upgrade_height.get_or_create(&l).set(u.height);
             if let Some(eta) = u.eta_seconds {
                 self.upgrade_eta_seconds
@@ -314,6 +339,26 @@ impl Metrics {
                 .set(*secs);
         }
     }
+}
+
+/// The part of a preflight failure a label can carry: its first line, without the command and
+/// the binary's path in front (`... exited with exit status: 127: /x/bin/wasmd: error while
+/// loading shared libraries: ...` → `error while loading shared libraries: ...`), at most 200
+/// bytes.
+fn loader_words(message: &str) -> String {
+    let line = message.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+    let words = match line.rfind(": /") {
+        Some(i) => {
+            let rest = &line[i + 2..];
+            rest.split_once(": ").map_or(rest, |(_, w)| w)
+        }
+        None => line,
+    };
+    let mut end = words.len().min(200);
+    while !words.is_char_boundary(end) {
+        end -= 1;
+    }
+    words[..end].trim().to_string()
 }
 
 /// OpenMetrics text to Prometheus text 0.0.4: a counter family is named with its `_total`
@@ -358,6 +403,22 @@ pub fn reason(r: &str) -> ReasonLabels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_preflight_failure_is_told_in_the_loaders_words() {
+        let m = "`/h/cosmovisor/upgrades/v0.60/bin/wasmd version` exited with exit status: 127: \
+                 /h/cosmovisor/upgrades/v0.60/bin/wasmd: error while loading shared libraries: \
+                 libwasmvm.x86_64.so: cannot open shared object file: No such file or directory\nmore";
+        assert_eq!(
+            super::loader_words(m),
+            "error while loading shared libraries: libwasmvm.x86_64.so: cannot open shared object file: No such file or directory"
+        );
+        assert_eq!(
+            super::loader_words("Exec format error (os error 8)"),
+            "Exec format error (os error 8)"
+        );
+        assert!(super::loader_words(&"é".repeat(300)).len() <= 200);
+    }
 
     #[test]
     fn counters_are_named_with_total_in_the_prometheus_text_format() {

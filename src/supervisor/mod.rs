@@ -421,11 +421,40 @@ impl<'a> Supervisor<'a> {
         node: Option<&mut NodeProcess>,
     ) -> anyhow::Result<Option<i32>> {
         let delay = self.cfg.restart_delay;
-        let signals = &mut self.signals;
-        let end = swap::perform(self.cfg, &self.layout, &self.journal, target, node, async {
-            sleep_or_stop(signals, delay).await.is_none()
-        })
-        .await?;
+        let mut node = node;
+        let mut told = false;
+        let end = loop {
+            let signals = &mut self.signals;
+            let r = swap::perform(
+                self.cfg,
+                &self.layout,
+                &self.journal,
+                target,
+                node.take(),
+                async { sleep_or_stop(signals, delay).await.is_none() },
+            )
+            .await;
+            match r {
+                // The new binary does not start here: the node stays stopped (never the old
+                // binary past H, never the new one in a crash loop) until it does.
+                Err(e @ swap::SwapError::Unstartable { .. }) => {
+                    if !told {
+                        tracing::error!("{e}");
+                        crate::notify::status(format!(
+                            "upgrade {} held: its binary does not start on this host",
+                            target.name
+                        ));
+                        told = true;
+                    }
+                    if let Some(code) =
+                        sleep_or_stop(&mut self.signals, swap::UNSTARTABLE_RECHECK).await
+                    {
+                        return Ok(Some(code));
+                    }
+                }
+                other => break other?,
+            }
+        };
         self.halt_file = None;
         self.facts = None;
         if end == SwapEnd::Interrupted {

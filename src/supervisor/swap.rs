@@ -56,6 +56,15 @@ pub enum SwapError {
         path: PathBuf,
         why: String,
     },
+    #[error("upgrade {name} cannot go ahead: {path} does not start on this host ({message}). The node stays stopped before block {height}, `current` on {current}; fix the host or place a binary that starts (`switchyard add-upgrade {name} <binary> --force`): switchyard checks it again every {every_s} s and swaps as soon as it starts")]
+    Unstartable {
+        name: String,
+        path: PathBuf,
+        message: String,
+        height: i64,
+        current: Current,
+        every_s: u64,
+    },
     #[error("{signal} arrived during upgrade {name}: stopped there; the swap journal keeps where it was and the next start finishes the upgrade")]
     Stopped {
         name: String,
@@ -230,7 +239,11 @@ async fn resume_from(
             journal.write_step(&rec)?;
             did_work = true;
         }
-        if let Err(e) = ensure_binary(cfg, layout, &rec, step).await {
+        let ready = match ensure_binary(cfg, layout, &rec, step).await {
+            Ok(()) => binary_starts(cfg, layout, &rec).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = ready {
             // Nothing has changed yet; forget the swap so a restart decides afresh.
             journal.finish_swap()?;
             return Err(e);
@@ -303,6 +316,43 @@ async fn resume_from(
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
     prune_backups(cfg, layout);
     Ok(())
+}
+
+/// How often a swap held back by a binary that does not start is tried again.
+pub const UNSTARTABLE_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// A binary we staged whose preflight failed (it does not start on this host: a missing shared
+/// library, another CPU) is run once more now, since the host may have been fixed; if it still
+/// fails, the swap does not go ahead: no pre-upgrade, no switch, and the new binary is never
+/// started as the node. Binaries the operator placed have no record and are trusted as placed.
+async fn binary_starts(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+    use switchyard_store::{PreflightStatus, StageError};
+    let Ok(Some(staged)) = switchyard_store::load_staging_record(layout, &rec.name) else {
+        return Ok(());
+    };
+    if staged.preflight.status != PreflightStatus::Failed {
+        return Ok(());
+    }
+    let opts = crate::upgrade_binary::stage_options(cfg, false);
+    match switchyard_store::rerun_preflight(layout, &rec.name, staged, &opts).await {
+        Ok(_) => {
+            tracing::info!(upgrade = %rec.name, "the staged binary starts on this host now");
+            Ok(())
+        }
+        Err(StageError::Preflight { record, message }) => Err(SwapError::Unstartable {
+            name: rec.name.to_string(),
+            path: record.binary_path,
+            message,
+            height: rec.height,
+            current: layout.current()?,
+            every_s: UNSTARTABLE_RECHECK.as_secs(),
+        }),
+        Err(e) => Err(SwapError::StagedMismatch {
+            name: rec.name.to_string(),
+            path: layout.upgrade_binary(&rec.name),
+            why: e.to_string(),
+        }),
+    }
 }
 
 /// What making the new binary ready takes now: nothing (it is in place), a download from the

@@ -67,8 +67,8 @@ pub use preupgrade_record::{
 };
 pub use run_lock::{lock_run, RunLock, RunLockError};
 pub use staging::{
-    select_source, stage_from_plan, stage_from_source, staging_work_dir, StageError, StageOptions,
-    StageOutcome,
+    rerun_preflight, select_source, stage_from_plan, stage_from_source, staging_work_dir,
+    StageError, StageOptions, StageOutcome,
 };
 pub use staging_record::{
     list_staging_records, load_staging_record, remove_staging_record, save_staging_record,

@@ -450,6 +450,20 @@ async fn existing(
 }
 
 /// Runs (or skips) the preflight, records it, and turns a failure into [`StageError::Preflight`].
+/// Runs the preflight of a binary staged earlier once more (its record says it failed to start:
+/// the host may have been fixed since, e.g. the missing shared library installed), saves the
+/// record and returns it; fails as staging does ([`StageError::Preflight`] when it still does
+/// not start).
+pub async fn rerun_preflight(
+    layout: &Layout,
+    name: &UpgradeName,
+    mut record: StagingRecord,
+    opts: &StageOptions,
+) -> Result<StagingRecord, StageError> {
+    finish_preflight(layout, name, &mut record, opts).await?;
+    Ok(record)
+}
+
 async fn finish_preflight(
     layout: &Layout,
     name: &UpgradeName,
