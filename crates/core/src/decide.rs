@@ -297,6 +297,31 @@ pub fn pending_upgrade_height(k: &Known) -> Option<i64> {
         })
 }
 
+/// The height of the next upgrade this node will halt for, on-chain or manual: where the chain
+/// watcher must read the node's heights on every block. Away from it the websocket's blocks are
+/// enough and the watcher reads less (an idle node costs the supervisor almost nothing).
+pub fn next_halt_height(k: &Known) -> Option<i64> {
+    let manual = next_manual(k).map(|m| m.height);
+    match (pending_upgrade_height(k), manual) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Within this many blocks of the next halt the shells look every block and every poll interval;
+/// farther away, while blocks arrive, less often.
+pub const NEAR_HALT_BLOCKS: i64 = 30;
+
+/// Whether the next halt ([`next_halt_height`]) is within [`NEAR_HALT_BLOCKS`] of the committed
+/// height (an unknown height counts as near: look closely until it is known).
+pub fn halt_is_near(k: &Known) -> bool {
+    match (next_halt_height(k), k.committed) {
+        (None, _) => false,
+        (Some(_), None) => true,
+        (Some(h), Some(c)) => c >= h - NEAR_HALT_BLOCKS,
+    }
+}
+
 /// The node's upgrade-info.json names an upgrade at a height its arguments skip: the old binary
 /// is started again (with the flag), nothing is swapped.
 pub fn skipped_halt(k: &Known) -> Option<&UpgradeInfo> {

@@ -699,3 +699,49 @@ fn an_upgrade_the_node_already_runs_is_not_pending() {
     };
     assert_eq!(pending_upgrade_height(&skipped), None);
 }
+
+#[test]
+fn the_next_halt_is_the_nearer_of_the_pending_plan_and_the_next_manual_upgrade() {
+    let none = Known {
+        committed: Some(10),
+        ..Known::default()
+    };
+    assert_eq!(next_halt_height(&none), None);
+    let with_plan = Known {
+        plan: plan("v2", 100),
+        ..none.clone()
+    };
+    assert_eq!(next_halt_height(&with_plan), Some(100));
+    let with_manual = Known {
+        manual: vec![m("fix", 40)],
+        ..with_plan.clone()
+    };
+    assert_eq!(next_halt_height(&with_manual), Some(40));
+    // applied already: only the plan is left
+    let applied = Known {
+        applied: [(n("fix"), 40)].into_iter().collect(),
+        committed: Some(50),
+        ..with_manual
+    };
+    assert_eq!(next_halt_height(&applied), Some(100));
+    // an upgrade `current` runs is no halt to come
+    let ran = Known {
+        current: Current::Upgrade(n("v2")),
+        committed: Some(120),
+        ..with_plan
+    };
+    assert_eq!(next_halt_height(&ran), None);
+}
+
+#[test]
+fn a_halt_is_near_within_thirty_blocks() {
+    let k = |committed| Known {
+        plan: plan("v2", 100),
+        committed,
+        ..Known::default()
+    };
+    assert!(!halt_is_near(&k(Some(69))));
+    assert!(halt_is_near(&k(Some(70))));
+    assert!(halt_is_near(&k(None)));
+    assert!(!halt_is_near(&Known::default()));
+}
