@@ -138,6 +138,13 @@ impl Observer {
         }
     }
 
+    /// Tells the chain watcher where the next halt is (see `ChainWatcher::attend`).
+    pub fn attend(&self, next_halt: Option<i64>) {
+        if let Some(feed) = &self.chain {
+            feed.watcher.attend(next_halt);
+        }
+    }
+
     /// An observation already waiting, without waiting for one.
     pub fn try_next(&mut self) -> Option<Observation> {
         while let Ok(f) = self.file.try_recv() {

@@ -2,7 +2,8 @@
 //!
 //! [`ChainWatcher::spawn`] starts a task that follows new blocks ([`crate::blocks::BlockFeed`]),
 //! refreshes the scheduled plan and the app's committed height on every block (at most once per
-//! [`WatcherOptions::plan_every`]), and re-reads governance proposals every
+//! [`WatcherOptions::plan_every`]) near a halt the supervisor names ([`ChainWatcher::attend`]) or
+//! when the websocket is down, and every [`WatcherOptions::quiet_every`] otherwise, and re-reads governance proposals every
 //! [`WatcherOptions::proposals_every`] and as soon as the block feed announces a transaction that
 //! put a proposal into its voting period, and the node's health (peer count from `/net_info`,
 //! `catching_up` from `/status`) every [`WatcherOptions::peers_every`]. The result is published as a [`ChainView`] on a
@@ -20,7 +21,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::block_times::BlockTimes;
-use crate::blocks::{BlockFeed, BlockFeedOptions, NewBlock};
+use crate::blocks::{BlockFeed, BlockFeedOptions, BlockSource, NewBlock};
 use crate::endpoints::Endpoints;
 use crate::error::WatchError;
 use crate::events::{diff, log, EventMemory, WatchEvent};
@@ -47,6 +48,11 @@ pub struct WatcherOptions {
     pub peers_every: Duration,
     /// Refresh at least this often even when no block arrives.
     pub idle_refresh: Duration,
+    /// Least time between two light refreshes while the websocket feeds blocks and no halt is
+    /// near ([`ChainWatcher::attend`]): the blocks themselves carry the committed height then.
+    pub quiet_every: Duration,
+    /// A halt this many blocks away or nearer is "near": heights and plan are read every block.
+    pub near_blocks: i64,
     pub backoff_initial: Duration,
     pub backoff_max: Duration,
     /// Blocks in the average-block-time window.
@@ -67,6 +73,8 @@ impl Default for WatcherOptions {
             proposals_every: Duration::from_secs(60),
             peers_every: Duration::from_secs(5),
             idle_refresh: Duration::from_secs(10),
+            quiet_every: Duration::from_secs(5),
+            near_blocks: switchyard_core::NEAR_HALT_BLOCKS,
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
             block_window: 100,
@@ -80,6 +88,7 @@ impl Default for WatcherOptions {
 #[derive(Debug)]
 pub struct ChainWatcher {
     view: watch::Receiver<ChainView>,
+    attention: watch::Sender<Option<i64>>,
     blocks: broadcast::Sender<NewBlock>,
     events: broadcast::Sender<WatchEvent>,
     task: JoinHandle<()>,
@@ -95,6 +104,7 @@ impl ChainWatcher {
     /// Starts watching. Must be called inside a tokio runtime.
     pub fn spawn(endpoints: Endpoints, opts: WatcherOptions) -> ChainWatcher {
         let (view_tx, view) = watch::channel(ChainView::default());
+        let (attention, attention_rx) = watch::channel(None);
         let blocks = broadcast::channel(256).0;
         let events = broadcast::channel(64).0;
         let delay = opts.backoff_initial;
@@ -109,6 +119,7 @@ impl ChainWatcher {
                     v.clone(),
                     b.clone(),
                     e.clone(),
+                    attention_rx.clone(),
                 )
             },
             move |msg| {
@@ -119,10 +130,23 @@ impl ChainWatcher {
         ));
         ChainWatcher {
             view,
+            attention,
             blocks,
             events,
             task,
         }
+    }
+
+    /// The height of the next halt the supervisor knows of (a plan, the node's upgrade-info.json,
+    /// a manual upgrade), or none. Within [`WatcherOptions::near_blocks`] of it the node's heights
+    /// and the plan are read on every block; away from it, while the websocket feeds blocks, only
+    /// every [`WatcherOptions::quiet_every`].
+    pub fn attend(&self, next_halt: Option<i64>) {
+        self.attention.send_if_modified(|h| {
+            let changed = *h != next_halt;
+            *h = next_halt;
+            changed
+        });
     }
 
     /// The latest view; `changed().await` wakes on every update.
@@ -294,11 +318,37 @@ impl Loop {
             return;
         }
         v.latest_height = Some(b.height);
+        if b.source == BlockSource::Websocket {
+            // CometBFT announces a block only after the app committed it.
+            v.last_committed_height = v.last_committed_height.max(Some(b.height));
+        }
         v.latest_block_time = Some(b.time);
         if let Some(avg) = self.window.average() {
             v.average_block_time = Some(avg);
         }
         self.publish(v);
+    }
+}
+
+/// How often the light refresh runs now: every block (at most every `plan_every`) near a halt or
+/// without the websocket; every `quiet_every` otherwise, since the websocket's blocks carry the
+/// committed height and a plan is also seen on the next full refresh.
+fn light_every(
+    l: &Loop,
+    feed: &Option<watch::Receiver<crate::blocks::FeedState>>,
+    attention: &watch::Receiver<Option<i64>>,
+) -> Duration {
+    let websocket = feed
+        .as_ref()
+        .is_some_and(|f| f.borrow().websocket_connected);
+    let latest = l.view_tx.borrow().latest_height.unwrap_or(0);
+    let near = attention
+        .borrow()
+        .is_some_and(|h| latest >= h - l.opts.near_blocks);
+    if websocket && !near {
+        l.opts.quiet_every.max(l.opts.plan_every)
+    } else {
+        l.opts.plan_every
     }
 }
 
@@ -332,6 +382,7 @@ async fn run(
     view_tx: watch::Sender<ChainView>,
     blocks_out: broadcast::Sender<NewBlock>,
     events: broadcast::Sender<WatchEvent>,
+    attention: watch::Receiver<Option<i64>>,
 ) {
     let mut l = Loop {
         window: BlockTimes::new(opts.block_window),
@@ -362,6 +413,7 @@ async fn run(
             .map(|rpc| BlockFeed::spawn(rpc.clone(), l.opts.feed));
         let mut feed_rx = feed.as_ref().map(BlockFeed::subscribe);
         let mut votes = feed.as_ref().map(BlockFeed::voting_started);
+        let feed_state = feed.as_ref().map(BlockFeed::state);
         let mut last_full: Option<Instant> = None;
         let mut last_light: Option<Instant> = None;
         // A proposal entered its voting period since the last read of proposals.
@@ -379,7 +431,8 @@ async fn run(
                     voting_news = false;
                 }
                 r
-            } else if last_light.is_none_or(|t| now - t >= l.opts.plan_every) {
+            } else if last_light.is_none_or(|t| now - t >= light_every(&l, &feed_state, &attention))
+            {
                 let r = l.light(&client).await;
                 if r.is_ok() {
                     last_light = Some(now);
@@ -406,8 +459,13 @@ async fn run(
                     continue;
                 }
             }
-            // Wait for a block, or the idle refresh.
-            let idle = tokio::time::sleep(l.opts.idle_refresh);
+            // Wait for a block, or the idle refresh (in quiet mode the blocks are the refresh).
+            let quiet = light_every(&l, &feed_state, &attention) > l.opts.plan_every;
+            let idle = tokio::time::sleep(if quiet {
+                l.opts.quiet_every.max(l.opts.idle_refresh)
+            } else {
+                l.opts.idle_refresh
+            });
             tokio::pin!(idle);
             match feed_rx.as_mut() {
                 Some(rx) => tokio::select! {
