@@ -5,7 +5,8 @@
 //! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
 //!   does not exist either, the watch is set up once it appears), only for events that can have
 //!   changed the file (not its being read, which would wake the watcher with its own reads),
-//!   plus polling every `poll_interval` as a fallback;
+//!   plus polling every `poll_interval` as a fallback (every 5 s at the least while the
+//!   notifications are set up: they wake the watcher on every write there anyway);
 //! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
 //!   reported if it stays that way for [`SETTLE`];
 //! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
@@ -34,6 +35,9 @@ use crate::respawn::respawn_on_panic;
 
 /// How long a file may stay incomplete or malformed before it is reported.
 pub const SETTLE: Duration = Duration::from_secs(2);
+/// The poll while filesystem notifications watch the folder (each of the node's writes there
+/// wakes the watcher anyway; the poll only covers a notification that never came).
+const WATCHED_POLL: Duration = Duration::from_secs(5);
 /// How soon a file in a bad state is read again.
 const RETRY: Duration = Duration::from_millis(50);
 /// Larger files are refused (the real file is a few hundred bytes).
@@ -182,6 +186,12 @@ async fn run(
         if fs_watch.is_none() {
             fs_watch = watch_dir(&path, ev_tx.clone());
         }
+        // With notifications on the folder the poll is only a safety net: a slow one.
+        let poll = if fs_watch.is_some() {
+            poll.max(WATCHED_POLL)
+        } else {
+            poll
+        };
         let wait = match read(&path, disable_recase).await {
             Read::Absent => {
                 last_ok = None;
