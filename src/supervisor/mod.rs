@@ -79,6 +79,9 @@ pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
     result
 }
 
+/// How often the running node's time-based questions are asked while no halt is near.
+const QUIET_TICK: Duration = Duration::from_secs(1);
+
 /// What the supervisor has seen of the node's heights.
 #[derive(Debug, Default)]
 struct HeightsSeen {
@@ -114,6 +117,8 @@ struct Supervisor<'a> {
     /// Manual upgrades displaced by a plan, or missed, that we already complained about.
     warned_displaced: Vec<UpgradeName>,
     /// When the last "cannot see this node's height" error was logged.
+    /// The next halt is near (`switchyard_core::halt_is_near`): look every poll interval.
+    halt_near: bool,
     blind_reported_ms: Option<u64>,
     /// What the running node is (`genesis` or the upgrade's name), for status lines.
     node_label: String,
@@ -191,6 +196,7 @@ impl<'a> Supervisor<'a> {
             facts: None,
             warned_displaced: Vec::new(),
             blind_reported_ms: None,
+            halt_near: true,
             node_label: String::new(),
             last_state_error: Default::default(),
             stall,
@@ -546,10 +552,16 @@ impl<'a> Supervisor<'a> {
         let started_ms = self.now_ms();
         self.heights.samples.clear();
         self.blind_reported_ms = None;
-        let mut tick =
-            tokio::time::interval(self.cfg.poll_interval.max(Duration::from_millis(100)));
+        let close = self.cfg.poll_interval.max(Duration::from_millis(100));
         loop {
             crate::notify::beat();
+            // The time-based questions (a stall's threshold, a height not seen) need no more than
+            // a second; near a halt, the poll interval.
+            let tick = tokio::time::sleep(if self.halt_near {
+                close
+            } else {
+                close.max(QUIET_TICK)
+            });
             tokio::select! {
                 // Signals first: an operator's stop must never be mistaken for a halt exit.
                 biased;
@@ -602,11 +614,13 @@ impl<'a> Supervisor<'a> {
                     if let Some(obs) = obs {
                         self.apply(obs);
                     }
+                    // One turn for everything one block brought (heights, plan, block time).
+                    self.drain_observations();
                     if let Some(end) = self.check_running(&mut node, &halt, started_ms).await? {
                         return Ok(end);
                     }
                 }
-                _ = tick.tick() => {
+                _ = tick => {
                     if let Some(end) = self.check_running(&mut node, &halt, started_ms).await? {
                         return Ok(end);
                     }
@@ -708,6 +722,9 @@ impl<'a> Supervisor<'a> {
         started_ms: u64,
     ) -> anyhow::Result<Option<NodeEnd>> {
         let known = self.known(armed.as_ref(), Some(started_ms))?;
+        self.observer
+            .attend(switchyard_core::next_halt_height(&known));
+        self.halt_near = switchyard_core::halt_is_near(&known);
         self.warn_about_manual(&known);
         self.probe_ahead
             .upcoming(switchyard_core::binaries_to_probe(&known));
