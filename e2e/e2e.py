@@ -2026,6 +2026,68 @@ def unstartable(args):
 
 
 # ---------------------------------------------------------------------------------------------
+# idle: what a supervisor costs while the node just makes blocks (bench/idle.md)
+# ---------------------------------------------------------------------------------------------
+def rss_kb(pid):
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return None
+
+
+def idle(args):
+    """Two wasmd chains side by side, one under switchyard and one under cosmovisor (each with its
+    default settings: switchyard watching the chain, cosmovisor polling its upgrade-info file), for
+    `--seconds` of nothing but blocks. Each supervisor's own CPU time (user + system of its
+    process, from /proc/<pid>/stat: a running total, so nothing between the two reads is missed)
+    over the wall time, and its RSS at the start and the end. The nodes' own CPU is not counted."""
+    bin_old = need_env("E2E_WASMD_OLD")
+    sups = {"switchyard": find_switchyard(), "cosmovisor": os.path.abspath(need_env("E2E_COSMOVISOR"))}
+    procs, rpcs, logs = {}, {}, {}
+    out = {"scenario": "idle", "seconds": args.seconds, "node": version_of(bin_old)}
+    try:
+        for kind, sup_bin in sups.items():
+            work = tempfile.mkdtemp(prefix=f"switchyard-e2e-idle-{kind}-")
+            _cleanup_paths.append(work)
+            home = os.path.join(work, "home")
+            os.makedirs(home)
+            ports = free_ports(9)
+            init_chain(bin_old, home, ports, voting_period="60s")
+            env = supervisor_env(home, "wasmd", kind, "preplaced")
+            env.pop("SWITCHYARD_PRESTAGE_VOTING", None)  # the defaults, as an operator runs it
+            run([sup_bin, "init", bin_old], env=env)
+            logs[kind] = os.path.join(work, "node.log")
+            procs[kind] = start([sup_bin, "run", "start", "--home", home], logs[kind], env=env)
+            rpcs[kind] = Rpc(ports[0])
+        for kind in sups:
+            rpcs[kind].wait_height(10, 180, f"under {kind}")
+        t0 = time.time()
+        c0 = {k: cpu_seconds(p.pid) for k, p in procs.items()}
+        m0 = {k: rss_kb(p.pid) for k, p in procs.items()}
+        h0 = {k: rpcs[k].abci()[1] for k in sups}
+        deadline = t0 + args.seconds
+        while time.time() < deadline:
+            time.sleep(min(5, max(0.0, deadline - time.time())))
+            for k, p in procs.items():
+                if p.poll() is not None:
+                    raise Failure(f"{k} exited during the idle run (see {logs[k]})")
+        t1 = time.time()
+        for k, p in procs.items():
+            cpu = cpu_seconds(p.pid) - c0[k]
+            blocks = rpcs[k].abci()[1] - h0[k]
+            out[k] = {"cpu_ms_per_s": round(1000 * cpu / (t1 - t0), 3), "cpu_s": round(cpu, 3),
+                      "blocks": blocks, "cpu_ms_per_block": round(1000 * cpu / max(blocks, 1), 3),
+                      "rss_kb_start": m0[k], "rss_kb_end": rss_kb(p.pid)}
+            log(f"idle: {k}: {out[k]}")
+        out["wall_s"] = round(t1 - t0, 1)
+    finally:
+        for p in procs.values():
+            stop(p)
+    print(json.dumps(out), flush=True)
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 # facts: `start --halt-height N` per SDK line, checked against the halt-height table in docs/node-facts.md
 # ---------------------------------------------------------------------------------------------
 # line -> (block N committed by the app?, process exits?)
@@ -2400,6 +2462,8 @@ def main():
     un.add_argument("--offset", type=int, default=offset)
     un.add_argument("--voting-period", default=vp)
     un.add_argument("--keep", action="store_true")
+    idl = sub.add_parser("idle")
+    idl.add_argument("--seconds", type=int, default=600)
     f = sub.add_parser("facts")
     f.add_argument("--halt-height", type=int, default=12)
     f.add_argument("--keep", action="store_true")
@@ -2423,7 +2487,8 @@ def main():
     r.add_argument("--runs", default="?")
     a = ap.parse_args()
     try:
-        return {"report": report, "scenario": scenario, "chain": chain, "life": life, "unstartable": unstartable, "facts": facts,
+        return {"report": report, "scenario": scenario, "chain": chain, "life": life, "unstartable": unstartable, "idle": idle,
+                "facts": facts,
                 "localnet": localnet,
                 "floor": floor}[a.cmd](a)
     except Failure as e:
