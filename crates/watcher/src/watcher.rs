@@ -461,11 +461,16 @@ async fn run(
             }
             // Wait for a block, or the idle refresh (in quiet mode the blocks are the refresh).
             let quiet = light_every(&l, &feed_state, &attention) > l.opts.plan_every;
-            let idle = tokio::time::sleep(if quiet {
+            let idle_for = if quiet {
                 l.opts.quiet_every.max(l.opts.idle_refresh)
             } else {
                 l.opts.idle_refresh
+            };
+            // Never past the next scheduled read of proposals.
+            let until_full = last_full.map_or(idle_for, |t| {
+                l.opts.proposals_every.saturating_sub(Instant::now() - t)
             });
+            let idle = tokio::time::sleep(idle_for.min(until_full));
             tokio::pin!(idle);
             match feed_rx.as_mut() {
                 Some(rx) => tokio::select! {
