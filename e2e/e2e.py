@@ -2444,7 +2444,7 @@ def main():
     s.add_argument("--pair", choices=sorted(PAIRS), default="chaind")
     s.add_argument("--offset", type=int, default=offset)
     s.add_argument("--voting-period", default=vp)
-    s.add_argument("--manual", action="store_true", help="also do a manual upgrade at a height (pair simd)")
+    s.add_argument("--manual", action="store_true", help="also do a manual upgrade at a height (pairs simd, wasmd)")
     s.add_argument("--manual-offset", type=int, default=15)
     s.add_argument("--keep", action="store_true", help="keep the work dir even when all checks pass")
     c = sub.add_parser("chain")

@@ -43,8 +43,8 @@ e2e_log "scenario: switchyard, a wasmd node's life (gov v0.60 staged in the vote
 e2e_py "$results" life "${keep[@]}"
 e2e_log "scenario: switchyard, wasmd v0.60 whose binary cannot start on this host (libwasmvm not found)"
 e2e_py "$results" unstartable "${keep[@]}"
-e2e_log "scenario: switchyard, wasmd v0.60, pre-placed binary"
-e2e_scenario "$results" --pair wasmd --supervisor switchyard --mode preplaced "${keep[@]}"
+e2e_log "scenario: switchyard, wasmd v0.60, pre-placed binary, then a manual upgrade to v0.61.14 on that chain"
+e2e_scenario "$results" --pair wasmd --supervisor switchyard --mode preplaced --manual "${keep[@]}"
 if [ "${E2E_SKIP_COSMOVISOR:-0}" != 1 ]; then
   e2e_log "scenario: cosmovisor, v050-to-v053, pre-placed binary"
   e2e_scenario "$results" --pair chaind --supervisor cosmovisor --mode preplaced "${keep[@]}"
