@@ -1159,7 +1159,8 @@ def scenario(args):
         ev = swap_evidence(runs, v_old, v_new, H, live=live)
         result["evidence"] = ev
         check_swap(checks, tag, ev, H)
-        check_app_hash(checks, tag, rpc, text, v_new, H)
+        if daemon != "simd":  # Tendermint 0.34's handshake line does not give the hash this way
+            check_app_hash(checks, tag, rpc, text, v_new, H)
         if modules_before is not None:
             check_new_modules(checks, tag, rpc, modules_before)
         checks.check(not running_exe(old_exe), f"{tag}: old binary's process is gone",
@@ -1369,7 +1370,8 @@ def manual_swap(c, checks, tag, name, new_bin, v_old, v_new, offset, probe=None)
     if r["old_process_on_block_H"]:
         log(f"{tag}: the old process had begun block H before it stopped: {r['old_process_on_block_H']}")
     check_swap_end(c, checks, tag, ev, H, old_exe, text, name)
-    check_app_hash(checks, tag, c.rpc, text, v_new, H)
+    if c.daemon != "simd":  # Tendermint 0.34's handshake line does not give the hash this way
+        check_app_hash(checks, tag, c.rpc, text, v_new, H)
     if probe:
         # the probe: --halt-height H-1 on a binary that stops before N leaves H-2 committed with
         # H-1 in its block store; switchyard then starts it again with --halt-height H, so one more

@@ -452,10 +452,22 @@ impl<'a> Supervisor<'a> {
                         ));
                         told = true;
                     }
-                    if let Some(code) =
-                        sleep_or_stop(&mut self.signals, swap::UNSTARTABLE_RECHECK).await
-                    {
-                        return Ok(Some(code));
+                    // One swap attempt is counted and recorded; the rechecks run only the preflight.
+                    loop {
+                        if let Some(code) =
+                            sleep_or_stop(&mut self.signals, swap::UNSTARTABLE_RECHECK).await
+                        {
+                            return Ok(Some(code));
+                        }
+                        let check = swap::binary_starts(
+                            self.cfg,
+                            &self.layout,
+                            &target.name,
+                            target.height,
+                        );
+                        if !matches!(check.await, Err(swap::SwapError::Unstartable { .. })) {
+                            break;
+                        }
                     }
                 }
                 other => break other?,

@@ -240,7 +240,7 @@ async fn resume_from(
             did_work = true;
         }
         let ready = match ensure_binary(cfg, layout, &rec, step).await {
-            Ok(()) => binary_starts(cfg, layout, &rec).await,
+            Ok(()) => binary_starts(cfg, layout, &rec.name, rec.height).await,
             Err(e) => Err(e),
         };
         if let Err(e) = ready {
@@ -325,31 +325,36 @@ pub const UNSTARTABLE_RECHECK: std::time::Duration = std::time::Duration::from_s
 /// library, another CPU) is run once more now, since the host may have been fixed; if it still
 /// fails, the swap does not go ahead: no pre-upgrade, no switch, and the new binary is never
 /// started as the node. Binaries the operator placed have no record and are trusted as placed.
-async fn binary_starts(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
+pub async fn binary_starts(
+    cfg: &Config,
+    layout: &Layout,
+    name: &switchyard_core::UpgradeName,
+    height: i64,
+) -> Result<(), SwapError> {
     use switchyard_store::{PreflightStatus, StageError};
-    let Ok(Some(staged)) = switchyard_store::load_staging_record(layout, &rec.name) else {
+    let Ok(Some(staged)) = switchyard_store::load_staging_record(layout, name) else {
         return Ok(());
     };
     if staged.preflight.status != PreflightStatus::Failed {
         return Ok(());
     }
     let opts = crate::upgrade_binary::stage_options(cfg, false);
-    match switchyard_store::rerun_preflight(layout, &rec.name, staged, &opts).await {
+    match switchyard_store::rerun_preflight(layout, name, staged, &opts).await {
         Ok(_) => {
-            tracing::info!(upgrade = %rec.name, "the staged binary starts on this host now");
+            tracing::info!(upgrade = %name, "the staged binary starts on this host now");
             Ok(())
         }
         Err(StageError::Preflight { record, message }) => Err(SwapError::Unstartable {
-            name: rec.name.to_string(),
+            name: name.to_string(),
             path: record.binary_path,
             message,
-            height: rec.height,
+            height,
             current: layout.current()?,
             every_s: UNSTARTABLE_RECHECK.as_secs(),
         }),
         Err(e) => Err(SwapError::StagedMismatch {
-            name: rec.name.to_string(),
-            path: layout.upgrade_binary(&rec.name),
+            name: name.to_string(),
+            path: layout.upgrade_binary(name),
             why: e.to_string(),
         }),
     }
