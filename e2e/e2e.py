@@ -1548,6 +1548,31 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
 # ---------------------------------------------------------------------------------------------
 # the chain scenario: one chain, every kind of swap
 # ---------------------------------------------------------------------------------------------
+def run_steps(scenario, steps, broken, results, **extra):
+    """Runs (step, kind, fn(checks, step)) in order, appending one result per step to `results`
+    as it ends (a later step may read an earlier one's) as `switchyard/<scenario>/<step>` with the
+    `extra` fields; a step that raises ends the run, and the ones after it are reported as not
+    run. `broken`: why none can run (None: they can). Returns `results`."""
+    for step, kind, fn in steps:
+        checks = Checks()
+        res = {"scenario": f"switchyard/{scenario}/{step}", "supervisor": "switchyard",
+               "mode": f"{scenario}/{step}", **extra, "kind": kind}
+        ts = time.time()
+        if broken:
+            checks.check(False, f"{step}: not run ({broken})")
+        else:
+            try:
+                res.update(fn(checks, step))
+            except Failure as e:
+                checks.check(False, f"{step}: " + str(e).split("\n")[0])
+                res["error"] = str(e)[:2000]
+                broken = f"step {step} did not complete"
+        res["elapsed_s"] = round(time.time() - ts, 1)
+        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
+        results.append(res)
+    return results
+
+
 def chain(args):
     bins = {k: need_env(f"E2E_CHAIND_{k}") for k in
             ("V050", "V050_PATCH1", "V053", "V053_NOVER", "V053_PATCH2", "V054")}
@@ -1602,23 +1627,7 @@ def chain(args):
         log(f"chain: block time {block_time:.3f}s, chain time lag {chain_time_lag(rpc)}s")
     except Failure as e:
         broken = f"the chain did not start: {e}"
-    for step, kind, fn in steps:
-        checks = Checks()
-        res = {"scenario": f"switchyard/chain/{step}", "supervisor": "switchyard", "mode": f"chain/{step}",
-               "kind": kind}
-        ts = time.time()
-        if broken:
-            checks.check(False, f"{step}: not run ({broken})")
-        else:
-            try:
-                res.update(fn(checks, step))
-            except Failure as e:
-                checks.check(False, f"{step}: " + str(e).split("\n")[0])
-                res["error"] = str(e)[:2000]
-                broken = f"step {step} did not complete"
-        res["elapsed_s"] = round(time.time() - ts, 1)
-        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
-        results.append(res)
+    run_steps("chain", steps, broken, results)
     watch._sample_sup()
     watch.stop()
     stop(c.sup)
@@ -1848,24 +1857,7 @@ def life(args):
         log(f"life: block time {block_time:.3f}s")
     except Failure as e:
         broken = f"the chain did not start: {e}"
-    results = []
-    for step, kind, fn in steps:
-        checks = Checks()
-        res = {"scenario": f"switchyard/life/{step}", "supervisor": "switchyard", "mode": f"life/{step}",
-               "pair": "wasmd", "kind": kind}
-        ts = time.time()
-        if broken:
-            checks.check(False, f"{step}: not run ({broken})")
-        else:
-            try:
-                res.update(fn(checks, step))
-            except Failure as e:
-                checks.check(False, f"{step}: " + str(e).split("\n")[0])
-                res["error"] = str(e)[:2000]
-                broken = f"step {step} did not complete"
-        res["elapsed_s"] = round(time.time() - ts, 1)
-        res["passed"], res["failed"], res["failures"] = len(checks.passed), len(checks.failed), checks.failed
-        results.append(res)
+    results = run_steps("life", steps, broken, [], pair="wasmd")
     watch._sample_sup()
     watch.stop()
     stop(c.sup)
