@@ -258,7 +258,10 @@ build_wasmd() { # <cache-name> <wasmd module version>
     || { tail -40 "$out/build.log" >&2; die "build of wasmd $ver failed (log $out/build.log)"; }
   local got; got=$("$out/bin/wasmd" version 2>&1) || die "built wasmd $ver does not run: $got"
   [ "$got" = "$verstr" ] || die "built wasmd reports version $got, not $verstr"
-  ldd "$out/bin/wasmd" | grep -q 'libwasmvm.*=> /' || die "built wasmd $ver does not find its libwasmvm: $(ldd "$out/bin/wasmd" | grep wasmvm)"
+  # ldd's whole output first: `ldd | grep -q` fails under pipefail whenever grep's early exit
+  # cuts ldd off (SIGPIPE), and it did on a loaded machine with the library found.
+  local libs; libs=$(ldd "$out/bin/wasmd") || die "ldd $out/bin/wasmd failed"
+  grep -q 'libwasmvm.*=> /' <<<"$libs" || die "built wasmd $ver does not find its libwasmvm: $(grep wasmvm <<<"$libs")"
   rm -rf "$bdir"
   stamp "$out" "wasmd $verstr" "$key" "$t0" "$c0"
 }
