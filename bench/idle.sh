@@ -28,6 +28,8 @@ lines = [
     "|---|---|---|---|---|---|",
 ]
 for k in ("switchyard", "cosmovisor"):
+    if k not in r:  # e2e.py idle --only
+        continue
     x = r[k]
     lines.append(f"| {k} | {r['wall_s']} | {x['blocks']} | {x['cpu_ms_per_s']} | {x['cpu_ms_per_block']} | "
                  f"{x['rss_kb_start'] / 1024:.1f} → {x['rss_kb_end'] / 1024:.1f} |")

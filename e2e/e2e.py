@@ -678,6 +678,17 @@ def current_target(home):
     return os.path.realpath(os.path.join(home, "cosmovisor", "current"))
 
 
+def poll_for(cond, timeout, every=0.25):
+    """Like wait_for, but None at the deadline instead of a failure (for a check that reports it)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(every)
+    return None
+
+
 def wait_for(what, cond, timeout, every=0.1, fail=None):
     """Polls cond() until it returns something truthy (returned); `fail()` may raise early."""
     deadline = time.time() + timeout
@@ -1956,15 +1967,25 @@ def unstartable(args):
         r = run([sup_bin, "plan"], env=env, check=False, timeout=60)
         checks.check(r.returncode == 2 and loader in r.stdout, f"{tag}: plan (text) exits 2 and names the loader's error",
                      f"exit {r.returncode}: {r.stdout[-400:]}")
-        st = lis.status()
-        sup_u = next((x for x in (st.get("plan") or {}).get("upgrades") or [] if x.get("name") == name), {})
+        # The status API rebuilds its report on its own schedule (every 1-5 s): wait for the
+        # rebuild after the preflight (a bounded wait, not one sample that may come before it).
+        def status_entry():
+            st = lis.status() or {}
+            return next((x for x in (st.get("plan") or {}).get("upgrades") or [] if x.get("name") == name), {})
+        def status_names_it():
+            u = status_entry()
+            return u if loader in json.dumps(u) else None
+        sup_u = poll_for(status_names_it, 30) or status_entry()
         checks.check(loader in json.dumps(sup_u), f"{tag}: /status names the loader's error", json.dumps(sup_u)[:300])
+        def preflight_metrics():
+            m = lis.metrics()
+            failed = [k for k, v in m.items() if k.startswith("switchyard_upgrade_preflight_failed") and v == 1]
+            ok = m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="proposal",check="preflight_ok"}}',
+                       m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="plan",check="preflight_ok"}}'))
+            return ok == 0 and any("libwasmvm" in k for k in failed)
+        shown = poll_for(preflight_metrics, 30)
         m = lis.metrics()
-        failed = [k for k, v in m.items() if k.startswith("switchyard_upgrade_preflight_failed") and v == 1]
-        checks.check(m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="proposal",check="preflight_ok"}}',
-                           m.get(f'switchyard_upgrade_check{{upgrade="{name}",source="plan",check="preflight_ok"}}')) == 0
-                     and any("libwasmvm" in k for k in failed),
-                     f"{tag}: metrics: preflight_ok 0 and the failure's message as a label",
+        checks.check(shown, f"{tag}: metrics: preflight_ok 0 and the failure's message as a label",
                      "; ".join(k for k in m if "preflight" in k)[:400])
 
         # the halt: the old binary stops at H-1, the new one is never started
@@ -2037,6 +2058,8 @@ def idle(args):
     over the wall time, and its RSS at the start and the end. The nodes' own CPU is not counted."""
     bin_old = need_env("E2E_WASMD_OLD")
     sups = {"switchyard": find_switchyard(), "cosmovisor": os.path.abspath(need_env("E2E_COSMOVISOR"))}
+    if args.only:
+        sups = {args.only: sups[args.only]}
     procs, rpcs, logs = {}, {}, {}
     out = {"scenario": "idle", "seconds": args.seconds, "node": version_of(bin_old)}
     try:
@@ -2053,6 +2076,7 @@ def idle(args):
             logs[kind] = os.path.join(work, "node.log")
             procs[kind] = start([sup_bin, "run", "start", "--home", home], logs[kind], env=env)
             rpcs[kind] = Rpc(ports[0])
+            log(f"idle: {kind} pid {procs[kind].pid}, home {home}")
         for kind in sups:
             rpcs[kind].wait_height(10, 180, f"under {kind}")
         t0 = time.time()
@@ -2458,6 +2482,8 @@ def main():
     un.add_argument("--keep", action="store_true")
     idl = sub.add_parser("idle")
     idl.add_argument("--seconds", type=int, default=600)
+    idl.add_argument("--only", choices=["switchyard", "cosmovisor"],
+                     help="run one supervisor (e.g. to profile it); the report then has one row")
     f = sub.add_parser("facts")
     f.add_argument("--halt-height", type=int, default=12)
     f.add_argument("--keep", action="store_true")
