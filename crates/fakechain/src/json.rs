@@ -176,6 +176,22 @@ pub fn new_block_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
     )
 }
 
+/// The websocket event for a new block header (CometBFT 0.38 shape, as recorded from wasmd
+/// v0.55.1: the header alone).
+pub fn new_block_header_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
+    envelope(
+        sub_id,
+        json!({
+            "query": "tm.event = 'NewBlockHeader'",
+            "data": {
+                "type": "tendermint/event/NewBlockHeader",
+                "value": {"header": header(st, h)}
+            },
+            "events": {"tm.event": ["NewBlockHeader"]}
+        }),
+    )
+}
+
 /// `abci_query`'s result.
 pub fn abci_query(st: &ChainState, answer: Result<Vec<u8>, (u32, String)>) -> Value {
     let (code, log, value, codespace) = match answer {

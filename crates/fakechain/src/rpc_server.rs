@@ -261,7 +261,8 @@ where
 {
     let mut blocks = shared.blocks.subscribe();
     let mut kill = shared.kill_ws.subscribe();
-    let mut sub_id: Option<Value> = None;
+    // The block subscription's id, and whether it asked for headers only (NewBlockHeader).
+    let mut sub_id: Option<(Value, bool)> = None;
     loop {
         tokio::select! {
             _ = kill.recv() => {
@@ -270,8 +271,11 @@ where
             }
             h = blocks.recv() => {
                 let Ok(h) = h else { continue };
-                if let Some(id) = &sub_id {
-                    let ev = { let st = shared.state.lock().unwrap(); j::new_block_event(&st, id, h) };
+                if let Some((id, headers)) = &sub_id {
+                    let ev = {
+                        let st = shared.state.lock().unwrap();
+                        if *headers { j::new_block_header_event(&st, id, h) } else { j::new_block_event(&st, id, h) }
+                    };
                     if ws.send(Message::text(ev.to_string())).await.is_err() {
                         return;
                     }
@@ -289,8 +293,9 @@ where
                 let answer = match method {
                     "subscribe" => {
                         let q = v.pointer("/params/query").and_then(Value::as_str).unwrap_or("");
-                        if q.replace(' ', "") == "tm.event='NewBlock'" {
-                            sub_id = Some(id.clone());
+                        let q_tight = q.replace(' ', "");
+                        if q_tight == "tm.event='NewBlock'" || q_tight == "tm.event='NewBlockHeader'" {
+                            sub_id = Some((id.clone(), q_tight.ends_with("Header'")));
                             j::envelope(&id, json!({}))
                         } else {
                             j::error(&id, -32603, "Internal error", &format!("failed to parse query: {q}"))

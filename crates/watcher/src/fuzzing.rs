@@ -45,10 +45,20 @@ pub fn cometbft_answer(body: &[u8]) {
     block_arithmetic(&points);
 }
 
-/// One websocket message, as the block feed reads it.
+/// One websocket message, as the block feed reads it; where the fast read answers, the slow
+/// read (through a JSON tree) must answer the same.
 pub fn websocket_message(text: &[u8]) {
+    use crate::blocks::{read_message, read_message_slowly};
     let text = String::from_utf8_lossy(text);
-    if let Ok(crate::blocks::Announcement::Block(b)) = crate::blocks::read_message(&text) {
+    let got = read_message(&text);
+    if crate::wire::ws_message(&text).is_ok() {
+        assert_eq!(
+            got,
+            read_message_slowly(&text),
+            "the two reads differ on {text}"
+        );
+    }
+    if let Ok(crate::blocks::Announcement::Block(b)) = got {
         block_arithmetic(&[(b.height, b.time), (b.height.wrapping_add(1), b.time)]);
     }
 }

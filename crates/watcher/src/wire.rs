@@ -332,22 +332,136 @@ impl BlockHeader {
     }
 
     /// Decodes the `result` of a websocket event; `Ok(None)` for the empty subscription ack
-    /// (`{}`) and for events other than `NewBlock`.
+    /// (`{}`) and for events other than `NewBlockHeader` (`value.header`) and `NewBlock`
+    /// (`value.block.header`).
     pub fn from_event_result(r: &Value) -> Result<Option<Self>, DecodeError> {
         let w: EventWire = decode(r, "")?;
         let Some(data) = w.data else {
             return Ok(None);
         };
-        if data.kind.as_deref() != Some("tendermint/event/NewBlock") {
-            return Ok(None);
-        }
-        let value = data.value.ok_or("data.value is missing")?;
-        let b: BlockWire = decode(&value, "data.value")?;
+        let header = match data.kind.as_deref() {
+            Some(NEW_BLOCK_HEADER) => {
+                let value = data.value.ok_or("data.value is missing")?;
+                decode::<HeaderEventWire>(&value, "data.value")?.header
+            }
+            Some(NEW_BLOCK) => {
+                let value = data.value.ok_or("data.value is missing")?;
+                decode::<BlockWire>(&value, "data.value")?.block.header
+            }
+            _ => return Ok(None),
+        };
         Ok(Some(BlockHeader {
-            height: b.block.header.height,
-            time: b.block.header.time,
+            height: header.height,
+            time: header.time,
         }))
     }
+}
+
+const NEW_BLOCK_HEADER: &str = "tendermint/event/NewBlockHeader";
+const NEW_BLOCK: &str = "tendermint/event/NewBlock";
+
+/// A `NewBlockHeader` event's value: `{"header": ...}` (Tendermint 0.34 and 0.37 add the
+/// block's tx count and begin/end-block results, which we do not read).
+#[derive(Deserialize)]
+struct HeaderEventWire {
+    header: HeaderWire,
+}
+
+/// One websocket message, as the block feed reads it on every block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum WsMessage {
+    /// A `NewBlockHeader` or `NewBlock` event.
+    Block(BlockHeader),
+    /// A `Tx` event; `voting_started` when its attributes name a proposal's
+    /// `voting_period_start` (`submit_proposal.` or `proposal_deposit.voting_period_start`).
+    Tx { voting_started: bool },
+    /// Another event.
+    Other,
+    /// A JSON-RPC error answering the request with this id.
+    Error { id: Option<u64>, why: String },
+}
+
+/// Decodes one websocket message without building a JSON tree of it: only the fields the feed
+/// reads are kept (the header's height and time, the names of a Tx event's attributes), and the
+/// rest (a NewBlock's transactions and commit, a Tx's result) is skipped as it is parsed. `Err`
+/// for anything else (not JSON, a block event without a usable height or time, a subscription's
+/// acknowledgement); the caller then reads the message the slow way ([`envelope_result`],
+/// [`BlockHeader::from_event_result`]), which decides those and names the field that is wrong.
+/// Where this read answers, the slow one answers the same (the fuzz target checks it).
+pub(crate) fn ws_message(text: &str) -> Result<WsMessage, serde_json::Error> {
+    let w: WsWire = serde_json::from_str(text)?;
+    if let Some(err) = w.error {
+        return Ok(WsMessage::Error {
+            id: w.id.as_ref().and_then(Value::as_u64),
+            why: err.describe(),
+        });
+    }
+    let slow = |why: &str| Err(serde::de::Error::custom(why));
+    let Some(r) = w.result else {
+        return slow("neither result nor error");
+    };
+    let Some(data) = r.data else {
+        // An acknowledgement is an empty object, which this read cannot tell from one with
+        // fields it does not know; acknowledgements are few, the slow read decides.
+        return slow("a result without data");
+    };
+    let header = match (data.kind.as_deref(), data.value) {
+        (Some(NEW_BLOCK_HEADER), Some(v)) => v.header,
+        (Some(NEW_BLOCK), Some(v)) => v.block.map(|b| b.header),
+        _ => None,
+    };
+    Ok(match (data.kind.as_deref(), header) {
+        (Some(NEW_BLOCK_HEADER | NEW_BLOCK), Some(h)) => WsMessage::Block(BlockHeader {
+            height: h.height,
+            time: h.time,
+        }),
+        (Some(NEW_BLOCK_HEADER | NEW_BLOCK), None) => {
+            return slow("a block event without its header")
+        }
+        (Some("tendermint/event/Tx"), _) => WsMessage::Tx {
+            voting_started: r.events.is_some_and(|e| {
+                e.contains_key("submit_proposal.voting_period_start")
+                    || e.contains_key("proposal_deposit.voting_period_start")
+            }),
+        },
+        _ => WsMessage::Other,
+    })
+}
+
+#[derive(Deserialize)]
+struct WsWire {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    result: Option<WsResultWire>,
+    #[serde(default)]
+    error: Option<RpcErrorWire>,
+}
+
+#[derive(Deserialize)]
+struct WsResultWire {
+    #[serde(default)]
+    data: Option<WsDataWire>,
+    #[serde(default)]
+    events: Option<std::collections::HashMap<String, serde::de::IgnoredAny>>,
+}
+
+#[derive(Deserialize)]
+struct WsDataWire {
+    #[serde(rename = "type", default)]
+    kind: Option<String>,
+    #[serde(default)]
+    value: Option<WsValueWire>,
+}
+
+/// The value of a block event (`header` for NewBlockHeader, `block.header` for NewBlock); any
+/// other event's value has neither.
+#[derive(Deserialize)]
+struct WsValueWire {
+    #[serde(default)]
+    header: Option<HeaderWire>,
+    #[serde(default)]
+    block: Option<BlockInnerWire>,
 }
 
 /// A JSON-RPC 2.0 envelope.
@@ -369,6 +483,20 @@ struct RpcErrorWire {
     data: Option<Value>,
 }
 
+impl RpcErrorWire {
+    /// `message (code) data`, as the node's error reads.
+    fn describe(self) -> String {
+        let msg = self.message.unwrap_or_else(|| "error".into());
+        let data = match self.data {
+            Some(Value::String(s)) => s,
+            Some(Value::Null) | None => String::new(),
+            Some(other) => other.to_string(),
+        };
+        let code = self.code.map(|c| c.to_string()).unwrap_or_default();
+        format!("{msg} ({code}) {data}").trim().to_string()
+    }
+}
+
 /// Splits a JSON-RPC 2.0 envelope into its `result`, or the error it carries.
 pub fn envelope_result(v: Value) -> Result<Value, EnvelopeError> {
     if !v.is_object() {
@@ -378,16 +506,7 @@ pub fn envelope_result(v: Value) -> Result<Value, EnvelopeError> {
     }
     let w: EnvelopeWire = decode(&v, "").map_err(EnvelopeError::Shape)?;
     if let Some(err) = w.error {
-        let msg = err.message.unwrap_or_else(|| "error".into());
-        let data = match err.data {
-            Some(Value::String(s)) => s,
-            Some(Value::Null) | None => String::new(),
-            Some(other) => other.to_string(),
-        };
-        let code = err.code.map(|c| c.to_string()).unwrap_or_default();
-        return Err(EnvelopeError::Remote(
-            format!("{msg} ({code}) {data}").trim().to_string(),
-        ));
+        return Err(EnvelopeError::Remote(err.describe()));
     }
     w.result.ok_or_else(|| {
         EnvelopeError::Shape("neither result nor error in the JSON-RPC answer".into())
@@ -568,6 +687,82 @@ mod tests {
         let b =
             BlockHeader::from_block_result(&result("cosmos-node-exporter__block.json")).unwrap();
         assert!(b.height > 0);
+    }
+
+    fn real_text(name: &str) -> String {
+        let p = format!(
+            "{}/tests/fixtures/cometbft/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+    }
+
+    #[test]
+    fn recorded_header_events_decode_without_a_tree_and_match_the_slow_read() {
+        let header = "wasmd-v0.55.1__incoming__subscribe_newblockheader_0.json";
+        let block = "wasmd-v0.55.1__incoming__subscribe_newblock_0.json";
+        let want = BlockHeader {
+            height: 55,
+            time: "2026-12-07T07:51:59.224073767Z".parse().unwrap(),
+        };
+        assert_eq!(
+            ws_message(&real_text(header)).unwrap(),
+            WsMessage::Block(want)
+        );
+        assert_eq!(
+            BlockHeader::from_event_result(&result(header)),
+            Ok(Some(want))
+        );
+        // Whole-block events of every recorded version: both reads agree.
+        let mut files = vec![block.to_string()];
+        files.extend(VERSIONS.map(|v| format!("{v}__incoming__subscribe_newblock_0.json")));
+        files.push("gaia_fixtures__incoming__subscribe_newblock_1.json".into());
+        for f in files {
+            let slow = BlockHeader::from_event_result(&result(&f))
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                ws_message(&real_text(&f)).unwrap(),
+                WsMessage::Block(slow),
+                "{f}"
+            );
+        }
+        // An acknowledgement is left to the slow read.
+        let ack = real_text("wasmd-v0.55.1__incoming__subscribe_newblockheader.json");
+        assert!(ws_message(&ack).is_err());
+    }
+
+    #[test]
+    fn a_header_event_the_fast_read_refuses_is_an_error_naming_the_field() {
+        let text = real_text("wasmd-v0.55.1__incoming__subscribe_newblockheader_0.json")
+            .replace(r#""height":"55""#, r#""height":"fifty-five""#);
+        assert!(ws_message(&text).is_err());
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let e = BlockHeader::from_event_result(&envelope_result(v).unwrap()).unwrap_err();
+        assert!(e.contains("data.value.header.height"), "{e}");
+        let headless = r#"{"jsonrpc":"2.0","id":1,"result":{"query":"q","data":{"type":"tendermint/event/NewBlockHeader","value":{}},"events":{}}}"#;
+        assert!(ws_message(headless).is_err());
+    }
+
+    #[test]
+    fn errors_and_other_events_in_the_fast_read() {
+        let refused = r#"{"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"Internal error","data":"failed to parse query"}}"#;
+        assert_eq!(
+            ws_message(refused).unwrap(),
+            WsMessage::Error {
+                id: Some(2),
+                why: "Internal error (-32603) failed to parse query".into()
+            }
+        );
+        let other = r#"{"jsonrpc":"2.0","id":1,"result":{"query":"q","data":{"type":"tendermint/event/Vote","value":{"Vote":{}}},"events":{}}}"#;
+        assert_eq!(ws_message(other).unwrap(), WsMessage::Other);
+        let tx = r#"{"jsonrpc":"2.0","id":3,"result":{"query":"q","data":{"type":"tendermint/event/Tx","value":{"TxResult":{"height":"9"}}},"events":{"proposal_deposit.voting_period_start":["4"]}}}"#;
+        assert_eq!(
+            ws_message(tx).unwrap(),
+            WsMessage::Tx {
+                voting_started: true
+            }
+        );
     }
 
     #[test]
