@@ -2,11 +2,11 @@
 //!
 //! [`HaltFileWatcher::spawn`]`(path, poll_interval, disable_recase)` returns a
 //! `tokio::sync::mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>`:
-//! - filesystem notifications on the file's folder (the file may not exist yet; if the folder
-//!   does not exist either, the watch is set up once it appears), only for events that can have
-//!   changed the file (not its being read, which would wake the watcher with its own reads),
-//!   plus polling every `poll_interval` as a fallback (every 5 s at the least while the
-//!   notifications are set up: they wake the watcher on every write there anyway);
+//! - filesystem notifications on the file's folder ([`crate::folder_watch`]: the file may not
+//!   exist yet; if the folder does not exist either, the watch is set up once it appears), only
+//!   for events that can have changed the file (not its being read, which would wake the watcher
+//!   with its own reads, nor the node's other files there), plus polling every `poll_interval`
+//!   as a fallback (every 5 s at the least while the notifications are set up);
 //! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
 //!   reported if it stays that way for [`SETTLE`];
 //! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
@@ -25,18 +25,18 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use notify::{RecursiveMode, Watcher};
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::{read_untrusted_file, UntrustedFileError};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::folder_watch::FolderWatch;
 use crate::respawn::respawn_on_panic;
 
 /// How long a file may stay incomplete or malformed before it is reported.
 pub const SETTLE: Duration = Duration::from_secs(2);
-/// The poll while filesystem notifications watch the folder (each of the node's writes there
-/// wakes the watcher anyway; the poll only covers a notification that never came).
+/// The poll while filesystem notifications watch the folder (it only covers a notification
+/// that never came).
 const WATCHED_POLL: Duration = Duration::from_secs(5);
 /// How soon a file in a bad state is read again.
 const RETRY: Duration = Duration::from_millis(50);
@@ -87,37 +87,25 @@ impl HaltFileWatcher {
     ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
         let (tx, rx) = mpsc::channel(16);
         // The watch is set up before returning, so no write after `spawn` can be missed.
-        let mut first = Some(notifications(&path));
+        let mut first = Some(watch_dir(&path));
         tokio::spawn(respawn_on_panic(
             "upgrade-info watcher",
             RETRY,
             move || {
                 // A restarted loop sets up its own notifications.
-                let events = first.take().unwrap_or_else(|| notifications(&path));
+                let watch = first.take().unwrap_or_else(|| watch_dir(&path));
                 run(
                     path.clone(),
                     poll_interval,
                     disable_recase,
                     tx.clone(),
-                    events,
+                    watch,
                 )
             },
             |_| {},
         ));
         rx
     }
-}
-
-type Notifications = (
-    mpsc::UnboundedSender<()>,
-    mpsc::UnboundedReceiver<()>,
-    Option<notify::RecommendedWatcher>,
-);
-
-fn notifications(path: &Path) -> Notifications {
-    let (ev_tx, ev_rx) = mpsc::unbounded_channel::<()>();
-    let fs_watch = watch_dir(path, ev_tx.clone());
-    (ev_tx, ev_rx, fs_watch)
 }
 
 /// What one read found.
@@ -176,15 +164,15 @@ async fn run(
     poll: Duration,
     disable_recase: bool,
     tx: mpsc::Sender<Result<UpgradeInfo, HaltFileError>>,
-    events: Notifications,
+    watch: Option<FolderWatch>,
 ) {
-    let (ev_tx, mut ev_rx, mut fs_watch) = events;
+    let mut fs_watch = watch;
     let mut last_ok: Option<UpgradeInfo> = None;
     let mut last_err: Option<HaltFileError> = None;
     let mut bad_since: Option<Instant> = None;
     loop {
         if fs_watch.is_none() {
-            fs_watch = watch_dir(&path, ev_tx.clone());
+            fs_watch = watch_dir(&path);
         }
         // With notifications on the folder the poll is only a safety net: a slow one.
         let poll = if fs_watch.is_some() {
@@ -231,14 +219,15 @@ async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
-            ev = ev_rx.recv() => {
-                if ev.is_none() {
-                    fs_watch = None;
-                }
+            change = changed(&mut fs_watch) => {
                 // Read at once: every moment here is downtime at a halt. The events already
                 // queued are one re-read; a file caught half-written is `Incomplete`, and the
-                // writer's next event (or `RETRY`) reads it again.
-                while ev_rx.try_recv().is_ok() {}
+                // writer's next event (or `RETRY`) reads it again. A folder removed or moved,
+                // or a lost queue, sets the watch up again.
+                let gone = matches!(change, None | Some(crate::folder_watch::Change::Folder));
+                if gone || !fs_watch.as_mut().is_some_and(FolderWatch::drain) {
+                    fs_watch = None;
+                }
             }
         }
     }
@@ -251,48 +240,24 @@ fn folder_of(path: &Path) -> PathBuf {
     }
 }
 
-/// Watches the folder of `file` (the file itself may come and go), passing on only the events
-/// that may have changed it ([`may_have_changed`]).
-fn watch_dir(file: &Path, tx: mpsc::UnboundedSender<()>) -> Option<notify::RecommendedWatcher> {
+/// Watches the folder of `file` (the file itself may come and go); `None` while the folder
+/// does not exist or cannot be watched (then the poll alone reads the file).
+fn watch_dir(file: &Path) -> Option<FolderWatch> {
     let dir = folder_of(file);
     if !dir.is_dir() {
         return None;
     }
-    let (name, folder) = (file.file_name()?.to_owned(), dir.clone());
-    let mut w = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-        if res.is_ok_and(|ev| may_have_changed(&ev, &name, &folder)) {
-            let _ = tx.send(());
-        }
-    })
-    .map_err(|e| tracing::debug!("no filesystem notifications for {}: {e}", dir.display()))
-    .ok()?;
-    match w.watch(&dir, RecursiveMode::NonRecursive) {
-        Ok(()) => Some(w),
-        Err(e) => {
-            tracing::debug!("cannot watch {}: {e}; polling only", dir.display());
-            None
-        }
-    }
+    FolderWatch::new(&dir, file.file_name()?)
+        .map_err(|e| tracing::debug!("cannot watch {}: {e}; polling only", dir.display()))
+        .ok()
 }
 
-/// Whether an event in the watched folder may have changed the file called `name` in it: one
-/// that names the file (or the folder itself, or nothing, as an overflow does) and is not an open
-/// or a close without writing. Those two are what every read causes, our own included: answering
-/// them, each read would start the next, and the watcher would spin on a core for as long as the
-/// file exists, which is all the time from a halt on. The node's other files in the folder
-/// (`priv_validator_state.json`, written at every vote) are not ours to read for either.
-fn may_have_changed(event: &notify::Event, name: &std::ffi::OsStr, folder: &Path) -> bool {
-    use notify::event::{AccessKind, AccessMode, EventKind};
-    match event.kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => {}
-        EventKind::Access(_) => return false,
-        _ => {}
+/// The next change the watch reports; never, without a watch.
+async fn changed(watch: &mut Option<FolderWatch>) -> Option<crate::folder_watch::Change> {
+    match watch {
+        Some(w) => w.changed().await,
+        None => std::future::pending().await,
     }
-    event.paths.is_empty()
-        || event
-            .paths
-            .iter()
-            .any(|p| p.file_name() == Some(name) || p == folder)
 }
 
 #[cfg(test)]
@@ -343,60 +308,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn only_events_that_can_change_the_file_wake_the_reader() {
-        use notify::event::{
-            AccessKind, AccessMode, CreateKind, DataChange, EventKind, ModifyKind, RemoveKind,
-            RenameMode,
-        };
-        let dir = Path::new("/home/n/data");
-        let file = dir.join("upgrade-info.json");
-        let name = file.file_name().unwrap();
-        let on = |kind, paths: &[&Path]| {
-            let mut ev = notify::Event::new(kind);
-            for p in paths {
-                ev = ev.add_path(p.to_path_buf());
-            }
-            may_have_changed(&ev, name, dir)
-        };
-        let other = dir.join("priv_validator_state.json");
-        // Reading the file (ours or anyone's) changes nothing.
-        assert!(!on(
-            EventKind::Access(AccessKind::Open(AccessMode::Any)),
-            &[&file]
-        ));
-        assert!(!on(
-            EventKind::Access(AccessKind::Close(AccessMode::Read)),
-            &[&file]
-        ));
-        // Writing it does, however it is written.
-        assert!(on(EventKind::Create(CreateKind::File), &[&file]));
-        assert!(on(
-            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
-            &[&file]
-        ));
-        assert!(on(
-            EventKind::Access(AccessKind::Close(AccessMode::Write)),
-            &[&file]
-        ));
-        assert!(on(
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
-            &[&dir.join("tmp1"), &file]
-        ));
-        assert!(on(EventKind::Remove(RemoveKind::File), &[&file]));
-        // The node's other files do not; the folder going away, or a lost queue, may.
-        assert!(!on(
-            EventKind::Modify(ModifyKind::Data(DataChange::Any)),
-            &[&other]
-        ));
-        assert!(!on(
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)),
-            &[&dir.join("tmp2"), &other]
-        ));
-        assert!(on(EventKind::Remove(RemoveKind::Folder), &[dir]));
-        assert!(on(EventKind::Other, &[]));
-    }
-
     /// The watcher's own reads must not wake it: before, each read's open woke the next read,
     /// and from a halt on (the file stays) switchyard spun on a core, which slowed the new node's
     /// start by 100-200 ms. Counted with a second watch on the folder: after the first delivery
@@ -404,31 +315,28 @@ mod tests {
     /// the broken loop open it fewer times in the half second, not make the fixed one open it.
     #[tokio::test]
     async fn its_own_reads_do_not_wake_it() {
-        use notify::event::{AccessKind, EventKind};
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join("upgrade-info.json");
         std::fs::write(&file, br#"{"name":"v2","height":100}"#).unwrap();
         let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_secs(3600), false);
         let got = next(&mut rx, Duration::from_secs(5)).await.unwrap();
         assert_eq!(got.unwrap().height, 100);
-        let opens = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let counted = opens.clone();
-        let watched = file.clone();
-        let mut counter = notify::recommended_watcher(move |r: notify::Result<notify::Event>| {
-            if let Ok(ev) = r {
-                if matches!(ev.kind, EventKind::Access(AccessKind::Open(_)))
-                    && ev.paths.contains(&watched)
-                {
-                    counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                }
-            }
-        })
-        .unwrap();
+        // Every open of anything in the folder, counted by a second, independent watch.
+        let counter = inotify::Inotify::init().unwrap();
         counter
-            .watch(home.path(), RecursiveMode::NonRecursive)
+            .watches()
+            .add(home.path(), inotify::WatchMask::OPEN)
             .unwrap();
+        let mut opens = counter.into_event_stream(vec![0u8; 4096]).unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let n = opens.load(std::sync::atomic::Ordering::SeqCst);
+        let mut n = 0;
+        while let Some(Some(Ok(ev))) =
+            futures_util::FutureExt::now_or_never(futures_util::StreamExt::next(&mut opens))
+        {
+            if ev.name.as_deref() == file.file_name() {
+                n += 1;
+            }
+        }
         assert_eq!(
             n, 0,
             "upgrade-info.json was read {n} times in 0.5 s with nothing changed"

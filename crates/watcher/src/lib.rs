@@ -45,6 +45,7 @@ mod blocks;
 mod endpoints;
 mod error;
 mod events;
+mod folder_watch;
 pub mod fuzzing;
 mod grpc;
 mod grpc_node;
