@@ -29,6 +29,7 @@ mod observe;
 mod probe_ahead;
 mod signals;
 mod stall;
+mod state_files;
 mod swap;
 
 use std::collections::BTreeSet;
@@ -124,6 +125,10 @@ struct Supervisor<'a> {
     node_label: String,
     /// The last error reading our own state files (logged once).
     last_state_error: std::cell::RefCell<Option<String>>,
+    /// `manual.json` and `applied.json` as last read (read again when they change).
+    manual_file: std::cell::RefCell<state_files::CachedFile<Vec<switchyard_core::ManualUpgrade>>>,
+    applied_file:
+        std::cell::RefCell<state_files::CachedFile<std::collections::BTreeMap<UpgradeName, i64>>>,
     stall: stall::StallWatch,
     /// Asks upcoming binaries, before the halt, whether they have a `pre-upgrade` command.
     probe_ahead: probe_ahead::ProbeAhead,
@@ -174,6 +179,8 @@ impl<'a> Supervisor<'a> {
                 "--unsafe-skip-upgrades: on-chain plans at these heights are skipped (no swap, no backup, no pre-upgrade)"
             );
         }
+        let manual_path = switchyard_store::manual_upgrades_path(&layout);
+        let applied_path = journal.applied_path();
         Ok(Supervisor {
             cfg,
             crashes: CrashPolicy::new(CrashPolicyConfig {
@@ -199,6 +206,8 @@ impl<'a> Supervisor<'a> {
             halt_near: true,
             node_label: String::new(),
             last_state_error: Default::default(),
+            manual_file: state_files::CachedFile::new(manual_path).into(),
+            applied_file: state_files::CachedFile::new(applied_path).into(),
             stall,
             probe_ahead,
             _lock: lock,
@@ -221,17 +230,26 @@ impl<'a> Supervisor<'a> {
         armed: Option<&ArmedHalt>,
         node_started_ms: Option<u64>,
     ) -> anyhow::Result<Known> {
-        let manual = switchyard_store::load_manual_upgrades(&self.layout).unwrap_or_else(|e| {
-            self.report_state_error(e.to_string());
-            Vec::new()
-        });
-        let applied = self.journal.applied_map().unwrap_or_else(|e| {
-            self.report_state_error(e.to_string());
-            Default::default()
-        });
-        let current_bin = self.layout.current_binary()?;
+        let manual = self
+            .manual_file
+            .borrow_mut()
+            .get(|_| switchyard_store::load_manual_upgrades(&self.layout))
+            .unwrap_or_else(|e| {
+                self.report_state_error(e.to_string());
+                Vec::new()
+            });
+        let applied = self
+            .applied_file
+            .borrow_mut()
+            .get(|_| self.journal.applied_map())
+            .unwrap_or_else(|e| {
+                self.report_state_error(e.to_string());
+                Default::default()
+            });
+        let current = self.layout.current()?;
+        let current_bin = self.layout.binary_of(&current);
         Ok(Known {
-            current: self.layout.current()?,
+            current,
             applied,
             halt_file: self.halt_file.clone(),
             manual,

@@ -110,7 +110,8 @@ impl Journal {
         self.dir.join("swap.json")
     }
 
-    fn applied_path(&self) -> PathBuf {
+    /// The file of the applied list (`applied.json`).
+    pub fn applied_path(&self) -> PathBuf {
         self.dir.join("applied.json")
     }
 
