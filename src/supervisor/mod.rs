@@ -752,8 +752,10 @@ impl<'a> Supervisor<'a> {
         started_ms: u64,
     ) -> anyhow::Result<Option<NodeEnd>> {
         let known = self.known(armed.as_ref(), Some(started_ms))?;
-        self.observer
-            .attend(switchyard_core::next_halt_height(&known));
+        self.observer.attend(
+            switchyard_core::next_halt_height(&known),
+            switchyard_core::halt_file_may_come(&known),
+        );
         self.halt_near = switchyard_core::halt_is_near(&known);
         self.warn_about_manual(&known);
         self.probe_ahead

@@ -1,7 +1,8 @@
 //! Where the supervisor's observations come from, merged into one stream.
 //!
 //! - the node's `data/upgrade-info.json`, through the watcher's [`HaltFileWatcher`]
-//!   (filesystem notifications plus polling; half-written files are waited out);
+//!   (filesystem notifications plus polling while a halt may come, a slow poll otherwise;
+//!   half-written files are waited out);
 //! - the chain, through the watcher's [`ChainWatcher`]: the app's committed height (`/abci_info`,
 //!   and NewBlock events from the websocket, which CometBFT sends after a block is committed) and
 //!   the scheduled plan.
@@ -42,6 +43,8 @@ pub enum Observation {
 /// The merged stream of observations.
 pub struct Observer {
     file: mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>,
+    /// Whether the halt-file watcher watches closely (`switchyard_core::halt_file_may_come`).
+    halt_file_closely: watch::Sender<bool>,
     chain: Option<ChainFeed>,
     disable_recase: bool,
     /// Observations computed but not yet handed out.
@@ -63,10 +66,13 @@ struct ChainFeed {
 
 impl Observer {
     pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
-        let file = HaltFileWatcher::spawn(
+        // Closely until the supervisor knows the node cannot halt soon.
+        let (halt_file_closely, closely) = watch::channel(true);
+        let file = HaltFileWatcher::spawn_attended(
             layout.data_upgrade_info(),
             cfg.poll_interval,
             cfg.disable_recase,
+            Some(closely),
         );
         let chain = if cfg.watch_chain {
             match crate::chain_now::endpoints(cfg) {
@@ -103,6 +109,7 @@ impl Observer {
         };
         Observer {
             file,
+            halt_file_closely,
             chain,
             disable_recase: cfg.disable_recase,
             pending: Default::default(),
@@ -138,11 +145,18 @@ impl Observer {
         }
     }
 
-    /// Tells the chain watcher where the next halt is (see `ChainWatcher::attend`).
-    pub fn attend(&self, next_halt: Option<i64>) {
+    /// Tells the chain watcher where the next halt is (see `ChainWatcher::attend`), and the
+    /// halt-file watcher whether the node may write its file soon
+    /// (see `HaltFileWatcher::spawn_attended`).
+    pub fn attend(&self, next_halt: Option<i64>, halt_file_may_come: bool) {
         if let Some(feed) = &self.chain {
             feed.watcher.attend(next_halt);
         }
+        self.halt_file_closely.send_if_modified(|closely| {
+            let changed = *closely != halt_file_may_come;
+            *closely = halt_file_may_come;
+            changed
+        });
     }
 
     /// An observation already waiting, without waiting for one.

@@ -322,6 +322,16 @@ pub fn halt_is_near(k: &Known) -> bool {
     }
 }
 
+/// Whether the node may write data/upgrade-info.json soon, so the shells should watch for it
+/// closely (filesystem notifications; the poll interval): the chain's plan is not known (no
+/// chain watch, or not read yet), or the next halt is near ([`halt_is_near`]). The node writes
+/// that file only at a plan's height, so with the plan known and no halt near a slow poll is
+/// enough; a plan scheduled meanwhile is seen at the chain watcher's next read, dozens of
+/// blocks before its height.
+pub fn halt_file_may_come(k: &Known) -> bool {
+    !k.plan_known || halt_is_near(k)
+}
+
 /// The node's upgrade-info.json names an upgrade at a height its arguments skip: the old binary
 /// is started again (with the flag), nothing is swapped.
 pub fn skipped_halt(k: &Known) -> Option<&UpgradeInfo> {

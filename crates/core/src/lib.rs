@@ -41,10 +41,10 @@ mod upgrade_info;
 
 pub use backoff::Backoff;
 pub use decide::{
-    desired_halt, halt_is_near, height_watch, missed_manual, next_halt_height, on_exit, on_start,
-    pending_upgrade_height, rearm, skipped_halt, while_running, ArmedHalt, ExitDecision, ExitKind,
-    HeightWatch, Known, Rearm, RearmReason, RunningDecision, StartDecision, SwapTarget,
-    DEFAULT_BLIND_AFTER_MS, MAX_HEIGHT_LAG, NEAR_HALT_BLOCKS, OVERDUE_FACTOR,
+    desired_halt, halt_file_may_come, halt_is_near, height_watch, missed_manual, next_halt_height,
+    on_exit, on_start, pending_upgrade_height, rearm, skipped_halt, while_running, ArmedHalt,
+    ExitDecision, ExitKind, HeightWatch, Known, Rearm, RearmReason, RunningDecision, StartDecision,
+    SwapTarget, DEFAULT_BLIND_AFTER_MS, MAX_HEIGHT_LAG, NEAR_HALT_BLOCKS, OVERDUE_FACTOR,
 };
 pub use error_chain::error_chain;
 pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};

@@ -7,6 +7,9 @@
 //!   for events that can have changed the file (not its being read, which would wake the watcher
 //!   with its own reads, nor the node's other files there), plus polling every `poll_interval`
 //!   as a fallback (every 5 s at the least while the notifications are set up);
+//! - [`HaltFileWatcher::spawn_attended`] does the same while its caller says a halt may come
+//!   soon, and otherwise only polls every 5 s (an idle node's writes in its folder then cost
+//!   nothing);
 //! - an empty or half-written file ([`UpgradeInfoError::Incomplete`]) is re-read shortly, and only
 //!   reported if it stays that way for [`SETTLE`];
 //! - each distinct valid content is delivered once (`Ok`); a file that disappears and comes back is
@@ -27,7 +30,7 @@ use std::time::Duration;
 
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
 use switchyard_store::{read_untrusted_file, UntrustedFileError};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use crate::folder_watch::FolderWatch;
@@ -36,7 +39,7 @@ use crate::respawn::respawn_on_panic;
 /// How long a file may stay incomplete or malformed before it is reported.
 pub const SETTLE: Duration = Duration::from_secs(2);
 /// The poll while filesystem notifications watch the folder (it only covers a notification
-/// that never came).
+/// that never came), and while the caller says no halt can come soon.
 const WATCHED_POLL: Duration = Duration::from_secs(5);
 /// How soon a file in a bad state is read again.
 const RETRY: Duration = Duration::from_millis(50);
@@ -79,11 +82,26 @@ impl From<UntrustedFileError> for HaltFileError {
 pub struct HaltFileWatcher;
 
 impl HaltFileWatcher {
-    /// Starts watching `path`. Must be called inside a tokio runtime.
+    /// Starts watching `path` closely for good (notifications, and the poll). Must be called
+    /// inside a tokio runtime.
     pub fn spawn(
         path: PathBuf,
         poll_interval: Duration,
         disable_recase: bool,
+    ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
+        Self::spawn_attended(path, poll_interval, disable_recase, None)
+    }
+
+    /// Starts watching `path`, closely while `closely` says so (it starts closely, and stays so
+    /// once its sender is gone): with notifications on the folder and the poll at
+    /// `poll_interval`. Otherwise, while the caller knows the node cannot halt soon, the file
+    /// is only polled, every 5 s: the node's writes in its folder then wake nothing. Must be
+    /// called inside a tokio runtime.
+    pub fn spawn_attended(
+        path: PathBuf,
+        poll_interval: Duration,
+        disable_recase: bool,
+        closely: Option<watch::Receiver<bool>>,
     ) -> mpsc::Receiver<Result<UpgradeInfo, HaltFileError>> {
         let (tx, rx) = mpsc::channel(16);
         // The watch is set up before returning, so no write after `spawn` can be missed.
@@ -100,6 +118,7 @@ impl HaltFileWatcher {
                     disable_recase,
                     tx.clone(),
                     watch,
+                    closely.clone(),
                 )
             },
             |_| {},
@@ -165,17 +184,22 @@ async fn run(
     disable_recase: bool,
     tx: mpsc::Sender<Result<UpgradeInfo, HaltFileError>>,
     watch: Option<FolderWatch>,
+    mut closely: Option<watch::Receiver<bool>>,
 ) {
     let mut fs_watch = watch;
     let mut last_ok: Option<UpgradeInfo> = None;
     let mut last_err: Option<HaltFileError> = None;
     let mut bad_since: Option<Instant> = None;
     loop {
-        if fs_watch.is_none() {
+        let close = closely.as_ref().is_none_or(|c| *c.borrow());
+        if !close {
+            fs_watch = None;
+        } else if fs_watch.is_none() {
             fs_watch = watch_dir(&path);
         }
-        // With notifications on the folder the poll is only a safety net: a slow one.
-        let poll = if fs_watch.is_some() {
+        // With notifications on the folder the poll is only a safety net, and away from a halt
+        // the file cannot come soon: a slow poll either way.
+        let poll = if fs_watch.is_some() || !close {
             poll.max(WATCHED_POLL)
         } else {
             poll
@@ -219,6 +243,7 @@ async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
+            _ = attention_changed(&mut closely) => {}
             change = changed(&mut fs_watch) => {
                 // Read at once: every moment here is downtime at a halt. The events already
                 // queued are one re-read; a file caught half-written is `Incomplete`, and the
@@ -250,6 +275,18 @@ fn watch_dir(file: &Path) -> Option<FolderWatch> {
     FolderWatch::new(&dir, file.file_name()?)
         .map_err(|e| tracing::debug!("cannot watch {}: {e}; polling only", dir.display()))
         .ok()
+}
+
+/// Resolves when the caller changes how closely to watch; a caller gone leaves it closely.
+async fn attention_changed(closely: &mut Option<watch::Receiver<bool>>) {
+    match closely {
+        Some(c) => {
+            if c.changed().await.is_err() {
+                *closely = None;
+            }
+        }
+        None => std::future::pending().await,
+    }
 }
 
 /// The next change the watch reports; never, without a watch.
@@ -342,6 +379,46 @@ mod tests {
             "upgrade-info.json was read {n} times in 0.5 s with nothing changed"
         );
         drop(rx);
+    }
+
+    #[tokio::test]
+    async fn away_from_a_halt_the_file_is_polled_slowly_and_read_at_once_when_one_comes_near() {
+        let home = tempfile::tempdir().unwrap();
+        let file = home.path().join("upgrade-info.json");
+        let (closely, rx_closely) = watch::channel(false);
+        // The caller's poll interval is short; away from a halt the poll is 5 s all the same.
+        let mut rx = HaltFileWatcher::spawn_attended(
+            file.clone(),
+            Duration::from_millis(20),
+            false,
+            Some(rx_closely),
+        );
+        std::fs::write(&file, br#"{"name":"v2","height":100}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(15)).await.unwrap();
+        assert_eq!(got.unwrap().height, 100);
+        // Written while far from a halt: delivered by the slow poll.
+        std::fs::write(&file, br#"{"name":"v2b","height":150}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(15)).await.unwrap();
+        assert_eq!(got.unwrap().height, 150);
+        // A halt comes near: the file is read at once, notifications watch it from then on.
+        std::fs::write(&file, br#"{"name":"v3","height":200}"#).unwrap();
+        closely.send(true).unwrap();
+        // (The poll that delivered v2 just ran: the next one is 5 s away.)
+        let got = next(&mut rx, Duration::from_millis(2500)).await;
+        assert_eq!(
+            got.expect("read at once, not at the 5 s poll")
+                .unwrap()
+                .height,
+            200
+        );
+        std::fs::write(&file, br#"{"name":"v4","height":300}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(4)).await;
+        assert_eq!(got.expect("by notification").unwrap().height, 300);
+        // The caller gone: closely for good.
+        drop(closely);
+        std::fs::write(&file, br#"{"name":"v5","height":400}"#).unwrap();
+        let got = next(&mut rx, Duration::from_secs(4)).await;
+        assert_eq!(got.expect("by notification").unwrap().height, 400);
     }
 
     #[tokio::test]

@@ -745,3 +745,38 @@ fn a_halt_is_near_within_thirty_blocks() {
     assert!(halt_is_near(&k(None)));
     assert!(!halt_is_near(&Known::default()));
 }
+
+#[test]
+fn the_halt_file_is_watched_closely_unless_the_plan_is_known_and_no_halt_is_near() {
+    let known = |plan_known, plan, committed, manual| Known {
+        plan_known,
+        plan,
+        committed,
+        manual,
+        ..Known::default()
+    };
+    // The plan not read yet (or no chain watch): a halt may come at any block.
+    assert!(halt_file_may_come(&known(false, None, Some(10), vec![])));
+    // Read, and none: the node writes the file only at a plan's height.
+    assert!(!halt_file_may_come(&known(true, None, Some(10), vec![])));
+    // A plan far away, then near.
+    assert!(!halt_file_may_come(&known(
+        true,
+        plan("v2", 100),
+        Some(69),
+        vec![]
+    )));
+    assert!(halt_file_may_come(&known(
+        true,
+        plan("v2", 100),
+        Some(70),
+        vec![]
+    )));
+    // A manual upgrade near counts too.
+    assert!(halt_file_may_come(&known(
+        true,
+        None,
+        Some(95),
+        vec![m("fix", 100)]
+    )));
+}
