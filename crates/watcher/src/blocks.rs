@@ -63,7 +63,8 @@ pub struct BlockFeedOptions {
     pub backoff_max: Duration,
     /// A connected socket that delivers nothing for this long is dropped and reopened.
     pub silence_timeout: Duration,
-    /// Largest websocket message accepted.
+    /// Largest websocket message (and frame) accepted; a larger one ends the session, and the
+    /// feed polls until the next one is up.
     pub max_message_bytes: usize,
     /// `false` polls only (no websocket at all).
     pub use_websocket: bool,
@@ -76,7 +77,9 @@ impl Default for BlockFeedOptions {
             backoff_initial: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             silence_timeout: Duration::from_secs(60),
-            max_message_bytes: 64 * 1024 * 1024,
+            // Header events are a few KB; a Tx event carries its transaction (a governance
+            // proposal storing a contract: a few MB). A node sending more is not followed.
+            max_message_bytes: 16 * 1024 * 1024,
             use_websocket: true,
         }
     }
@@ -340,9 +343,18 @@ pub(crate) fn read_message(text: &str) -> Result<Announcement, String> {
         Ok(WsMessage::Error { why, .. }) => {
             Err(format!("the node refused the subscription: {why}"))
         }
+        // Only small messages are worth a tree (acknowledgements, errors): a large one that is
+        // not a block or Tx event would cost several times its size in memory for nothing.
+        Err(e) if text.len() > SLOW_READ_MAX_BYTES => Err(format!(
+            "a message of {} bytes that is not a block or transaction event ({e})",
+            text.len()
+        )),
         Err(_) => read_message_slowly(text),
     }
 }
+
+/// The largest message [`read_message_slowly`] is given.
+const SLOW_READ_MAX_BYTES: usize = 64 * 1024;
 
 /// [`read_message`] through a JSON tree: slower, but its errors name what was wrong.
 pub(crate) fn read_message_slowly(text: &str) -> Result<Announcement, String> {
@@ -449,6 +461,22 @@ mod tests {
         // the blocks' own subscription refused is the end of the session
         let blocks = refused.replace(r#""id":2"#, r#""id":1"#);
         assert!(read_message(&blocks).is_err());
+    }
+
+    #[test]
+    fn a_large_message_that_is_no_event_is_refused_without_a_tree() {
+        let big = format!(
+            r#"{{"jsonrpc":"2.0","id":1,"result":{{"junk":[{}0]}}}}"#,
+            "0,".repeat(100_000)
+        );
+        let e = read_message(&big).unwrap_err();
+        assert!(
+            e.contains("a message of 200") && e.contains("not a block"),
+            "{e}"
+        );
+        // The same shape, small, is read the slow way: another event, the session goes on.
+        let small = r#"{"jsonrpc":"2.0","id":1,"result":{"junk":[0]}}"#;
+        assert_eq!(read_message(small), Ok(Announcement::Other));
     }
 
     #[test]
