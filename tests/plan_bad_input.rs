@@ -110,3 +110,46 @@ async fn chain_side_trouble_becomes_problems() {
         "{v:#}"
     );
 }
+
+/// A node whose latest block time is nonsense (year 1, far future, or not a time at all) tells
+/// nothing about when an upgrade comes: `plan` used to call that "not ready" (exit 2) without
+/// naming the node; now it is "cannot tell" (exit 1), naming the RPC address and the time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nonsense_block_time_exits_1_naming_the_node() {
+    for when in ["0001-01-01T00:00:00Z", "9999-01-01T00:00:00Z"] {
+        let chain = FakeChain::start(Scenario {
+            genesis_time: when.parse().unwrap(),
+            block_interval_ms: 1,
+            plan: Some(PlanScript {
+                name: "v2".into(),
+                height: 900,
+                info: String::new(),
+            }),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let rpc = chain.rpc_url();
+        let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+        assert_eq!(code, 1, "{when}: {v:#}");
+        let err = v["error"].as_str().unwrap_or_default();
+        assert!(
+            err.contains(&rpc) && err.contains("block time") && err.contains(&when[..4]),
+            "{when}: {v:#}"
+        );
+    }
+
+    let chain = FakeChain::start(Scenario::default()).await.unwrap();
+    let rpc = chain.rpc_url();
+    let body = r#"{"jsonrpc":"2.0","id":-1,"result":{"node_info":{"network":"fakechain-1","id":"00"},"sync_info":{"latest_block_height":"100","latest_block_time":"yesterday","catching_up":false}}}"#;
+    chain
+        .control_json(json!({"op":"replay","method":"status","body":body}))
+        .unwrap();
+    let (code, v, _) = plan_json(&["--rpc", &rpc], &[]).await;
+    assert_eq!(code, 1, "{v:#}");
+    let err = v["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains(&rpc) && err.contains("latest_block_time"),
+        "{v:#}"
+    );
+}

@@ -58,7 +58,39 @@ fn show_upgrade_info_refuses_a_fifo_and_an_endless_device() {
     let out = finishes(c, Duration::from_secs(30));
     assert!(!out.status.success(), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("character device"), "{}", text(&out));
+    assert!(
+        err.contains("symbolic link") && err.contains("upgrade-info.json"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// The node writes `data/upgrade-info.json` as a regular file; a symlink there (to
+/// `/etc/shadow`, say, under a root switchyard) used to be followed and its target printed.
+#[test]
+fn show_upgrade_info_refuses_a_symlink_and_does_not_print_its_target() {
+    let home = Home::new();
+    let secret = home.path().join("secret.txt");
+    std::fs::write(&secret, "root:$6$not-for-your-eyes\n").unwrap();
+    let info = home.path().join("data/upgrade-info.json");
+    std::fs::create_dir_all(info.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink(&secret, &info).unwrap();
+    let mut c = home.switchyard();
+    c.arg("show-upgrade-info");
+    let out = finishes(c, Duration::from_secs(30));
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        !text(&out).contains("not-for-your-eyes"),
+        "the link's target was printed: {}",
+        text(&out)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("is a symbolic link, refusing to read it")
+            && err.contains("upgrade-info.json"),
+        "{}",
+        text(&out)
+    );
 }
 
 #[test]

@@ -11,7 +11,8 @@
 //! in the README), or an [`ErrorReport`] when the chain could not be queried. Each row's
 //! verdict is the core's ([`switchyard_core::readiness`]). Exit code: 0 when every upcoming
 //! upgrade is ready (or none is coming), 2 when one is not, 1 when the chain could not be
-//! queried.
+//! queried or its answers cannot be believed (a latest block time before 2016 or more than a
+//! day ahead of this host's clock: [`BlockTimeError`], naming the node's address).
 
 use std::io::Write;
 
@@ -159,7 +160,63 @@ pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<Chai
         info: crate::upgrade_binary::info_limits(cfg),
         ..SnapshotOptions::default()
     };
-    Ok(snapshot(&client, opts).await?)
+    let snap = snapshot(&client, opts).await?;
+    let node = endpoints
+        .rpc
+        .as_deref()
+        .or(endpoints.grpc.as_deref())
+        .unwrap_or("the node");
+    check_block_time(node, snap.block_time, chrono::Utc::now())?;
+    Ok(snap)
+}
+
+/// Earliest block time taken as real: no CometBFT chain has blocks from before 2016.
+const EARLIEST_PLAUSIBLE_BLOCK: &str = "2016-01-01T00:00:00Z";
+/// How far ahead of this host's clock a block time may be (clock skew, not a century).
+const MOST_BLOCK_TIME_AHEAD: chrono::Duration = chrono::Duration::days(1);
+
+/// A latest block time no real node can have: every estimate built on it (when an upgrade
+/// comes, whether the node is behind) would be nonsense, so the chain "cannot be told"
+/// ([`EXIT_CHAIN_UNREADABLE`]) rather than "not ready".
+#[derive(Debug, thiserror::Error)]
+pub enum BlockTimeError {
+    #[error("{node} reports its latest block time as {time}, before {EARLIEST_PLAUSIBLE_BLOCK}; no real chain has such blocks, so when upgrades come cannot be told")]
+    TooEarly { node: String, time: String },
+    #[error("{node} reports its latest block time as {time}, more than a day ahead of this host's clock ({now}); when upgrades come cannot be told")]
+    InTheFuture {
+        node: String,
+        time: String,
+        now: String,
+    },
+}
+
+fn check_block_time(
+    node: &str,
+    time: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), BlockTimeError> {
+    let shown =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let earliest = chrono::DateTime::parse_from_rfc3339(EARLIEST_PLAUSIBLE_BLOCK)
+        .map(|t| t.with_timezone(&chrono::Utc))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    if time < earliest {
+        return Err(BlockTimeError::TooEarly {
+            node: node.into(),
+            time: shown(time),
+        });
+    }
+    if now
+        .checked_add_signed(MOST_BLOCK_TIME_AHEAD)
+        .is_some_and(|limit| time > limit)
+    {
+        return Err(BlockTimeError::InTheFuture {
+            node: node.into(),
+            time: shown(time),
+            now: shown(now),
+        });
+    }
+    Ok(())
 }
 
 /// The human table.
@@ -279,6 +336,36 @@ fn human_duration(secs: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nonsense_block_times_are_refused_naming_the_node() {
+        let t = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        let now = t("2026-06-01T00:00:00Z");
+        let node = "http://10.0.0.1:26657";
+        assert!(check_block_time(node, t("2026-05-31T23:59:00Z"), now).is_ok());
+        assert!(check_block_time(node, t("2019-12-11T16:11:34Z"), now).is_ok());
+        assert!(check_block_time(node, t("2026-06-01T12:00:00Z"), now).is_ok());
+        for (bad, year) in [
+            ("0001-01-01T00:00:00Z", "0001"),
+            ("2015-12-31T23:59:59Z", "2015"),
+            ("2026-06-03T00:00:00Z", "2026-06-03"),
+            ("9999-12-31T23:59:59Z", "9999"),
+        ] {
+            let e = check_block_time(node, t(bad), now).unwrap_err().to_string();
+            assert!(e.contains(node) && e.contains(year), "{bad}: {e}");
+        }
+        // The far end of chrono's range does not overflow.
+        assert!(check_block_time(
+            node,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC,
+            chrono::DateTime::<chrono::Utc>::MAX_UTC
+        )
+        .is_ok());
+    }
 
     #[test]
     fn durations_are_short() {

@@ -3,8 +3,9 @@
 //! <path>` (exit 0) when there is none. A file that is not a valid upgrade-info is still printed,
 //! with the reason on stderr and exit 1.
 //!
-//! The file is read like the supervisor reads it: a FIFO, a device (a link to `/dev/zero`) or a
-//! file over 4 MiB there is an error naming it, never a hang.
+//! The file is read like the supervisor reads it: a FIFO, a device, a symbolic link (the node
+//! writes a regular file; a link could name `/etc/shadow`, printed to whoever runs this as root)
+//! or a file over 4 MiB there is an error naming it, never a hang and never its target printed.
 //!
 //! switchyard never writes that file for a manual upgrade (cosmovisor's `add-upgrade
 //! --upgrade-height` does), so the registered manual upgrades are named on stderr instead.
@@ -19,7 +20,7 @@ const MAX_BYTES: u64 = 4 * 1024 * 1024;
 pub fn run(cfg: &Config) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let path = layout.data_upgrade_info();
-    let bytes = match switchyard_store::read_untrusted_file(&path, MAX_BYTES)
+    let bytes = match switchyard_store::read_node_written_file(&path, MAX_BYTES)
         .with_context(|| format!("reading {}", path.display()))?
     {
         Some(b) => b,

@@ -19,7 +19,8 @@
 //! - `run_lock`: one process at a time drives a home ([`lock_run`]).
 //! - [`fuzzing`] (public on purpose): the archive unpacker on a file, for the fuzz targets.
 //! - `untrusted_file`: reading a small file others can write to without blocking on a FIFO or
-//!   reading an endless one ([`read_untrusted_file`]).
+//!   reading an endless one ([`read_untrusted_file`]; [`read_node_written_file`] also refuses a
+//!   symlink at the file, for the node's own `data/upgrade-info.json`).
 //!
 //! Our own state lives in `$DAEMON_HOME/cosmovisor/switchyard/`, never inside `data/`.
 
@@ -75,4 +76,4 @@ pub use staging_record::{
     verify_installed_binary, FileStamp, PreflightRecord, PreflightStatus, StagingRecord,
     StagingRecordError,
 };
-pub use untrusted_file::{read_untrusted_file, UntrustedFileError};
+pub use untrusted_file::{read_node_written_file, read_untrusted_file, UntrustedFileError};

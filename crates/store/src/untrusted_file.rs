@@ -11,6 +11,11 @@
 //! Symlinks are followed on purpose: operators link config files and data folders onto other
 //! disks, and a link to a regular file is as good as the file. What the link finally names must
 //! still be a regular file, so `upgrade-info.json -> /dev/zero` is refused like a device.
+//!
+//! [`read_node_written_file`] is the same read for a file the *node* writes (its
+//! `data/upgrade-info.json`), which is never a link: it opens with `O_NOFOLLOW`, so a link put at
+//! the file itself (to `/etc/shadow`, read by a supervisor running as root) is refused naming the
+//! path instead of being read through. Folders above it (a linked `data/`) are still followed.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -22,6 +27,8 @@ use std::path::{Path, PathBuf};
 pub enum UntrustedFileError {
     #[error("{path} is {what}, not a regular file; refusing to read it")]
     NotRegular { path: PathBuf, what: &'static str },
+    #[error("{path} is a symbolic link, refusing to read it")]
+    Symlink { path: PathBuf },
     #[error("{path} is larger than {limit} bytes; refusing to read further")]
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{path}: {source}")]
@@ -37,6 +44,7 @@ impl UntrustedFileError {
     pub fn path(&self) -> &Path {
         match self {
             UntrustedFileError::NotRegular { path, .. }
+            | UntrustedFileError::Symlink { path }
             | UntrustedFileError::TooLarge { path, .. }
             | UntrustedFileError::Io { path, .. } => path,
         }
@@ -49,22 +57,56 @@ pub fn read_untrusted_file(
     path: &Path,
     max_bytes: u64,
 ) -> Result<Option<Vec<u8>>, UntrustedFileError> {
+    read(path, max_bytes, Links::Follow)
+}
+
+/// Reads `path` like [`read_untrusted_file`], but refuses a symbolic link at its last component
+/// ([`UntrustedFileError::Symlink`], also for a dangling one). For files the node writes itself
+/// as regular files (`data/upgrade-info.json`): a link there was put by someone else, and
+/// following it would let them have switchyard read (and `show-upgrade-info` print) any file
+/// it can open. Config files keep [`read_untrusted_file`], since operators link those.
+pub fn read_node_written_file(
+    path: &Path,
+    max_bytes: u64,
+) -> Result<Option<Vec<u8>>, UntrustedFileError> {
+    read(path, max_bytes, Links::Refuse)
+}
+
+/// Whether a symlink at the last component of the path is followed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    Follow,
+    Refuse,
+}
+
+fn read(path: &Path, max_bytes: u64, links: Links) -> Result<Option<Vec<u8>>, UntrustedFileError> {
     let io = |source| UntrustedFileError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = match OpenOptions::new()
-        .read(true)
-        .custom_flags(nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY)
-        .open(path)
-    {
+    let mut flags = nix::libc::O_NONBLOCK | nix::libc::O_NOCTTY;
+    if links == Links::Refuse {
+        flags |= nix::libc::O_NOFOLLOW;
+    }
+    let file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
         Ok(f) => f,
+        // O_NOFOLLOW on a link gives ELOOP; so does a loop of links in the folders above, which
+        // is told apart by looking at the last component itself.
+        Err(e)
+            if links == Links::Refuse
+                && e.raw_os_error() == Some(nix::libc::ELOOP)
+                && std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) =>
+        {
+            return Err(UntrustedFileError::Symlink {
+                path: path.to_path_buf(),
+            })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         // A UNIX socket cannot be opened at all (ENXIO): say what it is.
         Err(e) if e.raw_os_error() == Some(nix::libc::ENXIO) => {
             return Err(UntrustedFileError::NotRegular {
                 path: path.to_path_buf(),
-                what: kind_of(path),
+                what: kind_of(path, links),
             })
         }
         Err(e) => return Err(io(e)),
@@ -93,10 +135,13 @@ fn read_capped(file: File, max_bytes: u64) -> io::Result<Option<Vec<u8>>> {
     Ok((out.len() as u64 <= max_bytes).then_some(out))
 }
 
-fn kind_of(path: &Path) -> &'static str {
-    std::fs::metadata(path)
-        .map(|m| describe(&m.file_type()))
-        .unwrap_or("not a regular file")
+fn kind_of(path: &Path, links: Links) -> &'static str {
+    match links {
+        Links::Follow => std::fs::metadata(path),
+        Links::Refuse => std::fs::symlink_metadata(path),
+    }
+    .map(|m| describe(&m.file_type()))
+    .unwrap_or("not a regular file")
 }
 
 fn describe(t: &std::fs::FileType) -> &'static str {
@@ -201,6 +246,57 @@ mod tests {
                 }
             ),
             "{e}"
+        );
+    }
+
+    /// The node's own `data/upgrade-info.json` linked to another file (`/etc/shadow` under a
+    /// root switchyard) used to be read and printed: the no-follow read refuses any link at the
+    /// last component, naming it, while a linked folder above it is still followed.
+    #[test]
+    fn the_node_written_read_refuses_a_link_at_the_file_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("secret");
+        std::fs::write(&secret, b"root:x:0").unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let info = data.join("upgrade-info.json");
+        std::os::unix::fs::symlink(&secret, &info).unwrap();
+        let e = read_node_written_file(&info, 1024).unwrap_err();
+        assert!(matches!(e, UntrustedFileError::Symlink { .. }), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("is a symbolic link, refusing to read it")
+                && msg.contains("upgrade-info.json"),
+            "{msg}"
+        );
+        assert!(!msg.contains("root:x"), "{msg}");
+        // A dangling link is refused too, not taken for an absent file.
+        std::fs::remove_file(&secret).unwrap();
+        let e = read_node_written_file(&info, 1024).unwrap_err();
+        assert!(matches!(e, UntrustedFileError::Symlink { .. }), "{e}");
+        // A regular file is read; a linked data folder above it is followed.
+        std::fs::remove_file(&info).unwrap();
+        std::fs::write(&info, b"{}").unwrap();
+        assert_eq!(read_node_written_file(&info, 10).unwrap().unwrap(), b"{}");
+        let linked = dir.path().join("data-link");
+        std::os::unix::fs::symlink(&data, &linked).unwrap();
+        let via = linked.join("upgrade-info.json");
+        assert_eq!(read_node_written_file(&via, 10).unwrap().unwrap(), b"{}");
+        assert!(read_node_written_file(&data.join("nope"), 10)
+            .unwrap()
+            .is_none());
+        // Devices and FIFOs stay refused as by the following read.
+        let fifo = data.join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let e = read_node_written_file(&fifo, 10).unwrap_err();
+        assert!(matches!(e, UntrustedFileError::NotRegular { .. }), "{e}");
+        // The config reader still follows links, as operators use them.
+        std::os::unix::fs::symlink(&info, data.join("cfg.toml")).unwrap();
+        assert_eq!(
+            read_untrusted_file(&data.join("cfg.toml"), 10)
+                .unwrap()
+                .unwrap(),
+            b"{}"
         );
     }
 

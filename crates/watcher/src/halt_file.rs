@@ -21,15 +21,16 @@
 //! [`read_now`] is the same read, once, for a caller that needs the file's content at a given
 //! moment (the supervisor, right after the node exited).
 //!
-//! Every read goes through [`switchyard_store::read_untrusted_file`]: a FIFO, a device (a link
-//! to `/dev/zero`), a socket or a folder at that path is refused with an error naming it, never
-//! opened in a way that blocks, and at most [`MAX_FILE_BYTES`] + 1 bytes are ever read.
+//! Every read goes through [`switchyard_store::read_node_written_file`]: a FIFO, a device, a
+//! socket, a folder or a symbolic link at that path (the node writes a regular file there; a
+//! link was put by someone else) is refused with an error naming it, never opened in a way that
+//! blocks, and at most [`MAX_FILE_BYTES`] + 1 bytes are ever read.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use switchyard_core::{UpgradeInfo, UpgradeInfoError};
-use switchyard_store::{read_untrusted_file, UntrustedFileError};
+use switchyard_store::{read_node_written_file, UntrustedFileError};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -61,6 +62,10 @@ pub enum HaltFileError {
     TooLarge { path: PathBuf, limit: u64 },
     #[error("{path} is {what}, not a regular file; refusing to read it")]
     NotRegular { path: PathBuf, what: &'static str },
+    #[error(
+        "{path} is a symbolic link, refusing to read it (the node writes a regular file there)"
+    )]
+    Symlink { path: PathBuf },
 }
 
 impl From<UntrustedFileError> for HaltFileError {
@@ -69,6 +74,7 @@ impl From<UntrustedFileError> for HaltFileError {
             UntrustedFileError::NotRegular { path, what } => {
                 HaltFileError::NotRegular { path, what }
             }
+            UntrustedFileError::Symlink { path } => HaltFileError::Symlink { path },
             UntrustedFileError::TooLarge { path, limit } => HaltFileError::TooLarge { path, limit },
             UntrustedFileError::Io { path, source } => HaltFileError::Io {
                 path,
@@ -136,7 +142,7 @@ enum Read {
 
 async fn read(path: &Path, disable_recase: bool) -> Read {
     let p = path.to_path_buf();
-    let got = tokio::task::spawn_blocking(move || read_untrusted_file(&p, MAX_FILE_BYTES))
+    let got = tokio::task::spawn_blocking(move || read_node_written_file(&p, MAX_FILE_BYTES))
         .await
         .unwrap_or_else(|e| {
             Err(UntrustedFileError::Io {
@@ -515,24 +521,42 @@ mod tests {
         );
     }
 
+    /// The node writes this file itself, as a regular file: a symlink put there (to a file the
+    /// supervisor may read as root) is refused naming the path, never read through.
+    #[tokio::test]
+    async fn a_symlink_at_the_file_is_refused() {
+        let home = tempfile::tempdir().unwrap();
+        let elsewhere = home.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, br#"{"name":"v2","height":9}"#).unwrap();
+        let file = home.path().join("upgrade-info.json");
+        std::os::unix::fs::symlink(&elsewhere, &file).unwrap();
+        let err = read_now(&file, false, SETTLE).await.unwrap_err();
+        assert!(matches!(err, HaltFileError::Symlink { .. }), "{err}");
+        assert!(
+            err.to_string().contains("upgrade-info.json")
+                && err.to_string().contains("symbolic link"),
+            "{err}"
+        );
+        let mut rx = HaltFileWatcher::spawn(file.clone(), Duration::from_millis(50), false);
+        let got = next(&mut rx, SETTLE + Duration::from_secs(5))
+            .await
+            .unwrap();
+        assert!(matches!(got, Err(HaltFileError::Symlink { .. })), "{got:?}");
+    }
+
     /// A link to /dev/zero used to be read without end (the size check saw 0 bytes): now it is
-    /// refused as a device, and a big regular file is refused at the cap.
+    /// refused (as a link, before anything is opened through it), and a big regular file is
+    /// refused at the cap.
     #[tokio::test]
     async fn endless_and_oversized_files_are_refused() {
         let home = tempfile::tempdir().unwrap();
         let file = home.path().join("upgrade-info.json");
         std::os::unix::fs::symlink("/dev/zero", &file).unwrap();
-        let err = read_now(&file, false, SETTLE).await.unwrap_err();
-        assert!(
-            matches!(
-                err,
-                HaltFileError::NotRegular {
-                    what: "a character device",
-                    ..
-                }
-            ),
-            "{err}"
-        );
+        let err = tokio::time::timeout(Duration::from_secs(10), read_now(&file, false, SETTLE))
+            .await
+            .expect("read_now returned instead of reading /dev/zero")
+            .unwrap_err();
+        assert!(matches!(err, HaltFileError::Symlink { .. }), "{err}");
         std::fs::remove_file(&file).unwrap();
         std::fs::write(&file, vec![b' '; MAX_FILE_BYTES as usize + 1]).unwrap();
         let err = read_now(&file, false, SETTLE).await.unwrap_err();
