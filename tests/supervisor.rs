@@ -205,6 +205,8 @@ fn a_crash_is_restarted_and_a_crash_loop_gives_up() {
         "{}",
         sy.log()
     );
+    // The run lock is held across the crash restart.
+    assert_second_run_refused(&home, sy.pid());
     assert_eq!(sy.stop().code(), Some(0));
     assert_each_height_once(&home.executed(), |_, id| id == "genesis");
 
@@ -602,13 +604,7 @@ fn a_second_switchyard_on_the_same_home_refuses_and_leaves_the_node_alone() {
     home.setup(&genesis, &[]);
     let mut first = home.run(&[]);
     wait_for("blocks", T, || home.committed() >= 2, || first.log());
-    let out = home.cmd(&["run", "start", "--home", home.path().to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("already supervising"),
-        "{}",
-        text(&out)
-    );
+    assert_second_run_refused(&home, first.pid());
     let h = home.committed();
     wait_for(
         "blocks to go on",
@@ -623,4 +619,17 @@ fn a_second_switchyard_on_the_same_home_refuses_and_leaves_the_node_alone() {
         home.events()
     );
     assert_eq!(first.stop().code(), Some(0));
+}
+
+/// A second `switchyard run` on `home` while `first_pid` supervises it: refused at once (exit 1),
+/// naming the first one's pid, and the node left alone.
+fn assert_second_run_refused(home: &Home, first_pid: i32) {
+    let out = home.cmd(&["run", "start", "--home", home.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already supervising") && err.contains(&format!("pid {first_pid}")),
+        "the refusal names the holder's pid {first_pid}: {}",
+        text(&out)
+    );
 }

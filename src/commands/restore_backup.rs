@@ -192,8 +192,9 @@ fn print_list(root: &Path, layout: &Layout) -> anyhow::Result<()> {
 fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
     match switchyard_store::lock_run(layout) {
         Ok(lock) => Ok(lock),
-        Err(switchyard_store::RunLockError::Held { path }) => bail!(
-            "a switchyard is supervising the node in {} (it holds {}); stop it before restoring a backup",
+        Err(switchyard_store::RunLockError::Held { path, holder }) => bail!(
+            "a switchyard{} is supervising the node in {} (it holds {}); stop it before restoring a backup",
+            holder.map(|p| format!(" (pid {p})")).unwrap_or_default(),
             layout.home.display(),
             path.display()
         ),

@@ -11,8 +11,9 @@ use switchyard_store::Layout;
 pub fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
     match switchyard_store::lock_run(layout) {
         Ok(lock) => Ok(lock),
-        Err(switchyard_store::RunLockError::Held { path }) => bail!(
-            "another switchyard is already supervising the node in {} (it holds {}); stop it first",
+        Err(switchyard_store::RunLockError::Held { path, holder }) => bail!(
+            "another switchyard{} is already supervising the node in {} (it holds {}); stop it first",
+            holder.map(|p| format!(" (pid {p})")).unwrap_or_default(),
             layout.home.display(),
             path.display()
         ),

@@ -1,6 +1,7 @@
 //! The home's run lock (`cosmovisor/switchyard/run.lock`): one process at a time drives a node
 //! home. `run` holds it for as long as it supervises; `restore-backup` holds it while it puts a
-//! backup back, so neither can start while the other works.
+//! backup back, so neither can start while the other works. The holder writes its pid into the
+//! file once it holds the lock, so a refused second process can name it.
 
 use std::path::PathBuf;
 
@@ -11,9 +12,9 @@ pub type RunLock = nix::fcntl::Flock<std::fs::File>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunLockError {
-    /// Another process holds it.
-    #[error("another switchyard holds {path}")]
-    Held { path: PathBuf },
+    /// Another process holds it (`holder`: the pid it wrote there, when readable).
+    #[error("another switchyard{} holds {path}", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    Held { path: PathBuf, holder: Option<i32> },
     #[error("locking {path}: {source}")]
     Io {
         path: PathBuf,
@@ -38,10 +39,27 @@ pub fn lock_run(layout: &Layout) -> Result<RunLock, RunLockError> {
         .open(&path)
         .map_err(io)?;
     match nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock) {
-        Ok(lock) => Ok(lock),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(RunLockError::Held { path }),
+        Ok(lock) => {
+            // Only the holder writes, and only once it holds the lock.
+            use std::io::Write;
+            let mut f: &std::fs::File = &lock;
+            f.set_len(0)
+                .and_then(|()| write!(f, "{}\n", std::process::id()))
+                .map_err(io)?;
+            Ok(lock)
+        }
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(RunLockError::Held {
+            holder: holder_of(&path),
+            path,
+        }),
         Err((_, e)) => Err(io(std::io::Error::from(e))),
     }
+}
+
+/// The pid the holder wrote into the lock file (bounded read; `None` if unreadable).
+fn holder_of(path: &std::path::Path) -> Option<i32> {
+    let bytes = crate::read_untrusted_file(path, 32).ok()??;
+    std::str::from_utf8(&bytes).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]
@@ -53,7 +71,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let layout = Layout::new(dir.path(), "simd");
         let first = lock_run(&layout).unwrap();
-        assert!(matches!(lock_run(&layout), Err(RunLockError::Held { .. })));
+        let me = i32::try_from(std::process::id()).unwrap();
+        assert!(matches!(
+            lock_run(&layout),
+            Err(RunLockError::Held { holder: Some(p), .. }) if p == me
+        ));
         drop(first);
         lock_run(&layout).unwrap();
     }
