@@ -44,7 +44,7 @@ pub fn lock_run(layout: &Layout) -> Result<RunLock, RunLockError> {
             use std::io::Write;
             let mut f: &std::fs::File = &lock;
             f.set_len(0)
-                .and_then(|()| write!(f, "{}\n", std::process::id()))
+                .and_then(|()| writeln!(f, "{}", std::process::id()))
                 .map_err(io)?;
             Ok(lock)
         }
