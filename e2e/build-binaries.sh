@@ -31,8 +31,9 @@
 #                           the older pair (simd from the SDK's root module, Tendermint 0.34),
 #                           only with E2E_LEGACY=1
 #
-# One Go module cache (GOMODCACHE, default ~/go/pkg/mod) and build cache serve every line; the
-# patch builds differ from their base only in -X strings, so they reuse every compiled package.
+# Go's module cache and build cache are private to <cache>/.build and emptied after each family
+# of builds (so they never hold more than one SDK line's modules); the patch builds differ from
+# their base only in -X strings, so they reuse every compiled package of their family.
 # `nice -n 10` (E2E_NICE) keeps other compiles on the machine moving. E2E_BUILD_ONLY="<name> ..."
 # builds only those (e.g. to time one build in empty GOMODCACHE/GOCACHE dirs).
 set -euo pipefail
@@ -60,11 +61,23 @@ die() { echo "[build-binaries] ERROR: $*" >&2; exit 1; }
 
 command -v go >/dev/null || die "go is not installed (need Go >= 1.26 on PATH for SDK v0.54)"
 command -v python3 >/dev/null || die "python3 is not installed"
+command -v patchelf >/dev/null || die "patchelf is not installed (apt-get install patchelf): wasmd's run path is set with it"
 mkdir -p "$CACHE"
 # one build at a time per cache (two e2e runs started together would otherwise race)
 exec 9>"$CACHE/.lock"
 command -v flock >/dev/null && flock 9
 export GOTOOLCHAIN=local
+# Go's module and build caches for these builds are private to the cache and emptied after each
+# family of builds (one SDK line with its relinks, one wasmd pair, ...): shared by every line they
+# grew to 16.5 GiB (8.7 of downloaded modules, 7.8 of compiled packages), which with cargo's
+# target/ beside them filled a CI machine's disk. A family's builds still share them. Nothing a
+# built binary runs lives there: wasmd's libwasmvm is copied beside it (build_wasmd).
+GO_SCRATCH="$CACHE/.build"
+export GOMODCACHE="$GO_SCRATCH/go-mod" GOCACHE="$GO_SCRATCH/go-build"
+family_done() { # empties the scratch (the module cache is read-only on disk, hence the chmod)
+  if [ -d "$GO_SCRATCH" ]; then chmod -R u+w "$GO_SCRATCH" && rm -rf "$GO_SCRATCH"; fi
+}
+trap family_done EXIT
 # GOFLAGS from the environment would also apply to the builds here; -mod is set per build
 export GOFLAGS="${GOFLAGS:-}"
 GOFLAGS="$(echo " $GOFLAGS " | sed -e 's/ -mod=[a-z]* / /g' -e 's/^ *//' -e 's/ *$//')"
@@ -101,8 +114,8 @@ chaind_src_hash() {
   ( cd "$CHAIND_SRC" && cat ./*.go "lines/$line/go.mod" "lines/$line/go.sum" ) | sha256sum | cut -c1-12
 }
 
-# Copies the sources and the line's go.mod/go.sum into a build dir (a stable path per line, so Go's
-# build cache and the downloaded modules are shared by every build of that line).
+# Copies the sources and the line's go.mod/go.sum into a build dir (a stable path per line, so the
+# relinks of a line find the same directory).
 assemble() {
   local line=$1 dir=$2
   mkdir -p "$dir"
@@ -233,13 +246,13 @@ build_cosmovisor() {
 # wasmd (CosmWasm's reference chain): built inside a writable copy of its own module directory,
 # so its go.mod (replace directives, go.sum) is the one its authors pinned; only bytedance/sonic
 # is bumped, since the version wasmd pins does not build on Go >= 1.26. The binary links the
-# libwasmvm.x86_64.so shipped inside the wasmvm module (by absolute run path into the module cache).
+# libwasmvm.x86_64.so shipped inside the wasmvm module, copied to <out>/lib (its run path).
 # ---------------------------------------------------------------------------------------------
 WASMD=github.com/CosmWasm/wasmd
 build_wasmd() { # <cache-name> <wasmd module version>
   local name=$1 ver=$2 out="$CACHE/$1"
   selected "$name" || return 0
-  local key="wasmd $ver sonic=v1.15.0"
+  local key="wasmd $ver sonic=v1.15.0 lib=beside"
   if cached "$out" wasmd "$key"; then log "cached: $out/bin/wasmd"; return 0; fi
   local t0 c0; t0=$(date +%s); cpu_now; c0=$CPU_NOW
   rm -rf "$out"; mkdir -p "$out/bin"
@@ -261,29 +274,37 @@ build_wasmd() { # <cache-name> <wasmd module version>
   # ldd's whole output first: `ldd | grep -q` fails under pipefail whenever grep's early exit
   # cuts ldd off (SIGPIPE), and it did on a loaded machine with the library found.
   local libs; libs=$(ldd "$out/bin/wasmd") || die "ldd $out/bin/wasmd failed"
-  grep -q 'libwasmvm.*=> /' <<<"$libs" || die "built wasmd $ver does not find its libwasmvm: $(grep wasmvm <<<"$libs")"
+  local lib; lib=$(sed -n 's/^[[:space:]]*libwasmvm[^ ]* => \(\/[^ ]*\) .*/\1/p' <<<"$libs")
+  [ -f "$lib" ] || die "built wasmd $ver does not find its libwasmvm: $(grep wasmvm <<<"$libs")"
+  # The library moves out of the module cache (emptied after the build) to <out>/lib, and the
+  # binary's run path with it: the one absolute run path the e2e's unstartable scenario breaks.
+  mkdir -p "$out/lib" && cp "$lib" "$out/lib/" && patchelf --set-rpath "$out/lib" "$out/bin/wasmd" \
+    || die "moving libwasmvm beside wasmd $ver failed"
+  libs=$(ldd "$out/bin/wasmd") || die "ldd $out/bin/wasmd failed"
+  grep -qF "=> $out/lib/" <<<"$libs" || die "wasmd $ver does not find libwasmvm in $out/lib: $(grep wasmvm <<<"$libs")"
   rm -rf "$bdir"
   stamp "$out" "wasmd $verstr" "$key" "$t0" "$c0"
 }
 
 # cosmovisor first: the cargo round-trip test (tests/cosmovisor_roundtrip.rs) needs it early
 # when scripts/test.sh runs this script in the background beside the Rust tests.
-build_cosmovisor "$COSMOVISOR_VERSION"
+# One family_done after each family: the next one starts from empty Go caches.
+build_cosmovisor "$COSMOVISOR_VERSION"; family_done
 V050=${LINE_SDK[v0.50]} V053=${LINE_SDK[v0.53]} V054=${LINE_SDK[v0.54]}
 build_chaind "chaind-$V050" v0.50 "$V050"
-build_chaind "chaind-$V050-patch1" v0.50 "$V050-patch1"
+build_chaind "chaind-$V050-patch1" v0.50 "$V050-patch1"; family_done
 build_chaind "chaind-$V053" v0.53 "$V053"
 build_chaind "chaind-$V053-patch2" v0.53 "$V053-patch2"
-build_chaind "chaind-$V053-nover" v0.53 "dev-nover" nover
-build_chaind "chaind-$V054" v0.54 "$V054"
+build_chaind "chaind-$V053-nover" v0.53 "dev-nover" nover; family_done
+build_chaind "chaind-$V054" v0.54 "$V054"; family_done
 WASMD_OLD=v0.55.1 WASMD_NEW=v0.60.8 WASMD_NEXT=v0.61.14
-build_wasmd "wasmd-$WASMD_OLD" "$WASMD_OLD"
+build_wasmd "wasmd-$WASMD_OLD" "$WASMD_OLD"; family_done
 build_wasmd "wasmd-$WASMD_NEW" "$WASMD_NEW"
-build_wasmd "wasmd-$WASMD_NEXT" "$WASMD_NEXT"
+build_wasmd "wasmd-$WASMD_NEXT" "$WASMD_NEXT"; family_done
 if [ "$LEGACY" = 1 ]; then
-  build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION"
+  build_simd "simd-$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION" "$SIMD_OLD_VERSION"; family_done
   build_simd "simd-$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION"
-  build_simd "simd-$SIMD_NEW_VERSION-patch1" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION-patch1"
+  build_simd "simd-$SIMD_NEW_VERSION-patch1" "$SIMD_NEW_VERSION" "$SIMD_NEW_VERSION-patch1"; family_done
 fi
 
 emit() { if [ $OUT_ENV = 1 ]; then echo "export $1=$2"; else echo "$1=$2"; fi; }

@@ -30,7 +30,11 @@ if cached; then echo "$OUT/bin/cosmovisor"; exit 0; fi
 export GOFLAGS="${GOFLAGS:-} -mod=mod" GOTOOLCHAIN=local
 t0=$(date +%s)
 tdir=$(mktemp -d "${TMPDIR:-/tmp}/switchyard-cosmovisor-build.XXXXXX")
-trap 'rm -rf "$tdir"' EXIT
+# Go's module and build caches are private to this build and go with it (as in build-binaries.sh:
+# the downloads and compiled packages of a Cosmos build are gigabytes); the module cache is
+# read-only on disk, hence the chmod.
+export GOMODCACHE="$tdir/go-mod" GOCACHE="$tdir/go-build"
+trap 'chmod -R u+w "$tdir" 2>/dev/null; rm -rf "$tdir"' EXIT
 dir=$(go mod download -json "$MOD@$VER" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("Dir") or ""); sys.exit(0 if d.get("Dir") else 1)') \
   || die "go mod download $MOD@$VER failed (is that version served by the proxy?)"
 if grep -q '^replace' "$dir/go.mod"; then

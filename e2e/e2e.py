@@ -1893,13 +1893,13 @@ def life(args):
 def break_runpath(src, dst):
     """A copy of `src` whose ELF run path names a folder that does not exist (same length, one
     letter changed), so the loader cannot find the libwasmvm it links: what a binary built on
-    another machine does here. Returns the run path it had."""
+    another machine does here. The build (build-binaries.sh) set that run path to the `lib` folder
+    beside the binary's `bin`. Returns the run path it had."""
     data = open(src, "rb").read()
-    m = re.search(rb"(/[^\x00]*/wasmvm/[^\x00]*/internal/api)\x00", data)
-    if not m:
-        raise Failure(f"{src} has no run path into the wasmvm module to break")
-    good = m.group(1)
-    bad = good[:-3] + b"apX"
+    good = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(src))), "lib").encode()
+    if data.count(good + b"\x00") != 1:
+        raise Failure(f"{src} has not exactly one run path {good.decode()} to break")
+    bad = good[:-1] + b"X"
     with open(dst, "wb") as f:
         f.write(data.replace(good + b"\x00", bad + b"\x00"))
     os.chmod(dst, 0o755)

@@ -20,13 +20,15 @@ log() { printf '\n== %s\n' "$*"; }
 
 # What the tests need beyond Rust and Go: python3 (fake node RPC, e2e driver), curl, libfaketime
 # (the crash-loop clock test), Debian's prometheus (the server and promtool: the metrics and
-# alert-rule tests) and python3-yaml (the Kubernetes example's check).
+# alert-rule tests), python3-yaml (the Kubernetes example's check) and patchelf (the e2e build).
 need=()
 command -v python3 >/dev/null || need+=(python3)
 command -v curl >/dev/null || need+=(curl)
 [ -f /usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1 ] || need+=(faketime)
 { command -v prometheus && command -v promtool; } >/dev/null || need+=(prometheus)
 python3 -c 'import yaml' 2>/dev/null || need+=(python3-yaml)
+# patchelf: the e2e build moves wasmd's libwasmvm out of the Go module cache and sets its run path
+[ "${SKIP_E2E:-0}" = "1" ] || command -v patchelf >/dev/null || need+=(patchelf)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   apt-get update -qq && apt-get install -y -qq "${need[@]}"
@@ -48,6 +50,12 @@ if [ "${SKIP_E2E:-0}" != "1" ]; then
   trap '[ -n "$go_builds" ] && kill -- "-$go_builds" 2>/dev/null || true' EXIT
 fi
 build_start=$SECONDS
+# Disk: the whole run needs about 10 GiB at its peak (cargo's target/ with the fuzz build, the Go
+# builds of one family at a time, the e2e's chain homes); say what there is, for a failed run's log.
+disk() { df -h --output=avail,target . | tail -1 | awk '{ print $1 " free on " $2 }'; }
+log "disk: $(disk)"
+# No incremental compilation: a run from a clean checkout gains nothing from it, and it adds 2 GiB.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 
 log "cargo fmt --check"
 cargo fmt --all -- --check
@@ -57,6 +65,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "cargo test"
 cargo test --workspace --locked
+echo "   disk: $(disk)"
 
 if [ "${SKIP_FUZZ:-0}" != "1" ]; then
   log "fuzz: ${FUZZ_SECONDS:-60}s of each target (scripts/fuzz.sh)"
@@ -74,7 +83,7 @@ if [ "${SKIP_E2E:-0}" != "1" ]; then
     exit 1
   fi
   go_builds=""
-  echo "   node binaries ready $((SECONDS - build_start))s after the start"
+  echo "   node binaries ready $((SECONDS - build_start))s after the start; disk: $(disk)"
   log "end-to-end: real chains (SDK v0.50/v0.53/v0.54, and v0.45/v0.46 unless E2E_LEGACY=0) through governance and manual upgrades"
   cargo build --release --locked --bin switchyard
   # The crash tests' fault injection is compiled into test builds only (src/test_faults.rs).
