@@ -126,3 +126,63 @@ fn another_nodes_rpc_never_times_a_swap() {
     assert!(!second_run.contains("is not this node"), "{second_run}");
     assert_eq!(sy.stop().code(), Some(0), "{}", sy.log());
 }
+
+/// A home without `config/node_key.json` (the node creates it on its first start, as CometBFT
+/// does) and an RPC address of another node whose chain passes the upgrade's H-1 before ours
+/// does: once the key appears its node id is held against every answer (the identity used to be
+/// read once, before the first start, so such a home was never checked), the other node is
+/// refused in the log, and its H-1 never times the swap.
+#[test]
+fn a_node_key_made_on_first_start_is_held_against_answers() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let other = rt
+        .block_on(FakeChain::start(Scenario {
+            height: 1,
+            block_interval_ms: 250,
+            ..Default::default()
+        }))
+        .unwrap();
+    let home = Home::new();
+    home.serve_rpc();
+    assert!(!home.path().join("config/node_key.json").exists());
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let fix = home.binary("fix", "fix", "v0.50.10");
+    home.setup(&genesis, &[]);
+    home.fake("block_time", "0.5");
+    let out = home.cmd(&[
+        "add-upgrade",
+        "fix",
+        fix.to_str().unwrap(),
+        "--height",
+        "40",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let rpc = other.rpc_url();
+    let env = [
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("SWITCHYARD_RPC_ADDRESS", rpc.as_str()),
+    ];
+    let mut sy = home.run(&env);
+    // The other chain passes 39 long before ours; ours runs up to its own halt and nothing swaps
+    // (or the new binary starts early, and the check below says so).
+    wait_for(
+        "the node at its halt height, or the new binary",
+        T,
+        || home.committed() >= 39 || home.executed().iter().any(|(_, id)| id == "fix"),
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
+    assert_eq!(home.current_target(), "genesis", "{}", sy.log());
+    assert!(
+        home.executed().iter().all(|(_, id)| id == "genesis"),
+        "the new binary must not start on another node's height: {:?}\n{}",
+        home.executed(),
+        sy.log()
+    );
+    assert!(
+        sy.log().contains("node_key.json appeared") && sy.log().contains("is not this node"),
+        "the log says the key was learned and the other node refused: {}",
+        sy.log()
+    );
+    assert_eq!(sy.stop().code(), Some(0), "{}", sy.log());
+}

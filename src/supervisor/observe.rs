@@ -89,6 +89,7 @@ impl Observer {
                             ..Default::default()
                         },
                         identity: crate::chain_now::node_identity(cfg),
+                        identity_home: cfg.home.clone(),
                         ..WatcherOptions::default()
                     };
                     let watcher = ChainWatcher::spawn(endpoints, opts);

@@ -12,6 +12,7 @@
 //! exponential backoff; the node is never touched. A panic inside the loop is logged, shown in
 //! [`ChainView::last_error`], and the loop is started again (`respawn`).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -61,6 +62,10 @@ pub struct WatcherOptions {
     pub approach_thresholds: Vec<i64>,
     /// The supervised node (from its home): answers from another node are refused.
     pub identity: NodeIdentity,
+    /// The node's home, read again for `config/node_key.json` while `identity` has no node id: a
+    /// node creates its key on its first start (CometBFT's LoadOrGenNodeKey), and from then on
+    /// answers are held against it.
+    pub identity_home: Option<PathBuf>,
 }
 
 impl Default for WatcherOptions {
@@ -80,6 +85,7 @@ impl Default for WatcherOptions {
             block_window: 100,
             approach_thresholds: vec![100, 10],
             identity: NodeIdentity::default(),
+            identity_home: None,
         }
     }
 }
@@ -191,6 +197,29 @@ impl Loop {
         }
         if old != new {
             self.view_tx.send_replace(new);
+        }
+    }
+
+    /// Whether the node's key appeared since the identity was read (see
+    /// [`WatcherOptions::identity_home`]); it is then part of the identity. A key file that
+    /// cannot be read yet (being written) is looked at again on the next turn.
+    fn learned_node_key(&mut self) -> bool {
+        let (None, Some(home)) = (&self.opts.identity.node_id, &self.opts.identity_home) else {
+            return false;
+        };
+        match crate::identity::node_id_of(&home.join("config/node_key.json")) {
+            Ok(Some(id)) => {
+                tracing::info!(
+                    "config/node_key.json appeared: answers are held against node {id} from now on"
+                );
+                self.opts.identity.node_id = Some(id);
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                tracing::debug!("node key not readable yet: {e}");
+                false
+            }
         }
     }
 
@@ -420,6 +449,9 @@ async fn run(
         let mut voting_news = false;
         let mut failures = 0u32;
         loop {
+            if l.learned_node_key() {
+                break; // connect again: every route is verified against the key first
+            }
             let now = Instant::now();
             let scheduled = last_full.is_none_or(|t| now - t >= l.opts.proposals_every);
             let early = voting_news && last_full.is_none_or(|t| now - t >= l.opts.plan_every);
