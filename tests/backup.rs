@@ -156,6 +156,22 @@ impl Tmpfs {
     }
 }
 
+impl Tmpfs {
+    /// Gives the mounted tmpfs another size (space freed, or taken, on the backup's disk).
+    fn resize(&self, size: &str) {
+        let out = std::process::Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(self.0.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
 impl Drop for Tmpfs {
     fn drop(&mut self) {
         let _ = std::process::Command::new("umount")
@@ -315,6 +331,37 @@ fn a_backup_that_does_not_fit_stops_the_swap_before_anything_changes() {
     assert_eq!(backups.len(), 1);
     assert_eq!(meta(&backups[0])["cross_device"], serde_json::json!(true));
     assert_eq!(picture(&backups[0].join("state.db")), tables);
+}
+
+/// The backup's own disk full at the halt, then space back on that same disk (an operator who
+/// deletes old snapshots): the next start takes the backup there and completes the upgrade, and
+/// the new binary commits the upgrade height.
+#[test]
+fn a_backup_refused_for_a_full_disk_is_taken_on_the_next_start_once_space_is_back() {
+    let home = plan_home();
+    let small = Tmpfs::mount("16m");
+    let dir = small.0.path().to_str().unwrap().to_string();
+    let env = [("DAEMON_DATA_BACKUP_DIR", dir.as_str())];
+    let mut sy = home.run(&env);
+    let status = sy.wait(T);
+    let log = sy.log();
+    assert_ne!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("not enough space for the backup") && log.contains("MiB"),
+        "{log}"
+    );
+    assert_eq!(home.current_target(), "genesis");
+
+    small.resize("512m");
+    upgrade(&home, &env);
+    assert_eq!(named(small.0.path(), "data-backup-").len(), 1);
+    assert_each_height_once(&home.executed(), |h, id| {
+        if h < 5 {
+            id == "genesis"
+        } else {
+            id == "v2"
+        }
+    });
 }
 
 #[test]
