@@ -170,17 +170,12 @@ pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<Chai
     Ok(snap)
 }
 
-/// Earliest block time taken as real: no CometBFT chain has blocks from before 2016.
-const EARLIEST_PLAUSIBLE_BLOCK: &str = "2016-01-01T00:00:00Z";
-/// How far ahead of this host's clock a block time may be (clock skew, not a century).
-const MOST_BLOCK_TIME_AHEAD: chrono::Duration = chrono::Duration::days(1);
-
 /// A latest block time no real node can have: every estimate built on it (when an upgrade
 /// comes, whether the node is behind) would be nonsense, so the chain "cannot be told"
 /// ([`EXIT_CHAIN_UNREADABLE`]) rather than "not ready".
 #[derive(Debug, thiserror::Error)]
 pub enum BlockTimeError {
-    #[error("{node} reports its latest block time as {time}, before {EARLIEST_PLAUSIBLE_BLOCK}; no real chain has such blocks, so when upgrades come cannot be told")]
+    #[error("{node} reports its latest block time as {time}, before 2016; no real chain has such blocks, so when upgrades come cannot be told")]
     TooEarly { node: String, time: String },
     #[error("{node} reports its latest block time as {time}, more than a day ahead of this host's clock ({now}); when upgrades come cannot be told")]
     InTheFuture {
@@ -190,33 +185,28 @@ pub enum BlockTimeError {
     },
 }
 
+/// Holds the node's latest block time against this host's clock (the rule is core's
+/// [`switchyard_core::judge_block_time`]); the error names the node.
 fn check_block_time(
     node: &str,
     time: chrono::DateTime<chrono::Utc>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(), BlockTimeError> {
+    use switchyard_core::BlockTimeVerdict;
     let shown =
         |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let earliest = chrono::DateTime::parse_from_rfc3339(EARLIEST_PLAUSIBLE_BLOCK)
-        .map(|t| t.with_timezone(&chrono::Utc))
-        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
-    if time < earliest {
-        return Err(BlockTimeError::TooEarly {
+    match switchyard_core::judge_block_time(time.timestamp(), now.timestamp()) {
+        BlockTimeVerdict::Plausible => Ok(()),
+        BlockTimeVerdict::BeforeAnyChain => Err(BlockTimeError::TooEarly {
             node: node.into(),
             time: shown(time),
-        });
-    }
-    if now
-        .checked_add_signed(MOST_BLOCK_TIME_AHEAD)
-        .is_some_and(|limit| time > limit)
-    {
-        return Err(BlockTimeError::InTheFuture {
+        }),
+        BlockTimeVerdict::AheadOfClock => Err(BlockTimeError::InTheFuture {
             node: node.into(),
             time: shown(time),
             now: shown(now),
-        });
+        }),
     }
-    Ok(())
 }
 
 /// The human table.

@@ -24,6 +24,7 @@
 //! - `error_chain`: an error and its sources on one line, for messages ([`error_chain()`]).
 
 mod backoff;
+mod block_time;
 mod decide;
 mod error_chain;
 mod halt;
@@ -40,6 +41,9 @@ mod stall;
 mod upgrade_info;
 
 pub use backoff::Backoff;
+pub use block_time::{
+    judge_block_time, BlockTimeVerdict, EARLIEST_PLAUSIBLE_BLOCK_UNIX, MOST_BLOCK_TIME_AHEAD_SECS,
+};
 pub use decide::{
     desired_halt, halt_file_may_come, halt_is_near, height_watch, missed_manual, next_halt_height,
     on_exit, on_start, pending_upgrade_height, rearm, skipped_halt, while_running, ArmedHalt,
