@@ -391,6 +391,81 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_when_overdue(
     });
 }
 
+/// A manual upgrade on a node whose RPC never answers: the log says at once what is relied on
+/// instead. A binary that exits at its `--halt-height` (SDK v0.47 and older) swaps on that exit
+/// and the new one commits H; one that waits in consensus failure (SDK v0.50.10 and later) is
+/// said to wait for a height, and never commits H on the old binary.
+#[test]
+fn without_rpc_a_manual_upgrade_relies_on_the_nodes_own_halt_and_says_so() {
+    for (sdk, exits) in [("v0.47.16", true), ("v0.50.10", false)] {
+        let home = Home::new();
+        home.serve_rpc();
+        home.fake("rpc_down", "");
+        let genesis = home.binary("genesis", "", sdk);
+        let fix = home.binary("fix", "", sdk);
+        home.setup(&genesis, &[]);
+        home.fake("block_time", "0.1");
+        let out = home.cmd(&[
+            "add-upgrade",
+            "fix",
+            fix.to_str().unwrap(),
+            "--height",
+            "40",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        let env = [
+            ("UNSAFE_SKIP_BACKUP", "true"),
+            ("SWITCHYARD_HEIGHT_TIMEOUT", "1s"),
+        ];
+        let mut sy = home.run(&env);
+        wait_for(
+            "the blind error",
+            T,
+            || {
+                sy.log()
+                    .contains("the manual upgrade at 40 cannot be timed")
+            },
+            || sy.log(),
+        );
+        if exits {
+            assert!(
+                sy.log().contains("its binary exits there by itself"),
+                "{}",
+                sy.log()
+            );
+            wait_for(
+                "the fix past its height",
+                T,
+                || home.committed() >= 42,
+                || format!("{}\n{}", sy.log(), home.events()),
+            );
+            assert_eq!(home.current_target(), "upgrades/fix");
+        } else {
+            assert!(
+                sy.log()
+                    .contains("only a height seen again can time the swap"),
+                "{}",
+                sy.log()
+            );
+            wait_for(
+                "the old binary at its halt",
+                T,
+                || home.events().contains("genesis halted"),
+                || format!("{}\n{}", sy.log(), home.events()),
+            );
+            assert_eq!(home.current_target(), "genesis");
+        }
+        assert_eq!(sy.stop().code(), Some(0), "{}", sy.log());
+        assert_each_height_once(&home.executed(), |h, id| {
+            if h < 40 {
+                id == "genesis"
+            } else {
+                id == "fix"
+            }
+        });
+    }
+}
+
 #[test]
 fn collisions_are_refused_with_a_reason() {
     let home = Home::new();

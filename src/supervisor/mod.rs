@@ -836,16 +836,25 @@ impl<'a> Supervisor<'a> {
         }
         match height_watch(&known) {
             HeightWatch::Fine => self.blind_reported_ms = None,
-            HeightWatch::Blind { height } => {
+            HeightWatch::Blind {
+                height,
+                exit_is_the_halt,
+            } => {
                 tracing::debug!(committed = ?known.committed, last_seen_ms = ?known.last_seen_ms, average_block_ms = ?known.average_block_ms, now_ms = known.now_ms, "the node's height is not seen");
                 let now = known.now_ms;
                 if self
                     .blind_reported_ms
                     .is_none_or(|t| now.saturating_sub(t) >= BLIND_REPORT_EVERY_MS)
                 {
+                    // What happens meanwhile, in the operator's terms: the halt flag still holds.
+                    let meanwhile = if exit_is_the_halt {
+                        "Meanwhile the node's own --halt-height stop is relied on: its binary exits there by itself, and that exit swaps"
+                    } else {
+                        "Its binary does not exit at its --halt-height (SDK v0.50 and later wait in consensus failure), so only a height seen again can time the swap; it never commits that block on the old binary meanwhile"
+                    };
                     tracing::error!(
                         height,
-                        "cannot see this node's height: the manual upgrade at {height} cannot be timed. \
+                        "cannot see this node's height: the manual upgrade at {height} cannot be timed. {meanwhile}. \
                          Check that its RPC (or gRPC) answers on the address switchyard uses (SWITCHYARD_RPC_ADDRESS, DAEMON_GRPC_ADDRESS, or the node's config)"
                     );
                     self.blind_reported_ms = Some(now);

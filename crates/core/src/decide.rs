@@ -199,8 +199,11 @@ pub enum HeightWatch {
     /// Heights are seen, or nothing depends on them.
     Fine,
     /// An upgrade is armed but this node's height has not been seen for a while: it cannot be
-    /// timed until a height is seen again.
-    Blind { height: i64 },
+    /// timed until a height is seen again. `exit_is_the_halt`: the armed binary stops itself at
+    /// its halt height (or is being probed, and may), so its own graceful exit still swaps; when
+    /// false it sits in consensus failure at its halt (SDK v0.50 and later) and only a height
+    /// seen again can time the swap (it never commits the upgrade height meanwhile).
+    Blind { height: i64, exit_is_the_halt: bool },
     /// As `Blind`, and the upgrade height was due long ago by the last height and block time
     /// seen: the node is stopped and supervision ends with an error.
     Overdue { height: i64 },
@@ -490,8 +493,16 @@ pub fn height_watch(k: &Known) -> HeightWatch {
         {
             HeightWatch::Overdue { height }
         }
-        _ => HeightWatch::Blind { height },
+        _ => HeightWatch::Blind {
+            height,
+            exit_is_the_halt: exit_is_the_halt(a),
+        },
     }
+}
+
+/// Whether the node's own graceful exit is taken as its halt (see [`exited_at_halt`]).
+fn exit_is_the_halt(a: &ArmedHalt) -> bool {
+    a.halt.is_probe() || a.halt.behaviour.is_some_and(HaltBehaviour::exits_at_halt)
 }
 
 /// A node that may exit by itself at its halt height (SDK v0.47 and older, or a binary being
@@ -506,12 +517,7 @@ fn exited_at_halt(k: &Known, exit: ExitKind) -> Option<(SwapTarget, Option<HaltB
         return None;
     }
     let probing = armed.halt.is_probe();
-    if !probing
-        && !armed
-            .halt
-            .behaviour
-            .is_some_and(HaltBehaviour::exits_at_halt)
-    {
+    if !exit_is_the_halt(armed) {
         return None;
     }
     // Still armed: not applied, and not displaced by a plan at the same height.

@@ -413,14 +413,23 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_once_overdue(
         now_ms: DEFAULT_BLIND_AFTER_MS + 1,
         ..base.clone()
     };
-    assert_eq!(height_watch(&never), HeightWatch::Blind { height: 100 });
+    assert_eq!(
+        height_watch(&never),
+        HeightWatch::Blind {
+            height: 100,
+            exit_is_the_halt: false,
+        }
+    );
     let much_later = Known {
         now_ms: 100 * 3_600_000,
         ..base.clone()
     };
     assert_eq!(
         height_watch(&much_later),
-        HeightWatch::Blind { height: 100 }
+        HeightWatch::Blind {
+            height: 100,
+            exit_is_the_halt: false,
+        }
     );
     // Seen at 90 (1 s blocks) at t=1 s, then dark: due at ~10 s; overdue after the grace.
     let seen = Known {
@@ -436,7 +445,13 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_once_overdue(
         })
     };
     assert_eq!(at(20_000), HeightWatch::Fine);
-    assert_eq!(at(40_000), HeightWatch::Blind { height: 100 });
+    assert_eq!(
+        at(40_000),
+        HeightWatch::Blind {
+            height: 100,
+            exit_is_the_halt: false,
+        }
+    );
     assert_eq!(
         at(10_000 + OVERDUE_FACTOR * DEFAULT_BLIND_AFTER_MS + 1),
         HeightWatch::Overdue { height: 100 }
@@ -468,7 +483,10 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_once_overdue(
             now_ms: 19_000 + OVERDUE_FACTOR * DEFAULT_BLIND_AFTER_MS,
             ..seen_only
         }),
-        HeightWatch::Blind { height: 100 }
+        HeightWatch::Blind {
+            height: 100,
+            exit_is_the_halt: false,
+        }
     );
     // Nothing armed: nothing to time.
     assert_eq!(
@@ -779,4 +797,29 @@ fn the_halt_file_is_watched_closely_unless_the_plan_is_known_and_no_halt_is_near
         Some(95),
         vec![m("fix", 100)]
     )));
+}
+
+#[test]
+fn a_blind_node_that_stops_itself_at_its_halt_is_said_to_swap_on_its_exit() {
+    let fix = m("fix", 100);
+    let blind = |b: Option<HaltBehaviour>| {
+        height_watch(&Known {
+            manual: vec![fix.clone()],
+            halt_behaviour: b,
+            armed: armed(&fix, b),
+            node_started_ms: Some(0),
+            now_ms: DEFAULT_BLIND_AFTER_MS + 1,
+            ..Known::default()
+        })
+    };
+    let says = |exit_is_the_halt| HeightWatch::Blind {
+        height: 100,
+        exit_is_the_halt,
+    };
+    assert_eq!(blind(Some(HaltBehaviour::CommitsThenExits)), says(true));
+    // unknown behaviour: armed with the probe flag, whose exit is taken as the halt
+    assert_eq!(blind(None), says(true));
+    // SDK v0.50 and later sit in consensus failure at the halt: no exit to go by
+    assert_eq!(blind(Some(HaltBehaviour::StopsBefore)), says(false));
+    assert_eq!(blind(Some(HaltBehaviour::CommitsThenWaits)), says(false));
 }
