@@ -51,7 +51,11 @@ pub fn websocket_message(text: &[u8]) {
     use crate::blocks::{read_message, read_message_slowly};
     let text = String::from_utf8_lossy(text);
     let got = read_message(&text);
-    if crate::wire::ws_message(&text).is_ok() {
+    // Compared where both reads can see the message: a JSON tree cannot hold a number beyond
+    // f64's range (`23e603`) in a field the typed read skips, so there only the typed read parses.
+    if crate::wire::ws_message(&text).is_ok()
+        && serde_json::from_str::<serde_json::Value>(&text).is_ok()
+    {
         assert_eq!(
             got,
             read_message_slowly(&text),
