@@ -31,9 +31,9 @@
 #                           the older pair (simd from the SDK's root module, Tendermint 0.34),
 #                           only with E2E_LEGACY=1
 #
-# Go's module cache and build cache are private to <cache>/.build and emptied after each family
-# of builds (so they never hold more than one SDK line's modules); the patch builds differ from
-# their base only in -X strings, so they reuse every compiled package of their family.
+# Go's module cache and build cache are private to <cache>/.build: the compiled packages are
+# emptied after each family of builds, the modules at the end; the patch builds differ from their
+# base only in -X strings, so they reuse every compiled package of their family.
 # `nice -n 10` (E2E_NICE) keeps other compiles on the machine moving. E2E_BUILD_ONLY="<name> ..."
 # builds only those (e.g. to time one build in empty GOMODCACHE/GOCACHE dirs).
 set -euo pipefail
@@ -67,17 +67,26 @@ mkdir -p "$CACHE"
 exec 9>"$CACHE/.lock"
 command -v flock >/dev/null && flock 9
 export GOTOOLCHAIN=local
-# Go's module and build caches for these builds are private to the cache and emptied after each
-# family of builds (one SDK line with its relinks, one wasmd pair, ...): shared by every line they
-# grew to 16.5 GiB (8.7 of downloaded modules, 7.8 of compiled packages), which with cargo's
-# target/ beside them filled a CI machine's disk. A family's builds still share them. Nothing a
-# built binary runs lives there: wasmd's libwasmvm is copied beside it (build_wasmd).
+# Go's module and build caches for these builds are private to the cache: shared by every line in
+# the user's own caches they grew to 16.5 GiB (8.7 of downloaded modules, 7.8 of compiled
+# packages), which beside cargo's target/ filled a CI machine's disk. The compiled packages are
+# emptied after each family of builds (one SDK line with its relinks, one wasmd pair, ...), which
+# share them; the downloaded modules serve every family (downloading them again per family cost
+# two minutes each) and are emptied when the script ends. Nothing a built binary runs lives
+# there: wasmd's libwasmvm is copied beside it (build_wasmd).
 GO_SCRATCH="$CACHE/.build"
 export GOMODCACHE="$GO_SCRATCH/go-mod" GOCACHE="$GO_SCRATCH/go-build"
-family_done() { # empties the scratch (the module cache is read-only on disk, hence the chmod)
+family_done() { # empties the scratch but the downloaded modules
+  local d
+  for d in "$GO_SCRATCH"/* "$GO_SCRATCH"/.[!.]*; do
+    [ -e "$d" ] && [ "$d" != "$GOMODCACHE" ] && rm -rf "$d"
+  done
+  return 0
+}
+all_done() { # the module cache is read-only on disk, hence the chmod
   if [ -d "$GO_SCRATCH" ]; then chmod -R u+w "$GO_SCRATCH" && rm -rf "$GO_SCRATCH"; fi
 }
-trap family_done EXIT
+trap all_done EXIT
 # GOFLAGS from the environment would also apply to the builds here; -mod is set per build
 export GOFLAGS="${GOFLAGS:-}"
 GOFLAGS="$(echo " $GOFLAGS " | sed -e 's/ -mod=[a-z]* / /g' -e 's/^ *//' -e 's/ *$//')"
@@ -288,7 +297,7 @@ build_wasmd() { # <cache-name> <wasmd module version>
 
 # cosmovisor first: the cargo round-trip test (tests/cosmovisor_roundtrip.rs) needs it early
 # when scripts/test.sh runs this script in the background beside the Rust tests.
-# One family_done after each family: the next one starts from empty Go caches.
+# One family_done after each family: the next one starts from an empty Go build cache.
 build_cosmovisor "$COSMOVISOR_VERSION"; family_done
 V050=${LINE_SDK[v0.50]} V053=${LINE_SDK[v0.53]} V054=${LINE_SDK[v0.54]}
 build_chaind "chaind-$V050" v0.50 "$V050"
