@@ -826,7 +826,7 @@ impl<'a> Supervisor<'a> {
             halt_stop_height: armed
                 .as_ref()
                 .map(|h| h.upgrade.height - 2)
-                .or_else(|| stall::operator_halt_stop(&self.node_args)),
+                .or_else(|| switchyard_core::operator_halt_stop(&self.node_args)),
         };
         if self.stall.check(known.committed, &halts) {
             node.stop(self.cfg.shutdown_grace).await?;

@@ -1,5 +1,5 @@
 //! What the operator's node arguments say that matters to the decisions: the heights given to
-//! `--unsafe-skip-upgrades`, and whether the node is being *started* (only `start` is armed with
+//! `--unsafe-skip-upgrades`, where the operator's own `--halt-height` stops the node, and whether the node is being *started* (only `start` is armed with
 //! a halt height or restarted after a crash).
 //!
 //! `--unsafe-skip-upgrades` is read the way the node and cosmovisor read it: the heights are the
@@ -36,6 +36,23 @@ pub fn unsafe_skip_heights(args: &[String]) -> BTreeSet<i64> {
 /// Whether the node command is `start` (the first argument).
 pub fn is_start_command(args: &[String]) -> bool {
     args.first().map(String::as_str) == Some("start")
+}
+
+/// The committed height at which an operator's own `--halt-height N` stops the node (N-1 or
+/// N, depending on its SDK version: the lower one, so both are covered).
+pub fn operator_halt_stop(args: &[String]) -> Option<i64> {
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let v = match a.strip_prefix("--halt-height") {
+            Some("") => it.next().map(String::as_str),
+            Some(rest) => rest.strip_prefix('='),
+            None => None,
+        };
+        if let Some(h) = v.and_then(|v| v.parse::<i64>().ok()).filter(|h| *h > 0) {
+            return Some(h - 1);
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -98,5 +115,21 @@ mod tests {
             let want: BTreeSet<i64> = hs.iter().copied().filter(|h| *h >= 0).collect();
             prop_assert_eq!(unsafe_skip_heights(&args), want);
         }
+    }
+
+    #[test]
+    fn the_operators_halt_height_is_read_in_both_spellings() {
+        let a = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            operator_halt_stop(&a(&["start", "--halt-height=100"])),
+            Some(99)
+        );
+        assert_eq!(
+            operator_halt_stop(&a(&["start", "--halt-height", "7"])),
+            Some(6)
+        );
+        assert_eq!(operator_halt_stop(&a(&["start", "--halt-height=0"])), None);
+        assert_eq!(operator_halt_stop(&a(&["start", "--home", "/x"])), None);
+        assert_eq!(operator_halt_stop(&a(&["start", "--halt-heightx=5"])), None);
     }
 }
