@@ -370,7 +370,7 @@ fn manual_row(
     let mut problems = Vec::new();
     let mut obstacles = Vec::new();
     if let Some(p) = chain.plan {
-        if p.spec.height == height {
+        if switchyard_core::plan_displaces(height, p.spec.height) {
             problems.push(format!(
                 "suspended: the on-chain plan {:?} is scheduled at the same height and wins",
                 p.spec.name

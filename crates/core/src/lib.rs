@@ -69,8 +69,8 @@ pub use readiness::{
 };
 pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
 pub use schedule::{
-    armed_manual, check_manual, displaced_manual, Current, ManualUpgrade, ScheduleError,
-    ScheduledPlan, UpgradeKind,
+    armed_manual, check_manual, displaced_manual, plan_displaces, Current, ManualUpgrade,
+    ScheduleError, ScheduledPlan, UpgradeKind,
 };
 pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,

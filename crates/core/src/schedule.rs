@@ -161,13 +161,22 @@ pub fn armed_manual<'a>(
     armed
 }
 
+/// Whether an on-chain plan at `plan_height` displaces a manual upgrade at `manual_height`: at
+/// the same height the chain's plan wins (the node halts for it on its own).
+pub fn plan_displaces(manual_height: i64, plan_height: i64) -> bool {
+    manual_height == plan_height
+}
+
 /// Manual upgrades displaced by an on-chain plan at the same height.
 pub fn displaced_manual<'a>(
     pending: &'a [ManualUpgrade],
     plan: Option<&ScheduledPlan>,
 ) -> Vec<&'a ManualUpgrade> {
     match plan {
-        Some(p) => pending.iter().filter(|m| m.height == p.height).collect(),
+        Some(p) => pending
+            .iter()
+            .filter(|m| plan_displaces(m.height, p.height))
+            .collect(),
         None => Vec::new(),
     }
 }
