@@ -49,14 +49,7 @@ fn another_nodes_rpc_never_times_a_swap() {
     let fix = home.binary("fix", "fix", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("block_time", "0.1");
-    let out = home.cmd(&[
-        "add-upgrade",
-        "fix",
-        fix.to_str().unwrap(),
-        "--height",
-        "40",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    home.add_manual("fix", &fix, 40);
 
     let rpc = other.rpc_url();
     let env = [
@@ -149,14 +142,7 @@ fn a_node_key_made_on_first_start_is_held_against_answers() {
     let fix = home.binary("fix", "fix", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("block_time", "0.5");
-    let out = home.cmd(&[
-        "add-upgrade",
-        "fix",
-        fix.to_str().unwrap(),
-        "--height",
-        "40",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    home.add_manual("fix", &fix, 40);
 
     let rpc = other.rpc_url();
     let env = [

@@ -189,8 +189,7 @@ fn a_binary_of_unknown_version_is_probed_and_block_h_still_runs_on_the_new_binar
         let fix = home.binary_with_halt("fix", "", "unknown", halt);
         home.setup(&genesis, &[]);
         home.fake("block_time", "0.2");
-        let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "8"]);
-        assert!(out.status.success(), "{}", text(&out));
+        home.add_manual("fix", &fix, 8);
         let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
         wait_for(
             "the fix past its height",
@@ -300,8 +299,7 @@ fn a_node_that_exits_at_its_halt_height_unseen_is_swapped_not_restarted() {
         let genesis = home.binary("genesis", "", "v0.47.17");
         let fix = home.binary("fix", "", "v0.47.17");
         home.setup(&genesis, &[]);
-        let out = home.cmd(&["add-upgrade", "fix", fix.to_str().unwrap(), "--height", "6"]);
-        assert!(out.status.success(), "{}", text(&out));
+        home.add_manual("fix", &fix, 6);
         let mut sy = home.run(&env);
         wait_for(
             "the fix past its height",
@@ -332,14 +330,7 @@ fn a_node_whose_height_cannot_be_seen_is_reported_then_given_up_on_when_overdue(
     let fix = home.binary("fix", "", "v0.50.10");
     home.setup(&genesis, &[]);
     home.fake("block_time", "0.1");
-    let out = home.cmd(&[
-        "add-upgrade",
-        "fix",
-        fix.to_str().unwrap(),
-        "--height",
-        "40",
-    ]);
-    assert!(out.status.success(), "{}", text(&out));
+    home.add_manual("fix", &fix, 40);
     let env = [
         ("UNSAFE_SKIP_BACKUP", "true"),
         ("SWITCHYARD_HEIGHT_TIMEOUT", "2s"),

@@ -120,6 +120,19 @@ impl Home {
         self.switchyard().args(args).output().unwrap()
     }
 
+    /// `switchyard add-upgrade <name> <bin> --height <height>` (a manual upgrade at a height),
+    /// which must succeed.
+    pub fn add_manual(&self, name: &str, bin: &Path, height: i64) {
+        let out = self.cmd(&[
+            "add-upgrade",
+            name,
+            bin.to_str().unwrap(),
+            "--height",
+            &height.to_string(),
+        ]);
+        assert!(out.status.success(), "add-upgrade failed: {}", text(&out));
+    }
+
     /// `switchyard init` with a genesis binary and `add-upgrade` for each (name, binary).
     pub fn setup(&self, genesis: &Path, upgrades: &[(&str, &Path)]) {
         let out = self.cmd(&["init", genesis.to_str().unwrap()]);
