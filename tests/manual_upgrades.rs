@@ -228,6 +228,20 @@ fn a_binary_of_unknown_version_is_probed_and_block_h_still_runs_on_the_new_binar
             "{halt}: {learned}"
         );
         assert!(learned.contains(&sha256_hex(&genesis)), "{halt}: {learned}");
+        // The evidence names the flag the probe ran with, and what it showed.
+        let evidence: &[&str] = match halt {
+            "stops-before" => {
+                &["started with --halt-height 7, it stopped with block 7 stored and 6 committed"]
+            }
+            _ => &[
+                "it committed block 7 when started with --halt-height 7",
+                "while started with --halt-height 7",
+            ],
+        };
+        assert!(
+            evidence.iter().any(|w| learned.contains(w)),
+            "{halt}: {learned}"
+        );
         // Only the binary that stops early needs the second start, with H.
         assert_eq!(
             log.contains("Restarting it once with --halt-height 8"),

@@ -623,7 +623,9 @@ impl<'a> Supervisor<'a> {
                     return match on_exit(&known, ExitKind::from_code(code)) {
                         ExitDecision::Swap { target, learned } => {
                             tracing::info!(upgrade = %target.name, height = target.height, exit_code = code, "node exited at the upgrade height");
-                            self.learn(learned, format!("it exited ({code}) while started with --halt-height for block {}", target.height));
+                            if let Some(a) = halt.as_ref() {
+                                self.learn(learned, format!("it exited ({code}) while started with --halt-height {}", a.halt.flag));
+                            }
                             Ok(match self.swap(&target, None).await? {
                                 Some(code) => NodeEnd::Exit(code),
                                 None => NodeEnd::Restart,
@@ -771,14 +773,15 @@ impl<'a> Supervisor<'a> {
             }
             RunningDecision::StopAndSwap { target, learned } => {
                 tracing::info!(upgrade = %target.name, height = target.height, kind = %target.kind, "the node reached the upgrade height; stopping it to swap binaries");
-                self.learn(
-                    learned,
-                    format!(
-                        "it committed block {} when started with --halt-height {}",
-                        target.height - 1,
-                        target.height - 1
-                    ),
-                );
+                if let (Some(a), Some(c)) = (armed, known.committed) {
+                    self.learn(
+                        learned,
+                        format!(
+                            "it committed block {c} when started with --halt-height {}",
+                            a.halt.flag
+                        ),
+                    );
+                }
                 return Ok(Some(match self.swap(&target, Some(node)).await? {
                     Some(code) => NodeEnd::Exit(code),
                     None => NodeEnd::Restart,
@@ -788,19 +791,19 @@ impl<'a> Supervisor<'a> {
         if let Some(r) = rearm(&known) {
             match (&r.halt, r.why) {
                 (Some(h), RearmReason::ProbeStoppedBefore) => {
-                    let (flag, height) = (h.halt.flag, h.upgrade.height);
+                    // The flag it runs with now; the block it stored is that flag, one short of
+                    // being committed (core's `rearm` saw exactly that).
+                    let was = armed.as_ref().map_or(h.halt.flag, |a| a.halt.flag);
+                    let (stored, committed) = (was, was - 1);
                     tracing::info!(
-                        upgrade = %h.upgrade.name, height,
-                        "the node stopped with block {} stored and {} committed: this binary stops before its halt height. Restarting it once with --halt-height {flag}",
-                        height - 1, height - 2
+                        upgrade = %h.upgrade.name, height = h.upgrade.height,
+                        "the node stopped with block {stored} stored and {committed} committed: this binary stops before its halt height. Restarting it once with --halt-height {}",
+                        h.halt.flag
                     );
                     self.learn(
                         r.learned,
                         format!(
-                            "started with --halt-height {}, it stopped with block {} stored and {} committed",
-                            height - 1,
-                            height - 1,
-                            height - 2
+                            "started with --halt-height {was}, it stopped with block {stored} stored and {committed} committed"
                         ),
                     );
                 }
@@ -822,11 +825,10 @@ impl<'a> Supervisor<'a> {
         let halts = stall::Halts {
             // Not one `current` already runs: its upgrade-info.json stays on disk for good.
             upgrade_height: switchyard_core::pending_upgrade_height(&known),
-            // Every halt flag switchyard gives stops the node at H-1 committed at the latest.
-            halt_stop_height: armed
-                .as_ref()
-                .map(|h| h.upgrade.height - 2)
-                .or_else(|| switchyard_core::operator_halt_stop(&self.node_args)),
+            halt_stop_height: switchyard_core::halt_stop_commit(
+                armed.as_ref().map(|a| a.halt),
+                &self.node_args,
+            ),
         };
         if self.stall.check(known.committed, &halts) {
             node.stop(self.cfg.shutdown_grace).await?;

@@ -141,6 +141,16 @@ impl HaltFlag {
             _ => self.flag,
         }
     }
+
+    /// The earliest block the old binary may stop at with this flag, under any behaviour this
+    /// flag allows for: from there on, a height that stops moving is this halt, not a stall.
+    /// (The probe flag H-1 stops at H-2 on a binary that stops before its halt height.)
+    pub fn lowest_commit(self) -> i64 {
+        match self.behaviour {
+            Some(b) if b.commits_halt_height() => self.flag,
+            _ => self.flag.saturating_sub(1),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +255,19 @@ mod tests {
             let f = HaltFlag::for_target(target, None);
             prop_assert!(last_committed(b, f.flag) < target);
             prop_assert!(f.highest_commit() < target);
+        }
+
+        /// Wherever the old binary stops with a flag, that block lies between the flag's lowest
+        /// and highest commit.
+        #[test]
+        fn every_behaviour_stops_between_the_lowest_and_highest_commit(
+            b in arb_behaviour(),
+            known in any::<bool>(),
+            target in 2i64..1_000_000,
+        ) {
+            let f = HaltFlag::for_target(target, known.then_some(b));
+            let last = last_committed(b, f.flag);
+            prop_assert!(f.lowest_commit() <= last && last <= f.highest_commit());
         }
 
         /// Extreme heights never panic.

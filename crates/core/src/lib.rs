@@ -54,7 +54,7 @@ pub use error_chain::error_chain;
 pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};
 pub use heights::{stopped_before_window_ms, HeightHistory, HeightSample};
 pub use name::{NameError, UpgradeName, MAX_NAME_LEN};
-pub use node_args::{is_start_command, operator_halt_stop, unsafe_skip_heights};
+pub use node_args::{halt_stop_commit, is_start_command, operator_halt_stop, unsafe_skip_heights};
 pub use plan_info::{
     binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,

@@ -1,6 +1,7 @@
 //! What the operator's node arguments say that matters to the decisions: the heights given to
-//! `--unsafe-skip-upgrades`, where the operator's own `--halt-height` stops the node, and whether the node is being *started* (only `start` is armed with
-//! a halt height or restarted after a crash).
+//! `--unsafe-skip-upgrades`, where the node stops at a halt (the operator's own `--halt-height`,
+//! or the one switchyard armed), and whether the node is being *started* (only `start` is armed
+//! with a halt height or restarted after a crash).
 //!
 //! `--unsafe-skip-upgrades` is read the way the node and cosmovisor read it: the heights are the
 //! arguments that follow the flag up to the next one that starts with `-`, each of which may be a
@@ -8,6 +9,8 @@
 //! the flag may be repeated; anything that is not a whole number is ignored.
 
 use std::collections::BTreeSet;
+
+use crate::HaltFlag;
 
 const SKIP_FLAG: &str = "--unsafe-skip-upgrades";
 
@@ -53,6 +56,15 @@ pub fn operator_halt_stop(args: &[String]) -> Option<i64> {
         }
     }
     None
+}
+
+/// The committed height from which the running node is at a halt it was told to make: the
+/// armed halt's earliest stop, else the operator's own `--halt-height`. A height that stops
+/// moving there is that halt, never a stall.
+pub fn halt_stop_commit(armed: Option<HaltFlag>, args: &[String]) -> Option<i64> {
+    armed
+        .map(HaltFlag::lowest_commit)
+        .or_else(|| operator_halt_stop(args))
 }
 
 #[cfg(test)]
@@ -131,5 +143,24 @@ mod tests {
         assert_eq!(operator_halt_stop(&a(&["start", "--halt-height=0"])), None);
         assert_eq!(operator_halt_stop(&a(&["start", "--home", "/x"])), None);
         assert_eq!(operator_halt_stop(&a(&["start", "--halt-heightx=5"])), None);
+    }
+
+    #[test]
+    fn the_armed_halt_is_where_the_node_stops_before_the_operators_own() {
+        use crate::HaltBehaviour::*;
+        let args = a("start --halt-height 50");
+        // Known to commit its halt height: flag H-1, stops with H-1 committed.
+        let f = HaltFlag::for_target(100, Some(CommitsThenWaits));
+        assert_eq!(halt_stop_commit(Some(f), &args), Some(99));
+        // Known to stop before it: flag H, stops with H-1 committed.
+        let f = HaltFlag::for_target(100, Some(StopsBefore));
+        assert_eq!(halt_stop_commit(Some(f), &args), Some(99));
+        // Probing with H-1: may stop with H-2 committed.
+        assert_eq!(
+            halt_stop_commit(Some(HaltFlag::for_target(100, None)), &args),
+            Some(98)
+        );
+        assert_eq!(halt_stop_commit(None, &args), Some(49));
+        assert_eq!(halt_stop_commit(None, &a("start")), None);
     }
 }
