@@ -422,7 +422,6 @@ async fn ensure_binary(
 /// halted the node (a proposal of the same name with another binary may have been the one to
 /// pass). Binaries the operator placed have no record and are trusted as placed.
 fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
-    use switchyard_core::{parse_info, this_platform, PlanInfo};
     let mismatch = |why: String| SwapError::StagedMismatch {
         name: rec.name.to_string(),
         path: layout.upgrade_binary(&rec.name),
@@ -437,23 +436,12 @@ fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
         return Ok(());
     }
     switchyard_store::verify_installed_binary(&staged).map_err(|e| mismatch(e.to_string()))?;
-    if let PlanInfo::Binaries(b) = parse_info(&rec.info) {
-        if let Some(src) = b.for_platform(&this_platform()) {
-            if !staged.matches(src) {
-                return Err(mismatch(format!(
-                    "it was staged from {} ({}), but the plan lists {} ({})",
-                    staged.url,
-                    staged.digest,
-                    src.url,
-                    src.checksum
-                        .as_ref()
-                        .map(|c| c.to_string())
-                        .unwrap_or_else(|| "no checksum".into())
-                )));
-            }
-        }
-    }
-    Ok(())
+    switchyard_core::staged_against_plan(
+        staged.source(),
+        &rec.info,
+        &switchyard_core::this_platform(),
+    )
+    .map_err(|e| mismatch(e.to_string()))
 }
 
 /// Takes the backup of `data/` into `root` (a snapshot: see `switchyard_store::backup`). It

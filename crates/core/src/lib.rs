@@ -13,10 +13,12 @@
 //! - `halt`: what `--halt-height` does on a binary, and which flag makes block H run on the new
 //!   binary.
 //! - `heights`: the running node's sampled heights, and "stopped before its halt height".
-//! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`).
+//! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`,
+//!   `--halt-height`), and where a halt the node was told to make stops it.
 //! - `backoff`: the doubling delay every retry loop uses.
 //! - `restart`: the crash-restart policy (backoff, crash-loop detection).
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
+//! - `staged_source`: whether a staged binary is the one the plan lists now.
 //! - `readiness`: whether the node is ready for an upcoming upgrade (`plan` and `/metrics`).
 //! - `stall`: whether a running node has stopped making progress (sentry supervision).
 //! - `preupgrade_probe`: whether a new binary has a `pre-upgrade` command, judged before the halt.
@@ -36,6 +38,7 @@ mod preupgrade_probe;
 mod readiness;
 mod restart;
 mod schedule;
+mod staged_source;
 mod staging_rules;
 mod stall;
 mod upgrade_info;
@@ -72,6 +75,7 @@ pub use schedule::{
     armed_manual, check_manual, displaced_manual, plan_displaces, Current, ManualUpgrade,
     ScheduleError, ScheduledPlan, UpgradeKind,
 };
+pub use staged_source::{staged_against_plan, SourceMismatch, StagedFrom};
 pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
 };

@@ -142,12 +142,15 @@ impl StagingRecord {
     /// Whether this record was staged from `source`: the same checksum when `source` has one,
     /// else the same URL.
     pub fn matches(&self, source: &BinarySource) -> bool {
-        match &source.checksum {
-            Some(c) => {
-                let want = c.to_string();
-                self.expected_checksum.as_deref() == Some(want.as_str()) || self.digest == want
-            }
-            None => self.url == source.url,
+        self.source().matches(source)
+    }
+
+    /// Where it came from, for core's rules ([`switchyard_core::staged_against_plan`]).
+    pub fn source(&self) -> switchyard_core::StagedFrom<'_> {
+        switchyard_core::StagedFrom {
+            url: &self.url,
+            expected_checksum: self.expected_checksum.as_deref(),
+            digest: &self.digest,
         }
     }
 
