@@ -745,8 +745,9 @@ impl<'a> Supervisor<'a> {
         }
     }
 
-    /// The periodic questions while the node runs: stop it for a swap? restart it with another
-    /// halt height? can its height be seen at all?
+    /// The periodic questions while the node runs, one step per question core answers: what is
+    /// coming (for the watcher, probe-ahead and warnings); stop it for a swap? restart it with
+    /// another halt height? has it stalled? can its height be seen at all?
     async fn check_running(
         &mut self,
         node: &mut NodeProcess,
@@ -754,15 +755,40 @@ impl<'a> Supervisor<'a> {
         started_ms: u64,
     ) -> anyhow::Result<Option<NodeEnd>> {
         let known = self.known(armed.as_ref(), Some(started_ms))?;
+        self.note_what_is_coming(&known);
+        if let Some(end) = self.swap_if_due(&known, armed, node).await? {
+            return Ok(Some(end));
+        }
+        if let Some(end) = self.rearm_if_asked(&known, armed, node).await? {
+            return Ok(Some(end));
+        }
+        if let Some(end) = self.stop_if_stalled(&known, armed, node).await? {
+            return Ok(Some(end));
+        }
+        self.watch_the_height(&known, node).await?;
+        Ok(None)
+    }
+
+    /// Tells the watcher, probe-ahead and the operator what is coming.
+    fn note_what_is_coming(&mut self, known: &Known) {
         self.observer.attend(
-            switchyard_core::next_halt_height(&known),
-            switchyard_core::halt_file_may_come(&known),
+            switchyard_core::next_halt_height(known),
+            switchyard_core::halt_file_may_come(known),
         );
-        self.halt_near = switchyard_core::halt_is_near(&known);
-        self.warn_about_manual(&known);
+        self.halt_near = switchyard_core::halt_is_near(known);
+        self.warn_about_manual(known);
         self.probe_ahead
-            .upcoming(switchyard_core::binaries_to_probe(&known));
-        match while_running(&known) {
+            .upcoming(switchyard_core::binaries_to_probe(known));
+    }
+
+    /// Core's `while_running`: stops the node and swaps when it reached an upgrade.
+    async fn swap_if_due(
+        &mut self,
+        known: &Known,
+        armed: &Option<ArmedHalt>,
+        node: &mut NodeProcess,
+    ) -> anyhow::Result<Option<NodeEnd>> {
+        match while_running(known) {
             RunningDecision::Continue => {}
             RunningDecision::WaitForHeight {
                 name,
@@ -788,7 +814,17 @@ impl<'a> Supervisor<'a> {
                 }));
             }
         }
-        if let Some(r) = rearm(&known) {
+        Ok(None)
+    }
+
+    /// Core's `rearm`: restarts the node once with another halt height (or none).
+    async fn rearm_if_asked(
+        &mut self,
+        known: &Known,
+        armed: &Option<ArmedHalt>,
+        node: &mut NodeProcess,
+    ) -> anyhow::Result<Option<NodeEnd>> {
+        if let Some(r) = rearm(known) {
             match (&r.halt, r.why) {
                 (Some(h), RearmReason::ProbeStoppedBefore) => {
                     // The flag it runs with now; the block it stored is that flag, one short of
@@ -822,9 +858,19 @@ impl<'a> Supervisor<'a> {
             crate::live::restarting(crate::report::RestartReason::HaltHeightChanged);
             return Ok(Some(NodeEnd::Restart));
         }
+        Ok(None)
+    }
+
+    /// Core's stall verdict: stops a stalled node for a restart when the operator asked for that.
+    async fn stop_if_stalled(
+        &mut self,
+        known: &Known,
+        armed: &Option<ArmedHalt>,
+        node: &mut NodeProcess,
+    ) -> anyhow::Result<Option<NodeEnd>> {
         let halts = stall::Halts {
             // Not one `current` already runs: its upgrade-info.json stays on disk for good.
-            upgrade_height: switchyard_core::pending_upgrade_height(&known),
+            upgrade_height: switchyard_core::pending_upgrade_height(known),
             halt_stop_height: switchyard_core::halt_stop_commit(
                 armed.as_ref().map(|a| a.halt),
                 &self.node_args,
@@ -836,7 +882,17 @@ impl<'a> Supervisor<'a> {
             crate::live::node_exited();
             return Ok(Some(NodeEnd::Stalled));
         }
-        match height_watch(&known) {
+        Ok(None)
+    }
+
+    /// Core's `height_watch`: reports a node whose height cannot be seen while a manual upgrade
+    /// depends on it, and ends supervision once that upgrade is long overdue.
+    async fn watch_the_height(
+        &mut self,
+        known: &Known,
+        node: &mut NodeProcess,
+    ) -> anyhow::Result<()> {
+        match height_watch(known) {
             HeightWatch::Fine => self.blind_reported_ms = None,
             HeightWatch::Blind {
                 height,
@@ -875,7 +931,7 @@ impl<'a> Supervisor<'a> {
                 );
             }
         }
-        Ok(None)
+        Ok(())
     }
 
     /// Complains once about manual upgrades that can no longer run at their height.
