@@ -1,9 +1,10 @@
 //! One supervisor per node home, and no node left behind by a previous one: the run lock, and
 //! stopping the orphaned node a killed switchyard left running.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::bail;
+use switchyard_exec::{Stopped, KILL_WAIT};
 use switchyard_store::Layout;
 
 /// Takes the home's run lock, so two supervisors never drive one node (the second would take
@@ -23,32 +24,33 @@ pub fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
 
 /// A node started by a previous switchyard that was killed may still be shutting down (it got
 /// SIGTERM through its parent-death signal). Starting a second node on the same data would fail
-/// or worse, so wait for it — it is recognised by PID *and* start time, so no other process is
-/// ever touched — and kill it only if it outlives the shutdown grace.
-pub async fn stop_orphaned_node(layout: &Layout, grace: Duration) {
+/// or worse, so stop it first through exec's process identity — PID *and* start time, so no other
+/// process is ever touched — with SIGKILL only if it outlives the shutdown grace. One that
+/// outlives SIGKILL too (stuck in the kernel) is an error: no second node is started beside it.
+pub async fn stop_orphaned_node(layout: &Layout, grace: Duration) -> anyhow::Result<()> {
     let Some(rec) = switchyard_store::load_node_record(layout) else {
-        return;
+        return Ok(());
     };
-    if !switchyard_store::is_same_process_alive(&rec) {
+    let node = rec.identity();
+    if !node.is_alive() {
         switchyard_store::clear_node_record(layout);
-        return;
+        return Ok(());
     }
     tracing::warn!(pid = rec.pid, binary = %rec.binary.display(), "the node started by a previous switchyard is still running; stopping it first");
-    let pid = nix::unistd::Pid::from_raw(rec.pid);
-    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
-    let deadline = Instant::now() + grace;
-    while switchyard_store::is_same_process_alive(&rec) && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    if switchyard_store::is_same_process_alive(&rec) {
-        tracing::warn!(
+    match node.stop(grace).await {
+        Stopped::Exited => {}
+        Stopped::Killed => tracing::warn!(
             pid = rec.pid,
-            "it did not stop within the shutdown grace; sending SIGKILL"
-        );
-        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
-        while switchyard_store::is_same_process_alive(&rec) {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            "it did not stop within the shutdown grace ({grace:?}); it was sent SIGKILL"
+        ),
+        Stopped::Stuck => bail!(
+            "the node a previous switchyard started (pid {}, {}) outlived SIGKILL by {KILL_WAIT:?}; \
+             not starting a second node on the same data. Find out what holds it (its state in /proc/{}/status), then start switchyard again",
+            rec.pid,
+            rec.binary.display(),
+            rec.pid
+        ),
     }
     switchyard_store::clear_node_record(layout);
+    Ok(())
 }

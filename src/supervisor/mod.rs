@@ -323,7 +323,7 @@ impl<'a> Supervisor<'a> {
     }
 
     async fn run(&mut self) -> anyhow::Result<i32> {
-        home_guard::stop_orphaned_node(&self.layout, self.cfg.shutdown_grace).await;
+        home_guard::stop_orphaned_node(&self.layout, self.cfg.shutdown_grace).await?;
         swap::recover(self.cfg, &self.layout, &self.journal).await?;
         loop {
             crate::notify::beat();

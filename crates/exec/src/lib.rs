@@ -27,7 +27,10 @@ mod preupgrade;
 
 pub use child::{exit_code, ExecError, NodeProcess, StopOutcome};
 pub use guard::{guard_main, GUARD_ARG};
-pub use identity::ProcessIdentity;
+pub use helper::{
+    run as run_helper, Finished as HelperFinished, Output as HelperOutput, Ran as HelperRan,
+};
+pub use identity::{ProcessIdentity, Stopped, KILL_WAIT};
 pub use node_version::{sdk_version, VersionError};
 pub use preupgrade::{
     probe_binary as probe_preupgrade, run_binary as run_binary_preupgrade,

@@ -13,17 +13,19 @@
 
 use std::io::Read;
 use std::path::Path;
-use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::Utc;
+use switchyard_exec::{run_helper, HelperFinished, HelperOutput, HelperRan};
 
 use crate::staging_record::{PreflightRecord, PreflightStatus};
 
 /// Longest output kept in the record.
 pub const MAX_OUTPUT: usize = 4096;
 
-/// Runs `<binary> version` with `timeout`, in `binary`'s folder, stdin closed.
+/// Runs `<binary> version` with `timeout`, in `binary`'s folder, stdin closed: as every helper
+/// runs (exec's helper: a process group of its own, killed with it at the time limit; our
+/// systemd variables removed; output read up to a bound).
 pub async fn run(binary: &Path, timeout: Duration) -> PreflightRecord {
     let ran_at = Some(Utc::now());
     let failed = |message: String, output: String| PreflightRecord {
@@ -32,8 +34,8 @@ pub async fn run(binary: &Path, timeout: Duration) -> PreflightRecord {
         message: Some(message),
         ran_at,
     };
-    let child = match spawn(binary).await {
-        Ok(c) => c,
+    let out = match run_version(binary, timeout).await {
+        Ok(out) => out,
         Err(e) => {
             let mut message = format!("could not start {}: {e}", binary.display());
             if let Some(hint) = diagnose(binary) {
@@ -42,63 +44,56 @@ pub async fn run(binary: &Path, timeout: Duration) -> PreflightRecord {
             return failed(message, String::new());
         }
     };
-    // Dropping the child on timeout kills it (kill_on_drop).
-    let out = match tokio::time::timeout(timeout, child.wait_with_output()).await {
-        Ok(Ok(out)) => out,
-        Ok(Err(e)) => {
-            return failed(
-                format!("waiting for `{} version`: {e}", binary.display()),
-                String::new(),
-            )
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let output = cap(&join_output(&stdout, &stderr));
+    let ended = match out.ran {
+        HelperRan::Exited(0) => {
+            return PreflightRecord {
+                status: PreflightStatus::Ok,
+                output,
+                message: None,
+                ran_at,
+            }
         }
-        Err(_) => {
+        HelperRan::TimedOut => {
             return failed(
                 format!(
                     "`{} version` did not finish within {timeout:?}",
                     binary.display()
                 ),
-                String::new(),
+                output,
             )
         }
+        HelperRan::Exited(code) => format!("exit status: {code}"),
+        HelperRan::Signalled(how) => how,
     };
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let output = cap(&join_output(&stdout, &stderr));
-    if out.status.success() {
-        PreflightRecord {
-            status: PreflightStatus::Ok,
-            output,
-            message: None,
-            ran_at,
-        }
+    let said = if stderr.trim().is_empty() {
+        stdout.trim()
     } else {
-        let said = if stderr.trim().is_empty() {
-            stdout.trim()
-        } else {
-            stderr.trim()
-        };
-        let mut message = format!("`{} version` exited with {}", binary.display(), out.status);
-        if !said.is_empty() {
-            message.push_str(": ");
-            message.push_str(&cap(said));
-        }
-        failed(message, output)
+        stderr.trim()
+    };
+    let mut message = format!("`{} version` exited with {ended}", binary.display());
+    if !said.is_empty() {
+        message.push_str(": ");
+        message.push_str(&cap(said));
     }
+    failed(message, output)
 }
 
-async fn spawn(binary: &Path) -> std::io::Result<tokio::process::Child> {
+async fn run_version(binary: &Path, timeout: Duration) -> std::io::Result<HelperFinished> {
+    let args = ["version".to_string()];
     let mut attempts = 0;
     loop {
-        let mut cmd = tokio::process::Command::new(binary);
-        cmd.arg("version")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = binary.parent() {
-            cmd.current_dir(dir);
-        }
-        match cmd.spawn() {
+        match run_helper(
+            binary,
+            &args,
+            binary.parent(),
+            HelperOutput::Capture,
+            timeout,
+        )
+        .await
+        {
             // A file written a moment ago can briefly be "busy" while another thread of this
             // process forks with its descriptor still open; that clears within milliseconds.
             Err(e) if e.raw_os_error() == Some(nix::libc::ETXTBSY) && attempts < 20 => {
@@ -290,6 +285,35 @@ mod tests {
             m.contains("exit status: 3") && m.contains("panic: no upgrade handler"),
             "{m}"
         );
+    }
+
+    /// A `version` that leaves a child behind and hangs: at the time limit the whole group goes,
+    /// the child too (a preflight never leaves a process running).
+    #[tokio::test]
+    async fn a_hanging_binary_is_killed_with_its_children() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("child.pid");
+        let script = format!(
+            "#!/bin/sh\nsleep 60 &\necho $! > {}\nwait\n",
+            pidfile.display()
+        );
+        let p = exe(dir.path(), "simd", script.as_bytes());
+        let r = run(&p, Duration::from_millis(500)).await;
+        assert_eq!(r.status, PreflightStatus::Failed);
+        let pid: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Killed with its group; reaped by init once orphaned (wait for that, bounded).
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while switchyard_exec::ProcessIdentity::of(pid).is_some_and(|p| p.is_alive()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the preflight's child {pid} outlived it"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     #[tokio::test]
