@@ -14,7 +14,7 @@ use switchyard_store::{Layout, LearnedHalt};
 
 /// Where a behaviour is known from.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FactSource {
+pub(crate) enum FactSource {
     Sdk(SdkVersion),
     Learned(LearnedHalt),
     Unknown,
@@ -22,7 +22,7 @@ pub enum FactSource {
 
 /// The facts about one binary file.
 #[derive(Debug, Clone)]
-pub struct BinaryFacts {
+pub(crate) struct BinaryFacts {
     pub path: PathBuf,
     identity: (u64, i64, u64),
     pub sha256: Option<String>,
@@ -37,12 +37,12 @@ fn identity(path: &Path) -> Option<(u64, i64, u64)> {
 
 impl BinaryFacts {
     /// Whether these facts are still about the file at `path`.
-    pub fn is_for(&self, path: &Path) -> bool {
+    pub(crate) fn is_for(&self, path: &Path) -> bool {
         self.path == path && identity(path) == Some(self.identity)
     }
 
     /// Looks the binary up: SDK version first, then the learned record.
-    pub async fn resolve(layout: &Layout, path: &Path) -> BinaryFacts {
+    pub(crate) async fn resolve(layout: &Layout, path: &Path) -> BinaryFacts {
         let ident = identity(path).unwrap_or_default();
         let sha256 = {
             let p = path.to_path_buf();
@@ -81,7 +81,7 @@ impl BinaryFacts {
     }
 
     /// Remembers what a run of this binary showed, in the store and here.
-    pub fn learn(&mut self, layout: &Layout, behaviour: HaltBehaviour, evidence: String) {
+    pub(crate) fn learn(&mut self, layout: &Layout, behaviour: HaltBehaviour, evidence: String) {
         tracing::info!(
             binary = %self.path.display(),
             "learned what --halt-height does on this binary: it {behaviour} ({evidence}); remembered for the next start"
@@ -106,7 +106,7 @@ impl BinaryFacts {
     }
 
     /// Words for the log: where the behaviour comes from.
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match &self.source {
             FactSource::Sdk(v) => format!("SDK {v}"),
             FactSource::Learned(l) => format!("learned {}", l.learned_at),

@@ -10,12 +10,12 @@ use switchyard_watcher::{EndpointInputs, Endpoints};
 use crate::config::Config;
 
 /// The chain endpoints for this configuration (no flags).
-pub fn endpoints(cfg: &Config) -> Result<Endpoints, switchyard_watcher::WatchError> {
+pub(crate) fn endpoints(cfg: &Config) -> Result<Endpoints, switchyard_watcher::WatchError> {
     endpoints_with(cfg, None, None)
 }
 
 /// The chain endpoints, with `--rpc` / `--grpc` flags taking precedence.
-pub fn endpoints_with(
+pub(crate) fn endpoints_with(
     cfg: &Config,
     flag_rpc: Option<&str>,
     flag_grpc: Option<&str>,
@@ -36,7 +36,7 @@ pub fn endpoints_with(
 /// The supervised node's identity from its home (`config/node_key.json`, `config/genesis.json`),
 /// to hold every chain answer against. Nothing to check without a home; a home whose files
 /// cannot be read is said in the log, and then nothing is checked either.
-pub fn node_identity(cfg: &Config) -> switchyard_watcher::NodeIdentity {
+pub(crate) fn node_identity(cfg: &Config) -> switchyard_watcher::NodeIdentity {
     let Some(home) = &cfg.home else {
         return Default::default();
     };
@@ -51,7 +51,7 @@ pub fn node_identity(cfg: &Config) -> switchyard_watcher::NodeIdentity {
 
 /// (latest height, scheduled plan), if the node answers within a few seconds; `None` when it
 /// can't be asked (callers then check against switchyard's own records only, and say so).
-pub fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ScheduledPlan>)> {
+pub(crate) fn quick_look(cfg: &Config) -> Option<(Option<i64>, Option<ScheduledPlan>)> {
     let endpoints = endpoints(cfg).ok()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

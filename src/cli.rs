@@ -20,7 +20,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
     disable_version_flag = true,
     after_help = "Any other first word runs the node with all the arguments, as `run` does (the pre-v1 cosmovisor form `switchyard start ...`)."
 )]
-pub struct Cli {
+pub(crate) struct Cli {
     /// Config file (TOML, keys named like the environment variables; also spelt
     /// --cosmovisor-config, as cosmovisor does). Default: $DAEMON_HOME/cosmovisor/config.toml
     /// when it exists.
@@ -38,7 +38,7 @@ pub struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Set up $DAEMON_HOME/cosmovisor with a genesis binary and point `current` at it.
     Init {
         /// The node binary to copy in as genesis/bin/$DAEMON_NAME.
@@ -86,7 +86,7 @@ pub enum Command {
 }
 
 #[derive(Debug, Args)]
-pub struct RestoreBackupArgs {
+pub(crate) struct RestoreBackupArgs {
     /// The backup: a folder name in the backup folder (DAEMON_DATA_BACKUP_DIR, else
     /// DAEMON_HOME), or a path. Default: this home's newest switchyard backup.
     pub name: Option<String>,
@@ -100,7 +100,7 @@ pub struct RestoreBackupArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AddUpgradeArgs {
+pub(crate) struct AddUpgradeArgs {
     /// The upgrade's name, as the plan spells it (lowercased unless COSMOVISOR_DISABLE_RECASE).
     pub name: String,
     /// The binary to copy in (or give --url).
@@ -131,7 +131,7 @@ pub struct AddUpgradeArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct AddBatchArgs {
+pub(crate) struct AddBatchArgs {
     /// name:path:height entries, comma separated (may be repeated).
     #[arg(long, value_name = "LIST")]
     pub upgrade_list: Vec<String>,
@@ -146,13 +146,13 @@ pub struct AddBatchArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
+pub(crate) enum OutputFormat {
     Text,
     Json,
 }
 
 #[derive(Debug, Args)]
-pub struct VersionArgs {
+pub(crate) struct VersionArgs {
     /// Output format (cosmovisor's flag).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
@@ -172,7 +172,7 @@ pub struct VersionArgs {
 
 /// Where to find the chain; defaults come from the node's own config files.
 #[derive(Debug, Args, Clone, Default)]
-pub struct ChainArgs {
+pub(crate) struct ChainArgs {
     /// CometBFT RPC address (default: [rpc] laddr in $DAEMON_HOME/config/config.toml).
     #[arg(long, value_name = "URL")]
     pub rpc: Option<String>,
@@ -182,7 +182,7 @@ pub struct ChainArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Print one JSON object instead of a table.
@@ -191,7 +191,7 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
-pub struct PrepareArgs {
+pub(crate) struct PrepareArgs {
     #[command(flatten)]
     pub chain: ChainArgs,
     /// Also stage binaries of proposals still in their voting period.
@@ -204,7 +204,7 @@ pub struct PrepareArgs {
 
 /// The command line, read the way cosmovisor reads it (see the module docs).
 #[derive(Debug)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     pub cli: Cli,
     /// Set when the old form was used: the word that stood where a command belongs.
     pub legacy_word: Option<String>,
@@ -212,7 +212,7 @@ pub struct Invocation {
 
 /// A command line that cannot be read (clap reports its own errors itself).
 #[derive(Debug, thiserror::Error)]
-pub enum InvocationError {
+pub(crate) enum InvocationError {
     #[error("argument {0:?} is not valid UTF-8")]
     NotUtf8(OsString),
     #[error("--cosmovisor-config needs a path after it")]
@@ -226,7 +226,7 @@ const GLOBAL_VALUE_FLAGS: &[&str] = &["-c", "--config", "--cosmovisor-config"];
 
 impl Invocation {
     /// Reads `args` (the program name first). clap's own errors (and `--help`) print and exit.
-    pub fn from_args(args: Vec<OsString>) -> Result<Invocation, InvocationError> {
+    pub(crate) fn from_args(args: Vec<OsString>) -> Result<Invocation, InvocationError> {
         let mut args = args
             .into_iter()
             .map(|a| a.into_string().map_err(InvocationError::NotUtf8))

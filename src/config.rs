@@ -27,7 +27,7 @@ use std::time::Duration;
 /// Where a setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Source {
+pub(crate) enum Source {
     Env,
     File,
     Default,
@@ -44,7 +44,7 @@ impl fmt::Display for Source {
 }
 
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("{key}={value:?} is not valid: {why}")]
     BadValue {
         key: &'static str,
@@ -61,7 +61,7 @@ pub enum ConfigError {
 
 /// A variable cosmovisor dropped, with what became of it; accepted and ignored.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Ignored {
+pub(crate) struct Ignored {
     pub key: &'static str,
     pub value: String,
     pub source: Source,
@@ -69,7 +69,7 @@ pub struct Ignored {
 }
 
 /// Variables that some cosmovisor read and a later one dropped, and why they no longer matter.
-pub const OBSOLETE: &[(&str, &str)] = &[(
+pub(crate) const OBSOLETE: &[(&str, &str)] = &[(
     "DAEMON_LOG_BUFFER_SIZE",
     "cosmovisor before v1.0 scanned the node's output for the upgrade message with a buffer of this size; since v1.0 (and in switchyard) the node's data/upgrade-info.json is watched instead",
 )];
@@ -83,7 +83,7 @@ const DURATION_KEYS: &[&str] = &[
 
 /// One row of `switchyard config`.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Entry {
+pub(crate) struct Entry {
     pub key: &'static str,
     pub value: String,
     pub source: Source,
@@ -91,14 +91,14 @@ pub struct Entry {
 
 /// Log timestamp format (`COSMOVISOR_TIMEFORMAT_LOGS`), Go's named layouts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TimeFormat {
+pub(crate) enum TimeFormat {
     None,
     Named(&'static str),
 }
 
 /// Shape of switchyard's own log lines (`SWITCHYARD_LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// One human-readable line per event.
     Text,
     /// One JSON object per line.
@@ -107,7 +107,7 @@ pub enum LogFormat {
 
 /// The effective configuration.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub(crate) struct Config {
     pub home: Option<PathBuf>,
     pub daemon_name: Option<String>,
     pub allow_download_binaries: bool,
@@ -289,13 +289,13 @@ fn bad(key: &'static str, value: &str, why: &str) -> ConfigError {
 
 impl Config {
     /// Loads from the process environment, `explicit_file` or `$DAEMON_HOME/cosmovisor/config.toml`.
-    pub fn load(explicit_file: Option<&Path>) -> Result<Config, ConfigError> {
+    pub(crate) fn load(explicit_file: Option<&Path>) -> Result<Config, ConfigError> {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         Self::from_sources(&env, explicit_file)
     }
 
     /// Loads from a given environment map (tests use this).
-    pub fn from_sources(
+    pub(crate) fn from_sources(
         env: &BTreeMap<String, String>,
         explicit_file: Option<&Path>,
     ) -> Result<Config, ConfigError> {
@@ -529,21 +529,21 @@ impl Config {
     }
 
     /// `DAEMON_HOME`, or an error saying it is required.
-    pub fn require_home(&self) -> Result<&Path, ConfigError> {
+    pub(crate) fn require_home(&self) -> Result<&Path, ConfigError> {
         self.home
             .as_deref()
             .ok_or(ConfigError::Missing { key: "DAEMON_HOME" })
     }
 
     /// `DAEMON_NAME`, or an error saying it is required.
-    pub fn require_name(&self) -> Result<&str, ConfigError> {
+    pub(crate) fn require_name(&self) -> Result<&str, ConfigError> {
         self.daemon_name
             .as_deref()
             .ok_or(ConfigError::Missing { key: "DAEMON_NAME" })
     }
 
     /// The store layout for this home and daemon.
-    pub fn layout(&self) -> Result<switchyard_store::Layout, ConfigError> {
+    pub(crate) fn layout(&self) -> Result<switchyard_store::Layout, ConfigError> {
         Ok(switchyard_store::Layout::new(
             self.require_home()?,
             self.require_name()?,
@@ -551,12 +551,12 @@ impl Config {
     }
 
     /// Where backups go: `DAEMON_DATA_BACKUP_DIR`, else `DAEMON_HOME`.
-    pub fn backup_dir(&self) -> Option<PathBuf> {
+    pub(crate) fn backup_dir(&self) -> Option<PathBuf> {
         self.data_backup_dir.clone().or_else(|| self.home.clone())
     }
 
     /// The custom pre-upgrade script's path (`$DAEMON_HOME/cosmovisor/<COSMOVISOR_CUSTOM_PREUPGRADE>`).
-    pub fn custom_preupgrade_path(&self) -> Option<PathBuf> {
+    pub(crate) fn custom_preupgrade_path(&self) -> Option<PathBuf> {
         let script = self.custom_preupgrade.as_ref()?;
         let home = self.home.as_ref()?;
         Some(home.join("cosmovisor").join(script))
@@ -660,7 +660,7 @@ fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
 }
 
 /// Go's `strconv.ParseBool`, and `true`/`false` in any case as cosmovisor reads them.
-pub fn parse_bool(s: &str) -> Option<bool> {
+pub(crate) fn parse_bool(s: &str) -> Option<bool> {
     match s.trim() {
         "1" | "t" | "T" => Some(true),
         "0" | "f" | "F" => Some(false),
@@ -675,7 +675,7 @@ pub fn parse_bool(s: &str) -> Option<bool> {
 /// accepted (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), so `5M` or `1d` are errors rather than
 /// months and days a Go-based cosmovisor would have refused. (`DAEMON_POLL_INTERVAL`'s bare
 /// milliseconds are handled by its caller.)
-pub fn parse_duration(s: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     if s.is_empty() {
         return Err("empty duration".into());

@@ -25,7 +25,7 @@ use crate::report::{
 };
 
 /// The shared state.
-pub struct Live {
+pub(crate) struct Live {
     state: Mutex<LiveState>,
     pub metrics: Metrics,
     me: SelfReport,
@@ -62,12 +62,12 @@ struct SwapInFlight {
 static LIVE: OnceLock<Live> = OnceLock::new();
 
 /// Sets up the shared state for `run` (once per process) and returns it.
-pub fn init(cfg: &Config, layout: &switchyard_store::Layout) -> &'static Live {
+pub(crate) fn init(cfg: &Config, layout: &switchyard_store::Layout) -> &'static Live {
     LIVE.get_or_init(|| Live::new(cfg, layout))
 }
 
 /// The shared state, when `run` set it up.
-pub fn get() -> Option<&'static Live> {
+pub(crate) fn get() -> Option<&'static Live> {
     LIVE.get()
 }
 
@@ -178,7 +178,7 @@ impl Live {
     }
 
     /// The whole status document (`binary_sha256` is filled in by the caller, off this lock).
-    pub fn status(&self) -> StatusReport {
+    pub(crate) fn status(&self) -> StatusReport {
         let s = self.lock();
         let mut chain = s.chain.clone();
         chain.seconds_since_last_block = s.height_seen.map(|(_, t)| t.elapsed().as_secs_f64());
@@ -203,7 +203,7 @@ impl Live {
     }
 
     /// What `/readyz` answers.
-    pub fn ready(&self) -> ReadyReport {
+    pub(crate) fn ready(&self) -> ReadyReport {
         let s = self.lock();
         let r = ready_report(&s.node, &s.chain, &s.stall, self.watched);
         self.metrics.node_ready.set(i64::from(r.ready));
@@ -211,7 +211,7 @@ impl Live {
     }
 
     /// Updates the time-derived gauges just before a scrape.
-    pub fn before_scrape(&self) {
+    pub(crate) fn before_scrape(&self) {
         let s = self.lock();
         if let Some((_, t)) = s.height_seen {
             self.metrics
@@ -223,7 +223,7 @@ impl Live {
     }
 
     /// The cached sha256 of `path`, if it is still the same file.
-    pub fn cached_sha256(&self, path: &std::path::Path) -> Option<String> {
+    pub(crate) fn cached_sha256(&self, path: &std::path::Path) -> Option<String> {
         let meta = std::fs::metadata(path).ok()?;
         let cache = self.sha_cache.lock().unwrap_or_else(|p| p.into_inner());
         match &*cache {
@@ -236,7 +236,7 @@ impl Live {
         }
     }
 
-    pub fn cache_sha256(&self, path: PathBuf, sum: String) {
+    pub(crate) fn cache_sha256(&self, path: PathBuf, sum: String) {
         if let Ok(meta) = std::fs::metadata(&path) {
             if let Ok(mtime) = meta.modified() {
                 *self.sha_cache.lock().unwrap_or_else(|p| p.into_inner()) =
@@ -246,18 +246,18 @@ impl Live {
     }
 
     /// A new upgrade report (from the status refresher).
-    pub fn set_plan(&self, plan: PlanReport) {
+    pub(crate) fn set_plan(&self, plan: PlanReport) {
         self.metrics.set_upgrades(&plan);
         self.lock().plan = Some(plan);
     }
 
     /// The manual upgrade the running node is armed for (for the report's `halt`).
-    pub fn armed(&self) -> Option<ArmedHaltReport> {
+    pub(crate) fn armed(&self) -> Option<ArmedHaltReport> {
         self.lock().armed.clone()
     }
 
     /// What the chain watcher sees now.
-    pub fn set_chain(&self, v: &switchyard_watcher::ChainView) {
+    pub(crate) fn set_chain(&self, v: &switchyard_watcher::ChainView) {
         let m = &self.metrics;
         if let Some(h) = v.last_committed_height {
             m.node_committed_height.set(h);
@@ -322,7 +322,7 @@ fn set_swap_metrics(m: &Metrics, s: &SwapReport) {
 }
 
 /// `/readyz`: the node runs, serves RPC, is not catching up and not stalled.
-pub fn ready_report(
+pub(crate) fn ready_report(
     node: &NodeReport,
     chain: &ChainReport,
     stall: &StallReport,
@@ -368,7 +368,7 @@ pub fn ready_report(
 }
 
 /// The node process was started (armed to halt for `armed`, if any).
-pub fn node_started(
+pub(crate) fn node_started(
     pid: i32,
     binary: &std::path::Path,
     args: &[String],
@@ -407,7 +407,7 @@ pub fn node_started(
 }
 
 /// The node process ended (any way).
-pub fn node_exited() {
+pub(crate) fn node_exited() {
     with(|l| {
         l.metrics.node_up.set(0);
         let mut s = l.lock();
@@ -417,7 +417,7 @@ pub fn node_exited() {
 }
 
 /// The node crashed with this exit code.
-pub fn crashed(code: i32) {
+pub(crate) fn crashed(code: i32) {
     // Shell convention: 128 + N is death by signal N.
     let r = if code > 128 {
         CrashReason::Signal
@@ -434,7 +434,7 @@ pub fn crashed(code: i32) {
 }
 
 /// switchyard decided to start the node again, for `why`.
-pub fn restarting(why: RestartReason) {
+pub(crate) fn restarting(why: RestartReason) {
     with(|l| {
         l.metrics
             .node_restarts
@@ -449,7 +449,7 @@ pub fn restarting(why: RestartReason) {
 }
 
 /// Supervision is ending.
-pub fn exiting() {
+pub(crate) fn exiting() {
     with(|l| {
         l.metrics.node_up.set(0);
         let pending = {
@@ -471,7 +471,7 @@ pub fn exiting() {
 }
 
 /// A swap begins (the old node is about to be stopped, or a journal is being resumed).
-pub fn swap_begin(upgrade: &str, height: i64, source: switchyard_core::UpgradeKind) {
+pub(crate) fn swap_begin(upgrade: &str, height: i64, source: switchyard_core::UpgradeKind) {
     with(|l| {
         let now = Instant::now();
         let report = SwapReport {
@@ -503,7 +503,7 @@ pub fn swap_begin(upgrade: &str, height: i64, source: switchyard_core::UpgradeKi
 }
 
 /// The swap moves on to `step`.
-pub fn swap_step(step: SwapStepName) {
+pub(crate) fn swap_step(step: SwapStepName) {
     with(|l| {
         let mut s = l.lock();
         if let Some(f) = s.swap.as_mut() {
@@ -514,7 +514,7 @@ pub fn swap_step(step: SwapStepName) {
 }
 
 /// The swap ended: switched (`Ok`; the new node's start closes its downtime) or failed.
-pub fn swap_end(result: Result<(), String>) {
+pub(crate) fn swap_end(result: Result<(), String>) {
     with(|l| {
         let failed = {
             let mut s = l.lock();
@@ -580,7 +580,7 @@ impl Live {
 }
 
 /// The stall verdict of this turn.
-pub fn set_stall(report: StallReport) {
+pub(crate) fn set_stall(report: StallReport) {
     with(|l| {
         let m = &l.metrics;
         m.node_stalled
@@ -593,14 +593,14 @@ pub fn set_stall(report: StallReport) {
 }
 
 /// Bytes of an upgrade binary downloaded.
-pub fn downloaded(bytes: u64) {
+pub(crate) fn downloaded(bytes: u64) {
     with(|l| {
         l.metrics.download_bytes.inc_by(bytes);
     })
 }
 
 /// A failed attempt to stage an upgrade binary.
-pub fn download_failed() {
+pub(crate) fn download_failed() {
     with(|l| {
         l.metrics.download_failures.inc();
     })

@@ -18,12 +18,12 @@ use crate::report::{CheckState, PlanReport, SwapStepName};
 type FloatGauge = Gauge<f64, AtomicU64>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct VersionLabels {
+pub(crate) struct VersionLabels {
     pub version: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BinaryLabels {
+pub(crate) struct BinaryLabels {
     /// `genesis` or the upgrade `current` points at.
     pub upgrade: String,
     /// The app's version string, when known.
@@ -31,20 +31,20 @@ pub struct BinaryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct UpgradeLabels {
+pub(crate) struct UpgradeLabels {
     pub upgrade: String,
     pub source: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct CheckLabels {
+pub(crate) struct CheckLabels {
     pub upgrade: String,
     pub source: String,
     pub check: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct FailureLabels {
+pub(crate) struct FailureLabels {
     pub upgrade: String,
     pub source: String,
     /// What went wrong, in the loader's or the OS's own words (one line, at most 200 bytes).
@@ -52,22 +52,22 @@ pub struct FailureLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct ReasonLabels {
+pub(crate) struct ReasonLabels {
     pub reason: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct OutcomeLabels {
+pub(crate) struct OutcomeLabels {
     pub outcome: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct StepLabels {
+pub(crate) struct StepLabels {
     pub step: String,
 }
 
 /// Every metric, and the registry that encodes them.
-pub struct Metrics {
+pub(crate) struct Metrics {
     registry: Registry,
     pub node_up: Gauge,
     pub node_binary_info: Family<BinaryLabels, Gauge>,
@@ -98,7 +98,7 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    pub fn new() -> Metrics {
+    pub(crate) fn new() -> Metrics {
         let mut r = Registry::with_prefix("switchyard");
         let build_info = Family::<VersionLabels, Gauge>::default();
         build_info
@@ -263,7 +263,7 @@ impl Metrics {
     }
 
     /// The exposition, in OpenMetrics text.
-    pub fn encode(&self) -> String {
+    pub(crate) fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -272,12 +272,12 @@ impl Metrics {
 
     /// The exposition in the older Prometheus text format (0.0.4), for clients that do not ask
     /// for OpenMetrics (promtool, curl, most agents).
-    pub fn encode_prometheus_text(&self) -> String {
+    pub(crate) fn encode_prometheus_text(&self) -> String {
         openmetrics_to_prometheus_text(&self.encode())
     }
 
     /// Replaces the upcoming-upgrade series with the report's rows.
-    pub fn set_upgrades(&self, report: &PlanReport) {
+    pub(crate) fn set_upgrades(&self, report: &PlanReport) {
         self.upgrade_height.clear();
         self.upgrade_eta_seconds.clear();
         self.upgrade_ready.clear();
@@ -329,7 +329,7 @@ impl Metrics {
     }
 
     /// Replaces the last swap's step series.
-    pub fn set_swap_steps(&self, steps: &[(SwapStepName, f64)]) {
+    pub(crate) fn set_swap_steps(&self, steps: &[(SwapStepName, f64)]) {
         self.last_swap_step_seconds.clear();
         for (step, secs) in steps {
             self.last_swap_step_seconds
@@ -363,7 +363,7 @@ fn loader_words(message: &str) -> String {
 
 /// OpenMetrics text to Prometheus text 0.0.4: a counter family is named with its `_total`
 /// there (`# TYPE x_total counter`), and there are no `# UNIT` or `# EOF` lines.
-pub fn openmetrics_to_prometheus_text(om: &str) -> String {
+pub(crate) fn openmetrics_to_prometheus_text(om: &str) -> String {
     let counters: std::collections::HashSet<&str> = om
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
@@ -394,7 +394,7 @@ pub fn openmetrics_to_prometheus_text(om: &str) -> String {
 }
 
 /// A label set of one value.
-pub fn reason(r: &str) -> ReasonLabels {
+pub(crate) fn reason(r: &str) -> ReasonLabels {
     ReasonLabels {
         reason: r.to_string(),
     }

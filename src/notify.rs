@@ -49,7 +49,7 @@ fn notifier() -> Option<&'static Notifier> {
 }
 
 /// Reads `NOTIFY_SOCKET`, `WATCHDOG_USEC` and `WATCHDOG_PID` (once).
-pub fn init() {
+pub(crate) fn init() {
     NOTIFIER.get_or_init(|| {
         let path = std::env::var_os("NOTIFY_SOCKET")?;
         let addr = match socket_addr(path.as_encoded_bytes()) {
@@ -145,7 +145,7 @@ fn send_status(n: &Notifier, st: &mut State) {
 }
 
 /// The service is up (sent once).
-pub fn ready() {
+pub(crate) fn ready() {
     with_state(|n, st| {
         if !st.ready {
             st.ready = true;
@@ -155,7 +155,7 @@ pub fn ready() {
 }
 
 /// What switchyard is doing now (sent when it changes).
-pub fn status(text: impl Into<String>) {
+pub(crate) fn status(text: impl Into<String>) {
     let text = text.into();
     with_state(|n, st| {
         st.status = text;
@@ -164,7 +164,7 @@ pub fn status(text: impl Into<String>) {
 }
 
 /// The upgrade being staged in the background (None when done).
-pub fn staging(name: Option<&str>) {
+pub(crate) fn staging(name: Option<&str>) {
     with_state(|n, st| {
         st.staging = name.map(str::to_string);
         send_status(n, st);
@@ -172,7 +172,7 @@ pub fn staging(name: Option<&str>) {
 }
 
 /// A stop was asked for (sent once).
-pub fn stopping() {
+pub(crate) fn stopping() {
     with_state(|n, st| {
         if !st.stopping {
             st.stopping = true;
@@ -182,16 +182,16 @@ pub fn stopping() {
 }
 
 /// The supervision loop made progress.
-pub fn beat() {
+pub(crate) fn beat() {
     with_state(|_, st| st.last_beat = Instant::now());
 }
 
 /// A long step in progress; while it lives (and until `limit`, when given) the loop counts as
 /// healthy.
-pub struct Busy(Option<u64>);
+pub(crate) struct Busy(Option<u64>);
 
 /// Marks a long step of the loop; see [`Busy`].
-pub fn busy(limit: Option<Duration>) -> Busy {
+pub(crate) fn busy(limit: Option<Duration>) -> Busy {
     let mut id = None;
     with_state(|_, st| {
         let this = st.next_busy;
@@ -221,7 +221,7 @@ fn healthy(st: &State, now: Instant) -> bool {
 }
 
 /// Starts the watchdog pings (on the supervisor's runtime) when the watchdog is on.
-pub fn spawn_watchdog() {
+pub(crate) fn spawn_watchdog() {
     let Some(every) = notifier().and_then(|n| n.watchdog) else {
         return;
     };

@@ -9,7 +9,7 @@
 use switchyard_core::Checksum;
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SumsError {
+pub(crate) enum SumsError {
     #[error("the download URL {0} has no file name to look up")]
     NoFileName(String),
     #[error("line {line} of the checksums file is neither `<hex>  <name>` nor `ALGO (<name>) = <hex>`: {text:?}")]
@@ -27,7 +27,7 @@ pub enum SumsError {
 }
 
 /// The file name a download URL ends in (query and fragment removed, percent-decoded).
-pub fn file_name_of(url: &str) -> Result<String, SumsError> {
+pub(crate) fn file_name_of(url: &str) -> Result<String, SumsError> {
     let no_query = url.split(['?', '#']).next().unwrap_or("");
     let after_host = no_query
         .split_once("://")
@@ -42,7 +42,7 @@ pub fn file_name_of(url: &str) -> Result<String, SumsError> {
 }
 
 /// Finds the checksum of `file_name` in the checksums file `text`.
-pub fn pick(text: &str, file_name: &str) -> Result<Checksum, SumsError> {
+pub(crate) fn pick(text: &str, file_name: &str) -> Result<Checksum, SumsError> {
     let mut found: Option<(usize, Checksum)> = None;
     let mut listed = Vec::new();
     for (i, raw) in text.lines().enumerate() {

@@ -8,13 +8,13 @@
 use crate::config::Config;
 
 /// Kills switchyard at `point` when the configuration names it.
-pub fn fault(cfg: &Config, point: &str) {
+pub(crate) fn fault(cfg: &Config, point: &str) {
     hook(cfg)(point)
 }
 
 /// The same check as an owned closure, for work that runs on a blocking thread (the backup and
 /// the restore call it at their own points).
-pub fn hook(cfg: &Config) -> impl Fn(&str) + Send + Sync + 'static {
+pub(crate) fn hook(cfg: &Config) -> impl Fn(&str) + Send + Sync + 'static {
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     {
         let wanted = cfg.test_fault.clone();
@@ -39,7 +39,7 @@ pub fn hook(cfg: &Config) -> impl Fn(&str) + Send + Sync + 'static {
 }
 
 /// A configured fault point that is not one of `points` is a mistake in a test: say so.
-pub fn check_point(cfg: &Config, what: &str, points: &[&str]) -> anyhow::Result<()> {
+pub(crate) fn check_point(cfg: &Config, what: &str, points: &[&str]) -> anyhow::Result<()> {
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     if let Some(point) = &cfg.test_fault {
         if !points.contains(&point.as_str()) {

@@ -16,7 +16,7 @@ use switchyard_watcher::{resolve_info, InfoFetchLimits, PlanBinariesView, SeenIn
 use crate::config::Config;
 
 /// Staging settings from the configuration.
-pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
+pub(crate) fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
     StageOptions {
         must_have_checksum: cfg.download_must_have_checksum,
         fetch: FetchOptions {
@@ -32,7 +32,7 @@ pub fn stage_options(cfg: &Config, progress: bool) -> StageOptions {
 }
 
 /// Bounds on fetching a plan's info URL: the download transport rule (`SWITCHYARD_ALLOW_HTTP`).
-pub fn info_limits(cfg: &Config) -> InfoFetchLimits {
+pub(crate) fn info_limits(cfg: &Config) -> InfoFetchLimits {
     InfoFetchLimits {
         allow_http: cfg.allow_http,
         ..InfoFetchLimits::default()
@@ -41,7 +41,7 @@ pub fn info_limits(cfg: &Config) -> InfoFetchLimits {
 
 /// Why an upgrade could not be staged from its plan info.
 #[derive(Debug, thiserror::Error)]
-pub enum StageFromInfoError {
+pub(crate) enum StageFromInfoError {
     #[error("the plan's info lists no binaries (plain text or no \"binaries\" map)")]
     NoBinaries,
     #[error("the plan's info points at {url}, which could not be used: {why}")]
@@ -51,7 +51,7 @@ pub enum StageFromInfoError {
 }
 
 /// Stages `name` from a plan `info` string (inline JSON or a URL to it), this platform's entry.
-pub async fn stage_from_info(
+pub(crate) async fn stage_from_info(
     layout: &Layout,
     name: &UpgradeName,
     info: &str,
@@ -74,7 +74,7 @@ pub async fn stage_from_info(
 
 /// What happened to one upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     Staged,
     AlreadyStaged,
     OperatorPlaced,
@@ -84,7 +84,7 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Outcome::Staged => "staged",
             Outcome::AlreadyStaged => "already_staged",
@@ -119,7 +119,7 @@ fn describe(rec: &StagingRecord) -> String {
 
 /// Stages one upcoming upgrade (this platform's entry of its plan), saying in words what
 /// happened. A proposal still in voting is skipped unless `include_voting`.
-pub async fn stage_upcoming(
+pub(crate) async fn stage_upcoming(
     layout: &Layout,
     u: &Upcoming,
     include_voting: bool,

@@ -13,7 +13,7 @@ mod config;
 #[path = "../../src/report/schema.rs"]
 mod schema;
 mod report {
-    pub use super::schema::*;
+    pub(crate) use super::schema::*;
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -30,7 +30,7 @@ use switchyard_store::{Journal, Layout, StageError, StageOutcome};
 use crate::cli::{AddBatchArgs, AddUpgradeArgs};
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let name = UpgradeName::parse(&args.name, cfg.disable_recase)?;
     let height = match args.height {
@@ -76,7 +76,7 @@ pub fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-pub fn run_batch(cfg: &Config, args: &AddBatchArgs) -> anyhow::Result<i32> {
+pub(super) fn run_batch(cfg: &Config, args: &AddBatchArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let mut entries = Vec::new();
     for list in &args.upgrade_list {
@@ -277,7 +277,7 @@ fn place_binary(layout: &Layout, name: &UpgradeName, src: &Path) -> anyhow::Resu
 }
 
 /// Copies `src` to `dest` atomically and makes it executable.
-pub fn install_copy(src: &Path, dest: &Path) -> anyhow::Result<()> {
+pub(super) fn install_copy(src: &Path, dest: &Path) -> anyhow::Result<()> {
     std::fs::read(src)
         .and_then(|bytes| switchyard_store::write_atomic_with_mode(dest, &bytes, Some(0o755)))
         .with_context(|| format!("copying {} to {}", src.display(), dest.display()))

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 
-pub fn run(cfg: &Config, json: bool) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, json: bool) -> anyhow::Result<i32> {
     if json {
         let out = serde_json::json!({
             "file": cfg.file.as_ref().map(|p| p.display().to_string()),

@@ -10,7 +10,7 @@ use switchyard_store::Layout;
 
 use crate::config::Config;
 
-pub fn run(cfg: &Config, binary: &Path) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, binary: &Path) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     Layout::check_executable(binary)
         .with_context(|| format!("genesis binary {}", binary.display()))?;

@@ -15,7 +15,7 @@ mod version;
 use crate::cli::{Command, OutputFormat};
 use crate::config::Config;
 
-pub fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
+pub(crate) fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
     match command {
         Command::Init { binary } => init::run(cfg, &binary),
         Command::AddUpgrade(args) => add_upgrade::run(cfg, &args),
@@ -43,7 +43,7 @@ pub fn dispatch(command: Command, cfg: &Config) -> anyhow::Result<i32> {
 
 /// The commands generated from the command line's definition, which need no configuration:
 /// runs one and returns its exit code, or `None` for every other command.
-pub fn docs(command: &Command) -> Option<i32> {
+pub(crate) fn docs(command: &Command) -> Option<i32> {
     let result = match command {
         Command::Completions { shell } => docs::completions(*shell),
         Command::Man { out_dir } => docs::man(out_dir.as_deref()),
@@ -60,7 +60,7 @@ pub fn docs(command: &Command) -> Option<i32> {
 
 /// Makes `current` a link every cosmovisor reads (see [`switchyard_store::Layout::ensure_current`])
 /// and says what changed. Call it only while holding the home's run lock.
-pub fn report_current_repair(layout: &switchyard_store::Layout) -> anyhow::Result<()> {
+pub(crate) fn report_current_repair(layout: &switchyard_store::Layout) -> anyhow::Result<()> {
     use switchyard_store::CurrentRepair;
     match layout.ensure_current()? {
         CurrentRepair::Unchanged => {}
@@ -79,7 +79,7 @@ pub fn report_current_repair(layout: &switchyard_store::Layout) -> anyhow::Resul
 }
 
 /// A tokio runtime for the commands that talk to the network.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

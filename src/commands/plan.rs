@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::report::upgrades::{backup_outlook, draft, halt_report, ChainFacts, Draft};
 use crate::report::{ErrorReport, PlanReport, UpgradeSource};
 
-pub async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
+pub(super) async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
     let snap = match query_chain_or_report(cfg, &args.chain, "plan", args.json).await {
         Ok(s) => s,
         Err(code) => return Ok(code),
@@ -107,15 +107,15 @@ async fn annotate_manual_halts(draft: &mut Draft, layout: &Layout) {
 }
 
 /// Exit code of `plan` and `prepare` when the chain could not be read.
-pub const EXIT_CHAIN_UNREADABLE: i32 = 1;
+pub(super) const EXIT_CHAIN_UNREADABLE: i32 = 1;
 /// Exit code of `plan` and `prepare` when the configured RPC or gRPC is another node than the
 /// one in `DAEMON_HOME` (its answers are refused).
-pub const EXIT_FOREIGN_NODE: i32 = 3;
+pub(super) const EXIT_FOREIGN_NODE: i32 = 3;
 
 /// [`query_chain`], or the exit code after telling the operator (as JSON with `json`) why it
 /// failed: [`EXIT_FOREIGN_NODE`] when the answers came from another node, else
 /// [`EXIT_CHAIN_UNREADABLE`].
-pub async fn query_chain_or_report(
+pub(super) async fn query_chain_or_report(
     cfg: &Config,
     chain: &ChainArgs,
     command: &str,
@@ -149,7 +149,7 @@ pub async fn query_chain_or_report(
 }
 
 /// Resolves the endpoints (node config, environment, then flags) and reads the chain once.
-pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<ChainSnapshot> {
+pub(super) async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<ChainSnapshot> {
     let endpoints =
         crate::chain_now::endpoints_with(cfg, chain.rpc.as_deref(), chain.grpc.as_deref())?;
     let client = ChainClient::connect(&endpoints, Limits::default())
@@ -174,7 +174,7 @@ pub async fn query_chain(cfg: &Config, chain: &ChainArgs) -> anyhow::Result<Chai
 /// comes, whether the node is behind) would be nonsense, so the chain "cannot be told"
 /// ([`EXIT_CHAIN_UNREADABLE`]) rather than "not ready".
 #[derive(Debug, thiserror::Error)]
-pub enum BlockTimeError {
+pub(super) enum BlockTimeError {
     #[error("{node} reports its latest block time as {time}, before 2016; no real chain has such blocks, so when upgrades come cannot be told")]
     TooEarly { node: String, time: String },
     #[error("{node} reports its latest block time as {time}, more than a day ahead of this host's clock ({now}); when upgrades come cannot be told")]
@@ -210,7 +210,7 @@ fn check_block_time(
 }
 
 /// The human table.
-pub fn to_table(report: &PlanReport) -> String {
+pub(super) fn to_table(report: &PlanReport) -> String {
     let mut s = format!(
         "chain {}  height {}  block time {}  (queries via {})\n",
         report.chain_id,

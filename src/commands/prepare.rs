@@ -31,7 +31,7 @@ use crate::cli::PrepareArgs;
 use crate::config::Config;
 use crate::upgrade_binary::{stage_upcoming, Outcome};
 
-pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
+pub(super) async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let snap =
         match super::plan::query_chain_or_report(cfg, &args.chain, "prepare", args.json).await {
@@ -74,7 +74,7 @@ pub async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32> {
 
 /// One upgrade's line of the report.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(super) struct Item {
     pub name: String,
     pub height: i64,
     pub source: SeenIn,
@@ -120,7 +120,7 @@ impl Item {
 }
 
 /// Stages each upcoming upgrade in turn (one at a time: downloads compete for one link anyway).
-pub async fn prepare_upcoming(
+pub(super) async fn prepare_upcoming(
     layout: &Layout,
     upcoming: &[Upcoming],
     include_voting: bool,

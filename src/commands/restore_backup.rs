@@ -18,7 +18,7 @@ use switchyard_store::Layout;
 use crate::cli::RestoreBackupArgs;
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: &RestoreBackupArgs) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, args: &RestoreBackupArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let root = cfg
         .backup_dir()

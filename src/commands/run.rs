@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 
-pub fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, args: Vec<String>) -> anyhow::Result<i32> {
     // A restore killed half-way leaves data/ complete but `current` possibly not yet matching
     // it: never start a node on that.
     if let Ok(layout) = cfg.layout() {

@@ -17,7 +17,7 @@ use crate::config::Config;
 /// Same cap as the supervisor's halt-file watcher.
 const MAX_BYTES: u64 = 4 * 1024 * 1024;
 
-pub fn run(cfg: &Config) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let path = layout.data_upgrade_info();
     let bytes = match switchyard_store::read_node_written_file(&path, MAX_BYTES)

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::config::Config;
 
-pub struct Options {
+pub(super) struct Options {
     pub json: bool,
     pub long: bool,
     pub supervisor_only: bool,
@@ -27,7 +27,7 @@ fn as_cosmovisor_version(ours: &str) -> String {
     format!("v{ours}+switchyard")
 }
 
-pub fn run(cfg: &Config, opts: &Options) -> anyhow::Result<i32> {
+pub(super) fn run(cfg: &Config, opts: &Options) -> anyhow::Result<i32> {
     let ours = env!("CARGO_PKG_VERSION");
     let versions = |app: Option<Value>| {
         let mut v = json!({

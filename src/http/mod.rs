@@ -29,7 +29,7 @@ const MAX_CONNECTIONS: usize = 32;
 
 /// Binds `addr` now (so a taken port is an error at startup) and serves from a thread of its
 /// own until the process ends.
-pub fn spawn(
+pub(crate) fn spawn(
     addr: SocketAddr,
     live: &'static Live,
     view: Option<watch::Receiver<ChainView>>,

@@ -22,7 +22,7 @@ const MAX_EVERY: Duration = Duration::from_secs(5);
 /// How often the backup's size is estimated again (a walk of `data/`: cheap, but not per block).
 const BACKUP_EVERY: Duration = Duration::from_secs(60);
 
-pub struct Refresher {
+pub(super) struct Refresher {
     layout: Layout,
     disable_recase: bool,
     skip_backup: bool,
@@ -30,7 +30,7 @@ pub struct Refresher {
 }
 
 impl Refresher {
-    pub fn new(cfg: &Config, layout: Layout) -> Self {
+    pub(super) fn new(cfg: &Config, layout: Layout) -> Self {
         Refresher {
             layout,
             disable_recase: cfg.disable_recase,
@@ -39,7 +39,7 @@ impl Refresher {
         }
     }
 
-    pub async fn run(self, live: &'static Live, mut view: watch::Receiver<ChainView>) {
+    pub(super) async fn run(self, live: &'static Live, mut view: watch::Receiver<ChainView>) {
         let platform = this_platform();
         let mut backup: Option<(std::time::Instant, (BackupFact, Option<String>))> = None;
         loop {

@@ -27,7 +27,10 @@ fn reply(status: StatusCode, ctype: &str, body: impl Into<Bytes>) -> Resp {
     r
 }
 
-pub async fn handle(live: &'static Live, req: Request<Incoming>) -> Result<Resp, Infallible> {
+pub(super) async fn handle(
+    live: &'static Live,
+    req: Request<Incoming>,
+) -> Result<Resp, Infallible> {
     let head = req.method() == Method::HEAD;
     if req.method() != Method::GET && !head {
         let mut r = reply(

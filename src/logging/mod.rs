@@ -11,7 +11,7 @@
 //! - `json`: one JSON object per line (`timestamp`, `level`, `message` and the event's fields), no
 //!   colours, for log shippers.
 
-pub mod sink;
+pub(crate) mod sink;
 
 use std::os::fd::AsRawFd;
 
@@ -20,7 +20,7 @@ use tracing_subscriber::fmt::time::ChronoLocal;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber. `COSMOVISOR_DISABLE_LOGS` silences everything but errors.
-pub fn init(cfg: &Config) {
+pub(crate) fn init(cfg: &Config) {
     sink::start();
     let default_level = if cfg.disable_logs { "error" } else { "info" };
     let filter =
@@ -66,7 +66,7 @@ pub fn init(cfg: &Config) {
 }
 
 /// Waits (at most a second) for queued log lines to be written; call before exiting.
-pub fn flush() {
+pub(crate) fn flush() {
     sink::flush(std::time::Duration::from_secs(1));
 }
 

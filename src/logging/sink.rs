@@ -25,7 +25,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Lines queued at most while stderr does not take them.
-pub const QUEUE_LINES: usize = 1024;
+pub(crate) const QUEUE_LINES: usize = 1024;
 /// Longest line kept (longer ones are cut; a log line is a few hundred bytes).
 const LINE_LIMIT: usize = 16 * 1024;
 
@@ -45,7 +45,7 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 
 /// Starts the writer thread (once). Lines logged before this are written synchronously by the
 /// caller's own writer, so call it first.
-pub fn start() {
+pub(crate) fn start() {
     SINK.get_or_init(|| {
         let (tx, rx) = sync_channel(QUEUE_LINES);
         let lost = Arc::new(AtomicU64::new(0));
@@ -107,7 +107,7 @@ fn queue(sink: &Sink, line: &[u8]) {
 }
 
 /// Waits up to `limit` for every line queued so far to be written (or lost).
-pub fn flush(limit: Duration) {
+pub(crate) fn flush(limit: Duration) {
     let Some(sink) = SINK.get() else { return };
     let (done_tx, done_rx) = sync_channel(1);
     let deadline = std::time::Instant::now() + limit;
@@ -129,7 +129,7 @@ pub fn flush(limit: Duration) {
 
 /// The `MakeWriter` for tracing: one event is one `write` of the whole formatted line.
 #[derive(Clone, Copy, Default)]
-pub struct SinkWriter;
+pub(crate) struct SinkWriter;
 
 impl Write for SinkWriter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {

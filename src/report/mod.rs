@@ -2,7 +2,7 @@
 //! the status API (`GET /status`) share, and the building of the upgrade report from the chain
 //! and the store ([`upgrades`]).
 
-pub mod schema;
-pub mod upgrades;
+pub(crate) mod schema;
+pub(crate) mod upgrades;
 
-pub use schema::*;
+pub(crate) use schema::*;

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 /// `switchyard plan --json`: the upgrades coming on this chain and whether this node is ready.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PlanReport {
+pub(crate) struct PlanReport {
     pub chain_id: String,
     /// The latest block height the node reports.
     pub height: i64,
@@ -33,13 +33,13 @@ pub struct PlanReport {
 /// The transport that answered the module queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Transport {
+pub(crate) enum Transport {
     Grpc,
     AbciQuery,
 }
 
 impl Transport {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Transport::Grpc => "grpc",
             Transport::AbciQuery => "abci_query",
@@ -50,7 +50,7 @@ impl Transport {
 /// One upcoming upgrade.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpgradeRow {
+pub(crate) struct UpgradeRow {
     pub name: String,
     pub height: i64,
     pub source: UpgradeSource,
@@ -73,7 +73,7 @@ pub struct UpgradeRow {
 /// Where an upcoming upgrade is known from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum UpgradeSource {
+pub(crate) enum UpgradeSource {
     /// The chain's scheduled plan.
     Plan,
     /// A governance proposal still in its voting period.
@@ -83,7 +83,7 @@ pub enum UpgradeSource {
 }
 
 impl UpgradeSource {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             UpgradeSource::Plan => "plan",
             UpgradeSource::Proposal => "proposal",
@@ -94,7 +94,7 @@ impl UpgradeSource {
 
 /// A governance proposal's status, as the chain names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ProposalStatus {
+pub(crate) enum ProposalStatus {
     #[serde(rename = "PROPOSAL_STATUS_UNSPECIFIED")]
     Unspecified,
     #[serde(rename = "PROPOSAL_STATUS_DEPOSIT_PERIOD")]
@@ -111,7 +111,7 @@ pub enum ProposalStatus {
 
 impl ProposalStatus {
     /// The chain's own name (`PROPOSAL_STATUS_PASSED`).
-    pub fn chain_name(self) -> &'static str {
+    pub(crate) fn chain_name(self) -> &'static str {
         match self {
             ProposalStatus::Unspecified => "PROPOSAL_STATUS_UNSPECIFIED",
             ProposalStatus::DepositPeriod => "PROPOSAL_STATUS_DEPOSIT_PERIOD",
@@ -126,7 +126,7 @@ impl ProposalStatus {
 /// The upgrade's binary: what the chain lists for this platform and what is on disk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BinaryReport {
+pub(crate) struct BinaryReport {
     /// The download URL listed for this platform.
     pub url: Option<String>,
     /// Its checksum (`sha256:<hex>`).
@@ -143,7 +143,7 @@ pub struct BinaryReport {
 /// The pre-upgrade probe's verdict on the binary now in `upgrades/<name>/bin/`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PreUpgradeReport {
+pub(crate) struct PreUpgradeReport {
     pub command: PreUpgradeState,
     /// When it was asked (RFC 3339).
     pub probed_at: String,
@@ -154,7 +154,7 @@ pub struct PreUpgradeReport {
 /// Whether the binary has a `pre-upgrade` command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PreUpgradeState {
+pub(crate) enum PreUpgradeState {
     /// It answers `pre-upgrade` exactly as an unknown command.
     Absent,
     /// It shows help for `pre-upgrade`.
@@ -166,7 +166,7 @@ pub enum PreUpgradeState {
 /// What switchyard staged and how its preflight went.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StagedReport {
+pub(crate) struct StagedReport {
     pub url: String,
     /// Digest of the download in the plan's algorithm.
     pub digest: String,
@@ -184,7 +184,7 @@ pub struct StagedReport {
 /// How `<bin> version` went for a staged binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum PreflightState {
+pub(crate) enum PreflightState {
     Pending,
     Ok,
     Failed,
@@ -195,7 +195,7 @@ pub enum PreflightState {
 /// The four readiness checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReadinessReport {
+pub(crate) struct ReadinessReport {
     pub binary_staged: CheckState,
     pub checksum_verified: CheckState,
     pub preflight_ok: CheckState,
@@ -205,7 +205,7 @@ pub struct ReadinessReport {
 /// One readiness check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CheckState {
+pub(crate) enum CheckState {
     Yes,
     No,
     Unknown,
@@ -215,7 +215,7 @@ pub enum CheckState {
 /// How a manual upgrade's predecessor is stopped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct HaltReport {
+pub(crate) struct HaltReport {
     pub method: HaltMethodName,
     /// The `--halt-height` flag given to the node.
     pub halt_height: i64,
@@ -230,7 +230,7 @@ pub struct HaltReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum HaltMethodName {
+pub(crate) enum HaltMethodName {
     /// The flag its known behaviour calls for.
     HaltHeight,
     /// Behaviour unknown: H-1, which no binary lets commit H; restarted once with H if it stops
@@ -241,7 +241,7 @@ pub enum HaltMethodName {
 /// What `--halt-height N` does on a binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum HaltBehaviourName {
+pub(crate) enum HaltBehaviourName {
     CommitsThenExits,
     CommitsThenWaits,
     Commits,
@@ -251,7 +251,7 @@ pub enum HaltBehaviourName {
 /// Where the halt behaviour is known from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum KnownFrom {
+pub(crate) enum KnownFrom {
     SdkVersion,
     Learned,
     Unknown,
@@ -260,14 +260,14 @@ pub enum KnownFrom {
 /// What `plan --json` prints when the chain could not be queried (exit code 1).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ErrorReport {
+pub(crate) struct ErrorReport {
     pub error: String,
 }
 
 /// `GET /status`: the supervisor's own state, and the same upgrade report `plan --json` gives.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StatusReport {
+pub(crate) struct StatusReport {
     pub switchyard: SelfReport,
     pub node: NodeReport,
     pub chain: ChainReport,
@@ -290,7 +290,7 @@ pub struct StatusReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SelfReport {
+pub(crate) struct SelfReport {
     pub version: String,
     pub pid: u32,
     pub started_at: DateTime<Utc>,
@@ -301,7 +301,7 @@ pub struct SelfReport {
 /// The supervised node process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct NodeReport {
+pub(crate) struct NodeReport {
     pub state: NodeState,
     pub pid: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
@@ -318,7 +318,7 @@ pub struct NodeReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum NodeState {
+pub(crate) enum NodeState {
     /// switchyard is getting ready to start it (recovering a swap, waiting out a backoff).
     Starting,
     Running,
@@ -333,7 +333,7 @@ pub enum NodeState {
 /// What the chain watcher sees.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ChainReport {
+pub(crate) struct ChainReport {
     pub watched: bool,
     pub chain_id: Option<String>,
     pub latest_height: Option<i64>,
@@ -352,7 +352,7 @@ pub struct ChainReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ArmedHaltReport {
+pub(crate) struct ArmedHaltReport {
     pub upgrade: String,
     pub height: i64,
     #[serde(flatten)]
@@ -362,7 +362,7 @@ pub struct ArmedHaltReport {
 /// One swap: the old node stopped, the binary switched, the new one started.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SwapReport {
+pub(crate) struct SwapReport {
     pub upgrade: String,
     pub height: i64,
     pub source: SwapSource,
@@ -378,14 +378,14 @@ pub struct SwapReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SwapSource {
+pub(crate) enum SwapSource {
     Plan,
     Manual,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SwapOutcome {
+pub(crate) enum SwapOutcome {
     InProgress,
     Ok,
     Failed,
@@ -393,7 +393,7 @@ pub enum SwapOutcome {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct SwapStepReport {
+pub(crate) struct SwapStepReport {
     pub step: SwapStepName,
     pub seconds: f64,
 }
@@ -402,7 +402,7 @@ pub struct SwapStepReport {
 /// binary ready: checks what was staged, or downloads it now; `start` is starting the new node).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SwapStepName {
+pub(crate) enum SwapStepName {
     Stop,
     RestartDelay,
     Fetch,
@@ -414,7 +414,7 @@ pub enum SwapStepName {
 }
 
 impl SwapStepName {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             SwapStepName::Stop => "stop",
             SwapStepName::RestartDelay => "restart_delay",
@@ -432,7 +432,7 @@ impl SwapStepName {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[serde(bound(deserialize = "K: Ord + Deserialize<'de>"))]
-pub struct Counts<K: Ord> {
+pub(crate) struct Counts<K: Ord> {
     pub total: u64,
     pub by_reason: BTreeMap<K, u64>,
 }
@@ -447,7 +447,7 @@ impl<K: Ord> Default for Counts<K> {
 }
 
 impl<K: Ord> Counts<K> {
-    pub fn add(&mut self, reason: K) {
+    pub(crate) fn add(&mut self, reason: K) {
         self.total += 1;
         *self.by_reason.entry(reason).or_insert(0) += 1;
     }
@@ -456,7 +456,7 @@ impl<K: Ord> Counts<K> {
 /// Why switchyard started the node again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum RestartReason {
+pub(crate) enum RestartReason {
     /// It crashed.
     Crash,
     /// It stalled and `SWITCHYARD_STALL_ACTION=restart`.
@@ -468,7 +468,7 @@ pub enum RestartReason {
 }
 
 impl RestartReason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             RestartReason::Crash => "crash",
             RestartReason::Stall => "stall",
@@ -481,7 +481,7 @@ impl RestartReason {
 /// How the node crashed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CrashReason {
+pub(crate) enum CrashReason {
     /// It exited with a non-zero status of its own.
     ExitCode,
     /// A signal switchyard did not send ended it.
@@ -489,7 +489,7 @@ pub enum CrashReason {
 }
 
 impl CrashReason {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             CrashReason::ExitCode => "exit_code",
             CrashReason::Signal => "signal",
@@ -500,7 +500,7 @@ impl CrashReason {
 /// Stall detection's view of the node.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StallReport {
+pub(crate) struct StallReport {
     pub state: StallState,
     /// Set when `state` is `stalled`.
     pub reason: Option<StallReasonName>,
@@ -516,7 +516,7 @@ pub struct StallReport {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StallState {
+pub(crate) enum StallState {
     /// Not running, or the chain is not watched.
     NotWatched,
     /// Started; its RPC has not answered yet.
@@ -529,14 +529,14 @@ pub enum StallState {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StallReasonName {
+pub(crate) enum StallReasonName {
     NoNewBlocks,
     TooFewPeers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum ExcuseName {
+pub(crate) enum ExcuseName {
     CatchingUp,
     AtUpgradeHeight,
     AtHaltHeight,
@@ -545,7 +545,7 @@ pub enum ExcuseName {
 /// `SWITCHYARD_STALL_ACTION`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum StallAction {
+pub(crate) enum StallAction {
     /// Log it, export it, mark the node not ready.
     Log,
     /// Also restart the node (graceful stop, crash-loop limit).
@@ -555,7 +555,7 @@ pub enum StallAction {
 /// `/readyz`: the node serves RPC, is not catching up and not stalled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ReadyReport {
+pub(crate) struct ReadyReport {
     pub ready: bool,
     /// Why not, in words.
     pub reasons: Vec<String>,
@@ -564,7 +564,7 @@ pub struct ReadyReport {
 /// One effective setting.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Setting {
+pub(crate) struct Setting {
     pub key: String,
     pub value: String,
     pub source: SettingSource,
@@ -572,7 +572,7 @@ pub struct Setting {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SettingSource {
+pub(crate) enum SettingSource {
     Env,
     File,
     Default,

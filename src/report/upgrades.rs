@@ -22,7 +22,7 @@ use super::schema::{
 
 /// What the report needs from the chain, from either a snapshot or the watcher's view.
 #[derive(Debug, Clone)]
-pub struct ChainFacts<'a> {
+pub(crate) struct ChainFacts<'a> {
     pub chain_id: &'a str,
     pub height: i64,
     pub average_block_time: Option<Duration>,
@@ -34,7 +34,7 @@ pub struct ChainFacts<'a> {
 }
 
 impl<'a> ChainFacts<'a> {
-    pub fn from_snapshot(s: &'a ChainSnapshot) -> Self {
+    pub(crate) fn from_snapshot(s: &'a ChainSnapshot) -> Self {
         ChainFacts {
             chain_id: &s.chain_id,
             height: s.height,
@@ -48,7 +48,7 @@ impl<'a> ChainFacts<'a> {
     }
 
     /// `None` until the watcher has read the chain once.
-    pub fn from_view(v: &'a ChainView) -> Option<Self> {
+    pub(crate) fn from_view(v: &'a ChainView) -> Option<Self> {
         Some(ChainFacts {
             chain_id: v.chain_id.as_deref()?,
             height: v.latest_height?,
@@ -73,7 +73,7 @@ fn transport(t: switchyard_watcher::Transport) -> Transport {
 /// backup folder's free space (the same estimate the swap checks before it writes anything).
 /// Returns the fact, and the reason to tell the operator when it does not fit or cannot be
 /// estimated.
-pub fn backup_outlook(
+pub(crate) fn backup_outlook(
     skip_backup: bool,
     data_dir: Option<&std::path::Path>,
     backup_root: Option<&std::path::Path>,
@@ -106,7 +106,7 @@ pub fn backup_outlook(
 /// A report under construction: rows with the facts their verdict is decided from, so callers
 /// can add what only they know (how a manual upgrade's predecessor halts) before
 /// [`Draft::finish`] asks the core.
-pub struct Draft {
+pub(crate) struct Draft {
     pub chain_id: String,
     pub height: i64,
     pub block_time_seconds: Option<f64>,
@@ -116,14 +116,14 @@ pub struct Draft {
     pub rows: Vec<DraftRow>,
 }
 
-pub struct DraftRow {
+pub(crate) struct DraftRow {
     pub row: UpgradeRow,
     pub facts: ReadinessFacts,
 }
 
 impl Draft {
     /// Asks the core for each row's verdict.
-    pub fn finish(self) -> PlanReport {
+    pub(crate) fn finish(self) -> PlanReport {
         PlanReport {
             chain_id: self.chain_id,
             height: self.height,
@@ -145,7 +145,7 @@ impl Draft {
     }
 }
 
-pub fn readiness_report(r: &Readiness) -> ReadinessReport {
+pub(crate) fn readiness_report(r: &Readiness) -> ReadinessReport {
     ReadinessReport {
         binary_staged: check(r.binary_staged),
         checksum_verified: check(r.checksum_verified),
@@ -164,7 +164,7 @@ fn check(c: Check) -> CheckState {
 }
 
 /// Builds the report's rows from the chain and (when known) the store layout.
-pub fn draft(
+pub(crate) fn draft(
     chain: &ChainFacts<'_>,
     layout: Option<&Layout>,
     disable_recase: bool,
@@ -542,7 +542,7 @@ fn pre_upgrade_verdict(
 }
 
 /// How a manual upgrade's predecessor is stopped, for the report.
-pub fn halt_report(
+pub(crate) fn halt_report(
     height: i64,
     halt: switchyard_core::HaltFlag,
     behaviour: Option<switchyard_core::HaltBehaviour>,

@@ -29,7 +29,7 @@ const RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// The upcoming upgrades that should be staged now, by the core's rules
 /// (`switchyard_core::should_stage`).
-pub fn candidates<'v>(
+pub(super) fn candidates<'v>(
     view: &'v ChainView,
     policy: StagingPolicy,
     skip_heights: &BTreeSet<i64>,
@@ -59,7 +59,7 @@ fn candidate(u: &Upcoming) -> StagingCandidate {
 }
 
 /// Starts the pre-staging task.
-pub fn spawn(
+pub(super) fn spawn(
     cfg: Config,
     layout: Layout,
     mut view: watch::Receiver<ChainView>,

@@ -9,7 +9,7 @@ use switchyard_store::Layout;
 
 /// Takes the home's run lock, so two supervisors never drive one node (the second would take
 /// the first one's node for an orphan and stop it).
-pub fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
+pub(super) fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
     match switchyard_store::lock_run(layout) {
         Ok(lock) => Ok(lock),
         Err(switchyard_store::RunLockError::Held { path, holder }) => bail!(
@@ -27,7 +27,7 @@ pub fn lock_home(layout: &Layout) -> anyhow::Result<switchyard_store::RunLock> {
 /// or worse, so stop it first through exec's process identity — PID *and* start time, so no other
 /// process is ever touched — with SIGKILL only if it outlives the shutdown grace. One that
 /// outlives SIGKILL too (stuck in the kernel) is an error: no second node is started beside it.
-pub async fn stop_orphaned_node(layout: &Layout, grace: Duration) -> anyhow::Result<()> {
+pub(super) async fn stop_orphaned_node(layout: &Layout, grace: Duration) -> anyhow::Result<()> {
     let Some(rec) = switchyard_store::load_node_record(layout) else {
         return Ok(());
     };

@@ -54,7 +54,7 @@ use swap::SwapEnd;
 
 /// Runs the node under supervision until it exits cleanly, a signal ends it, or an error stops
 /// us. Returns the process exit code.
-pub fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
+pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

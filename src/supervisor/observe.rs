@@ -27,7 +27,7 @@ use crate::config::Config;
 
 /// One thing the supervisor learned.
 #[derive(Debug, Clone)]
-pub enum Observation {
+pub(super) enum Observation {
     /// data/upgrade-info.json holds this (valid) upgrade.
     HaltFile(UpgradeInfo),
     /// The node committed this height.
@@ -41,7 +41,7 @@ pub enum Observation {
 }
 
 /// The merged stream of observations.
-pub struct Observer {
+pub(super) struct Observer {
     file: mpsc::Receiver<Result<UpgradeInfo, HaltFileError>>,
     /// Whether the halt-file watcher watches closely (`switchyard_core::halt_file_may_come`).
     halt_file_closely: watch::Sender<bool>,
@@ -65,7 +65,7 @@ struct ChainFeed {
 }
 
 impl Observer {
-    pub fn spawn(cfg: &Config, layout: &Layout) -> Observer {
+    pub(super) fn spawn(cfg: &Config, layout: &Layout) -> Observer {
         // Closely until the supervisor knows the node cannot halt soon.
         let (halt_file_closely, closely) = watch::channel(true);
         let file = HaltFileWatcher::spawn_attended(
@@ -122,11 +122,11 @@ impl Observer {
     }
 
     /// The chain view, for pre-staging (None when the chain is not watched).
-    pub fn chain_view(&self) -> Option<watch::Receiver<ChainView>> {
+    pub(super) fn chain_view(&self) -> Option<watch::Receiver<ChainView>> {
         self.chain.as_ref().map(|c| c.watcher.view())
     }
 
-    pub async fn next(&mut self) -> Option<Observation> {
+    pub(super) async fn next(&mut self) -> Option<Observation> {
         loop {
             if let Some(o) = self.pending.pop_front() {
                 return Some(o);
@@ -149,7 +149,7 @@ impl Observer {
     /// Tells the chain watcher where the next halt is (see `ChainWatcher::attend`), and the
     /// halt-file watcher whether the node may write its file soon
     /// (see `HaltFileWatcher::spawn_attended`).
-    pub fn attend(&self, next_halt: Option<i64>, halt_file_may_come: bool) {
+    pub(super) fn attend(&self, next_halt: Option<i64>, halt_file_may_come: bool) {
         if let Some(feed) = &self.chain {
             feed.watcher.attend(next_halt);
         }
@@ -161,7 +161,7 @@ impl Observer {
     }
 
     /// An observation already waiting, without waiting for one.
-    pub fn try_next(&mut self) -> Option<Observation> {
+    pub(super) fn try_next(&mut self) -> Option<Observation> {
         while let Ok(f) = self.file.try_recv() {
             if let Ok(info) = f {
                 self.pending.push_back(Observation::HaltFile(info));
@@ -258,7 +258,10 @@ async fn changed(chain: Option<&mut ChainFeed>) -> bool {
 
 /// Reads data/upgrade-info.json, giving a half-written file up to a second to complete.
 /// `None` when absent, still incomplete, or invalid (invalid files are logged).
-pub async fn read_upgrade_info_now(layout: &Layout, disable_recase: bool) -> Option<UpgradeInfo> {
+pub(super) async fn read_upgrade_info_now(
+    layout: &Layout,
+    disable_recase: bool,
+) -> Option<UpgradeInfo> {
     let path = layout.data_upgrade_info();
     match read_halt_file_now(&path, disable_recase, Duration::from_secs(1)).await {
         Ok(info) => info,

@@ -22,20 +22,20 @@ const RECHECK: Duration = Duration::from_secs(15);
 const PROBE_LIMIT: Duration = Duration::from_secs(30);
 
 /// The supervisor's end of the task.
-pub struct ProbeAhead {
+pub(super) struct ProbeAhead {
     upcoming: watch::Sender<BTreeSet<UpgradeName>>,
 }
 
 impl ProbeAhead {
     /// Starts the task.
-    pub fn spawn(layout: Layout) -> ProbeAhead {
+    pub(super) fn spawn(layout: Layout) -> ProbeAhead {
         let (tx, rx) = watch::channel(BTreeSet::new());
         tokio::spawn(probe_loop(layout, rx));
         ProbeAhead { upcoming: tx }
     }
 
     /// The upgrades that are upcoming now (only a change wakes the task).
-    pub fn upcoming(&self, names: BTreeSet<UpgradeName>) {
+    pub(super) fn upcoming(&self, names: BTreeSet<UpgradeName>) {
         self.upcoming.send_if_modified(|old| {
             let changed = *old != names;
             *old = names;

@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, watch};
 
 /// What a received signal means for us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignalKind {
+pub(super) enum SignalKind {
     /// Pass it on, keep supervising.
     Forward,
     /// Pass it on and end supervision once the node is down.
@@ -25,13 +25,13 @@ pub enum SignalKind {
 
 /// A received signal.
 #[derive(Debug, Clone, Copy)]
-pub struct Received(Signal);
+pub(super) struct Received(Signal);
 
 impl Received {
-    pub fn signal(self) -> Signal {
+    pub(super) fn signal(self) -> Signal {
         self.0
     }
-    pub fn kind(self) -> SignalKind {
+    pub(super) fn kind(self) -> SignalKind {
         match self.0 {
             Signal::SIGHUP => SignalKind::Forward,
             _ => SignalKind::Stop,
@@ -46,13 +46,13 @@ fn stop_state() -> &'static watch::Sender<Option<Signal>> {
 }
 
 /// The installed handlers: signals received, in order, for the loop.
-pub struct Signals {
+pub(super) struct Signals {
     rx: mpsc::UnboundedReceiver<Received>,
 }
 
 impl Signals {
     /// Installs the handlers and starts the task that receives them (inside the runtime).
-    pub fn install() -> std::io::Result<Signals> {
+    pub(super) fn install() -> std::io::Result<Signals> {
         let mut term = signal(TokioKind::terminate())?;
         let mut int = signal(TokioKind::interrupt())?;
         let mut hup = signal(TokioKind::hangup())?;
@@ -86,13 +86,13 @@ impl Signals {
     }
 
     /// The next signal received.
-    pub async fn next(&mut self) -> Option<Received> {
+    pub(super) async fn next(&mut self) -> Option<Received> {
         self.rx.recv().await
     }
 }
 
 /// Resolves once a stop signal has been received (at once if one already was).
-pub async fn stopped() -> Signal {
+pub(super) async fn stopped() -> Signal {
     let mut rx = stop_state().subscribe();
     loop {
         if let Some(sig) = *rx.borrow_and_update() {
@@ -107,7 +107,7 @@ pub async fn stopped() -> Signal {
 
 /// Runs `step` unless a stop signal arrives first (or already arrived): then `step` is dropped,
 /// which cancels it (a helper process is killed with its group), and the signal is returned.
-pub async fn unless_stopped<F: Future>(step: F) -> Result<F::Output, Signal> {
+pub(super) async fn unless_stopped<F: Future>(step: F) -> Result<F::Output, Signal> {
     tokio::select! {
         biased;
         sig = stopped() => Err(sig),

@@ -17,7 +17,7 @@ use tokio::sync::watch;
 use crate::config::Config;
 use crate::report::{ExcuseName, StallAction, StallReasonName, StallReport, StallState};
 
-pub struct StallWatch {
+pub(super) struct StallWatch {
     tracker: StallTracker,
     view: Option<watch::Receiver<ChainView>>,
     explicit: Option<Duration>,
@@ -44,7 +44,7 @@ struct Seen {
 }
 
 /// What the loop knows that bears on the verdict.
-pub struct Halts {
+pub(super) struct Halts {
     /// The height of the upgrade the node halts at next and has not run yet.
     pub upgrade_height: Option<i64>,
     /// The committed height at which the node's `--halt-height` stops it.
@@ -52,7 +52,7 @@ pub struct Halts {
 }
 
 impl StallWatch {
-    pub fn new(cfg: &Config, view: Option<watch::Receiver<ChainView>>) -> Self {
+    pub(super) fn new(cfg: &Config, view: Option<watch::Receiver<ChainView>>) -> Self {
         StallWatch {
             tracker: StallTracker::new(),
             view,
@@ -68,14 +68,14 @@ impl StallWatch {
 
     /// The node (re)started: its old height says nothing any more (a stall of the new process
     /// is logged anew; the end of the old one is logged once the height moves past it).
-    pub fn node_started(&mut self) {
+    pub(super) fn node_started(&mut self) {
         self.tracker.reset();
         self.node_started = Some(Utc::now());
         self.reported = false;
     }
 
     /// One turn. Returns true when the node is stalled and must be restarted.
-    pub fn check(&mut self, committed: Option<i64>, halts: &Halts) -> bool {
+    pub(super) fn check(&mut self, committed: Option<i64>, halts: &Halts) -> bool {
         let Some(view) = self.view.as_ref() else {
             return false;
         };

@@ -34,7 +34,7 @@ use crate::live;
 use crate::report::SwapStepName;
 
 #[derive(Debug, thiserror::Error)]
-pub enum SwapError {
+pub(super) enum SwapError {
     #[error(
         "no binary for upgrade {name}: looked for {path}. Place it with `switchyard add-upgrade {name} <binary>`{hint}"
     )]
@@ -92,7 +92,7 @@ use crate::test_faults::fault;
 /// `DAEMON_RESTART_DELAY` wait, which a stop signal may cut short (then the swap is left in the
 /// journal for the next start to finish). A stop signal at any other step ends it too (see the
 /// module docs). Its steps and outcome are told to the status API ([`crate::live`]).
-pub async fn perform(
+pub(super) async fn perform(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
@@ -173,7 +173,7 @@ async fn perform_steps(
 
 /// How a swap ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SwapEnd {
+pub(super) enum SwapEnd {
     /// Applied.
     Done,
     /// A stop signal came during the restart delay; the journal keeps the swap for the next start.
@@ -182,7 +182,11 @@ pub enum SwapEnd {
 
 /// Finishes a swap that a previous switchyard was killed in the middle of, through the same
 /// steps a fresh swap takes from there; a stop signal ends it early, the journal kept.
-pub async fn recover(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+pub(super) async fn recover(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+) -> Result<(), SwapError> {
     let _busy = crate::notify::busy(None);
     match super::signals::unless_stopped(recover_steps(cfg, layout, journal)).await {
         Ok(done) => done,
@@ -319,13 +323,13 @@ async fn resume_from(
 }
 
 /// How often a swap held back by a binary that does not start is tried again.
-pub const UNSTARTABLE_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
+pub(super) const UNSTARTABLE_RECHECK: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A binary we staged whose preflight failed (it does not start on this host: a missing shared
 /// library, another CPU) is run once more now, since the host may have been fixed; if it still
 /// fails, the swap does not go ahead: no pre-upgrade, no switch, and the new binary is never
 /// started as the node. Binaries the operator placed have no record and are trusted as placed.
-pub async fn binary_starts(
+pub(super) async fn binary_starts(
     cfg: &Config,
     layout: &Layout,
     name: &switchyard_core::UpgradeName,

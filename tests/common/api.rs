@@ -6,12 +6,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-pub use crate::common::schema;
+pub(crate) use crate::common::schema;
 
-pub use schema::StatusReport;
+pub(crate) use schema::StatusReport;
 
 /// A free port on 127.0.0.1.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -19,21 +19,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-pub struct Api {
+pub(crate) struct Api {
     pub base: String,
     client: reqwest::blocking::Client,
 }
 
 /// One sample of the exposition.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Sample {
+pub(crate) struct Sample {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub value: f64,
 }
 
 impl Api {
-    pub fn new(port: u16) -> Api {
+    pub(crate) fn new(port: u16) -> Api {
         Api {
             base: format!("http://127.0.0.1:{port}"),
             client: reqwest::blocking::Client::builder()
@@ -44,7 +44,7 @@ impl Api {
     }
 
     /// `GET path`: (status code, body), or `None` while nothing answers.
-    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+    pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
         let r = self
             .client
             .get(format!("{}{path}", self.base))
@@ -55,7 +55,7 @@ impl Api {
     }
 
     /// Any method.
-    pub fn request(&self, method: &str, path: &str) -> Option<(u16, String)> {
+    pub(crate) fn request(&self, method: &str, path: &str) -> Option<(u16, String)> {
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let r = self
             .client
@@ -68,26 +68,26 @@ impl Api {
 
     /// `/status`, parsed strictly into the documented schema (a body that does not parse fails
     /// the test).
-    pub fn status(&self) -> Option<StatusReport> {
+    pub(crate) fn status(&self) -> Option<StatusReport> {
         let (code, body) = self.get("/status")?;
         assert_eq!(code, 200, "{body}");
         Some(parse_status(&body))
     }
 
-    pub fn samples(&self) -> Option<Vec<Sample>> {
+    pub(crate) fn samples(&self) -> Option<Vec<Sample>> {
         let (code, body) = self.get("/metrics")?;
         assert_eq!(code, 200, "{body}");
         Some(parse_exposition(&body))
     }
 
     /// The value of `name` with (at least) these labels.
-    pub fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    pub(crate) fn metric(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         find(&self.samples()?, name, labels)
     }
 
     /// Polls `/status` until `cond` holds; panics after `timeout` with the last document and
     /// `context()`.
-    pub fn wait_status(
+    pub(crate) fn wait_status(
         &self,
         what: &str,
         timeout: Duration,
@@ -116,7 +116,7 @@ impl Api {
     }
 
     /// Polls `/metrics` until `cond` holds for the samples.
-    pub fn wait_metrics(
+    pub(crate) fn wait_metrics(
         &self,
         what: &str,
         timeout: Duration,
@@ -144,7 +144,7 @@ impl Api {
 
 /// Parses a `/status` body into the schema, and checks that writing it back gives the same
 /// JSON (nothing was dropped or renamed on the way).
-pub fn parse_status(body: &str) -> StatusReport {
+pub(crate) fn parse_status(body: &str) -> StatusReport {
     let s: StatusReport = serde_json::from_str(body)
         .unwrap_or_else(|e| panic!("/status does not fit the documented schema: {e}\n{body}"));
     let original: serde_json::Value = serde_json::from_str(body).unwrap();
@@ -157,7 +157,7 @@ pub fn parse_status(body: &str) -> StatusReport {
 }
 
 /// The value of `name` with (at least) these labels in `samples`.
-pub fn find(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn find(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples
         .iter()
         .find(|s| {
@@ -170,7 +170,7 @@ pub fn find(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f
 }
 
 /// A small reader of the text exposition (enough for switchyard's own series).
-pub fn parse_exposition(text: &str) -> Vec<Sample> {
+pub(crate) fn parse_exposition(text: &str) -> Vec<Sample> {
     let mut out = Vec::new();
     for line in text.lines() {
         if line.starts_with('#') || line.trim().is_empty() {

@@ -7,17 +7,17 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-pub const DAEMON: &str = "fakend";
+pub(crate) const DAEMON: &str = "fakend";
 
 /// The documented schema of switchyard's JSON documents, compiled from the very file the binary
 /// uses (unknown fields are refused).
 #[path = "../../src/report/schema.rs"]
-pub mod schema;
+pub(crate) mod schema;
 
 /// Checks that a `switchyard plan --json` output parses into the documented schema (a
 /// [`schema::PlanReport`], or a [`schema::ErrorReport`] with exit code 1) and that writing it
 /// back gives the same JSON: nothing undocumented, nothing renamed.
-pub fn check_plan_document(code: i32, stdout: &str) {
+pub(crate) fn check_plan_document(code: i32, stdout: &str) {
     let original: serde_json::Value = serde_json::from_str(stdout.trim())
         .unwrap_or_else(|e| panic!("plan --json printed no JSON ({e}): {stdout:?}"));
     let again = if code == 1 {
@@ -35,29 +35,35 @@ pub fn check_plan_document(code: i32, stdout: &str) {
     );
 }
 
-pub struct Home {
+pub(crate) struct Home {
     pub dir: tempfile::TempDir,
 }
 
 impl Home {
-    pub fn new() -> Home {
+    pub(crate) fn new() -> Home {
         Home {
             dir: tempfile::tempdir().unwrap(),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Makes a fake node binary called `DAEMON` for `id`, with upgrade handlers `handles`.
-    pub fn binary(&self, id: &str, handles: &str, sdk: &str) -> PathBuf {
+    pub(crate) fn binary(&self, id: &str, handles: &str, sdk: &str) -> PathBuf {
         self.binary_with_halt(id, handles, sdk, "")
     }
 
     /// [`Home::binary`] with `--halt-height` semantics `halt` (`commits-exit`, `commits-wait`,
     /// `stops-before`) whatever `sdk` says: a binary whose version cannot be told.
-    pub fn binary_with_halt(&self, id: &str, handles: &str, sdk: &str, halt: &str) -> PathBuf {
+    pub(crate) fn binary_with_halt(
+        &self,
+        id: &str,
+        handles: &str,
+        sdk: &str,
+        halt: &str,
+    ) -> PathBuf {
         let body = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/fakenode/node.sh");
         let dir = self.path().join("bins").join(id);
         std::fs::create_dir_all(&dir).unwrap();
@@ -77,7 +83,7 @@ impl Home {
 
     /// Gives the fake node a config/config.toml so it serves CometBFT RPC on a free loopback
     /// port (and switchyard finds it there, as it would on a real node host).
-    pub fn serve_rpc(&self) -> u16 {
+    pub(crate) fn serve_rpc(&self) -> u16 {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -93,13 +99,13 @@ impl Home {
     }
 
     /// Writes a control file of the fake node (`$home/fake/<name>`).
-    pub fn fake(&self, name: &str, content: &str) {
+    pub(crate) fn fake(&self, name: &str, content: &str) {
         let dir = self.path().join("fake");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(name), content).unwrap();
     }
 
-    pub fn switchyard(&self) -> Command {
+    pub(crate) fn switchyard(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_switchyard"));
         c.env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -116,13 +122,13 @@ impl Home {
     }
 
     /// Runs a switchyard command to completion.
-    pub fn cmd(&self, args: &[&str]) -> Output {
+    pub(crate) fn cmd(&self, args: &[&str]) -> Output {
         self.switchyard().args(args).output().unwrap()
     }
 
     /// `switchyard add-upgrade <name> <bin> --height <height>` (a manual upgrade at a height),
     /// which must succeed.
-    pub fn add_manual(&self, name: &str, bin: &Path, height: i64) {
+    pub(crate) fn add_manual(&self, name: &str, bin: &Path, height: i64) {
         let out = self.cmd(&[
             "add-upgrade",
             name,
@@ -134,7 +140,7 @@ impl Home {
     }
 
     /// `switchyard init` with a genesis binary and `add-upgrade` for each (name, binary).
-    pub fn setup(&self, genesis: &Path, upgrades: &[(&str, &Path)]) {
+    pub(crate) fn setup(&self, genesis: &Path, upgrades: &[(&str, &Path)]) {
         let out = self.cmd(&["init", genesis.to_str().unwrap()]);
         assert!(out.status.success(), "init failed: {}", text(&out));
         for (name, bin) in upgrades {
@@ -144,12 +150,12 @@ impl Home {
     }
 
     /// Starts `switchyard run start --home <home>` in the background, logs to files.
-    pub fn run(&self, extra_env: &[(&str, &str)]) -> Running {
+    pub(crate) fn run(&self, extra_env: &[(&str, &str)]) -> Running {
         self.run_with_args(&[], extra_env)
     }
 
     /// [`Home::run`] with more node arguments after `start --home <home>`.
-    pub fn run_with_args(&self, node_args: &[&str], extra_env: &[(&str, &str)]) -> Running {
+    pub(crate) fn run_with_args(&self, node_args: &[&str], extra_env: &[(&str, &str)]) -> Running {
         let log = self.path().join("switchyard.log");
         let mut c = self.switchyard();
         c.args(["run", "start", "--home", self.path().to_str().unwrap()]);
@@ -170,7 +176,7 @@ impl Home {
     }
 
     /// Heights executed, in order, as (height, binary id).
-    pub fn executed(&self) -> Vec<(i64, String)> {
+    pub(crate) fn executed(&self) -> Vec<(i64, String)> {
         std::fs::read_to_string(self.path().join("fake/executed.log"))
             .unwrap_or_default()
             .lines()
@@ -181,11 +187,11 @@ impl Home {
             .collect()
     }
 
-    pub fn events(&self) -> String {
+    pub(crate) fn events(&self) -> String {
         std::fs::read_to_string(self.path().join("fake/events.log")).unwrap_or_default()
     }
 
-    pub fn committed(&self) -> i64 {
+    pub(crate) fn committed(&self) -> i64 {
         std::fs::read_to_string(self.path().join("data/height"))
             .ok()
             .and_then(|s| s.trim().parse().ok())
@@ -194,7 +200,7 @@ impl Home {
 
     /// Where `current` points, relative to `cosmovisor/` when it points inside it (switchyard
     /// writes absolute links; this keeps assertions short): "genesis", "upgrades/v2".
-    pub fn current_target(&self) -> String {
+    pub(crate) fn current_target(&self) -> String {
         let root = self.path().join("cosmovisor");
         std::fs::read_link(root.join("current"))
             .map(|p| {
@@ -208,11 +214,11 @@ impl Home {
     }
 
     /// The raw text of the `current` link.
-    pub fn current_link_text(&self) -> PathBuf {
+    pub(crate) fn current_link_text(&self) -> PathBuf {
         std::fs::read_link(self.path().join("cosmovisor/current")).unwrap()
     }
 
-    pub fn applied(&self) -> String {
+    pub(crate) fn applied(&self) -> String {
         std::fs::read_to_string(self.path().join("cosmovisor/switchyard/applied.json"))
             .unwrap_or_default()
     }
@@ -221,7 +227,7 @@ impl Home {
 /// Runs `switchyard plan <args>` with only `env` in its environment (async: the fake chain the
 /// tests run in-process needs the runtime meanwhile); returns (exit code, stdout, stderr). With
 /// `--json`, the output is checked against the documented schema.
-pub async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+pub(crate) async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchyard"))
         .arg("plan")
         .args(args)
@@ -244,13 +250,13 @@ pub async fn run_plan(args: &[&str], env: &[(&str, &str)]) -> (i32, String, Stri
 
 /// A static file server on 127.0.0.1 (python3's http.server), killed when dropped; its access
 /// log (one line per request) goes to `log` when given.
-pub struct FileServer {
+pub(crate) struct FileServer {
     child: Child,
     pub url: String,
 }
 
 impl FileServer {
-    pub fn start(dir: &Path, log: Option<&Path>) -> FileServer {
+    pub(crate) fn start(dir: &Path, log: Option<&Path>) -> FileServer {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -295,7 +301,7 @@ impl Drop for FileServer {
 }
 
 /// sha256 of a file, in hex (with coreutils' sha256sum, independent of switchyard's own code).
-pub fn sha256_hex(path: &Path) -> String {
+pub(crate) fn sha256_hex(path: &Path) -> String {
     let out = Command::new("sha256sum").arg(path).output().unwrap();
     String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
@@ -304,26 +310,26 @@ pub fn sha256_hex(path: &Path) -> String {
         .to_string()
 }
 
-pub struct Running {
+pub(crate) struct Running {
     pub child: Child,
     pub log: PathBuf,
 }
 
 impl Running {
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    pub fn pid(&self) -> i32 {
+    pub(crate) fn pid(&self) -> i32 {
         self.child.id() as i32
     }
 
-    pub fn signal(&self, sig: i32) {
+    pub(crate) fn signal(&self, sig: i32) {
         send(self.pid(), sig);
     }
 
     /// Waits for switchyard to exit; panics (after killing it) past `timeout`.
-    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+    pub(crate) fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
         let start = Instant::now();
         loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -341,7 +347,7 @@ impl Running {
     }
 
     /// SIGTERM, then wait for the exit.
-    pub fn stop(&mut self) -> std::process::ExitStatus {
+    pub(crate) fn stop(&mut self) -> std::process::ExitStatus {
         self.signal(15);
         self.wait(Duration::from_secs(20))
     }
@@ -359,13 +365,13 @@ impl Drop for Running {
 }
 
 /// Sends signal number `sig` to `pid`.
-pub fn send(pid: i32, sig: i32) {
+pub(crate) fn send(pid: i32, sig: i32) {
     let sig = nix::sys::signal::Signal::try_from(sig).unwrap();
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
 }
 
 /// Whether a process exists (and is not a zombie).
-pub fn alive(pid: i32) -> bool {
+pub(crate) fn alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok() && !is_zombie(pid)
 }
 
@@ -382,7 +388,7 @@ fn is_zombie(pid: i32) -> bool {
 }
 
 /// Polls `cond` until it holds or `timeout` passes (then panics with `what` and `context()`).
-pub fn wait_for(
+pub(crate) fn wait_for(
     what: &str,
     timeout: Duration,
     mut cond: impl FnMut() -> bool,
@@ -397,7 +403,7 @@ pub fn wait_for(
     }
 }
 
-pub fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
         out.status,
@@ -407,7 +413,7 @@ pub fn text(out: &Output) -> String {
 }
 
 /// Every height from 1 to the last executed exactly once, and `check(height, id)` holds for each.
-pub fn assert_each_height_once(exec: &[(i64, String)], check: impl Fn(i64, &str) -> bool) {
+pub(crate) fn assert_each_height_once(exec: &[(i64, String)], check: impl Fn(i64, &str) -> bool) {
     for (i, (h, id)) in exec.iter().enumerate() {
         assert_eq!(
             *h,

@@ -48,10 +48,10 @@ struct Run {
 const KEEP: usize = 64;
 
 /// How many agreeing samples "stopped before N" needs.
-pub const STOPPED_BEFORE_MIN_SAMPLES: usize = 3;
+pub(crate) const STOPPED_BEFORE_MIN_SAMPLES: usize = 3;
 
 /// The shortest window "stopped before N" needs between its first and last sample.
-pub const STOPPED_BEFORE_MIN_WINDOW_MS: u64 = 5_000;
+pub(crate) const STOPPED_BEFORE_MIN_WINDOW_MS: u64 = 5_000;
 
 impl HeightHistory {
     pub fn new() -> Self {

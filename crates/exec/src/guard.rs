@@ -31,13 +31,13 @@ pub const GUARD_ARG: &str = "__switchyard-node-guard";
 /// A running guard. Dropping it closes our end of the pipe: the guard then checks the node and
 /// exits (it is reaped in the background).
 #[derive(Debug)]
-pub struct Guard {
+pub(crate) struct Guard {
     _alive: OwnedFd,
     _child: tokio::process::Child,
 }
 
 /// Starts a guard for `node` from the executable `exe` (switchyard's own binary).
-pub fn spawn(exe: &Path, node: ProcessIdentity, grace: Duration) -> std::io::Result<Guard> {
+pub(crate) fn spawn(exe: &Path, node: ProcessIdentity, grace: Duration) -> std::io::Result<Guard> {
     // Both ends close-on-exec: only the guard's stdin (a dup) survives into the guard, and no
     // other child of ours ever holds the write end.
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;

@@ -25,14 +25,14 @@ use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Most bytes kept of one captured stream.
-pub const CAPTURE_LIMIT: usize = 64 * 1024;
+pub(crate) const CAPTURE_LIMIT: usize = 64 * 1024;
 /// Longest logged line; longer ones are split.
 const LINE_LIMIT: usize = 4096;
 /// How long output left behind by the helper's children is still read after it exited.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(500);
 
 /// Environment variables that belong to switchyard's service manager, not to its children.
-pub const PRIVATE_ENV: &[&str] = &["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+pub(crate) const PRIVATE_ENV: &[&str] = &["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
 
 /// What to do with a helper's output.
 #[derive(Debug, Clone, Copy)]

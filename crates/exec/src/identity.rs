@@ -107,7 +107,10 @@ mod tests {
         let pid: i32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !ready.exists() {
-            assert!(std::time::Instant::now() < deadline, "{script}: never ready");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{script}: never ready"
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         ProcessIdentity::of(pid).unwrap()

@@ -81,7 +81,7 @@ pub async fn sdk_version(bin: &Path, timeout: Duration) -> Result<SdkVersion, Ve
 /// text inline there), through the `object` crate and without loading the whole binary. When
 /// there is no such section, or it is in the older pointer-based layout, the binary's bytes are
 /// scanned for the same lines instead.
-pub fn sdk_version_from_build_info(bin: &Path) -> Option<SdkVersion> {
+pub(crate) fn sdk_version_from_build_info(bin: &Path) -> Option<SdkVersion> {
     match go_build_info(bin) {
         Some(modinfo) => parse_build_info(modinfo.as_bytes()),
         None => {
@@ -189,7 +189,7 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Finds `cosmos_sdk_version` in the output of `version --long --output json`.
-pub fn parse_version_output(text: &str) -> Option<SdkVersion> {
+pub(crate) fn parse_version_output(text: &str) -> Option<SdkVersion> {
     text.lines()
         .filter_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
         .chain(serde_json::from_str(text.trim()).ok())

@@ -82,7 +82,7 @@ pub enum Command {
 }
 
 /// Applies one command.
-pub fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
+pub(crate) fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
     let mut new_heights = Vec::new();
     let out = {
         let mut st = shared.state.lock().unwrap();
@@ -153,7 +153,7 @@ pub fn apply(shared: &Shared, cmd: Command) -> Result<Value, String> {
 
 /// Parses a control body: one command or an array; applies them in order and returns the last
 /// answer.
-pub fn apply_body(shared: &Shared, body: &[u8]) -> Result<Value, String> {
+pub(crate) fn apply_body(shared: &Shared, body: &[u8]) -> Result<Value, String> {
     let v: Value = serde_json::from_slice(body).map_err(|e| format!("not JSON: {e}"))?;
     let cmds: Vec<Value> = match v {
         Value::Array(a) => a,

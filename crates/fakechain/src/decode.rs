@@ -8,7 +8,7 @@ use prost::Message;
 
 use crate::plan_script::PlanScript;
 
-pub enum Effect {
+pub(crate) enum Effect {
     Schedule(PlanScript),
     Cancel,
 }
@@ -23,7 +23,7 @@ fn plan(p: Option<upgrade::Plan>) -> Option<Effect> {
     })
 }
 
-pub fn upgrade_effect(m: &Any) -> Option<Effect> {
+pub(crate) fn upgrade_effect(m: &Any) -> Option<Effect> {
     match m.type_url.as_str() {
         "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade" => plan(
             upgrade::MsgSoftwareUpgrade::decode(m.value.as_slice())

@@ -315,7 +315,7 @@ impl tm::service_server::Service for Svc {
 }
 
 /// Serves the gRPC services until the task is aborted.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let svc = Svc(shared.clone());
     let gov_v1_on = shared.state.lock().unwrap().s.gov_v1;
     let mut builder = tonic::transport::Server::builder();

@@ -25,11 +25,11 @@ fn hash(h: i64, salt: u8) -> String {
     out
 }
 
-pub fn envelope(id: &Value, result: Value) -> Value {
+pub(crate) fn envelope(id: &Value, result: Value) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "result": result})
 }
 
-pub fn error(id: &Value, code: i64, message: &str, data: &str) -> Value {
+pub(crate) fn error(id: &Value, code: i64, message: &str, data: &str) -> Value {
     json!({"jsonrpc": "2.0", "id": id, "error": {"code": code, "message": message, "data": data}})
 }
 
@@ -39,7 +39,7 @@ const REAL_NET_INFO: &str =
 
 /// `/net_info` in the shape recorded from a real node (`n_peers` as a string, one entry per
 /// peer, each a copy of the recorded first peer with its own id and moniker).
-pub fn net_info(st: &ChainState) -> Value {
+pub(crate) fn net_info(st: &ChainState) -> Value {
     let real: Value = serde_json::from_str(REAL_NET_INFO).unwrap_or_default();
     let mut result = real["result"].clone();
     let template = result["peers"][0].clone();
@@ -60,7 +60,7 @@ pub fn net_info(st: &ChainState) -> Value {
 /// The fake chain's node id, in `/status` and gRPC `GetNodeInfo`.
 pub const NODE_ID: &str = "99c7d7cc3295ea495610ff3e84fd44562b919754";
 
-pub fn status(st: &ChainState) -> Value {
+pub(crate) fn status(st: &ChainState) -> Value {
     let h = st.height();
     json!({
         "node_info": {
@@ -92,7 +92,7 @@ pub fn status(st: &ChainState) -> Value {
     })
 }
 
-pub fn abci_info(st: &ChainState) -> Value {
+pub(crate) fn abci_info(st: &ChainState) -> Value {
     json!({
         "response": {
             "data": "SimApp",
@@ -104,7 +104,7 @@ pub fn abci_info(st: &ChainState) -> Value {
     })
 }
 
-pub fn header(st: &ChainState, h: i64) -> Value {
+pub(crate) fn header(st: &ChainState, h: i64) -> Value {
     json!({
         "version": {"block": "11", "app": "0"},
         "chain_id": st.s.chain_id,
@@ -143,7 +143,7 @@ fn block_body(st: &ChainState, h: i64) -> Value {
 }
 
 /// `/block?height=h`; `Err` (JSON-RPC error data) when the height is not stored.
-pub fn block(st: &ChainState, h: Option<i64>) -> Result<Value, String> {
+pub(crate) fn block(st: &ChainState, h: Option<i64>) -> Result<Value, String> {
     let h = h.unwrap_or(st.height());
     if h < st.s.earliest_height || h > st.height() {
         return Err(format!(
@@ -158,7 +158,7 @@ pub fn block(st: &ChainState, h: Option<i64>) -> Result<Value, String> {
 }
 
 /// The websocket event for a new block (CometBFT 0.38 shape).
-pub fn new_block_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
+pub(crate) fn new_block_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
     envelope(
         sub_id,
         json!({
@@ -178,7 +178,7 @@ pub fn new_block_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
 
 /// The websocket event for a new block header (CometBFT 0.38 shape, as recorded from wasmd
 /// v0.55.1: the header alone).
-pub fn new_block_header_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
+pub(crate) fn new_block_header_event(st: &ChainState, sub_id: &Value, h: i64) -> Value {
     envelope(
         sub_id,
         json!({
@@ -193,7 +193,7 @@ pub fn new_block_header_event(st: &ChainState, sub_id: &Value, h: i64) -> Value 
 }
 
 /// `abci_query`'s result.
-pub fn abci_query(st: &ChainState, answer: Result<Vec<u8>, (u32, String)>) -> Value {
+pub(crate) fn abci_query(st: &ChainState, answer: Result<Vec<u8>, (u32, String)>) -> Value {
     let (code, log, value, codespace) = match answer {
         Ok(v) => (
             0,

@@ -12,15 +12,15 @@ use prost::Message;
 use crate::state::{ChainState, Proposal};
 
 /// A query refused: (ABCI code, log). Code 6 is the SDK's "unknown request".
-pub type Refusal = (u32, String);
+pub(crate) type Refusal = (u32, String);
 
-pub fn current_plan(st: &ChainState) -> upgrade::QueryCurrentPlanResponse {
+pub(crate) fn current_plan(st: &ChainState) -> upgrade::QueryCurrentPlanResponse {
     upgrade::QueryCurrentPlanResponse {
         plan: st.plan.as_ref().map(|p| p.to_proto()),
     }
 }
 
-pub fn applied_plan(
+pub(crate) fn applied_plan(
     st: &ChainState,
     req: &upgrade::QueryAppliedPlanRequest,
 ) -> upgrade::QueryAppliedPlanResponse {
@@ -75,7 +75,7 @@ fn page<'a>(
     (taken, PageResponse { next_key, total })
 }
 
-pub fn proposals_v1(
+pub(crate) fn proposals_v1(
     st: &ChainState,
     req: &gov_v1::QueryProposalsRequest,
 ) -> gov_v1::QueryProposalsResponse {
@@ -100,7 +100,7 @@ pub fn proposals_v1(
 }
 
 /// v1beta1 shows one message as `content`; like the SDK, it refuses proposals with several.
-pub fn proposals_v1beta1(
+pub(crate) fn proposals_v1beta1(
     st: &ChainState,
     req: &gov_v1beta1::QueryProposalsRequest,
 ) -> Result<gov_v1beta1::QueryProposalsResponse, Refusal> {
@@ -131,7 +131,7 @@ fn decode<M: Message + Default>(data: &[u8]) -> Result<M, Refusal> {
 }
 
 /// `abci_query` by gRPC method path: the protobuf answer, or a refusal.
-pub fn abci_query(st: &ChainState, path: &str, data: &[u8]) -> Result<Vec<u8>, Refusal> {
+pub(crate) fn abci_query(st: &ChainState, path: &str, data: &[u8]) -> Result<Vec<u8>, Refusal> {
     match path {
         "/cosmos.upgrade.v1beta1.Query/CurrentPlan" => {
             decode::<upgrade::QueryCurrentPlanRequest>(data)?;

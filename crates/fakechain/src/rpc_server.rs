@@ -37,7 +37,7 @@ fn json_reply(v: &Value) -> Resp {
 }
 
 /// Serves until the task is aborted.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
@@ -178,7 +178,13 @@ fn int_param(params: &Value, key: &str) -> Result<Option<i64>, String> {
 }
 
 /// One JSON-RPC call.
-pub fn dispatch(shared: &Shared, id: &Value, method: &str, params: &Value, mode: Mode) -> Value {
+pub(crate) fn dispatch(
+    shared: &Shared,
+    id: &Value,
+    method: &str,
+    params: &Value,
+    mode: Mode,
+) -> Value {
     if mode == Mode::Error {
         return j::error(id, -32603, "Internal error", "fakechain: scripted failure");
     }

@@ -154,7 +154,7 @@ pub struct ChainState {
     next_id: u64,
 }
 
-pub const GOV_AUTHORITY: &str = "cosmos10d07y265gmmuvt4z0w9aw880jnsr700j6zn9kn";
+pub(crate) const GOV_AUTHORITY: &str = "cosmos10d07y265gmmuvt4z0w9aw880jnsr700j6zn9kn";
 
 fn any<M: Message>(type_url: &str, m: &M) -> Any {
     Any {

@@ -29,7 +29,7 @@ use std::path::{Component, Path, PathBuf};
 
 /// The archive formats we unpack.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ArchiveKind {
+pub(crate) enum ArchiveKind {
     #[serde(rename = "tar.gz")]
     TarGz,
     #[serde(rename = "tar")]
@@ -39,7 +39,7 @@ pub enum ArchiveKind {
 }
 
 impl ArchiveKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             ArchiveKind::TarGz => "tar.gz",
             ArchiveKind::Tar => "tar",
@@ -59,7 +59,7 @@ impl ArchiveKind {
 
 /// Caps on what one archive may unpack to.
 #[derive(Debug, Clone, Copy)]
-pub struct UnpackLimits {
+pub(crate) struct UnpackLimits {
     /// Total bytes of file content written.
     pub max_bytes: u64,
     /// Number of entries (files, folders, links).
@@ -77,7 +77,7 @@ impl Default for UnpackLimits {
 
 /// What was unpacked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct UnpackStats {
+pub(crate) struct UnpackStats {
     pub entries: u64,
     pub bytes: u64,
 }
@@ -123,7 +123,7 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {
 
 /// The archive kind a URL names, go-getter style: an `archive=` query parameter wins
 /// (`archive=false` means "not an archive"), else the path's suffix. `Ok(None)`: a plain binary.
-pub fn kind_from_url(url: &str) -> Result<Option<ArchiveKind>, ArchiveError> {
+pub(crate) fn kind_from_url(url: &str) -> Result<Option<ArchiveKind>, ArchiveError> {
     let no_fragment = url.split('#').next().unwrap_or("");
     let (path, query) = no_fragment.split_once('?').unwrap_or((no_fragment, ""));
     for pair in query.split('&') {
@@ -162,7 +162,7 @@ pub fn kind_from_url(url: &str) -> Result<Option<ArchiveKind>, ArchiveError> {
 }
 
 /// Recognises a gzip or zip file by its first bytes (for URLs that don't say what they serve).
-pub fn sniff(path: &Path) -> Result<Option<ArchiveKind>, ArchiveError> {
+pub(crate) fn sniff(path: &Path) -> Result<Option<ArchiveKind>, ArchiveError> {
     let mut head = [0u8; 4];
     let mut f = File::open(path).map_err(io_at(path))?;
     let mut n = 0;
@@ -181,7 +181,7 @@ pub fn sniff(path: &Path) -> Result<Option<ArchiveKind>, ArchiveError> {
 
 /// Unpacks `archive` into `dest` (an empty folder), refusing anything unsafe (see module docs).
 /// On error `dest` may hold part of the archive; the caller discards it.
-pub fn unpack(
+pub(crate) fn unpack(
     archive: &Path,
     kind: ArchiveKind,
     dest: &Path,
@@ -613,7 +613,7 @@ impl Writer<'_> {
 
 /// Whether following the symlink at `root/link` ever steps above `root`, following further
 /// links inside `root` as the kernel would. Absolute targets and link loops count as outside.
-pub fn resolves_outside(root: &Path, link: &Path) -> bool {
+pub(crate) fn resolves_outside(root: &Path, link: &Path) -> bool {
     let mut stack: Vec<OsString> = link
         .parent()
         .map(|p| p.iter().map(OsStr::to_os_string).collect())
@@ -656,7 +656,7 @@ pub fn resolves_outside(root: &Path, link: &Path) -> bool {
 
 /// Finds the daemon binary in an unpacked archive: `bin/<daemon>` first, then `<daemon>` at the
 /// root. Returns its path relative to `dir`. It must be (or link to) a regular file.
-pub fn find_binary(dir: &Path, daemon: &str) -> Result<PathBuf, ArchiveError> {
+pub(crate) fn find_binary(dir: &Path, daemon: &str) -> Result<PathBuf, ArchiveError> {
     for rel in [Path::new("bin").join(daemon), PathBuf::from(daemon)] {
         let p = dir.join(&rel);
         if fs::metadata(&p).map(|m| m.is_file()).unwrap_or(false)

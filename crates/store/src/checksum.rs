@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256, Sha512};
 use switchyard_core::{Checksum, ChecksumAlgo};
 
 /// Size of the read buffer used when hashing a file from disk.
-pub const READ_BUF: usize = 256 * 1024;
+pub(crate) const READ_BUF: usize = 256 * 1024;
 
 /// The downloaded bytes do not hash to the expected digest.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,7 +28,7 @@ pub struct ChecksumMismatch {
 
 /// An incremental digest of one of the algorithms cosmovisor accepts.
 #[derive(Clone)]
-pub enum Hasher {
+pub(crate) enum Hasher {
     Md5(Md5),
     Sha1(Sha1),
     Sha256(Sha256),
@@ -42,7 +42,7 @@ impl std::fmt::Debug for Hasher {
 }
 
 impl Hasher {
-    pub fn new(algo: ChecksumAlgo) -> Self {
+    pub(crate) fn new(algo: ChecksumAlgo) -> Self {
         match algo {
             ChecksumAlgo::Md5 => Hasher::Md5(Md5::new()),
             ChecksumAlgo::Sha1 => Hasher::Sha1(Sha1::new()),
@@ -51,7 +51,7 @@ impl Hasher {
         }
     }
 
-    pub fn algo(&self) -> ChecksumAlgo {
+    pub(crate) fn algo(&self) -> ChecksumAlgo {
         match self {
             Hasher::Md5(_) => ChecksumAlgo::Md5,
             Hasher::Sha1(_) => ChecksumAlgo::Sha1,
@@ -60,7 +60,7 @@ impl Hasher {
         }
     }
 
-    pub fn update(&mut self, bytes: &[u8]) {
+    pub(crate) fn update(&mut self, bytes: &[u8]) {
         match self {
             Hasher::Md5(h) => h.update(bytes),
             Hasher::Sha1(h) => h.update(bytes),
@@ -69,7 +69,7 @@ impl Hasher {
         }
     }
 
-    pub fn finish(self) -> Checksum {
+    pub(crate) fn finish(self) -> Checksum {
         let algo = self.algo();
         let hex = match self {
             Hasher::Md5(h) => hex::encode(h.finalize()),
@@ -82,7 +82,7 @@ impl Hasher {
 }
 
 /// Checks `actual` against `expected` (both lowercase hex by construction).
-pub fn verify(expected: &Checksum, actual: &Checksum) -> Result<(), ChecksumMismatch> {
+pub(crate) fn verify(expected: &Checksum, actual: &Checksum) -> Result<(), ChecksumMismatch> {
     if expected.algo == actual.algo && expected.hex.eq_ignore_ascii_case(&actual.hex) {
         Ok(())
     } else {

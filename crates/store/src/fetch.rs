@@ -37,7 +37,7 @@ use crate::checksum::{verify, ChecksumMismatch, Hasher};
 pub(crate) use progress::Progress;
 
 /// The longest wait between two download attempts.
-pub const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(30);
 
 /// How to download.
 #[derive(Debug, Clone)]
@@ -155,7 +155,7 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 /// The URL actually requested: `checksum=` and `archive=` parameters removed, the rest verbatim.
-pub fn request_url(mut url: Url) -> Url {
+pub(crate) fn request_url(mut url: Url) -> Url {
     if let Some(q) = url.query() {
         let kept: Vec<&str> = q
             .split('&')

@@ -31,7 +31,7 @@ use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
-pub use switchyard_core::Current;
+pub(crate) use switchyard_core::Current;
 use switchyard_core::UpgradeName;
 
 use crate::fsutil::sync_dir;

@@ -21,12 +21,12 @@ use switchyard_exec::{run_helper, HelperFinished, HelperOutput, HelperRan};
 use crate::staging_record::{PreflightRecord, PreflightStatus};
 
 /// Longest output kept in the record.
-pub const MAX_OUTPUT: usize = 4096;
+pub(crate) const MAX_OUTPUT: usize = 4096;
 
 /// Runs `<binary> version` with `timeout`, in `binary`'s folder, stdin closed: as every helper
 /// runs (exec's helper: a process group of its own, killed with it at the time limit; our
 /// systemd variables removed; output read up to a bound).
-pub async fn run(binary: &Path, timeout: Duration) -> PreflightRecord {
+pub(crate) async fn run(binary: &Path, timeout: Duration) -> PreflightRecord {
     let ran_at = Some(Utc::now());
     let failed = |message: String, output: String| PreflightRecord {
         status: PreflightStatus::Failed,
@@ -125,7 +125,7 @@ fn cap(s: &str) -> String {
 }
 
 /// Explains, from the file's own header, why the OS may have refused to start it.
-pub fn diagnose(binary: &Path) -> Option<String> {
+pub(crate) fn diagnose(binary: &Path) -> Option<String> {
     let mut head = Vec::new();
     std::fs::File::open(binary)
         .ok()?

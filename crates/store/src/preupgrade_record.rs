@@ -17,7 +17,7 @@ use crate::layout::Layout;
 use crate::staging_record::FileStamp;
 
 /// Most bytes of the probe's output kept in the record (for people reading it).
-pub const PROBE_OUTPUT_KEPT: usize = 1024;
+pub(crate) const PROBE_OUTPUT_KEPT: usize = 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PreUpgradeRecordError {

@@ -164,7 +164,7 @@ impl StagingRecord {
 /// Hashes the installed binary and, when it is the staged one and was not touched while it was
 /// read, records its stamp so the check at the halt is a `stat`. Off the critical path: staging
 /// calls it after the preflight, long before the upgrade.
-pub fn stamp_installed_binary(record: &mut StagingRecord) -> Result<(), StagingRecordError> {
+pub(crate) fn stamp_installed_binary(record: &mut StagingRecord) -> Result<(), StagingRecordError> {
     let path = record.binary_path.clone();
     let stamp = || {
         FileStamp::of(&path).map_err(|source| StagingRecordError::Io {
@@ -181,12 +181,12 @@ pub fn stamp_installed_binary(record: &mut StagingRecord) -> Result<(), StagingR
 }
 
 /// The folder holding the records.
-pub fn records_dir(layout: &Layout) -> PathBuf {
+pub(crate) fn records_dir(layout: &Layout) -> PathBuf {
     layout.state_dir().join("staged")
 }
 
 /// Where the record of `name` lives.
-pub fn record_path(layout: &Layout, name: &UpgradeName) -> PathBuf {
+pub(crate) fn record_path(layout: &Layout, name: &UpgradeName) -> PathBuf {
     records_dir(layout).join(format!("{}.json", name.as_str()))
 }
 

@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 
 /// The last `capacity` (height, time) pairs seen, in height order.
 #[derive(Debug, Clone)]
-pub struct BlockTimes {
+pub(crate) struct BlockTimes {
     window: VecDeque<(i64, DateTime<Utc>)>,
     capacity: usize,
 }
 
 impl BlockTimes {
-    pub fn new(capacity: usize) -> Self {
+    pub(crate) fn new(capacity: usize) -> Self {
         BlockTimes {
             window: VecDeque::new(),
             capacity: capacity.max(2),
@@ -27,7 +27,7 @@ impl BlockTimes {
 
     /// Records a block. Older or repeated heights are ignored; a height jump is fine (the
     /// average divides by the height difference).
-    pub fn push(&mut self, height: i64, time: DateTime<Utc>) {
+    pub(crate) fn push(&mut self, height: i64, time: DateTime<Utc>) {
         if self.window.back().is_some_and(|&(h, _)| h >= height) {
             return;
         }
@@ -39,14 +39,19 @@ impl BlockTimes {
 
     /// Average seconds per block over the window, when it spans at least two blocks and time
     /// moved forward.
-    pub fn average(&self) -> Option<Duration> {
+    pub(crate) fn average(&self) -> Option<Duration> {
         let (&(h0, t0), &(h1, t1)) = (self.window.front()?, self.window.back()?);
         average_between(h0, t0, h1, t1)
     }
 }
 
 /// Average block time between two blocks; `None` unless `h1 > h0` and time moved forward.
-pub fn average_between(h0: i64, t0: DateTime<Utc>, h1: i64, t1: DateTime<Utc>) -> Option<Duration> {
+pub(crate) fn average_between(
+    h0: i64,
+    t0: DateTime<Utc>,
+    h1: i64,
+    t1: DateTime<Utc>,
+) -> Option<Duration> {
     // i128: the difference of two i64 heights always fits, and so do nanoseconds between any two
     // times chrono can represent (about ±262,000 years).
     let blocks = i128::from(h1) - i128::from(h0);
@@ -63,7 +68,7 @@ pub fn average_between(h0: i64, t0: DateTime<Utc>, h1: i64, t1: DateTime<Utc>) -
 
 /// Time until `target` at `per_block`, counted from `height` (zero when already there);
 /// saturates at [`Duration::MAX`].
-pub fn eta(height: i64, target: i64, per_block: Duration) -> Duration {
+pub(crate) fn eta(height: i64, target: i64, per_block: Duration) -> Duration {
     let blocks = (i128::from(target) - i128::from(height)).max(0);
     let nanos = i128::try_from(per_block.as_nanos()).unwrap_or(i128::MAX);
     duration_from_nanos(nanos.saturating_mul(blocks))

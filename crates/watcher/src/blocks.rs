@@ -401,7 +401,7 @@ fn starts_voting(result: &serde_json::Value) -> bool {
 }
 
 /// `http://host:port` → `ws://host:port/websocket`.
-pub fn websocket_url(base: &str) -> String {
+pub(crate) fn websocket_url(base: &str) -> String {
     let rest = base
         .strip_prefix("https://")
         .map(|r| format!("wss://{r}"))

@@ -136,7 +136,7 @@ fn read_table(path: &Path) -> Result<Option<toml::Table>> {
 
 /// Turns a listen address or user input into a URL to dial: `tcp://0.0.0.0:26657` →
 /// `http://127.0.0.1:26657`, `localhost:9090` → `http://localhost:9090`.
-pub fn dialable(what: &'static str, addr: &str) -> Result<String> {
+pub(crate) fn dialable(what: &'static str, addr: &str) -> Result<String> {
     let bad = |why: &str| WatchError::BadAddress {
         what,
         addr: addr.to_string(),

@@ -84,4 +84,4 @@ impl WatchError {
 }
 
 /// Shorthand used across the crate.
-pub type Result<T, E = WatchError> = std::result::Result<T, E>;
+pub(crate) type Result<T, E = WatchError> = std::result::Result<T, E>;

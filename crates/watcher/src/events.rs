@@ -38,13 +38,13 @@ pub enum WatchEvent {
 
 /// Remembers which thresholds were announced for which plan.
 #[derive(Debug, Default, Clone)]
-pub struct EventMemory {
+pub(crate) struct EventMemory {
     announced: BTreeSet<(String, i64, i64)>,
     seen_voting: BTreeSet<u64>,
 }
 
 /// Events between `old` and `new`, with `thresholds` in blocks (e.g. `[100, 10]`).
-pub fn diff(
+pub(crate) fn diff(
     old: &ChainView,
     new: &ChainView,
     thresholds: &[i64],
@@ -112,7 +112,7 @@ pub fn diff(
 }
 
 /// Logs an event at the level it deserves.
-pub fn log(e: &WatchEvent) {
+pub(crate) fn log(e: &WatchEvent) {
     match e {
         WatchEvent::PlanScheduled { plan } => tracing::info!(
             "upgrade plan {:?} scheduled at height {}{}",

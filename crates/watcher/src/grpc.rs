@@ -13,11 +13,11 @@ use crate::error::{Result, WatchError};
 use crate::rpc::Limits;
 
 /// The response header in which the SDK reports the height a query was answered at.
-pub const BLOCK_HEIGHT_HEADER: &str = "x-cosmos-block-height";
+pub(crate) const BLOCK_HEIGHT_HEADER: &str = "x-cosmos-block-height";
 
 /// A connected gRPC channel to one node.
 #[derive(Debug, Clone)]
-pub struct GrpcClient {
+pub(crate) struct GrpcClient {
     addr: String,
     channel: Channel,
     limits: Limits,
@@ -25,7 +25,7 @@ pub struct GrpcClient {
 
 impl GrpcClient {
     /// Connects (within the timeout) to `addr` (`http://host:port`).
-    pub async fn connect(addr: &str, limits: Limits) -> Result<Self> {
+    pub(crate) async fn connect(addr: &str, limits: Limits) -> Result<Self> {
         let endpoint = Endpoint::from_shared(addr.to_string())
             .map_err(|e| WatchError::BadAddress {
                 what: "gRPC",
@@ -58,12 +58,12 @@ impl GrpcClient {
         })
     }
 
-    pub fn addr(&self) -> &str {
+    pub(crate) fn addr(&self) -> &str {
         &self.addr
     }
 
     /// Calls the unary method `path` with `req`.
-    pub async fn unary<Req, Resp>(&self, path: &str, req: Req) -> Result<Resp>
+    pub(crate) async fn unary<Req, Resp>(&self, path: &str, req: Req) -> Result<Resp>
     where
         Req: Message + Send + Sync + 'static,
         Resp: Message + Default + Send + Sync + 'static,
@@ -73,7 +73,11 @@ impl GrpcClient {
 
     /// Like [`Self::unary`], also returning the height the node answered at (the SDK's
     /// `x-cosmos-block-height` response header: the app's last committed height).
-    pub async fn unary_at<Req, Resp>(&self, path: &str, req: Req) -> Result<(Resp, Option<i64>)>
+    pub(crate) async fn unary_at<Req, Resp>(
+        &self,
+        path: &str,
+        req: Req,
+    ) -> Result<(Resp, Option<i64>)>
     where
         Req: Message + Send + Sync + 'static,
         Resp: Message + Default + Send + Sync + 'static,

@@ -10,10 +10,11 @@ use crate::error::{Result, WatchError};
 use crate::grpc::GrpcClient;
 use crate::wire::{AbciInfo, BlockHeader, Status};
 
-pub const GET_LATEST_BLOCK: &str = "/cosmos.base.tendermint.v1beta1.Service/GetLatestBlock";
-pub const GET_BLOCK_BY_HEIGHT: &str = "/cosmos.base.tendermint.v1beta1.Service/GetBlockByHeight";
-pub const GET_SYNCING: &str = "/cosmos.base.tendermint.v1beta1.Service/GetSyncing";
-pub const GET_NODE_INFO: &str = "/cosmos.base.tendermint.v1beta1.Service/GetNodeInfo";
+pub(crate) const GET_LATEST_BLOCK: &str = "/cosmos.base.tendermint.v1beta1.Service/GetLatestBlock";
+pub(crate) const GET_BLOCK_BY_HEIGHT: &str =
+    "/cosmos.base.tendermint.v1beta1.Service/GetBlockByHeight";
+pub(crate) const GET_SYNCING: &str = "/cosmos.base.tendermint.v1beta1.Service/GetSyncing";
+pub(crate) const GET_NODE_INFO: &str = "/cosmos.base.tendermint.v1beta1.Service/GetNodeInfo";
 
 fn garbage(g: &GrpcClient, what: &str, why: &str) -> WatchError {
     WatchError::Garbage {
@@ -54,7 +55,7 @@ fn header_of(
 }
 
 /// The equivalent of `/status`.
-pub async fn status(g: &GrpcClient) -> Result<Status> {
+pub(crate) async fn status(g: &GrpcClient) -> Result<Status> {
     let b: tm::GetLatestBlockResponse = g
         .unary(GET_LATEST_BLOCK, tm::GetLatestBlockRequest {})
         .await?;
@@ -74,13 +75,13 @@ pub async fn status(g: &GrpcClient) -> Result<Status> {
 }
 
 /// The answering node's id and chain id (GetNodeInfo's `default_node_info`; empty when absent).
-pub async fn node_identity(g: &GrpcClient) -> Result<NodeNamed> {
+pub(crate) async fn node_identity(g: &GrpcClient) -> Result<NodeNamed> {
     let n: tm::GetNodeInfoResponse = g.unary(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
     Ok(named(&n))
 }
 
 /// (node id, chain id) as a node names itself.
-pub type NodeNamed = (String, String);
+pub(crate) type NodeNamed = (String, String);
 
 fn named(n: &tm::GetNodeInfoResponse) -> NodeNamed {
     n.default_node_info
@@ -93,7 +94,7 @@ fn named(n: &tm::GetNodeInfoResponse) -> NodeNamed {
 /// committed height from the `x-cosmos-block-height` header the SDK puts on every answer (the
 /// latest block's height when a node leaves it out). With it, how the node names itself (from the
 /// same answer), for the caller to hold against the supervised node.
-pub async fn abci_info(g: &GrpcClient) -> Result<(AbciInfo, NodeNamed)> {
+pub(crate) async fn abci_info(g: &GrpcClient) -> Result<(AbciInfo, NodeNamed)> {
     let (n, at): (tm::GetNodeInfoResponse, _) =
         g.unary_at(GET_NODE_INFO, tm::GetNodeInfoRequest {}).await?;
     let last_block_height = match at {
@@ -118,7 +119,7 @@ pub async fn abci_info(g: &GrpcClient) -> Result<(AbciInfo, NodeNamed)> {
 }
 
 /// The equivalent of `/block?height=H`.
-pub async fn block_header(g: &GrpcClient, height: i64) -> Result<BlockHeader> {
+pub(crate) async fn block_header(g: &GrpcClient, height: i64) -> Result<BlockHeader> {
     let b: tm::GetBlockByHeightResponse = g
         .unary(GET_BLOCK_BY_HEIGHT, tm::GetBlockByHeightRequest { height })
         .await?;

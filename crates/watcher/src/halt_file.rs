@@ -38,14 +38,14 @@ use crate::folder_watch::FolderWatch;
 use crate::respawn::respawn_on_panic;
 
 /// How long a file may stay incomplete or malformed before it is reported.
-pub const SETTLE: Duration = Duration::from_secs(2);
+pub(crate) const SETTLE: Duration = Duration::from_secs(2);
 /// The poll while filesystem notifications watch the folder (it only covers a notification
 /// that never came), and while the caller says no halt can come soon.
 const WATCHED_POLL: Duration = Duration::from_secs(5);
 /// How soon a file in a bad state is read again.
 const RETRY: Duration = Duration::from_millis(50);
 /// Larger files are refused (the real file is a few hundred bytes).
-pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Why the file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -76,7 +76,7 @@ fn unreadable(path: &Path, why: impl ToString) -> IdentityError {
 }
 
 /// The node id from a `node_key.json`, `None` when there is no such file.
-pub fn node_id_of(path: &Path) -> Result<Option<String>, IdentityError> {
+pub(crate) fn node_id_of(path: &Path) -> Result<Option<String>, IdentityError> {
     #[derive(serde::Deserialize)]
     struct NodeKey {
         priv_key: Key,
@@ -117,7 +117,7 @@ pub fn node_id_of(path: &Path) -> Result<Option<String>, IdentityError> {
 
 /// The chain id from a `genesis.json`, `None` when there is no such file. Only `chain_id` is
 /// kept; the rest of the file is read past, however large.
-pub fn chain_id_of(path: &Path) -> Result<Option<String>, IdentityError> {
+pub(crate) fn chain_id_of(path: &Path) -> Result<Option<String>, IdentityError> {
     #[derive(serde::Deserialize)]
     struct Genesis {
         chain_id: String,

@@ -13,11 +13,12 @@ use cosmos_sdk_proto::cosmos::upgrade::v1beta1 as upgrade;
 use cosmos_sdk_proto::Any;
 use prost::Message;
 
-pub const MSG_SOFTWARE_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade";
-pub const MSG_CANCEL_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgCancelUpgrade";
-pub const MSG_EXEC_LEGACY_CONTENT: &str = "/cosmos.gov.v1.MsgExecLegacyContent";
-pub const SOFTWARE_UPGRADE_PROPOSAL: &str = "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal";
-pub const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str =
+pub(crate) const MSG_SOFTWARE_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgSoftwareUpgrade";
+pub(crate) const MSG_CANCEL_UPGRADE: &str = "/cosmos.upgrade.v1beta1.MsgCancelUpgrade";
+pub(crate) const MSG_EXEC_LEGACY_CONTENT: &str = "/cosmos.gov.v1.MsgExecLegacyContent";
+pub(crate) const SOFTWARE_UPGRADE_PROPOSAL: &str =
+    "/cosmos.upgrade.v1beta1.SoftwareUpgradeProposal";
+pub(crate) const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str =
     "/cosmos.upgrade.v1beta1.CancelSoftwareUpgradeProposal";
 
 /// An upgrade plan as the chain states it (name not yet validated: it is untrusted input).
@@ -54,7 +55,7 @@ impl From<upgrade::Plan> for RawPlan {
 
 /// What one proposal message does to the upgrade schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum UpgradeAction {
+pub(crate) enum UpgradeAction {
     Schedule(RawPlan),
     Cancel,
     /// A message of an upgrade type whose bytes could not be decoded.
@@ -65,7 +66,7 @@ pub enum UpgradeAction {
 }
 
 /// The upgrade actions in one `Any` message (none for unrelated messages).
-pub fn actions_of(msg: &Any) -> Vec<UpgradeAction> {
+pub(crate) fn actions_of(msg: &Any) -> Vec<UpgradeAction> {
     fn bad(url: &str, e: prost::DecodeError) -> UpgradeAction {
         UpgradeAction::Undecodable {
             type_url: url.to_string(),
@@ -208,12 +209,12 @@ fn fold(
 }
 
 /// The upgrade content of a gov v1 proposal, or `None` if it has nothing to do with upgrades.
-pub fn from_v1(p: &gov_v1::Proposal) -> Option<UpgradeProposal> {
+pub(crate) fn from_v1(p: &gov_v1::Proposal) -> Option<UpgradeProposal> {
     fold(p.id, p.status, &p.messages, p.voting_end_time.as_ref())
 }
 
 /// The upgrade content of a gov v1beta1 proposal (its `content`).
-pub fn from_v1beta1(p: &gov_v1beta1::Proposal) -> Option<UpgradeProposal> {
+pub(crate) fn from_v1beta1(p: &gov_v1beta1::Proposal) -> Option<UpgradeProposal> {
     let msgs: Vec<Any> = p.content.iter().cloned().collect();
     fold(p.proposal_id, p.status, &msgs, p.voting_end_time.as_ref())
 }

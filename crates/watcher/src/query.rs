@@ -19,17 +19,17 @@ use crate::proposals::{self, ProposalStatus, RawPlan, UpgradeProposal};
 use crate::rpc::{Limits, RpcClient};
 use crate::wire::{AbciInfo, BlockHeader, Status};
 
-pub const CURRENT_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/CurrentPlan";
-pub const APPLIED_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/AppliedPlan";
-pub const GOV_V1_PROPOSALS: &str = "/cosmos.gov.v1.Query/Proposals";
-pub const GOV_V1BETA1_PROPOSALS: &str = "/cosmos.gov.v1beta1.Query/Proposals";
+pub(crate) const CURRENT_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/CurrentPlan";
+pub(crate) const APPLIED_PLAN: &str = "/cosmos.upgrade.v1beta1.Query/AppliedPlan";
+pub(crate) const GOV_V1_PROPOSALS: &str = "/cosmos.gov.v1.Query/Proposals";
+pub(crate) const GOV_V1BETA1_PROPOSALS: &str = "/cosmos.gov.v1beta1.Query/Proposals";
 
 /// Proposals are read 100 at a time, and at most this many pages per status.
 const PAGE_LIMIT: u64 = 100;
 const MAX_PAGES: usize = 50;
 /// More upgrade proposals than this in voting or passed is not a real chain: refused, so a
 /// hostile node cannot make the watcher hold thousands of plans (each page is capped already).
-pub const MAX_UPGRADE_PROPOSALS: usize = 1000;
+pub(crate) const MAX_UPGRADE_PROPOSALS: usize = 1000;
 
 /// Which transport answered the module queries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

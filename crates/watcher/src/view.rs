@@ -111,7 +111,7 @@ pub struct Upcoming {
 }
 
 /// Merges the plan and proposals into upcoming upgrades, plan first, then proposals by height.
-pub fn upcoming(
+pub(crate) fn upcoming(
     plan: Option<&PlanWithBinaries>,
     proposals: &[ProposalWithBinaries],
     height: i64,

@@ -43,7 +43,7 @@ pub struct AbciInfo {
 
 /// One `abci_query` answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AbciQueryAnswer {
+pub(crate) struct AbciQueryAnswer {
     pub code: u32,
     pub log: String,
     pub codespace: String,
@@ -68,7 +68,7 @@ pub struct BlockHeader {
 }
 
 /// Why a JSON answer could not be decoded: the field path and what was wrong.
-pub type DecodeError = String;
+pub(crate) type DecodeError = String;
 
 /// CometBFT's int64-as-string (or a plain JSON number), for `#[serde(with = "int64")]`.
 mod int64 {
@@ -99,12 +99,12 @@ mod int64 {
         }
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
         d.deserialize_any(Int64)
     }
 
     /// The same, where `null` or a missing field is `None` (use with `#[serde(default)]`).
-    pub mod opt {
+    pub(super) mod opt {
         use super::*;
 
         struct OptInt64;
@@ -125,7 +125,9 @@ mod int64 {
             }
         }
 
-        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+        pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<i64>, D::Error> {
             d.deserialize_option(OptInt64)
         }
     }
@@ -265,7 +267,7 @@ struct AbciQueryResponseWire {
 
 impl AbciQueryAnswer {
     /// Decodes the `result` of `abci_query`.
-    pub fn from_result(r: &Value) -> Result<Self, DecodeError> {
+    pub(crate) fn from_result(r: &Value) -> Result<Self, DecodeError> {
         use base64::Engine as _;
         let w: AbciQueryWire = decode(r, "")?;
         let code = match w.response.code {
@@ -498,7 +500,7 @@ impl RpcErrorWire {
 }
 
 /// Splits a JSON-RPC 2.0 envelope into its `result`, or the error it carries.
-pub fn envelope_result(v: Value) -> Result<Value, EnvelopeError> {
+pub(crate) fn envelope_result(v: Value) -> Result<Value, EnvelopeError> {
     if !v.is_object() {
         return Err(EnvelopeError::Shape(
             "the JSON-RPC answer is not an object".into(),
@@ -515,7 +517,7 @@ pub fn envelope_result(v: Value) -> Result<Value, EnvelopeError> {
 
 /// What [`envelope_result`] found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EnvelopeError {
+pub(crate) enum EnvelopeError {
     /// The node answered with a JSON-RPC error.
     Remote(String),
     /// Not a JSON-RPC answer at all.

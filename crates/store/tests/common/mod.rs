@@ -14,7 +14,7 @@ use switchyard_store::StageOptions;
 
 /// How one path is served.
 #[derive(Clone, Default)]
-pub struct Route {
+pub(crate) struct Route {
     pub body: Vec<u8>,
     /// For the first `drop_times` requests, close the connection after this many body bytes
     /// (the full Content-Length is still announced).
@@ -34,7 +34,7 @@ pub struct Route {
 }
 
 impl Route {
-    pub fn file(body: Vec<u8>) -> Route {
+    pub(crate) fn file(body: Vec<u8>) -> Route {
         Route {
             body,
             ranges: true,
@@ -45,12 +45,12 @@ impl Route {
 
 /// One request the server saw.
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub target: String,
     pub range: Option<String>,
 }
 
-pub struct Server {
+pub(crate) struct Server {
     pub port: u16,
     routes: Arc<Mutex<HashMap<String, Route>>>,
     seen: Arc<Mutex<Vec<Seen>>>,
@@ -58,7 +58,7 @@ pub struct Server {
 }
 
 impl Server {
-    pub fn start() -> Server {
+    pub(crate) fn start() -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let routes: Arc<Mutex<HashMap<String, Route>>> = Arc::default();
@@ -82,15 +82,15 @@ impl Server {
         }
     }
 
-    pub fn route(&self, path: &str, route: Route) {
+    pub(crate) fn route(&self, path: &str, route: Route) {
         self.routes.lock().unwrap().insert(path.to_string(), route);
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
     }
 
-    pub fn seen(&self) -> Vec<Seen> {
+    pub(crate) fn seen(&self) -> Vec<Seen> {
         self.seen.lock().unwrap().clone()
     }
 }
@@ -182,7 +182,7 @@ fn handle(
 }
 
 /// A fresh node home (layout for `simd`), the upgrade name `v2`, and a file server.
-pub fn setup() -> (
+pub(crate) fn setup() -> (
     tempfile::TempDir,
     switchyard_store::Layout,
     switchyard_core::UpgradeName,
@@ -198,21 +198,21 @@ pub fn setup() -> (
     )
 }
 
-pub fn sha256_hex(b: &[u8]) -> String {
+pub(crate) fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-pub fn sha512_hex(b: &[u8]) -> String {
+pub(crate) fn sha512_hex(b: &[u8]) -> String {
     hex::encode(Sha512::digest(b))
 }
 
 /// A "node binary": a shell script that answers `version`.
-pub fn script(version: &str) -> Vec<u8> {
+pub(crate) fn script(version: &str) -> Vec<u8> {
     format!("#!/bin/sh\necho \"{version}\"\n").into_bytes()
 }
 
 /// Options for tests: fast retries, no progress bar, loopback http allowed by the default rule.
-pub fn opts() -> StageOptions {
+pub(crate) fn opts() -> StageOptions {
     let mut o = StageOptions::default();
     o.fetch.retry_backoff = Duration::from_millis(10);
     o.fetch.retries = 3;
@@ -223,7 +223,7 @@ pub fn opts() -> StageOptions {
 }
 
 /// What a tar entry should be.
-pub enum T<'a> {
+pub(crate) enum T<'a> {
     File(&'a str, &'a [u8], u32),
     Dir(&'a str),
     Symlink(&'a str, &'a str),
@@ -233,7 +233,7 @@ pub enum T<'a> {
 
 /// Builds a .tar.gz byte for byte, names and link targets written raw (no validation), so
 /// hostile entries (`../x`, `/etc/x`) can be made.
-pub fn tar_gz(entries: &[T<'_>]) -> Vec<u8> {
+pub(crate) fn tar_gz(entries: &[T<'_>]) -> Vec<u8> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut b = tar::Builder::new(gz);
     for e in entries {
@@ -260,12 +260,12 @@ pub fn tar_gz(entries: &[T<'_>]) -> Vec<u8> {
 }
 
 /// What a zip entry should be.
-pub enum Z<'a> {
+pub(crate) enum Z<'a> {
     File(&'a str, &'a [u8], u32),
     Symlink(&'a str, &'a str),
 }
 
-pub fn zip(entries: &[Z<'_>]) -> Vec<u8> {
+pub(crate) fn zip(entries: &[Z<'_>]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(Cursor::new(Vec::new()));
     for e in entries {
         match e {
@@ -287,7 +287,7 @@ pub fn zip(entries: &[Z<'_>]) -> Vec<u8> {
 }
 
 /// Nothing left behind in the staging area.
-pub fn staging_is_clean(home: &Path) -> bool {
+pub(crate) fn staging_is_clean(home: &Path) -> bool {
     let dir = home.join("cosmovisor/switchyard/staging");
     match std::fs::read_dir(&dir) {
         Ok(rd) => rd

@@ -6,39 +6,39 @@ use std::time::Duration;
 use switchyard_fakechain::{FakeChain, Scenario};
 use switchyard_watcher::{ChainClient, Endpoints, Limits};
 
-pub fn limits() -> Limits {
+pub(crate) fn limits() -> Limits {
     Limits {
         timeout: Duration::from_secs(2),
         max_response_bytes: 1024 * 1024,
     }
 }
 
-pub async fn start(s: Scenario) -> FakeChain {
+pub(crate) async fn start(s: Scenario) -> FakeChain {
     FakeChain::start(s).await.expect("fake chain starts")
 }
 
-pub fn rpc_only(c: &FakeChain) -> Endpoints {
+pub(crate) fn rpc_only(c: &FakeChain) -> Endpoints {
     Endpoints {
         rpc: Some(c.rpc_url()),
         grpc: None,
     }
 }
 
-pub fn both(c: &FakeChain) -> Endpoints {
+pub(crate) fn both(c: &FakeChain) -> Endpoints {
     Endpoints {
         rpc: Some(c.rpc_url()),
         grpc: Some(c.grpc_url()),
     }
 }
 
-pub async fn client(e: &Endpoints) -> ChainClient {
+pub(crate) async fn client(e: &Endpoints) -> ChainClient {
     ChainClient::connect(e, limits())
         .await
         .expect("client connects")
 }
 
 /// A 127.0.0.1 port nothing listens on.
-pub fn dead_port() -> u16 {
+pub(crate) fn dead_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
