@@ -58,26 +58,6 @@ pub(crate) fn docs(command: &Command) -> Option<i32> {
     })
 }
 
-/// Makes `current` a link every cosmovisor reads (see [`switchyard_store::Layout::ensure_current`])
-/// and says what changed. Call it only while holding the home's run lock.
-pub(crate) fn report_current_repair(layout: &switchyard_store::Layout) -> anyhow::Result<()> {
-    use switchyard_store::CurrentRepair;
-    match layout.ensure_current()? {
-        CurrentRepair::Unchanged => {}
-        CurrentRepair::CreatedGenesis => tracing::info!(
-            "{} was missing: it now points at genesis, as cosmovisor does on its first run",
-            layout.current_link().display()
-        ),
-        CurrentRepair::Rewritten { from, to } => tracing::info!(
-            "rewrote {} from {} to {}, the absolute form every cosmovisor version reads",
-            layout.current_link().display(),
-            from.display(),
-            to.display()
-        ),
-    }
-    Ok(())
-}
-
 /// A tokio runtime for the commands that talk to the network.
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()

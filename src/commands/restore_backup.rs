@@ -10,9 +10,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use switchyard_core::{Current, UpgradeName};
-use switchyard_store::backup::restore::{self, Recovered, RestoreRequest, Restored};
-use switchyard_store::backup::validator_state::Choice;
-use switchyard_store::backup::{self, human_bytes, BackupEntry};
+use switchyard_store::backup::{
+    self, human_bytes, BackupEntry, Recovered, RestoreRequest, Restored,
+    ValidatorStateChoice as Choice,
+};
 use switchyard_store::Layout;
 
 use crate::cli::RestoreBackupArgs;
@@ -27,7 +28,7 @@ pub(super) fn run(cfg: &Config, args: &RestoreBackupArgs) -> anyhow::Result<i32>
         print_list(&root, &layout)?;
         return Ok(0);
     }
-    crate::test_faults::check_point(cfg, "restore", restore::FAULT_POINTS)?;
+    crate::test_faults::check_point(cfg, "restore", backup::RESTORE_FAULT_POINTS)?;
     let current = args
         .current
         .as_deref()
@@ -35,7 +36,7 @@ pub(super) fn run(cfg: &Config, args: &RestoreBackupArgs) -> anyhow::Result<i32>
         .transpose()?;
     let _lock = lock_home(&layout)?;
     let fault = crate::test_faults::hook(cfg);
-    match restore::recover(&layout, &fault)? {
+    match backup::recover_restore(&layout, &fault)? {
         Recovered::Nothing => {}
         Recovered::RolledBack { backup } => println!(
             "an interrupted restore of {} was rolled back: data/ had not been replaced",
@@ -56,7 +57,7 @@ pub(super) fn run(cfg: &Config, args: &RestoreBackupArgs) -> anyhow::Result<i32>
         Some(name) => resolve(&root, name),
         None => newest_of_home(&root, &layout)?,
     };
-    let r = restore::restore(
+    let r = backup::restore(
         &RestoreRequest {
             layout: &layout,
             backup: &backup,

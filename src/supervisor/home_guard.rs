@@ -1,5 +1,6 @@
-//! One supervisor per node home, and no node left behind by a previous one: the run lock, and
-//! stopping the orphaned node a killed switchyard left running.
+//! One supervisor per node home, and no node left behind by a previous one: the run lock,
+//! stopping the orphaned node a killed switchyard left running, and a `current` link every
+//! cosmovisor reads.
 
 use std::time::Duration;
 
@@ -52,5 +53,25 @@ pub(super) async fn stop_orphaned_node(layout: &Layout, grace: Duration) -> anyh
         ),
     }
     switchyard_store::clear_node_record(layout);
+    Ok(())
+}
+
+/// Makes `current` a link every cosmovisor reads (see [`switchyard_store::Layout::ensure_current`])
+/// and says what changed. Call it only while holding the home's run lock.
+pub(crate) fn repair_current(layout: &switchyard_store::Layout) -> anyhow::Result<()> {
+    use switchyard_store::CurrentRepair;
+    match layout.ensure_current()? {
+        CurrentRepair::Unchanged => {}
+        CurrentRepair::CreatedGenesis => tracing::info!(
+            "{} was missing: it now points at genesis, as cosmovisor does on its first run",
+            layout.current_link().display()
+        ),
+        CurrentRepair::Rewritten { from, to } => tracing::info!(
+            "rewrote {} from {} to {}, the absolute form every cosmovisor version reads",
+            layout.current_link().display(),
+            from.display(),
+            to.display()
+        ),
+    }
     Ok(())
 }

@@ -159,7 +159,7 @@ impl<'a> Supervisor<'a> {
         crate::test_faults::check_point(cfg, "swap", switchyard_store::SWAP_FAULT_POINTS)?;
         let layout = cfg.layout()?;
         let lock = home_guard::lock_home(&layout)?;
-        crate::commands::report_current_repair(&layout)?;
+        home_guard::repair_current(&layout)?;
         let journal = Journal::new(&layout);
         let signals = Signals::install().context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);

@@ -225,18 +225,6 @@ impl Known {
     fn has_run(&self, name: &UpgradeName) -> bool {
         self.current.is_upgrade(name) || self.applied.contains_key(name)
     }
-
-    /// Whether our last look at the node's height is recent: within three block times (at
-    /// least five seconds).
-    pub fn height_is_fresh(&self) -> bool {
-        let window = self
-            .average_block_ms
-            .map(|b| b.saturating_mul(3))
-            .unwrap_or(0)
-            .max(5_000);
-        self.last_seen_ms
-            .is_some_and(|t| self.now_ms.saturating_sub(t) <= window)
-    }
 }
 
 /// The swap the node's upgrade-info.json calls for, if any, and whether the evidence allows it.

@@ -3,7 +3,8 @@
 //! Inside (private modules; the surface is what this file re-exports):
 //! - `layout`: the cosmovisor-compatible folder layout and the `current` symlink ([`Layout`]).
 //! - `journal`: a small write-ahead journal that makes every swap crash-safe ([`Journal`]).
-//! - [`backup`] (a public module: its items read best as `backup::take`, `backup::restore`):
+//! - [`backup`] (a public module, flat inside: its items read best as `backup::take`,
+//!   `backup::restore`):
 //!   the snapshot of `data/` taken before an upgrade (tables hard-linked, the rest copied or
 //!   cloned), its space check and retention, and restoring one.
 //! - `manual`: manual upgrades registered with `add-upgrade --height` (no on-chain plan).

@@ -25,12 +25,12 @@
 //! [`restore`] puts a backup back as `data/`: see there.
 
 mod meta;
-pub mod restore;
+mod restore;
 mod snapshot;
 mod space;
 mod sys;
 mod tree;
-pub mod validator_state;
+mod validator_state;
 
 use std::fs::{self, File};
 use std::io;
@@ -42,10 +42,15 @@ use switchyard_core::{Current, UpgradeName};
 use crate::layout::Layout;
 
 pub use meta::{list, read_meta, BackupEntry, BackupMeta, META_FILE, NAME_PREFIX};
+pub use restore::{
+    check_stopped, pending as pending_restore, recover as recover_restore, restore, Recovered,
+    RestoreError, RestoreRecord, RestoreRequest, Restored, FAULT_POINTS as RESTORE_FAULT_POINTS,
+};
 pub use snapshot::SnapshotStats;
 pub use space::{
     estimate, human_bytes, margin_for, BackupEstimate, MARGIN_MIN_BYTES, MARGIN_PERCENT,
 };
+pub use validator_state::Choice as ValidatorStateChoice;
 
 /// Fault points [`take`] reports to its `fault` hook (the crash-safety tests kill the process
 /// there): half of the files made, and the complete backup just before its final rename.

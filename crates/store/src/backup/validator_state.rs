@@ -13,11 +13,11 @@ use std::cmp::Ordering;
 use std::path::Path;
 
 /// The file's name, at the top of `data/` (CometBFT's default `priv_validator_state_file`).
-pub const FILE: &str = "priv_validator_state.json";
+pub(super) const FILE: &str = "priv_validator_state.json";
 
 /// Height, round and step, compared in that order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Hrs {
+pub(super) struct Hrs {
     pub height: i64,
     pub round: i64,
     pub step: i64,
@@ -25,7 +25,7 @@ pub struct Hrs {
 
 /// Reads height/round/step from the file's JSON (CometBFT writes the height as a string, round
 /// and step as numbers; either form is accepted).
-pub fn parse(bytes: &[u8]) -> Option<Hrs> {
+pub(super) fn parse(bytes: &[u8]) -> Option<Hrs> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let num = |key: &str| -> Option<i64> {
         match v.get(key)? {
@@ -59,7 +59,7 @@ pub enum Choice {
 }
 
 /// Decides between the file in the data being set aside (`current`) and the backup's.
-pub fn choose(current: Option<&[u8]>, backup: Option<&[u8]>) -> Choice {
+pub(super) fn choose(current: Option<&[u8]>, backup: Option<&[u8]>) -> Choice {
     match (current, backup) {
         (None, None) => Choice::None,
         (None, Some(_)) => Choice::Backup,
@@ -73,7 +73,7 @@ pub fn choose(current: Option<&[u8]>, backup: Option<&[u8]>) -> Choice {
 }
 
 /// Reads `data_dir/priv_validator_state.json`, if there is one.
-pub fn read(data_dir: &Path) -> std::io::Result<Option<Vec<u8>>> {
+pub(super) fn read(data_dir: &Path) -> std::io::Result<Option<Vec<u8>>> {
     match std::fs::read(data_dir.join(FILE)) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
