@@ -15,6 +15,7 @@ pub const MOST_BLOCK_TIME_AHEAD_SECS: i64 = 86_400;
 /// What a latest block time is, held against this host's clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BlockTimeVerdict {
+    /// Neither before 2016 nor more than a day ahead of the host's clock: usable.
     Plausible,
     /// Before [`EARLIEST_PLAUSIBLE_BLOCK_UNIX`].
     BeforeAnyChain,

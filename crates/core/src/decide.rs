@@ -29,6 +29,7 @@ use crate::upgrade_info::UpgradeInfo;
 /// Everything the core needs to decide; gathered by the shells.
 #[derive(Debug, Clone)]
 pub struct Known {
+    /// Which binary the `current` link on disk points at.
     pub current: Current,
     /// Upgrades already applied, with the height they applied at (0 when unknown).
     pub applied: BTreeMap<UpgradeName, i64>,
@@ -94,8 +95,11 @@ impl Default for Known {
 /// A swap the core decided on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SwapTarget {
+    /// The upgrade to swap to; its binary is in `upgrades/<name>/`.
     pub name: UpgradeName,
+    /// The upgrade height: the first block the new binary runs.
     pub height: i64,
+    /// Whether it is the chain's plan or a manual upgrade.
     pub kind: UpgradeKind,
     /// The plan's info (for `upgrades/<name>/upgrade-info.json`); empty for manual upgrades.
     pub info: String,
@@ -104,7 +108,9 @@ pub struct SwapTarget {
 /// The manual upgrade the node must halt for next, and the flag that stops it before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ArmedHalt {
+    /// The manual upgrade to halt for.
     pub upgrade: ManualUpgrade,
+    /// The `--halt-height` to run the old binary with, and the behaviour it was chosen for.
     pub halt: HaltFlag,
 }
 
@@ -114,7 +120,11 @@ pub enum StartDecision {
     /// The node already halted for this upgrade: swap before starting anything.
     SwapFirst(SwapTarget),
     /// Start the node on `current`, armed to halt for the next manual upgrade if there is one.
-    Start { halt: Option<ArmedHalt> },
+    Start {
+        /// The halt to start with; `None`: no `--halt-height` (no manual upgrade ahead, or a
+        /// one-off command).
+        halt: Option<ArmedHalt>,
+    },
 }
 
 /// Answer to [`while_running`].
@@ -125,14 +135,19 @@ pub enum RunningDecision {
     /// `upgrade-info.json` names an upgrade the node has not reached yet (it was not written by a
     /// halt, or our view of the height is old): keep running and keep watching.
     WaitForHeight {
+        /// The upgrade the file names.
         name: UpgradeName,
+        /// The height the file names.
         height: i64,
+        /// The highest height seen committed; 0 when none was seen.
         committed: i64,
     },
     /// The node reached the upgrade: stop it and swap. `learned`: what this showed about the
     /// old binary's halt-height behaviour (a probe that ended with H-1 committed).
     StopAndSwap {
+        /// The upgrade to swap to.
         target: SwapTarget,
+        /// `Some(Commits)` after a probe that committed its flag; else `None`.
         learned: Option<HaltBehaviour>,
     },
 }
@@ -140,12 +155,15 @@ pub enum RunningDecision {
 /// Answer to [`rearm`]: restart the running node once with this halt (or none).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rearm {
+    /// The halt to restart with; `None`: restart without `--halt-height`.
     pub halt: Option<ArmedHalt>,
+    /// Why the restart is needed.
     pub why: RearmReason,
     /// What the old binary was shown to do, to remember for it.
     pub learned: Option<HaltBehaviour>,
 }
 
+/// Why [`rearm`] restarts the node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RearmReason {
     /// Manual upgrades were added or removed, or a plan displaced one.
@@ -184,7 +202,10 @@ impl ExitKind {
 pub enum ExitDecision {
     /// It halted for an upgrade: swap. `learned`: what the exit showed about the old binary.
     Swap {
+        /// The upgrade to swap to.
         target: SwapTarget,
+        /// Set only for a probed binary: `Commits` when it committed its flag,
+        /// `CommitsThenExits` when it exited by itself at its halt.
         learned: Option<HaltBehaviour>,
     },
     /// A clean exit: end supervision with status 0.
@@ -203,10 +224,18 @@ pub enum HeightWatch {
     /// its halt height (or is being probed, and may), so its own graceful exit still swaps; when
     /// false it sits in consensus failure at its halt (SDK v0.50 and later) and only a height
     /// seen again can time the swap (it never commits the upgrade height meanwhile).
-    Blind { height: i64, exit_is_the_halt: bool },
+    Blind {
+        /// The armed manual upgrade's height.
+        height: i64,
+        /// Whether the node's own graceful exit still counts as its halt (see above).
+        exit_is_the_halt: bool,
+    },
     /// As `Blind`, and the upgrade height was due long ago by the last height and block time
     /// seen: the node is stopped and supervision ends with an error.
-    Overdue { height: i64 },
+    Overdue {
+        /// The armed manual upgrade's height.
+        height: i64,
+    },
 }
 
 /// How far behind the node our last look at its committed height may be when its

@@ -19,8 +19,11 @@ use std::fmt;
 /// A Cosmos SDK version as reported by `version --long --output json` (`cosmos_sdk_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct SdkVersion {
+    /// The `0` in `v0.50.10`.
     pub major: u64,
+    /// The `50` in `v0.50.10`.
     pub minor: u64,
+    /// The `10` in `v0.50.10`; 0 when the version gives only major and minor.
     pub patch: u64,
 }
 
@@ -129,6 +132,7 @@ impl HaltFlag {
         }
     }
 
+    /// Whether this is the probe flag (`target - 1`), chosen because the behaviour is not known.
     pub fn is_probe(self) -> bool {
         self.behaviour.is_none()
     }

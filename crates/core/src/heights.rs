@@ -54,6 +54,7 @@ pub(crate) const STOPPED_BEFORE_MIN_SAMPLES: usize = 3;
 pub(crate) const STOPPED_BEFORE_MIN_WINDOW_MS: u64 = 5_000;
 
 impl HeightHistory {
+    /// An empty history, for a node process that has just started.
     pub fn new() -> Self {
         Self::default()
     }
@@ -79,6 +80,7 @@ impl HeightHistory {
         });
     }
 
+    /// Forgets every sample; called when a new node process starts.
     pub fn clear(&mut self) {
         self.runs.clear();
     }

@@ -18,12 +18,20 @@ use icu_properties::{CodePointMapData, CodePointSetData};
 /// Why a raw string is not a usable upgrade name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
+    /// The raw name is the empty string.
     #[error("upgrade name is empty")]
     Empty,
+    /// The name is `.` or `..`; holds it.
     #[error("upgrade name {0:?} is not allowed (it would name the folder itself or its parent)")]
     DotName(String),
+    /// The name contains `/`, `\`, NUL or another control character.
     #[error("upgrade name {name:?} contains {what}, which cannot be part of a folder name")]
-    BadCharacter { name: String, what: &'static str },
+    BadCharacter {
+        /// The name with control and invisible characters escaped.
+        name: String,
+        /// The character refused, in words (`'/'`, `a NUL byte`, `a control character`).
+        what: &'static str,
+    },
     /// A character that is invisible or reorders text (bidi override, zero-width space, ...).
     #[error("upgrade name {name:?} contains {code_point} ({what}), which hides or reorders text; refused")]
     InvisibleCharacter {
@@ -31,10 +39,18 @@ pub enum NameError {
         name: String,
         /// `U+202E`.
         code_point: String,
+        /// The kind of character, in words (`a Unicode format character`, ...).
         what: &'static str,
     },
+    /// The name, as it would be stored (lowercased unless recasing is off), is longer than
+    /// [`MAX_NAME_LEN`] bytes.
     #[error("upgrade name is {len} bytes long; at most {max} are allowed")]
-    TooLong { len: usize, max: usize },
+    TooLong {
+        /// The stored name's length in UTF-8 bytes.
+        len: usize,
+        /// [`MAX_NAME_LEN`].
+        max: usize,
+    },
 }
 
 /// A validated upgrade name, safe to use as a single path component.
@@ -91,6 +107,7 @@ impl UpgradeName {
         Ok(UpgradeName(name))
     }
 
+    /// The validated name, as used for the folder under `cosmovisor/upgrades/`.
     pub fn as_str(&self) -> &str {
         &self.0
     }

@@ -17,9 +17,13 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ChecksumAlgo {
+    /// MD5, 32 hex digits.
     Md5,
+    /// SHA-1, 40 hex digits.
     Sha1,
+    /// SHA-256, 64 hex digits.
     Sha256,
+    /// SHA-512, 128 hex digits.
     Sha512,
 }
 
@@ -34,6 +38,7 @@ impl ChecksumAlgo {
         }
     }
 
+    /// The lowercase name used in `type:hex` checksums (`sha256`).
     pub fn as_str(self) -> &'static str {
         match self {
             ChecksumAlgo::Md5 => "md5",
@@ -63,7 +68,9 @@ impl ChecksumAlgo {
 /// An expected digest: algorithm plus lowercase hex.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Checksum {
+    /// The digest type, as given or guessed from the hex length.
     pub algo: ChecksumAlgo,
+    /// The digest in lowercase hex, exactly [`ChecksumAlgo::hex_len`] digits long.
     pub hex: String,
 }
 
@@ -73,19 +80,28 @@ impl fmt::Display for Checksum {
     }
 }
 
+/// Why a `checksum` value in a plan's URL could not be read ([`Checksum::parse`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ChecksumError {
+    /// The part before `:` is not md5, sha1, sha256 or sha512; holds it.
     #[error("unknown checksum type {0:?} (expected md5, sha1, sha256 or sha512)")]
     UnknownType(String),
+    /// The digest is empty or has a character that is not a hex digit; holds the digest.
     #[error("checksum {0:?} is not hexadecimal")]
     NotHex(String),
     #[error("checksum {value:?} has {len} hex digits, but {algo} needs {expected}")]
+    /// The digest's length does not fit the type it was given.
     WrongLength {
+        /// The digest (the part after `:`).
         value: String,
+        /// The type it was given ([`ChecksumAlgo::as_str`]).
         algo: &'static str,
+        /// Hex digits found.
         len: usize,
+        /// Hex digits the type needs.
         expected: usize,
     },
+    /// A bare digest whose length is none of 32, 40, 64 or 128; holds it.
     #[error("checksum {0:?} has no type and its length matches none of md5/sha1/sha256/sha512")]
     Unguessable(String),
 }
@@ -164,14 +180,18 @@ fn percent_decode(s: &str) -> String {
 /// One entry of a `binaries` map that could not be used (bad checksum, not a string, ...).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RejectedEntry {
+    /// The entry's key, trimmed and lowercased (`linux/amd64`, `any`, ...).
     pub platform: String,
+    /// Why it was refused, for messages: a [`ChecksumError`], or not a URL string.
     pub reason: String,
 }
 
 /// The `binaries` map of a plan.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct PlanBinaries {
+    /// The usable entries, by platform key (trimmed and lowercased), unknown keys included.
     pub entries: BTreeMap<String, BinarySource>,
+    /// The entries that could not be used, and why.
     pub rejected: Vec<RejectedEntry>,
 }
 

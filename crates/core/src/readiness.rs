@@ -23,6 +23,7 @@ pub enum BinaryFact {
     Staged {
         /// The download's digest matched the checksum the plan listed.
         checksum_verified: bool,
+        /// How its `<bin> version` preflight went.
         preflight: PreflightFact,
     },
     /// The operator placed it (`add-upgrade`, or by hand): no staging record.
@@ -36,7 +37,9 @@ pub enum BinaryFact {
 /// How the `<bin> version` check of a staged binary went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreflightFact {
+    /// `<bin> version` ran and succeeded on this host.
     Ok,
+    /// `<bin> version` failed on this host.
     Failed,
     /// Installed, not run yet.
     Pending,
@@ -48,7 +51,10 @@ pub enum PreflightFact {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListingFact {
     /// A binary for this platform; `checksum`: whether it comes with one.
-    ForPlatform { checksum: bool },
+    ForPlatform {
+        /// Whether the listed URL carries a `checksum`.
+        checksum: bool,
+    },
     /// No usable binary for this platform (plain-text info, none for this platform, an info
     /// URL that could not be read).
     Unusable,
@@ -59,6 +65,7 @@ pub enum ListingFact {
 /// Whether the data backup taken before the swap fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BackupFact {
+    /// The estimated backup fits on the backup disk.
     Fits,
     /// The backup would not fit on the backup disk.
     TooSmall,
@@ -86,16 +93,22 @@ pub enum Obstacle {
 /// Everything the verdict is decided from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReadinessFacts {
+    /// Whether the binary is on disk, and how it got there.
     pub binary: BinaryFact,
+    /// What the plan lists for this platform.
     pub listing: ListingFact,
+    /// Whether the pre-swap data backup fits.
     pub backup: BackupFact,
+    /// Everything else in the way; order and repeats do not matter.
     pub obstacles: Vec<Obstacle>,
 }
 
 /// The state of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
+    /// The check passed.
     Yes,
+    /// The check failed: the upgrade is not ready.
     No,
     /// Not known yet (not staged, not estimated, or the store was not looked at).
     Unknown,
@@ -106,22 +119,36 @@ pub enum Check {
 /// Why an upgrade is not ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Blocker {
+    /// The binary is not in `upgrades/<name>/bin/`.
     BinaryMissing,
     /// The store was not looked at and the chain lists no usable binary for this platform.
     NoUsableBinaryListed,
+    /// A staged binary was not checked against a checksum, or the binary still to download has
+    /// none listed.
     ChecksumNotVerified,
+    /// A staged binary's preflight failed, or was skipped (staged without a checksum).
     PreflightNotOk,
+    /// The pre-swap data backup would not fit on the backup disk.
     BackupDoesNotFit,
+    /// One of [`ReadinessFacts::obstacles`], each listed once.
     Obstacle(Obstacle),
 }
 
 /// The verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Readiness {
+    /// Nothing stands between the halt and the new binary starting.
     pub ready: bool,
+    /// `Yes` when staged or placed, `No` when missing, `Unknown` when the store was not looked
+    /// at.
     pub binary_staged: Check,
+    /// Whether a staged binary's digest matched the plan's checksum (`NotApplicable` for a
+    /// placed binary).
     pub checksum_verified: Check,
+    /// Whether a staged binary's `<bin> version` succeeded here (`NotApplicable` for a placed
+    /// binary).
     pub preflight_ok: Check,
+    /// Whether the pre-swap backup fits (`NotApplicable` when no backup is taken).
     pub backup_space_ok: Check,
     /// Empty exactly when `ready`.
     pub blockers: Vec<Blocker>,

@@ -19,6 +19,7 @@ pub struct CrashPolicyConfig {
     pub max: Duration,
     /// How many crashes within `window` count as a crash loop.
     pub loop_max: u32,
+    /// How far back crashes are remembered; older ones no longer count toward `loop_max`.
     pub window: Duration,
 }
 
@@ -28,7 +29,12 @@ pub enum CrashDecision {
     /// Start the node again after this delay.
     RestartAfter(Duration),
     /// Too many crashes too quickly: stop supervising with an error.
-    GiveUp { crashes: u32, window: Duration },
+    GiveUp {
+        /// Crashes inside the window, this one included (at least `loop_max`).
+        crashes: u32,
+        /// The configured crash-loop window.
+        window: Duration,
+    },
 }
 
 /// Whether a node that crashed is started again at all: only a node *started* (`start`; a
@@ -46,6 +52,7 @@ pub struct CrashPolicy {
 }
 
 impl CrashPolicy {
+    /// A policy with no crashes recorded yet.
     pub fn new(cfg: CrashPolicyConfig) -> Self {
         CrashPolicy {
             cfg,

@@ -22,12 +22,15 @@ use crate::name::UpgradeName;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "lowercase")]
 pub enum Current {
+    /// `genesis/`; also what a missing `current` link means.
     #[default]
     Genesis,
+    /// `upgrades/<name>/`.
     Upgrade(UpgradeName),
 }
 
 impl Current {
+    /// Whether this is `upgrades/<name>/` for exactly `name`.
     pub fn is_upgrade(&self, name: &UpgradeName) -> bool {
         matches!(self, Current::Upgrade(n) if n == name)
     }
@@ -45,7 +48,9 @@ impl fmt::Display for Current {
 /// An upgrade registered by the operator at a height, with no on-chain plan.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ManualUpgrade {
+    /// The name given to `add-upgrade`; its binary goes in `upgrades/<name>/`.
     pub name: UpgradeName,
+    /// The height whose block is the first to run on the new binary.
     pub height: i64,
 }
 
@@ -53,7 +58,9 @@ pub struct ManualUpgrade {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UpgradeKind {
+    /// An on-chain upgrade plan: the node halts for it by itself.
     Plan,
+    /// A [`ManualUpgrade`]: the old binary is stopped with `--halt-height`.
     Manual,
 }
 
@@ -69,32 +76,59 @@ impl fmt::Display for UpgradeKind {
 /// An on-chain plan: name and height.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledPlan {
+    /// The plan's name, validated.
     pub name: UpgradeName,
+    /// The plan's upgrade height: the first block the new binary runs.
     pub height: i64,
 }
 
+/// Why a manual upgrade cannot be registered ([`check_manual`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
+    /// The height is 0 or negative; holds it.
     #[error("upgrade height must be positive, got {0}")]
     NonPositiveHeight(i64),
     #[error("height {height} for {name} is not in the future: the chain is already at {current}")]
+    /// The height is at or below the chain's latest height.
     HeightPassed {
+        /// The upgrade being registered.
         name: UpgradeName,
+        /// The height asked for.
         height: i64,
+        /// The chain's latest block height, from the node's `/status`.
         current: i64,
     },
+    /// The journal already records an upgrade of this name as applied.
     #[error("upgrade {0} was already applied; choose another name")]
     AlreadyApplied(UpgradeName),
+    /// A pending manual upgrade already has this name.
     #[error("upgrade {name} is already scheduled at height {height}")]
-    AlreadyPending { name: UpgradeName, height: i64 },
+    AlreadyPending {
+        /// The name shared by both.
+        name: UpgradeName,
+        /// The height the pending one is registered at.
+        height: i64,
+    },
+    /// A pending manual upgrade of another name is at the same height.
     #[error(
         "height {height} already has manual upgrade {other}; two upgrades cannot run at one height"
     )]
-    SameHeight { height: i64, other: UpgradeName },
+    SameHeight {
+        /// The height asked for.
+        height: i64,
+        /// The pending manual upgrade already there.
+        other: UpgradeName,
+    },
+    /// The chain's scheduled plan is at the same height.
     #[error(
         "height {height} already has the on-chain plan {plan}; the chain's plan takes that height"
     )]
-    PlanAtHeight { height: i64, plan: UpgradeName },
+    PlanAtHeight {
+        /// The height asked for.
+        height: i64,
+        /// The name of the on-chain plan at that height.
+        plan: UpgradeName,
+    },
 }
 
 /// Checks whether `new` may join the pending manual upgrades.

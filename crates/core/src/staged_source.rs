@@ -40,8 +40,11 @@ impl StagedFrom<'_> {
 /// A staged binary that is not the one the plan lists for this platform.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceMismatch {
+    /// The URL the staged binary was downloaded from, per its staging record.
     pub staged_url: String,
+    /// The digest of the staged download (`algo:hex`).
     pub staged_digest: String,
+    /// The URL the plan lists for this platform now.
     pub plan_url: String,
     /// `None`: the plan's URL carries no checksum.
     pub plan_checksum: Option<String>,

@@ -25,8 +25,11 @@ pub enum Sighting {
 /// The phase of a governance proposal, as far as staging cares.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProposalPhase {
+    /// In its deposit period: never staged.
     Deposit,
+    /// In its voting period: staged only with `include_voting`.
     Voting,
+    /// Passed: staged like the scheduled plan.
     Passed,
     /// Rejected, failed, or a status we do not know.
     Other,
@@ -35,7 +38,9 @@ pub enum ProposalPhase {
 /// One upcoming upgrade, as staging sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StagingCandidate {
+    /// The upgrade height from the plan or proposal.
     pub height: i64,
+    /// Where it was seen: the scheduled plan or a proposal.
     pub sighting: Sighting,
     /// Whether its plan lists a binary for this platform.
     pub lists_binary: bool,
@@ -77,7 +82,10 @@ pub enum BinaryStep {
     /// Not in place; download it from the plan's info now.
     DownloadNow,
     /// Not in place and cannot be fetched: the swap stops here, nothing changed.
-    Missing { download_allowed: bool },
+    Missing {
+        /// Whether downloads were allowed (if so, the upgrade had no plan info to fetch from).
+        download_allowed: bool,
+    },
 }
 
 /// Decides [`BinaryStep`] from whether the binary is in place, whether downloads are allowed,

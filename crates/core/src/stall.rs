@@ -40,6 +40,8 @@ pub fn stall_threshold(explicit: Option<Duration>, median_block: Option<Duration
 /// What the shell knows besides the tracker's own history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StallContext {
+    /// How long the height may stand still, or the peers stay too few, before it is a stall
+    /// ([`stall_threshold`]).
     pub threshold: Duration,
     /// Fewer peers than this (for the threshold) is a stall; 0 turns the peer check off.
     pub min_peers: u32,
@@ -68,9 +70,19 @@ pub enum Excuse {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StallReason {
     /// The committed height has stayed at `height` for `for_ms`.
-    NoNewBlocks { height: i64, for_ms: u64 },
+    NoNewBlocks {
+        /// The committed height the node is stuck at.
+        height: i64,
+        /// Milliseconds since this height was first seen.
+        for_ms: u64,
+    },
     /// Fewer than the minimum peers (`peers` now) for `for_ms`.
-    TooFewPeers { peers: u32, for_ms: u64 },
+    TooFewPeers {
+        /// The latest peer count seen.
+        peers: u32,
+        /// Milliseconds since the count first fell below the minimum.
+        for_ms: u64,
+    },
 }
 
 /// The verdict.
@@ -78,8 +90,11 @@ pub enum StallReason {
 pub enum StallVerdict {
     /// The node's RPC has not answered since it started: no baseline yet.
     Starting,
+    /// Within the threshold on both height and peers.
     Progressing,
+    /// Not judged: the node is catching up, or halted where it should halt.
     Excused(Excuse),
+    /// Stuck for at least the threshold: the height, or the peer count.
     Stalled(StallReason),
 }
 
@@ -95,6 +110,7 @@ pub struct StallTracker {
 }
 
 impl StallTracker {
+    /// A tracker with no baseline and no block intervals measured.
     pub fn new() -> Self {
         Self::default()
     }

@@ -13,21 +13,29 @@ use serde::Deserialize;
 /// A validated upgrade-info record.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpgradeInfo {
+    /// The plan's name, validated (and lowercased unless recasing is disabled).
     pub name: UpgradeName,
+    /// The plan's upgrade height (the first block the new binary runs); always above 0.
     pub height: i64,
     /// The plan's free-form `info` field ("" when absent).
     pub info: String,
 }
 
+/// Why an `upgrade-info.json` could not be read as an [`UpgradeInfo`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UpgradeInfoError {
     /// Empty or cut-off JSON: the node may still be writing it.
     #[error("upgrade-info is empty or incomplete (the node may still be writing it)")]
     Incomplete,
+    /// Complete, but not valid JSON or not an object of the expected shape; holds serde_json's
+    /// message.
     #[error("upgrade-info is not valid JSON: {0}")]
     Malformed(String),
+    /// The `name` field is missing, empty or not a safe folder name.
     #[error("upgrade-info has a bad name: {0}")]
     BadName(#[from] NameError),
+    /// The `height` is missing, null, not an integer (number or string), or not above 0; holds
+    /// what was found.
     #[error("upgrade-info height must be a positive integer, got {0}")]
     BadHeight(String),
 }

@@ -21,18 +21,27 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+/// Why the node, or its guard, could not be started or waited for.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
+    /// A process could not be started: the node binary ([`NodeProcess::spawn`]), or the guard
+    /// ([`NodeProcess::guard`]), also when the node it should watch is already gone.
     #[error("cannot start {binary}: {source}")]
     Spawn {
+        /// The program that did not start: the node binary, or switchyard's own for the guard.
         binary: PathBuf,
+        /// The operating system's error (`NotFound` made up by us when the node is gone).
         #[source]
         source: io::Error,
     },
+    /// Waiting for the node's exit status failed.
     #[error("waiting for {binary} (pid {pid}): {source}")]
     Wait {
+        /// The node binary.
         binary: PathBuf,
+        /// The node's PID.
         pid: i32,
+        /// The operating system's error.
         #[source]
         source: io::Error,
     },
@@ -114,10 +123,12 @@ impl NodeProcess {
         Ok(())
     }
 
+    /// The node's PID, given by the kernel at spawn (still returned after it was reaped).
     pub fn pid(&self) -> i32 {
         self.pid
     }
 
+    /// The binary the node was started from, as passed to [`NodeProcess::spawn`].
     pub fn binary(&self) -> &Path {
         &self.binary
     }

@@ -38,7 +38,12 @@ pub(crate) const PRIVATE_ENV: &[&str] = &["NOTIFY_SOCKET", "WATCHDOG_USEC", "WAT
 #[derive(Debug, Clone, Copy)]
 pub enum Output<'a> {
     /// Log every line at info level, tagged with the upgrade and the hook's name.
-    Log { upgrade: &'a str, hook: &'a str },
+    Log {
+        /// The upgrade's name, logged as the `upgrade` field of every line.
+        upgrade: &'a str,
+        /// The hook's name (e.g. `pre-upgrade`), written before the stream's name on every line.
+        hook: &'a str,
+    },
     /// Keep it (bounded) for the caller.
     Capture,
 }
@@ -46,6 +51,7 @@ pub enum Output<'a> {
 /// How a helper ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Ran {
+    /// Exited by itself with this exit code.
     Exited(i32),
     /// Killed by a signal (its description).
     Signalled(String),
@@ -56,9 +62,11 @@ pub enum Ran {
 /// A finished helper.
 #[derive(Debug)]
 pub struct Finished {
+    /// How it ended.
     pub ran: Ran,
-    /// Captured output (empty with [`Output::Log`]).
+    /// Captured stdout, at most 64 KiB (empty with [`Output::Log`]).
     pub stdout: Vec<u8>,
+    /// Captured stderr, at most 64 KiB (empty with [`Output::Log`]).
     pub stderr: Vec<u8>,
 }
 
@@ -104,7 +112,8 @@ impl<R: AsyncRead + Unpin> Stream<R> {
         self.reader.is_some()
     }
 
-    /// Reads the next chunk; at end of stream, flushes the last line and closes.
+    /// Reads the next chunk into `buf`; 0 at end of stream or on a read error, which closes the
+    /// stream (the caller's [`Stream::finish`] then flushes the last line).
     async fn read_some(&mut self, buf: &mut [u8]) -> usize {
         let Some(r) = self.reader.as_mut() else {
             return 0;

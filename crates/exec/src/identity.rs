@@ -30,6 +30,7 @@ pub enum Stopped {
 /// One process, named by PID and start time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ProcessIdentity {
+    /// The process ID.
     pub pid: i32,
     /// Kernel start time (clock ticks since boot).
     pub start_time: u64,

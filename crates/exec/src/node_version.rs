@@ -9,12 +9,28 @@ use switchyard_core::SdkVersion;
 
 use crate::helper::{self, Output, Ran};
 
+/// Why [`sdk_version`] could not tell a binary's Cosmos SDK version.
 #[derive(Debug, thiserror::Error)]
 pub enum VersionError {
+    /// `<bin> version --long --output json` could not be started, did not exit 0, or gave no
+    /// answer within the time limit.
     #[error("running `{bin} version --long --output json`: {why}")]
-    Run { bin: String, why: String },
+    Run {
+        /// The binary's path, as displayed.
+        bin: String,
+        /// What went wrong: the start error, the exit status or signal with its stderr, or the
+        /// time limit.
+        why: String,
+    },
+    /// The command exited 0 but printed no `cosmos_sdk_version` that parses, and the binary's Go
+    /// build info names no cosmos-sdk version either.
     #[error("`{bin} version --long --output json` printed no cosmos_sdk_version we understand (got {got:?})")]
-    Unrecognised { bin: String, got: String },
+    Unrecognised {
+        /// The binary's path, as displayed.
+        bin: String,
+        /// The start of what it printed (stdout then stderr, trimmed, at most 200 characters).
+        got: String,
+    },
 }
 
 /// The binary's Cosmos SDK version. The probe runs as a helper (own process group, killed with

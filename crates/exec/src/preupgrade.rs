@@ -26,26 +26,54 @@ use switchyard_core::{ProbeRun, CONTROL_COMMAND};
 
 use crate::helper::{self, Output, Ran};
 
+/// Why a pre-upgrade hook aborted the upgrade.
 #[derive(Debug, thiserror::Error)]
 pub enum PreUpgradeError {
+    /// The custom script (`COSMOVISOR_CUSTOM_PREUPGRADE`) is missing or not a regular file, could
+    /// not be made executable or started, exited non-zero, was killed by a signal, or timed out.
     #[error("custom pre-upgrade script {path} failed: {why}")]
-    Custom { path: PathBuf, why: String },
+    Custom {
+        /// The script's path.
+        path: PathBuf,
+        /// What went wrong (e.g. `exit status 4`).
+        why: String,
+    },
+    /// `<bin> pre-upgrade` exited 30: the new binary asked to abort the upgrade.
     #[error("`{bin} pre-upgrade` exited with 30: the new binary asked to abort the upgrade")]
-    Aborted { bin: PathBuf },
+    Aborted {
+        /// The new binary.
+        bin: PathBuf,
+    },
+    /// `<bin> pre-upgrade` still asked to retry (exit 31) once the retries were used up.
     #[error("`{bin} pre-upgrade` kept asking to retry (exit 31) after {attempts} attempt(s); DAEMON_PREUPGRADE_MAX_RETRIES={max}")]
     RetriesExhausted {
+        /// The new binary.
         bin: PathBuf,
+        /// How many times it ran (`max` + 1).
         attempts: u32,
+        /// The retry limit, `DAEMON_PREUPGRADE_MAX_RETRIES`.
         max: u32,
     },
+    /// `<bin> pre-upgrade` could not be started, exited with a code other than 0, 1, 30 or 31,
+    /// was killed by a signal, or timed out.
     #[error("`{bin} pre-upgrade` failed: {why}")]
-    Failed { bin: PathBuf, why: String },
+    Failed {
+        /// The new binary.
+        bin: PathBuf,
+        /// What went wrong (e.g. `exit status 5`).
+        why: String,
+    },
 }
 
 /// What the binary's pre-upgrade said.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PreUpgradeOutcome {
-    Done { attempts: u32 },
+    /// It exited 0.
+    Done {
+        /// How many runs it took (more than 1 when it asked to retry with exit 31).
+        attempts: u32,
+    },
+    /// It exited 1: the binary has no pre-upgrade handler, and the upgrade goes on.
     NotImplemented,
 }
 

@@ -21,63 +21,110 @@ use crate::plan_script::PlanScript;
 use crate::state::{Mode, ProposalScript};
 use crate::Shared;
 
+/// One script command; as JSON, an object tagged by `op` in snake_case
+/// (`{"op":"advance","blocks":5}`). Each answers with the chain's summary, except
+/// `SubmitProposal` and `Pass`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// Produces up to `blocks` blocks, one at a time (fewer when halted at a plan, none while
+    /// frozen); websocket subscribers get an event for each.
     Advance {
+        /// How many blocks to produce.
         blocks: u64,
     },
+    /// Sets the height as is, past any halt or freeze; subscribers get one event, and only when
+    /// the height went up.
     SetHeight {
+        /// The new latest block height.
         height: i64,
     },
+    /// Adds a proposal at the current height. Answers `{"id": <id>}`.
     SubmitProposal {
+        /// The proposal to add.
         proposal: ProposalScript,
     },
+    /// Passes a proposal and executes its messages as x/gov would: the plan is scheduled or
+    /// cancelled, or the proposal FAILS (status 5) when its plan's height is not above the current
+    /// one. Answers `{"id", "status", "plan"}`.
     Pass {
+        /// The proposal's id.
         id: u64,
     },
+    /// Marks a proposal rejected (status 4); nothing is executed.
     Reject {
+        /// The proposal's id.
         id: u64,
     },
+    /// Makes `plan` the current plan, replacing any, with no proposal and no height check.
     SchedulePlan {
+        /// The plan to schedule.
         plan: PlanScript,
     },
+    /// Drops the current plan.
     CancelPlan,
+    /// The new binary took over: records the current plan as applied (for `AppliedPlan`) and
+    /// drops it, which ends the halt. Fails when no plan is scheduled.
     ApplyPlan,
+    /// Sets how the JSON-RPC server misbehaves.
     SetMode {
+        /// The new mode.
         mode: Mode,
+        /// Size of an oversized answer, in bytes, for RPC and gRPC alike; unchanged when absent.
         #[serde(default)]
         bytes: Option<usize>,
     },
+    /// Sets how the gRPC server misbehaves.
     SetGrpcMode {
+        /// The new mode.
         mode: Mode,
     },
+    /// Sets `catching_up` in `/status` and `syncing` in gRPC `GetSyncing`.
     CatchingUp {
+        /// Whether the node says it is catching up.
         value: bool,
     },
+    /// Sets the number of peers `/net_info` reports.
     SetPeers {
+        /// How many peers.
         count: u32,
     },
+    /// Stops or restarts the blocks: while frozen, `Advance` and auto blocks leave the height as it
+    /// is.
     Freeze {
+        /// Whether the chain is frozen.
         value: bool,
     },
+    /// Drops every websocket connection without a close handshake, like a node going away.
     DropWebsockets,
+    /// Refuses the next websocket handshakes with 503 Service Unavailable.
     RefuseWebsockets {
+        /// How many handshakes to refuse (replaces any count left).
         count: u32,
     },
+    /// Serves a document at `GET /info/<path>`.
     SetInfoDoc {
+        /// The path after `/info/`.
         path: String,
+        /// The document, served as `application/json`.
         body: String,
     },
     /// Answer `method` with `body` verbatim (`None` stops replaying it).
     Replay {
+        /// The JSON-RPC method (e.g. `status`), matched on HTTP POST and URI-style GET, not on the
+        /// websocket.
         method: String,
+        /// The raw answer body.
         #[serde(default)]
         body: Option<String>,
     },
+    /// Produces one block every `interval_ms` by itself; 0 stops.
     AutoBlocks {
+        /// Milliseconds between blocks (at least 10 are waited). A non-zero value also becomes the
+        /// scenario's `block_interval_ms`, which spaces the block times.
         interval_ms: u64,
     },
+    /// Changes nothing; answers with the chain's summary.
     State,
 }
 

@@ -49,7 +49,9 @@ struct Shared {
 
 /// A running fake node. Dropping it stops its servers.
 pub struct FakeChain {
+    /// Where the CometBFT JSON-RPC server listens (also `POST /control` and `GET /info/<path>`).
     pub rpc_addr: SocketAddr,
+    /// Where the gRPC server listens.
     pub grpc_addr: SocketAddr,
     shared: Arc<Shared>,
     tasks: Vec<JoinHandle<()>>,
@@ -109,7 +111,7 @@ impl FakeChain {
         format!("http://{}", self.grpc_addr)
     }
 
-    /// Applies a script command; see [`control`].
+    /// Applies a script command; see [`Command`].
     pub fn control(&self, cmd: Command) -> Result<serde_json::Value, String> {
         control::apply(&self.shared, cmd)
     }

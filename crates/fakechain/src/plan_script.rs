@@ -8,13 +8,18 @@ use serde::{Deserialize, Serialize};
 /// A plan as scripted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlanScript {
+    /// The upgrade's name.
     pub name: String,
+    /// The height the chain halts at for it.
     pub height: i64,
+    /// The plan's info: free text, JSON or a URL (e.g. one served by `GET /info/<path>`); empty
+    /// when absent.
     #[serde(default)]
     pub info: String,
 }
 
 impl PlanScript {
+    /// The plan as `x/upgrade` serves it, with `time` the zero time as the SDK reports it.
     #[allow(deprecated)] // `time` and `upgraded_client_state` are deprecated but still on the wire.
     pub fn to_proto(&self) -> upgrade::Plan {
         upgrade::Plan {

@@ -39,8 +39,11 @@ pub struct ProposalScript {
     /// Assigned when absent.
     #[serde(default)]
     pub id: Option<u64>,
+    /// How it carries its upgrade (`software_upgrade` when absent).
     #[serde(default)]
     pub kind: ProposalKind,
+    /// The plan it schedules; required by `software_upgrade` and `legacy_content`, unused by the
+    /// other kinds.
     #[serde(default)]
     pub plan: Option<PlanScript>,
     /// Gov status name (`PROPOSAL_STATUS_VOTING_PERIOD` ...); voting when absent.
@@ -51,11 +54,15 @@ pub struct ProposalScript {
 /// One stored proposal.
 #[derive(Debug, Clone)]
 pub struct Proposal {
+    /// The proposal's id.
     pub id: u64,
     /// 1 deposit, 2 voting, 3 passed, 4 rejected, 5 failed.
     pub status: i32,
+    /// Its messages: one protobuf `Any`, built from the script's [`ProposalKind`].
     pub messages: Vec<Any>,
+    /// The plan's name, or a fixed text for `cancel` and `unrelated`; also served as the summary.
     pub title: String,
+    /// The height it was submitted at; its submit and voting times are derived from it.
     pub submit_height: i64,
 }
 
@@ -63,13 +70,14 @@ pub struct Proposal {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
+    /// Answer correctly.
     #[default]
     Normal,
     /// Accept requests and never answer.
     Silent,
     /// Answer with bytes that are not JSON-RPC (gRPC: an INTERNAL status).
     Garbage,
-    /// Answer with a huge body.
+    /// Answer with a huge body (gRPC: only `CurrentPlan`, its plan's info padded).
     Oversized,
     /// Answer every call with a JSON-RPC error (gRPC: UNAVAILABLE).
     Error,
@@ -81,19 +89,27 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Scenario {
+    /// The chain id: `network` in `/status` and gRPC `GetNodeInfo`, `chain_id` in block headers.
     pub chain_id: String,
+    /// The latest block height: where the chain starts (in [`ChainState::s`], where it is now).
     pub height: i64,
+    /// The time of block 0; block `h` is `h * block_interval_ms` later.
     pub genesis_time: DateTime<Utc>,
+    /// Milliseconds between blocks, for block times and for `auto_blocks`.
     pub block_interval_ms: u64,
     /// Advance one block every `block_interval_ms` by itself.
     pub auto_blocks: bool,
+    /// Reported as `catching_up` in `/status` and as `syncing` by gRPC `GetSyncing`.
     pub catching_up: bool,
     /// Peers reported by `/net_info`.
     pub peers: u32,
     /// Blocks stop: the height stays where it is, whatever advances it (a node alive but stuck).
     pub frozen: bool,
+    /// The app's version: `version` in `/abci_info` and in gRPC `GetNodeInfo`.
     pub app_version: String,
+    /// The plan scheduled at start (`None`: none). The live plan is [`ChainState::plan`].
     pub plan: Option<PlanScript>,
+    /// Proposals submitted at start, in order, at the starting height.
     pub proposals: Vec<ProposalScript>,
     /// Serve `cosmos.gov.v1` (false: only v1beta1, like pre-0.46 chains).
     pub gov_v1: bool,
@@ -105,7 +121,9 @@ pub struct Scenario {
     pub info_docs: BTreeMap<String, String>,
     /// Lowest height still stored (`earliest_block_height`).
     pub earliest_height: i64,
+    /// How the JSON-RPC server misbehaves.
     pub mode: Mode,
+    /// How the gRPC server misbehaves.
     pub grpc_mode: Mode,
     /// Size of an oversized answer, in bytes.
     pub oversized_bytes: usize,
@@ -145,9 +163,14 @@ impl Default for Scenario {
 /// The live state.
 #[derive(Debug, Clone)]
 pub struct ChainState {
+    /// The scenario, kept current by the script commands (height, modes, peers, ...); only its
+    /// `plan` and `proposals` stay the starting ones.
     pub s: Scenario,
+    /// The plan scheduled now (`None`: none).
     pub plan: Option<PlanScript>,
+    /// Plans applied with `apply_plan`: name to height, answered by `AppliedPlan`.
     pub applied: BTreeMap<String, i64>,
+    /// Every proposal, sorted by id.
     pub proposals: Vec<Proposal>,
     /// gRPC calls answered so far (tests use it to tell which transport was used).
     pub grpc_calls: u64,
@@ -164,6 +187,8 @@ fn any<M: Message>(type_url: &str, m: &M) -> Any {
 }
 
 impl ChainState {
+    /// The state at start: `s` with its plan and its proposals submitted. `Err` when a proposal
+    /// is refused (a duplicate id, a missing plan, an unknown status).
     pub fn new(s: Scenario) -> Result<Self, String> {
         let mut st = ChainState {
             plan: s.plan.clone(),
@@ -179,6 +204,7 @@ impl ChainState {
         Ok(st)
     }
 
+    /// The latest block height (`/status`); one above the committed height while halted.
     pub fn height(&self) -> i64 {
         self.s.height
     }
@@ -335,6 +361,7 @@ impl ChainState {
         Ok(status)
     }
 
+    /// Marks proposal `id` rejected (status 4); `Err` when there is no such proposal.
     pub fn reject(&mut self, id: u64) -> Result<(), String> {
         let p = self
             .proposals

@@ -82,36 +82,87 @@ pub(crate) struct UnpackStats {
     pub bytes: u64,
 }
 
+/// Why a release archive could not be unpacked, or held no daemon binary.
 #[derive(Debug, thiserror::Error)]
 pub enum ArchiveError {
+    /// Reading the archive, or making a folder, file or link under the target folder, failed.
     #[error("{path}: {source}")]
     Io {
+        /// The archive, or the path being written under the target folder.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// The archive could not be decoded as its kind (bad gzip, tar or zip data, a truncated
+    /// entry, a cut-short zip central directory).
     #[error("{archive}: not a readable {kind} archive: {detail}")]
     Corrupt {
+        /// The downloaded archive file.
         archive: PathBuf,
+        /// The kind it was read as: `"tar.gz"`, `"tar"` or `"zip"`.
         kind: &'static str,
+        /// The decoder's error, prefixed with the entry name when one entry was being read.
         detail: String,
     },
+    /// An entry's path is absolute, contains `..` or a NUL byte, passes through a symlink or
+    /// file made by an earlier entry, or is a link the unpacker will not make.
     #[error("archive entry {entry:?} refused: {reason}")]
-    UnsafePath { entry: String, reason: &'static str },
+    UnsafePath {
+        /// The entry's name as stored in the archive.
+        entry: String,
+        /// Which rule it broke, in words.
+        reason: &'static str,
+    },
+    /// A symlink entry's target is absolute or resolves, through the links unpacked, to outside
+    /// the target folder.
     #[error("archive entry {entry:?} is a symlink to {target:?}, which points outside the unpacked folder")]
-    EscapingLink { entry: String, target: String },
+    EscapingLink {
+        /// The symlink entry's name as stored in the archive.
+        entry: String,
+        /// The link's target as stored in the archive.
+        target: String,
+    },
+    /// An entry is a device file, FIFO, socket, sparse file or of a kind we don't know.
     #[error("archive entry {entry:?} is a {what}; only files, folders and links are unpacked")]
-    Special { entry: String, what: &'static str },
+    Special {
+        /// The entry's name as stored in the archive.
+        entry: String,
+        /// What kind of entry it is, e.g. `"FIFO"` or `"block device"`.
+        what: &'static str,
+    },
+    /// The entries' content written so far went over the byte cap.
     #[error("archive unpacks to more than {limit} bytes (decompression bomb?); refused")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The cap, in bytes of unpacked file content.
+        limit: u64,
+    },
+    /// The archive holds more entries than the cap.
     #[error("archive has more than {limit} entries; refused")]
-    TooManyEntries { limit: u64 },
+    TooManyEntries {
+        /// The cap, in entries (files, folders and links).
+        limit: u64,
+    },
+    /// Two entries unpack to the same path, or one lands where an earlier entry of another kind
+    /// already is.
     #[error("archive entry {entry:?} appears twice or clashes with another entry")]
-    Duplicate { entry: String },
+    Duplicate {
+        /// The later entry's name; for a zip whose central directory has more records than the
+        /// zip crate kept, a count instead (`"N entries share a name"`).
+        entry: String,
+    },
+    /// The URL names an archive format we don't unpack (e.g. `.tar.xz`, `archive=rar`); holds
+    /// the format as named.
     #[error("archive type {0:?} is not supported (use .tar.gz, .tgz, .tar or .zip)")]
     Unsupported(String),
+    /// The unpacked archive has no regular file at `bin/<daemon>` or `<daemon>`.
     #[error("the archive holds neither bin/{daemon} nor {daemon} at its root (found: {found})")]
-    NoBinary { daemon: String, found: String },
+    NoBinary {
+        /// The daemon's file name (`DAEMON_NAME`).
+        daemon: String,
+        /// Up to 20 names found at the root and in `bin/`, comma-separated, or `"nothing"`.
+        found: String,
+    },
 }
 
 fn io_at(path: &Path) -> impl FnOnce(io::Error) -> ArchiveError + '_ {

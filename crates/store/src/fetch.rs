@@ -46,6 +46,7 @@ pub struct FetchOptions {
     pub allow_http: bool,
     /// Largest download accepted, in bytes (`SWITCHYARD_MAX_DOWNLOAD_BYTES`).
     pub max_bytes: u64,
+    /// Longest wait for a TCP (and TLS) connection to the server, per attempt.
     pub connect_timeout: Duration,
     /// Longest wait for the next bytes of a response.
     pub read_timeout: Duration,
@@ -74,6 +75,7 @@ impl Default for FetchOptions {
 /// A finished, verified download.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Downloaded {
+    /// Bytes written to the destination file.
     pub size: u64,
     /// The digest of what was downloaded, in the expected checksum's algorithm (sha256 if none).
     pub digest: Checksum,
@@ -81,37 +83,80 @@ pub struct Downloaded {
     pub attempts: u32,
 }
 
+/// Why a download or document fetch failed. Every `url` is the URL as the caller gave it, any
+/// `checksum=` and `archive=` parameters still in it.
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
+    /// The URL does not parse, or its scheme is neither `https` nor `http`.
     #[error("{url:?} is not a usable download URL: {reason}")]
-    BadUrl { url: String, reason: String },
+    BadUrl {
+        /// The URL as given.
+        url: String,
+        /// The parser's error, or which scheme was refused.
+        reason: String,
+    },
+    /// The URL is plain `http://` to a host that is not a loopback address, and plain http is
+    /// not allowed.
     #[error("refusing plain http for {url}: only loopback hosts (127.0.0.0/8, ::1) may be fetched without TLS (set SWITCHYARD_ALLOW_HTTP=true to allow it)")]
-    InsecureScheme { url: String },
+    InsecureScheme {
+        /// The URL as given.
+        url: String,
+    },
+    /// The server answered a status that is not retried (e.g. 403, 404), or, for a document, any
+    /// non-success status.
     #[error("{url}: server answered {status}")]
-    Status { url: String, status: StatusCode },
+    Status {
+        /// The URL as given.
+        url: String,
+        /// The HTTP status of the answer.
+        status: StatusCode,
+    },
+    /// The server announced, or sent, more bytes than the size cap allows.
     #[error("{url}: download is larger than the {limit}-byte cap{}", announced.map(|a| format!(" (server announced {a} bytes)")).unwrap_or_default())]
     TooLarge {
+        /// The URL as given.
         url: String,
+        /// The cap, in bytes.
         limit: u64,
+        /// The total length the server announced (`Content-Length`, or a resume's
+        /// `Content-Range` total); `None` when it announced none.
         announced: Option<u64>,
     },
+    /// Every attempt failed for a transient reason (connection error, timeout, 5xx, 408, 429,
+    /// a body cut short); a document gets one attempt within its deadline.
     #[error("{url}: gave up after {attempts} attempt(s): {detail}")]
     Failed {
+        /// The URL as given.
         url: String,
+        /// Requests made, the first one included.
         attempts: u32,
+        /// What went wrong on the last attempt.
         detail: String,
     },
+    /// A redirect broke the scheme rule or went past 10 hops, or the HTTP client or request
+    /// could not be built; not retried.
     #[error("{url}: {detail}")]
-    Refused { url: String, detail: String },
+    Refused {
+        /// The URL as given.
+        url: String,
+        /// The reason, with its error chain.
+        detail: String,
+    },
+    /// The download's digest did not match the expected checksum; the file has been removed.
     #[error("{url}: {source}")]
     Checksum {
+        /// The URL as given.
         url: String,
+        /// The expected and the computed digests.
         #[source]
         source: ChecksumMismatch,
     },
+    /// Creating, writing or syncing the destination file failed.
     #[error("{path}: {source}")]
     Io {
+        /// The destination file.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },

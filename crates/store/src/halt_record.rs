@@ -15,21 +15,33 @@ use switchyard_core::HaltBehaviour;
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
 
+/// Why the learned-halt record could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum HaltRecordError {
+    /// Reading or writing the record file failed; reading also fails on something that is not
+    /// a regular file or is over [`STATE_FILE_MAX_BYTES`](crate::STATE_FILE_MAX_BYTES).
     #[error("{path}: {source}")]
     Io {
+        /// The record file, `halt-behaviours.json`.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// The record file is not the JSON we write; [`record_learned_halt`] replaces it.
     #[error("{path} is corrupt: {why} (remove it; switchyard will probe the binary again)")]
-    Corrupt { path: PathBuf, why: String },
+    Corrupt {
+        /// The record file, `halt-behaviours.json`.
+        path: PathBuf,
+        /// The JSON parser's error.
+        why: String,
+    },
 }
 
 /// One learned behaviour.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LearnedHalt {
+    /// What `--halt-height` was seen to do on this binary.
     pub behaviour: HaltBehaviour,
     /// RFC 3339.
     pub learned_at: String,

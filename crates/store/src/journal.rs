@@ -60,37 +60,60 @@ pub const SWAP_FAULT_POINTS: &[&str] = &[
 /// A swap in progress.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SwapRecord {
+    /// The upgrade being applied.
     pub name: UpgradeName,
+    /// The upgrade's height (the plan's, or the one given to `add-upgrade --height`).
     pub height: i64,
+    /// Whether it is an on-chain plan or a manual upgrade (`source` in the file).
     #[serde(rename = "source")]
     pub kind: UpgradeKind,
+    /// The plan's `info` string, written to `upgrades/<name>/upgrade-info.json` and used to
+    /// download the binary when none was staged; empty for manual upgrades (and in journals
+    /// that predate the field).
     #[serde(default)]
     pub info: String,
+    /// What `current` pointed at when the swap began: the binary being replaced.
     pub from: Current,
+    /// The step about to run, or running, when the record was written.
     pub step: SwapStep,
+    /// When the swap began, RFC 3339 (UTC).
     pub started_at: String,
 }
 
 /// One applied upgrade.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AppliedRecord {
+    /// The upgrade that was applied.
     pub name: UpgradeName,
+    /// The upgrade's height.
     pub height: i64,
+    /// Whether it was an on-chain plan or a manual upgrade (`source` in the file).
     #[serde(rename = "source")]
     pub kind: UpgradeKind,
+    /// When `current` was switched to it, RFC 3339 (UTC).
     pub applied_at: String,
 }
 
+/// Why a journal file could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum JournalError {
+    /// Reading or writing `swap.json` or `applied.json`, or syncing their folder, failed.
     #[error("{path}: {source}")]
     Io {
+        /// The file, or the state folder when syncing it failed.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// A journal file is not the JSON we write.
     #[error("{path} is corrupt ({why}); inspect it, then remove it to continue")]
-    Corrupt { path: PathBuf, why: String },
+    Corrupt {
+        /// The file that does not parse.
+        path: PathBuf,
+        /// The JSON parser's error.
+        why: String,
+    },
 }
 
 /// Reads and writes the journal files of one node home.
@@ -100,6 +123,7 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// The journal of `layout`'s home, in its state folder. Touches nothing on disk.
     pub fn new(layout: &Layout) -> Self {
         Journal {
             dir: layout.state_dir(),

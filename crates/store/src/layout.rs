@@ -36,22 +36,38 @@ use switchyard_core::UpgradeName;
 
 use crate::fsutil::sync_dir;
 
+/// Why the layout could not be read or changed.
 #[derive(Debug, thiserror::Error)]
 pub enum LayoutError {
+    /// A file system call on the layout failed (reading `current`, making the new link, renaming
+    /// it, syncing `cosmovisor/`, reading a binary's metadata).
     #[error("{path}: {source}")]
     Io {
+        /// The path the call was made on.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// `current` points somewhere that is not this home's `genesis/` or `upgrades/<name>/`:
+    /// outside `cosmovisor/`, or into another home's `cosmovisor/` that is still there (or whose
+    /// folder this home lacks).
     #[error(
         "`current` at {path} points at {target:?}, which is not this home's genesis or upgrades/<name> folder"
     )]
-    UnknownCurrent { path: PathBuf, target: PathBuf },
+    UnknownCurrent {
+        /// The `current` link.
+        path: PathBuf,
+        /// The link's target as written in it.
+        target: PathBuf,
+    },
+    /// Something other than a symlink is at `current` (holds its path).
     #[error("`current` at {0} is not a symlink; move it away and switchyard (or cosmovisor) recreates it pointing at genesis")]
     NotALink(PathBuf),
+    /// Nothing, or something other than a regular file, is at a binary's path (holds the path).
     #[error("no binary at {0} (expected an executable file named after DAEMON_NAME)")]
     MissingBinary(PathBuf),
+    /// A binary's file has no execute bit set (holds its path).
     #[error("{0} is not executable (chmod +x it)")]
     NotExecutable(PathBuf),
 }
@@ -66,11 +82,14 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LayoutError + '_ {
 /// Paths of one node home, for one daemon name.
 #[derive(Debug, Clone)]
 pub struct Layout {
+    /// The node home, `DAEMON_HOME`.
     pub home: PathBuf,
+    /// The binary's file name, `DAEMON_NAME` (e.g. `simd`).
     pub daemon_name: String,
 }
 
 impl Layout {
+    /// The layout of `home` for the daemon `daemon_name`. Touches nothing on disk.
     pub fn new(home: impl Into<PathBuf>, daemon_name: impl Into<String>) -> Self {
         Layout {
             home: home.into(),
@@ -78,18 +97,23 @@ impl Layout {
         }
     }
 
+    /// `$DAEMON_HOME/cosmovisor`.
     pub fn root(&self) -> PathBuf {
         self.home.join("cosmovisor")
     }
+    /// `cosmovisor/genesis`, the folder of the binary the chain started with.
     pub fn genesis_dir(&self) -> PathBuf {
         self.root().join("genesis")
     }
+    /// `cosmovisor/upgrades`, which holds one folder per upgrade.
     pub fn upgrades_dir(&self) -> PathBuf {
         self.root().join("upgrades")
     }
+    /// `cosmovisor/upgrades/<name>`, the folder of one upgrade.
     pub fn upgrade_dir(&self, name: &UpgradeName) -> PathBuf {
         self.upgrades_dir().join(name.as_str())
     }
+    /// `cosmovisor/current`, the symlink to the folder of the binary to run.
     pub fn current_link(&self) -> PathBuf {
         self.root().join("current")
     }
@@ -101,6 +125,7 @@ impl Layout {
     pub fn data_upgrade_info(&self) -> PathBuf {
         self.home.join("data").join("upgrade-info.json")
     }
+    /// `$DAEMON_HOME/data`, the node's chain data.
     pub fn data_dir(&self) -> PathBuf {
         self.home.join("data")
     }
@@ -118,10 +143,12 @@ impl Layout {
         dir.join("bin").join(&self.daemon_name)
     }
 
+    /// The daemon binary in the folder a [`Current`] names.
     pub fn binary_of(&self, which: &Current) -> PathBuf {
         self.binary_in(&self.dir_of(which))
     }
 
+    /// `cosmovisor/upgrades/<name>/bin/<DAEMON_NAME>`.
     pub fn upgrade_binary(&self, name: &UpgradeName) -> PathBuf {
         self.binary_in(&self.upgrade_dir(name))
     }
@@ -252,12 +279,16 @@ impl Layout {
 /// What [`Layout::ensure_current`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CurrentRepair {
+    /// `current` was already in the canonical absolute form, or is missing and there is no
+    /// `genesis/` folder to point it at.
     Unchanged,
     /// `current` was missing; it now points at genesis.
     CreatedGenesis,
     /// `current` named its target in another form; it now names `to`.
     Rewritten {
+        /// The link's target as it was written.
         from: PathBuf,
+        /// The absolute folder it names now.
         to: PathBuf,
     },
 }

@@ -13,16 +13,27 @@ use switchyard_core::ManualUpgrade;
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
 
+/// Why the manual upgrade list could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum ManualError {
+    /// Writing `manual.json` failed.
     #[error("{path}: {source}")]
     Io {
+        /// The list's file, `manual.json`.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// `manual.json` could not be read (any failure, I/O included: not a regular file, over
+    /// 4 MiB, unreadable) or is not a valid list of upgrades.
     #[error("{path} is corrupt: {why}")]
-    Corrupt { path: PathBuf, why: String },
+    Corrupt {
+        /// The list's file, `manual.json`.
+        path: PathBuf,
+        /// The read error or the JSON parser's error.
+        why: String,
+    },
 }
 
 /// Largest `manual.json` read (a few hundred bytes per upgrade).

@@ -12,11 +12,14 @@ use switchyard_exec::ProcessIdentity;
 use crate::fsutil::write_atomic;
 use crate::layout::Layout;
 
+/// The node process switchyard started, as saved in `node.pid`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct NodeRecord {
+    /// The node's process ID.
     pub pid: i32,
     /// Field 22 of `/proc/<pid>/stat` (clock ticks since boot).
     pub start_time: u64,
+    /// The binary it was started from (the one `current` resolved to), for log lines.
     pub binary: PathBuf,
 }
 
@@ -24,6 +27,7 @@ fn path(layout: &Layout) -> PathBuf {
     layout.state_dir().join("node.pid")
 }
 
+/// Writes `rec` to `node.pid` atomically, replacing any earlier record.
 pub fn save_node_record(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
     write_atomic(
         &path(layout),
@@ -38,6 +42,7 @@ pub fn load_node_record(layout: &Layout) -> Option<NodeRecord> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// Removes `node.pid`; a missing file, or one that cannot be removed, is ignored.
 pub fn clear_node_record(layout: &Layout) {
     let _ = std::fs::remove_file(path(layout));
 }

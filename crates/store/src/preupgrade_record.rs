@@ -19,22 +19,34 @@ use crate::staging_record::FileStamp;
 /// Most bytes of the probe's output kept in the record (for people reading it).
 pub(crate) const PROBE_OUTPUT_KEPT: usize = 1024;
 
+/// Why a `pre-upgrade` probe record could not be read or written.
 #[derive(Debug, thiserror::Error)]
 pub enum PreUpgradeRecordError {
+    /// Reading or writing the record failed; reading also fails on something that is not a
+    /// regular file or is over [`STATE_FILE_MAX_BYTES`].
     #[error("{path}: {source}")]
     Io {
+        /// The record file, `preupgrade/<name>.json`.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// The record is not the JSON we write (unknown fields included).
     #[error("{path} is corrupt: {why} (remove it; switchyard will probe the binary again)")]
-    Corrupt { path: PathBuf, why: String },
+    Corrupt {
+        /// The record file, `preupgrade/<name>.json`.
+        path: PathBuf,
+        /// The JSON parser's error.
+        why: String,
+    },
 }
 
 /// One probe's verdict on one binary file.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PreUpgradeProbeRecord {
+    /// The verdict: whether the binary has a `pre-upgrade` command.
     pub command: PreUpgradeCommand,
     /// The binary that was asked.
     pub binary: PathBuf,

@@ -10,14 +10,24 @@ use crate::layout::Layout;
 /// The lock, released when dropped (or when the process ends, however it ends).
 pub type RunLock = nix::fcntl::Flock<std::fs::File>;
 
+/// Why the run lock could not be taken.
 #[derive(Debug, thiserror::Error)]
 pub enum RunLockError {
     /// Another process holds it (`holder`: the pid it wrote there, when readable).
     #[error("another switchyard{} holds {path}", holder.map(|p| format!(" (pid {p})")).unwrap_or_default())]
-    Held { path: PathBuf, holder: Option<i32> },
+    Held {
+        /// The lock file, `run.lock`.
+        path: PathBuf,
+        /// The pid in the lock file; `None` when it is empty (not written yet), unreadable or
+        /// not a number.
+        holder: Option<i32>,
+    },
+    /// Making the state folder, opening the lock file, locking it or writing our pid failed.
     #[error("locking {path}: {source}")]
     Io {
+        /// The lock file, `run.lock` (also when making its folder failed).
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },

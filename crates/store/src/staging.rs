@@ -62,6 +62,7 @@ pub struct StageOptions {
     pub max_archive_entries: u64,
     /// Run `<bin> version` after installing.
     pub preflight: bool,
+    /// Longest the preflight's `<bin> version` may run before it is killed and counted failed.
     pub preflight_timeout: Duration,
 }
 
@@ -86,7 +87,10 @@ pub enum StageOutcome {
     /// We had staged it before from the same source; nothing was downloaded.
     AlreadyStaged(StagingRecord),
     /// `upgrades/<name>/` holds a binary we did not stage (e.g. `add-upgrade`); left untouched.
-    OperatorPlaced { binary: PathBuf },
+    OperatorPlaced {
+        /// The binary's path, `upgrades/<name>/bin/<DAEMON_NAME>`.
+        binary: PathBuf,
+    },
 }
 
 impl StageOutcome {
@@ -99,47 +103,88 @@ impl StageOutcome {
     }
 }
 
+/// Why staging an upgrade's binary failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StageError {
+    /// The plan's `binaries` has no entry for this platform nor `any`, and none was rejected.
     #[error("no binary for platform {platform} (the plan lists: {})", if available.is_empty() { "nothing usable".to_string() } else { available.join(", ") })]
     NoBinaryForPlatform {
+        /// The platform asked for, e.g. `linux/amd64`.
         platform: String,
+        /// The platform keys of the plan's usable entries.
         available: Vec<String>,
     },
+    /// The plan lists an entry for this platform (or `any`), but it was rejected when the plan
+    /// was read.
     #[error("the {platform} entry of the plan was rejected: {reason}")]
-    RejectedEntry { platform: String, reason: String },
+    RejectedEntry {
+        /// The rejected entry's key: this platform's, or `any`.
+        platform: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+    /// The source's URL carries no checksum and [`StageOptions::must_have_checksum`] is set;
+    /// nothing was downloaded.
     #[error("{url} has no checksum, and DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM is true (add ?checksum=sha256:<hex> to the URL in the plan, or set it to false)")]
-    MissingChecksum { url: String },
+    MissingChecksum {
+        /// The source's URL.
+        url: String,
+    },
+    /// The URL was refused or the download failed, including a checksum mismatch.
     #[error(transparent)]
     Fetch(#[from] FetchError),
+    /// The URL names an unsupported archive type, or the download could not be unpacked or
+    /// holds no daemon binary.
     #[error("{url}: {source}")]
     Archive {
+        /// The source's URL.
         url: String,
+        /// What was wrong with the archive.
         #[source]
         source: ArchiveError,
     },
+    /// The upgrade folder holds a binary we staged earlier from a different source than the
+    /// one asked for now; it is left in place.
     #[error("{}: staged from {} ({}), but now asked for {wanted_url} ({}); remove {} and its record to stage again", .record.name, .record.url, .record.digest, .wanted_checksum.as_deref().unwrap_or("no checksum"), .record.binary_path.display())]
     Conflict {
+        /// The record of the binary staged earlier.
         record: Box<StagingRecord>,
+        /// The URL asked for now.
         wanted_url: String,
+        /// The checksum asked for now, as `algo:hex`; `None` when its URL carries none.
         wanted_checksum: Option<String>,
     },
+    /// The binary is installed and verified, but `<bin> version` failed, timed out or could not
+    /// start on this host; the record, saved with status `failed`, is here.
     #[error("staged {} at {}, but it does not start on this host: {message}", .record.name, .record.binary_path.display())]
     Preflight {
+        /// The staging record as saved, preflight result included.
         record: Box<StagingRecord>,
+        /// What went wrong: the exit status and what the binary printed, the time limit, or
+        /// why it could not start.
         message: String,
     },
+    /// Reading, writing or stamping the staging record failed.
     #[error(transparent)]
     Record(#[from] StagingRecordError),
+    /// No work area could be made from which the binary can be renamed into its upgrade
+    /// folder: a folder on the way cannot be written.
     #[error("cannot stage into {folder}: {source} (the binary is installed there with a rename, so that folder's filesystem must be writable)")]
     NotWritable {
+        /// The folder that cannot be written.
         folder: PathBuf,
+        /// The OS error.
         #[source]
         source: std::io::Error,
     },
+    /// Another file system step failed: the upgrade's lock, the temporary folders, building,
+    /// hashing or placing the tree, a background task; also an upgrade named after our own
+    /// work area (`.switchyard-staging`).
     #[error("{path}: {source}")]
     Io {
+        /// The path the step worked on.
         path: PathBuf,
+        /// The OS error, or a description of the failure.
         #[source]
         source: std::io::Error,
     },

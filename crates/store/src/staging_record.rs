@@ -39,15 +39,18 @@ pub enum PreflightStatus {
 /// The result of running the staged binary once.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PreflightRecord {
+    /// Whether it passed, failed, was skipped or has not run yet.
     pub status: PreflightStatus,
     /// What `<bin> version` printed (stdout, then stderr), trimmed and capped.
     pub output: String,
     /// Why it failed, with the OS or dynamic loader's own words; `None` when it passed.
     pub message: Option<String>,
+    /// When `<bin> version` was started; `None` when it has not run (pending or skipped).
     pub ran_at: Option<DateTime<Utc>>,
 }
 
 impl PreflightRecord {
+    /// The record of a preflight that has not run yet: [`PreflightStatus::Pending`], no output.
     pub fn pending() -> Self {
         PreflightRecord {
             status: PreflightStatus::Pending,
@@ -79,8 +82,11 @@ pub struct StagingRecord {
     pub binary_path: PathBuf,
     /// sha256 of the installed binary itself (equal to `digest` for a plain sha256 download).
     pub binary_sha256: String,
+    /// Size of the installed binary itself, in bytes.
     pub binary_size: u64,
+    /// When the record was first written, just before the binary was moved into place.
     pub staged_at: DateTime<Utc>,
+    /// How the preflight went.
     pub preflight: PreflightRecord,
     /// The installed binary's inode, size and change times when it was last hashed and found
     /// equal to `binary_sha256`. While they are the same, the file has not been written since
@@ -93,10 +99,16 @@ pub struct StagingRecord {
 /// What identifies one state of a file without reading it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct FileStamp {
+    /// The device of the filesystem holding the file (`st_dev`).
     pub dev: u64,
+    /// The file's inode number (`st_ino`).
     pub ino: u64,
+    /// The file's size, in bytes.
     pub size: u64,
+    /// Last modification time, in ns since the Unix epoch (`st_mtime`); can be set by the owner.
     pub mtime_ns: i128,
+    /// Last status change time, in ns since the Unix epoch (`st_ctime`); moves on any write or
+    /// metadata change, and cannot be set back.
     pub ctime_ns: i128,
 }
 
@@ -116,24 +128,36 @@ impl FileStamp {
     }
 }
 
+/// Why a staging record could not be read or written, or its binary failed the check.
 #[derive(Debug, thiserror::Error)]
 pub enum StagingRecordError {
+    /// Reading, writing, listing or removing records, or reading the installed binary to hash
+    /// or stamp it, failed.
     #[error("{path}: {source}")]
     Io {
+        /// The record file, the `staged/` folder, or the installed binary.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// A record file is not the JSON of a [`StagingRecord`].
     #[error("{path}: not a staged-binary record: {source}")]
     Corrupt {
+        /// The record file.
         path: PathBuf,
+        /// The JSON error.
         #[source]
         source: serde_json::Error,
     },
+    /// The installed binary's sha256 is no longer the one recorded when it was staged.
     #[error("{path} was staged with sha256 {expected} but now hashes to {actual}; it was changed after staging")]
     BinaryChanged {
+        /// The installed binary.
         path: PathBuf,
+        /// The sha256 in the record ([`StagingRecord::binary_sha256`]), hex.
         expected: String,
+        /// The sha256 of the file now, lowercase hex.
         actual: String,
     },
 }

@@ -25,15 +25,35 @@ use std::path::{Path, PathBuf};
 /// Why a file could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum UntrustedFileError {
+    /// What the path names (after following links, unless refused) is a folder, FIFO, device,
+    /// socket or other non-regular file; nothing was read.
     #[error("{path} is {what}, not a regular file; refusing to read it")]
-    NotRegular { path: PathBuf, what: &'static str },
+    NotRegular {
+        /// The path as given.
+        path: PathBuf,
+        /// What it is, with its article: `"a folder"`, `"a FIFO (named pipe)"`, `"a socket"`.
+        what: &'static str,
+    },
+    /// [`read_node_written_file`] found a symbolic link (dangling or not) at the path itself.
     #[error("{path} is a symbolic link, refusing to read it")]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The path as given.
+        path: PathBuf,
+    },
+    /// The file holds more than the cap; at most one byte past it was read.
     #[error("{path} is larger than {limit} bytes; refusing to read further")]
-    TooLarge { path: PathBuf, limit: u64 },
+    TooLarge {
+        /// The path as given.
+        path: PathBuf,
+        /// The cap, `max_bytes`, in bytes.
+        limit: u64,
+    },
+    /// Opening, inspecting or reading the file failed (a missing file is `Ok(None)` instead).
     #[error("{path}: {source}")]
     Io {
+        /// The path as given.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },

@@ -30,15 +30,20 @@ use crate::wire::{envelope_result, ws_message, BlockHeader, EnvelopeError, WsMes
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BlockSource {
+    /// A `NewBlockHeader` event on the websocket subscription (the app has committed it).
     Websocket,
+    /// A `/status` poll, while the websocket is down or turned off.
     Poll,
 }
 
 /// One new block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct NewBlock {
+    /// The block's height.
     pub height: i64,
+    /// The time in the block's header.
     pub time: chrono::DateTime<chrono::Utc>,
+    /// How the feed learned of it.
     pub source: BlockSource,
 }
 
@@ -60,6 +65,7 @@ pub struct BlockFeedOptions {
     pub poll_interval: Duration,
     /// First reconnect delay; doubled after each failure up to `backoff_max`.
     pub backoff_initial: Duration,
+    /// Longest delay between two websocket connection attempts.
     pub backoff_max: Duration,
     /// A connected socket that delivers nothing for this long is dropped and reopened.
     pub silence_timeout: Duration,

@@ -15,23 +15,47 @@ use crate::view::ChainView;
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum WatchEvent {
     /// A plan is scheduled where there was none.
-    PlanScheduled { plan: RawPlan },
+    PlanScheduled {
+        /// The new plan.
+        plan: RawPlan,
+    },
     /// The scheduled plan was replaced by another.
-    PlanChanged { old: RawPlan, new: RawPlan },
+    PlanChanged {
+        /// The plan scheduled before.
+        old: RawPlan,
+        /// The plan scheduled now.
+        new: RawPlan,
+    },
     /// The plan disappeared before its height: cancelled.
-    PlanCancelled { plan: RawPlan, at_height: i64 },
+    PlanCancelled {
+        /// The plan that disappeared.
+        plan: RawPlan,
+        /// The node's latest block height when it was seen gone (0 if not known).
+        at_height: i64,
+    },
     /// The plan disappeared at or after its height: applied.
-    PlanApplied { plan: RawPlan },
+    PlanApplied {
+        /// The plan that disappeared.
+        plan: RawPlan,
+    },
     /// The plan's height is `blocks` away (announced once per threshold).
     PlanApproaching {
+        /// The scheduled plan.
         plan: RawPlan,
+        /// Blocks left: the plan's height minus the latest block height.
         blocks: i64,
+        /// Expected time until the plan's height, from the average block time; `None` until an
+        /// average is known.
         eta: Option<Duration>,
     },
     /// A proposal carrying an upgrade entered its voting period.
     ProposalVoting {
+        /// The proposal's id on chain.
         id: u64,
+        /// The plan it would schedule; `None` when it only cancels, or its upgrade message could
+        /// not be decoded.
         plan: Option<RawPlan>,
+        /// Whether it cancels the current plan.
         cancels: bool,
     },
 }

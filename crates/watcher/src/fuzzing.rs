@@ -70,8 +70,11 @@ pub fn websocket_message(text: &[u8]) {
 /// Which protobuf answer [`protobuf_answer`] decodes.
 #[derive(Debug, Clone, Copy)]
 pub enum ProtoAnswer {
+    /// A `cosmos.upgrade.v1beta1.QueryCurrentPlanResponse`.
     CurrentPlan,
+    /// A `cosmos.gov.v1.QueryProposalsResponse`.
     ProposalsV1,
+    /// A `cosmos.gov.v1beta1.QueryProposalsResponse`.
     ProposalsV1beta1,
 }
 

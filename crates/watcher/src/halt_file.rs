@@ -50,22 +50,50 @@ pub(crate) const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 /// Why the file could not be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum HaltFileError {
+    /// The file was read but its content is not a usable upgrade-info (bad JSON, no name or
+    /// height, a bad name, or still empty or half-written).
     #[error("{path}: {source}")]
     Invalid {
+        /// The upgrade-info file.
         path: PathBuf,
+        /// What is wrong with its content.
         #[source]
         source: UpgradeInfoError,
     },
+    /// Opening or reading the file failed.
     #[error("{path}: cannot read it: {why}")]
-    Io { path: PathBuf, why: String },
+    Io {
+        /// The upgrade-info file.
+        path: PathBuf,
+        /// The I/O error.
+        why: String,
+    },
+    /// The file is larger than 4 MiB; it was not read past that.
     #[error("{path} is larger than {limit} bytes, too large for an upgrade-info file")]
-    TooLarge { path: PathBuf, limit: u64 },
+    TooLarge {
+        /// The upgrade-info file.
+        path: PathBuf,
+        /// The size cap, in bytes.
+        limit: u64,
+    },
+    /// Something other than a regular file is at the path (a folder, a FIFO, a device, a
+    /// socket); it was not opened in a way that blocks.
     #[error("{path} is {what}, not a regular file; refusing to read it")]
-    NotRegular { path: PathBuf, what: &'static str },
+    NotRegular {
+        /// The upgrade-info path.
+        path: PathBuf,
+        /// What is there instead, e.g. `"a FIFO (named pipe)"`.
+        what: &'static str,
+    },
+    /// The path is a symbolic link (dangling or not): the node writes a regular file there, so
+    /// someone else put it.
     #[error(
         "{path} is a symbolic link, refusing to read it (the node writes a regular file there)"
     )]
-    Symlink { path: PathBuf },
+    Symlink {
+        /// The upgrade-info path.
+        path: PathBuf,
+    },
 }
 
 impl From<UntrustedFileError> for HaltFileError {

@@ -26,10 +26,18 @@ pub struct NodeIdentity {
     pub chain_id: Option<String>,
 }
 
+/// Why the home's identity files could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum IdentityError {
+    /// `config/node_key.json` or `config/genesis.json` exists but could not be read or made no
+    /// sense (bad JSON, not an Ed25519 key, not a regular file).
     #[error("{path}: {why}")]
-    Unreadable { path: PathBuf, why: String },
+    Unreadable {
+        /// The file that was being read.
+        path: PathBuf,
+        /// What was wrong with it.
+        why: String,
+    },
 }
 
 impl NodeIdentity {

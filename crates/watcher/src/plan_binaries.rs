@@ -16,7 +16,9 @@ use switchyard_store::{fetch_document, DocumentOptions};
 /// Bounds on fetching an info URL.
 #[derive(Debug, Clone, Copy)]
 pub struct InfoFetchLimits {
+    /// Deadline for the whole fetch: connecting, redirects and the body.
     pub timeout: Duration,
+    /// Largest document accepted, in bytes; a larger one makes the plan's binaries unavailable.
     pub max_bytes: u64,
     /// Allow plain `http://` to non-loopback hosts (`SWITCHYARD_ALLOW_HTTP`).
     pub allow_http: bool,
@@ -38,13 +40,21 @@ impl Default for InfoFetchLimits {
 pub enum PlanBinariesView {
     /// A `binaries` map (inline, or fetched from `from_url`).
     Listed {
+        /// The entries by platform (`linux/amd64`, `any`, ...), and those that were refused.
         binaries: PlanBinaries,
+        /// The URL the document was fetched from; `None` when `info` held the map itself.
         from_url: Option<String>,
     },
     /// Plain text, empty, or JSON without `binaries`.
     None,
     /// `info` is a URL we could not fetch or read.
-    Unavailable { url: String, why: String },
+    Unavailable {
+        /// The URL `info` named.
+        url: String,
+        /// Why nothing was read: the fetch failed, the body was not JSON, or it had no
+        /// `binaries` object.
+        why: String,
+    },
 }
 
 impl PlanBinariesView {

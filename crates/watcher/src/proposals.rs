@@ -24,8 +24,12 @@ pub(crate) const CANCEL_SOFTWARE_UPGRADE_PROPOSAL: &str =
 /// An upgrade plan as the chain states it (name not yet validated: it is untrusted input).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct RawPlan {
+    /// The plan's name, as governance wrote it.
     pub name: String,
+    /// The height at which the chain halts for this upgrade.
     pub height: i64,
+    /// The plan's free-form `info` (often JSON with binary URLs, or a URL to such JSON); may be
+    /// empty.
     pub info: String,
 }
 
@@ -116,15 +120,22 @@ fn plan_action(plan: Option<upgrade::Plan>, url: &str) -> Vec<UpgradeAction> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum ProposalStatus {
+    /// `PROPOSAL_STATUS_UNSPECIFIED` (0), also used for any value this crate does not know.
     Unspecified,
+    /// `PROPOSAL_STATUS_DEPOSIT_PERIOD` (1): waiting for enough deposit to go to a vote.
     DepositPeriod,
+    /// `PROPOSAL_STATUS_VOTING_PERIOD` (2): being voted on.
     VotingPeriod,
+    /// `PROPOSAL_STATUS_PASSED` (3).
     Passed,
+    /// `PROPOSAL_STATUS_REJECTED` (4).
     Rejected,
+    /// `PROPOSAL_STATUS_FAILED` (5): passed, but executing its messages failed.
     Failed,
 }
 
 impl ProposalStatus {
+    /// The status from the chain's enum value; unknown values become [`Self::Unspecified`].
     pub fn from_i32(v: i32) -> Self {
         match v {
             1 => Self::DepositPeriod,
@@ -136,6 +147,7 @@ impl ProposalStatus {
         }
     }
 
+    /// The chain's enum value for this status.
     pub fn as_i32(self) -> i32 {
         match self {
             Self::Unspecified => 0,
@@ -163,7 +175,9 @@ impl ProposalStatus {
 /// A proposal that touches the upgrade schedule.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct UpgradeProposal {
+    /// The proposal's id on chain.
     pub id: u64,
+    /// Where the proposal is in its life, as the chain reports it.
     pub status: ProposalStatus,
     /// The plan it schedules (the last one if it holds several).
     pub plan: Option<RawPlan>,

@@ -35,15 +35,20 @@ pub(crate) const MAX_UPGRADE_PROPOSALS: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Transport {
+    /// gRPC at the node's gRPC address (a call that fails there is retried over `abci_query`
+    /// when an RPC address is known).
     Grpc,
+    /// `abci_query` over CometBFT JSON-RPC: no gRPC address was given, or it did not connect.
     AbciQuery,
 }
 
 /// Which gov query version answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum GovVersion {
+    /// `cosmos.gov.v1.Query/Proposals`.
     #[serde(rename = "v1")]
     V1,
+    /// `cosmos.gov.v1beta1.Query/Proposals`, used when the v1 query failed with an answer.
     #[serde(rename = "v1beta1")]
     V1beta1,
 }

@@ -19,6 +19,7 @@ use crate::wire::AbciInfo;
 /// Tuning of a snapshot.
 #[derive(Debug, Clone, Copy)]
 pub struct SnapshotOptions {
+    /// Bounds on fetching a plan's `info` when it is a URL.
     pub info: InfoFetchLimits,
     /// How many blocks back to look when estimating the average block time.
     pub block_window: i64,
@@ -39,16 +40,31 @@ impl Default for SnapshotOptions {
 /// Everything one look at the chain tells.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ChainSnapshot {
+    /// The chain id the node reports (`/status` `node_info.network`, or the gRPC block header).
     pub chain_id: String,
+    /// The latest block height the node reports (`/status`, or gRPC `GetLatestBlock`).
     pub height: i64,
+    /// The time in the header of the block at `height`.
     pub block_time: DateTime<Utc>,
+    /// Whether the node says it is still syncing (`/status`, or gRPC `GetSyncing`).
     pub catching_up: bool,
+    /// The app's version and committed height (`/abci_info`); `None` when it could not be read
+    /// (the reason is in `problems`).
     pub app: Option<AbciInfo>,
+    /// Average time per block over the last [`SnapshotOptions::block_window`] blocks; `None`
+    /// when the node has fewer blocks, time did not move forward, or the older header could not
+    /// be read.
     pub average_block_time: Option<Duration>,
+    /// The transport module queries were sent over first.
     pub transport: Transport,
+    /// Which gov query answered the proposals; `None` when proposals were not asked for or could
+    /// not be read.
     pub gov: Option<GovVersion>,
+    /// The scheduled plan (`CurrentPlan`) with its binaries; `None` when no upgrade is scheduled.
     pub plan: Option<PlanWithBinaries>,
+    /// Upgrade proposals in their voting period or passed, each with its plan's binaries.
     pub proposals: Vec<ProposalWithBinaries>,
+    /// The plan, then proposals in voting by height: the upgrades that are coming or may come.
     pub upcoming: Vec<Upcoming>,
     /// What could not be read, in words (non-fatal).
     pub problems: Vec<String>,

@@ -18,9 +18,11 @@ use crate::query::Transport;
 /// Everything the watcher currently knows. `None` means "not known yet".
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ChainView {
+    /// The chain id the node reports, from the last full refresh.
     pub chain_id: Option<String>,
     /// Latest block height CometBFT reports (`/status` or NewBlock).
     pub latest_height: Option<i64>,
+    /// Header time of the latest block seen (`/status`, NewBlock, or gRPC).
     pub latest_block_time: Option<DateTime<Utc>>,
     /// The app's last committed height (`/abci_info`); H-1 while halted at a plan at H.
     pub last_committed_height: Option<i64>,
@@ -28,16 +30,23 @@ pub struct ChainView {
     pub app_version: Option<String>,
     /// The last time the block store's and the app's heights were read together.
     pub heights_read: Option<HeightsRead>,
+    /// Whether the node says it is still syncing (`/status` `catching_up`, or gRPC
+    /// `GetSyncing`); false until first read.
     pub catching_up: bool,
     /// Peers connected (`/net_info` `n_peers`); `None` until read, or when the node refuses it.
     pub peers: Option<u32>,
     /// Average block time over the recent window.
     pub average_block_time: Option<Duration>,
+    /// The transport module queries go over first, from the last full refresh.
     pub transport: Option<Transport>,
     /// Whether `plan` reflects a successful `CurrentPlan` query (false until the first one).
     pub plan_known: bool,
+    /// The chain's scheduled plan (`CurrentPlan`) with its binaries; `None` when none is
+    /// scheduled, or before the first query (see `plan_known`).
     pub plan: Option<PlanWithBinaries>,
+    /// Upgrade proposals in voting or passed, from the last read of governance that succeeded.
     pub proposals: Vec<ProposalWithBinaries>,
+    /// `plan` and the proposals in voting merged, recomputed on every update.
     pub upcoming: Vec<Upcoming>,
     /// The last failure, cleared by the next success.
     pub last_error: Option<String>,
@@ -50,7 +59,9 @@ pub struct ChainView {
 /// before executing a block it already stored (a halt).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct HeightsRead {
+    /// The block store's latest height (`/status` `latest_block_height`).
     pub latest: i64,
+    /// The app's last committed height (`/abci_info` `last_block_height`).
     pub committed: i64,
     /// Counts reads, so two reads of the same heights are still two observations.
     pub seq: u64,
@@ -72,14 +83,17 @@ impl ChainView {
 /// A plan with its `info` resolved into binaries.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PlanWithBinaries {
+    /// The plan as the chain reports it.
     #[serde(flatten)]
     pub spec: RawPlan,
+    /// What the plan's `info` says about binaries.
     pub binaries: PlanBinariesView,
 }
 
 /// An upgrade proposal with its plan's binaries resolved.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ProposalWithBinaries {
+    /// The proposal as read from governance.
     #[serde(flatten)]
     pub proposal: UpgradeProposal,
     /// The binaries of `proposal.plan` (None when it has no plan).
@@ -99,12 +113,20 @@ pub enum SeenIn {
 /// One upgrade that is coming (or might be).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Upcoming {
+    /// The plan's name, as the chain states it (not validated).
     pub name: String,
+    /// The height the upgrade is planned at.
     pub height: i64,
+    /// The plan's raw `info`.
     pub info: String,
+    /// Whether it is the scheduled plan or a proposal in voting.
     pub source: SeenIn,
+    /// The proposal behind it: for the scheduled plan, a passed proposal with the same name and
+    /// height (`None` when there is none, e.g. proposals were not read).
     pub proposal_id: Option<u64>,
+    /// That proposal's status; `None` when `proposal_id` is.
     pub proposal_status: Option<ProposalStatus>,
+    /// What the plan's `info` says about binaries.
     pub binaries: PlanBinariesView,
     /// Expected time until `height`, from the average block time.
     pub eta: Option<Duration>,

@@ -37,8 +37,11 @@ use crate::view::{upcoming, ChainView, HeightsRead, PlanWithBinaries};
 /// Tuning of the watcher.
 #[derive(Debug, Clone)]
 pub struct WatcherOptions {
+    /// Timeout and size cap on every RPC and gRPC exchange.
     pub limits: Limits,
+    /// Tuning of the NewBlock feed (websocket and `/status` polling).
     pub feed: BlockFeedOptions,
+    /// What a full refresh reads, and the bounds on fetching plan info URLs.
     pub snapshot: SnapshotOptions,
     /// Least time between two plan refreshes (one per block otherwise).
     pub plan_every: Duration,
@@ -54,7 +57,10 @@ pub struct WatcherOptions {
     pub quiet_every: Duration,
     /// A halt this many blocks away or nearer is "near": heights and plan are read every block.
     pub near_blocks: i64,
+    /// First wait after a failed connect or refresh, doubled on each failure in a row; also
+    /// the wait before restarting the loop after a panic.
     pub backoff_initial: Duration,
+    /// Longest wait between retries.
     pub backoff_max: Duration,
     /// Blocks in the average-block-time window.
     pub block_window: usize,

@@ -34,9 +34,11 @@ const NAME_UPGRADE_MAX: usize = 64;
 /// What switchyard records inside each backup it takes.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BackupMeta {
+    /// The version of this record's layout; 1 so far.
     pub format: u32,
     /// `DAEMON_HOME` of the node whose data this is.
     pub home: PathBuf,
+    /// `DAEMON_NAME`: the binary's file name under each `bin/` folder.
     pub daemon_name: String,
     /// Where `current` pointed when the backup was taken: the binary that runs this data.
     pub from: Current,
@@ -52,7 +54,9 @@ pub struct BackupMeta {
     pub swap_started_at: Option<String>,
     /// The backup folder was on another filesystem: everything was copied.
     pub cross_device: bool,
+    /// How the snapshot's files were made: linked, cloned or copied.
     pub stats: SnapshotStats,
+    /// The version of switchyard that took the backup.
     pub switchyard_version: String,
 }
 
@@ -100,6 +104,7 @@ pub(crate) fn same_path(a: &Path, b: &Path) -> bool {
 pub struct BackupEntry {
     /// The folder name (what `restore-backup NAME` takes).
     pub name: String,
+    /// The folder's full path: the backup folder joined with `name`.
     pub path: PathBuf,
     /// switchyard's record; `None` for cosmovisor's backups (and switchyard's older ones).
     pub meta: Option<BackupMeta>,

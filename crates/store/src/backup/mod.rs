@@ -36,6 +36,7 @@ use std::fs::{self, File};
 use std::io;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use switchyard_core::{Current, UpgradeName};
 
@@ -56,58 +57,109 @@ pub use validator_state::Choice as ValidatorStateChoice;
 /// there): half of the files made, and the complete backup just before its final rename.
 pub const FAULT_POINTS: &[&str] = &["backup-mid-copy", "backup-before-rename"];
 
+/// Why taking, measuring, listing or pruning backups failed (also how building a restored tree
+/// fails, inside [`RestoreError::Backup`]).
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// The caller asked the backup to stop (switchyard is shutting down); its partial copy was
+    /// removed.
+    #[error("the backup was stopped before it was complete (switchyard is stopping); its partial copy was removed")]
+    Cancelled,
+    /// A file or folder could not be read: `lstat`, `readdir` or `readlink` during the walk, a
+    /// record, the backup folder's listing, or `statvfs` of the target.
     #[error("reading {path}: {source}")]
     Read {
+        /// What was being read.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// A file or folder could not be written: the backup folder, a record, a folder's mode,
+    /// owner or fsync, or a rename or removal while pruning.
     #[error("writing {path}: {source}")]
     Write {
+        /// What was being written.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// An entry could not be made in the new tree (hard link, clone, copy, symlink, folder), or
+    /// the finished backup could not be renamed to its final name.
     #[error("backing up {from} to {to}: {source}")]
     Copy {
+        /// The source path.
         from: PathBuf,
+        /// The path being made.
         to: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// The folder to walk (the data folder, or a backup being restored) exists but is not a
+    /// folder.
     #[error("{0} is not a folder")]
     NotAFolder(PathBuf),
+    /// The tree holds a socket, fifo or device, which a snapshot cannot reproduce; found by the
+    /// walk, before anything is written.
     #[error("{path} is {what}, which cannot be backed up; move it out of the data folder")]
-    SpecialFile { path: PathBuf, what: &'static str },
+    SpecialFile {
+        /// The special file.
+        path: PathBuf,
+        /// `"a socket"`, `"a fifo"` or `"a device"`.
+        what: &'static str,
+    },
+    /// The target filesystem has fewer free bytes than the copy allocates plus the margin; found
+    /// before anything is written.
     #[error(
         "not enough space for the backup in {folder}: it needs {} ({} to copy plus a {} margin; the {} of table files are hard-linked and cost nothing) and {} is free. Nothing was written. Free space there, or point DAEMON_DATA_BACKUP_DIR at a folder with room",
         human_bytes(*.needed), human_bytes(*.copied), human_bytes(*.margin), human_bytes(*.linked), human_bytes(*.available)
     )]
     NoSpace {
+        /// The folder whose filesystem was measured (the target, or its nearest existing parent).
         folder: PathBuf,
+        /// Bytes needed: what the copy allocates in whole blocks, folders included, plus `margin`.
         needed: u64,
+        /// Bytes to copy or clone (file sizes).
         copied: u64,
+        /// Bytes kept free beyond the copy ([`margin_for`]).
         margin: u64,
+        /// Bytes of table files that are hard-linked and cost nothing.
         linked: u64,
+        /// Free bytes for an unprivileged writer (`f_bavail`).
         available: u64,
     },
+    /// The target filesystem has fewer free inodes than the backup needs (the bytes fit); found
+    /// before anything is written.
     #[error(
         "not enough free inodes for the backup in {folder}: it needs {needed} and {available} are free. Nothing was written"
     )]
     NoInodes {
+        /// The folder whose filesystem was measured (the target, or its nearest existing parent).
         folder: PathBuf,
+        /// Inodes needed: one per copied file, folder and symlink.
         needed: u64,
+        /// Free inodes (`f_favail`).
         available: u64,
     },
+    /// The target folder is inside the folder being backed up (or restored from), so the
+    /// snapshot would contain itself.
     #[error("the backup folder {target} is inside {source_dir}, so a backup would contain itself; choose a DAEMON_DATA_BACKUP_DIR outside it")]
     InsideSource {
+        /// The target folder, as given.
         target: PathBuf,
+        /// The folder being walked.
         source_dir: PathBuf,
     },
+    /// A backup's [`META_FILE`] exists but does not parse as a [`BackupMeta`].
     #[error("the backup record {path} is corrupt ({why})")]
-    CorruptMeta { path: PathBuf, why: String },
+    CorruptMeta {
+        /// The record file.
+        path: PathBuf,
+        /// The JSON parse error.
+        why: String,
+    },
 }
 
 /// What to back up, and what to record about it.
@@ -119,8 +171,9 @@ pub struct BackupRequest<'a> {
     pub backup_root: &'a Path,
     /// Where `current` points now (the binary that runs this data).
     pub from: &'a Current,
-    /// The upgrade about to be applied, and its height.
+    /// The upgrade about to be applied.
     pub upgrade: &'a UpgradeName,
+    /// That upgrade's height (from the swap journal), recorded as [`BackupMeta::upgrade_height`].
     pub upgrade_height: i64,
     /// The swap journal's `started_at`: a complete backup that this same swap already took
     /// (before a crash) is returned instead of taking a second one.
@@ -130,7 +183,9 @@ pub struct BackupRequest<'a> {
 /// A backup that exists.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Backup {
+    /// The backup folder, under its final name in the backup root.
     pub path: PathBuf,
+    /// Its record: the one just written, or the one read back when `reused`.
     pub meta: BackupMeta,
     /// It was taken earlier by the same swap, not now.
     pub reused: bool,
@@ -146,6 +201,17 @@ fn write_err(path: &Path) -> impl FnOnce(io::Error) -> BackupError + '_ {
 /// Takes a backup of `req.layout`'s `data/` into `req.backup_root` (see the module docs).
 /// `fault` is called at each of [`FAULT_POINTS`]; pass `&|_| {}` outside the crash tests.
 pub fn take(req: &BackupRequest<'_>, fault: &(dyn Fn(&str) + Sync)) -> Result<Backup, BackupError> {
+    take_unless(req, fault, &AtomicBool::new(false))
+}
+
+/// [`take`], stopped once `cancel` is set: between two files, and before the final rename. A
+/// stopped backup removes its partial copy and returns [`BackupError::Cancelled`]; one past its
+/// rename is complete and is returned.
+pub fn take_unless(
+    req: &BackupRequest<'_>,
+    fault: &(dyn Fn(&str) + Sync),
+    cancel: &AtomicBool,
+) -> Result<Backup, BackupError> {
     let root = req.backup_root;
     fs::create_dir_all(root).map_err(write_err(root))?;
     remove_stale_partials(root);
@@ -189,7 +255,7 @@ pub fn take(req: &BackupRequest<'_>, fault: &(dyn Fn(&str) + Sync)) -> Result<Ba
     fs::create_dir(&partial).map_err(write_err(&partial))?;
     let lock = lock_dir(&partial);
     let made = (|| {
-        let stats = snapshot::materialize(&tree, &partial, &|| fault("backup-mid-copy"))?;
+        let stats = snapshot::materialize(&tree, &partial, &|| fault("backup-mid-copy"), cancel)?;
         let mut m = BackupMeta::new(
             &req.layout.home,
             &req.layout.daemon_name,
@@ -202,6 +268,9 @@ pub fn take(req: &BackupRequest<'_>, fault: &(dyn Fn(&str) + Sync)) -> Result<Ba
         m.stats = stats;
         meta::write_meta(&partial, &m)?;
         fault("backup-before-rename");
+        if cancel.load(Ordering::SeqCst) {
+            return Err(BackupError::Cancelled);
+        }
         sys::rename_noreplace(&partial, &dest).map_err(|source| BackupError::Copy {
             from: partial.clone(),
             to: dest.clone(),

@@ -47,41 +47,102 @@ pub const FAULT_POINTS: &[&str] = &[
     "restore-after-current",
 ];
 
+/// Why a restore, or the recovery of an interrupted one, failed or was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
+    /// Walking the backup, measuring the space or building the restored tree failed, or the
+    /// space check refused.
     #[error(transparent)]
     Backup(#[from] BackupError),
+    /// The swap journal or the applied records could not be read or written, or `restore.json`
+    /// is corrupt.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The binary `current` is to point at is missing or not executable, or `current` could not
+    /// be set.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// A file operation failed: the restore journal, `data/`, `priv_validator_state.json`, an
+    /// fsync or a rename.
     #[error("{path}: {source}")]
     Io {
+        /// The file or folder acted on.
         path: PathBuf,
+        /// The OS error.
         #[source]
         source: io::Error,
     },
+    /// An interrupted restore is recorded: [`restore`] refuses until [`recover`] has finished or
+    /// rolled it back.
     #[error("an interrupted restore of {backup} is recorded in {path}; run `switchyard restore-backup` again to finish it (or roll it back) first")]
-    Pending { path: PathBuf, backup: PathBuf },
+    Pending {
+        /// The restore journal, `restore.json`.
+        path: PathBuf,
+        /// The backup that restore was putting back.
+        backup: PathBuf,
+    },
+    /// The node switchyard started (recorded in `node.pid`) is still alive.
     #[error("the node is running (pid {pid}, {binary}); stop it and switchyard first")]
-    NodeRunning { pid: i32, binary: PathBuf },
+    NodeRunning {
+        /// Its pid.
+        pid: i32,
+        /// The binary it was started from.
+        binary: PathBuf,
+    },
+    /// Another process holds the `LOCK` of a database in `data/` (a node started by hand).
     #[error("{path} is locked by {who}: a node is running on this data; stop it first")]
-    DatabaseInUse { path: PathBuf, who: String },
+    DatabaseInUse {
+        /// The `LOCK` file.
+        path: PathBuf,
+        /// Who holds it, e.g. `pid 1234 (fcntl lock)` or `another process (flock)`.
+        who: String,
+    },
+    /// The swap journal exists: an upgrade swap is half done.
     #[error("a swap is in progress ({path}); start switchyard to finish it, then restore")]
-    SwapPending { path: PathBuf },
+    SwapPending {
+        /// The swap journal, `swap.json`.
+        path: PathBuf,
+    },
+    /// The path named is not a folder, or is a hidden `.partial` folder of work in progress.
     #[error("{0} is not a backup folder")]
     NotABackup(PathBuf),
+    /// The backup's record names another node home.
     #[error("{path} is a backup of the node in {home}, not of this one")]
-    ForeignBackup { path: PathBuf, home: PathBuf },
+    ForeignBackup {
+        /// The backup folder.
+        path: PathBuf,
+        /// The home its record names.
+        home: PathBuf,
+    },
+    /// The backup has no readable record and no binary was named, so what `current` should
+    /// point at is unknown.
     #[error("{path} has no switchyard record ({why}), so which binary runs it is unknown: name it with --current genesis or --current <upgrade>")]
-    NeedCurrent { path: PathBuf, why: String },
+    NeedCurrent {
+        /// The backup folder.
+        path: PathBuf,
+        /// Why there is no record: it is missing, or the error reading it.
+        why: String,
+    },
+    /// The hidden folder the restored tree is built in already exists, but no restore is
+    /// recorded.
     #[error("{path} exists but no restore is recorded; it is not switchyard's to remove: move it away first")]
-    StrayPartial { path: PathBuf },
+    StrayPartial {
+        /// That folder, `.<data folder's name>-restore.partial` beside the data folder.
+        path: PathBuf,
+    },
+    /// `data/`, or what its symlink points at, exists but is not a folder.
     #[error("{path} is not a folder")]
-    DataNotAFolder { path: PathBuf },
+    DataNotAFolder {
+        /// The path that is not a folder.
+        path: PathBuf,
+    },
+    /// The filesystem holding the data cannot `renameat2(RENAME_EXCHANGE)`; found by a probe
+    /// with two empty folders before anything is written (or by the exchange itself).
     #[error("the filesystem of {dir} cannot swap two folders atomically (renameat2 RENAME_EXCHANGE: {source}); switchyard does not restore there, since a crash between two plain renames would leave the home without data/")]
     NoExchange {
+        /// The folder holding the data, where the exchange was tried.
         dir: PathBuf,
+        /// The error `renameat2` returned.
         #[source]
         source: io::Error,
     },
@@ -111,24 +172,31 @@ pub struct RestoreRecord {
     pub forget_from_height: Option<i64>,
     /// (device, inode) of the built tree, recorded just before the exchange.
     pub built: Option<(u64, u64)>,
+    /// Which `priv_validator_state.json` the built tree got; `None` until it is built.
     pub validator_state: Option<Choice>,
+    /// How the built tree's files were made; all zero until it is built.
     #[serde(default)]
     pub stats: SnapshotStats,
+    /// When the restore started (RFC 3339, UTC).
     pub started_at: String,
 }
 
 /// What a restore did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Restored {
+    /// The backup folder restored; it is left as it was.
     pub backup: PathBuf,
     /// The folder that now holds the restored data.
     pub data: PathBuf,
     /// Where the data it replaced is kept (`None` when there was no `data/`).
     pub set_aside: Option<PathBuf>,
+    /// What `current` now points at.
     pub current: Current,
     /// Applied upgrades forgotten, to be applied again when the node reaches them.
     pub forgotten: Vec<UpgradeName>,
+    /// Which `priv_validator_state.json` the restored data got.
     pub validator_state: Option<Choice>,
+    /// How the restored tree's files were made.
     pub stats: SnapshotStats,
 }
 
@@ -139,7 +207,10 @@ pub enum Recovered {
     Nothing,
     /// One was interrupted before the folders were exchanged: its partial tree was removed and
     /// `data/` is as it was.
-    RolledBack { backup: PathBuf },
+    RolledBack {
+        /// The backup that restore was putting back.
+        backup: PathBuf,
+    },
     /// One was interrupted after the exchange, and is now finished.
     Finished(Restored),
 }
@@ -147,6 +218,7 @@ pub enum Recovered {
 /// What to restore.
 #[derive(Debug, Clone)]
 pub struct RestoreRequest<'a> {
+    /// The node home whose `data/` is replaced and whose `current` is set.
     pub layout: &'a Layout,
     /// The backup folder.
     pub backup: &'a Path,
@@ -404,7 +476,12 @@ pub fn restore(
     write_record(layout, &rec)?;
     let built = (|| {
         fs::create_dir(&building).map_err(io_err(&building))?;
-        rec.stats = snapshot::materialize(&tree, &building, &|| fault("restore-mid-copy"))?;
+        rec.stats = snapshot::materialize(
+            &tree,
+            &building,
+            &|| fault("restore-mid-copy"),
+            &std::sync::atomic::AtomicBool::new(false),
+        )?;
         let backup_state =
             validator_state::read(backup).map_err(io_err(&backup.join(validator_state::FILE)))?;
         let choice = validator_state::choose(current_state.as_deref(), backup_state.as_deref());

@@ -20,14 +20,22 @@ use super::sys;
 use super::tree::{Item, Kind, Tree};
 use super::BackupError;
 
-/// How the files of a snapshot were made.
+/// How the files of a snapshot were made. Folders and symlinks are not counted; bytes are file
+/// sizes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SnapshotStats {
+    /// Table files hard-linked from the source: no new space used.
     pub linked_files: u64,
+    /// Bytes of the hard-linked files.
     pub linked_bytes: u64,
+    /// Files cloned with `FICLONE` (table files that could not be linked included): they share
+    /// blocks with the source until either is changed.
     pub cloned_files: u64,
+    /// Bytes of the cloned files.
     pub cloned_bytes: u64,
+    /// Files copied byte for byte, where the filesystem could not clone them.
     pub copied_files: u64,
+    /// Bytes of the copied files.
     pub copied_bytes: u64,
 }
 
@@ -72,6 +80,7 @@ pub(crate) fn materialize(
     tree: &Tree,
     dest: &Path,
     midway: &(dyn Fn() + Sync),
+    cancel: &AtomicBool,
 ) -> Result<SnapshotStats, BackupError> {
     let dest_dev = fs::metadata(dest)
         .map_err(|source| BackupError::Write {
@@ -108,7 +117,7 @@ pub(crate) fn materialize(
             .map(|_| {
                 s.spawn(|| {
                     let mut stats = SnapshotStats::default();
-                    while !failed.load(Ordering::Relaxed) {
+                    while !failed.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(item) = files.get(i) else { break };
                         if i == half {
@@ -131,6 +140,9 @@ pub(crate) fn materialize(
     let mut stats = SnapshotStats::default();
     for r in results {
         stats.add(&r?);
+    }
+    if cancel.load(Ordering::SeqCst) {
+        return Err(BackupError::Cancelled);
     }
     // Folder modes last (a read-only folder must still be filled), deepest first, then fsync.
     for d in dirs

@@ -33,17 +33,21 @@ pub struct BackupEstimate {
     pub target: PathBuf,
     /// The target is on another filesystem than (part of) the source: tables are copied too.
     pub cross_device: bool,
+    /// Table files that will be hard-linked (those on the target's filesystem).
     pub linked_files: u64,
     /// Bytes hard-linked: no space used on the target.
     pub linked_bytes: u64,
+    /// Files that will be copied or cloned, table files on another filesystem included.
     pub copied_files: u64,
     /// Bytes copied (file sizes).
     pub copied_bytes: u64,
     /// What the copy allocates (whole blocks, folders included) plus the margin.
     pub needed_bytes: u64,
+    /// Bytes kept free beyond the copy: [`margin_for`] of `copied_bytes`.
     pub margin_bytes: u64,
     /// Free bytes on the target for an unprivileged writer (`f_bavail`).
     pub available_bytes: u64,
+    /// Inodes the copy will use: one per copied file, folder (its root included) and symlink.
     pub needed_inodes: u64,
     /// Free inodes on the target; `None` where the filesystem does not count them.
     pub available_inodes: Option<u64>,
