@@ -14,6 +14,7 @@ mod logging;
 mod metrics;
 mod notify;
 mod report;
+mod shutdown;
 mod sums_file;
 mod supervisor;
 mod test_faults;

@@ -220,16 +220,21 @@ fn healthy(st: &State, now: Instant) -> bool {
         || st.busy.values().any(|until| until.is_none_or(|u| now < u))
 }
 
-/// Starts the watchdog pings (on the supervisor's runtime) when the watchdog is on.
-pub(crate) fn spawn_watchdog() {
+/// Starts the watchdog pings (on the supervisor's runtime) when the watchdog is on, until
+/// `shutdown` is triggered.
+pub(crate) fn spawn_watchdog(shutdown: &crate::shutdown::Shutdown) {
     let Some(every) = notifier().and_then(|n| n.watchdog) else {
         return;
     };
-    tokio::spawn(async move {
+    let stop = shutdown.clone();
+    shutdown.spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
+            tokio::select! {
+                () = stop.triggered() => return,
+                _ = tick.tick() => {}
+            }
             with_state(|n, st| {
                 let now = Instant::now();
                 if healthy(st, now) {

@@ -22,6 +22,7 @@ use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, SeenIn, Up
 use tokio::sync::watch;
 
 use crate::config::Config;
+use crate::shutdown::Shutdown;
 use crate::upgrade_binary::{stage_upcoming, Outcome};
 
 /// How long a failed attempt waits before the next one.
@@ -58,18 +59,22 @@ fn candidate(u: &Upcoming) -> StagingCandidate {
     }
 }
 
-/// Starts the pre-staging task.
+/// Starts the pre-staging task; it ends when `shutdown` is triggered, a download in progress
+/// dropped (its partial file stays in the staging workspace, resumed by the next attempt; nothing
+/// is installed half-written).
 pub(super) fn spawn(
     cfg: Config,
     layout: Layout,
     mut view: watch::Receiver<ChainView>,
     skip_heights: BTreeSet<i64>,
+    shutdown: &Shutdown,
 ) {
+    let shutdown = shutdown.clone();
     if !cfg.allow_download_binaries {
         tracing::info!("DAEMON_ALLOW_DOWNLOAD_BINARIES is false: upcoming binaries are not pre-staged (use `switchyard prepare` or `add-upgrade`)");
         return;
     }
-    tokio::spawn(async move {
+    shutdown.clone().spawn(async move {
         let opts = crate::upgrade_binary::stage_options(&cfg, false);
         // name -> (url, when it last failed); successes are remembered with no failure time.
         let mut tried: HashMap<(String, String), Option<Instant>> = HashMap::new();
@@ -111,26 +116,35 @@ pub(super) fn spawn(
                         continue;
                     }
                 };
-                let what = match (u.source, u.proposal_id) {
-                    (SeenIn::Plan, _) => "the scheduled plan".to_string(),
-                    (SeenIn::Proposal, Some(id)) => {
+                let what = match (u.source, u.proposal_id, u.proposal_status) {
+                    (SeenIn::Plan, _, _) => "the scheduled plan".to_string(),
+                    (SeenIn::Proposal, Some(id), Some(ProposalStatus::VotingPeriod)) => {
                         format!("proposal #{id}, still in voting")
                     }
-                    (SeenIn::Proposal, None) => "a proposal".to_string(),
+                    (SeenIn::Proposal, Some(id), Some(ProposalStatus::Passed)) => {
+                        format!("proposal #{id}, passed")
+                    }
+                    (SeenIn::Proposal, Some(id), _) => format!("proposal #{id}"),
+                    (SeenIn::Proposal, None, _) => "a proposal".to_string(),
                 };
                 tracing::info!(upgrade = %u.name, height = u.height, "pre-staging the binary of {what}");
                 crate::notify::staging(Some(&u.name));
                 // Candidates are already filtered by the voting rule: include them all.
-                let (outcome, message, record) = stage_upcoming(
-                    &layout,
-                    &u,
-                    true,
-                    cfg.disable_recase,
-                    &this_platform(),
-                    &opts,
-                )
-                .await;
+                let staged = shutdown
+                    .unless(stage_upcoming(
+                        &layout,
+                        &u,
+                        true,
+                        cfg.disable_recase,
+                        &this_platform(),
+                        &opts,
+                    ))
+                    .await;
                 crate::notify::staging(None);
+                let Ok((outcome, message, record)) = staged else {
+                    tracing::info!(upgrade = %u.name, "pre-staging stopped by the shutdown; a partial download is resumed by the next start");
+                    return;
+                };
                 match (outcome, &record) {
                     (Outcome::Staged, Some(r)) => crate::live::downloaded(r.size),
                     (Outcome::Failed, _) => crate::live::download_failed(),
@@ -143,10 +157,14 @@ pub(super) fn spawn(
                     tracing::info!(upgrade = %u.name, "{}: {message}", outcome.as_str().replace('_', " "));
                     tried.insert(key, None);
                     // While the binary is fresh on disk, days before the halt.
-                    super::probe_ahead::probe_if_needed(&layout, &name).await;
+                    let probe = super::probe_ahead::probe_if_needed(&layout, &name);
+                    if shutdown.unless(probe).await.is_err() {
+                        return;
+                    }
                 }
             }
             tokio::select! {
+                () = shutdown.triggered() => return,
                 r = view.changed() => if r.is_err() { return },
                 _ = tokio::time::sleep(RETRY_AFTER) => {}
             }

@@ -48,6 +48,7 @@ use switchyard_store::{Journal, Layout};
 
 use crate::binary_facts::BinaryFacts;
 use crate::config::Config;
+use crate::shutdown::Shutdown;
 use observe::{Observation, Observer};
 use signals::{SignalKind, Signals};
 use swap::SwapEnd;
@@ -60,10 +61,14 @@ pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
         .build()
         .context("starting the async runtime")?;
     crate::notify::init();
+    let shutdown = Shutdown::new();
     let result = rt.block_on(async move {
-        crate::notify::spawn_watchdog();
-        let mut sup = Supervisor::new(cfg, node_args)?;
-        let r = match sup.run().await {
+        crate::notify::spawn_watchdog(&shutdown);
+        let r = match Supervisor::new(cfg, node_args, &shutdown) {
+            Ok(mut sup) => sup.run().await,
+            Err(e) => Err(e),
+        };
+        let r = match r {
             Err(e) if matches!(e.downcast_ref(), Some(swap::SwapError::Stopped { .. })) => {
                 tracing::info!("{e:#}");
                 Ok(0)
@@ -71,6 +76,12 @@ pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
             other => other,
         };
         crate::live::exiting();
+        let limit = cfg.shutdown_grace.max(TASKS_END_MIN);
+        if !shutdown.finish(limit).await {
+            tracing::warn!(
+                "a background task did not end within {limit:?} of the shutdown; exiting without it"
+            );
+        }
         r
     });
     crate::notify::stopping();
@@ -79,6 +90,11 @@ pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
     rt.shutdown_timeout(Duration::from_millis(200));
     result
 }
+
+/// The least time the background tasks (pre-staging, probe-ahead, the watchdog, a backup's
+/// copy) have to end once the shutdown is triggered (the shutdown grace when that is longer):
+/// each ends at its next await or, for a backup, its next file, then removes its partial copy.
+const TASKS_END_MIN: Duration = Duration::from_secs(5);
 
 /// How often the running node's time-based questions are asked while no halt is near.
 const QUIET_TICK: Duration = Duration::from_secs(1);
@@ -105,6 +121,8 @@ struct Supervisor<'a> {
     crashes: CrashPolicy,
     observer: Observer,
     signals: Signals,
+    /// The run's one shutdown, which every long step runs under.
+    shutdown: Shutdown,
     /// The monotonic clock's zero: every time handed to the core is milliseconds since then.
     clock: Instant,
     /// The latest valid content of data/upgrade-info.json.
@@ -155,24 +173,30 @@ const HALT_FILE_READ_LIMIT: Duration = Duration::from_secs(3);
 const BLIND_REPORT_EVERY_MS: u64 = 300_000;
 
 impl<'a> Supervisor<'a> {
-    fn new(cfg: &'a Config, node_args: Vec<String>) -> anyhow::Result<Self> {
+    fn new(cfg: &'a Config, node_args: Vec<String>, shutdown: &Shutdown) -> anyhow::Result<Self> {
         crate::test_faults::check_point(cfg, "swap", switchyard_store::SWAP_FAULT_POINTS)?;
         let layout = cfg.layout()?;
         let lock = home_guard::lock_home(&layout)?;
         home_guard::repair_current(&layout)?;
         let journal = Journal::new(&layout);
-        let signals = Signals::install().context("installing signal handlers")?;
+        let signals = Signals::install(shutdown).context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
         let skip_heights = unsafe_skip_heights(&node_args);
         if let Some(view) = observer.chain_view() {
-            background_staging::spawn(cfg.clone(), layout.clone(), view, skip_heights.clone());
+            background_staging::spawn(
+                cfg.clone(),
+                layout.clone(),
+                view,
+                skip_heights.clone(),
+                shutdown,
+            );
         }
         let live = crate::live::init(cfg, &layout);
         if let Some(addr) = cfg.listen {
             crate::http::spawn(addr, live, observer.chain_view(), cfg, &layout)?;
         }
         let stall = stall::StallWatch::new(cfg, observer.chain_view());
-        let probe_ahead = probe_ahead::ProbeAhead::spawn(layout.clone());
+        let probe_ahead = probe_ahead::ProbeAhead::spawn(layout.clone(), shutdown);
         if !skip_heights.is_empty() {
             tracing::info!(
                 heights = ?skip_heights,
@@ -195,6 +219,7 @@ impl<'a> Supervisor<'a> {
             skip_heights,
             observer,
             signals,
+            shutdown: shutdown.clone(),
             clock: Instant::now(),
             halt_file: None,
             heights: HeightsSeen::default(),
@@ -292,7 +317,10 @@ impl<'a> Supervisor<'a> {
             return Ok(false);
         }
         let _busy = crate::notify::busy(Some(Duration::from_secs(30)));
-        let Ok(facts) = signals::unless_stopped(BinaryFacts::resolve(&self.layout, &bin)).await
+        let Ok(facts) = self
+            .shutdown
+            .unless(BinaryFacts::resolve(&self.layout, &bin))
+            .await
         else {
             // Stopping: the loop sees the signal before it starts anything.
             return Ok(false);
@@ -312,7 +340,11 @@ impl<'a> Supervisor<'a> {
     /// read that hangs is given up after a few seconds, and at once for a stop signal.
     async fn refresh_halt_file(&mut self) {
         let read = observe::read_upgrade_info_now(&self.layout, self.cfg.disable_recase);
-        match signals::unless_stopped(tokio::time::timeout(HALT_FILE_READ_LIMIT, read)).await {
+        match self
+            .shutdown
+            .unless(tokio::time::timeout(HALT_FILE_READ_LIMIT, read))
+            .await
+        {
             Ok(Ok(Some(info))) => self.halt_file = Some(info),
             Ok(Ok(None)) | Err(_) => {}
             Ok(Err(_)) => tracing::error!(
@@ -324,7 +356,7 @@ impl<'a> Supervisor<'a> {
 
     async fn run(&mut self) -> anyhow::Result<i32> {
         home_guard::stop_orphaned_node(&self.layout, self.cfg.shutdown_grace).await?;
-        swap::recover(self.cfg, &self.layout, &self.journal).await?;
+        swap::recover(self.cfg, &self.layout, &self.journal, &self.shutdown).await?;
         loop {
             crate::notify::beat();
             self.refresh_halt_file().await;
@@ -453,6 +485,7 @@ impl<'a> Supervisor<'a> {
                 self.cfg,
                 &self.layout,
                 &self.journal,
+                &self.shutdown,
                 target,
                 node.take(),
                 async { sleep_or_stop(signals, delay).await.is_none() },

@@ -16,6 +16,8 @@ use switchyard_core::{judge_preupgrade, PreUpgradeCommand, UpgradeName};
 use switchyard_store::{FileStamp, Layout, PreUpgradeProbeRecord};
 use tokio::sync::watch;
 
+use crate::shutdown::Shutdown;
+
 /// How often the upcoming binaries are looked at again without a change in the list.
 const RECHECK: Duration = Duration::from_secs(15);
 /// How long one `--help` run may take.
@@ -27,10 +29,14 @@ pub(super) struct ProbeAhead {
 }
 
 impl ProbeAhead {
-    /// Starts the task.
-    pub(super) fn spawn(layout: Layout) -> ProbeAhead {
+    /// Starts the task; it ends when `shutdown` is triggered (a probe in progress is dropped,
+    /// its process killed with its group; nothing was written for it yet).
+    pub(super) fn spawn(layout: Layout, shutdown: &Shutdown) -> ProbeAhead {
         let (tx, rx) = watch::channel(BTreeSet::new());
-        tokio::spawn(probe_loop(layout, rx));
+        let task = shutdown.clone();
+        shutdown.spawn(async move {
+            let _ = task.unless(probe_loop(layout, rx)).await;
+        });
         ProbeAhead { upcoming: tx }
     }
 

@@ -86,6 +86,7 @@ pub(super) enum SwapError {
     },
 }
 
+use crate::shutdown::Shutdown;
 use crate::test_faults::fault;
 
 /// Runs the whole swap for `target`, stopping `node` first if it still runs. `wait` is the
@@ -96,6 +97,7 @@ pub(super) async fn perform(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
+    shutdown: &Shutdown,
     target: &SwapTarget,
     mut node: Option<&mut NodeProcess>,
     wait: impl std::future::Future<Output = bool>,
@@ -106,8 +108,16 @@ pub(super) async fn perform(
         target.name, target.height
     ));
     live::swap_begin(target.name.as_str(), target.height, target.kind);
-    let steps = perform_steps(cfg, layout, journal, target, node.as_deref_mut(), wait);
-    let r = match super::signals::unless_stopped(steps).await {
+    let steps = perform_steps(
+        cfg,
+        layout,
+        journal,
+        shutdown,
+        target,
+        node.as_deref_mut(),
+        wait,
+    );
+    let r = match shutdown.unless(steps).await {
         Ok(done) => done,
         Err(signal) => {
             if let Some(node) = node {
@@ -132,6 +142,7 @@ async fn perform_steps(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
+    shutdown: &Shutdown,
     target: &SwapTarget,
     node: Option<&mut NodeProcess>,
     wait: impl std::future::Future<Output = bool>,
@@ -167,7 +178,7 @@ async fn perform_steps(
             return Ok(SwapEnd::Interrupted);
         }
     }
-    resume_from(cfg, layout, journal, rec).await?;
+    resume_from(cfg, layout, journal, shutdown, rec).await?;
     Ok(SwapEnd::Done)
 }
 
@@ -186,9 +197,13 @@ pub(super) async fn recover(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
+    shutdown: &Shutdown,
 ) -> Result<(), SwapError> {
     let _busy = crate::notify::busy(None);
-    match super::signals::unless_stopped(recover_steps(cfg, layout, journal)).await {
+    match shutdown
+        .unless(recover_steps(cfg, layout, journal, shutdown))
+        .await
+    {
         Ok(done) => done,
         Err(signal) => Err(SwapError::Stopped {
             name: journal
@@ -202,7 +217,12 @@ pub(super) async fn recover(
     }
 }
 
-async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Result<(), SwapError> {
+async fn recover_steps(
+    cfg: &Config,
+    layout: &Layout,
+    journal: &Journal,
+    shutdown: &Shutdown,
+) -> Result<(), SwapError> {
     let Some(rec) = journal.pending_swap()? else {
         return Ok(());
     };
@@ -213,7 +233,7 @@ async fn recover_steps(cfg: &Config, layout: &Layout, journal: &Journal) -> Resu
     // A swap interrupted while stopping the node: the old node died with us (parent-death
     // signal, and the orphan check before this), so it goes on from making the binary ready.
     live::swap_begin(rec.name.as_str(), rec.height, rec.kind);
-    let r = resume_from(cfg, layout, journal, rec).await;
+    let r = resume_from(cfg, layout, journal, shutdown, rec).await;
     live::swap_end(r.as_ref().map(|_| ()).map_err(|e| e.to_string()));
     r
 }
@@ -231,6 +251,7 @@ async fn resume_from(
     cfg: &Config,
     layout: &Layout,
     journal: &Journal,
+    shutdown: &Shutdown,
     mut rec: SwapRecord,
 ) -> Result<(), SwapError> {
     // Whether a step that must not be repeated ran since the journal was last written.
@@ -263,7 +284,7 @@ async fn resume_from(
                 rec.step = SwapStep::BackingUp;
                 journal.write_step(&rec)?;
                 did_work = true;
-                backup(cfg, layout, &rec, root).await?;
+                backup(cfg, layout, shutdown, &rec, root).await?;
             }
         }
         fault(cfg, "after-backup");
@@ -449,10 +470,14 @@ fn check_staged(layout: &Layout, rec: &SwapRecord) -> Result<(), SwapError> {
 }
 
 /// Takes the backup of `data/` into `root` (a snapshot: see `switchyard_store::backup`). It
-/// refuses, before writing anything, when it would not fit.
+/// refuses, before writing anything, when it would not fit. The copy runs on a blocking thread
+/// the shutdown waits for: when this future is dropped (a stop signal cuts the swap short), the
+/// copy is told to stop at its next file and removes its partial folder before the process
+/// exits, so a stop never leaves half a backup behind.
 async fn backup(
     cfg: &Config,
     layout: &Layout,
+    shutdown: &Shutdown,
     rec: &SwapRecord,
     root: PathBuf,
 ) -> Result<(), SwapError> {
@@ -465,24 +490,28 @@ async fn backup(
     let started = std::time::Instant::now();
     let hook = crate::test_faults::hook(cfg);
     let (task_layout, rec) = (layout.clone(), rec.clone());
-    let b = tokio::task::spawn_blocking(move || {
-        backup::take(
-            &BackupRequest {
-                layout: &task_layout,
-                backup_root: &root,
-                from: &rec.from,
-                upgrade: &rec.name,
-                upgrade_height: rec.height,
-                swap_started_at: Some(&rec.started_at),
-            },
-            &hook,
-        )
-    })
-    .await
-    .map_err(|e| SwapError::Io {
-        path: layout.data_dir(),
-        source: std::io::Error::other(format!("the backup task failed: {e}")),
-    })??;
+    let cancel = StopOnDrop::default();
+    let flag = cancel.0.clone();
+    let b = shutdown
+        .spawn_blocking(move || {
+            backup::take_unless(
+                &BackupRequest {
+                    layout: &task_layout,
+                    backup_root: &root,
+                    from: &rec.from,
+                    upgrade: &rec.name,
+                    upgrade_height: rec.height,
+                    swap_started_at: Some(&rec.started_at),
+                },
+                &hook,
+                &flag,
+            )
+        })
+        .await
+        .map_err(|e| SwapError::Io {
+            path: layout.data_dir(),
+            source: std::io::Error::other(format!("the backup task failed: {e}")),
+        })??;
     let s = &b.meta.stats;
     if b.reused {
         tracing::info!(
@@ -604,5 +633,15 @@ impl PreUpgradeHooks {
             }
         }
         Ok(())
+    }
+}
+
+/// Sets its flag when dropped: tells work on another thread that its caller is gone.
+#[derive(Default)]
+struct StopOnDrop(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 }
