@@ -18,7 +18,7 @@ use switchyard_core::{
     should_stage, this_platform, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
 };
 use switchyard_store::Layout;
-use switchyard_watcher::{ChainView, PlanBinariesView, ProposalStatus, SeenIn, Upcoming};
+use switchyard_watcher::{ChainView, ProposalStatus, SeenIn, Upcoming};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -55,7 +55,11 @@ fn candidate(u: &Upcoming) -> StagingCandidate {
             SeenIn::Plan => Sighting::ScheduledPlan,
             SeenIn::Proposal => Sighting::Proposal(phase),
         },
-        lists_binary: matches!(u.binaries, PlanBinariesView::Listed { .. }),
+        // A binary for this very platform (or `any`), not just a binaries list.
+        lists_binary: u
+            .binaries
+            .binaries()
+            .is_some_and(|b| b.for_platform(&this_platform()).is_some()),
     }
 }
 
@@ -176,6 +180,7 @@ pub(super) fn spawn(
 mod tests {
     use super::*;
     use switchyard_core::{parse_info, PlanInfo};
+    use switchyard_watcher::PlanBinariesView;
 
     fn upcoming(
         name: &str,
@@ -203,6 +208,28 @@ mod tests {
             binaries,
             eta: None,
         }
+    }
+
+    #[test]
+    fn a_plan_without_a_binary_for_this_platform_is_not_a_candidate() {
+        let elsewhere = if this_platform() == "linux/arm64" {
+            "darwin/amd64"
+        } else {
+            "linux/arm64"
+        };
+        let info = format!(
+            r#"{{"binaries":{{"{elsewhere}":"https://x/y?checksum=sha256:673e67d3ac817913a69f2ec28cbe9b121a2afd3fc0641da7101dfe97474824ca"}}}}"#
+        );
+        let PlanInfo::Binaries(b) = parse_info(&info) else {
+            panic!("{info}")
+        };
+        let mut u = upcoming("plan", 200, SeenIn::Plan, None, true);
+        u.binaries = PlanBinariesView::Listed {
+            binaries: b,
+            from_url: None,
+        };
+        assert!(!candidate(&u).lists_binary);
+        assert!(candidate(&upcoming("any", 200, SeenIn::Plan, None, true)).lists_binary);
     }
 
     #[test]
