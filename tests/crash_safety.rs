@@ -1,6 +1,8 @@
 //! switchyard is SIGKILLed at every step of a swap (test-only fault points), then started again:
 //! the second start must finish the pending upgrade, `current` must always point at a complete
 //! binary, and every block must still run exactly once, on the right binary.
+//!
+//! Proves invariant 2 of docs/invariants.md.
 
 mod common;
 

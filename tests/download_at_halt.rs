@@ -1,6 +1,8 @@
 //! The last-resort path: no binary was staged before the halt, downloads are allowed, and the
 //! node's upgrade-info.json carries the plan's `binaries` map. switchyard downloads, verifies and
 //! swaps; a wrong checksum leaves `current` on the old binary with a clear error.
+//!
+//! Proves invariant 3 of docs/invariants.md.
 
 mod common;
 

@@ -4,6 +4,8 @@
 //! are refused (its node id is not the one in `config/node_key.json`): said in the log, `plan`
 //! exits 3, the node runs on its `--halt-height` and nothing is swapped early; pointed at its
 //! own RPC again, the same home swaps at the height as usual.
+//!
+//! Proves invariant 7 of docs/invariants.md.
 
 mod common;
 

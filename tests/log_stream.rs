@@ -3,6 +3,8 @@
 //! the node runs: the node keeps running, switchyard still swaps at the halt and never panics, and
 //! a stalled stream that drains again gets the lines logged meanwhile (they were queued, within
 //! a bound; the sink's unit tests cover lines lost past it).
+//!
+//! Proves invariant 5 of docs/invariants.md.
 
 mod common;
 

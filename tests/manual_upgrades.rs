@@ -4,6 +4,8 @@
 //! The fake node honours `--halt-height` with its reported SDK version's semantics (v0.47 and
 //! v0.50.0-9 commit the halt height, v0.50.10+ stop before it) and serves CometBFT RPC from its
 //! own config, so switchyard sees committed heights exactly as on a real node host.
+//!
+//! Proves invariants 1 and 6 of docs/invariants.md.
 
 mod common;
 

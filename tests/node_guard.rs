@@ -1,6 +1,8 @@
 //! A node that ignores SIGTERM must not outlive a SIGKILLed switchyard (issue 14.12): the
 //! node's guard process SIGKILLs it once the shutdown grace has passed, and touches nothing when
 //! switchyard stops the node itself.
+//!
+//! Proves invariant 4 of docs/invariants.md.
 
 mod common;
 

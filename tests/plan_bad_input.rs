@@ -1,6 +1,8 @@
 //! `switchyard plan` with bad input: unreachable, silent and garbled nodes exit 1 with a clear
 //! error; a node catching up, a plan height already reached, a hostile plan name and junk plan
 //! info become problems (exit 2), never a panic.
+//!
+//! Proves invariant 4 of docs/invariants.md.
 
 mod common;
 

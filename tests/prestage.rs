@@ -2,6 +2,8 @@
 //! stages and preflights it before the proposal passes, and at the halt swaps to it with no
 //! download. The chain's side is the fake chain (CometBFT RPC in recorded shapes), the node's
 //! side the fake node script.
+//!
+//! Proves invariant 3 of docs/invariants.md.
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! in `/`, as under systemd) with `<name> <height>` and switchyard's environment, a missing
 //! owner execute bit is added as cosmovisor does, and every line either hook prints reaches
 //! switchyard's stderr tagged with the upgrade — none of it the node's stdout stream.
+//!
+//! Proves invariant 8 of docs/invariants.md.
 
 mod common;
 

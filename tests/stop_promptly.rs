@@ -1,7 +1,10 @@
 //! A stop signal is always answered (issue 14.10): whatever long step switchyard is in — a
 //! pre-upgrade hook that hangs, a version probe of a binary that hangs, a read of the halt file
-//! that never returns — SIGTERM ends it promptly, with the node stopped, the step's processes
-//! gone, `current` untouched and the swap journal left for the next start to finish.
+//! that never returns, a background download, a backup — SIGTERM ends it promptly, with the node
+//! stopped, the step's processes gone, nothing half-written, `current` untouched and the swap
+//! journal left for the next start to finish.
+//!
+//! Proves invariant 4 of docs/invariants.md.
 
 mod common;
 

@@ -633,3 +633,37 @@ fn assert_second_run_refused(home: &Home, first_pid: i32) {
         text(&out)
     );
 }
+
+/// Invariant 5: the node's stdin, stdout and stderr are switchyard's own open files, inherited
+/// (no pipe of ours in between to copy, delay or lose its output), before and after a swap.
+#[test]
+fn the_nodes_stdio_is_switchyards_own_before_and_after_a_swap() {
+    let home = Home::new();
+    plan_setup(&home, 5);
+    let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    let pid_file = home.path().join("cosmovisor/switchyard/node.pid");
+    let fds = |pid: i32| -> Vec<std::path::PathBuf> {
+        (0..3)
+            .map(|fd| std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap())
+            .collect()
+    };
+    let ours = fds(sy.pid());
+    assert!(
+        ours[1].ends_with("switchyard.log"),
+        "the test gives switchyard its log file as stdout: {ours:?}"
+    );
+    for (what, until) in [("genesis", 2), ("v2", 7)] {
+        wait_for(
+            &format!("{what} making blocks"),
+            T,
+            || home.committed() >= until,
+            || format!("{}\n{}", sy.log(), home.events()),
+        );
+        let rec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&pid_file).unwrap()).unwrap();
+        let node = rec["pid"].as_i64().unwrap() as i32;
+        assert_eq!(fds(node), ours, "{what}'s stdio");
+    }
+    assert_eq!(home.current_target(), "upgrades/v2");
+    assert_eq!(sy.stop().code(), Some(0));
+}

@@ -2,6 +2,8 @@
 //! refuses them at once with an error naming the file, and never blocks on them or reads them
 //! without end (a FIFO at `data/upgrade-info.json` used to block `run` before the node started
 //! and hang `show-upgrade-info`; a link to `/dev/zero` grew the supervisor to gigabytes).
+//!
+//! Proves invariant 4 of docs/invariants.md.
 
 mod common;
 

@@ -20,8 +20,12 @@
 //! to the shared state the status API and `/metrics` read ([`crate::live`]) at a few points: node
 //! started / exited, a restart and its reason, the swap's steps, the stall verdict.
 //!
-//! Everything runs on one thread (a current-thread runtime on the main thread), which the
-//! node's parent-death signal needs: it fires when the thread that forked the node exits.
+//! The loop and its tasks run on a current-thread runtime on the main thread, which the node's
+//! parent-death signal needs: it fires when the thread that forked the node exits. Beside it run
+//! the status API's thread, the log sink's writer thread, and blocking threads for a backup's
+//! copy and for hashing. Every task started here holds the run's one [`Shutdown`]
+//! (`crate::shutdown`), which a stop signal triggers and which [`run`] finishes, waiting for the
+//! tasks, before it returns.
 
 mod background_staging;
 mod home_guard;

@@ -13,6 +13,8 @@
 //! those that stop before it; a binary of SDK v0.47 and older exits right after committing the
 //! flag; a restarted node replays a stored-but-uncommitted block in its handshake (and exits if
 //! that block is past its halt).
+//!
+//! Proves invariant 1 of docs/invariants.md.
 
 use std::collections::BTreeMap;
 

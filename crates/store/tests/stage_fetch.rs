@@ -1,4 +1,6 @@
 //! stage_from_source() against a real HTTP server on 127.0.0.1: checksums, resume, size cap, URL rules.
+//!
+//! Proves invariant 3 of docs/invariants.md.
 
 mod common;
 

@@ -379,9 +379,9 @@ mod tests {
         );
     }
 
-    /// The watcher's own reads must not wake it: before, each read's open woke the next read,
-    /// and from a halt on (the file stays) switchyard spun on a core, which slowed the new node's
-    /// start by 100-200 ms. Counted with a second watch on the folder: after the first delivery
+    /// Invariant 9. The watcher's own reads must not wake it: before, each read's open woke the
+    /// next read, and from a halt on (the file stays) switchyard spun on a core, which slowed the
+    /// new node's start by 100-200 ms. Counted with a second watch on the folder: after the first delivery
     /// nothing may open the file again (polling is an hour away). A loaded machine can only make
     /// the broken loop open it fewer times in the half second, not make the fixed one open it.
     #[tokio::test]

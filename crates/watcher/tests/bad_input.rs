@@ -1,6 +1,8 @@
 //! Bad input never panics: unreachable, silent, garbled, oversized and erroring nodes give typed
 //! errors naming what went wrong; a broken gRPC port falls back to `abci_query`; a node still
 //! catching up is reported as such; junk plan info is "no binaries".
+//!
+//! Proves invariant 4 of docs/invariants.md.
 
 mod common;
 

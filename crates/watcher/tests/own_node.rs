@@ -1,6 +1,8 @@
 //! Answers are held against the supervised node's identity (node id from `node_key.json`,
 //! chain id from `genesis.json`): another node's RPC or gRPC is refused on every route, so its
 //! heights can never time a swap.
+//!
+//! Proves invariant 7 of docs/invariants.md.
 
 mod common;
 

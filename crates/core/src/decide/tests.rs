@@ -1,6 +1,8 @@
 //! Unit and property tests of the decisions. The end-to-end invariant ("the old binary never
 //! commits H, the new one never starts before H") is also checked against a simulated node in
 //! `crates/core/tests/swap_simulation.rs`.
+//!
+//! Proves invariant 1 of docs/invariants.md.
 
 use super::*;
 use crate::heights::HeightSample;
