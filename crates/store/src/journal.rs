@@ -201,14 +201,20 @@ impl Journal {
     }
 }
 
+/// Most bytes of a journal file read (an `applied.json` of a thousand upgrades is ~100 KiB).
+const MAX_JOURNAL_BYTES: u64 = 4 << 20;
+
+/// Reads a journal file as every file others could put in our folder is read: regular files
+/// only, opened without blocking (a FIFO there is an error, not a hang), at most
+/// [`MAX_JOURNAL_BYTES`].
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Option<T>, JournalError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
-            return Err(JournalError::Io {
+    let bytes = match crate::read_untrusted_file(path, MAX_JOURNAL_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) => {
+            return Err(JournalError::Corrupt {
                 path: path.to_path_buf(),
-                source,
+                why: e.to_string(),
             })
         }
     };
@@ -236,6 +242,21 @@ pub fn now_rfc3339() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A FIFO (or anything but a regular file) where the journal should be is an error that
+    /// names it, at once: a start never hangs on it.
+    #[test]
+    fn a_fifo_in_place_of_the_journal_is_an_error_not_a_hang() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::new(&Layout::new(dir.path(), "simd"));
+        std::fs::create_dir_all(j.swap_path().parent().unwrap()).unwrap();
+        nix::unistd::mkfifo(&j.swap_path(), nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let e = j.pending_swap().unwrap_err().to_string();
+        assert!(
+            e.contains("swap.json") && e.contains("not a regular file"),
+            "{e}"
+        );
+    }
 
     /// The backup's own fault points are swap fault points too: one list names every point a
     /// swap can be killed at, and the backup's list is part of it.

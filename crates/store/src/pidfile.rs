@@ -38,7 +38,8 @@ pub fn save_node_record(layout: &Layout, rec: &NodeRecord) -> io::Result<()> {
 /// The record, if any; an unreadable record is treated as none (it can only point at a process
 /// we would refuse to touch anyway).
 pub fn load_node_record(layout: &Layout) -> Option<NodeRecord> {
-    let bytes = std::fs::read(path(layout)).ok()?;
+    // Read as any file in our folder is: a FIFO or an endless file there is no record.
+    let bytes = crate::read_untrusted_file(&path(layout), 64 * 1024).ok()??;
     serde_json::from_slice(&bytes).ok()
 }
 

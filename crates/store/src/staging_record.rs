@@ -222,14 +222,19 @@ pub fn load_staging_record(
     read_record(&record_path(layout, name))
 }
 
+/// Most bytes of a staging record read (its preflight output is capped at 4 KiB).
+const MAX_RECORD_BYTES: u64 = 1 << 20;
+
+/// Reads a record as every file others could put in our folder is read: regular files only,
+/// opened without blocking, at most [`MAX_RECORD_BYTES`].
 fn read_record(path: &Path) -> Result<Option<StagingRecord>, StagingRecordError> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => {
+    let bytes = match crate::read_untrusted_file(path, MAX_RECORD_BYTES) {
+        Ok(Some(b)) => b,
+        Ok(None) => return Ok(None),
+        Err(e) => {
             return Err(StagingRecordError::Io {
                 path: path.to_path_buf(),
-                source,
+                source: io::Error::new(io::ErrorKind::InvalidData, e.to_string()),
             })
         }
     };
