@@ -3,7 +3,7 @@
 //! A stop signal (SIGTERM, SIGINT, SIGQUIT) triggers it once; from then on every long step that
 //! runs under [`Shutdown::unless`] — a pre-upgrade hook, a version probe, a read of the halt file,
 //! a download — is cut short (its future dropped: a helper process dies with its group, a
-//! download leaves only its resumable partial file in the staging workspace). Background tasks
+//! download's attempt folder is removed with it, so nothing is installed half-written). Background tasks
 //! are started with [`Shutdown::spawn`] and end at their next await once it is triggered. When
 //! supervision ends, [`Shutdown::finish`] triggers it (if no signal did) and waits, bounded, for
 //! those tasks to end, so none is dropped in the middle of a write.

@@ -445,6 +445,16 @@ async fn sigterm_during_a_background_download_ends_promptly_and_installs_nothing
         "the staging task ends by the shutdown, not by the runtime dropping it: {log}"
     );
     assert!(!installed.exists(), "installed half-written: {log}");
+    // The dropped attempt took its work folder with it: nothing but locks is left there.
+    let area = home.path().join("cosmovisor/switchyard/staging");
+    let left: Vec<_> = std::fs::read_dir(&area)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.iter().all(|n| n.to_string_lossy().ends_with("lock")),
+        "left in {}: {left:?}\n{log}",
+        area.display()
+    );
     assert!(
         !record.exists(),
         "a staging record for a download that did not finish: {log}"

@@ -64,8 +64,8 @@ fn candidate(u: &Upcoming) -> StagingCandidate {
 }
 
 /// Starts the pre-staging task; it ends when `shutdown` is triggered, a download in progress
-/// dropped (its partial file stays in the staging workspace, resumed by the next attempt; nothing
-/// is installed half-written).
+/// dropped (its attempt folder in the staging work area is removed with it, the next start
+/// downloads again, and nothing is installed half-written).
 pub(super) fn spawn(
     cfg: Config,
     layout: Layout,
@@ -146,7 +146,7 @@ pub(super) fn spawn(
                     .await;
                 crate::notify::staging(None);
                 let Ok((outcome, message, record)) = staged else {
-                    tracing::info!(upgrade = %u.name, "pre-staging stopped by the shutdown; a partial download is resumed by the next start");
+                    tracing::info!(upgrade = %u.name, "pre-staging stopped by the shutdown; its partial download was removed and the next start downloads it again");
                     return;
                 };
                 match (outcome, &record) {
