@@ -1,12 +1,15 @@
-//! The one shutdown of `switchyard run`: every task the supervisor starts holds a [`Shutdown`].
+//! The one shutdown of `switchyard run`: every task of the supervisor that can be in the middle
+//! of something holds a [`Shutdown`] (the read-only watchers and the status API do not: see
+//! ARCHITECTURE.md).
 //!
 //! A stop signal (SIGTERM, SIGINT, SIGQUIT) triggers it once; from then on every long step that
-//! runs under [`Shutdown::unless`] — a pre-upgrade hook, a version probe, a read of the halt file,
-//! a download — is cut short (its future dropped: a helper process dies with its group, a
-//! download's attempt folder is removed with it, so nothing is installed half-written). Background tasks
-//! are started with [`Shutdown::spawn`] and end at their next await once it is triggered. When
-//! supervision ends, [`Shutdown::finish`] triggers it (if no signal did) and waits, bounded, for
-//! those tasks to end, so none is dropped in the middle of a write.
+//! runs under [`Shutdown::unless`] — a pre-upgrade hook, a version probe, a read of the halt
+//! file, a download — is cut short: its future is dropped, so a helper process dies with its
+//! group and a download's attempt folder is removed with it (nothing is installed
+//! half-written). Background tasks are started with [`Shutdown::spawn`] and end at their next
+//! await once it is triggered. When supervision ends, [`Shutdown::finish`] triggers it (if no
+//! signal did) and waits, bounded, for those tasks to end, so none is dropped in the middle of a
+//! write.
 //!
 //! Modelled on tokio's mini-redis: a cancellation token each task can wait on, and a tracker of
 //! the tasks to wait for at the end (both from `tokio-util`).

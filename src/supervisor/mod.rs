@@ -68,9 +68,11 @@ pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
     let shutdown = Shutdown::new();
     let result = rt.block_on(async move {
         crate::notify::spawn_watchdog(&shutdown);
-        let r = match Supervisor::new(cfg, node_args, &shutdown) {
-            Ok(mut sup) => sup.run().await,
-            Err(e) => Err(e),
+        // The supervisor (its run lock above all) is held until the tasks have ended, so no
+        // second switchyard takes the home while a backup's copy is still cleaning up.
+        let (r, held) = match Supervisor::new(cfg, node_args, &shutdown) {
+            Ok(mut sup) => (sup.run().await, Some(sup)),
+            Err(e) => (Err(e), None),
         };
         let r = match r {
             Err(e) if matches!(e.downcast_ref(), Some(swap::SwapError::Stopped { .. })) => {
@@ -86,6 +88,7 @@ pub(crate) fn run(cfg: &Config, node_args: Vec<String>) -> anyhow::Result<i32> {
                 "a background task did not end within {limit:?} of the shutdown; exiting without it"
             );
         }
+        drop(held);
         r
     });
     crate::notify::stopping();
