@@ -51,20 +51,11 @@ async fn staged_then_halted(tamper: bool) {
     let id = chain
         .control_json(json!({"op": "submit_proposal", "proposal": {"kind": "software_upgrade", "plan": {"name": "v2", "height": 1000, "info": info}}}))
         .unwrap();
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/config.toml"),
-        format!(
-            "[rpc]\nladdr = \"tcp://{}\"\n",
-            chain.rpc_url().trim_start_matches("http://")
-        ),
-    )
-    .unwrap();
+    home.rpc_from_fake_chain(&chain.rpc_url());
 
     // The node: at 990 too, holding blocks until the proposal has passed.
     std::fs::create_dir_all(home.path().join("data")).unwrap();
     std::fs::write(home.path().join("data/height"), "990").unwrap();
-    home.fake("no_rpc", "");
     home.fake("pause", "");
     home.fake("plan_info", &info);
 

@@ -147,16 +147,7 @@ fn prometheus_scrapes_switchyard_through_a_scenario_and_the_rules_fire() {
             ..Default::default()
         }))
         .unwrap();
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/config.toml"),
-        format!(
-            "[rpc]\nladdr = \"tcp://{}\"\n",
-            chain.rpc_url().trim_start_matches("http://")
-        ),
-    )
-    .unwrap();
-    home.fake("no_rpc", "");
+    home.rpc_from_fake_chain(&chain.rpc_url());
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut sy = home.run(&[("SWITCHYARD_LISTEN", listen.as_str())]);

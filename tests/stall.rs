@@ -209,18 +209,9 @@ fn a_node_halted_at_the_upgrade_height_is_not_a_stall() {
     chain
         .control_json(json!({"op": "set_height", "height": 60}))
         .unwrap();
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/config.toml"),
-        format!(
-            "[rpc]\nladdr = \"tcp://{}\"\n",
-            chain.rpc_url().trim_start_matches("http://")
-        ),
-    )
-    .unwrap();
+    home.rpc_from_fake_chain(&chain.rpc_url());
     std::fs::create_dir_all(home.path().join("data")).unwrap();
     std::fs::write(home.path().join("data/height"), "59").unwrap();
-    home.fake("no_rpc", "");
     home.fake("pause", "");
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");

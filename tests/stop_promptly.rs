@@ -413,18 +413,9 @@ async fn sigterm_during_a_background_download_ends_promptly_and_installs_nothing
     })
     .await
     .unwrap();
-    std::fs::create_dir_all(home.path().join("config")).unwrap();
-    std::fs::write(
-        home.path().join("config/config.toml"),
-        format!(
-            "[rpc]\nladdr = \"tcp://{}\"\n",
-            chain.rpc_url().trim_start_matches("http://")
-        ),
-    )
-    .unwrap();
+    home.rpc_from_fake_chain(&chain.rpc_url());
     std::fs::create_dir_all(home.path().join("data")).unwrap();
     std::fs::write(home.path().join("data/height"), "990").unwrap();
-    home.fake("no_rpc", "");
     home.fake("pause", "");
     let env = [
         ("DAEMON_ALLOW_DOWNLOAD_BINARIES", "true"),

@@ -89,13 +89,24 @@ impl Home {
             .local_addr()
             .unwrap()
             .port();
+        self.write_rpc_laddr(&format!("127.0.0.1:{port}"));
+        port
+    }
+
+    /// Points the home's config/config.toml at a fake chain's RPC (`rpc_url`, `http://...`):
+    /// switchyard reads the chain there, and the fake node serves no RPC of its own.
+    pub(crate) fn rpc_from_fake_chain(&self, rpc_url: &str) {
+        self.write_rpc_laddr(rpc_url.trim_start_matches("http://"));
+        self.fake("no_rpc", "");
+    }
+
+    fn write_rpc_laddr(&self, host_port: &str) {
         std::fs::create_dir_all(self.path().join("config")).unwrap();
         std::fs::write(
             self.path().join("config/config.toml"),
-            format!("[rpc]\nladdr = \"tcp://127.0.0.1:{port}\"\n"),
+            format!("[rpc]\nladdr = \"tcp://{host_port}\"\n"),
         )
         .unwrap();
-        port
     }
 
     /// Writes a control file of the fake node (`$home/fake/<name>`).
