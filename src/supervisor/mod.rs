@@ -646,16 +646,14 @@ impl<'a> Supervisor<'a> {
                             tracing::info!("received {sig:?}: passing it to the node and waiting for it to stop");
                             node.signal(sig.signal());
                             let status = self.wait_for_operator_stop(&mut node).await?;
-                            switchyard_store::clear_node_record(&self.layout);
-                            crate::live::node_exited();
+                            self.node_gone();
                             return Ok(NodeEnd::Exit(exit_code(status)));
                         }
                     }
                 }
                 status = node.wait() => {
                     let status = status?;
-                    switchyard_store::clear_node_record(&self.layout);
-                    crate::live::node_exited();
+                    self.node_gone();
                     let code = exit_code(status);
                     self.refresh_halt_file().await;
                     self.drain_observations();
@@ -892,9 +890,7 @@ impl<'a> Supervisor<'a> {
                     "no manual upgrade is armed any more: restarting the node once without its --halt-height"
                 ),
             }
-            node.stop(self.cfg.shutdown_grace).await?;
-            switchyard_store::clear_node_record(&self.layout);
-            crate::live::node_exited();
+            self.stop_node(node).await?;
             crate::live::restarting(crate::report::RestartReason::HaltHeightChanged);
             return Ok(Some(NodeEnd::Restart));
         }
@@ -917,9 +913,7 @@ impl<'a> Supervisor<'a> {
             ),
         };
         if self.stall.check(known.committed, &halts) {
-            node.stop(self.cfg.shutdown_grace).await?;
-            switchyard_store::clear_node_record(&self.layout);
-            crate::live::node_exited();
+            self.stop_node(node).await?;
             return Ok(Some(NodeEnd::Stalled));
         }
         Ok(None)
@@ -972,6 +966,19 @@ impl<'a> Supervisor<'a> {
             }
         }
         Ok(())
+    }
+
+    /// Stops the running node (SIGTERM, the grace, SIGKILL), then [`Self::node_gone`].
+    async fn stop_node(&self, node: &mut NodeProcess) -> anyhow::Result<()> {
+        node.stop(self.cfg.shutdown_grace).await?;
+        self.node_gone();
+        Ok(())
+    }
+
+    /// The node process is gone: its pid record is forgotten and the status API told.
+    fn node_gone(&self) {
+        switchyard_store::clear_node_record(&self.layout);
+        crate::live::node_exited();
     }
 
     /// Complains once about manual upgrades that can no longer run at their height.
