@@ -391,6 +391,16 @@ pub(crate) enum WsMessage {
 /// [`BlockHeader::from_event_result`]), which decides those and names the field that is wrong.
 /// Where this read answers, the slow one answers the same (the fuzz target checks it).
 pub(crate) fn ws_message(text: &str) -> Result<WsMessage, serde_json::Error> {
+    // A derived struct also deserializes from a JSON array (its fields in order), which the
+    // slow read refuses as "not an object": only an object is a message here.
+    if !text
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .starts_with('{')
+    {
+        return Err(serde::de::Error::custom(
+            "a message that is not a JSON object",
+        ));
+    }
     let w: WsWire = serde_json::from_str(text)?;
     if let Some(err) = w.error {
         return Ok(WsMessage::Error {
