@@ -267,15 +267,16 @@ fn status_and_metrics_follow_the_node_through_a_manual_upgrade_a_crash_and_a_res
     assert!(api.get("/healthz").is_none());
 }
 
-#[test]
-fn the_listener_is_read_only_and_refuses_remote_addresses_unless_allowed() {
+/// A fake node making blocks under `switchyard run` with the status API on a free port: the
+/// home, switchyard, a client of its API, and the port.
+fn running_with_listener() -> (Home, Running, Api, u16) {
     let home = Home::new();
     home.serve_rpc();
     let genesis = home.binary("genesis", "", "v0.53.4");
     home.setup(&genesis, &[]);
     let port = free_port();
     let listen = listen_env(port);
-    let mut sy = home.run(&[("SWITCHYARD_LISTEN", listen.as_str())]);
+    let sy = home.run(&[("SWITCHYARD_LISTEN", listen.as_str())]);
     let api = Api::new(port);
     api.wait_status(
         "the node running",
@@ -283,6 +284,13 @@ fn the_listener_is_read_only_and_refuses_remote_addresses_unless_allowed() {
         |s| s.node.state == NodeState::Running && s.chain.committed_height.unwrap_or(0) >= 2,
         || sy.log(),
     );
+    (home, sy, api, port)
+}
+
+#[test]
+fn the_listener_is_read_only_and_refuses_remote_addresses_unless_allowed() {
+    let (home, mut sy, api, port) = running_with_listener();
+    let listen = listen_env(port);
     for m in ["POST", "PUT", "DELETE", "PATCH"] {
         for p in ["/status", "/metrics", "/readyz", "/healthz"] {
             assert_eq!(api.request(m, p).unwrap().0, 405, "{m} {p}");
@@ -350,20 +358,7 @@ fn probe(port: u16, path: &str, limit: Duration) -> Option<(u16, Duration)> {
 #[test]
 fn probes_are_answered_while_slow_and_idle_clients_hold_connections() {
     use std::io::{Read, Write};
-    let home = Home::new();
-    home.serve_rpc();
-    let genesis = home.binary("genesis", "", "v0.53.4");
-    home.setup(&genesis, &[]);
-    let port = free_port();
-    let listen = listen_env(port);
-    let mut sy = home.run(&[("SWITCHYARD_LISTEN", listen.as_str())]);
-    let api = Api::new(port);
-    api.wait_status(
-        "the node running",
-        T,
-        |s| s.node.state == NodeState::Running,
-        || sy.log(),
-    );
+    let (_home, mut sy, _api, port) = running_with_listener();
     let mut idle = Vec::new();
     for _ in 0..100 {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
