@@ -125,6 +125,7 @@ impl Live {
                         .as_secs_f64(),
                     min_peers: cfg.stall_min_peers,
                     action: cfg.stall_action,
+                    silent_rpc_action: cfg.silent_rpc_action,
                 },
                 armed: None,
                 plan: None,
@@ -210,9 +211,15 @@ impl Live {
         r
     }
 
-    /// Updates the time-derived gauges just before a scrape.
+    /// Updates the gauges derived from the state just before a scrape, so a scrape says what
+    /// `/status` says at that instant: whether a node process runs, whether a swap is under way,
+    /// how long the height has stood still, readiness.
     pub(crate) fn before_scrape(&self) {
         let s = self.lock();
+        self.metrics.node_up.set(i64::from(s.node.pid.is_some()));
+        self.metrics
+            .swap_in_progress
+            .set(i64::from(s.swap.is_some()));
         if let Some((_, t)) = s.height_seen {
             self.metrics
                 .seconds_since_last_block
@@ -376,7 +383,6 @@ pub(crate) fn node_started(
     armed: Option<ArmedHaltReport>,
 ) {
     with(|l| {
-        l.metrics.node_up.set(1);
         let saved = {
             let mut s = l.lock();
             s.armed = armed;
@@ -409,7 +415,6 @@ pub(crate) fn node_started(
 /// The node process ended (any way).
 pub(crate) fn node_exited() {
     with(|l| {
-        l.metrics.node_up.set(0);
         let mut s = l.lock();
         s.node.pid = None;
         s.node.state = NodeState::Restarting;
@@ -451,7 +456,6 @@ pub(crate) fn restarting(why: RestartReason) {
 /// Supervision is ending.
 pub(crate) fn exiting() {
     with(|l| {
-        l.metrics.node_up.set(0);
         let pending = {
             let mut s = l.lock();
             s.node.state = NodeState::Exited;
@@ -468,6 +472,12 @@ pub(crate) fn exiting() {
             l.save_swap(&r);
         }
     })
+}
+
+/// The old node stopped during a swap: no node process runs until the new one starts (the
+/// state stays "swapping").
+pub(crate) fn swap_node_stopped() {
+    with(|l| l.lock().node.pid = None)
 }
 
 /// A swap begins (the old node is about to be stopped, or a journal is being resumed).
@@ -650,6 +660,7 @@ mod tests {
             threshold_seconds: 60.0,
             min_peers: 1,
             action: StallAction::Log,
+            silent_rpc_action: StallAction::Log,
         }
     }
 

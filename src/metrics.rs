@@ -70,6 +70,7 @@ pub(crate) struct StepLabels {
 pub(crate) struct Metrics {
     registry: Registry,
     pub node_up: Gauge,
+    pub swap_in_progress: Gauge,
     pub node_binary_info: Family<BinaryLabels, Gauge>,
     pub node_committed_height: Gauge,
     pub node_latest_height: Gauge,
@@ -116,6 +117,11 @@ impl Metrics {
         }
         Metrics {
             node_up: reg!("node_up", "1 while the node process runs", Gauge::default()),
+            swap_in_progress: reg!(
+                "swap_in_progress",
+                "1 from the old node's stop to the new node's start (or the swap's failure)",
+                Gauge::default()
+            ),
             node_binary_info: reg!(
                 "node_binary_info",
                 "The binary the node runs: the upgrade `current` points at and the app's version (always 1)",

@@ -407,3 +407,66 @@ fn probes_are_answered_while_slow_and_idle_clients_hold_connections() {
     drop(idle);
     assert_eq!(sy.stop().code(), Some(0));
 }
+
+/// Issue 24 #2 and #3: while a swap holds the node stopped (a custom pre-upgrade hook that
+/// hangs), `/metrics` says what `/status` says: no node process runs, a swap is under way, and
+/// the committed height is the one the old node halted at (H-1), not an older one; once the new
+/// node starts, both say so.
+#[test]
+fn during_a_swap_the_metrics_say_no_node_runs_at_the_height_it_halted() {
+    let home = Home::new();
+    home.serve_rpc();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "v2", "v0.50.10");
+    home.setup(&genesis, &[("v2", &v2)]);
+    home.fake("block_time", "0.1");
+    home.fake("plan", "v2 30");
+    home.hanging_custom_hook();
+    let port = free_port();
+    let listen = listen_env(port);
+    let mut sy = home.run(&[
+        ("UNSAFE_SKIP_BACKUP", "true"),
+        ("SWITCHYARD_LISTEN", listen.as_str()),
+        ("COSMOVISOR_CUSTOM_PREUPGRADE", "hang.sh"),
+        ("SWITCHYARD_PREUPGRADE_TIMEOUT", "10m"),
+    ]);
+    let api = Api::new(port);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    let child = home.path().join("fake/hook_child.pid");
+    wait_for("the swap's hook to hang", T, || child.exists(), ctx);
+    assert_eq!(home.committed(), 29, "{}", ctx());
+
+    let m = api.wait_metrics(
+        "no node up, a swap under way, at the halted height",
+        T,
+        |m| {
+            find(m, "switchyard_node_up", &[]) == Some(0.0)
+                && find(m, "switchyard_swap_in_progress", &[]) == Some(1.0)
+                && find(m, "switchyard_node_committed_height", &[]) == Some(29.0)
+        },
+        ctx,
+    );
+    assert_eq!(find(&m, "switchyard_node_ready", &[]), Some(0.0));
+    let s = api.status().unwrap();
+    assert_eq!(s.node.state, NodeState::Swapping, "{s:?}");
+    assert_eq!((s.node.pid, s.chain.committed_height), (None, Some(29)));
+
+    let hook_child = std::fs::read_to_string(&child).unwrap();
+    send(hook_child.trim().parse().unwrap(), 9);
+    let s = api.wait_status(
+        "the new node running",
+        T,
+        |s| {
+            s.node.state == NodeState::Running
+                && s.node.upgrade.as_deref() == Some("v2")
+                && s.chain.committed_height.unwrap_or(0) >= 31
+        },
+        ctx,
+    );
+    assert!(alive(s.node.pid.unwrap()));
+    let m = api.samples().unwrap();
+    assert_eq!(find(&m, "switchyard_node_up", &[]), Some(1.0));
+    assert_eq!(find(&m, "switchyard_swap_in_progress", &[]), Some(0.0));
+    let code = sy.stop().code();
+    assert_eq!(code, Some(0), "{}\nevents:\n{}", sy.log(), home.events());
+}

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -62,20 +61,6 @@ fn stop_when_hanging_on(sy: &mut Running, marker: &Path) -> (std::process::ExitS
     (status, asked.elapsed())
 }
 
-fn custom_hook(home: &Home) {
-    let script = home.path().join("cosmovisor/hang.sh");
-    let state = home.path().join("fake");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\n[ -f {s}/hook_ok ] && exit 0\necho $$ > {s}/hook.pid\nsleep 600 &\necho $! > {s}/hook.tmp; mv {s}/hook.tmp {s}/hook_child.pid\nwait\n",
-            s = state.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-}
-
 #[test]
 fn sigterm_while_a_preupgrade_hook_hangs_ends_promptly_and_the_next_start_finishes() {
     for custom in [true, false] {
@@ -85,7 +70,7 @@ fn sigterm_while_a_preupgrade_hook_hangs_ends_promptly_and_the_next_start_finish
         home.setup(&genesis, &[("v2", &v2)]);
         home.fake("plan", "v2 5");
         let (pid_file, child_file) = if custom {
-            custom_hook(&home);
+            home.hanging_custom_hook();
             ("fake/hook.pid", "fake/hook_child.pid")
         } else {
             home.fake("preupgrade_hang", "");

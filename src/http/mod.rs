@@ -72,6 +72,7 @@ pub(crate) fn spawn(
             };
             rt.block_on(async move {
                 if let Some(view) = view {
+                    tokio::spawn(refresh::follow_chain(live, view.clone()));
                     tokio::spawn(refresher.run(live, view));
                 }
                 match tokio::net::TcpListener::from_std(listener) {

@@ -1,7 +1,10 @@
-//! Keeps the status API's upgrade report and the readiness gauges fresh: on every change of the
-//! chain watcher's view (at most once a second) and every few seconds besides (staging happens
-//! on disk, not in the view), the same report `switchyard plan` makes is built from the view and
-//! the store. Runs on the listener's thread, so none of this touches the supervision loop.
+//! Keeps the status API fresh from the chain watcher's view, on the listener's thread (so none of
+//! this touches the supervision loop):
+//! - [`follow_chain`] copies every change of the view into the chain's gauges and `/status` at
+//!   once (heights, peers, RPC state): a scrape never lags the watcher;
+//! - [`Refresher`] rebuilds the upgrade report (the same one `switchyard plan` makes, from the
+//!   view and the store) on a change of the view, at most once a second, and every few seconds
+//!   besides (staging happens on disk, not in the view).
 
 use std::time::Duration;
 
@@ -64,7 +67,6 @@ impl Refresher {
                 .map(|(_, o)| o.clone())
                 .unwrap_or((BackupFact::Unknown, None));
             let v = view.borrow_and_update().clone();
-            live.set_chain(&v);
             if let Some(chain) = ChainFacts::from_view(&v) {
                 let mut d = draft(
                     &chain,
@@ -90,6 +92,17 @@ impl Refresher {
                 r = view.changed() => if r.is_err() { return },
                 _ = tokio::time::sleep(MAX_EVERY - MIN_EVERY) => {}
             }
+        }
+    }
+}
+
+/// Copies the watcher's view into `live` now and on each of its changes, until the watcher ends.
+pub(super) async fn follow_chain(live: &Live, mut view: watch::Receiver<ChainView>) {
+    loop {
+        let v = view.borrow_and_update().clone();
+        live.set_chain(&v);
+        if view.changed().await.is_err() {
+            return;
         }
     }
 }

@@ -163,6 +163,7 @@ async fn perform_steps(
             StopOutcome::Exited(s) => tracing::info!("old node stopped ({s})"),
             StopOutcome::Killed(_) => tracing::warn!("old node had to be killed with SIGKILL"),
         }
+        live::swap_node_stopped();
     }
     fault(cfg, "after-stop");
     if !cfg.restart_delay.is_zero() {

@@ -109,6 +109,23 @@ impl Home {
         .unwrap();
     }
 
+    /// Writes `cosmovisor/hang.sh`, a `COSMOVISOR_CUSTOM_PREUPGRADE` script that hangs until its
+    /// child `sleep` is killed (`fake/hook.pid`, `fake/hook_child.pid`, the child's written last)
+    /// and then exits 0; with `fake/hook_ok` it exits 0 at once.
+    pub(crate) fn hanging_custom_hook(&self) {
+        let script = self.path().join("cosmovisor/hang.sh");
+        let state = self.path().join("fake");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\n[ -f {s}/hook_ok ] && exit 0\necho $$ > {s}/hook.pid\nsleep 600 &\necho $! > {s}/hook.tmp; mv {s}/hook.tmp {s}/hook_child.pid\nwait\n",
+                s = state.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
     /// Writes a control file of the fake node (`$home/fake/<name>`).
     pub(crate) fn fake(&self, name: &str, content: &str) {
         let dir = self.path().join("fake");
