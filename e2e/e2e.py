@@ -1687,7 +1687,15 @@ class Listener:
 
 
 def stall_restarts(m):
-    return m.get('switchyard_node_restarts_total{reason="stall"}', 0.0)
+    """Restarts for a stall or for a silent RPC (a SIGSTOPped node answers nothing, so it is the
+    second: SWITCHYARD_SILENT_RPC_ACTION=restart)."""
+    return (m.get('switchyard_node_restarts_total{reason="stall"}', 0.0)
+            + m.get('switchyard_node_restarts_total{reason="silent_rpc"}', 0.0))
+
+
+# What switchyard logs when a SIGSTOPped node's RPC stops answering (not a stall: no answer shows
+# the height stood still), and when it answers again.
+SILENT_LINE = "has given no fresh answer"
 
 
 def check_view(c, checks, tag, lis, upgrade, stall_restarts_expected):
@@ -1719,7 +1727,7 @@ def check_view(c, checks, tag, lis, upgrade, stall_restarts_expected):
                  f"stall {st.get('stall')}")
     checks.check(stall_restarts(m) == stall_restarts_expected,
                  f"{tag}: restarted for a stall {stall_restarts_expected} time(s), never at a halt or halt-height stop",
-                 f"switchyard_node_restarts_total{{reason=\"stall\"}} {stall_restarts(m)}")
+                 f"switchyard_node_restarts_total{{reason=\"stall\" or \"silent_rpc\"}} {stall_restarts(m)}")
     return st, m
 
 
@@ -1756,16 +1764,18 @@ def _answers(lis):
 
 
 def stall_step(c, checks, tag, lis, stall_after):
-    """SIGSTOP the node: its process is up but makes no block. switchyard must report the stall
-    (log line, counter) no sooner than the threshold and soon after it, stop the stopped node
-    (SIGKILL after the grace) and start it again once; the chain then goes on and the stall ends."""
+    """SIGSTOP the node: its process is up but makes no block and answers nothing. switchyard must
+    report it (log line, counter) no sooner than the threshold and soon after it — as a silent RPC,
+    not a stall, since no answer shows the height stood still — stop the stopped node (SIGKILL
+    after the grace) and start it again once (SWITCHYARD_SILENT_RPC_ACTION=restart); the chain
+    then goes on and the silence ends."""
     pids = running_exe(c.current_exe())
     if len(pids) != 1:
         raise Failure(f"{tag}: expected one node process of current, found {pids}")
     pid = pids[0]
     a = c.rpc.abci()
     m0 = lis.metrics()
-    n_logged = read_log(c.node_log).count("the node is stalled")
+    n_logged = read_log(c.node_log).count(SILENT_LINE)
     os.kill(pid, signal.SIGSTOP)
     t_stop = time.time()
     log(f"{tag}: node pid {pid} held with SIGSTOP at {a}; threshold {stall_after}s")
@@ -1779,8 +1789,12 @@ def stall_step(c, checks, tag, lis, stall_after):
     t_seen = time.time()
     r = {"stopped_at": a, "reported_after_s": round(t_seen - t_stop, 2), "threshold_s": stall_after}
     text = read_log(c.node_log)
-    checks.check(text.count("the node is stalled") == n_logged + 1,
-                 f"{tag}: the stall was logged once", f"{text.count('the node is stalled') - n_logged} new lines")
+    checks.check(text.count(SILENT_LINE) == n_logged + 1,
+                 f"{tag}: the silent RPC was logged once", f"{text.count(SILENT_LINE) - n_logged} new lines")
+    silent = m.get('switchyard_node_restarts_total{reason="silent_rpc"}', 0.0)
+    stalled = m.get('switchyard_node_restarts_total{reason="stall"}', 0.0)
+    checks.check(silent == 1 and stalled == 0, f"{tag}: restarted for the silent RPC, not called a stall",
+                 f"restarts: silent_rpc {silent}, stall {stalled}")
     checks.check(stall_after - 0.5 <= r["reported_after_s"] <= stall_after + 30,
                  f"{tag}: the stall was acted on after the threshold and within 30 s of it",
                  f"{r['reported_after_s']}s after SIGSTOP, threshold {stall_after}s")
@@ -1796,8 +1810,8 @@ def stall_step(c, checks, tag, lis, stall_after):
         time.sleep(0.5)
     check_view(c, checks, tag, lis, os.path.basename(current_target(c.home)), 1)
     text = read_log(c.node_log)
-    checks.check("the node is no longer stalled" in text[text.rfind("the node is stalled"):],
-                 f"{tag}: the end of the stall was logged")
+    checks.check("the node is no longer stalled" in text[text.rfind(SILENT_LINE):],
+                 f"{tag}: the end of the silence was logged")
     r["restart_counter"] = stall_restarts(m)
     return r
 
@@ -1826,6 +1840,7 @@ def life(args):
     env = supervisor_env(home, daemon, "switchyard", "prestage")
     env.update({"SWITCHYARD_LISTEN": listen, "SWITCHYARD_STALL_AFTER": f"{args.stall_after}s",
                 "SWITCHYARD_STALL_MIN_PEERS": "0", "SWITCHYARD_STALL_ACTION": "restart",
+                "SWITCHYARD_SILENT_RPC_ACTION": "restart",
                 "DAEMON_SHUTDOWN_GRACE": "3s"})
     run([sup_bin, "init", bins["OLD"]], env=env)
     node_log = os.path.join(work, "node.log")

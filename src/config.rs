@@ -156,6 +156,9 @@ pub(crate) struct Config {
     pub stall_after: Option<Duration>,
     /// What to do about a stalled node (`SWITCHYARD_STALL_ACTION`).
     pub stall_action: crate::report::StallAction,
+    /// What to do about a node whose RPC has not answered for the stall threshold
+    /// (`SWITCHYARD_SILENT_RPC_ACTION`): no evidence of a stall, so restarting is its own opt-in.
+    pub silent_rpc_action: crate::report::StallAction,
     /// Fewer peers than this for the stall threshold is a stall (0: no peer check).
     pub stall_min_peers: u32,
 
@@ -235,6 +238,7 @@ config_keys! {
     SwitchyardListenAllowRemote = "SWITCHYARD_LISTEN_ALLOW_REMOTE", "false";
     SwitchyardStallAfter = "SWITCHYARD_STALL_AFTER", "";
     SwitchyardStallAction = "SWITCHYARD_STALL_ACTION", "log";
+    SwitchyardSilentRpcAction = "SWITCHYARD_SILENT_RPC_ACTION", "log";
     SwitchyardStallMinPeers = "SWITCHYARD_STALL_MIN_PEERS", "1";
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     SwitchyardTestFault = "SWITCHYARD_TEST_FAULT", "";
@@ -284,6 +288,19 @@ fn bad(key: &'static str, value: &str, why: &str) -> ConfigError {
         key,
         value: value.to_string(),
         why: why.to_string(),
+    }
+}
+
+/// A `log` / `restart` setting.
+fn action(
+    raw: &Raw,
+    key: Key,
+    name: &'static str,
+) -> Result<crate::report::StallAction, ConfigError> {
+    match raw.get(key).trim() {
+        "log" => Ok(crate::report::StallAction::Log),
+        "restart" => Ok(crate::report::StallAction::Restart),
+        other => Err(bad(name, other, "expected log or restart")),
     }
 }
 
@@ -501,17 +518,12 @@ impl Config {
                     Some(d)
                 }
             },
-            stall_action: match raw.get(Key::SwitchyardStallAction).trim() {
-                "log" => crate::report::StallAction::Log,
-                "restart" => crate::report::StallAction::Restart,
-                other => {
-                    return Err(bad(
-                        "SWITCHYARD_STALL_ACTION",
-                        other,
-                        "expected log or restart",
-                    ))
-                }
-            },
+            stall_action: action(&raw, Key::SwitchyardStallAction, "SWITCHYARD_STALL_ACTION")?,
+            silent_rpc_action: action(
+                &raw,
+                Key::SwitchyardSilentRpcAction,
+                "SWITCHYARD_SILENT_RPC_ACTION",
+            )?,
             stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
             entries: Key::ALL
                 .iter()
@@ -945,11 +957,13 @@ mod tests {
         let c = Config::from_sources(&env(&[]), None).unwrap();
         assert_eq!(c.stall_after, None);
         assert_eq!(c.stall_action, crate::report::StallAction::Log);
+        assert_eq!(c.silent_rpc_action, crate::report::StallAction::Log);
         assert_eq!(c.stall_min_peers, 1);
         let c = Config::from_sources(
             &env(&[
                 ("SWITCHYARD_STALL_AFTER", "90s"),
                 ("SWITCHYARD_STALL_ACTION", "restart"),
+                ("SWITCHYARD_SILENT_RPC_ACTION", "restart"),
                 ("SWITCHYARD_STALL_MIN_PEERS", "0"),
             ]),
             None,
@@ -957,10 +971,12 @@ mod tests {
         .unwrap();
         assert_eq!(c.stall_after, Some(Duration::from_secs(90)));
         assert_eq!(c.stall_action, crate::report::StallAction::Restart);
+        assert_eq!(c.silent_rpc_action, crate::report::StallAction::Restart);
         assert_eq!(c.stall_min_peers, 0);
         for (k, v) in [
             ("SWITCHYARD_STALL_AFTER", "10ms"),
             ("SWITCHYARD_STALL_ACTION", "reboot"),
+            ("SWITCHYARD_SILENT_RPC_ACTION", "kill"),
         ] {
             let err = Config::from_sources(&env(&[(k, v)]), None)
                 .unwrap_err()

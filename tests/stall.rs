@@ -19,10 +19,21 @@ const T: Duration = Duration::from_secs(40);
 
 /// A home whose fake node serves RPC, with switchyard listening and a short stall threshold.
 fn start(extra: &[(&str, &str)]) -> (Home, Running, Api) {
+    start_with(extra, |_| {}, StallState::Progressing)
+}
+
+/// [`start`], with `prepare` run on the home before switchyard starts, until the stall state is
+/// `settled`.
+fn start_with(
+    extra: &[(&str, &str)],
+    prepare: impl FnOnce(&Home),
+    settled: StallState,
+) -> (Home, Running, Api) {
     let home = Home::new();
     home.serve_rpc();
     let genesis = home.binary("genesis", "", "v0.53.4");
     home.setup(&genesis, &[]);
+    prepare(&home);
     let port = free_port();
     let listen = format!("127.0.0.1:{port}");
     let mut env = vec![
@@ -35,7 +46,7 @@ fn start(extra: &[(&str, &str)]) -> (Home, Running, Api) {
     api.wait_status(
         "the node making blocks",
         T,
-        |s| s.stall.state == StallState::Progressing && s.chain.committed_height.unwrap_or(0) >= 3,
+        |s| s.stall.state == settled && s.chain.committed_height.unwrap_or(0) >= 3,
         || sy.log(),
     );
     (home, sy, api)
@@ -297,4 +308,145 @@ fn a_node_that_upgraded_is_still_watched_and_so_after_a_restart_of_switchyard() 
         assert_eq!(sy.stop().code(), Some(0), "{log}");
         std::fs::remove_file(&pause).unwrap();
     }
+}
+
+/// Issue 24 #14: the operator's own halt in the node's app.toml (no flag) is a halt, not a
+/// stall: the node stopped at `halt-height` is never restarted for it.
+#[test]
+fn a_halt_height_in_app_toml_is_a_halt_not_a_stall() {
+    let (home, mut sy, api) = start_with(
+        &[("SWITCHYARD_STALL_ACTION", "restart")],
+        |home| {
+            std::fs::write(
+                home.path().join("config/app.toml"),
+                "minimum-gas-prices = \"\"\nhalt-height = 12\n\n[grpc]\nenable = false\n",
+            )
+            .unwrap();
+        },
+        StallState::Progressing,
+    );
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    wait_for(
+        "the node's own halt",
+        T,
+        || {
+            home.events()
+                .contains("halted before committing halt-height 12")
+        },
+        ctx,
+    );
+    let s = api.wait_status(
+        "the halt excused for two thresholds",
+        T,
+        |s| {
+            s.stall.state == StallState::Excused
+                && s.stall.height_unchanged_seconds.unwrap_or(0.0) >= 4.0
+        },
+        ctx,
+    );
+    assert_eq!(s.stall.excuse, Some(ExcuseName::AtHaltHeight));
+    assert_eq!(s.stall.height, Some(11));
+    assert!(
+        s.restarts.by_reason.is_empty(),
+        "{:?}\n{}",
+        s.restarts,
+        ctx()
+    );
+    assert_eq!(home.events().matches("genesis start").count(), 1);
+    assert_eq!(sy.stop().code(), Some(0));
+}
+
+/// Issue 24 #14: a halt time the node's app.toml has reached excuses a height that stops.
+#[test]
+fn a_halt_time_in_app_toml_that_has_passed_excuses_a_height_that_stops() {
+    let (home, mut sy, api) = start_with(
+        &[("SWITCHYARD_STALL_ACTION", "restart")],
+        |home| {
+            std::fs::write(home.path().join("config/app.toml"), "halt-time = 1000\n").unwrap();
+        },
+        StallState::Excused,
+    );
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    home.fake("pause", "");
+    let s = api.wait_status(
+        "the paused node excused for two thresholds",
+        T,
+        |s| {
+            s.stall.state == StallState::Excused
+                && s.stall.height_unchanged_seconds.unwrap_or(0.0) >= 4.0
+        },
+        ctx,
+    );
+    assert_eq!(s.stall.excuse, Some(ExcuseName::AtHaltTime));
+    assert!(
+        s.restarts.by_reason.is_empty(),
+        "{:?}\n{}",
+        s.restarts,
+        ctx()
+    );
+    assert_eq!(sy.stop().code(), Some(0));
+}
+
+/// Issue 24 #15: answers that come late (each 1 s, served one at a time, so the view moves only
+/// every few seconds, longer than the 2 s threshold) are no evidence of a stall: each gives a new
+/// height. The gaps are reported as a silent RPC, and nothing is restarted for them.
+#[test]
+fn late_answers_are_reported_as_such_and_never_restart_a_node_that_moves() {
+    let (home, mut sy, api) = start(&[("SWITCHYARD_STALL_ACTION", "restart")]);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    home.fake("rpc_delay", "1");
+    let mut heights = std::collections::BTreeSet::new();
+    let mut silent = false;
+    api.wait_status(
+        "five heights heard through the late answers, and a silence reported",
+        Duration::from_secs(120),
+        |s| {
+            heights.extend(s.chain.committed_height);
+            silent |= s.stall.state == StallState::Unanswered;
+            assert_ne!(s.stall.state, StallState::Stalled, "{:?}", s.stall);
+            heights.len() >= 5 && silent
+        },
+        ctx,
+    );
+    let s = api.status().unwrap();
+    assert!(
+        s.restarts.by_reason.is_empty(),
+        "{:?}\n{}",
+        s.restarts,
+        ctx()
+    );
+    assert_eq!(home.events().matches("genesis start").count(), 1);
+    assert!(!sy.log().contains("the node is stalled"), "{}", sy.log());
+    assert!(
+        sy.log().contains("has given no fresh answer"),
+        "{}",
+        sy.log()
+    );
+    assert_eq!(api.metric("switchyard_node_stalled", &[]), Some(0.0));
+    assert_eq!(sy.stop().code(), Some(0));
+}
+
+/// Issue 24 #15: an RPC that does not answer at all is not a stall either; restarting for it
+/// is its own opt-in (`SWITCHYARD_SILENT_RPC_ACTION=restart`), counted under its own reason.
+#[test]
+fn a_silent_rpc_restarts_the_node_only_when_asked_to() {
+    let (home, mut sy, api) = start(&[
+        ("SWITCHYARD_STALL_ACTION", "restart"),
+        ("SWITCHYARD_SILENT_RPC_ACTION", "restart"),
+    ]);
+    let ctx = || format!("{}\nevents:\n{}", sy.log(), home.events());
+    home.fake("rpc_down", "");
+    let s = api.wait_status(
+        "the restart for the silent RPC",
+        T,
+        |s| s.restarts.by_reason.get(&RestartReason::SilentRpc) == Some(&1),
+        ctx,
+    );
+    assert_eq!(s.restarts.by_reason.get(&RestartReason::Stall), None);
+    assert!(
+        sy.log().contains("SWITCHYARD_SILENT_RPC_ACTION=restart"),
+        "{}",
+        sy.log()
+    );
+    assert_eq!(sy.stop().code(), Some(0));
 }

@@ -461,6 +461,8 @@ pub(crate) enum RestartReason {
     Crash,
     /// It stalled and `SWITCHYARD_STALL_ACTION=restart`.
     Stall,
+    /// Its RPC stayed silent for the stall threshold and `SWITCHYARD_SILENT_RPC_ACTION=restart`.
+    SilentRpc,
     /// The manual upgrades changed, so its `--halt-height` had to.
     HaltHeightChanged,
     /// A swap finished: the new binary started.
@@ -472,6 +474,7 @@ impl RestartReason {
         match self {
             RestartReason::Crash => "crash",
             RestartReason::Stall => "stall",
+            RestartReason::SilentRpc => "silent_rpc",
             RestartReason::HaltHeightChanged => "halt_height_changed",
             RestartReason::Upgrade => "upgrade",
         }
@@ -512,6 +515,8 @@ pub(crate) struct StallReport {
     pub threshold_seconds: f64,
     pub min_peers: u32,
     pub action: StallAction,
+    /// `SWITCHYARD_SILENT_RPC_ACTION`: what is done when `state` is `unanswered`.
+    pub silent_rpc_action: StallAction,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -525,6 +530,9 @@ pub(crate) enum StallState {
     /// Not moving, for a good reason (`excuse`).
     Excused,
     Stalled,
+    /// Its RPC has given no fresh answer for the threshold: whether it moves is not known (not
+    /// a stall; `SWITCHYARD_SILENT_RPC_ACTION` says what is done).
+    Unanswered,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -540,9 +548,10 @@ pub(crate) enum ExcuseName {
     CatchingUp,
     AtUpgradeHeight,
     AtHaltHeight,
+    AtHaltTime,
 }
 
-/// `SWITCHYARD_STALL_ACTION`.
+/// `SWITCHYARD_STALL_ACTION`, `SWITCHYARD_SILENT_RPC_ACTION`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub(crate) enum StallAction {

@@ -169,8 +169,9 @@ enum NodeEnd {
     Exit(i32),
     /// The node crashed with this code.
     Crashed(i32),
-    /// The node stalled and was stopped to be restarted (`SWITCHYARD_STALL_ACTION=restart`).
-    Stalled,
+    /// The node stalled (or its RPC went silent) and was stopped to be restarted, for this
+    /// reason (`SWITCHYARD_STALL_ACTION=restart`, `SWITCHYARD_SILENT_RPC_ACTION=restart`).
+    Stalled(crate::report::RestartReason),
 }
 
 /// How long one read of data/upgrade-info.json may take before the loop gives up on it.
@@ -202,7 +203,7 @@ impl<'a> Supervisor<'a> {
         if let Some(addr) = cfg.listen {
             crate::http::spawn(addr, live, observer.chain_view(), cfg, &layout)?;
         }
-        let stall = stall::StallWatch::new(cfg, observer.chain_view());
+        let stall = stall::StallWatch::new(cfg, &layout, observer.chain_view());
         let probe_ahead = probe_ahead::ProbeAhead::spawn(layout.clone(), shutdown);
         if !skip_heights.is_empty() {
             tracing::info!(
@@ -399,11 +400,11 @@ impl<'a> Supervisor<'a> {
             match self.run_node_once(halt).await? {
                 NodeEnd::Restart => continue,
                 NodeEnd::Exit(code) => return Ok(code),
-                NodeEnd::Stalled => match self.crashes.on_crash(self.now_ms()) {
+                NodeEnd::Stalled(why) => match self.crashes.on_crash(self.now_ms()) {
                     // A stall counts against the crash-loop limit like a crash.
                     CrashDecision::RestartAfter(delay) => {
                         tracing::warn!("restarting the stalled node in {delay:?}");
-                        crate::live::restarting(crate::report::RestartReason::Stall);
+                        crate::live::restarting(why);
                         if let Some(code) = sleep_or_stop(&mut self.signals, delay).await {
                             return Ok(code);
                         }
@@ -907,14 +908,12 @@ impl<'a> Supervisor<'a> {
         let halts = stall::Halts {
             // Not one `current` already runs: its upgrade-info.json stays on disk for good.
             upgrade_height: switchyard_core::pending_upgrade_height(known),
-            halt_stop_height: switchyard_core::halt_stop_commit(
-                armed.as_ref().map(|a| a.halt),
-                &self.node_args,
-            ),
+            armed: armed.as_ref().map(|a| a.halt),
+            node_args: &self.node_args,
         };
-        if self.stall.check(known.committed, &halts) {
+        if let Some(why) = self.stall.check(known.committed, &halts) {
             self.stop_node(node).await?;
-            return Ok(Some(NodeEnd::Stalled));
+            return Ok(Some(NodeEnd::Stalled(why)));
         }
         Ok(None)
     }

@@ -1,21 +1,28 @@
 //! Stall detection while the node runs (sentry supervision): feeds the core's
-//! [`StallTracker`] the committed height and peer count on every turn, logs a stall once with
-//! its evidence (and its end), publishes the verdict to the status API and `/metrics`, and says
-//! when `SWITCHYARD_STALL_ACTION=restart` wants the node restarted. The decision itself — and
-//! why a halt at an upgrade height, a halt-height stop or block sync is never a stall — is the
-//! core's ([`switchyard_core::StallTracker::verdict`]).
+//! [`StallTracker`] the committed height, whether a fresh answer of the node's RPC gave it, and
+//! the peer count on every turn; logs a stall (or a silent RPC) once with its evidence, and its
+//! end; publishes the verdict to the status API and `/metrics`; and says when
+//! `SWITCHYARD_STALL_ACTION=restart` (or, for a silent RPC, `SWITCHYARD_SILENT_RPC_ACTION=restart`)
+//! wants the node restarted. At each start of the node it reads the operator's own halt height
+//! and halt time (the `start` flags, else the node's `config/app.toml`). The decision itself —
+//! and why a halt at an upgrade height, a halt-height or halt-time stop, block sync or a silent
+//! RPC is never a stall — is the core's ([`switchyard_core::StallTracker::verdict`]).
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use switchyard_core::{
-    stall_threshold, Excuse, StallContext, StallReason, StallTracker, StallVerdict,
+    halt_stop_commit, operator_halt_time, stall_threshold, AppHalt, Excuse, HaltFlag, HeightHeard,
+    StallContext, StallReason, StallTracker, StallVerdict,
 };
 use switchyard_watcher::ChainView;
 use tokio::sync::watch;
 
 use crate::config::Config;
-use crate::report::{ExcuseName, StallAction, StallReasonName, StallReport, StallState};
+use crate::report::{
+    ExcuseName, RestartReason, StallAction, StallReasonName, StallReport, StallState,
+};
 
 pub(super) struct StallWatch {
     tracker: StallTracker,
@@ -23,6 +30,13 @@ pub(super) struct StallWatch {
     explicit: Option<Duration>,
     min_peers: u32,
     action: StallAction,
+    silent_rpc_action: StallAction,
+    /// `$DAEMON_HOME`, for `config/app.toml`.
+    home: PathBuf,
+    /// The operator's halt settings in app.toml, as read at the node's last start.
+    app_halt: AppHalt,
+    /// The sequence number of the watcher's heights read last fed to the tracker.
+    last_read: Option<u64>,
     /// The monotonic clock's origin for the tracker's milliseconds.
     epoch: Instant,
     /// When the running node was started (its RPC must answer after this).
@@ -41,24 +55,35 @@ struct Seen {
     peers: Option<u32>,
     catching_up: bool,
     last_error: Option<String>,
+    heights_read: Option<switchyard_watcher::HeightsRead>,
 }
 
 /// What the loop knows that bears on the verdict.
-pub(super) struct Halts {
+pub(super) struct Halts<'a> {
     /// The height of the upgrade the node halts at next and has not run yet.
     pub upgrade_height: Option<i64>,
-    /// The committed height at which the node's `--halt-height` stops it.
-    pub halt_stop_height: Option<i64>,
+    /// The halt height switchyard armed the running node with, if any.
+    pub armed: Option<HaltFlag>,
+    /// The operator's node arguments (their own `--halt-height` / `--halt-time`).
+    pub node_args: &'a [String],
 }
 
 impl StallWatch {
-    pub(super) fn new(cfg: &Config, view: Option<watch::Receiver<ChainView>>) -> Self {
+    pub(super) fn new(
+        cfg: &Config,
+        layout: &switchyard_store::Layout,
+        view: Option<watch::Receiver<ChainView>>,
+    ) -> Self {
         StallWatch {
             tracker: StallTracker::new(),
             view,
             explicit: cfg.stall_after,
             min_peers: cfg.stall_min_peers,
             action: cfg.stall_action,
+            silent_rpc_action: cfg.silent_rpc_action,
+            home: layout.home.clone(),
+            app_halt: AppHalt::default(),
+            last_read: None,
             epoch: Instant::now(),
             node_started: None,
             reported: false,
@@ -68,17 +93,30 @@ impl StallWatch {
 
     /// The node (re)started: its old height says nothing any more (a stall of the new process
     /// is logged anew; the end of the old one is logged once the height moves past it).
+    /// The node reads its app.toml at its start, so its halt settings are read again here.
     pub(super) fn node_started(&mut self) {
         self.tracker.reset();
         self.node_started = Some(Utc::now());
         self.reported = false;
+        self.last_read = None;
+        self.app_halt = match switchyard_watcher::app_halt(&self.home) {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(
+                    "{e}; its halt-height and halt-time are not known to stall detection"
+                );
+                AppHalt::default()
+            }
+        };
     }
 
-    /// One turn. Returns true when the node is stalled and must be restarted.
-    pub(super) fn check(&mut self, committed: Option<i64>, halts: &Halts) -> bool {
-        let Some(view) = self.view.as_ref() else {
-            return false;
-        };
+    /// One turn. Returns why the node must be restarted, when it must.
+    pub(super) fn check(
+        &mut self,
+        committed: Option<i64>,
+        halts: &Halts<'_>,
+    ) -> Option<RestartReason> {
+        let view = self.view.as_ref()?;
         // The few fields needed, without cloning the whole view (this runs on every turn).
         let v = {
             let v = view.borrow();
@@ -88,23 +126,33 @@ impl StallWatch {
                 peers: v.peers,
                 catching_up: v.catching_up,
                 last_error: v.last_error.clone(),
+                heights_read: v.heights_read,
             }
         };
         let now = self.epoch.elapsed().as_millis() as u64;
-        let answered = match (v.updated_at, self.node_started) {
-            (Some(u), Some(s)) => u >= s,
-            _ => false,
+        // Answered since the node started; a fresh answer is a new read of its heights.
+        let heard = match (v.updated_at, self.node_started) {
+            (Some(u), Some(s)) if u >= s => match v.heights_read {
+                Some(r) if self.last_read != Some(r.seq) => {
+                    self.last_read = Some(r.seq);
+                    HeightHeard::Fresh(r.committed)
+                }
+                _ => HeightHeard::Earlier,
+            },
+            _ => HeightHeard::NotYet,
         };
         let committed = committed.or(v.last_committed_height);
         self.tracker
-            .observe(now, answered, committed, v.peers, self.min_peers);
+            .observe(now, heard, committed, v.peers, self.min_peers);
         let threshold = stall_threshold(self.explicit, self.tracker.median_block_time());
         let ctx = StallContext {
             threshold,
             min_peers: self.min_peers,
             catching_up: v.catching_up,
             upgrade_height: halts.upgrade_height,
-            halt_stop_height: halts.halt_stop_height,
+            halt_stop_height: halt_stop_commit(halts.armed, halts.node_args, &self.app_halt),
+            halt_time: operator_halt_time(halts.node_args, &self.app_halt),
+            now_unix: Utc::now().timestamp(),
         };
         let verdict = self.tracker.verdict(now, &ctx);
         let since = self.tracker.height_since();
@@ -114,6 +162,7 @@ impl StallWatch {
                 StallVerdict::Progressing => StallState::Progressing,
                 StallVerdict::Excused(_) => StallState::Excused,
                 StallVerdict::Stalled(_) => StallState::Stalled,
+                StallVerdict::Unanswered { .. } => StallState::Unanswered,
             },
             reason: match verdict {
                 StallVerdict::Stalled(StallReason::NoNewBlocks { .. }) => {
@@ -130,6 +179,7 @@ impl StallWatch {
                     Some(ExcuseName::AtUpgradeHeight)
                 }
                 StallVerdict::Excused(Excuse::AtHaltHeight(_)) => Some(ExcuseName::AtHaltHeight),
+                StallVerdict::Excused(Excuse::AtHaltTime(_)) => Some(ExcuseName::AtHaltTime),
                 _ => None,
             },
             height: since.map(|(h, _)| h),
@@ -137,6 +187,7 @@ impl StallWatch {
             threshold_seconds: threshold.as_secs_f64(),
             min_peers: self.min_peers,
             action: self.action,
+            silent_rpc_action: self.silent_rpc_action,
         });
         match verdict {
             StallVerdict::Stalled(reason) => {
@@ -164,7 +215,23 @@ impl StallWatch {
                         }
                     );
                 }
-                self.action == StallAction::Restart
+                (self.action == StallAction::Restart).then_some(RestartReason::Stall)
+            }
+            StallVerdict::Unanswered { height, for_ms } => {
+                if !self.reported {
+                    self.reported = true;
+                    self.stalled_at = committed;
+                    tracing::warn!(
+                        committed = ?committed, rpc_error = ?v.last_error, threshold_s = threshold.as_secs(),
+                        "the node's RPC has given no fresh answer for {:.0}s (last committed height heard: {height}): whether the node moves is not known, so this is not called a stall{}",
+                        for_ms as f64 / 1000.0,
+                        match self.silent_rpc_action {
+                            StallAction::Restart => "; restarting it (SWITCHYARD_SILENT_RPC_ACTION=restart)",
+                            StallAction::Log => "; set SWITCHYARD_SILENT_RPC_ACTION=restart to restart it for that",
+                        }
+                    );
+                }
+                (self.silent_rpc_action == StallAction::Restart).then_some(RestartReason::SilentRpc)
             }
             _ => {
                 let moved_past = self
@@ -173,9 +240,9 @@ impl StallWatch {
                 if self.reported || moved_past {
                     self.reported = false;
                     self.stalled_at = None;
-                    tracing::info!(committed = ?committed, peers = ?v.peers, "the node is no longer stalled");
+                    tracing::info!(committed = ?committed, peers = ?v.peers, "the node is no longer stalled (or silent)");
                 }
-                false
+                None
             }
         }
     }

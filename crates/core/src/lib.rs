@@ -57,7 +57,10 @@ pub use error_chain::error_chain;
 pub use halt::{HaltBehaviour, HaltFlag, SdkVersion};
 pub use heights::{stopped_before_window_ms, HeightHistory, HeightSample};
 pub use name::{NameError, UpgradeName, MAX_NAME_LEN};
-pub use node_args::{halt_stop_commit, is_start_command, operator_halt_stop, unsafe_skip_heights};
+pub use node_args::{
+    halt_stop_commit, is_start_command, operator_halt_stop, operator_halt_time,
+    unsafe_skip_heights, AppHalt,
+};
 pub use plan_info::{
     binaries_from_json, parse_info, this_platform, BinarySource, Checksum, ChecksumAlgo,
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
@@ -80,7 +83,7 @@ pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,
 };
 pub use stall::{
-    stall_threshold, Excuse, StallContext, StallReason, StallTracker, StallVerdict,
+    stall_threshold, Excuse, HeightHeard, StallContext, StallReason, StallTracker, StallVerdict,
     MIN_STALL_AFTER, STALL_BLOCKS,
 };
 pub use upgrade_info::{UpgradeInfo, UpgradeInfoError};

@@ -2,16 +2,19 @@
 //! has had too few peers, for longer than the stall threshold.
 //!
 //! The shell feeds a [`StallTracker`] what it sees on every turn (the time in milliseconds,
-//! the committed height, the peer count, whether the node's RPC answered since it started) and
-//! asks [`StallTracker::verdict`]. The rules:
+//! the committed height, the peer count, and whether the node's RPC gave a fresh answer ([`HeightHeard`]))
+//! and asks [`StallTracker::verdict`]. The rules:
 //! - the clock starts when the node (re)starts ([`StallTracker::reset`]) and the first answer
 //!   from its RPC after that sets the baseline: a node still starting up is not stalled;
 //! - a node that is catching up (block sync) is never stalled;
 //! - a node halted where it should halt is never stalled: at an upgrade height (committed
-//!   `>= H-1` for a plan at `H`) or at a halt-height stop (committed `>=` the height the armed
-//!   `--halt-height` stops it at);
-//! - otherwise: the committed height unchanged for the threshold is a stall, and so is a peer
-//!   count below the minimum for the threshold.
+//!   `>= H-1` for a plan at `H`), at a halt-height stop (committed `>=` the height the armed
+//!   `--halt-height`, or the operator's own halt height, stops it at), or past its halt time;
+//! - a stall needs evidence that the node did not move: an answer, at least the threshold after
+//!   the height was first seen, that still gives that height. The absence of fresh answers is
+//!   not that evidence: a node whose RPC is slow or silent for the threshold is
+//!   [`StallVerdict::Unanswered`], a verdict of its own;
+//! - a peer count below the minimum for the threshold is a stall too.
 //!
 //! The default threshold is [`STALL_BLOCKS`] times the median block time measured here, and
 //! never less than [`MIN_STALL_AFTER`] ([`stall_threshold`]).
@@ -53,6 +56,23 @@ pub struct StallContext {
     /// The committed height at which the node's `--halt-height` stops it, when it runs with
     /// one.
     pub halt_stop_height: Option<i64>,
+    /// The node's halt time (Unix seconds; `--halt-time` or app.toml's `halt-time`), when set.
+    pub halt_time: Option<i64>,
+    /// The wall clock now (Unix seconds), for the halt time.
+    pub now_unix: i64,
+}
+
+/// What the node's RPC told this turn about the committed height in hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeightHeard {
+    /// Nothing since the node (re)started: the height in hand is an earlier run's.
+    NotYet,
+    /// Nothing new since the last turn: the height in hand was heard earlier (or came with a
+    /// new block, which is evidence of movement but not of standing still).
+    Earlier,
+    /// A fresh answer came since the last turn and gave this committed height: it is the node's
+    /// now.
+    Fresh(i64),
 }
 
 /// Why a node that is not moving is not stalled.
@@ -64,6 +84,8 @@ pub enum Excuse {
     AtUpgradeHeight(i64),
     /// Stopped by its `--halt-height` (this committed height).
     AtHaltHeight(i64),
+    /// Past its halt time (these Unix seconds): it stops at the first block that reaches it.
+    AtHaltTime(i64),
 }
 
 /// What is stuck.
@@ -96,6 +118,14 @@ pub enum StallVerdict {
     Excused(Excuse),
     /// Stuck for at least the threshold: the height, or the peer count.
     Stalled(StallReason),
+    /// No fresh answer for at least the threshold (`for_ms`), at this last known height: the
+    /// node's RPC is slow or silent, which is not evidence that the node stopped.
+    Unanswered {
+        /// The last committed height heard.
+        height: i64,
+        /// Milliseconds since an answer last gave the node's height.
+        for_ms: u64,
+    },
 }
 
 /// The history the verdict needs. Times are milliseconds on any monotonic clock of the shell.
@@ -103,6 +133,8 @@ pub enum StallVerdict {
 pub struct StallTracker {
     /// (height, since when it has been this height).
     height: Option<(i64, u64)>,
+    /// When an answer (or a new block) last gave the node's height.
+    heard: Option<u64>,
     /// Since when the peer count has been below the minimum (and what it is).
     few_peers: Option<(u32, u64)>,
     /// Per-block intervals between height changes seen here, for the median.
@@ -118,20 +150,22 @@ impl StallTracker {
     /// The node (re)started: forget the baseline (block intervals are kept).
     pub fn reset(&mut self) {
         self.height = None;
+        self.heard = None;
         self.few_peers = None;
     }
 
-    /// One turn's observations. `answered`: the node's RPC answered since it started (until
-    /// then the height is the previous run's and says nothing). `peers`: `None` when unknown.
+    /// One turn's observations. `answer`: whether the node's RPC answered since it started
+    /// (until then the height is the previous run's and says nothing) and whether this turn's
+    /// height is a fresh answer. `peers`: `None` when unknown.
     pub fn observe(
         &mut self,
         now_ms: u64,
-        answered: bool,
+        answer: HeightHeard,
         committed: Option<i64>,
         peers: Option<u32>,
         min_peers: u32,
     ) {
-        if !answered {
+        if answer == HeightHeard::NotYet {
             return;
         }
         if let Some(h) = committed {
@@ -143,9 +177,20 @@ impl StallTracker {
                         self.intervals.pop_front();
                     }
                     self.height = Some((h, now_ms));
+                    self.heard = Some(now_ms);
                 }
                 Some(_) => {}
-                None => self.height = Some((h, now_ms)),
+                None => {
+                    self.height = Some((h, now_ms));
+                    self.heard = Some(now_ms);
+                }
+            }
+        }
+        // An answer confirms the height only when it gives it (a partial answer without the
+        // app's height, or a lagging one, is no evidence).
+        if let HeightHeard::Fresh(said) = answer {
+            if self.height.is_some_and(|(h, _)| said >= h) {
+                self.heard = Some(now_ms);
             }
         }
         match peers {
@@ -191,13 +236,25 @@ impl StallTracker {
         if let Some(s) = ctx.halt_stop_height.filter(|s| height >= *s) {
             return StallVerdict::Excused(Excuse::AtHaltHeight(s));
         }
+        if let Some(t) = ctx.halt_time.filter(|t| ctx.now_unix >= *t) {
+            return StallVerdict::Excused(Excuse::AtHaltTime(t));
+        }
         let limit = ctx.threshold.as_millis() as u64;
-        let still = now_ms.saturating_sub(since);
+        let heard = self.heard.unwrap_or(since);
+        // Evidence: an answer at least the threshold after the height was first seen.
+        let still = heard.saturating_sub(since);
         if still >= limit {
             return StallVerdict::Stalled(StallReason::NoNewBlocks {
                 height,
                 for_ms: still,
             });
+        }
+        let silent = now_ms.saturating_sub(heard);
+        if silent >= limit {
+            return StallVerdict::Unanswered {
+                height,
+                for_ms: silent,
+            };
         }
         if let Some((peers, few_since)) = self.few_peers.filter(|_| ctx.min_peers > 0) {
             let few = now_ms.saturating_sub(few_since);
@@ -221,6 +278,8 @@ mod tests {
             catching_up: false,
             upgrade_height: None,
             halt_stop_height: None,
+            halt_time: None,
+            now_unix: 1_700_000_000,
         }
     }
 
@@ -247,15 +306,18 @@ mod tests {
         let c = ctx(1000);
         assert_eq!(t.verdict(0, &c), StallVerdict::Starting);
         // Not answering yet: still starting, whatever the old height says.
-        t.observe(0, false, Some(10), Some(5), 1);
+        t.observe(0, HeightHeard::NotYet, Some(10), Some(5), 1);
         assert_eq!(t.verdict(5000, &c), StallVerdict::Starting);
         for (i, h) in (10..20).enumerate() {
-            t.observe(i as u64 * 100, true, Some(h), Some(5), 1);
+            t.observe(i as u64 * 100, HeightHeard::Fresh(h), Some(h), Some(5), 1);
         }
         assert_eq!(t.median_block_time(), Some(Duration::from_millis(100)));
         assert_eq!(t.verdict(900, &c), StallVerdict::Progressing);
-        t.observe(1500, true, Some(19), Some(5), 1);
+        t.observe(1500, HeightHeard::Fresh(19), Some(19), Some(5), 1);
         assert_eq!(t.verdict(1899, &c), StallVerdict::Progressing);
+        // Only an answer a threshold after the height was first seen is evidence.
+        assert_eq!(t.verdict(1900, &c), StallVerdict::Progressing);
+        t.observe(1900, HeightHeard::Fresh(19), Some(19), Some(5), 1);
         assert_eq!(
             t.verdict(1900, &c),
             StallVerdict::Stalled(StallReason::NoNewBlocks {
@@ -273,7 +335,13 @@ mod tests {
         let mut t = StallTracker::new();
         let mut c = ctx(1000);
         for i in 0..30u64 {
-            t.observe(i * 100, true, Some(i as i64 + 1), Some(0), 1);
+            t.observe(
+                i * 100,
+                HeightHeard::Fresh(i as i64 + 1),
+                Some(i as i64 + 1),
+                Some(0),
+                1,
+            );
         }
         assert_eq!(
             t.verdict(2900, &c),
@@ -286,15 +354,15 @@ mod tests {
         assert_eq!(t.verdict(2900, &c), StallVerdict::Progressing);
         // Peers come back: the clock starts over.
         c.min_peers = 1;
-        t.observe(3000, true, Some(31), Some(3), 1);
-        t.observe(3100, true, Some(32), Some(0), 1);
+        t.observe(3000, HeightHeard::Fresh(31), Some(31), Some(3), 1);
+        t.observe(3100, HeightHeard::Fresh(32), Some(32), Some(0), 1);
         assert_eq!(t.verdict(3200, &c), StallVerdict::Progressing);
     }
 
     #[test]
     fn halts_and_sync_are_excused() {
         let mut t = StallTracker::new();
-        t.observe(0, true, Some(99), Some(0), 1);
+        t.observe(0, HeightHeard::Fresh(99), Some(99), Some(0), 1);
         let mut c = ctx(10);
         c.upgrade_height = Some(100);
         assert_eq!(
@@ -302,6 +370,7 @@ mod tests {
             StallVerdict::Excused(Excuse::AtUpgradeHeight(100))
         );
         c.upgrade_height = Some(101);
+        t.observe(1_000_000, HeightHeard::Fresh(99), Some(99), Some(0), 1);
         assert!(matches!(t.verdict(1_000_000, &c), StallVerdict::Stalled(_)));
         c.halt_stop_height = Some(99);
         assert_eq!(
@@ -309,6 +378,14 @@ mod tests {
             StallVerdict::Excused(Excuse::AtHaltHeight(99))
         );
         c.halt_stop_height = None;
+        c.halt_time = Some(c.now_unix + 1);
+        assert!(matches!(t.verdict(1_000_000, &c), StallVerdict::Stalled(_)));
+        c.halt_time = Some(c.now_unix);
+        assert_eq!(
+            t.verdict(1_000_000, &c),
+            StallVerdict::Excused(Excuse::AtHaltTime(c.now_unix))
+        );
+        c.halt_time = None;
         c.catching_up = true;
         assert_eq!(
             t.verdict(1_000_000, &c),
@@ -316,14 +393,52 @@ mod tests {
         );
     }
 
+    #[test]
+    fn silence_is_not_a_stall_but_a_verdict_of_its_own() {
+        let mut t = StallTracker::new();
+        let c = ctx(1000);
+        t.observe(0, HeightHeard::Fresh(50), Some(50), Some(5), 1);
+        // Turns go by with nothing new heard: the height in hand is old news.
+        for now in (100..5000).step_by(100) {
+            t.observe(now, HeightHeard::Earlier, Some(50), Some(5), 1);
+        }
+        assert_eq!(
+            t.verdict(5000, &c),
+            StallVerdict::Unanswered {
+                height: 50,
+                for_ms: 5000
+            }
+        );
+        // An answer without the app's height (or a lagging one) confirms nothing.
+        t.observe(5050, HeightHeard::Fresh(49), Some(50), Some(5), 1);
+        assert!(matches!(
+            t.verdict(5050, &c),
+            StallVerdict::Unanswered { .. }
+        ));
+        // A late answer with a new height: it moved all along.
+        t.observe(5100, HeightHeard::Fresh(90), Some(90), Some(5), 1);
+        assert_eq!(t.verdict(5100, &c), StallVerdict::Progressing);
+        // A new block from the websocket is movement too, without an answer.
+        t.observe(5200, HeightHeard::Earlier, Some(91), Some(5), 1);
+        assert_eq!(t.verdict(6100, &c), StallVerdict::Progressing);
+    }
+
+    /// [`HeightHeard`] without its height (a fresh answer gives the turn's height).
+    #[derive(Debug, Clone, Copy)]
+    enum Heard {
+        NotYet,
+        Earlier,
+        Fresh,
+    }
+
     /// One turn of a random history: time advances by `dt`, the height by `dh` (0: stuck), the
-    /// RPC answers or not, peers are some count or unknown.
-    fn turns() -> impl Strategy<Value = Vec<(u64, i64, bool, Option<u32>)>> {
+    /// RPC answers anew, not this turn, or not since the start; peers are some count or unknown.
+    fn turns() -> impl Strategy<Value = Vec<(u64, i64, Heard, Option<u32>)>> {
         proptest::collection::vec(
             (
                 0u64..5_000,
                 prop_oneof![3 => Just(0i64), 1 => 1i64..3],
-                prop_oneof![9 => Just(true), 1 => Just(false)],
+                prop_oneof![6 => Just(Heard::Fresh), 3 => Just(Heard::Earlier), 1 => Just(Heard::NotYet)],
                 proptest::option::of(0u32..3),
             ),
             1..60,
@@ -333,13 +448,18 @@ mod tests {
     fn replay(
         t: &mut StallTracker,
         start_height: i64,
-        turns: &[(u64, i64, bool, Option<u32>)],
+        turns: &[(u64, i64, Heard, Option<u32>)],
     ) -> (u64, i64) {
         let (mut now, mut h) = (0u64, start_height);
-        for &(dt, dh, answered, peers) in turns {
+        for &(dt, dh, heard, peers) in turns {
             now += dt;
             h += dh;
-            t.observe(now, answered, Some(h), peers, 1);
+            let answer = match heard {
+                Heard::NotYet => HeightHeard::NotYet,
+                Heard::Earlier => HeightHeard::Earlier,
+                Heard::Fresh => HeightHeard::Fresh(h),
+            };
+            t.observe(now, answer, Some(h), peers, 1);
         }
         (now, h)
     }
@@ -405,8 +525,28 @@ mod tests {
             for (dt, dh) in steps {
                 now += dt;
                 h += dh;
-                t.observe(now, true, Some(h), Some(2), 1);
+                t.observe(now, HeightHeard::Fresh(h), Some(h), Some(2), 1);
                 prop_assert_eq!(t.verdict(now + 999, &ctx(1000)), StallVerdict::Progressing);
+            }
+        }
+
+        #[test]
+        fn late_answers_that_each_give_a_new_height_are_never_a_stall(
+            gaps in proptest::collection::vec(1u64..30_000, 1..40), threshold in 1u64..10_000,
+        ) {
+            // However late each answer comes, each gives a higher height than the last.
+            let mut t = StallTracker::new();
+            let (mut now, mut h) = (0u64, 1i64);
+            t.observe(now, HeightHeard::Fresh(h), Some(h), Some(2), 1);
+            for gap in gaps {
+                for quiet in (now + 1..now + gap).step_by(500) {
+                    t.observe(quiet, HeightHeard::Earlier, Some(h), Some(2), 1);
+                    prop_assert!(!matches!(t.verdict(quiet, &ctx(threshold)), StallVerdict::Stalled(_)));
+                }
+                now += gap;
+                h += 1;
+                t.observe(now, HeightHeard::Fresh(h), Some(h), Some(2), 1);
+                prop_assert!(!matches!(t.verdict(now, &ctx(threshold)), StallVerdict::Stalled(_)));
             }
         }
 
@@ -415,8 +555,9 @@ mod tests {
             threshold in 1u64..10_000, h in 1i64..1000,
         ) {
             let mut t = StallTracker::new();
-            t.observe(0, true, Some(h), Some(5), 1);
-            t.observe(threshold / 2, true, Some(h), Some(5), 1);
+            t.observe(0, HeightHeard::Fresh(h), Some(h), Some(5), 1);
+            t.observe(threshold / 2, HeightHeard::Fresh(h), Some(h), Some(5), 1);
+            t.observe(threshold, HeightHeard::Fresh(h), Some(h), Some(5), 1);
             prop_assert_eq!(
                 t.verdict(threshold, &ctx(threshold)),
                 StallVerdict::Stalled(StallReason::NoNewBlocks { height: h, for_ms: threshold })

@@ -6,9 +6,10 @@
 //! `--rpc` / `--grpc`. Listen addresses are turned into addresses one can dial: `tcp://` becomes
 //! `http://`, and a wildcard host (`0.0.0.0`, `::`) becomes loopback.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::error::{Result, WatchError};
+use crate::node_config::read_table;
 
 /// The addresses to query, as `http://host:port` URLs (no trailing slash).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -112,26 +113,6 @@ pub fn resolve(inputs: &EndpointInputs) -> Result<Resolved> {
 
 fn nonempty(s: &Option<String>) -> Option<&str> {
     s.as_deref().map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn read_table(path: &Path) -> Result<Option<toml::Table>> {
-    // The node's own files: a FIFO or device there is refused, at most 4 MiB are read.
-    let bad = |why: String| WatchError::NodeConfig {
-        path: path.to_path_buf(),
-        why,
-    };
-    let bytes = match switchyard_store::read_untrusted_file(path, 4 * 1024 * 1024) {
-        Ok(Some(b)) => b,
-        Ok(None) => return Ok(None),
-        Err(e) => return Err(bad(e.to_string())),
-    };
-    let text = String::from_utf8(bytes).map_err(|e| bad(format!("not UTF-8 text: {e}")))?;
-    text.parse::<toml::Table>()
-        .map(Some)
-        .map_err(|e| WatchError::NodeConfig {
-            path: path.to_path_buf(),
-            why: e.to_string(),
-        })
 }
 
 /// Turns a listen address or user input into a URL to dial: `tcp://0.0.0.0:26657` →

@@ -26,7 +26,8 @@
 //! [`ChainClient::connect`] then [`snapshot()`] reads everything once into a [`ChainSnapshot`].
 //!
 //! # Inside (private modules; the surface is what this file re-exports)
-//! - `endpoints`: where to ask. `rpc`: CometBFT JSON-RPC client. `grpc`: gRPC client;
+//! - `endpoints`: where to ask (from `node_config`: the node's own config files, also read for
+//!   [`app_halt`]). `rpc`: CometBFT JSON-RPC client. `grpc`: gRPC client;
 //!   `grpc_node`: height and time over gRPC when no RPC address is known.
 //! - `wire`: decoding CometBFT JSON. `query`: module queries over gRPC or `abci_query`.
 //! - `proposals`: upgrade messages inside gov proposals. `plan_binaries`: a plan's info (inline,
@@ -51,6 +52,7 @@ mod grpc;
 mod grpc_node;
 mod halt_file;
 mod identity;
+mod node_config;
 mod plan_binaries;
 mod proposals;
 mod query;
@@ -67,6 +69,7 @@ pub use error::WatchError;
 pub use events::WatchEvent;
 pub use halt_file::{read_now as read_halt_file_now, HaltFileError, HaltFileWatcher};
 pub use identity::{IdentityError, NodeIdentity};
+pub use node_config::app_halt;
 pub use plan_binaries::{resolve_info, InfoFetchLimits, PlanBinariesView};
 pub use proposals::{ProposalStatus, RawPlan, UpgradeProposal};
 pub use query::{ChainClient, GovVersion, Transport};
