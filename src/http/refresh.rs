@@ -99,8 +99,8 @@ impl Refresher {
 /// Copies the watcher's view into `live` now and on each of its changes, until the watcher ends.
 pub(super) async fn follow_chain(live: &Live, mut view: watch::Receiver<ChainView>) {
     loop {
-        let v = view.borrow_and_update().clone();
-        live.set_chain(&v);
+        // Read in place (no clone of the view on every block); the lock taken inside is short.
+        live.set_chain(&view.borrow_and_update());
         if view.changed().await.is_err() {
             return;
         }
