@@ -121,7 +121,8 @@ pub enum BackupError {
         folder: PathBuf,
         /// Bytes needed: what the copy allocates in whole blocks, folders included, plus `margin`.
         needed: u64,
-        /// Bytes to copy or clone (file sizes).
+        /// Bytes the copy allocates on the target: the copied files' blocks (a sparse file's
+        /// holes excluded) and the folders.
         copied: u64,
         /// Bytes kept free beyond the copy ([`margin_for`]).
         margin: u64,

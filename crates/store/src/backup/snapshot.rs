@@ -215,7 +215,7 @@ impl Maker<'_> {
         stats: &mut SnapshotStats,
     ) -> io::Result<()> {
         let from = File::open(src)?;
-        let mut to = OpenOptions::new()
+        let to = OpenOptions::new()
             .write(true)
             .create_new(true)
             .mode(0o600)
@@ -240,8 +240,8 @@ impl Maker<'_> {
             }
         }
         if !cloned {
-            // std uses copy_file_range here, so the data stays in the kernel.
-            io::copy(&mut &from, &mut to)?;
+            // copy_file_range, so the data stays in the kernel; a sparse file's holes are kept.
+            sys::copy_sparse(&from, &to, item.len, item.allocated)?;
         }
         if self.as_root {
             std::os::unix::fs::fchown(&to, Some(item.uid), Some(item.gid))?;

@@ -746,3 +746,53 @@ fn the_replaced_data_can_be_put_back_to_undo_a_restore() {
     assert_eq!(picture(&h.layout.data_dir()), after);
     assert_eq!(h.layout.current().unwrap(), Current::Upgrade(n("v2")));
 }
+
+/// A 2 GiB sparse file holding 2 MiB of data, in the middle of `data/` (not a table: copied).
+fn sparse_file(data: &Path) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let p = data.join("snapshots/chunk.bin");
+    let f = fs::File::create(&p).unwrap();
+    f.set_len(2 << 30).unwrap();
+    f.write_all_at(&bytes(77, 1 << 20), 512 << 20).unwrap();
+    f.write_all_at(&bytes(78, 1 << 20), (2 << 30) - (1 << 20))
+        .unwrap();
+    f.sync_all().unwrap();
+    p
+}
+
+fn allocated(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).unwrap().blocks() * 512
+}
+
+#[test]
+fn a_sparse_file_costs_its_data_blocks_and_its_copy_stays_sparse() {
+    let h = Home::new();
+    let file = sparse_file(&h.layout.data_dir());
+    assert!(allocated(&file) < 4 << 20, "the test file is sparse");
+    // 100 MiB: far less than the file's length, more than its data and the margin.
+    let small = Tmpfs::mount("100m");
+    let e = estimate(&h.layout.data_dir(), small.path()).unwrap();
+    assert!(e.fits, "{e:?}");
+    assert!(e.needed_bytes < MARGIN_MIN_BYTES + (8 << 20), "{e:?}");
+    let b = h.take_into(small.path()).unwrap();
+    let copy = b.path.join("snapshots/chunk.bin");
+    assert_eq!(fs::metadata(&copy).unwrap().len(), 2 << 30);
+    assert!(
+        allocated(&copy) < 4 << 20,
+        "the copy allocates {} bytes",
+        allocated(&copy)
+    );
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(&copy).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    f.seek(SeekFrom::Start(512 << 20)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf == bytes(77, 1 << 20));
+    f.seek(SeekFrom::Start((2 << 30) - (1 << 20))).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf == bytes(78, 1 << 20));
+    f.seek(SeekFrom::Start(1 << 30)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf.iter().all(|&x| x == 0), "a hole reads as zeros");
+}
