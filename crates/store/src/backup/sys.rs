@@ -140,6 +140,20 @@ pub(crate) fn copy_sparse(from: &File, to: &File, len: u64, allocated: u64) -> i
     to.set_len(len)
 }
 
+/// Writes out everything of the filesystem holding `dir` that is not on disk yet (`syncfs`):
+/// one call for a whole tree of new files, where an `fsync` per file would wait for a journal
+/// commit each time.
+pub(crate) fn syncfs(dir: &Path) -> io::Result<()> {
+    let f = File::open(dir)?;
+    // SAFETY: syncfs takes an open descriptor, owned here for the duration of the call.
+    let r = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
 fn cpath(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_bytes()).map_err(|_| {
         io::Error::new(

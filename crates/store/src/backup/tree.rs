@@ -47,6 +47,9 @@ pub(crate) struct Item {
     /// sparse file, whose holes a copy keeps.
     pub allocated: u64,
     pub dev: u64,
+    pub ino: u64,
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, i64),
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
@@ -103,6 +106,8 @@ fn item(rel: PathBuf, kind: Kind, m: &fs::Metadata) -> Item {
             0
         },
         dev: m.dev(),
+        ino: m.ino(),
+        mtime: (m.mtime(), m.mtime_nsec()),
         mode: m.mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
