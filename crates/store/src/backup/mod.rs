@@ -16,13 +16,18 @@
 //!
 //! [`take`] first works out what the backup will really cost on the target filesystem and
 //! refuses, before writing anything, when that and a margin are not free ([`space`]). It builds
-//! the snapshot under a hidden, locked `.<name>.partial` folder, writes its record
-//! ([`meta::BackupMeta`]) inside, flushes it to disk, and only then renames it to its final name: a process
+//! the snapshot under a hidden, locked `.<name>.partial` folder, writes the list of its files
+//! ([`manifest`]: what a restore checks it against) and its record ([`meta::BackupMeta`])
+//! inside, flushes it to disk, and only then renames it to its final name: a process
 //! killed at any instant leaves either no backup or a complete one, and never touches `data/`
 //! (which is only ever read). A backup that fails is removed. Partial folders left by a killed
 //! process are removed by the next backup.
 //!
-//! [`restore`] puts a backup back as `data/`: see there.
+//! [`restore`] puts a backup back as `data/`: see there. It only restores a backup of this home
+//! that still matches its list.
+//!
+//! [`prune`] orders a home's backups by the sequence number in their records (the clock can be
+//! wrong) and never removes the one the finishing swap took ([`switchyard_core::backups_to_remove`]).
 
 mod manifest;
 mod meta;
