@@ -355,7 +355,7 @@ fn upgrade_info_of(backup: &Path) -> Option<(UpgradeName, i64)> {
 /// `--current`): one of cosmovisor's backups, named `data-backup-<Y>-<M>-<D>` (its `2006-1-2`
 /// layout), or the data a restore set aside, `<data>-before-restore-<time>[.N]` — and in both
 /// cases holding a node's data (a database folder or the validator state).
-pub(crate) fn is_cosmovisor_backup(dir: &Path) -> bool {
+pub(crate) fn restorable_without_record(dir: &Path) -> bool {
     let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
         return false;
     };
@@ -475,9 +475,9 @@ pub fn restore(
             });
         }
         Ok(Some(_)) => {}
-        Ok(None) if is_cosmovisor_backup(backup) && req.current.is_some() => {}
+        Ok(None) if restorable_without_record(backup) && req.current.is_some() => {}
         Ok(None) => {
-            let why = if is_cosmovisor_backup(backup) {
+            let why = if restorable_without_record(backup) {
                 format!("it has no {META_FILE} (cosmovisor's backup, or data a restore set aside), so which binary runs it is unknown: name it with --current genesis or --current <upgrade>")
             } else {
                 format!("it has no {META_FILE}")
