@@ -105,10 +105,11 @@ fn meta(backup: &Path) -> serde_json::Value {
     serde_json::from_slice(&fs::read(backup.join("switchyard-backup.json")).unwrap()).unwrap()
 }
 
-/// A backup's content without switchyard's record in it.
+/// A backup's content without switchyard's record and file list in it.
 fn backup_content(backup: &Path) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
     let mut p = picture(backup);
     p.remove(Path::new("switchyard-backup.json"));
+    p.remove(Path::new("switchyard-backup-files.json"));
     p
 }
 
@@ -564,4 +565,54 @@ fn plan_says_ahead_of_time_whether_the_next_backup_fits() {
     assert_eq!(u["readiness"]["backup_space_ok"], "yes", "{v:#}");
     assert_eq!(u["ready"], true, "{v:#}");
     assert_eq!(code, 0, "{v:#}");
+}
+
+#[test]
+fn restore_backup_refuses_what_is_not_an_intact_backup_of_this_node() {
+    let home = plan_home();
+    upgrade(&home, &[]);
+    let data = home.path().join("data");
+    let before = picture(&data);
+    let any = tempfile::tempdir().unwrap();
+    fs::create_dir_all(any.path().join("application.db")).unwrap();
+    let any_dir = any.path().display().to_string();
+    // issue 24 #5: any folder, data/ itself, the cosmovisor folder.
+    for args in [
+        vec!["restore-backup", any_dir.as_str(), "--current", "genesis"],
+        vec!["restore-backup", "data"],
+        vec!["restore-backup", "data", "--current", "genesis"],
+        vec!["restore-backup", "cosmovisor", "--current", "genesis"],
+    ] {
+        let out = home.cmd(&args);
+        assert!(!out.status.success(), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("not a backup of this node"),
+            "{args:?}: {}",
+            text(&out)
+        );
+        assert_eq!(picture(&data), before, "{args:?} left data/ alone");
+    }
+    // issue 24 #4: a table written in place in data/ changes the backup's linked copy.
+    let t = "blockstore.db/000013.ldb";
+    fs::write(data.join(t), b"another table, copied over the old one").unwrap();
+    let out = home.cmd(&["restore-backup"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("no longer matches") && text(&out).contains(t),
+        "{}",
+        text(&out)
+    );
+    // issue 24 #6: a damaged backup.
+    let home2 = plan_home();
+    upgrade(&home2, &[]);
+    let b2 = named(home2.path(), "data-backup-").remove(0);
+    fs::remove_file(b2.join("application.db/CURRENT")).unwrap();
+    let out = home2.cmd(&["restore-backup"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("application.db/CURRENT: missing"),
+        "{}",
+        text(&out)
+    );
+    assert!(named(home2.path(), "data-before-restore-").is_empty());
 }

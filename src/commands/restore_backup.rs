@@ -89,11 +89,8 @@ fn resolve(root: &Path, name: &str) -> PathBuf {
 
 fn newest_of_home(root: &Path, layout: &Layout) -> anyhow::Result<PathBuf> {
     let all = backup::list(root)?;
-    match all
-        .iter()
-        .rev()
-        .find(|e| e.meta.as_ref().is_some_and(|m| m.is_of_home(&layout.home)))
-    {
+    // The newest by the records' sequence: a backup stamped by a wrong clock is not "newest".
+    match backup::of_home(root, &layout.home)?.last() {
         Some(e) => Ok(e.path.clone()),
         None if all.is_empty() => bail!("there is no backup in {}", root.display()),
         None => bail!(
@@ -179,7 +176,7 @@ fn print_list(root: &Path, layout: &Layout) -> anyhow::Result<()> {
             }
             None => {
                 println!(
-                "{name:<44} no switchyard record ({}): restore it with --current genesis|UPGRADE",
+                "{name:<44} no switchyard record ({}): only cosmovisor's data-backup-<date> folders are restored without one, with --current genesis|UPGRADE",
                 problem.as_deref().unwrap_or("cosmovisor's, or an older switchyard's")
             )
             }

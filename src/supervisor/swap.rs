@@ -340,7 +340,7 @@ async fn resume_from(
     fault(cfg, "after-record");
     journal.finish_swap()?;
     tracing::info!(upgrade = %rec.name, height = rec.height, "upgrade {} applied", rec.name);
-    prune_backups(cfg, layout);
+    prune_backups(cfg, layout, &rec.started_at);
     Ok(())
 }
 
@@ -537,8 +537,9 @@ async fn backup(
 
 /// `SWITCHYARD_BACKUP_KEEP`: after a successful swap, removes this home's oldest switchyard
 /// backups beyond the newest N, in the background (removing a large backup takes a while, and
-/// the new node should not wait for it). A failure is only logged.
-fn prune_backups(cfg: &Config, layout: &Layout) {
+/// the new node should not wait for it). The backup this swap (started at `swap_started_at`)
+/// took is never removed. A failure is only logged.
+fn prune_backups(cfg: &Config, layout: &Layout, swap_started_at: &str) {
     let (Some(keep), Some(root)) = (cfg.backup_keep, cfg.backup_dir()) else {
         return;
     };
@@ -546,8 +547,9 @@ fn prune_backups(cfg: &Config, layout: &Layout) {
         return;
     }
     let home = layout.home.clone();
+    let started = swap_started_at.to_string();
     tokio::task::spawn_blocking(move || {
-        match switchyard_store::backup::prune(&root, &home, keep) {
+        match switchyard_store::backup::prune(&root, &home, keep, Some(&started)) {
             Ok(removed) => {
                 for p in removed {
                     tracing::info!(

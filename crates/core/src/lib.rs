@@ -16,6 +16,7 @@
 //! - `node_args`: what the node's own arguments say (`--unsafe-skip-upgrades`, `start`,
 //!   `--halt-height`), and where a halt the node was told to make stops it.
 //! - `backoff`: the doubling delay every retry loop uses.
+//! - `retention`: which backups `SWITCHYARD_BACKUP_KEEP` removes.
 //! - `restart`: the crash-restart policy (backoff, crash-loop detection).
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
 //! - `staged_source`: whether a staged binary is the one the plan lists now.
@@ -37,6 +38,7 @@ mod plan_info;
 mod preupgrade_probe;
 mod readiness;
 mod restart;
+mod retention;
 mod schedule;
 mod staged_source;
 mod staging_rules;
@@ -74,6 +76,7 @@ pub use readiness::{
     Readiness, ReadinessFacts,
 };
 pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
+pub use retention::{backups_to_remove, BackupOrder};
 pub use schedule::{
     armed_manual, check_manual, displaced_manual, plan_displaces, Current, ManualUpgrade,
     ScheduleError, ScheduledPlan, UpgradeKind,

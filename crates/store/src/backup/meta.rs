@@ -58,6 +58,15 @@ pub struct BackupMeta {
     pub stats: SnapshotStats,
     /// The version of switchyard that took the backup.
     pub switchyard_version: String,
+    /// How many files (symlinks included) the backup holds, as listed in its
+    /// [`super::MANIFEST_FILE`]; `None` in records from before that list existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub files: Option<u64>,
+    /// One more than the highest sequence of this home's backups already in the folder when it
+    /// was taken: the order retention and "the newest" go by, whatever the clock said (0 in
+    /// records from before it existed).
+    #[serde(default)]
+    pub sequence: u64,
 }
 
 impl BackupMeta {
@@ -81,6 +90,8 @@ impl BackupMeta {
             cross_device: false,
             stats: SnapshotStats::default(),
             switchyard_version: env!("CARGO_PKG_VERSION").to_string(),
+            files: None,
+            sequence: 0,
         }
     }
 
@@ -137,7 +148,7 @@ pub(crate) fn is_partial_name(name: &str) -> bool {
 }
 
 /// The time stamp at the start of one of our names, if it has one.
-fn name_stamp(name: &str) -> Option<&str> {
+pub(crate) fn name_stamp(name: &str) -> Option<&str> {
     let s = name.strip_prefix(NAME_PREFIX)?.get(..16)?;
     let b = s.as_bytes();
     let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);

@@ -16,14 +16,20 @@
 //!
 //! [`take`] first works out what the backup will really cost on the target filesystem and
 //! refuses, before writing anything, when that and a margin are not free ([`space`]). It builds
-//! the snapshot under a hidden, locked `.<name>.partial` folder, writes its record
-//! ([`meta::BackupMeta`]) inside, fsyncs, and only then renames it to its final name: a process
+//! the snapshot under a hidden, locked `.<name>.partial` folder, writes the list of its files
+//! ([`manifest`]: what a restore checks it against) and its record ([`meta::BackupMeta`])
+//! inside, flushes it to disk, and only then renames it to its final name: a process
 //! killed at any instant leaves either no backup or a complete one, and never touches `data/`
 //! (which is only ever read). A backup that fails is removed. Partial folders left by a killed
 //! process are removed by the next backup.
 //!
-//! [`restore`] puts a backup back as `data/`: see there.
+//! [`restore`] puts a backup back as `data/`: see there. It only restores a backup of this home
+//! that still matches its list.
+//!
+//! [`prune`] orders a home's backups by the sequence number in their records (the clock can be
+//! wrong) and never removes the one the finishing swap took ([`switchyard_core::backups_to_remove`]).
 
+mod manifest;
 mod meta;
 mod restore;
 mod snapshot;
@@ -38,10 +44,11 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use switchyard_core::{Current, UpgradeName};
+use switchyard_core::{backups_to_remove, BackupOrder, Current, UpgradeName};
 
 use crate::layout::Layout;
 
+pub use manifest::MANIFEST_FILE;
 pub use meta::{list, read_meta, BackupEntry, BackupMeta, META_FILE, NAME_PREFIX};
 pub use restore::{
     check_stopped, pending as pending_restore, recover as recover_restore, restore, Recovered,
@@ -121,7 +128,8 @@ pub enum BackupError {
         folder: PathBuf,
         /// Bytes needed: what the copy allocates in whole blocks, folders included, plus `margin`.
         needed: u64,
-        /// Bytes to copy or clone (file sizes).
+        /// Bytes the copy allocates on the target: the copied files' blocks (a sparse file's
+        /// holes excluded) and the folders.
         copied: u64,
         /// Bytes kept free beyond the copy ([`margin_for`]).
         margin: u64,
@@ -255,7 +263,8 @@ pub fn take_unless(
     fs::create_dir(&partial).map_err(write_err(&partial))?;
     let lock = lock_dir(&partial);
     let made = (|| {
-        let stats = snapshot::materialize(&tree, &partial, &|| fault("backup-mid-copy"), cancel)?;
+        let stats =
+            snapshot::materialize(&tree, &partial, &|| fault("backup-mid-copy"), cancel)?.stats;
         let mut m = BackupMeta::new(
             &req.layout.home,
             &req.layout.daemon_name,
@@ -266,6 +275,8 @@ pub fn take_unless(
         );
         m.cross_device = est.cross_device;
         m.stats = stats;
+        m.files = Some(manifest::write(&partial)?);
+        m.sequence = next_sequence(root, &req.layout.home)?;
         meta::write_meta(&partial, &m)?;
         fault("backup-before-rename");
         if cancel.load(Ordering::SeqCst) {
@@ -326,23 +337,77 @@ fn remove_stale_partials(root: &Path) {
     }
 }
 
+/// This home's switchyard backups in `backup_root`, oldest first by their records' sequence
+/// (then the time in their names): see [`switchyard_core::backups_to_remove`].
+pub fn of_home(backup_root: &Path, home: &Path) -> Result<Vec<BackupEntry>, BackupError> {
+    Ok(ordered_of_home(backup_root, home)?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+fn ordered_of_home(
+    backup_root: &Path,
+    home: &Path,
+) -> Result<Vec<(BackupOrder, BackupEntry)>, BackupError> {
+    let mut ours: Vec<(BackupOrder, BackupEntry)> = list(backup_root)?
+        .into_iter()
+        .filter_map(|e| {
+            let m = e.meta.as_ref()?;
+            let order = m.is_of_home(home).then(|| order_of(m, &e.name))?;
+            Some((order, e))
+        })
+        .collect();
+    ours.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(ours)
+}
+
+fn order_of(m: &BackupMeta, name: &str) -> BackupOrder {
+    BackupOrder {
+        sequence: m.sequence,
+        name: match meta::name_stamp(name) {
+            Some(stamp) => format!("{stamp} {name}"),
+            None => name.to_string(),
+        },
+    }
+}
+
+/// The sequence number of the next backup of `home` in `root`.
+fn next_sequence(root: &Path, home: &Path) -> Result<u64, BackupError> {
+    Ok(of_home(root, home)?
+        .iter()
+        .filter_map(|e| e.meta.as_ref().map(|m| m.sequence))
+        .max()
+        .unwrap_or(0)
+        + 1)
+}
+
 /// Removes this home's oldest switchyard backups in `backup_root` beyond the newest `keep`
-/// (`SWITCHYARD_BACKUP_KEEP`). Only folders whose record names `home` are counted or touched:
-/// cosmovisor's backups, another node's, and anything unreadable are left alone. Each one is
-/// first renamed to a hidden partial name, so a crash mid-removal never leaves a half-deleted
-/// folder that looks like a backup. Returns what was removed, oldest first.
+/// (`SWITCHYARD_BACKUP_KEEP`), never the one the swap that started at `taken_by_swap` (the
+/// swap journal's `started_at`) took, whatever its place in the order. Only folders whose record names `home` are counted or touched:
+/// cosmovisor's backups, another node's, and anything unreadable are left alone. They are
+/// ordered by their records' sequence, not only by the time in their names, so a backup stamped
+/// by a wrong clock does not outlive newer ones. Each one is first renamed to a hidden partial
+/// name, so a crash mid-removal never leaves a half-deleted folder that looks like a backup.
+/// Returns what was removed, oldest first.
 pub fn prune(
     backup_root: &Path,
     home: &Path,
     keep: NonZeroUsize,
+    taken_by_swap: Option<&str>,
 ) -> Result<Vec<PathBuf>, BackupError> {
-    let ours: Vec<BackupEntry> = list(backup_root)?
-        .into_iter()
-        .filter(|e| e.meta.as_ref().is_some_and(|m| m.is_of_home(home)))
-        .collect();
-    let excess = ours.len().saturating_sub(keep.get());
+    let (orders, ours): (Vec<BackupOrder>, Vec<BackupEntry>) =
+        ordered_of_home(backup_root, home)?.into_iter().unzip();
+    let protect = taken_by_swap.and_then(|started| {
+        ours.iter().rposition(|e| {
+            e.meta
+                .as_ref()
+                .is_some_and(|m| m.swap_started_at.as_deref() == Some(started))
+        })
+    });
+    let doomed = backups_to_remove(&orders, keep.get(), protect);
     let mut removed = Vec::new();
-    for e in ours.into_iter().take(excess) {
+    for e in doomed.into_iter().map(|i| &ours[i]) {
         let Some(lock) = lock_dir(&e.path) else {
             tracing::warn!("{} is in use; not removing it", e.path.display());
             continue;
@@ -352,7 +417,7 @@ pub fn prune(
         crate::fsutil::sync_dir(backup_root).map_err(write_err(backup_root))?;
         fs::remove_dir_all(&hidden).map_err(write_err(&hidden))?;
         drop(lock);
-        removed.push(e.path);
+        removed.push(e.path.clone());
     }
     Ok(removed)
 }

@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 
 use switchyard_core::{Current, UpgradeInfo, UpgradeName};
 
+use super::manifest::{self, MANIFEST_FILE};
 use super::meta::{read_meta, BackupMeta, META_FILE};
 use super::snapshot::{self, SnapshotStats};
 use super::validator_state::{self, Choice};
@@ -106,6 +107,26 @@ pub enum RestoreError {
     /// The path named is not a folder, or is a hidden `.partial` folder of work in progress.
     #[error("{0} is not a backup folder")]
     NotABackup(PathBuf),
+    /// The folder holds no switchyard record (or one that cannot be read), and is neither one
+    /// of cosmovisor's backups (`data-backup-<date>`) nor data a restore set aside
+    /// (`data-before-restore-<time>`) holding a node's data, named with `--current`.
+    #[error("{path} is not a backup of this node: {why}. Only a folder switchyard backed up for this home (see `switchyard restore-backup --list`) is restored, or with --current one of cosmovisor's `data-backup-<date>` folders or the `data-before-restore-<time>` a restore set aside")]
+    NoRecord {
+        /// The folder named.
+        path: PathBuf,
+        /// What is missing: the record, or why it cannot be read.
+        why: String,
+    },
+    /// The backup's files do not match the list made when it was taken (a file written in
+    /// place through a hard link, removed, added or replaced): restoring it would give the node
+    /// a database that is not the one backed up.
+    #[error("{path} no longer matches what was backed up ({why}); it is not restored and data/ is untouched. A table file changed in place in data/ after the backup (cp over it, rsync --inplace) changes the backup's hard-linked copy too; restore another backup")]
+    Damaged {
+        /// The backup folder.
+        path: PathBuf,
+        /// What differs.
+        why: String,
+    },
     /// The backup's record names another node home.
     #[error("{path} is a backup of the node in {home}, not of this one")]
     ForeignBackup {
@@ -330,6 +351,77 @@ fn upgrade_info_of(backup: &Path) -> Option<(UpgradeName, i64)> {
         .map(|i| (i.name, i.height))
 }
 
+/// Whether `dir` is a node's data without a switchyard record that may still be restored (with
+/// `--current`): one of cosmovisor's backups, named `data-backup-<Y>-<M>-<D>` (its `2006-1-2`
+/// layout), or the data a restore set aside, `<data>-before-restore-<time>[.N]` — and in both
+/// cases holding a node's data (a database folder or the validator state).
+pub(crate) fn restorable_without_record(dir: &Path) -> bool {
+    let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let digits = |s: &str, min: usize, max: usize| {
+        (min..=max).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+    };
+    let cosmovisor = name.strip_prefix(super::NAME_PREFIX).is_some_and(|date| {
+        let parts: Vec<&str> = date.split('-').collect();
+        parts.len() == 3
+            && digits(parts[0], 4, 4)
+            && digits(parts[1], 1, 2)
+            && digits(parts[2], 1, 2)
+    });
+    let set_aside = name.rsplit_once("-before-restore-").is_some_and(|(_, t)| {
+        let (stamp, n) = t.split_once('.').unwrap_or((t, "0"));
+        let b = stamp.as_bytes();
+        b.len() == 16
+            && digits(&stamp[..8], 8, 8)
+            && b[8] == b'T'
+            && digits(&stamp[9..15], 6, 6)
+            && b[15] == b'Z'
+            && digits(n, 1, 9)
+    });
+    let named = cosmovisor || set_aside;
+    let holds_data = || {
+        dir.join(validator_state::FILE).is_file()
+            || fs::read_dir(dir).is_ok_and(|rd| {
+                rd.flatten().any(|e| {
+                    e.file_name().to_string_lossy().ends_with(".db")
+                        && e.file_type().is_ok_and(|t| t.is_dir())
+                })
+            })
+    };
+    named && holds_data()
+}
+
+/// Refuses a backup whose files no longer match the list made when it was taken (see
+/// [`super::manifest`]); one taken before that list existed must still hold as many files as
+/// its record counted.
+fn check_intact(
+    backup: &Path,
+    tree: &tree::Tree,
+    meta: Option<&BackupMeta>,
+) -> Result<(), RestoreError> {
+    let damaged = |why: String| RestoreError::Damaged {
+        path: backup.to_path_buf(),
+        why,
+    };
+    match manifest::verify(tree)? {
+        Some(Ok(())) => Ok(()),
+        Some(Err(m)) => Err(damaged(m.to_string())),
+        None => {
+            let Some(m) = meta else { return Ok(()) };
+            let s = &m.stats;
+            let recorded = s.linked_files + s.copied_files + s.cloned_files;
+            let found = manifest::count_files(tree);
+            if found != recorded {
+                return Err(damaged(format!(
+                    "it holds {found} files and its record counts {recorded}"
+                )));
+            }
+            Ok(())
+        }
+    }
+}
+
 /// Checks that `dir`'s filesystem can exchange two folders, with two empty ones.
 fn probe_exchange(dir: &Path) -> Result<(), RestoreError> {
     let a = dir.join(format!(".restore-probe-a-{}", std::process::id()));
@@ -375,12 +467,31 @@ pub fn restore(
         return Err(RestoreError::NotABackup(backup.to_path_buf()));
     }
     let meta: Result<Option<BackupMeta>, BackupError> = read_meta(backup);
-    if let Ok(Some(m)) = &meta {
-        if !m.is_of_home(&layout.home) {
+    match &meta {
+        Ok(Some(m)) if !m.is_of_home(&layout.home) => {
             return Err(RestoreError::ForeignBackup {
                 path: backup.to_path_buf(),
                 home: m.home.clone(),
             });
+        }
+        Ok(Some(_)) => {}
+        Ok(None) if restorable_without_record(backup) && req.current.is_some() => {}
+        Ok(None) => {
+            let why = if restorable_without_record(backup) {
+                format!("it has no {META_FILE} (cosmovisor's backup, or data a restore set aside), so which binary runs it is unknown: name it with --current genesis or --current <upgrade>")
+            } else {
+                format!("it has no {META_FILE}")
+            };
+            return Err(RestoreError::NoRecord {
+                path: backup.to_path_buf(),
+                why,
+            });
+        }
+        Err(e) => {
+            return Err(RestoreError::NoRecord {
+                path: backup.to_path_buf(),
+                why: e.to_string(),
+            })
         }
     }
     let current = match (&req.current, &meta) {
@@ -397,16 +508,10 @@ pub fn restore(
         }
         (Some(c), _) => c.clone(),
         (None, Ok(Some(m))) => m.from.clone(),
-        (None, Ok(None)) => {
+        (None, _) => {
             return Err(RestoreError::NeedCurrent {
                 path: backup.to_path_buf(),
                 why: format!("no {META_FILE}: cosmovisor's, or an older switchyard's"),
-            })
-        }
-        (None, Err(e)) => {
-            return Err(RestoreError::NeedCurrent {
-                path: backup.to_path_buf(),
-                why: e.to_string(),
             })
         }
     };
@@ -441,7 +546,8 @@ pub fn restore(
         i += 1;
     }
 
-    let tree = tree::walk(backup, &[META_FILE])?;
+    let tree = tree::walk(backup, &[META_FILE, MANIFEST_FILE])?;
+    check_intact(backup, &tree, meta.as_ref().ok().and_then(Option::as_ref))?;
     let est = space::estimate_tree(&tree, &parent)?;
     est.check()?;
     if est.cross_device {
@@ -481,7 +587,8 @@ pub fn restore(
             &building,
             &|| fault("restore-mid-copy"),
             &std::sync::atomic::AtomicBool::new(false),
-        )?;
+        )?
+        .stats;
         let backup_state =
             validator_state::read(backup).map_err(io_err(&backup.join(validator_state::FILE)))?;
         let choice = validator_state::choose(current_state.as_deref(), backup_state.as_deref());

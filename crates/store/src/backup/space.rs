@@ -1,7 +1,9 @@
 //! What a backup will really cost on its target filesystem, checked before anything is written.
 //!
-//! Linked table files cost nothing; everything copied costs its size rounded up to whole blocks,
-//! and every folder one block. To that comes a margin — 5% of the copied bytes, at least
+//! Linked table files cost nothing; everything copied costs the blocks it occupies on its own
+//! disk (`st_blocks`: a sparse file's holes are kept by the copy, so a 2 GiB file holding 2 MiB of
+//! data costs 2 MiB), rounded up to whole blocks of the target, and every folder one block. To
+//! that comes a margin — 5% of what the copied files occupy, at least
 //! [`MARGIN_MIN_BYTES`] — so that the node, which starts writing again right after the swap, is
 //! not left on a full disk. A reflink would cost nothing either, but whether the filesystem
 //! clones is only known by trying, so clonable files are counted as copied: the estimate errs on
@@ -43,7 +45,8 @@ pub struct BackupEstimate {
     pub copied_bytes: u64,
     /// What the copy allocates (whole blocks, folders included) plus the margin.
     pub needed_bytes: u64,
-    /// Bytes kept free beyond the copy: [`margin_for`] of `copied_bytes`.
+    /// Bytes kept free beyond the copy: [`margin_for`] of what the copied files occupy (their
+    /// allocated blocks: a sparse file's holes cost nothing).
     pub margin_bytes: u64,
     /// Free bytes on the target for an unprivileged writer (`f_bavail`).
     pub available_bytes: u64,
@@ -103,7 +106,7 @@ pub(crate) fn estimate_tree(tree: &Tree, target: &Path) -> Result<BackupEstimate
     let dev = std::fs::metadata(&measured).map_err(read)?.dev();
     let space = sys::fs_space(&measured).map_err(read)?;
     let cost = tree.cost(dev, space.block);
-    let margin = margin_for(cost.copied_bytes);
+    let margin = margin_for(cost.copied_allocated);
     let needed = cost.allocated_bytes.saturating_add(margin);
     let fits =
         needed <= space.available_bytes && space.available_inodes.is_none_or(|n| cost.inodes <= n);
@@ -134,7 +137,7 @@ impl BackupEstimate {
             return Err(BackupError::NoSpace {
                 folder: self.target.clone(),
                 needed: self.needed_bytes,
-                copied: self.copied_bytes,
+                copied: self.needed_bytes.saturating_sub(self.margin_bytes),
                 margin: self.margin_bytes,
                 linked: self.linked_bytes,
                 available: self.available_bytes,

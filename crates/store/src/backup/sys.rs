@@ -1,12 +1,15 @@
 //! The few Linux calls the backups need that std does not offer: cloning a file (`FICLONE`),
-//! exchanging two folders atomically (`renameat2(RENAME_EXCHANGE)`), a rename that never
-//! replaces (`RENAME_NOREPLACE`), free space (`statvfs`) and advisory locks held by other
-//! processes. Every `unsafe` block of the backup code is here.
+//! copying one without filling its holes (`SEEK_DATA`/`SEEK_HOLE` + `copy_file_range`),
+//! flushing a whole filesystem once (`syncfs`), exchanging two folders atomically
+//! (`renameat2(RENAME_EXCHANGE)`), a rename that never replaces (`RENAME_NOREPLACE`), free space
+//! (`statvfs`) and advisory locks held by other processes. Every `unsafe` block of the backup
+//! code is here.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::FileExt;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
 
@@ -29,6 +32,126 @@ pub(crate) fn clone_unsupported(e: &io::Error) -> bool {
         e.raw_os_error(),
         Some(libc::EOPNOTSUPP | libc::EXDEV | libc::EINVAL | libc::ENOTTY | libc::ENOSYS)
     )
+}
+
+/// Where the next data at or after `off` starts in `f` (`SEEK_DATA`, or `SEEK_HOLE` for the
+/// next hole). `Ok(None)`: no data from `off` on (`ENXIO`).
+fn seek(f: &File, off: u64, whence: libc::c_int) -> io::Result<Option<u64>> {
+    // SAFETY: lseek on a descriptor owned by the caller; only its file offset changes, and the
+    // copy below passes explicit offsets, so that offset is never relied on.
+    let r = unsafe { libc::lseek(f.as_raw_fd(), off as libc::off_t, whence) };
+    if r >= 0 {
+        return Ok(Some(r as u64));
+    }
+    let e = io::Error::last_os_error();
+    if e.raw_os_error() == Some(libc::ENXIO) {
+        Ok(None)
+    } else {
+        Err(e)
+    }
+}
+
+/// Copies `from[start..end]` to the same offsets in `to`, in the kernel (`copy_file_range`)
+/// where it can, else through a buffer.
+fn copy_range(from: &File, to: &File, start: u64, end: u64) -> io::Result<()> {
+    let mut off = start;
+    let mut in_kernel = true;
+    let mut buf = Vec::new();
+    while off < end {
+        let want = (end - off).min(1 << 30) as usize;
+        if in_kernel {
+            let mut off_in = off as libc::loff_t;
+            let mut off_out = off as libc::loff_t;
+            // SAFETY: both descriptors are open files owned by the caller; the two offsets are
+            // valid loff_t values we own, which the kernel reads and advances.
+            let r = unsafe {
+                libc::copy_file_range(
+                    from.as_raw_fd(),
+                    &mut off_in,
+                    to.as_raw_fd(),
+                    &mut off_out,
+                    want,
+                    0,
+                )
+            };
+            if r > 0 {
+                off += r as u64;
+                continue;
+            }
+            if r == 0 {
+                // The source is shorter than it was when walked; what is there is copied.
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            match e.raw_os_error() {
+                Some(libc::EXDEV | libc::ENOSYS | libc::EINVAL | libc::EOPNOTSUPP) => {
+                    in_kernel = false
+                }
+                Some(libc::EINTR) => {}
+                _ => return Err(e),
+            }
+            continue;
+        }
+        if buf.is_empty() {
+            buf = vec![0u8; 1 << 20];
+        }
+        let n = want.min(buf.len());
+        let got = from.read_at(&mut buf[..n], off)?;
+        if got == 0 {
+            return Ok(());
+        }
+        to.write_all_at(&buf[..got], off)?;
+        off += got as u64;
+    }
+    Ok(())
+}
+
+/// Copies the `len` bytes of `from` into the empty file `to`, keeping the holes of a sparse
+/// file as holes: only the ranges `SEEK_DATA` finds are copied, and the length is set at the
+/// end. A file that occupies at least its length (`allocated`, from `st_blocks`) has no holes
+/// and is copied in one go; a filesystem that cannot seek for data is copied whole.
+pub(crate) fn copy_sparse(from: &File, to: &File, len: u64, allocated: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    if allocated >= len {
+        copy_range(from, to, 0, len)?;
+        return Ok(());
+    }
+    let mut off = 0;
+    while off < len {
+        let data = match seek(from, off, libc::SEEK_DATA) {
+            Ok(Some(d)) => d,
+            Ok(None) => break,
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) && off == 0 => {
+                copy_range(from, to, 0, len)?;
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
+        if data >= len {
+            break;
+        }
+        let hole = seek(from, data, libc::SEEK_HOLE)?.unwrap_or(len).min(len);
+        copy_range(from, to, data, hole)?;
+        off = hole;
+    }
+    // The holes at the end, and the length.
+    to.set_len(len)
+}
+
+/// Writes out everything of the filesystem holding `dir` that is not on disk yet (`syncfs`):
+/// one call for a whole tree of new files, where an `fsync` per file would wait for a journal
+/// commit each time.
+pub(crate) fn syncfs(dir: &Path) -> io::Result<()> {
+    let f = File::open(dir)?;
+    // SAFETY: syncfs takes an open descriptor, owned here for the duration of the call.
+    let r = unsafe { libc::syncfs(f.as_raw_fd()) };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn cpath(p: &Path) -> io::Result<CString> {
@@ -142,6 +265,31 @@ mod tests {
         assert_eq!(e.raw_os_error(), Some(libc::EEXIST));
         rename_noreplace(&a, &dir.path().join("c")).unwrap();
         assert!(dir.path().join("c").is_dir());
+    }
+
+    #[test]
+    fn a_sparse_copy_keeps_the_holes_and_the_bytes() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        let f = File::create(&a).unwrap();
+        f.set_len(256 << 20).unwrap();
+        f.write_all_at(&[7u8; 1 << 20], 64 << 20).unwrap();
+        f.write_all_at(b"tail", (256 << 20) - 4).unwrap();
+        f.sync_all().unwrap();
+        let m = f.metadata().unwrap();
+        let src = File::open(&a).unwrap();
+        let dst = File::create(&b).unwrap();
+        copy_sparse(&src, &dst, m.len(), m.blocks() * 512).unwrap();
+        dst.sync_all().unwrap();
+        let mb = std::fs::metadata(&b).unwrap();
+        assert_eq!(mb.len(), 256 << 20);
+        assert!(
+            mb.blocks() * 512 < 8 << 20,
+            "the copy allocates {} bytes for 1 MiB of data",
+            mb.blocks() * 512
+        );
+        assert!(std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap());
     }
 
     #[test]

@@ -64,6 +64,7 @@ impl Home {
 fn content_of(backup: &Path) -> std::collections::BTreeMap<PathBuf, Node> {
     let mut p = picture(backup);
     p.remove(Path::new(META_FILE));
+    p.remove(Path::new(MANIFEST_FILE));
     p
 }
 
@@ -333,14 +334,14 @@ fn prune_keeps_the_newest_of_this_home_and_nothing_else() {
     );
     meta::write_meta(&foreign, &m).unwrap();
 
-    let removed = prune(&root, h.home(), NonZeroUsize::new(2).unwrap()).unwrap();
+    let removed = prune(&root, h.home(), NonZeroUsize::new(2).unwrap(), None).unwrap();
     assert_eq!(removed, vec![ours[0].clone()]);
     assert!(!ours[0].exists() && ours[1].is_dir() && ours[2].is_dir());
     assert!(cosmovisor.is_dir() && foreign.is_dir());
-    assert!(prune(&root, h.home(), NonZeroUsize::new(2).unwrap())
+    assert!(prune(&root, h.home(), NonZeroUsize::new(2).unwrap(), None)
         .unwrap()
         .is_empty());
-    let removed = prune(&root, h.home(), NonZeroUsize::new(1).unwrap()).unwrap();
+    let removed = prune(&root, h.home(), NonZeroUsize::new(1).unwrap(), None).unwrap();
     assert_eq!(removed, vec![ours[1].clone()]);
     assert_eq!(
         names_in(&root),
@@ -580,8 +581,9 @@ fn a_backup_without_a_record_needs_its_binary_named() {
     let cosmovisor = h.home().join("data-backup-2026-11-22");
     fs::rename(&b.path, &cosmovisor).unwrap();
     fs::remove_file(cosmovisor.join(META_FILE)).unwrap();
+    fs::remove_file(cosmovisor.join(MANIFEST_FILE)).unwrap();
     let err = restore_it(&h, &cosmovisor).unwrap_err();
-    assert!(matches!(err, RestoreError::NeedCurrent { .. }), "{err}");
+    assert!(matches!(err, RestoreError::NoRecord { .. }), "{err}");
     assert!(err.to_string().contains("--current"), "{err}");
     let r = restore::restore(
         &RestoreRequest {
@@ -745,4 +747,240 @@ fn the_replaced_data_can_be_put_back_to_undo_a_restore() {
     assert!(undo.forgotten.is_empty(), "v2 is applied in that data");
     assert_eq!(picture(&h.layout.data_dir()), after);
     assert_eq!(h.layout.current().unwrap(), Current::Upgrade(n("v2")));
+}
+
+/// A 2 GiB sparse file holding 2 MiB of data, in the middle of `data/` (not a table: copied).
+fn sparse_file(data: &Path) -> PathBuf {
+    use std::os::unix::fs::FileExt;
+    let p = data.join("snapshots/chunk.bin");
+    let f = fs::File::create(&p).unwrap();
+    f.set_len(2 << 30).unwrap();
+    f.write_all_at(&bytes(77, 1 << 20), 512 << 20).unwrap();
+    f.write_all_at(&bytes(78, 1 << 20), (2 << 30) - (1 << 20))
+        .unwrap();
+    f.sync_all().unwrap();
+    p
+}
+
+fn allocated(p: &Path) -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).unwrap().blocks() * 512
+}
+
+#[test]
+fn a_sparse_file_costs_its_data_blocks_and_its_copy_stays_sparse() {
+    let h = Home::new();
+    let file = sparse_file(&h.layout.data_dir());
+    assert!(allocated(&file) < 4 << 20, "the test file is sparse");
+    // 100 MiB: far less than the file's length, more than its data and the margin.
+    let small = Tmpfs::mount("100m");
+    let e = estimate(&h.layout.data_dir(), small.path()).unwrap();
+    assert!(e.fits, "{e:?}");
+    assert!(e.needed_bytes < MARGIN_MIN_BYTES + (8 << 20), "{e:?}");
+    let b = h.take_into(small.path()).unwrap();
+    let copy = b.path.join("snapshots/chunk.bin");
+    assert_eq!(fs::metadata(&copy).unwrap().len(), 2 << 30);
+    assert!(
+        allocated(&copy) < 4 << 20,
+        "the copy allocates {} bytes",
+        allocated(&copy)
+    );
+    use std::io::{Read, Seek, SeekFrom};
+    let mut f = fs::File::open(&copy).unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    f.seek(SeekFrom::Start(512 << 20)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf == bytes(77, 1 << 20));
+    f.seek(SeekFrom::Start((2 << 30) - (1 << 20))).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf == bytes(78, 1 << 20));
+    f.seek(SeekFrom::Start(1 << 30)).unwrap();
+    f.read_exact(&mut buf).unwrap();
+    assert!(buf.iter().all(|&x| x == 0), "a hole reads as zeros");
+}
+
+fn restore_as(
+    h: &Home,
+    b: &Path,
+    current: Option<Current>,
+) -> Result<restore::Restored, RestoreError> {
+    restore::restore(
+        &RestoreRequest {
+            layout: &h.layout,
+            backup: b,
+            current,
+        },
+        &|_| {},
+    )
+}
+
+#[test]
+fn only_a_backup_of_this_node_is_restored() {
+    let h = Home::new();
+    let (b, _) = upgraded(&h);
+    let data_before = picture(&h.layout.data_dir());
+    let any = h.home().join("some-folder");
+    fs::create_dir_all(any.join("x")).unwrap();
+    fs::write(any.join("x/file"), "not a node's data").unwrap();
+    // A folder with node-like data and a cosmovisor-like name, but no record, named by path.
+    let lookalike = h.home().join("data-backup-of-mine");
+    fs::create_dir_all(lookalike.join("application.db")).unwrap();
+    for (dir, current) in [
+        (any.clone(), Some(Current::Genesis)),
+        (any.clone(), None),
+        (h.layout.data_dir(), Some(Current::Genesis)),
+        (h.home().join("cosmovisor"), Some(Current::Genesis)),
+        (lookalike.clone(), Some(Current::Genesis)),
+    ] {
+        let err = restore_as(&h, &dir, current).unwrap_err();
+        assert!(
+            matches!(err, RestoreError::NoRecord { .. }),
+            "{}: {err}",
+            dir.display()
+        );
+        assert!(
+            err.to_string().contains("not a backup of this node"),
+            "{err}"
+        );
+    }
+    // A record that cannot be read is no record, even with --current.
+    let corrupt = h.home().join("data-backup-20261122T140502Z-v9");
+    fs::create_dir_all(&corrupt).unwrap();
+    fs::write(corrupt.join(META_FILE), "{nope").unwrap();
+    let err = restore_as(&h, &corrupt, Some(Current::Genesis)).unwrap_err();
+    assert!(matches!(err, RestoreError::NoRecord { .. }), "{err}");
+    assert_eq!(
+        picture(&h.layout.data_dir()),
+        data_before,
+        "data/ untouched"
+    );
+    assert!(restore::pending(&h.layout).unwrap().is_none());
+    // The real one still restores.
+    restore_it(&h, &b.path).unwrap();
+}
+
+#[test]
+fn a_backup_missing_files_of_its_record_is_refused_before_data_is_touched() {
+    let h = Home::new();
+    let (b, _) = upgraded(&h);
+    assert!(b.meta.files.is_some_and(|n| n > 60), "{:?}", b.meta.files);
+    fs::remove_file(b.path.join("application.db/CURRENT")).unwrap();
+    fs::remove_file(b.path.join("application.db/000013.ldb")).unwrap();
+    let data_before = picture(&h.layout.data_dir());
+    let current_before = h.layout.current().unwrap();
+    let err = restore_it(&h, &b.path).unwrap_err();
+    assert!(matches!(err, RestoreError::Damaged { .. }), "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("application.db/CURRENT: missing")
+            && msg.contains("application.db/000013.ldb: missing"),
+        "{msg}"
+    );
+    assert_eq!(
+        picture(&h.layout.data_dir()),
+        data_before,
+        "data/ untouched"
+    );
+    assert_eq!(h.layout.current().unwrap(), current_before);
+    assert!(restore::pending(&h.layout).unwrap().is_none());
+    let parent = h.layout.data_dir().parent().unwrap().to_path_buf();
+    assert!(
+        !names_in(&parent).iter().any(|n| n.contains("restore")),
+        "{:?}",
+        names_in(&parent)
+    );
+
+    // A backup from before the file list: its record's file count is checked.
+    fs::remove_file(b.path.join(MANIFEST_FILE)).unwrap();
+    let err = restore_it(&h, &b.path).unwrap_err();
+    assert!(matches!(err, RestoreError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains("its record counts"), "{err}");
+}
+
+#[test]
+fn a_table_written_in_place_in_data_after_the_backup_makes_the_backup_refused() {
+    use std::io::Write;
+    let h = Home::new();
+    let (b, _) = upgraded(&h);
+    let t = "blockstore.db/000012.ldb";
+    let data = h.layout.data_dir();
+    assert_eq!(
+        ino(&data.join(t)),
+        ino(&b.path.join(t)),
+        "{t} is hard-linked"
+    );
+    // What `cp other.ldb data/blockstore.db/000012.ldb` does: open, truncate, write.
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(data.join(t))
+        .unwrap();
+    f.write_all(&bytes(999, 3000)).unwrap();
+    drop(f);
+    assert_eq!(
+        fs::read(b.path.join(t)).unwrap(),
+        bytes(999, 3000),
+        "the link changed too"
+    );
+    let err = restore_it(&h, &b.path).unwrap_err();
+    assert!(matches!(err, RestoreError::Damaged { .. }), "{err}");
+    assert!(err.to_string().contains(t), "{err}");
+
+    // What `rsync --inplace` does with a file of the same length: the inode and the length
+    // agree with the record, the modification time does not.
+    let h2 = Home::new();
+    let (b2, _) = upgraded(&h2);
+    let data2 = h2.layout.data_dir();
+    let len = fs::metadata(data2.join(t)).unwrap().len() as usize;
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .open(data2.join(t))
+        .unwrap();
+    f.write_all(&bytes(1234, len)).unwrap();
+    drop(f);
+    let err = restore_it(&h2, &b2.path).unwrap_err();
+    assert!(
+        err.to_string().contains("modified since it was backed up"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_backup_stamped_in_the_future_does_not_make_retention_remove_the_one_just_taken() {
+    let h = Home::new();
+    let root = h.home().join("backups");
+    let first = h.take_into(&root).unwrap();
+    // Taken while the clock was a long way ahead.
+    let future = root.join(meta::backup_name("20991122T000000Z", &n("v2")));
+    fs::rename(&first.path, &future).unwrap();
+    let now = take(
+        &BackupRequest {
+            layout: &h.layout,
+            backup_root: &root,
+            from: &Current::Genesis,
+            upgrade: &n("v3"),
+            upgrade_height: 200,
+            swap_started_at: Some("2026-12-07T23:00:00Z"),
+        },
+        &|_| {},
+    )
+    .unwrap();
+    assert!(
+        now.meta.sequence > first.meta.sequence,
+        "{} {}",
+        now.meta.sequence,
+        first.meta.sequence
+    );
+    let removed = prune(
+        &root,
+        h.home(),
+        NonZeroUsize::new(1).unwrap(),
+        Some("2026-12-07T23:00:00Z"),
+    )
+    .unwrap();
+    assert_eq!(removed, vec![future.clone()]);
+    assert!(now.path.is_dir() && !future.exists());
+    // The newest is the one with the highest sequence, not the latest stamp.
+    let ours = of_home(&root, h.home()).unwrap();
+    assert_eq!(ours.last().map(|e| e.path.clone()), Some(now.path.clone()));
 }

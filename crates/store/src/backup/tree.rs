@@ -43,7 +43,13 @@ pub(crate) struct Item {
     pub rel: PathBuf,
     pub kind: Kind,
     pub len: u64,
+    /// Bytes the file really occupies on its disk (`st_blocks` × 512): less than `len` for a
+    /// sparse file, whose holes a copy keeps.
+    pub allocated: u64,
     pub dev: u64,
+    pub ino: u64,
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, i64),
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
@@ -64,9 +70,13 @@ pub(crate) struct Cost {
     pub linked_bytes: u64,
     pub copied_files: u64,
     pub copied_bytes: u64,
-    /// Copied bytes rounded up to whole blocks, plus one block per folder: what the target's
-    /// filesystem will really allocate.
+    /// What the copied files occupy, rounded up to whole blocks, plus one block per folder:
+    /// what the target's filesystem will really allocate. A sparse file counts its allocated
+    /// blocks, not its length, since the copy keeps its holes.
     pub allocated_bytes: u64,
+    /// What the copied files occupy on their own disk, without the folders: what the margin
+    /// is taken of.
+    pub copied_allocated: u64,
     /// New inodes: copied files, folders and symlinks (a hard link needs none).
     pub inodes: u64,
     /// Table files on another filesystem than the target (so they are copied).
@@ -90,7 +100,14 @@ fn item(rel: PathBuf, kind: Kind, m: &fs::Metadata) -> Item {
         rel,
         kind,
         len: if m.is_file() { m.len() } else { 0 },
+        allocated: if m.is_file() {
+            m.blocks().saturating_mul(512)
+        } else {
+            0
+        },
         dev: m.dev(),
+        ino: m.ino(),
+        mtime: (m.mtime(), m.mtime_nsec()),
         mode: m.mode() & 0o7777,
         uid: m.uid(),
         gid: m.gid(),
@@ -206,7 +223,10 @@ impl Tree {
                     }
                     c.copied_files += 1;
                     c.copied_bytes = c.copied_bytes.saturating_add(i.len);
-                    c.allocated_bytes = c.allocated_bytes.saturating_add(blocks(i.len));
+                    // Never more than the length (a preallocated tail is not copied).
+                    let used = blocks(i.len).min(blocks(i.allocated));
+                    c.copied_allocated = c.copied_allocated.saturating_add(used);
+                    c.allocated_bytes = c.allocated_bytes.saturating_add(used);
                     c.inodes += 1;
                 }
             }
