@@ -255,7 +255,7 @@ impl Raw {
         (!v.is_empty()).then(|| v.to_string())
     }
     fn bool(&self, key: Key) -> Result<bool, ConfigError> {
-        parse_bool(self.get(key))
+        switchyard_core::env_bool(self.get(key))
             .ok_or_else(|| bad(key.name(), self.get(key), "expected true or false"))
     }
     fn duration(&self, key: Key) -> Result<Duration, ConfigError> {
@@ -267,6 +267,15 @@ impl Raw {
             }
         }
         parse_duration(raw).map_err(|why| bad(key.name(), self.get(key), &why))
+    }
+    /// A whole number as cosmovisor reads one (`strconv.Atoi`: `+3`, `-1`); a negative one counts
+    /// as 0 (see `DAEMON_PREUPGRADE_MAX_RETRIES` in the README).
+    fn int_at_least_zero(&self, key: Key) -> Result<u32, ConfigError> {
+        let raw = self.get(key).trim();
+        let n = switchyard_core::go_int(raw)
+            .map_err(|e| bad(key.name(), self.get(key), &e.to_string()))?;
+        u32::try_from(n.max(0))
+            .map_err(|_| bad(key.name(), self.get(key), "is larger than 4294967295"))
     }
     fn uint<T: std::str::FromStr>(&self, key: Key) -> Result<T, ConfigError> {
         self.get(key).trim().parse().map_err(|_| {
@@ -330,6 +339,12 @@ impl Config {
         let values = Key::ALL
             .iter()
             .map(|&key| {
+                // Set and empty means "no time stamps" to cosmovisor, not the default.
+                if key == Key::CosmovisorTimeformatLogs
+                    && env.get(key.name()).is_some_and(|v| v.is_empty())
+                {
+                    return (String::new(), Source::Env);
+                }
                 if let Some(v) = env_get(key.name()) {
                     (v, Source::Env)
                 } else if let Some(v) = file_values.get(key.name()) {
@@ -402,7 +417,7 @@ impl Config {
             },
             data_backup_dir: raw.opt(Key::DaemonDataBackupDir).map(PathBuf::from),
             unsafe_skip_backup: raw.bool(Key::UnsafeSkipBackup)?,
-            preupgrade_max_retries: raw.uint(Key::DaemonPreupgradeMaxRetries)?,
+            preupgrade_max_retries: raw.int_at_least_zero(Key::DaemonPreupgradeMaxRetries)?,
             grpc_address: raw.opt(Key::DaemonGrpcAddress),
             disable_logs: raw.bool(Key::CosmovisorDisableLogs)?,
             color_logs: raw.bool(Key::CosmovisorColorLogs)?,
@@ -525,6 +540,11 @@ impl Config {
             ignored,
             file: file_path,
         };
+        if !cfg.unsafe_skip_backup {
+            if let Some(dir) = &cfg.data_backup_dir {
+                check_backup_dir(dir)?;
+            }
+        }
         Ok(cfg)
     }
 
@@ -560,6 +580,29 @@ impl Config {
         let script = self.custom_preupgrade.as_ref()?;
         let home = self.home.as_ref()?;
         Some(home.join("cosmovisor").join(script))
+    }
+}
+
+/// `DAEMON_DATA_BACKUP_DIR`, when backups are taken, must name an existing folder by an absolute
+/// path, as cosmovisor requires: a relative one would put backups under whatever the working
+/// directory is (`/` under systemd), and a missing one would fail only at the halt.
+fn check_backup_dir(dir: &Path) -> Result<(), ConfigError> {
+    let shown = dir.to_string_lossy();
+    if !dir.is_absolute() {
+        return Err(bad(
+            "DAEMON_DATA_BACKUP_DIR",
+            &shown,
+            "must be an absolute path (or unset: backups go in DAEMON_HOME)",
+        ));
+    }
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(bad("DAEMON_DATA_BACKUP_DIR", &shown, "is not a folder")),
+        Err(e) => Err(bad(
+            "DAEMON_DATA_BACKUP_DIR",
+            &shown,
+            &format!("must be an existing folder: {e}"),
+        )),
     }
 }
 
@@ -659,49 +702,19 @@ fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
     Ok((known, obsolete))
 }
 
-/// Go's `strconv.ParseBool`, and `true`/`false` in any case as cosmovisor reads them.
-pub(crate) fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim() {
-        "1" | "t" | "T" => Some(true),
-        "0" | "f" | "F" => Some(false),
-        s if s.eq_ignore_ascii_case("true") => Some(true),
-        s if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A duration as Go's `time.ParseDuration` writes it and cosmovisor users set it: `300ms`,
-/// `1m30s`, `1.5h`, `0s`, and a bare `0`. Parsing is `humantime`'s; only Go's units are
-/// accepted (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), so `5M` or `1d` are errors rather than
-/// months and days a Go-based cosmovisor would have refused. (`DAEMON_POLL_INTERVAL`'s bare
+/// A duration as Go's `time.ParseDuration` reads it (`300ms`, `1m30s`, `.5s`, `+5s`, a bare `0`;
+/// units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h` only, so `5M` or `1d` are errors, as in cosmovisor),
+/// with surrounding white space ignored; a negative one is refused. (`DAEMON_POLL_INTERVAL`'s bare
 /// milliseconds are handled by its caller.)
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
+    let nanos = switchyard_core::go_duration(s.trim()).map_err(|e| e.to_string())?;
+    if nanos < 0 {
+        return Err(format!(
+            "{:?} is negative",
+            s.trim().chars().take(40).collect::<String>()
+        ));
     }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let shown: String = s.chars().take(40).collect();
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(format!("missing unit in {shown:?} (use ms, s, m or h)"));
-    }
-    if s.starts_with('-') {
-        return Err(format!("{shown:?} is negative"));
-    }
-    for unit in s
-        .split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
-        .filter(|u| !u.is_empty())
-    {
-        if !matches!(unit, "ns" | "us" | "µs" | "ms" | "s" | "m" | "h") {
-            return Err(format!(
-                "unknown unit {:?} in {shown:?} (use ms, s, m or h)",
-                unit.chars().take(10).collect::<String>()
-            ));
-        }
-    }
-    humantime::parse_duration(s).map_err(|e| format!("{shown:?} is not a duration: {e}"))
+    Ok(Duration::from_nanos(nanos.unsigned_abs()))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -763,7 +776,13 @@ mod tests {
         for (k, v) in [
             ("DAEMON_POLL_INTERVAL", "soon"),
             ("DAEMON_RESTART_AFTER_UPGRADE", "yes please"),
-            ("DAEMON_PREUPGRADE_MAX_RETRIES", "-1"),
+            ("DAEMON_PREUPGRADE_MAX_RETRIES", "1.5"),
+            ("DAEMON_PREUPGRADE_MAX_RETRIES", " 2x"),
+            ("DAEMON_RESTART_DELAY", "5 s"),
+            ("DAEMON_SHUTDOWN_GRACE", "-5s"),
+            ("DAEMON_DATA_BACKUP_DIR", "backups"),
+            ("DAEMON_DATA_BACKUP_DIR", "/nonexistent/backups"),
+            ("DAEMON_DATA_BACKUP_DIR", "/etc/hostname"),
             ("COSMOVISOR_TIMEFORMAT_LOGS", "iso"),
             ("DAEMON_HOME", "relative/path"),
             ("DAEMON_NAME", "bin/simd"),
@@ -967,6 +986,61 @@ mod tests {
                 .to_string();
             assert!(err.contains(k) && err.contains(v), "{err}");
         }
+    }
+
+    /// What cosmovisor v1.5's parsers (`time.ParseDuration`, `strconv.Atoi`) take, switchyard takes.
+    #[test]
+    fn values_cosmovisor_accepts_are_accepted() {
+        for (k, v, want) in [
+            ("DAEMON_POLL_INTERVAL", ".5s", Duration::from_millis(500)),
+            ("DAEMON_RESTART_DELAY", "+5s", Duration::from_secs(5)),
+            ("DAEMON_SHUTDOWN_GRACE", "1.5m", Duration::from_secs(90)),
+            (
+                "SWITCHYARD_HEIGHT_TIMEOUT",
+                "1h0.5m",
+                Duration::from_secs(3630),
+            ),
+        ] {
+            let c = Config::from_sources(&env(&[(k, v)]), None)
+                .unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+            let got = match k {
+                "DAEMON_POLL_INTERVAL" => c.poll_interval,
+                "DAEMON_RESTART_DELAY" => c.restart_delay,
+                "DAEMON_SHUTDOWN_GRACE" => c.shutdown_grace,
+                _ => c.height_timeout,
+            };
+            assert_eq!(got, want, "{k}={v}");
+        }
+        for (v, want) in [("-1", 0), ("+3", 3), ("-7", 0)] {
+            let c = Config::from_sources(&env(&[("DAEMON_PREUPGRADE_MAX_RETRIES", v)]), None)
+                .unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(c.preupgrade_max_retries, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn an_empty_time_format_means_no_time_stamps_as_in_cosmovisor() {
+        let c = Config::from_sources(&env(&[("COSMOVISOR_TIMEFORMAT_LOGS", "")]), None).unwrap();
+        assert_eq!(c.time_format, TimeFormat::None);
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.time_format, TimeFormat::Named("kitchen"));
+    }
+
+    #[test]
+    fn an_existing_absolute_backup_dir_is_accepted_and_not_checked_without_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let c = Config::from_sources(&env(&[("DAEMON_DATA_BACKUP_DIR", d)]), None).unwrap();
+        assert_eq!(c.backup_dir().as_deref(), Some(dir.path()));
+        // cosmovisor checks it only when it takes backups.
+        let c = Config::from_sources(
+            &env(&[
+                ("DAEMON_DATA_BACKUP_DIR", "relative"),
+                ("UNSAFE_SKIP_BACKUP", "true"),
+            ]),
+            None,
+        );
+        assert!(c.is_ok());
     }
 
     #[test]
