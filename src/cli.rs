@@ -114,8 +114,8 @@ pub(crate) struct AddUpgradeArgs {
     /// Replace a binary already placed for this upgrade, and its registered height.
     #[arg(long)]
     pub force: bool,
-    /// Schedule this upgrade at a height with no on-chain plan (0: do not schedule, as in
-    /// cosmovisor).
+    /// Schedule this upgrade at a height with no on-chain plan; it must be above the node's
+    /// committed height.
     #[arg(long = "upgrade-height", visible_alias = "height", value_name = "H")]
     pub height: Option<i64>,
     /// Download the binary (or a .tar.gz/.zip holding it) from this URL instead.
