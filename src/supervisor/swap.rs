@@ -326,7 +326,11 @@ async fn resume_from(
             },
         )?;
         layout.set_current(&Current::Upgrade(rec.name.clone()))?;
-        tracing::info!(upgrade = %rec.name, "`current` now points at upgrades/{}", rec.name);
+        tracing::info!(
+            upgrade = %rec.name,
+            "`current` now points at {}",
+            layout.upgrade_dir(&rec.name).display()
+        );
         fault(cfg, "after-switch");
     }
     live::swap_step(SwapStepName::Record);
