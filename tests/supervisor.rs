@@ -103,6 +103,29 @@ fn plan_names_are_found_in_the_folder_cosmovisor_escapes_them_into() {
         .is_file());
 }
 
+/// A binary placed as cosmovisor v1.5's add-upgrade places it (mode 0600) gets its execute bit
+/// and the upgrade goes through, saying so (issue 24 #11).
+#[test]
+fn a_binary_without_execute_bits_is_made_executable_and_swapped_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    plan_setup(&home, 6);
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin").join(DAEMON);
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let sy = run_through_upgrade(&home, 6, &[("UNSAFE_SKIP_BACKUP", "true")]);
+    assert_each_height_once(&home.executed(), |h, id| {
+        id == if h < 6 { "genesis" } else { "v2" }
+    });
+    assert_eq!(home.current_target(), "upgrades/v2");
+    let mode = std::fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o711);
+    assert!(
+        sy.log().contains("had no execute bit") && sy.log().contains("added it"),
+        "{}",
+        sy.log()
+    );
+}
+
 #[test]
 fn swaps_when_the_node_halts_and_exits() {
     let home = Home::new();

@@ -392,7 +392,8 @@ pub(super) async fn binary_starts(
 /// What making the new binary ready takes now: nothing (it is in place), a download from the
 /// plan's info, or it is missing (the core's rule, `switchyard_core::binary_step`).
 fn binary_step_now(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> BinaryStep {
-    let in_place = Layout::check_executable(&layout.upgrade_binary(&rec.name)).is_ok();
+    // Placed with or without execute bits: `ensure_binary` adds them, as cosmovisor does.
+    let in_place = layout.has_upgrade_binary(&rec.name);
     binary_step(in_place, cfg.allow_download_binaries, !rec.info.is_empty())
 }
 
@@ -429,6 +430,7 @@ async fn ensure_binary(
             }
         }
     }
+    crate::upgrade_binary::add_execute_bits(layout, &rec.name)?;
     if !in_place() {
         return Err(SwapError::MissingBinary {
             name: rec.name.to_string(),

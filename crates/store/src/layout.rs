@@ -281,9 +281,31 @@ impl Layout {
         Ok(())
     }
 
-    /// Whether an upgrade folder holds an executable binary.
+    /// Adds the execute bits (`a+x`) to the regular file at `path` when it has none, as
+    /// cosmovisor does to an upgrade binary before it switches to it (its `add-upgrade` writes the
+    /// file with mode 0600). Whether it changed anything; [`LayoutError::MissingBinary`] when
+    /// no regular file is there.
+    pub fn add_execute_bits(path: &Path) -> Result<bool, LayoutError> {
+        match Self::check_executable(path) {
+            Ok(()) => Ok(false),
+            Err(LayoutError::NotExecutable(_)) => {
+                let mode = fs::metadata(path)
+                    .map_err(io_err(path))?
+                    .permissions()
+                    .mode();
+                fs::set_permissions(path, fs::Permissions::from_mode((mode & 0o7777) | 0o111))
+                    .map_err(io_err(path))?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether an upgrade folder holds its binary: a regular file, with or without execute
+    /// bits (a binary cosmovisor's `add-upgrade` wrote has none until it is staged or switched
+    /// to; see [`Layout::add_execute_bits`]).
     pub fn has_upgrade_binary(&self, name: &UpgradeName) -> bool {
-        Self::check_executable(&self.upgrade_binary(name)).is_ok()
+        fs::metadata(self.upgrade_binary(name)).is_ok_and(|m| m.is_file())
     }
 }
 
@@ -528,5 +550,30 @@ mod tests {
         ));
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         Layout::check_executable(&p).unwrap();
+    }
+
+    /// A binary written with mode 0600 (cosmovisor's `add-upgrade`) counts as placed, and gets
+    /// `a+x` as cosmovisor gives it at the switch (issue 24 #11).
+    #[test]
+    fn a_binary_without_execute_bits_is_placed_and_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        let v2 = name("v2");
+        assert!(!l.has_upgrade_binary(&v2));
+        let bin = l.upgrade_binary(&v2);
+        fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        fs::write(&bin, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(l.has_upgrade_binary(&v2));
+        assert!(Layout::add_execute_bits(&bin).unwrap());
+        let mode = fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o711);
+        assert!(!Layout::add_execute_bits(&bin).unwrap());
+        assert!(matches!(
+            Layout::add_execute_bits(&dir.path().join("none")),
+            Err(LayoutError::MissingBinary(_))
+        ));
+        fs::create_dir_all(dir.path().join("adir")).unwrap();
+        assert!(Layout::add_execute_bits(&dir.path().join("adir")).is_err());
     }
 }
