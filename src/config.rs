@@ -247,6 +247,42 @@ struct Raw {
 }
 
 impl Raw {
+    /// Each key's value: the environment's, else the file's, else the default.
+    fn by_precedence(env: &BTreeMap<String, String>, file_values: &FileValues) -> Raw {
+        let values = Key::ALL
+            .iter()
+            .map(|&key| {
+                // Set and empty means "no time stamps" to cosmovisor, not the default.
+                if key == Key::CosmovisorTimeformatLogs
+                    && env.get(key.name()).is_some_and(|v| v.is_empty())
+                {
+                    return (String::new(), Source::Env);
+                }
+                if let Some(v) = env_value(env, key.name()) {
+                    (v, Source::Env)
+                } else if let Some(v) = file_values.get(key.name()) {
+                    (v.clone(), Source::File)
+                } else {
+                    (key.default_value().to_string(), Source::Default)
+                }
+            })
+            .collect();
+        Raw { values }
+    }
+
+    /// Every key with its value and source, for `switchyard config`.
+    fn entries(&self) -> Vec<Entry> {
+        Key::ALL
+            .iter()
+            .zip(&self.values)
+            .map(|(key, (value, source))| Entry {
+                key: key.name(),
+                value: value.clone(),
+                source: source.clone(),
+            })
+            .collect()
+    }
+
     fn get(&self, key: Key) -> &str {
         &self.values[key as usize].0
     }
@@ -286,6 +322,142 @@ impl Raw {
             )
         })
     }
+
+    /// A duration that must be greater than zero.
+    fn positive_duration(&self, key: Key) -> Result<Duration, ConfigError> {
+        let d = self.duration(key)?;
+        if d.is_zero() {
+            return Err(bad(key.name(), self.get(key), "must be greater than zero"));
+        }
+        Ok(d)
+    }
+
+    /// A path that must be absolute when it is set.
+    fn absolute_path(&self, key: Key) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(p) = self.opt(key).map(PathBuf::from) else {
+            return Ok(None);
+        };
+        if !p.is_absolute() {
+            return Err(bad(
+                key.name(),
+                &p.to_string_lossy(),
+                "must be an absolute path",
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    /// `COSMOVISOR_TIMEFORMAT_LOGS`: one of Go's named layouts, or empty.
+    fn time_format(&self) -> Result<TimeFormat, ConfigError> {
+        let key = Key::CosmovisorTimeformatLogs;
+        parse_time_format(self.get(key)).ok_or_else(|| {
+            bad(
+                key.name(),
+                self.get(key),
+                "expected one of layout, ansic, unixdate, rubydate, rfc822, rfc822z, rfc850, rfc1123, rfc1123z, rfc3339, rfc3339nano, kitchen, or empty",
+            )
+        })
+    }
+
+    /// `COSMOVISOR_CUSTOM_PREUPGRADE` must name a file inside `$DAEMON_HOME/cosmovisor`.
+    fn check_custom_preupgrade(&self) -> Result<(), ConfigError> {
+        let Some(script) = self.opt(Key::CosmovisorCustomPreupgrade) else {
+            return Ok(());
+        };
+        let p = Path::new(&script);
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(bad(
+                "COSMOVISOR_CUSTOM_PREUPGRADE",
+                &script,
+                "must be a file name inside $DAEMON_HOME/cosmovisor, not an absolute path or one with ..",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `DAEMON_NAME`: a plain file name.
+    fn daemon_name(&self) -> Result<Option<String>, ConfigError> {
+        let name = self.opt(Key::DaemonName);
+        if let Some(n) = &name {
+            if n.contains('/') || n == "." || n == ".." {
+                return Err(bad(
+                    "DAEMON_NAME",
+                    n,
+                    "must be a plain file name, not a path",
+                ));
+            }
+        }
+        Ok(name)
+    }
+
+    /// `SWITCHYARD_LOG_FORMAT`: `text` or `json`.
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        let key = Key::SwitchyardLogFormat;
+        match self.get(key).trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(bad(key.name(), self.get(key), "expected text or json")),
+        }
+    }
+
+    /// `SWITCHYARD_CRASH_LOOP_MAX`: at least 1.
+    fn crash_loop_max(&self) -> Result<u32, ConfigError> {
+        let key = Key::SwitchyardCrashLoopMax;
+        let n: u32 = self.uint(key)?;
+        if n == 0 {
+            return Err(bad(key.name(), self.get(key), "must be at least 1"));
+        }
+        Ok(n)
+    }
+
+    /// `SWITCHYARD_BACKUP_KEEP`: unset (keep all) or at least 1.
+    fn backup_keep(&self) -> Result<Option<std::num::NonZeroUsize>, ConfigError> {
+        let key = Key::SwitchyardBackupKeep;
+        let Some(v) = self.opt(key) else {
+            return Ok(None);
+        };
+        let n: usize = self.uint(key)?;
+        std::num::NonZeroUsize::new(n).map(Some).ok_or_else(|| {
+            bad(
+                key.name(),
+                &v,
+                "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
+            )
+        })
+    }
+
+    /// `SWITCHYARD_STALL_AFTER`: unset (a multiple of the block time) or at least 1s.
+    fn stall_after(&self) -> Result<Option<Duration>, ConfigError> {
+        let key = Key::SwitchyardStallAfter;
+        if self.opt(key).is_none() {
+            return Ok(None);
+        }
+        let d = self.duration(key)?;
+        if d < Duration::from_secs(1) {
+            return Err(bad(
+                key.name(),
+                self.get(key),
+                "must be at least 1s (unset: 20 block times, at least a minute)",
+            ));
+        }
+        Ok(Some(d))
+    }
+
+    /// `SWITCHYARD_STALL_ACTION`: `log` or `restart`.
+    fn stall_action(&self) -> Result<crate::report::StallAction, ConfigError> {
+        match self.get(Key::SwitchyardStallAction).trim() {
+            "log" => Ok(crate::report::StallAction::Log),
+            "restart" => Ok(crate::report::StallAction::Restart),
+            other => Err(bad(
+                "SWITCHYARD_STALL_ACTION",
+                other,
+                "expected log or restart",
+            )),
+        }
+    }
 }
 
 fn bad(key: &'static str, value: &str, why: &str) -> ConfigError {
@@ -296,6 +468,45 @@ fn bad(key: &'static str, value: &str, why: &str) -> ConfigError {
     }
 }
 
+/// The config file to read: `explicit_file`, else `$DAEMON_HOME/cosmovisor/config.toml` when
+/// it exists. `DAEMON_HOME` may be only in a file named with `--config`, so this comes first.
+fn config_file_path(
+    env: &BTreeMap<String, String>,
+    explicit_file: Option<&Path>,
+) -> Option<PathBuf> {
+    match explicit_file {
+        Some(p) => Some(p.to_path_buf()),
+        None => env_value(env, "DAEMON_HOME")
+            .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
+            .filter(|p| p.is_file()),
+    }
+}
+
+/// A variable of `env`, unless it is unset or empty.
+fn env_value(env: &BTreeMap<String, String>, key: &str) -> Option<String> {
+    env.get(key).filter(|v| !v.is_empty()).cloned()
+}
+
+/// The obsolete variables set in the environment or the file (the environment wins).
+fn ignored_obsolete(env: &BTreeMap<String, String>, file_obsolete: &FileValues) -> Vec<Ignored> {
+    OBSOLETE
+        .iter()
+        .filter_map(|&(key, why)| {
+            let (value, source) = match (env_value(env, key), file_obsolete.get(key)) {
+                (Some(v), _) => (v, Source::Env),
+                (None, Some(v)) => (v.clone(), Source::File),
+                (None, None) => return None,
+            };
+            Some(Ignored {
+                key,
+                value,
+                source,
+                why,
+            })
+        })
+        .collect()
+}
+
 impl Config {
     /// Loads from the process environment, `explicit_file` or `$DAEMON_HOME/cosmovisor/config.toml`.
     pub(crate) fn load(explicit_file: Option<&Path>) -> Result<Config, ConfigError> {
@@ -303,99 +514,24 @@ impl Config {
         Self::from_sources(&env, explicit_file)
     }
 
-    /// Loads from a given environment map (tests use this).
+    /// Loads from a given environment map (tests use this), in named steps: find the file,
+    /// read it, pick each key's value by precedence, then type and check every value.
     pub(crate) fn from_sources(
         env: &BTreeMap<String, String>,
         explicit_file: Option<&Path>,
     ) -> Result<Config, ConfigError> {
-        let env_get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-        // DAEMON_HOME may only be in the file named with --config; find the file first.
-        let file_path = match explicit_file {
-            Some(p) => Some(p.to_path_buf()),
-            None => env_get("DAEMON_HOME")
-                .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
-                .filter(|p| p.is_file()),
-        };
+        let file_path = config_file_path(env, explicit_file);
         let (file_values, file_obsolete) = match &file_path {
             Some(p) => read_file(p)?,
             None => (BTreeMap::new(), BTreeMap::new()),
         };
-        let ignored = OBSOLETE
-            .iter()
-            .filter_map(|&(key, why)| {
-                let (value, source) = match (env_get(key), file_obsolete.get(key)) {
-                    (Some(v), _) => (v, Source::Env),
-                    (None, Some(v)) => (v.clone(), Source::File),
-                    (None, None) => return None,
-                };
-                Some(Ignored {
-                    key,
-                    value,
-                    source,
-                    why,
-                })
-            })
-            .collect();
-        let values = Key::ALL
-            .iter()
-            .map(|&key| {
-                // Set and empty means "no time stamps" to cosmovisor, not the default.
-                if key == Key::CosmovisorTimeformatLogs
-                    && env.get(key.name()).is_some_and(|v| v.is_empty())
-                {
-                    return (String::new(), Source::Env);
-                }
-                if let Some(v) = env_get(key.name()) {
-                    (v, Source::Env)
-                } else if let Some(v) = file_values.get(key.name()) {
-                    (v.clone(), Source::File)
-                } else {
-                    (key.default_value().to_string(), Source::Default)
-                }
-            })
-            .collect();
-        let raw = Raw { values };
-        let time_format = parse_time_format(raw.get(Key::CosmovisorTimeformatLogs))
-            .ok_or_else(|| {
-                bad(
-                    "COSMOVISOR_TIMEFORMAT_LOGS",
-                    raw.get(Key::CosmovisorTimeformatLogs),
-                    "expected one of layout, ansic, unixdate, rubydate, rfc822, rfc822z, rfc850, rfc1123, rfc1123z, rfc3339, rfc3339nano, kitchen, or empty",
-                )
-            })?;
-        let home = raw.opt(Key::DaemonHome).map(PathBuf::from);
-        if let Some(h) = &home {
-            if !h.is_absolute() {
-                return Err(bad(
-                    "DAEMON_HOME",
-                    &h.to_string_lossy(),
-                    "must be an absolute path",
-                ));
-            }
-        }
-        if let Some(script) = raw.opt(Key::CosmovisorCustomPreupgrade) {
-            let p = Path::new(&script);
-            if p.is_absolute()
-                || p.components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                return Err(bad(
-                    "COSMOVISOR_CUSTOM_PREUPGRADE",
-                    &script,
-                    "must be a file name inside $DAEMON_HOME/cosmovisor, not an absolute path or one with ..",
-                ));
-            }
-        }
-        let daemon_name = raw.opt(Key::DaemonName);
-        if let Some(n) = &daemon_name {
-            if n.contains('/') || n == "." || n == ".." {
-                return Err(bad(
-                    "DAEMON_NAME",
-                    n,
-                    "must be a plain file name, not a path",
-                ));
-            }
-        }
+        let ignored = ignored_obsolete(env, &file_obsolete);
+        let raw = Raw::by_precedence(env, &file_values);
+        // The checks of single values that name no other key come first, as they always did.
+        let time_format = raw.time_format()?;
+        let home = raw.absolute_path(Key::DaemonHome)?;
+        raw.check_custom_preupgrade()?;
+        let daemon_name = raw.daemon_name()?;
         let cfg = Config {
             home,
             daemon_name,
@@ -404,17 +540,7 @@ impl Config {
             restart_after_upgrade: raw.bool(Key::DaemonRestartAfterUpgrade)?,
             restart_delay: raw.duration(Key::DaemonRestartDelay)?,
             shutdown_grace: raw.duration(Key::DaemonShutdownGrace)?,
-            poll_interval: {
-                let d = raw.duration(Key::DaemonPollInterval)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "DAEMON_POLL_INTERVAL",
-                        raw.get(Key::DaemonPollInterval),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
+            poll_interval: raw.positive_duration(Key::DaemonPollInterval)?,
             data_backup_dir: raw.opt(Key::DaemonDataBackupDir).map(PathBuf::from),
             unsafe_skip_backup: raw.bool(Key::UnsafeSkipBackup)?,
             preupgrade_max_retries: raw.int_at_least_zero(Key::DaemonPreupgradeMaxRetries)?,
@@ -422,36 +548,11 @@ impl Config {
             disable_logs: raw.bool(Key::CosmovisorDisableLogs)?,
             color_logs: raw.bool(Key::CosmovisorColorLogs)?,
             time_format,
-            log_format: match raw
-                .get(Key::SwitchyardLogFormat)
-                .trim()
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "text" | "" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(bad(
-                        "SWITCHYARD_LOG_FORMAT",
-                        raw.get(Key::SwitchyardLogFormat),
-                        "expected text or json",
-                    ))
-                }
-            },
+            log_format: raw.log_format()?,
             custom_preupgrade: raw.opt(Key::CosmovisorCustomPreupgrade),
             disable_recase: raw.bool(Key::CosmovisorDisableRecase)?,
             restart_on_crash: raw.bool(Key::SwitchyardRestartOnCrash)?,
-            crash_loop_max: {
-                let n: u32 = raw.uint(Key::SwitchyardCrashLoopMax)?;
-                if n == 0 {
-                    return Err(bad(
-                        "SWITCHYARD_CRASH_LOOP_MAX",
-                        raw.get(Key::SwitchyardCrashLoopMax),
-                        "must be at least 1",
-                    ));
-                }
-                n
-            },
+            crash_loop_max: raw.crash_loop_max()?,
             crash_loop_window: raw.duration(Key::SwitchyardCrashLoopWindow)?,
             restart_backoff_initial: raw.duration(Key::SwitchyardRestartBackoffInitial)?,
             restart_backoff_max: raw.duration(Key::SwitchyardRestartBackoffMax)?,
@@ -461,82 +562,19 @@ impl Config {
             max_download_bytes: raw.uint(Key::SwitchyardMaxDownloadBytes)?,
             rpc_address: raw.opt(Key::SwitchyardRpcAddress),
             watch_chain: raw.bool(Key::SwitchyardWatchChain)?,
-            proposals_every: {
-                let d = raw.duration(Key::SwitchyardProposalsEvery)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "SWITCHYARD_PROPOSALS_EVERY",
-                        raw.get(Key::SwitchyardProposalsEvery),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
-            backup_keep: match raw.opt(Key::SwitchyardBackupKeep) {
-                None => None,
-                Some(v) => {
-                    let n: usize = raw.uint(Key::SwitchyardBackupKeep)?;
-                    Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
-                        bad(
-                            "SWITCHYARD_BACKUP_KEEP",
-                            &v,
-                            "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
-                        )
-                    })?)
-                }
-            },
-            height_timeout: {
-                let d = raw.duration(Key::SwitchyardHeightTimeout)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "SWITCHYARD_HEIGHT_TIMEOUT",
-                        raw.get(Key::SwitchyardHeightTimeout),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
+            proposals_every: raw.positive_duration(Key::SwitchyardProposalsEvery)?,
+            backup_keep: raw.backup_keep()?,
+            height_timeout: raw.positive_duration(Key::SwitchyardHeightTimeout)?,
             #[cfg(any(debug_assertions, feature = "test-faults"))]
             test_fault: raw.opt(Key::SwitchyardTestFault),
             listen: listen_address(
                 raw.opt(Key::SwitchyardListen),
                 raw.bool(Key::SwitchyardListenAllowRemote)?,
             )?,
-            stall_after: match raw.opt(Key::SwitchyardStallAfter) {
-                None => None,
-                Some(_) => {
-                    let d = raw.duration(Key::SwitchyardStallAfter)?;
-                    if d < Duration::from_secs(1) {
-                        return Err(bad(
-                            "SWITCHYARD_STALL_AFTER",
-                            raw.get(Key::SwitchyardStallAfter),
-                            "must be at least 1s (unset: 20 block times, at least a minute)",
-                        ));
-                    }
-                    Some(d)
-                }
-            },
-            stall_action: match raw.get(Key::SwitchyardStallAction).trim() {
-                "log" => crate::report::StallAction::Log,
-                "restart" => crate::report::StallAction::Restart,
-                other => {
-                    return Err(bad(
-                        "SWITCHYARD_STALL_ACTION",
-                        other,
-                        "expected log or restart",
-                    ))
-                }
-            },
+            stall_after: raw.stall_after()?,
+            stall_action: raw.stall_action()?,
             stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
-            entries: Key::ALL
-                .iter()
-                .zip(&raw.values)
-                .map(|(key, (value, source))| Entry {
-                    key: key.name(),
-                    value: value.clone(),
-                    source: source.clone(),
-                })
-                .collect(),
+            entries: raw.entries(),
             ignored,
             file: file_path,
         };
