@@ -78,7 +78,7 @@ pub use schedule::{
     armed_manual, check_manual, displaced_manual, plan_displaces, Current, ManualUpgrade,
     ScheduleError, ScheduledPlan, UpgradeKind,
 };
-pub use settings::{env_bool, go_bool, go_duration, go_int, DurationError, GoDuration, IntError};
+pub use settings::{env_bool, go_bool, go_duration, go_int, DurationError, IntError};
 pub use staged_source::{staged_against_plan, SourceMismatch, StagedFrom};
 pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,

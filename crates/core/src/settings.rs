@@ -14,8 +14,6 @@
 //!   `0`, at most about 292 years; no spaces anywhere.
 //! - [`go_int`]: `strconv.Atoi`: base 10, an optional `+` or `-`, nothing else.
 
-use std::fmt;
-
 /// Go's `strconv.ParseBool`: the only spellings Go's flag packages take for `--flag=VALUE`.
 pub fn go_bool(s: &str) -> Option<bool> {
     match s {
@@ -201,48 +199,6 @@ pub fn go_int(s: &str) -> Result<i64, IntError> {
         .map_err(|_| IntError::OutOfRange(shown(s, 40)))
 }
 
-/// A duration shown as Go prints one (`1m30s`, `300ms`, `0s`), for messages and `config`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GoDuration(pub i64);
-
-impl fmt::Display for GoDuration {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let n = self.0.unsigned_abs();
-        let sign = if self.0 < 0 { "-" } else { "" };
-        let frac = |v: u64, digits: u32| {
-            let s = format!("{:0width$}", v, width = digits as usize);
-            let t = s.trim_end_matches('0');
-            if t.is_empty() {
-                String::new()
-            } else {
-                format!(".{t}")
-            }
-        };
-        if n == 0 {
-            return f.write_str("0s");
-        }
-        if n < 1_000 {
-            return write!(f, "{sign}{n}ns");
-        }
-        if n < 1_000_000 {
-            return write!(f, "{sign}{}{}µs", n / 1_000, frac(n % 1_000, 3));
-        }
-        if n < 1_000_000_000 {
-            return write!(f, "{sign}{}{}ms", n / 1_000_000, frac(n % 1_000_000, 6));
-        }
-        let secs = n / 1_000_000_000;
-        let sub = frac(n % 1_000_000_000, 9);
-        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-        f.write_str(sign)?;
-        if h > 0 {
-            write!(f, "{h}h{m}m")?;
-        } else if m > 0 {
-            write!(f, "{m}m")?;
-        }
-        write!(f, "{s}{sub}s")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,22 +303,5 @@ mod tests {
             go_int("9223372036854775808"),
             Err(IntError::OutOfRange(_))
         ));
-    }
-
-    #[test]
-    fn durations_print_as_go_prints_them() {
-        for (n, want) in [
-            (0, "0s"),
-            (7, "7ns"),
-            (1_500, "1.5µs"),
-            (300_000_000, "300ms"),
-            (S / 2, "500ms"),
-            (90 * S, "1m30s"),
-            (5400 * S, "1h30m0s"),
-            (S + S / 2, "1.5s"),
-            (-5 * S, "-5s"),
-        ] {
-            assert_eq!(GoDuration(n).to_string(), want, "{n}");
-        }
     }
 }
