@@ -7,11 +7,16 @@
 //!   anywhere in it (cosmovisor v1.6+ takes it out of `run`'s arguments the same way);
 //! - a first word that is not a switchyard command (`switchyard start ...`, as pre-v1 cosmovisor
 //!   units say) means `run` with every argument, and earns one warning naming the new form.
+//!
+//! Every boolean flag also takes a value after `=`, as Go's flag parsers do (`--force=true`,
+//! `--json=0`; the spellings of `strconv.ParseBool`), while `--force false` stays the flag and a
+//! separate word, as in cosmovisor. [`command`] rewrites each such flag of the derived
+//! definition, so a flag added later gets the same treatment.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -109,8 +114,8 @@ pub(crate) struct AddUpgradeArgs {
     /// Replace a binary already placed for this upgrade, and its registered height.
     #[arg(long)]
     pub force: bool,
-    /// Schedule this upgrade at a height with no on-chain plan (0: do not schedule, as in
-    /// cosmovisor).
+    /// Schedule this upgrade at a height with no on-chain plan; it must be above the node's
+    /// committed height.
     #[arg(long = "upgrade-height", visible_alias = "height", value_name = "H")]
     pub height: Option<i64>,
     /// Download the binary (or a .tar.gz/.zip holding it) from this URL instead.
@@ -247,7 +252,10 @@ impl Invocation {
         if let Some(rest) = &mut node_args {
             run_config = take_cosmovisor_config(rest)?;
         }
-        let mut cli = Cli::parse_from(args);
+        let mut cli = command()
+            .try_get_matches_from(args)
+            .and_then(|m| Cli::from_arg_matches(&m))
+            .unwrap_or_else(|e| e.exit());
         if let (Some(rest), Command::Run { args }) = (node_args, &mut cli.command) {
             *args = rest;
         }
@@ -261,6 +269,44 @@ impl Invocation {
         }
         Ok(Invocation { cli, legacy_word })
     }
+}
+
+/// The command line's definition: [`Cli`]'s, with every boolean flag taking `=VALUE` too (see the
+/// module docs). Help, completions and the man page are made from it.
+pub(crate) fn command() -> clap::Command {
+    go_style_bools(Cli::command())
+}
+
+fn go_style_bools(cmd: clap::Command) -> clap::Command {
+    let cmd = cmd.mut_args(|a| {
+        if matches!(a.get_action(), ArgAction::SetTrue) {
+            a.action(ArgAction::Set)
+                .num_args(0..=1)
+                .require_equals(true)
+                .default_missing_value("true")
+                .default_value("false")
+                .hide_default_value(true)
+                .hide_possible_values(true)
+                .value_name("true|false")
+                .value_parser(go_bool_flag)
+        } else {
+            a
+        }
+    });
+    let names: Vec<String> = cmd
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .collect();
+    names
+        .iter()
+        .fold(cmd, |cmd, n| cmd.mut_subcommand(n, go_style_bools))
+}
+
+/// A boolean flag's `=VALUE`: `strconv.ParseBool`'s spellings.
+fn go_bool_flag(s: &str) -> Result<bool, String> {
+    switchyard_core::go_bool(s).ok_or_else(|| {
+        format!("{s:?} is not a boolean (use true or false; 1, t, T, TRUE, True, 0, f, F, FALSE, False also work)")
+    })
 }
 
 /// Index of the first argument that is not a top-level option or its value.
@@ -283,7 +329,7 @@ fn first_word(args: &[String]) -> Option<usize> {
 /// Whether `word` names a switchyard command (or one of its aliases, or `help`).
 fn is_command(word: &str) -> bool {
     word == "help"
-        || Cli::command()
+        || command()
             .get_subcommands()
             .any(|c| c.get_name() == word || c.get_all_aliases().any(|a| a == word))
 }
@@ -377,5 +423,80 @@ mod tests {
             assert!(is_command(known), "{known}");
         }
         assert!(!is_command("start"));
+    }
+
+    fn try_inv(args: &[&str]) -> Result<Cli, clap::Error> {
+        let mut v = vec!["switchyard"];
+        v.extend(args);
+        command()
+            .try_get_matches_from(v)
+            .and_then(|m| Cli::from_arg_matches(&m))
+    }
+
+    fn force_of(args: &[&str]) -> bool {
+        match try_inv(args).unwrap().command {
+            Command::AddUpgrade(a) => a.force,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// cosmovisor's flag parser takes `--flag=BOOL` for every boolean flag (issue 24 #12).
+    #[test]
+    fn boolean_flags_take_go_style_values() {
+        assert!(!force_of(&["add-upgrade", "v2", "/bin/true"]));
+        assert!(force_of(&["add-upgrade", "v2", "/bin/true", "--force"]));
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert!(
+                force_of(&["add-upgrade", "v2", "/bin/true", &format!("--force={t}")]),
+                "{t}"
+            );
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert!(
+                !force_of(&["add-upgrade", "v2", &format!("--force={f}"), "/bin/true"]),
+                "{f}"
+            );
+        }
+        let err = try_inv(&["add-upgrade", "v2", "/bin/true", "--force=yes"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("yes") && err.contains("--force"), "{err}");
+        // A separate word is not the flag's value (Go's rule too): here it is one too many.
+        assert!(try_inv(&["add-upgrade", "v2", "/bin/true", "--force", "false"]).is_err());
+        match try_inv(&["config", "--json=false"]).unwrap().command {
+            Command::Config { json } => assert!(!json),
+            other => panic!("{other:?}"),
+        }
+        match try_inv(&["prepare", "--include-voting=1", "--json=T"])
+            .unwrap()
+            .command
+        {
+            Command::Prepare(p) => assert!(p.include_voting && p.json),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// No boolean flag is left that refuses `=VALUE`, in any command.
+    #[test]
+    fn every_boolean_flag_takes_a_value() {
+        fn walk(cmd: &clap::Command, seen: &mut usize) {
+            for a in cmd.get_arguments() {
+                assert!(
+                    !matches!(a.get_action(), ArgAction::SetTrue | ArgAction::SetFalse),
+                    "{} --{:?} is a plain switch",
+                    cmd.get_name(),
+                    a.get_long()
+                );
+                if a.get_value_names().is_some_and(|v| v == ["true|false"]) {
+                    *seen += 1;
+                }
+            }
+            for c in cmd.get_subcommands() {
+                walk(c, seen);
+            }
+        }
+        let mut seen = 0;
+        walk(&command(), &mut seen);
+        assert!(seen >= 10, "only {seen} boolean flags");
     }
 }

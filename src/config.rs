@@ -251,6 +251,42 @@ struct Raw {
 }
 
 impl Raw {
+    /// Each key's value: the environment's, else the file's, else the default.
+    fn by_precedence(env: &BTreeMap<String, String>, file_values: &FileValues) -> Raw {
+        let values = Key::ALL
+            .iter()
+            .map(|&key| {
+                // Set and empty means "no time stamps" to cosmovisor, not the default.
+                if key == Key::CosmovisorTimeformatLogs
+                    && env.get(key.name()).is_some_and(|v| v.is_empty())
+                {
+                    return (String::new(), Source::Env);
+                }
+                if let Some(v) = env_value(env, key.name()) {
+                    (v, Source::Env)
+                } else if let Some(v) = file_values.get(key.name()) {
+                    (v.clone(), Source::File)
+                } else {
+                    (key.default_value().to_string(), Source::Default)
+                }
+            })
+            .collect();
+        Raw { values }
+    }
+
+    /// Every key with its value and source, for `switchyard config`.
+    fn entries(&self) -> Vec<Entry> {
+        Key::ALL
+            .iter()
+            .zip(&self.values)
+            .map(|(key, (value, source))| Entry {
+                key: key.name(),
+                value: value.clone(),
+                source: source.clone(),
+            })
+            .collect()
+    }
+
     fn get(&self, key: Key) -> &str {
         &self.values[key as usize].0
     }
@@ -259,7 +295,7 @@ impl Raw {
         (!v.is_empty()).then(|| v.to_string())
     }
     fn bool(&self, key: Key) -> Result<bool, ConfigError> {
-        parse_bool(self.get(key))
+        switchyard_core::env_bool(self.get(key))
             .ok_or_else(|| bad(key.name(), self.get(key), "expected true or false"))
     }
     fn duration(&self, key: Key) -> Result<Duration, ConfigError> {
@@ -272,6 +308,15 @@ impl Raw {
         }
         parse_duration(raw).map_err(|why| bad(key.name(), self.get(key), &why))
     }
+    /// A whole number as cosmovisor reads one (`strconv.Atoi`: `+3`, `-1`); a negative one counts
+    /// as 0 (see `DAEMON_PREUPGRADE_MAX_RETRIES` in the README).
+    fn int_at_least_zero(&self, key: Key) -> Result<u32, ConfigError> {
+        let raw = self.get(key).trim();
+        let n = switchyard_core::go_int(raw)
+            .map_err(|e| bad(key.name(), self.get(key), &e.to_string()))?;
+        u32::try_from(n.max(0))
+            .map_err(|_| bad(key.name(), self.get(key), "is larger than 4294967295"))
+    }
     fn uint<T: std::str::FromStr>(&self, key: Key) -> Result<T, ConfigError> {
         self.get(key).trim().parse().map_err(|_| {
             bad(
@@ -280,6 +325,138 @@ impl Raw {
                 "expected a non-negative whole number",
             )
         })
+    }
+
+    /// A duration that must be greater than zero.
+    fn positive_duration(&self, key: Key) -> Result<Duration, ConfigError> {
+        let d = self.duration(key)?;
+        if d.is_zero() {
+            return Err(bad(key.name(), self.get(key), "must be greater than zero"));
+        }
+        Ok(d)
+    }
+
+    /// A path that must be absolute when it is set.
+    fn absolute_path(&self, key: Key) -> Result<Option<PathBuf>, ConfigError> {
+        let Some(p) = self.opt(key).map(PathBuf::from) else {
+            return Ok(None);
+        };
+        if !p.is_absolute() {
+            return Err(bad(
+                key.name(),
+                &p.to_string_lossy(),
+                "must be an absolute path",
+            ));
+        }
+        Ok(Some(p))
+    }
+
+    /// `COSMOVISOR_TIMEFORMAT_LOGS`: one of Go's named layouts, or empty.
+    fn time_format(&self) -> Result<TimeFormat, ConfigError> {
+        let key = Key::CosmovisorTimeformatLogs;
+        parse_time_format(self.get(key)).ok_or_else(|| {
+            bad(
+                key.name(),
+                self.get(key),
+                "expected one of layout, ansic, unixdate, rubydate, rfc822, rfc822z, rfc850, rfc1123, rfc1123z, rfc3339, rfc3339nano, kitchen, or empty",
+            )
+        })
+    }
+
+    /// `COSMOVISOR_CUSTOM_PREUPGRADE` must name a file inside `$DAEMON_HOME/cosmovisor`.
+    fn check_custom_preupgrade(&self) -> Result<(), ConfigError> {
+        let Some(script) = self.opt(Key::CosmovisorCustomPreupgrade) else {
+            return Ok(());
+        };
+        let p = Path::new(&script);
+        if p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(bad(
+                "COSMOVISOR_CUSTOM_PREUPGRADE",
+                &script,
+                "must be a file name inside $DAEMON_HOME/cosmovisor, not an absolute path or one with ..",
+            ));
+        }
+        Ok(())
+    }
+
+    /// `DAEMON_NAME`: a plain file name.
+    fn daemon_name(&self) -> Result<Option<String>, ConfigError> {
+        let name = self.opt(Key::DaemonName);
+        if let Some(n) = &name {
+            if n.contains('/') || n == "." || n == ".." {
+                return Err(bad(
+                    "DAEMON_NAME",
+                    n,
+                    "must be a plain file name, not a path",
+                ));
+            }
+        }
+        Ok(name)
+    }
+
+    /// `SWITCHYARD_LOG_FORMAT`: `text` or `json`.
+    fn log_format(&self) -> Result<LogFormat, ConfigError> {
+        let key = Key::SwitchyardLogFormat;
+        match self.get(key).trim().to_ascii_lowercase().as_str() {
+            "text" | "" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(bad(key.name(), self.get(key), "expected text or json")),
+        }
+    }
+
+    /// `SWITCHYARD_CRASH_LOOP_MAX`: at least 1.
+    fn crash_loop_max(&self) -> Result<u32, ConfigError> {
+        let key = Key::SwitchyardCrashLoopMax;
+        let n: u32 = self.uint(key)?;
+        if n == 0 {
+            return Err(bad(key.name(), self.get(key), "must be at least 1"));
+        }
+        Ok(n)
+    }
+
+    /// `SWITCHYARD_BACKUP_KEEP`: unset (keep all) or at least 1.
+    fn backup_keep(&self) -> Result<Option<std::num::NonZeroUsize>, ConfigError> {
+        let key = Key::SwitchyardBackupKeep;
+        let Some(v) = self.opt(key) else {
+            return Ok(None);
+        };
+        let n: usize = self.uint(key)?;
+        std::num::NonZeroUsize::new(n).map(Some).ok_or_else(|| {
+            bad(
+                key.name(),
+                &v,
+                "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
+            )
+        })
+    }
+
+    /// `SWITCHYARD_STALL_AFTER`: unset (a multiple of the block time) or at least 1s.
+    fn stall_after(&self) -> Result<Option<Duration>, ConfigError> {
+        let key = Key::SwitchyardStallAfter;
+        if self.opt(key).is_none() {
+            return Ok(None);
+        }
+        let d = self.duration(key)?;
+        if d < Duration::from_secs(1) {
+            return Err(bad(
+                key.name(),
+                self.get(key),
+                "must be at least 1s (unset: 20 block times, at least a minute)",
+            ));
+        }
+        Ok(Some(d))
+    }
+
+    /// A `log` / `restart` setting (`SWITCHYARD_STALL_ACTION`, `SWITCHYARD_SILENT_RPC_ACTION`).
+    fn action(&self, key: Key) -> Result<crate::report::StallAction, ConfigError> {
+        match self.get(key).trim() {
+            "log" => Ok(crate::report::StallAction::Log),
+            "restart" => Ok(crate::report::StallAction::Restart),
+            other => Err(bad(key.name(), other, "expected log or restart")),
+        }
     }
 }
 
@@ -291,17 +468,43 @@ fn bad(key: &'static str, value: &str, why: &str) -> ConfigError {
     }
 }
 
-/// A `log` / `restart` setting.
-fn action(
-    raw: &Raw,
-    key: Key,
-    name: &'static str,
-) -> Result<crate::report::StallAction, ConfigError> {
-    match raw.get(key).trim() {
-        "log" => Ok(crate::report::StallAction::Log),
-        "restart" => Ok(crate::report::StallAction::Restart),
-        other => Err(bad(name, other, "expected log or restart")),
+/// The config file to read: `explicit_file`, else `$DAEMON_HOME/cosmovisor/config.toml` when
+/// it exists. `DAEMON_HOME` may be only in a file named with `--config`, so this comes first.
+fn config_file_path(
+    env: &BTreeMap<String, String>,
+    explicit_file: Option<&Path>,
+) -> Option<PathBuf> {
+    match explicit_file {
+        Some(p) => Some(p.to_path_buf()),
+        None => env_value(env, "DAEMON_HOME")
+            .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
+            .filter(|p| p.is_file()),
     }
+}
+
+/// A variable of `env`, unless it is unset or empty.
+fn env_value(env: &BTreeMap<String, String>, key: &str) -> Option<String> {
+    env.get(key).filter(|v| !v.is_empty()).cloned()
+}
+
+/// The obsolete variables set in the environment or the file (the environment wins).
+fn ignored_obsolete(env: &BTreeMap<String, String>, file_obsolete: &FileValues) -> Vec<Ignored> {
+    OBSOLETE
+        .iter()
+        .filter_map(|&(key, why)| {
+            let (value, source) = match (env_value(env, key), file_obsolete.get(key)) {
+                (Some(v), _) => (v, Source::Env),
+                (None, Some(v)) => (v.clone(), Source::File),
+                (None, None) => return None,
+            };
+            Some(Ignored {
+                key,
+                value,
+                source,
+                why,
+            })
+        })
+        .collect()
 }
 
 impl Config {
@@ -311,93 +514,24 @@ impl Config {
         Self::from_sources(&env, explicit_file)
     }
 
-    /// Loads from a given environment map (tests use this).
+    /// Loads from a given environment map (tests use this), in named steps: find the file,
+    /// read it, pick each key's value by precedence, then type and check every value.
     pub(crate) fn from_sources(
         env: &BTreeMap<String, String>,
         explicit_file: Option<&Path>,
     ) -> Result<Config, ConfigError> {
-        let env_get = |k: &str| env.get(k).filter(|v| !v.is_empty()).cloned();
-        // DAEMON_HOME may only be in the file named with --config; find the file first.
-        let file_path = match explicit_file {
-            Some(p) => Some(p.to_path_buf()),
-            None => env_get("DAEMON_HOME")
-                .map(|h| Path::new(&h).join("cosmovisor").join("config.toml"))
-                .filter(|p| p.is_file()),
-        };
+        let file_path = config_file_path(env, explicit_file);
         let (file_values, file_obsolete) = match &file_path {
             Some(p) => read_file(p)?,
             None => (BTreeMap::new(), BTreeMap::new()),
         };
-        let ignored = OBSOLETE
-            .iter()
-            .filter_map(|&(key, why)| {
-                let (value, source) = match (env_get(key), file_obsolete.get(key)) {
-                    (Some(v), _) => (v, Source::Env),
-                    (None, Some(v)) => (v.clone(), Source::File),
-                    (None, None) => return None,
-                };
-                Some(Ignored {
-                    key,
-                    value,
-                    source,
-                    why,
-                })
-            })
-            .collect();
-        let values = Key::ALL
-            .iter()
-            .map(|&key| {
-                if let Some(v) = env_get(key.name()) {
-                    (v, Source::Env)
-                } else if let Some(v) = file_values.get(key.name()) {
-                    (v.clone(), Source::File)
-                } else {
-                    (key.default_value().to_string(), Source::Default)
-                }
-            })
-            .collect();
-        let raw = Raw { values };
-        let time_format = parse_time_format(raw.get(Key::CosmovisorTimeformatLogs))
-            .ok_or_else(|| {
-                bad(
-                    "COSMOVISOR_TIMEFORMAT_LOGS",
-                    raw.get(Key::CosmovisorTimeformatLogs),
-                    "expected one of layout, ansic, unixdate, rubydate, rfc822, rfc822z, rfc850, rfc1123, rfc1123z, rfc3339, rfc3339nano, kitchen, or empty",
-                )
-            })?;
-        let home = raw.opt(Key::DaemonHome).map(PathBuf::from);
-        if let Some(h) = &home {
-            if !h.is_absolute() {
-                return Err(bad(
-                    "DAEMON_HOME",
-                    &h.to_string_lossy(),
-                    "must be an absolute path",
-                ));
-            }
-        }
-        if let Some(script) = raw.opt(Key::CosmovisorCustomPreupgrade) {
-            let p = Path::new(&script);
-            if p.is_absolute()
-                || p.components()
-                    .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                return Err(bad(
-                    "COSMOVISOR_CUSTOM_PREUPGRADE",
-                    &script,
-                    "must be a file name inside $DAEMON_HOME/cosmovisor, not an absolute path or one with ..",
-                ));
-            }
-        }
-        let daemon_name = raw.opt(Key::DaemonName);
-        if let Some(n) = &daemon_name {
-            if n.contains('/') || n == "." || n == ".." {
-                return Err(bad(
-                    "DAEMON_NAME",
-                    n,
-                    "must be a plain file name, not a path",
-                ));
-            }
-        }
+        let ignored = ignored_obsolete(env, &file_obsolete);
+        let raw = Raw::by_precedence(env, &file_values);
+        // The checks of single values that name no other key come first, as they always did.
+        let time_format = raw.time_format()?;
+        let home = raw.absolute_path(Key::DaemonHome)?;
+        raw.check_custom_preupgrade()?;
+        let daemon_name = raw.daemon_name()?;
         let cfg = Config {
             home,
             daemon_name,
@@ -406,54 +540,19 @@ impl Config {
             restart_after_upgrade: raw.bool(Key::DaemonRestartAfterUpgrade)?,
             restart_delay: raw.duration(Key::DaemonRestartDelay)?,
             shutdown_grace: raw.duration(Key::DaemonShutdownGrace)?,
-            poll_interval: {
-                let d = raw.duration(Key::DaemonPollInterval)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "DAEMON_POLL_INTERVAL",
-                        raw.get(Key::DaemonPollInterval),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
+            poll_interval: raw.positive_duration(Key::DaemonPollInterval)?,
             data_backup_dir: raw.opt(Key::DaemonDataBackupDir).map(PathBuf::from),
             unsafe_skip_backup: raw.bool(Key::UnsafeSkipBackup)?,
-            preupgrade_max_retries: raw.uint(Key::DaemonPreupgradeMaxRetries)?,
+            preupgrade_max_retries: raw.int_at_least_zero(Key::DaemonPreupgradeMaxRetries)?,
             grpc_address: raw.opt(Key::DaemonGrpcAddress),
             disable_logs: raw.bool(Key::CosmovisorDisableLogs)?,
             color_logs: raw.bool(Key::CosmovisorColorLogs)?,
             time_format,
-            log_format: match raw
-                .get(Key::SwitchyardLogFormat)
-                .trim()
-                .to_ascii_lowercase()
-                .as_str()
-            {
-                "text" | "" => LogFormat::Text,
-                "json" => LogFormat::Json,
-                _ => {
-                    return Err(bad(
-                        "SWITCHYARD_LOG_FORMAT",
-                        raw.get(Key::SwitchyardLogFormat),
-                        "expected text or json",
-                    ))
-                }
-            },
+            log_format: raw.log_format()?,
             custom_preupgrade: raw.opt(Key::CosmovisorCustomPreupgrade),
             disable_recase: raw.bool(Key::CosmovisorDisableRecase)?,
             restart_on_crash: raw.bool(Key::SwitchyardRestartOnCrash)?,
-            crash_loop_max: {
-                let n: u32 = raw.uint(Key::SwitchyardCrashLoopMax)?;
-                if n == 0 {
-                    return Err(bad(
-                        "SWITCHYARD_CRASH_LOOP_MAX",
-                        raw.get(Key::SwitchyardCrashLoopMax),
-                        "must be at least 1",
-                    ));
-                }
-                n
-            },
+            crash_loop_max: raw.crash_loop_max()?,
             crash_loop_window: raw.duration(Key::SwitchyardCrashLoopWindow)?,
             restart_backoff_initial: raw.duration(Key::SwitchyardRestartBackoffInitial)?,
             restart_backoff_max: raw.duration(Key::SwitchyardRestartBackoffMax)?,
@@ -463,80 +562,28 @@ impl Config {
             max_download_bytes: raw.uint(Key::SwitchyardMaxDownloadBytes)?,
             rpc_address: raw.opt(Key::SwitchyardRpcAddress),
             watch_chain: raw.bool(Key::SwitchyardWatchChain)?,
-            proposals_every: {
-                let d = raw.duration(Key::SwitchyardProposalsEvery)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "SWITCHYARD_PROPOSALS_EVERY",
-                        raw.get(Key::SwitchyardProposalsEvery),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
-            backup_keep: match raw.opt(Key::SwitchyardBackupKeep) {
-                None => None,
-                Some(v) => {
-                    let n: usize = raw.uint(Key::SwitchyardBackupKeep)?;
-                    Some(std::num::NonZeroUsize::new(n).ok_or_else(|| {
-                        bad(
-                            "SWITCHYARD_BACKUP_KEEP",
-                            &v,
-                            "must be at least 1 (the backup just taken is always kept; to take none, set UNSAFE_SKIP_BACKUP=true)",
-                        )
-                    })?)
-                }
-            },
-            height_timeout: {
-                let d = raw.duration(Key::SwitchyardHeightTimeout)?;
-                if d.is_zero() {
-                    return Err(bad(
-                        "SWITCHYARD_HEIGHT_TIMEOUT",
-                        raw.get(Key::SwitchyardHeightTimeout),
-                        "must be greater than zero",
-                    ));
-                }
-                d
-            },
+            proposals_every: raw.positive_duration(Key::SwitchyardProposalsEvery)?,
+            backup_keep: raw.backup_keep()?,
+            height_timeout: raw.positive_duration(Key::SwitchyardHeightTimeout)?,
             #[cfg(any(debug_assertions, feature = "test-faults"))]
             test_fault: raw.opt(Key::SwitchyardTestFault),
             listen: listen_address(
                 raw.opt(Key::SwitchyardListen),
                 raw.bool(Key::SwitchyardListenAllowRemote)?,
             )?,
-            stall_after: match raw.opt(Key::SwitchyardStallAfter) {
-                None => None,
-                Some(_) => {
-                    let d = raw.duration(Key::SwitchyardStallAfter)?;
-                    if d < Duration::from_secs(1) {
-                        return Err(bad(
-                            "SWITCHYARD_STALL_AFTER",
-                            raw.get(Key::SwitchyardStallAfter),
-                            "must be at least 1s (unset: 20 block times, at least a minute)",
-                        ));
-                    }
-                    Some(d)
-                }
-            },
-            stall_action: action(&raw, Key::SwitchyardStallAction, "SWITCHYARD_STALL_ACTION")?,
-            silent_rpc_action: action(
-                &raw,
-                Key::SwitchyardSilentRpcAction,
-                "SWITCHYARD_SILENT_RPC_ACTION",
-            )?,
+            stall_after: raw.stall_after()?,
+            stall_action: raw.action(Key::SwitchyardStallAction)?,
+            silent_rpc_action: raw.action(Key::SwitchyardSilentRpcAction)?,
             stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
-            entries: Key::ALL
-                .iter()
-                .zip(&raw.values)
-                .map(|(key, (value, source))| Entry {
-                    key: key.name(),
-                    value: value.clone(),
-                    source: source.clone(),
-                })
-                .collect(),
+            entries: raw.entries(),
             ignored,
             file: file_path,
         };
+        if !cfg.unsafe_skip_backup {
+            if let Some(dir) = &cfg.data_backup_dir {
+                check_backup_dir(dir)?;
+            }
+        }
         Ok(cfg)
     }
 
@@ -572,6 +619,29 @@ impl Config {
         let script = self.custom_preupgrade.as_ref()?;
         let home = self.home.as_ref()?;
         Some(home.join("cosmovisor").join(script))
+    }
+}
+
+/// `DAEMON_DATA_BACKUP_DIR`, when backups are taken, must name an existing folder by an absolute
+/// path, as cosmovisor requires: a relative one would put backups under whatever the working
+/// directory is (`/` under systemd), and a missing one would fail only at the halt.
+fn check_backup_dir(dir: &Path) -> Result<(), ConfigError> {
+    let shown = dir.to_string_lossy();
+    if !dir.is_absolute() {
+        return Err(bad(
+            "DAEMON_DATA_BACKUP_DIR",
+            &shown,
+            "must be an absolute path (or unset: backups go in DAEMON_HOME)",
+        ));
+    }
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(bad("DAEMON_DATA_BACKUP_DIR", &shown, "is not a folder")),
+        Err(e) => Err(bad(
+            "DAEMON_DATA_BACKUP_DIR",
+            &shown,
+            &format!("must be an existing folder: {e}"),
+        )),
     }
 }
 
@@ -671,49 +741,19 @@ fn read_file(path: &Path) -> Result<(FileValues, FileValues), ConfigError> {
     Ok((known, obsolete))
 }
 
-/// Go's `strconv.ParseBool`, and `true`/`false` in any case as cosmovisor reads them.
-pub(crate) fn parse_bool(s: &str) -> Option<bool> {
-    match s.trim() {
-        "1" | "t" | "T" => Some(true),
-        "0" | "f" | "F" => Some(false),
-        s if s.eq_ignore_ascii_case("true") => Some(true),
-        s if s.eq_ignore_ascii_case("false") => Some(false),
-        _ => None,
-    }
-}
-
-/// A duration as Go's `time.ParseDuration` writes it and cosmovisor users set it: `300ms`,
-/// `1m30s`, `1.5h`, `0s`, and a bare `0`. Parsing is `humantime`'s; only Go's units are
-/// accepted (`ns`, `us`/`µs`, `ms`, `s`, `m`, `h`), so `5M` or `1d` are errors rather than
-/// months and days a Go-based cosmovisor would have refused. (`DAEMON_POLL_INTERVAL`'s bare
+/// A duration as Go's `time.ParseDuration` reads it (`300ms`, `1m30s`, `.5s`, `+5s`, a bare `0`;
+/// units `ns`, `us`/`µs`, `ms`, `s`, `m`, `h` only, so `5M` or `1d` are errors, as in cosmovisor),
+/// with surrounding white space ignored; a negative one is refused. (`DAEMON_POLL_INTERVAL`'s bare
 /// milliseconds are handled by its caller.)
 pub(crate) fn parse_duration(s: &str) -> Result<Duration, String> {
-    let s = s.trim();
-    if s.is_empty() {
-        return Err("empty duration".into());
+    let nanos = switchyard_core::go_duration(s.trim()).map_err(|e| e.to_string())?;
+    if nanos < 0 {
+        return Err(format!(
+            "{:?} is negative",
+            s.trim().chars().take(40).collect::<String>()
+        ));
     }
-    if s == "0" {
-        return Ok(Duration::ZERO);
-    }
-    let shown: String = s.chars().take(40).collect();
-    if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(format!("missing unit in {shown:?} (use ms, s, m or h)"));
-    }
-    if s.starts_with('-') {
-        return Err(format!("{shown:?} is negative"));
-    }
-    for unit in s
-        .split(|c: char| c.is_ascii_digit() || c == '.' || c.is_whitespace())
-        .filter(|u| !u.is_empty())
-    {
-        if !matches!(unit, "ns" | "us" | "µs" | "ms" | "s" | "m" | "h") {
-            return Err(format!(
-                "unknown unit {:?} in {shown:?} (use ms, s, m or h)",
-                unit.chars().take(10).collect::<String>()
-            ));
-        }
-    }
-    humantime::parse_duration(s).map_err(|e| format!("{shown:?} is not a duration: {e}"))
+    Ok(Duration::from_nanos(nanos.unsigned_abs()))
 }
 
 fn parse_time_format(s: &str) -> Option<TimeFormat> {
@@ -775,7 +815,13 @@ mod tests {
         for (k, v) in [
             ("DAEMON_POLL_INTERVAL", "soon"),
             ("DAEMON_RESTART_AFTER_UPGRADE", "yes please"),
-            ("DAEMON_PREUPGRADE_MAX_RETRIES", "-1"),
+            ("DAEMON_PREUPGRADE_MAX_RETRIES", "1.5"),
+            ("DAEMON_PREUPGRADE_MAX_RETRIES", " 2x"),
+            ("DAEMON_RESTART_DELAY", "5 s"),
+            ("DAEMON_SHUTDOWN_GRACE", "-5s"),
+            ("DAEMON_DATA_BACKUP_DIR", "backups"),
+            ("DAEMON_DATA_BACKUP_DIR", "/nonexistent/backups"),
+            ("DAEMON_DATA_BACKUP_DIR", "/etc/hostname"),
             ("COSMOVISOR_TIMEFORMAT_LOGS", "iso"),
             ("DAEMON_HOME", "relative/path"),
             ("DAEMON_NAME", "bin/simd"),
@@ -983,6 +1029,61 @@ mod tests {
                 .to_string();
             assert!(err.contains(k) && err.contains(v), "{err}");
         }
+    }
+
+    /// What cosmovisor v1.5's parsers (`time.ParseDuration`, `strconv.Atoi`) take, switchyard takes.
+    #[test]
+    fn values_cosmovisor_accepts_are_accepted() {
+        for (k, v, want) in [
+            ("DAEMON_POLL_INTERVAL", ".5s", Duration::from_millis(500)),
+            ("DAEMON_RESTART_DELAY", "+5s", Duration::from_secs(5)),
+            ("DAEMON_SHUTDOWN_GRACE", "1.5m", Duration::from_secs(90)),
+            (
+                "SWITCHYARD_HEIGHT_TIMEOUT",
+                "1h0.5m",
+                Duration::from_secs(3630),
+            ),
+        ] {
+            let c = Config::from_sources(&env(&[(k, v)]), None)
+                .unwrap_or_else(|e| panic!("{k}={v}: {e}"));
+            let got = match k {
+                "DAEMON_POLL_INTERVAL" => c.poll_interval,
+                "DAEMON_RESTART_DELAY" => c.restart_delay,
+                "DAEMON_SHUTDOWN_GRACE" => c.shutdown_grace,
+                _ => c.height_timeout,
+            };
+            assert_eq!(got, want, "{k}={v}");
+        }
+        for (v, want) in [("-1", 0), ("+3", 3), ("-7", 0)] {
+            let c = Config::from_sources(&env(&[("DAEMON_PREUPGRADE_MAX_RETRIES", v)]), None)
+                .unwrap_or_else(|e| panic!("{v}: {e}"));
+            assert_eq!(c.preupgrade_max_retries, want, "{v}");
+        }
+    }
+
+    #[test]
+    fn an_empty_time_format_means_no_time_stamps_as_in_cosmovisor() {
+        let c = Config::from_sources(&env(&[("COSMOVISOR_TIMEFORMAT_LOGS", "")]), None).unwrap();
+        assert_eq!(c.time_format, TimeFormat::None);
+        let c = Config::from_sources(&env(&[]), None).unwrap();
+        assert_eq!(c.time_format, TimeFormat::Named("kitchen"));
+    }
+
+    #[test]
+    fn an_existing_absolute_backup_dir_is_accepted_and_not_checked_without_backups() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_str().unwrap();
+        let c = Config::from_sources(&env(&[("DAEMON_DATA_BACKUP_DIR", d)]), None).unwrap();
+        assert_eq!(c.backup_dir().as_deref(), Some(dir.path()));
+        // cosmovisor checks it only when it takes backups.
+        let c = Config::from_sources(
+            &env(&[
+                ("DAEMON_DATA_BACKUP_DIR", "relative"),
+                ("UNSAFE_SKIP_BACKUP", "true"),
+            ]),
+            None,
+        );
+        assert!(c.is_ok());
     }
 
     #[test]

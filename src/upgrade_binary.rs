@@ -72,6 +72,28 @@ pub(crate) async fn stage_from_info(
     }
 }
 
+/// Adds the execute bits to upgrade `name`'s binary when it has none (a binary placed with
+/// cosmovisor's `add-upgrade` is written with mode 0600; cosmovisor adds them at the switch), and
+/// says so. Nothing to do when no binary is there.
+pub(crate) fn add_execute_bits(
+    layout: &Layout,
+    name: &UpgradeName,
+) -> Result<(), switchyard_store::LayoutError> {
+    let bin = layout.upgrade_binary(name);
+    match Layout::add_execute_bits(&bin) {
+        Ok(true) => {
+            tracing::info!(
+                upgrade = %name,
+                "{} had no execute bit (cosmovisor's add-upgrade writes binaries with mode 0600); added it (a+x), as cosmovisor does at the switch",
+                bin.display()
+            );
+            Ok(())
+        }
+        Ok(false) | Err(switchyard_store::LayoutError::MissingBinary(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// What happened to one upgrade.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Outcome {
@@ -143,6 +165,9 @@ pub(crate) async fn stage_upcoming(
         other => {
             // Nothing to download; fine if the operator placed it already.
             if layout.has_upgrade_binary(&name) {
+                if let Err(e) = add_execute_bits(layout, &name) {
+                    return (Outcome::Failed, e.to_string(), None);
+                }
                 return (
                     Outcome::OperatorPlaced,
                     format!(
@@ -168,14 +193,17 @@ pub(crate) async fn stage_upcoming(
     match stage_from_plan(layout, &name, binaries, platform, opts).await {
         Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
         Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
-        Ok(StageOutcome::OperatorPlaced { binary }) => (
-            Outcome::OperatorPlaced,
-            format!(
-                "{} was placed by the operator; left alone",
-                binary.display()
+        Ok(StageOutcome::OperatorPlaced { binary }) => match add_execute_bits(layout, &name) {
+            Ok(()) => (
+                Outcome::OperatorPlaced,
+                format!(
+                    "{} was placed by the operator; left alone",
+                    binary.display()
+                ),
+                None,
             ),
-            None,
-        ),
+            Err(e) => (Outcome::Failed, e.to_string(), None),
+        },
         Err(StageError::Preflight { record, message }) => (
             Outcome::Failed,
             format!(

@@ -374,22 +374,26 @@ fn add_upgrade_force_replaces_binary_and_height_as_cosmovisor_does() {
         "{m}"
     );
 
-    // --force alone replaces the binary and keeps the registered height; a height of 0
-    // schedules nothing (cosmovisor's default).
-    let o = home.cmd(&[
-        "add-upgrade",
-        "fix",
-        a_s,
-        "--force",
-        "--upgrade-height",
-        "0",
-    ]);
+    // --force alone replaces the binary and keeps the registered height.
+    let o = home.cmd(&["add-upgrade", "fix", a_s, "--force=true"]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(&placed).unwrap(), std::fs::read(&a).unwrap());
     assert!(manual(&home).to_string().contains("\"height\":200"));
+    // A height of 0 is refused (cosmovisor reads it as none; issue 24 #16), and changes nothing.
     let o = home.cmd(&["add-upgrade", "other", a_s, "--upgrade-height", "0"]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        err_text(&o).contains("positive block height, got 0"),
+        "{}",
+        text(&o)
+    );
     assert!(!manual(&home).to_string().contains("other"));
+    assert!(!home.path().join("cosmovisor/upgrades/other").exists());
+    // --force=false is no force (issue 24 #12).
+    let o = home.cmd(&["add-upgrade", "fix", b_s, "--force=false"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(err_text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(std::fs::read(&placed).unwrap(), std::fs::read(&a).unwrap());
 }
 
 #[test]

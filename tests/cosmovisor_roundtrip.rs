@@ -255,3 +255,45 @@ fn a_home_upgraded_by_cosmovisor_v1_5_is_run_by_switchyard() {
     assert_eq!(home.current_target(), "upgrades/v2");
     assert!(!home.events().contains("error"), "{}", home.events());
 }
+
+/// A home prepared with cosmovisor v1.5's own `add-upgrade` for a plan name it escapes: the
+/// binary lands in `upgrades/v2%2C%C3%BC` with mode 0600, and switchyard finds it there, makes it
+/// executable and swaps to it at the plan's halt (issue 24 #10, #11).
+#[test]
+fn a_binary_placed_by_cosmovisor_v1_5_add_upgrade_is_swapped_to() {
+    use std::os::unix::fs::PermissionsExt;
+    const PLAN: &str = "V2,Ü";
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", PLAN, "v0.50.10");
+    let (ok, out) = cv_output(&home, &["init", genesis.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let (ok, out) = cv_output(&home, &["add-upgrade", PLAN, v2.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let placed = home
+        .path()
+        .join("cosmovisor/upgrades/v2%2C%C3%BC/bin")
+        .join(DAEMON);
+    let mode = std::fs::metadata(&placed).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o600, "cosmovisor v1.5's add-upgrade changed: {out}");
+
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    home.fake("plan", &format!("{PLAN} 6"));
+    let mut sy = home.run(&[("UNSAFE_SKIP_BACKUP", "true")]);
+    wait_for(
+        "switchyard to take the node through the upgrade",
+        T,
+        || home.committed() >= 9,
+        || format!("{}\n{}", sy.log(), home.events()),
+    );
+    assert_eq!(sy.stop().code(), Some(0), "{}", sy.log());
+    assert_each_height_once(&home.executed(), |h, id| {
+        id == if h < 6 { "genesis" } else { "v2" }
+    });
+    assert_eq!(home.current_target(), "upgrades/v2%2C%C3%BC");
+    assert!(sy.log().contains("had no execute bit"), "{}", sy.log());
+
+    // And cosmovisor reads the home switchyard left: the same binary.
+    let (ok, out) = cv_output(&home, &["run", "version"]);
+    assert!(ok && out.contains("v2"), "{out}");
+}

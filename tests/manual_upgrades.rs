@@ -513,11 +513,27 @@ fn collisions_are_refused_with_a_reason() {
     wait_for("blocks", T, || home.committed() >= 5, || sy.log());
     let out = home.cmd(&["add-upgrade", "late", bin, "--height", "3"]);
     assert!(!out.status.success());
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("not in the future"),
-        "{}",
-        text(&out)
-    );
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("not in the future"), "{}", text(&out));
+    // The node's height is named (issue 24 #16), for a 0 too.
+    let node_height = |err: &str| -> i64 {
+        let at = err
+            .find("committed height ")
+            .unwrap_or_else(|| panic!("no node height in: {err}"));
+        err[at + 17..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(node_height(&err) >= 5, "{err}");
+    let out = home.cmd(&["add-upgrade", "late", bin, "--height", "0"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(err.contains("positive block height"), "{err}");
+    assert!(node_height(&err) >= 5, "{err}");
+    assert!(!home.path().join("cosmovisor/upgrades/late").exists());
     sy.stop();
 }
 

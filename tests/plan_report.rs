@@ -182,6 +182,16 @@ async fn zero_configuration_on_a_node_host_and_staging() {
     assert_eq!(v["upgrades"][0]["binary"]["staged"], true);
     assert_eq!(v["upgrades"][0]["ready"], true);
 
+    // Written by cosmovisor's add-upgrade, with mode 0600: placed and ready all the same, since
+    // the execute bit is added when it is staged or switched to (issue 24 #11).
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin/simd");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (code, v) = plan_json(&[], &env).await;
+    assert_eq!(code, 0, "{v:#}");
+    assert_eq!(v["upgrades"][0]["binary"]["staged"], true, "{v:#}");
+    assert_eq!(v["upgrades"][0]["ready"], true, "{v:#}");
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+
     // gRPC disabled in app.toml: abci_query over RPC, same answer.
     write_node_config(home.path(), &chain.rpc_url(), &chain.grpc_url(), false);
     let (code, v) = plan_json(&[], &env).await;

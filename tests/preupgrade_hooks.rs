@@ -106,6 +106,11 @@ fn hooks_run_in_the_home_and_their_output_goes_to_switchyards_log() {
 /// `pre-upgrade`, blocks held until the probe's verdict on that binary is on disk; returns the
 /// running switchyard.
 fn probed_before_the_halt(home: &Home) -> Running {
+    probed_before_the_halt_with_mode(home, 0o755)
+}
+
+/// [`probed_before_the_halt`] with the upgrade binary's mode set to `mode` before the start.
+fn probed_before_the_halt_with_mode(home: &Home, mode: u32) -> Running {
     home.serve_rpc();
     let genesis = home.binary("genesis", "", "v0.50.10");
     let v2 = home.binary("v2", "", "v0.50.10");
@@ -118,6 +123,8 @@ fn probed_before_the_halt(home: &Home) -> Running {
         "5",
     ]);
     assert!(out.status.success(), "{}", text(&out));
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin").join(DAEMON);
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(mode)).unwrap();
     home.fake("no_preupgrade", "");
     home.fake("pause", "");
     let sy = home.run(&[
@@ -196,6 +203,22 @@ fn a_binary_without_pre_upgrade_is_asked_before_the_halt_and_not_started_at_it()
         log.contains("the new binary has no pre-upgrade command (asked before the halt"),
         "{log}"
     );
+}
+
+/// A binary written as cosmovisor's add-upgrade writes it (mode 0600) gets its execute bit
+/// before it is asked, so the verdict is a real one, not "could not start it" (issue 24 #11).
+#[test]
+fn a_binary_without_execute_bits_is_made_executable_before_the_probe() {
+    let home = Home::new();
+    let mut sy = probed_before_the_halt_with_mode(&home, 0o600);
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin").join(DAEMON);
+    let mode = std::fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o711);
+    assert!(sy.log().contains("had no execute bit"), "{}", sy.log());
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    let status = sy.wait(T);
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    assert_eq!(home.current_target(), "upgrades/v2", "{}", sy.log());
 }
 
 #[test]

@@ -67,6 +67,65 @@ fn swaps_when_the_node_halts_and_keeps_running() {
     assert_eq!(backups.len(), 1);
 }
 
+/// A plan name cosmovisor escapes (`V2,Ü` lives in `upgrades/v2%2C%C3%BC`, lower-cased and
+/// path-escaped): its binary is found there, and in an unescaped folder made by hand; a folder
+/// `add-upgrade` makes is cosmovisor's (issue 24 #10).
+#[test]
+fn plan_names_are_found_in_the_folder_cosmovisor_escapes_them_into() {
+    const PLAN: &str = "V2,Ü";
+    for folder in ["v2%2C%C3%BC", "v2,ü"] {
+        let home = Home::new();
+        let genesis = home.binary("genesis", "", "v0.50.10");
+        let v2 = home.binary("v2", PLAN, "v0.50.10");
+        home.setup(&genesis, &[]);
+        let bin_dir = home
+            .path()
+            .join("cosmovisor/upgrades")
+            .join(folder)
+            .join("bin");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        std::fs::copy(&v2, bin_dir.join(DAEMON)).unwrap();
+        home.fake("plan", &format!("{PLAN} 6"));
+        run_through_upgrade(&home, 6, &[("UNSAFE_SKIP_BACKUP", "true")]);
+        assert_each_height_once(&home.executed(), |h, id| {
+            id == if h < 6 { "genesis" } else { "v2" }
+        });
+        assert_eq!(home.current_target(), format!("upgrades/{folder}"));
+    }
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", PLAN, "v0.50.10");
+    home.setup(&genesis, &[(PLAN, &v2)]);
+    assert!(home
+        .path()
+        .join("cosmovisor/upgrades/v2%2C%C3%BC/bin")
+        .join(DAEMON)
+        .is_file());
+}
+
+/// A binary placed as cosmovisor v1.5's add-upgrade places it (mode 0600) gets its execute bit
+/// and the upgrade goes through, saying so (issue 24 #11).
+#[test]
+fn a_binary_without_execute_bits_is_made_executable_and_swapped_to() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = Home::new();
+    plan_setup(&home, 6);
+    let bin = home.path().join("cosmovisor/upgrades/v2/bin").join(DAEMON);
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let sy = run_through_upgrade(&home, 6, &[("UNSAFE_SKIP_BACKUP", "true")]);
+    assert_each_height_once(&home.executed(), |h, id| {
+        id == if h < 6 { "genesis" } else { "v2" }
+    });
+    assert_eq!(home.current_target(), "upgrades/v2");
+    let mode = std::fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o711);
+    assert!(
+        sy.log().contains("had no execute bit") && sy.log().contains("added it"),
+        "{}",
+        sy.log()
+    );
+}
+
 #[test]
 fn swaps_when_the_node_halts_and_exits() {
     let home = Home::new();

@@ -10,8 +10,9 @@
 //!
 //! `--force` means what it means to cosmovisor: without it, an upgrade that already has a binary
 //! (or, with a height, is already registered) is refused before anything changes; with it, the
-//! binary and the registered height are replaced. A height of 0 schedules nothing (cosmovisor's
-//! default). With a height, the upgrade is registered as a manual upgrade in our own store, never
+//! binary and the registered height are replaced. A height must be above the node's committed
+//! height (when its RPC answers) and positive: cosmovisor reads an explicit `0` as "no height",
+//! switchyard refuses it, naming the node's height. With a height, the upgrade is registered as a manual upgrade in our own store, never
 //! in the node's `data/upgrade-info.json`, after the collision checks in
 //! `switchyard_core::schedule`.
 //!
@@ -33,11 +34,9 @@ use crate::config::Config;
 pub(super) fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
     let layout = cfg.layout()?;
     let name = UpgradeName::parse(&args.name, cfg.disable_recase)?;
-    let height = match args.height {
-        None | Some(0) => None,
-        Some(h) if h < 0 => bail!("--upgrade-height must be a positive block height, got {h}"),
-        Some(h) => Some(h),
-    };
+    // A height given is checked like any other (a 0 or negative one is refused with the node's
+    // height, as is one the node has passed); only an absent flag schedules nothing.
+    let height = args.height;
     let bin = layout.upgrade_binary(&name);
     let had_binary = std::fs::symlink_metadata(&bin).is_ok();
     // Everything is checked before anything changes, so a refusal leaves the home as it was.

@@ -6,13 +6,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-use clap::CommandFactory;
-
-use crate::cli::Cli;
-
 /// Prints the completion script for `shell`.
 pub(super) fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
-    let mut cmd = Cli::command();
+    let mut cmd = crate::cli::command();
     let mut buf = Vec::new();
     clap_complete::generate(shell, &mut cmd, "switchyard", &mut buf);
     print_all(&buf)
@@ -30,7 +26,7 @@ fn print_all(bytes: &[u8]) -> anyhow::Result<()> {
 /// Prints the man page (section 1, roff) of switchyard, or with `out_dir` writes that page and one
 /// per command (`switchyard-<command>.1`) into the folder and lists the files written.
 pub(super) fn man(out_dir: Option<&Path>) -> anyhow::Result<()> {
-    let cmd = Cli::command();
+    let cmd = crate::cli::command();
     match out_dir {
         None => {
             let mut buf = Vec::new();

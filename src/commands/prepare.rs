@@ -280,6 +280,11 @@ mod tests {
         let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
         assert_eq!(items[0].result, Outcome::OperatorPlaced);
         assert_eq!(std::fs::read(&bin).unwrap(), b"mine");
+        // Written without execute bits (as cosmovisor's add-upgrade writes it): staging adds
+        // them (issue 24 #11).
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&bin).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111, "{mode:o}");
         assert_eq!(items[1].result, Outcome::Failed);
         assert!(
             items[1].message.contains("linux/amd64"),

@@ -65,8 +65,14 @@ async fn probe_loop(layout: Layout, mut rx: watch::Receiver<BTreeSet<UpgradeName
 /// Probes `name`'s binary unless it is not in place or already has a verdict for this file.
 pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
     let bin = layout.upgrade_binary(name);
-    if Layout::check_executable(&bin).is_err() {
+    if !layout.has_upgrade_binary(name) {
         return; // not placed yet
+    }
+    // A binary cosmovisor's add-upgrade wrote has no execute bit yet: it gets it now rather than
+    // at the switch, so it can be asked.
+    if let Err(e) = crate::upgrade_binary::add_execute_bits(layout, name) {
+        tracing::warn!(upgrade = %name, "cannot make {} executable to ask it about pre-upgrade: {e}", bin.display());
+        return;
     }
     match switchyard_store::current_preupgrade_probe(layout, name) {
         Ok(Some(_)) => return,

@@ -327,7 +327,11 @@ async fn resume_from(
             },
         )?;
         layout.set_current(&Current::Upgrade(rec.name.clone()))?;
-        tracing::info!(upgrade = %rec.name, "`current` now points at upgrades/{}", rec.name);
+        tracing::info!(
+            upgrade = %rec.name,
+            "`current` now points at {}",
+            layout.upgrade_dir(&rec.name).display()
+        );
         fault(cfg, "after-switch");
     }
     live::swap_step(SwapStepName::Record);
@@ -389,7 +393,8 @@ pub(super) async fn binary_starts(
 /// What making the new binary ready takes now: nothing (it is in place), a download from the
 /// plan's info, or it is missing (the core's rule, `switchyard_core::binary_step`).
 fn binary_step_now(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> BinaryStep {
-    let in_place = Layout::check_executable(&layout.upgrade_binary(&rec.name)).is_ok();
+    // Placed with or without execute bits: `ensure_binary` adds them, as cosmovisor does.
+    let in_place = layout.has_upgrade_binary(&rec.name);
     binary_step(in_place, cfg.allow_download_binaries, !rec.info.is_empty())
 }
 
@@ -426,6 +431,7 @@ async fn ensure_binary(
             }
         }
     }
+    crate::upgrade_binary::add_execute_bits(layout, &rec.name)?;
     if !in_place() {
         return Err(SwapError::MissingBinary {
             name: rec.name.to_string(),

@@ -24,6 +24,8 @@
 //! - `stall`: whether a running node has stopped making progress (sentry supervision).
 //! - `preupgrade_probe`: whether a new binary has a `pre-upgrade` command, judged before the halt.
 //! - `decide`: the state machine that turns observations into decisions.
+//! - `settings`: setting values read as cosmovisor's Go code reads them (`strconv.ParseBool`,
+//!   `time.ParseDuration`, `strconv.Atoi`).
 //! - `error_chain`: an error and its sources on one line, for messages ([`error_chain()`]).
 
 mod backoff;
@@ -40,6 +42,7 @@ mod readiness;
 mod restart;
 mod retention;
 mod schedule;
+mod settings;
 mod staged_source;
 mod staging_rules;
 mod stall;
@@ -81,6 +84,7 @@ pub use schedule::{
     armed_manual, check_manual, displaced_manual, plan_displaces, Current, ManualUpgrade,
     ScheduleError, ScheduledPlan, UpgradeKind,
 };
+pub use settings::{env_bool, go_bool, go_duration, go_int, DurationError, IntError};
 pub use staged_source::{staged_against_plan, SourceMismatch, StagedFrom};
 pub use staging_rules::{
     binary_step, should_stage, BinaryStep, ProposalPhase, Sighting, StagingCandidate, StagingPolicy,

@@ -8,7 +8,15 @@
 //! (general category Cf: bidi overrides and isolates such as U+202E, zero-width spaces and
 //! joiners, the BOM), line and paragraph separators, and other default-ignorable code points
 //! (e.g. U+3164, variation selectors). Like cosmovisor, names are lowercased unless
-//! `COSMOVISOR_DISABLE_RECASE` is set.
+//! `COSMOVISOR_DISABLE_RECASE` is set, character by character as Go's `strings.ToLower` does
+//! (`İ` becomes `i`, a final `Σ` becomes `σ`).
+//!
+//! **The folder of a name.** cosmovisor does not use the name itself as the folder under
+//! `upgrades/`: it escapes it as Go's `url.PathEscape` escapes a path segment
+//! ([`UpgradeName::folder_name`]): ASCII letters, digits and `- _ . ~ $ & + : = @` stay, every other
+//! byte of the UTF-8 text becomes `%XX` (upper-case hex), so `v2 final` lives in `v2%20final` and
+//! `v2-é` in `v2-%C3%A9`. For the names chains use (`v2`, `v0.50.1-rc1`) the folder is the name.
+//! [`UpgradeName::from_folder`] reads a folder name back.
 
 use std::fmt;
 
@@ -42,11 +50,11 @@ pub enum NameError {
         /// The kind of character, in words (`a Unicode format character`, ...).
         what: &'static str,
     },
-    /// The name, as it would be stored (lowercased unless recasing is off), is longer than
-    /// [`MAX_NAME_LEN`] bytes.
-    #[error("upgrade name is {len} bytes long; at most {max} are allowed")]
+    /// The name's folder (lowercased unless recasing is off, then escaped as cosmovisor does)
+    /// would be longer than [`MAX_NAME_LEN`] bytes.
+    #[error("upgrade name's folder would be {len} bytes long (escaped as cosmovisor names it); at most {max} are allowed")]
     TooLong {
-        /// The stored name's length in UTF-8 bytes.
+        /// The folder name's length in bytes.
         len: usize,
         /// [`MAX_NAME_LEN`].
         max: usize,
@@ -95,22 +103,100 @@ impl UpgradeName {
         let name = if disable_recase {
             raw.to_string()
         } else {
-            raw.to_lowercase()
+            go_lowercase(raw)
         };
-        // Checked after lowercasing, which can make a name longer (e.g. 'İ').
-        if name.len() > MAX_NAME_LEN {
+        // Checked on the folder name, which escaping can make three times longer.
+        let len = path_escaped_len(&name);
+        if len > MAX_NAME_LEN {
             return Err(NameError::TooLong {
-                len: name.len(),
+                len,
                 max: MAX_NAME_LEN,
             });
         }
         Ok(UpgradeName(name))
     }
 
-    /// The validated name, as used for the folder under `cosmovisor/upgrades/`.
+    /// The validated name, as the plan spells it (lowercased unless recasing is off).
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The folder under `cosmovisor/upgrades/` that cosmovisor uses for this name: the name
+    /// escaped as Go's `url.PathEscape` does (see the module docs). The name itself when it has
+    /// nothing to escape.
+    pub fn folder_name(&self) -> String {
+        let mut out = String::with_capacity(self.0.len());
+        for b in self.0.bytes() {
+            if keeps(b) {
+                out.push(b as char);
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+        out
+    }
+
+    /// The name a folder under `upgrades/` holds: a folder written the way cosmovisor escapes
+    /// names (`v2%20final`) is read back as its name (`v2 final`); any other (one made by hand,
+    /// unescaped: `v2 final`) as itself. `None` when that name is not a valid one. Not recased.
+    pub fn from_folder(folder: &str) -> Option<UpgradeName> {
+        if let Some(decoded) = unescape(folder) {
+            if let Ok(name) = UpgradeName::parse(&decoded, true) {
+                if name.folder_name() == folder {
+                    return Some(name);
+                }
+            }
+        }
+        UpgradeName::parse(folder, true).ok()
+    }
+}
+
+/// Go's `strings.ToLower`: each character mapped to its simple lowercase (one character), with
+/// no regard to its neighbours.
+fn go_lowercase(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            let mut lower = c.to_lowercase();
+            match (lower.next(), lower.next()) {
+                (Some(l), None) => l,
+                // Only U+0130 (İ) lowercases to two characters; its simple mapping is `i`.
+                _ => 'i',
+            }
+        })
+        .collect()
+}
+
+/// The bytes `url.PathEscape` leaves as they are.
+fn keeps(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'_' | b'.' | b'~' | b'$' | b'&' | b'+' | b':' | b'=' | b'@'
+        )
+}
+
+/// The length of [`UpgradeName::folder_name`] for `name`.
+fn path_escaped_len(name: &str) -> usize {
+    name.bytes().map(|b| if keeps(b) { 1 } else { 3 }).sum()
+}
+
+/// Reverses the escaping: every `%XX` becomes its byte. `None` when a `%` is not followed by
+/// two hex digits or the bytes are not UTF-8.
+fn unescape(folder: &str) -> Option<String> {
+    let b = folder.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let hex = folder.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// What kind of invisible character `c` is, if it is one (see the module docs).
@@ -209,11 +295,66 @@ mod tests {
             UpgradeName::parse(&"x".repeat(300), false),
             Err(NameError::TooLong { .. })
         ));
-        // 127 × 'İ' is 254 bytes, but 381 once lowercased.
+        // 100 × 'é' is 200 bytes, but its folder is 600 (every byte escaped).
         assert!(matches!(
-            UpgradeName::parse(&"İ".repeat(127), false),
-            Err(NameError::TooLong { len: 381, .. })
+            UpgradeName::parse(&"é".repeat(100), false),
+            Err(NameError::TooLong { len: 600, .. })
         ));
+        assert!(UpgradeName::parse(&"é".repeat(42), false).is_ok());
+        assert!(UpgradeName::parse(&"x".repeat(255), false).is_ok());
+    }
+
+    /// cosmovisor's folder for a name (issue 24 #10), as Go's `strings.ToLower` and
+    /// `url.PathEscape` make it (checked against Go 1.2x).
+    #[test]
+    fn folders_are_named_as_cosmovisor_names_them() {
+        for (raw, folder) in [
+            ("V2 Final", "v2%20final"),
+            ("v2-é-ж", "v2-%C3%A9-%D0%B6"),
+            ("İx", "ix"),
+            ("ΣΑΣ", "%CF%83%CE%B1%CF%83"),
+            ("50%off", "50%25off"),
+            ("a;b,c?d", "a%3Bb%2Cc%3Fd"),
+            ("x+y=z@w:$&", "x+y=z@w:$&"),
+            ("v0.50.1-rc1_x~", "v0.50.1-rc1_x~"),
+            ("a!b*c'(d)#[e]", "a%21b%2Ac%27%28d%29%23%5Be%5D"),
+        ] {
+            let name = UpgradeName::parse(raw, false).unwrap();
+            assert_eq!(name.folder_name(), folder, "{raw:?}");
+            assert_eq!(
+                UpgradeName::from_folder(folder),
+                Some(name.clone()),
+                "{folder:?}"
+            );
+        }
+        // Every printable ASCII character Go's PathEscape keeps.
+        let kept: String = (0x20u8..0x7f)
+            .map(char::from)
+            .filter(|c| {
+                UpgradeName::parse(&format!("a{c}"), true)
+                    .is_ok_and(|n| n.folder_name() == format!("a{c}"))
+            })
+            .collect();
+        assert_eq!(
+            kept,
+            "$&+-.0123456789:=@ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+        );
+        // A folder made by hand with the name unescaped is read as that name.
+        assert_eq!(
+            UpgradeName::from_folder("v2 final").unwrap().as_str(),
+            "v2 final"
+        );
+        assert_eq!(
+            UpgradeName::from_folder("50%off").unwrap().as_str(),
+            "50%off"
+        );
+        assert_eq!(UpgradeName::from_folder("v2").unwrap().as_str(), "v2");
+        // Escapes that are not cosmovisor's (lower-case hex) are a literal name.
+        assert_eq!(
+            UpgradeName::from_folder("v2%2fx").unwrap().as_str(),
+            "v2%2fx"
+        );
+        assert_eq!(UpgradeName::from_folder(".."), None);
     }
 
     #[test]

@@ -85,10 +85,15 @@ pub struct ScheduledPlan {
 /// Why a manual upgrade cannot be registered ([`check_manual`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScheduleError {
-    /// The height is 0 or negative; holds it.
-    #[error("upgrade height must be positive, got {0}")]
-    NonPositiveHeight(i64),
-    #[error("height {height} for {name} is not in the future: the chain is already at {current}")]
+    /// The height is 0 or negative.
+    #[error("upgrade height must be a positive block height, got {height}{}", node_at(*current))]
+    NonPositiveHeight {
+        /// The height asked for.
+        height: i64,
+        /// The node's latest committed height, when its RPC answered.
+        current: Option<i64>,
+    },
+    #[error("height {height} for {name} is not in the future: the node has committed height {current}; give a height above it")]
     /// The height is at or below the chain's latest height.
     HeightPassed {
         /// The upgrade being registered.
@@ -131,6 +136,14 @@ pub enum ScheduleError {
     },
 }
 
+/// `NonPositiveHeight`'s note of the node's height, when it is known.
+fn node_at(current: Option<i64>) -> String {
+    match current {
+        Some(c) => format!(" (the node has committed height {c}; give a height above it)"),
+        None => String::new(),
+    }
+}
+
 /// Checks whether `new` may join the pending manual upgrades.
 pub fn check_manual(
     new: &ManualUpgrade,
@@ -140,7 +153,10 @@ pub fn check_manual(
     plan: Option<&ScheduledPlan>,
 ) -> Result<(), ScheduleError> {
     if new.height <= 0 {
-        return Err(ScheduleError::NonPositiveHeight(new.height));
+        return Err(ScheduleError::NonPositiveHeight {
+            height: new.height,
+            current: latest_height,
+        });
     }
     if let Some(current) = latest_height {
         if new.height <= current {
@@ -245,8 +261,20 @@ mod tests {
         ));
         assert!(matches!(
             check(m("x", 0)),
-            Err(ScheduleError::NonPositiveHeight(0))
+            Err(ScheduleError::NonPositiveHeight { height: 0, .. })
         ));
+        // The node's height is in the message when it is known (issue 24 #16).
+        for h in [0, -5, 90, 12] {
+            let msg = check(m("x", h)).unwrap_err().to_string();
+            assert!(msg.contains("committed height 90"), "{h}: {msg}");
+        }
+        let msg = check_manual(&m("x", 0), &pending, &applied, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("positive") && !msg.contains("committed"),
+            "{msg}"
+        );
         assert!(matches!(
             check(m("v2", 150)),
             Err(ScheduleError::AlreadyApplied(_))

@@ -5,7 +5,7 @@
 //!   data/upgrade-info.json              written by the node when it halts for a plan
 //!   cosmovisor/
 //!     genesis/bin/$DAEMON_NAME
-//!     upgrades/<name>/bin/$DAEMON_NAME
+//!     upgrades/<name>/bin/$DAEMON_NAME     <name> escaped as cosmovisor does (`v2%20final`)
 //!     upgrades/<name>/upgrade-info.json
 //!     current -> $DAEMON_HOME/cosmovisor/genesis | .../upgrades/<name>   (absolute symlink)
 //!     switchyard/                          our own state (journal, staged records, manual upgrades)
@@ -109,9 +109,20 @@ impl Layout {
     pub fn upgrades_dir(&self) -> PathBuf {
         self.root().join("upgrades")
     }
-    /// `cosmovisor/upgrades/<name>`, the folder of one upgrade.
+    /// `cosmovisor/upgrades/<folder>`, the folder of one upgrade: where cosmovisor puts it, the
+    /// name escaped as [`UpgradeName::folder_name`] says (`v2%20final` for `v2 final`), unless
+    /// only a folder spelt as the name itself exists (made by hand, or by older switchyard), which
+    /// is then used. For ordinary names both are the same folder. New folders are made where
+    /// cosmovisor makes them.
     pub fn upgrade_dir(&self, name: &UpgradeName) -> PathBuf {
-        self.upgrades_dir().join(name.as_str())
+        let escaped = self.upgrades_dir().join(name.folder_name());
+        if name.folder_name() != name.as_str() && fs::symlink_metadata(&escaped).is_err() {
+            let plain = self.upgrades_dir().join(name.as_str());
+            if fs::symlink_metadata(&plain).is_ok() {
+                return plain;
+            }
+        }
+        escaped
     }
     /// `cosmovisor/current`, the symlink to the folder of the binary to run.
     pub fn current_link(&self) -> PathBuf {
@@ -270,9 +281,31 @@ impl Layout {
         Ok(())
     }
 
-    /// Whether an upgrade folder holds an executable binary.
+    /// Adds the execute bits (`a+x`) to the regular file at `path` when it has none, as
+    /// cosmovisor does to an upgrade binary before it switches to it (its `add-upgrade` writes the
+    /// file with mode 0600). Whether it changed anything; [`LayoutError::MissingBinary`] when
+    /// no regular file is there.
+    pub fn add_execute_bits(path: &Path) -> Result<bool, LayoutError> {
+        match Self::check_executable(path) {
+            Ok(()) => Ok(false),
+            Err(LayoutError::NotExecutable(_)) => {
+                let mode = fs::metadata(path)
+                    .map_err(io_err(path))?
+                    .permissions()
+                    .mode();
+                fs::set_permissions(path, fs::Permissions::from_mode((mode & 0o7777) | 0o111))
+                    .map_err(io_err(path))?;
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Whether an upgrade folder holds its binary: a regular file, with or without execute
+    /// bits (a binary cosmovisor's `add-upgrade` wrote has none until it is staged or switched
+    /// to; see [`Layout::add_execute_bits`]).
     pub fn has_upgrade_binary(&self, name: &UpgradeName) -> bool {
-        Self::check_executable(&self.upgrade_binary(name)).is_ok()
+        fs::metadata(self.upgrade_binary(name)).is_ok_and(|m| m.is_file())
     }
 }
 
@@ -340,7 +373,7 @@ fn parse_current(rel: &Path) -> Option<Current> {
         .collect();
     match parts.as_slice() {
         [g] if g == "genesis" => Some(Current::Genesis),
-        [u, name] if u == "upgrades" => UpgradeName::parse(name, true).ok().map(Current::Upgrade),
+        [u, folder] if u == "upgrades" => UpgradeName::from_folder(folder).map(Current::Upgrade),
         _ => None,
     }
 }
@@ -472,6 +505,36 @@ mod tests {
         assert!(l.current().is_err());
     }
 
+    /// cosmovisor's folder for `V2 Final` is `upgrades/v2%20final` (issue 24 #10).
+    #[test]
+    fn upgrade_folders_are_where_cosmovisor_puts_them_and_plain_ones_are_found() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        let n = name("V2 Final");
+        assert_eq!(l.upgrade_dir(&n), l.upgrades_dir().join("v2%20final"));
+        assert_eq!(
+            l.upgrade_binary(&n),
+            l.upgrades_dir().join("v2%20final/bin/simd")
+        );
+        // Only the unescaped folder there: that one is used.
+        fs::create_dir_all(l.upgrades_dir().join("v2 final/bin")).unwrap();
+        assert_eq!(l.upgrade_dir(&n), l.upgrades_dir().join("v2 final"));
+        // Both: cosmovisor's wins.
+        fs::create_dir_all(l.upgrades_dir().join("v2%20final/bin")).unwrap();
+        assert_eq!(l.upgrade_dir(&n), l.upgrades_dir().join("v2%20final"));
+        // A `current` cosmovisor wrote into the escaped folder names the upgrade.
+        link(&l, l.upgrades_dir().join("v2%20final"));
+        assert_eq!(l.current().unwrap(), Current::Upgrade(n.clone()));
+        assert_eq!(l.ensure_current().unwrap(), CurrentRepair::Unchanged);
+        l.set_current(&Current::Upgrade(n.clone())).unwrap();
+        assert_eq!(
+            fs::read_link(l.current_link()).unwrap(),
+            l.upgrades_dir().join("v2%20final")
+        );
+        // Ordinary names: one folder, the name.
+        assert_eq!(l.upgrade_dir(&name("v2")), l.upgrades_dir().join("v2"));
+    }
+
     #[test]
     fn executable_check_names_the_path() {
         let dir = tempfile::tempdir().unwrap();
@@ -487,5 +550,30 @@ mod tests {
         ));
         fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
         Layout::check_executable(&p).unwrap();
+    }
+
+    /// A binary written with mode 0600 (cosmovisor's `add-upgrade`) counts as placed, and gets
+    /// `a+x` as cosmovisor gives it at the switch (issue 24 #11).
+    #[test]
+    fn a_binary_without_execute_bits_is_placed_and_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Layout::new(dir.path(), "simd");
+        let v2 = name("v2");
+        assert!(!l.has_upgrade_binary(&v2));
+        let bin = l.upgrade_binary(&v2);
+        fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        fs::write(&bin, "#!/bin/sh\n").unwrap();
+        fs::set_permissions(&bin, fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(l.has_upgrade_binary(&v2));
+        assert!(Layout::add_execute_bits(&bin).unwrap());
+        let mode = fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+        assert_eq!(mode, 0o711);
+        assert!(!Layout::add_execute_bits(&bin).unwrap());
+        assert!(matches!(
+            Layout::add_execute_bits(&dir.path().join("none")),
+            Err(LayoutError::MissingBinary(_))
+        ));
+        fs::create_dir_all(dir.path().join("adir")).unwrap();
+        assert!(Layout::add_execute_bits(&dir.path().join("adir")).is_err());
     }
 }
