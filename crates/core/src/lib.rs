@@ -73,9 +73,9 @@ pub use readiness::{
     Readiness, ReadinessFacts,
 };
 pub use registry::{
-    choose_source, parse_chain, parse_versions, ChainFile, Chosen, HeightMismatch, Registry,
-    RegistryBinary, RegistryError, RegistryVersion, SourceConflict, VersionsFile,
-    MAX_REGISTRY_BYTES,
+    choose_source, parse_chain, parse_versions, pick_binary, BinaryOrigin, BinaryPick, ChainFile,
+    Chosen, HeightMismatch, PlanListing, Registry, RegistryBinary, RegistryError, RegistryInput,
+    RegistryVersion, SourceConflict, VersionsFile, MAX_REGISTRY_BYTES,
 };
 pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
 pub use schedule::{

@@ -17,6 +17,10 @@
 //!   agree (same checksum, or same URL without two different checksums); otherwise nothing is
 //!   staged and both are named, for a human to decide.
 //!
+//! - [`pick_binary`]: all of the above for one upcoming upgrade, from what its plan's info
+//!   lists; the registry is consulted only when the plan's info could be read, and only a
+//!   registry of the node's own chain.
+//!
 //! Reading is bounded: a file larger than [`MAX_REGISTRY_BYTES`] is refused before it is parsed
 //! (the shell also caps what it reads), and bad JSON or a field of the wrong type is an error
 //! naming the file and the field, never a panic.
@@ -501,6 +505,116 @@ pub fn choose_source(
     }))
 }
 
+/// Where an upgrade's binary comes from (or came from), as `plan` and `/status` name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BinaryOrigin {
+    /// The scheduled plan's `info`.
+    PlanInfo,
+    /// The `info` of a governance proposal's plan.
+    Proposal,
+    /// The chain registry (`SWITCHYARD_CHAIN_REGISTRY`).
+    Registry,
+    /// `switchyard add-upgrade NAME --url`.
+    ManualUrl,
+    /// Put in `upgrades/<name>/bin/` by the operator (`add-upgrade NAME <path>`, or by hand).
+    PlacedByHand,
+}
+
+impl BinaryOrigin {
+    /// The name used in reports (`plan_info`, `registry`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BinaryOrigin::PlanInfo => "plan_info",
+            BinaryOrigin::Proposal => "proposal",
+            BinaryOrigin::Registry => "registry",
+            BinaryOrigin::ManualUrl => "manual_url",
+            BinaryOrigin::PlacedByHand => "placed_by_hand",
+        }
+    }
+}
+
+/// What an upgrade's plan info gives for this platform, as [`pick_binary`] takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanListing<'a> {
+    /// A usable entry for this platform (or `any`).
+    Binary(&'a BinarySource),
+    /// Nothing for this platform: no binaries, none for it, or a rejected entry.
+    Nothing,
+    /// The info is a URL that could not be read: what it lists is unknown, so the registry is
+    /// not used either (it could not be compared).
+    Unreadable,
+}
+
+/// The registry as [`pick_binary`] takes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryInput<'a> {
+    /// `SWITCHYARD_CHAIN_REGISTRY` is not set.
+    NotSet,
+    /// It could not be read; why.
+    Unreadable(&'a str),
+    /// It was read.
+    Read(&'a Registry),
+}
+
+/// Which binary to stage for one upgrade.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BinaryPick<'a> {
+    /// The plan's info's (the registry had none, agreed, or is not set).
+    Plan(&'a BinarySource),
+    /// The registry's (the plan's info has none for this platform, or agreed and only the
+    /// registry's URL carries a checksum).
+    Registry(RegistryBinary<'a>),
+    /// Both give one and they disagree: nothing is staged.
+    Conflict(SourceConflict),
+    /// Neither gives one; why the registry did not, when it was asked.
+    NoSource(Option<String>),
+}
+
+/// Decides [`BinaryPick`] for the upgrade `name` (see the module docs). `node_chain`: the
+/// node's chain id, `None` while it is not known (the registry is then not used).
+pub fn pick_binary<'a>(
+    plan: PlanListing<'a>,
+    registry: RegistryInput<'a>,
+    node_chain: Option<&str>,
+    name: &str,
+    platform: &str,
+) -> BinaryPick<'a> {
+    let plan_src = match plan {
+        PlanListing::Binary(s) => Some(s),
+        PlanListing::Nothing => None,
+        PlanListing::Unreadable => {
+            return BinaryPick::NoSource(match registry {
+                RegistryInput::NotSet => None,
+                _ => Some("the plan's info could not be read, so the chain registry is not used (it could not be compared)".into()),
+            })
+        }
+    };
+    let from_registry: Result<RegistryBinary<'a>, String> = match registry {
+        RegistryInput::NotSet => Err(String::new()),
+        RegistryInput::Unreadable(why) => Err(why.to_string()),
+        RegistryInput::Read(r) => match node_chain {
+            None => Err(
+                "the node's chain id is not known yet, so the chain registry is not used".into(),
+            ),
+            Some(id) => r
+                .check_chain(id)
+                .and_then(|()| r.binary_for(name, platform))
+                .map_err(|e| e.to_string()),
+        },
+    };
+    match (plan_src, from_registry) {
+        (Some(p), Ok(rb)) => match choose_source(Some(p), Some(rb.source)) {
+            Ok(Some(Chosen::Registry)) => BinaryPick::Registry(rb),
+            Ok(_) => BinaryPick::Plan(p),
+            Err(c) => BinaryPick::Conflict(c),
+        },
+        (Some(p), Err(_)) => BinaryPick::Plan(p),
+        (None, Ok(rb)) => BinaryPick::Registry(rb),
+        (None, Err(why)) => BinaryPick::NoSource((!why.is_empty()).then_some(why)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -710,6 +824,65 @@ mod tests {
             .unwrap(),
             None => BinarySource::from_url(url).unwrap(),
         }
+    }
+
+    #[test]
+    fn picking_for_one_upgrade() {
+        let r = current("registry", "neutron");
+        let reg = RegistryInput::Read(&r);
+        let on = Some("neutron-1");
+        let p = "linux/amd64";
+        // The plan's info has nothing: the registry's version of that name.
+        let BinaryPick::Registry(b) = pick_binary(PlanListing::Nothing, reg, on, "v6.0.0", p)
+        else {
+            panic!()
+        };
+        assert_eq!(b.version.name, "v6.0.0");
+        // Same URL in both: the plan's.
+        let same = b.source.clone();
+        assert_eq!(
+            pick_binary(PlanListing::Binary(&same), reg, on, "v6.0.0", p),
+            BinaryPick::Plan(&same)
+        );
+        // Another URL, no checksums: a conflict.
+        let other = src("https://elsewhere/neutrond", None);
+        assert!(matches!(
+            pick_binary(PlanListing::Binary(&other), reg, on, "v6.0.0", p),
+            BinaryPick::Conflict(_)
+        ));
+        // The registry of another chain, or an unknown chain id, is not used.
+        let why = |pick| match pick {
+            BinaryPick::NoSource(Some(w)) => w,
+            other => panic!("{other:?}"),
+        };
+        let w = why(pick_binary(
+            PlanListing::Nothing,
+            reg,
+            Some("osmosis-1"),
+            "v6.0.0",
+            p,
+        ));
+        assert!(w.contains("this node is on \"osmosis-1\""), "{w}");
+        let w = why(pick_binary(PlanListing::Nothing, reg, None, "v6.0.0", p));
+        assert!(w.contains("not known yet"), "{w}");
+        // ... but a plan's own binary still is.
+        assert_eq!(
+            pick_binary(PlanListing::Binary(&other), reg, Some("x"), "v6.0.0", p),
+            BinaryPick::Plan(&other)
+        );
+        // No version of that name; a plan info that could not be read; no registry at all.
+        let w = why(pick_binary(PlanListing::Nothing, reg, on, "v9", p));
+        assert!(w.contains("no version named \"v9\""), "{w}");
+        let w = why(pick_binary(PlanListing::Unreadable, reg, on, "v6.0.0", p));
+        assert!(w.contains("could not be compared"), "{w}");
+        let none = RegistryInput::NotSet;
+        assert_eq!(
+            pick_binary(PlanListing::Nothing, none, on, "v6.0.0", p),
+            BinaryPick::NoSource(None)
+        );
+        let bad = RegistryInput::Unreadable("chain.json: no such file");
+        let w = why(pick_binary(PlanListing::Nothing, bad, on, "v6.0.0", p));
+        assert_eq!(w, "chain.json: no such file");
     }
 
     #[test]
