@@ -158,6 +158,8 @@ pub(crate) struct Config {
     pub stall_action: crate::report::StallAction,
     /// Fewer peers than this for the stall threshold is a stall (0: no peer check).
     pub stall_min_peers: u32,
+    /// Where the chain registry's `chain.json` is (`SWITCHYARD_CHAIN_REGISTRY`): a path or URL.
+    pub chain_registry: Option<String>,
 
     /// Every key with its value and source, in a stable order.
     pub entries: Vec<Entry>,
@@ -236,6 +238,7 @@ config_keys! {
     SwitchyardStallAfter = "SWITCHYARD_STALL_AFTER", "";
     SwitchyardStallAction = "SWITCHYARD_STALL_ACTION", "log";
     SwitchyardStallMinPeers = "SWITCHYARD_STALL_MIN_PEERS", "1";
+    SwitchyardChainRegistry = "SWITCHYARD_CHAIN_REGISTRY", "";
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     SwitchyardTestFault = "SWITCHYARD_TEST_FAULT", "";
 }
@@ -513,6 +516,7 @@ impl Config {
                 }
             },
             stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
+            chain_registry: raw.opt(Key::SwitchyardChainRegistry),
             entries: Key::ALL
                 .iter()
                 .zip(&raw.values)

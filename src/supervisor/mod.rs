@@ -194,6 +194,7 @@ impl<'a> Supervisor<'a> {
                 cfg.clone(),
                 layout.clone(),
                 view,
+                crate::chain_registry::spawn_refresher(cfg, shutdown),
                 skip_heights.clone(),
                 shutdown,
             );
