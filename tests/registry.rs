@@ -376,4 +376,36 @@ async fn add_upgrade_from_registry_stages_a_named_version_by_hand() {
     .unwrap();
     assert_eq!(rec["origin"], "registry", "{rec}");
     assert_eq!(rec["preflight"]["status"], "ok", "{rec}");
+
+    // `plan` lists the manual upgrade with its source; once its binary is gone, the registry
+    // is still where it would come from.
+    let chain = FakeChain::start(Scenario {
+        height: 990,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (_, v) = plan_json(&home, &chain.rpc_url(), &registry).await;
+    let row = &v["upgrades"][0];
+    assert_eq!(
+        (&row["source"], &row["binary"]["source"]),
+        (&json!("manual"), &json!("registry")),
+        "{v:#}"
+    );
+    std::fs::remove_dir_all(home.path().join("cosmovisor/upgrades/v2")).unwrap();
+    std::fs::remove_file(home.path().join("cosmovisor/switchyard/staged/v2.json")).unwrap();
+    let (_, v) = plan_json(&home, &chain.rpc_url(), &registry).await;
+    let row = &v["upgrades"][0];
+    assert_eq!(row["binary"]["source"], "registry", "{v:#}");
+    assert_eq!(row["binary"]["staged"], false, "{v:#}");
+    assert_eq!(row["readiness"]["binary_source"], "yes", "{v:#}");
+    assert!(
+        row["problems"].to_string().contains("records height 1000"),
+        "{v:#}"
+    );
+    let (_, v) = plan_json(&home, &chain.rpc_url(), "").await;
+    assert_eq!(
+        v["upgrades"][0]["readiness"]["binary_source"], "no",
+        "{v:#}"
+    );
 }

@@ -207,7 +207,9 @@ pub(crate) fn draft(
         match switchyard_store::load_manual_upgrades(layout) {
             Ok(list) => {
                 for m in list.iter().filter(|m| m.height > chain.height) {
-                    rows.push(manual_row(&m.name, m.height, chain, layout, backup));
+                    rows.push(manual_row(
+                        &m.name, m.height, chain, layout, backup, reg, platform,
+                    ));
                 }
             }
             Err(e) => problems.push(format!("manual upgrades could not be read: {e}")),
@@ -420,6 +422,8 @@ fn manual_row(
     chain: &ChainFacts<'_>,
     layout: &Layout,
     backup: BackupFact,
+    reg: RegistryCtx<'_>,
+    platform: &str,
 ) -> DraftRow {
     let mut problems = Vec::new();
     let mut obstacles = Vec::new();
@@ -433,7 +437,21 @@ fn manual_row(
         }
     }
     let disk = staged_state(layout, name, &mut problems, &mut obstacles);
+    // Not on disk: the chain registry may still give it (pre-staged by `run`).
+    let mut listing = ListingFact::NotApplicable;
+    let mut from_registry = None;
     if disk.fact == BinaryFact::Missing {
+        match reg.registry_only(name.as_str(), Some(height), platform) {
+            Source::Registry { source, height } => {
+                problems.extend(height.map(|m| m.to_string()));
+                listing = ListingFact::ForPlatform {
+                    checksum: source.checksum.is_some(),
+                };
+                from_registry = Some(source);
+            }
+            Source::Nothing(Some(why)) => problems.push(format!("no binary source: {why}")),
+            _ => {}
+        }
         problems.push("the binary is not staged (place it with `switchyard add-upgrade`)".into());
     }
     DraftRow {
@@ -445,9 +463,14 @@ fn manual_row(
             proposal_status: None,
             eta_seconds: eta_seconds(height, chain),
             binary: BinaryReport {
-                url: None,
-                checksum: None,
-                source: disk.origin.map(source_kind),
+                url: from_registry.as_ref().map(|s| s.url.clone()),
+                checksum: from_registry
+                    .as_ref()
+                    .and_then(|s| s.checksum.as_ref().map(|c| c.to_string())),
+                source: disk
+                    .origin
+                    .or(from_registry.as_ref().map(|_| BinaryOrigin::Registry))
+                    .map(source_kind),
                 staged: disk.staged,
                 preflight: disk.record,
                 pre_upgrade: disk.pre_upgrade,
@@ -459,7 +482,7 @@ fn manual_row(
         },
         facts: ReadinessFacts {
             binary: disk.fact,
-            listing: ListingFact::NotApplicable,
+            listing,
             backup,
             obstacles,
         },
