@@ -5,6 +5,8 @@
 //! registry that disagrees with the plan, one of another chain, and malformed or huge files,
 //! with clear errors and nothing staged.
 
+#[path = "common/api.rs"]
+mod api;
 mod common;
 
 use std::path::PathBuf;
@@ -120,10 +122,13 @@ async fn run_prestages_from_the_registry_when_the_plan_info_is_empty() {
     home.fake("pause", "");
 
     let registry_url = format!("{}/chain.json", server.url);
+    let port = api::free_port();
+    let listen = format!("127.0.0.1:{port}");
     let mut sy = home.run(&[
         ("DAEMON_ALLOW_DOWNLOAD_BINARIES", "true"),
         ("UNSAFE_SKIP_BACKUP", "true"),
         ("SWITCHYARD_CHAIN_REGISTRY", &registry_url),
+        ("SWITCHYARD_LISTEN", &listen),
     ]);
     let record = home.path().join("cosmovisor/switchyard/staged/v2.json");
     wait_for(
@@ -148,7 +153,26 @@ async fn run_prestages_from_the_registry_when_the_plan_info_is_empty() {
         "{log}"
     );
 
-    // `plan` names the staged binary's source.
+    // `/status` names the staged binary's source...
+    // (The API client blocks: run it where blocking is allowed.)
+    let status = tokio::task::block_in_place(|| {
+        api::Api::new(port).wait_status(
+            "/status to show v2 staged from the registry",
+            T,
+            |s| {
+                s.plan.as_ref().is_some_and(|p| {
+                    p.upgrades.iter().any(|u| {
+                        u.name == "v2"
+                            && u.binary.staged == Some(true)
+                            && u.binary.source == Some(common::schema::BinarySourceKind::Registry)
+                    })
+                })
+            },
+            || sy.log(),
+        )
+    });
+    assert!(status.plan.unwrap().upgrades[0].ready);
+    // ... and so does `plan`.
     let (code, v) = plan_json(&home, &chain.rpc_url(), &registry_url).await;
     let b = &v["upgrades"][0]["binary"];
     assert_eq!(b["source"], "registry", "{v:#}");
@@ -237,6 +261,43 @@ async fn a_plan_and_a_registry_that_disagree_stage_nothing_and_both_are_named() 
         "{msg}"
     );
     assert!(!staged(&home));
+    // `run`: nothing is pre-staged, the log says why once, and `/status` names both.
+    home.rpc_from_fake_chain(&chain.rpc_url());
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    std::fs::write(home.path().join("data/height"), "990").unwrap();
+    home.fake("pause", "");
+    let port = api::free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut sy = home.run(&[
+        ("DAEMON_ALLOW_DOWNLOAD_BINARIES", "true"),
+        ("SWITCHYARD_CHAIN_REGISTRY", registry),
+        ("SWITCHYARD_LISTEN", &listen),
+    ]);
+    tokio::task::block_in_place(|| {
+        api::Api::new(port).wait_status(
+            "/status to name both sources of v2",
+            T,
+            |s| {
+                s.plan.as_ref().is_some_and(|p| {
+                    p.upgrades.iter().any(|u| {
+                        let p = u.problems.join(" ");
+                        u.name == "v2" && p.contains(&sum) && p.contains(&other)
+                    })
+                })
+            },
+            || sy.log(),
+        )
+    });
+    wait_for(
+        "the log to say why v2 is not pre-staged",
+        T,
+        || sy.log().contains("not pre-staging v2"),
+        || sy.log(),
+    );
+    sy.stop();
+    let log = sy.log();
+    assert_eq!(log.matches("not pre-staging v2").count(), 1, "{log}");
+    assert!(!staged(&home), "{log}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
