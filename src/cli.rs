@@ -108,9 +108,16 @@ pub(crate) struct RestoreBackupArgs {
 pub(crate) struct AddUpgradeArgs {
     /// The upgrade's name, as the plan spells it (lowercased unless COSMOVISOR_DISABLE_RECASE).
     pub name: String,
-    /// The binary to copy in (or give --url).
-    #[arg(required_unless_present = "url", conflicts_with = "url")]
+    /// The binary to copy in (or give --url, or --from-registry).
+    #[arg(
+        required_unless_present_any = ["url", "from_registry"],
+        conflicts_with_all = ["url", "from_registry"]
+    )]
     pub binary: Option<PathBuf>,
+    /// Stage the binary the chain registry (SWITCHYARD_CHAIN_REGISTRY) lists for the version
+    /// of this name, for this platform.
+    #[arg(long, conflicts_with = "url")]
+    pub from_registry: bool,
     /// Replace a binary already placed for this upgrade, and its registered height.
     #[arg(long)]
     pub force: bool,

@@ -161,6 +161,8 @@ pub(crate) struct Config {
     pub silent_rpc_action: crate::report::StallAction,
     /// Fewer peers than this for the stall threshold is a stall (0: no peer check).
     pub stall_min_peers: u32,
+    /// Where the chain registry's `chain.json` is (`SWITCHYARD_CHAIN_REGISTRY`): a path or URL.
+    pub chain_registry: Option<String>,
 
     /// Every key with its value and source, in a stable order.
     pub entries: Vec<Entry>,
@@ -240,6 +242,7 @@ config_keys! {
     SwitchyardStallAction = "SWITCHYARD_STALL_ACTION", "log";
     SwitchyardSilentRpcAction = "SWITCHYARD_SILENT_RPC_ACTION", "log";
     SwitchyardStallMinPeers = "SWITCHYARD_STALL_MIN_PEERS", "1";
+    SwitchyardChainRegistry = "SWITCHYARD_CHAIN_REGISTRY", "";
     #[cfg(any(debug_assertions, feature = "test-faults"))]
     SwitchyardTestFault = "SWITCHYARD_TEST_FAULT", "";
 }
@@ -575,6 +578,7 @@ impl Config {
             stall_action: raw.action(Key::SwitchyardStallAction)?,
             silent_rpc_action: raw.action(Key::SwitchyardSilentRpcAction)?,
             stall_min_peers: raw.uint(Key::SwitchyardStallMinPeers)?,
+            chain_registry: raw.opt(Key::SwitchyardChainRegistry),
             entries: raw.entries(),
             ignored,
             file: file_path,

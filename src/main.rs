@@ -5,6 +5,7 @@
 
 mod binary_facts;
 mod chain_now;
+mod chain_registry;
 mod cli;
 mod commands;
 mod config;

@@ -316,6 +316,7 @@ impl Metrics {
                 ("checksum_verified", u.readiness.checksum_verified),
                 ("preflight_ok", u.readiness.preflight_ok),
                 ("backup_space_ok", u.readiness.backup_space_ok),
+                ("binary_source", u.readiness.binary_source),
             ] {
                 let v = match state {
                     CheckState::Yes => 1,

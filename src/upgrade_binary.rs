@@ -5,14 +5,17 @@
 
 use std::time::Duration;
 
-use switchyard_core::this_platform;
 use switchyard_core::UpgradeName;
+use switchyard_core::{this_platform, BinaryOrigin};
 use switchyard_store::FetchOptions;
 use switchyard_store::Layout;
-use switchyard_store::{stage_from_plan, StageError, StageOptions, StageOutcome};
+use switchyard_store::{
+    stage_from_plan, stage_from_source, StageError, StageOptions, StageOutcome,
+};
 use switchyard_store::{PreflightStatus, StagingRecord};
 use switchyard_watcher::{resolve_info, InfoFetchLimits, PlanBinariesView, SeenIn, Upcoming};
 
+use crate::chain_registry::{plan_origin, RegistryCtx, Source};
 use crate::config::Config;
 
 /// Staging settings from the configuration.
@@ -139,8 +142,9 @@ fn describe(rec: &StagingRecord) -> String {
     )
 }
 
-/// Stages one upcoming upgrade (this platform's entry of its plan), saying in words what
-/// happened. A proposal still in voting is skipped unless `include_voting`.
+/// Stages one upcoming upgrade, saying in words what happened: from this platform's entry of
+/// its plan's info, or from the chain registry when the info gives none (`reg`, see
+/// [`crate::chain_registry`]). A proposal still in voting is skipped unless `include_voting`.
 pub(crate) async fn stage_upcoming(
     layout: &Layout,
     u: &Upcoming,
@@ -148,6 +152,7 @@ pub(crate) async fn stage_upcoming(
     disable_recase: bool,
     platform: &str,
     opts: &StageOptions,
+    reg: RegistryCtx<'_>,
 ) -> (Outcome, String, Option<StagingRecord>) {
     if u.source == SeenIn::Proposal && !include_voting {
         return (
@@ -159,6 +164,47 @@ pub(crate) async fn stage_upcoming(
     let name = match UpgradeName::parse(&u.name, disable_recase) {
         Ok(n) => n,
         Err(e) => return (Outcome::Failed, e.to_string(), None),
+    };
+    let registry_note = match reg.source_for(u, platform) {
+        Source::Registry { source, height } => {
+            if let Some(m) = height {
+                tracing::warn!(upgrade = %u.name, "{m}; the plan's height is the one that counts");
+            }
+            let opts = StageOptions {
+                origin: Some(BinaryOrigin::Registry),
+                ..opts.clone()
+            };
+            let (outcome, message, record) = outcome_of(
+                layout,
+                &name,
+                stage_from_source(layout, &name, &source, &opts).await,
+            );
+            return (
+                outcome,
+                format!("from the chain registry: {message}"),
+                record,
+            );
+        }
+        Source::Conflict(c) => {
+            if layout.has_upgrade_binary(&name) {
+                return (
+                    Outcome::OperatorPlaced,
+                    format!(
+                        "{} is in place ({c})",
+                        layout.upgrade_binary(&name).display()
+                    ),
+                    None,
+                );
+            }
+            tracing::error!(upgrade = %u.name, "not staging: {c}");
+            return (Outcome::Failed, c.to_string(), None);
+        }
+        Source::Plan(_) => None,
+        Source::Nothing(why) => why,
+    };
+    let with_note = |message: String| match &registry_note {
+        Some(why) => format!("{message}; {why}"),
+        None => message,
     };
     let binaries = match &u.binaries {
         PlanBinariesView::Listed { binaries, .. } => binaries,
@@ -185,15 +231,40 @@ pub(crate) async fn stage_upcoming(
             };
             return (
                 Outcome::Failed,
-                format!("{why}; place the binary with `switchyard add-upgrade {name} <path>`"),
+                with_note(format!(
+                    "{why}; place the binary with `switchyard add-upgrade {name} <path>`"
+                )),
                 None,
             );
         }
     };
-    match stage_from_plan(layout, &name, binaries, platform, opts).await {
+    let opts = StageOptions {
+        origin: Some(plan_origin(u.source)),
+        ..opts.clone()
+    };
+    let (outcome, message, record) = outcome_of(
+        layout,
+        &name,
+        stage_from_plan(layout, &name, binaries, platform, &opts).await,
+    );
+    let message = if outcome == Outcome::Failed {
+        with_note(message)
+    } else {
+        message
+    };
+    (outcome, message, record)
+}
+
+/// A staging result in words; a binary the operator placed gets its execute bits here.
+pub(crate) fn outcome_of(
+    layout: &Layout,
+    name: &UpgradeName,
+    r: Result<StageOutcome, StageError>,
+) -> (Outcome, String, Option<StagingRecord>) {
+    match r {
         Ok(StageOutcome::Staged(r)) => (Outcome::Staged, describe(&r), Some(r)),
         Ok(StageOutcome::AlreadyStaged(r)) => (Outcome::AlreadyStaged, describe(&r), Some(r)),
-        Ok(StageOutcome::OperatorPlaced { binary }) => match add_execute_bits(layout, &name) {
+        Ok(StageOutcome::OperatorPlaced { binary }) => match add_execute_bits(layout, name) {
             Ok(()) => (
                 Outcome::OperatorPlaced,
                 format!(

@@ -72,12 +72,13 @@ async fn chain_state_only(use_grpc: bool) {
     );
     assert_eq!(u["binary"]["checksum"], format!("sha256:{SHA}"));
     assert_eq!(u["binary"]["staged"], Value::Null);
+    assert_eq!(u["binary"]["source"], "plan_info");
     assert_eq!(u["ready"], true);
     assert_eq!(u["problems"], json!([]));
     // Chain state only: nothing about the disk is known.
     assert_eq!(
         u["readiness"],
-        json!({"binary_staged": "unknown", "checksum_verified": "unknown", "preflight_ok": "unknown", "backup_space_ok": "unknown"})
+        json!({"binary_staged": "unknown", "checksum_verified": "unknown", "preflight_ok": "unknown", "backup_space_ok": "unknown", "binary_source": "yes"})
     );
 
     // A proposal enters voting, for a plan with plain-text info: not ready, exit 2.
@@ -324,6 +325,7 @@ async fn staging_record_and_preflight_are_reported() {
             ran_at: Some(chrono::Utc::now()),
         },
         binary_stamp: None,
+        origin: None,
     };
     switchyard_store::save_staging_record(&layout, &name, &record).unwrap();
     let h = home.path().to_str().unwrap();
@@ -337,7 +339,7 @@ async fn staging_record_and_preflight_are_reported() {
     assert!(u["problems"].to_string().contains("libwasmvm"), "{u:#}");
     assert_eq!(
         u["readiness"],
-        json!({"binary_staged": "yes", "checksum_verified": "yes", "preflight_ok": "no", "backup_space_ok": "unknown"})
+        json!({"binary_staged": "yes", "checksum_verified": "yes", "preflight_ok": "no", "backup_space_ok": "unknown", "binary_source": "yes"})
     );
 
     record.preflight = PreflightRecord {

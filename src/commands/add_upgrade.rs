@@ -8,6 +8,11 @@
 //! `--checksums-url` file; required unless `DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM=false`), archives
 //! unpacked safely, atomic install, and a `version` preflight.
 //!
+//! `--from-registry` takes the URL and checksum from the chain registry
+//! (`SWITCHYARD_CHAIN_REGISTRY`): its version of this name, this platform's entry, after
+//! checking that the registry's `chain_id` is the one in the home's `config/genesis.json`; then
+//! it is staged like `--url`.
+//!
 //! `--force` means what it means to cosmovisor: without it, an upgrade that already has a binary
 //! (or, with a height, is already registered) is refused before anything changes; with it, the
 //! binary and the registered height are replaced. A height must be above the node's committed
@@ -24,9 +29,10 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
+use switchyard_core::BinaryOrigin;
 use switchyard_core::{check_manual, ManualUpgrade};
 use switchyard_core::{BinarySource, Checksum, UpgradeName};
-use switchyard_store::{Journal, Layout, StageError, StageOutcome};
+use switchyard_store::{Journal, Layout, StageError, StageOptions, StageOutcome};
 
 use crate::cli::{AddBatchArgs, AddUpgradeArgs};
 use crate::config::Config;
@@ -56,6 +62,17 @@ pub(super) fn run(cfg: &Config, args: &AddUpgradeArgs) -> anyhow::Result<i32> {
     match (&args.binary, &args.url) {
         (Some(path), _) => place_binary(&layout, &name, path)?,
         (None, Some(url)) => fetch_binary(cfg, &layout, &name, url, args, had_binary)?,
+        (None, None) if args.from_registry => {
+            let source = registry_source(cfg, &args.name, height)?;
+            stage_source(
+                cfg,
+                &layout,
+                &name,
+                source,
+                BinaryOrigin::Registry,
+                had_binary,
+            )?
+        }
         (None, None) => bail!("give the upgrade's binary, or --url to download it"),
     }
     match &manual {
@@ -307,6 +324,75 @@ fn fetch_binary(
             "{url} would be installed unverified: give --checksum sha256:<hex> or --checksums-url <SHA256SUMS url> (or a ?checksum= in the URL), or set DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM=false"
         );
     }
+    stage_source(cfg, layout, name, source, BinaryOrigin::ManualUrl, replace)
+}
+
+/// The chain registry's binary for the version `wanted` (as typed) on this platform, after
+/// checking the registry is for this home's chain. A registered `height` the registry's
+/// version disagrees with is reported, not refused.
+fn registry_source(
+    cfg: &Config,
+    wanted: &str,
+    height: Option<i64>,
+) -> anyhow::Result<BinarySource> {
+    use crate::chain_registry::{read_once, RegistryCtx, Source};
+    let rt = super::runtime()?;
+    let Some(state) = rt.block_on(read_once(cfg)) else {
+        bail!("--from-registry needs SWITCHYARD_CHAIN_REGISTRY (the chain's chain.json: a path or URL)");
+    };
+    let home = cfg.home.as_deref().context("DAEMON_HOME is not set")?;
+    let genesis = home.join("config/genesis.json");
+    let chain_id = switchyard_watcher::NodeIdentity::read(home)?
+        .chain_id
+        .with_context(|| {
+            format!(
+                "{} is missing: the chain registry's chain cannot be checked against this node's",
+                genesis.display()
+            )
+        })?;
+    let reg = RegistryCtx {
+        state: Some(&state),
+        chain_id: Some(&chain_id),
+    };
+    let platform = switchyard_core::this_platform();
+    match reg.registry_only(wanted, height, &platform) {
+        Source::Registry { source, height } => {
+            if let Some(m) = height {
+                tracing::warn!("upgrade {wanted}: {m}");
+            }
+            tracing::info!(
+                "upgrade {wanted}: the chain registry ({}) lists {}",
+                state.source,
+                source.url
+            );
+            Ok(source)
+        }
+        Source::Nothing(Some(why)) => bail!("{why}"),
+        _ => bail!("the chain registry gives no binary for {wanted}"),
+    }
+}
+
+/// Stages `source` as upgrade `name`'s binary (`replace`: a binary is there and `--force` was
+/// given; it is put back if the new one is not installed).
+fn stage_source(
+    cfg: &Config,
+    layout: &Layout,
+    name: &UpgradeName,
+    source: BinarySource,
+    origin: BinaryOrigin,
+    replace: bool,
+) -> anyhow::Result<()> {
+    if source.checksum.is_none() && cfg.download_must_have_checksum {
+        bail!(
+            "{} has no checksum, and DAEMON_DOWNLOAD_MUST_HAVE_CHECKSUM is true: it would be installed unverified",
+            source.url
+        );
+    }
+    let opts = StageOptions {
+        origin: Some(origin),
+        ..crate::upgrade_binary::stage_options(cfg, true)
+    };
+    let rt = super::runtime()?;
     let aside = if replace {
         Some(SetAside::take(layout, name)?)
     } else {

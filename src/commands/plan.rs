@@ -24,7 +24,7 @@ use switchyard_watcher::{snapshot, ChainClient, ChainSnapshot, Limits, SnapshotO
 use crate::cli::{ChainArgs, PlanArgs};
 use crate::config::Config;
 use crate::report::upgrades::{backup_outlook, draft, halt_report, ChainFacts, Draft};
-use crate::report::{ErrorReport, PlanReport, UpgradeSource};
+use crate::report::{CheckState, ErrorReport, PlanReport, UpgradeSource};
 
 pub(super) async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
     let snap = match query_chain_or_report(cfg, &args.chain, "plan", args.json).await {
@@ -40,12 +40,14 @@ pub(super) async fn run(cfg: &Config, args: &PlanArgs) -> anyhow::Result<i32> {
         layout.as_ref().map(Layout::data_dir).as_deref(),
         cfg.backup_dir().as_deref(),
     );
+    let registry = crate::chain_registry::read_once(cfg).await;
     let mut draft = draft(
         &ChainFacts::from_snapshot(&snap),
         layout.as_ref(),
         cfg.disable_recase,
         &this_platform(),
         backup,
+        registry.as_ref(),
     );
     if let Some(layout) = &layout {
         annotate_manual_halts(&mut draft, layout).await;
@@ -228,7 +230,7 @@ pub(super) fn to_table(report: &PlanReport) -> String {
         s.push_str("no upgrade is coming\n");
         return s;
     }
-    let rows: Vec<[String; 7]> = report
+    let rows: Vec<[String; 8]> = report
         .upgrades
         .iter()
         .map(|u| {
@@ -254,12 +256,24 @@ pub(super) fn to_table(report: &PlanReport) -> String {
                     Some(false) => "no".into(),
                     None => "-".into(),
                 },
+                match u.binary.source {
+                    Some(s) => s.as_str().to_string(),
+                    None if u.readiness.binary_source == CheckState::No => "none".into(),
+                    None => "-".into(),
+                },
                 if u.ready { "yes".into() } else { "NO".into() },
             ]
         })
         .collect();
     let head = [
-        "NAME", "HEIGHT", "SOURCE", "PROPOSAL", "ETA", "STAGED", "READY",
+        "NAME",
+        "HEIGHT",
+        "SOURCE",
+        "PROPOSAL",
+        "ETA",
+        "STAGED",
+        "BINARY FROM",
+        "READY",
     ];
     let mut widths = head.map(str::len);
     for r in &rows {

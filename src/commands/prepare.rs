@@ -27,6 +27,7 @@ use switchyard_store::StageOptions;
 use switchyard_store::StagingRecord;
 use switchyard_watcher::{ProposalStatus, SeenIn, Upcoming};
 
+use crate::chain_registry::RegistryCtx;
 use crate::cli::PrepareArgs;
 use crate::config::Config;
 use crate::upgrade_binary::{stage_upcoming, Outcome};
@@ -39,6 +40,11 @@ pub(super) async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32>
             Err(code) => return Ok(code),
         };
     let opts = crate::upgrade_binary::stage_options(cfg, !args.json);
+    let registry = crate::chain_registry::read_once(cfg).await;
+    let reg = RegistryCtx {
+        state: registry.as_ref(),
+        chain_id: Some(&snap.chain_id),
+    };
     let items = prepare_upcoming(
         &layout,
         &snap.upcoming,
@@ -46,6 +52,7 @@ pub(super) async fn run(cfg: &Config, args: &PrepareArgs) -> anyhow::Result<i32>
         cfg.disable_recase,
         &this_platform(),
         &opts,
+        reg,
     )
     .await;
     let ok = items.iter().all(|i| i.result != Outcome::Failed);
@@ -127,6 +134,7 @@ pub(super) async fn prepare_upcoming(
     disable_recase: bool,
     platform: &str,
     opts: &StageOptions,
+    reg: RegistryCtx<'_>,
 ) -> Vec<Item> {
     let mut items = Vec::new();
     for u in upcoming {
@@ -140,8 +148,16 @@ pub(super) async fn prepare_upcoming(
             message: String::new(),
             record: None,
         };
-        let (result, message, record) =
-            stage_upcoming(layout, u, include_voting, disable_recase, platform, opts).await;
+        let (result, message, record) = stage_upcoming(
+            layout,
+            u,
+            include_voting,
+            disable_recase,
+            platform,
+            opts,
+            reg,
+        )
+        .await;
         item.result = result;
         item.message = message;
         item.record = record;
@@ -225,7 +241,16 @@ mod tests {
             upcoming("v3", SeenIn::Proposal, &info),
             upcoming("v4", SeenIn::Plan, "see the forum"),
         ];
-        let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
+        let items = prepare_upcoming(
+            &layout,
+            &list,
+            false,
+            false,
+            "linux/amd64",
+            &opts(),
+            RegistryCtx::default(),
+        )
+        .await;
         assert_eq!(items.len(), 3);
         assert_eq!(items[0].result, Outcome::Staged, "{}", items[0].message);
         let v2 = UpgradeName::parse("v2", false).unwrap();
@@ -250,8 +275,16 @@ mod tests {
         assert_eq!(j["record"]["preflight"]["status"], "ok");
 
         // Again, with --include-voting: v2 is already there, v3 gets staged.
-        let items =
-            prepare_upcoming(&layout, &list[..2], true, false, "linux/amd64", &opts()).await;
+        let items = prepare_upcoming(
+            &layout,
+            &list[..2],
+            true,
+            false,
+            "linux/amd64",
+            &opts(),
+            RegistryCtx::default(),
+        )
+        .await;
         assert_eq!(items[0].result, Outcome::AlreadyStaged);
         assert_eq!(items[1].result, Outcome::Staged, "{}", items[1].message);
         assert!(
@@ -277,7 +310,16 @@ mod tests {
             upcoming("v2", SeenIn::Plan, &info),
             upcoming("v3", SeenIn::Plan, &info),
         ];
-        let items = prepare_upcoming(&layout, &list, false, false, "linux/amd64", &opts()).await;
+        let items = prepare_upcoming(
+            &layout,
+            &list,
+            false,
+            false,
+            "linux/amd64",
+            &opts(),
+            RegistryCtx::default(),
+        )
+        .await;
         assert_eq!(items[0].result, Outcome::OperatorPlaced);
         assert_eq!(std::fs::read(&bin).unwrap(), b"mine");
         // Written without execute bits (as cosmovisor's add-upgrade writes it): staging adds

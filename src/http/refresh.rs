@@ -74,6 +74,7 @@ impl Refresher {
                     self.disable_recase,
                     &platform,
                     backup_fact,
+                    crate::chain_registry::latest().as_deref(),
                 );
                 // How the armed manual upgrade halts is the supervisor's knowledge.
                 if let Some(armed) = live.armed() {

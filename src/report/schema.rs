@@ -127,10 +127,13 @@ impl ProposalStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct BinaryReport {
-    /// The download URL listed for this platform.
+    /// The download URL for this platform (the plan's info's, or the chain registry's).
     pub url: Option<String>,
     /// Its checksum (`sha256:<hex>`).
     pub checksum: Option<String>,
+    /// Where the binary comes from: for one on disk, where it came from; else where it would be
+    /// staged from; null when there is no binary source.
+    pub source: Option<BinarySourceKind>,
     /// Whether `upgrades/<name>/bin/$DAEMON_NAME` exists (null: the store was not looked at).
     pub staged: Option<bool>,
     /// switchyard's staging record, when switchyard staged it.
@@ -138,6 +141,35 @@ pub(crate) struct BinaryReport {
     /// What switchyard learned before the halt about this very file's `pre-upgrade` command;
     /// null when it has not asked yet, or the file changed since it asked.
     pub pre_upgrade: Option<PreUpgradeReport>,
+}
+
+/// Where an upgrade's binary comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum BinarySourceKind {
+    /// The scheduled plan's `info`.
+    PlanInfo,
+    /// A governance proposal's plan `info`.
+    Proposal,
+    /// The chain registry (`SWITCHYARD_CHAIN_REGISTRY`).
+    Registry,
+    /// `switchyard add-upgrade NAME --url`.
+    ManualUrl,
+    /// Placed by the operator (`add-upgrade NAME <path>`, or by hand).
+    PlacedByHand,
+}
+
+impl BinarySourceKind {
+    /// The name in the JSON documents (`plan_info`, `registry`, ...), for tables.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            BinarySourceKind::PlanInfo => "plan_info",
+            BinarySourceKind::Proposal => "proposal",
+            BinarySourceKind::Registry => "registry",
+            BinarySourceKind::ManualUrl => "manual_url",
+            BinarySourceKind::PlacedByHand => "placed_by_hand",
+        }
+    }
 }
 
 /// The pre-upgrade probe's verdict on the binary now in `upgrades/<name>/bin/`.
@@ -192,7 +224,7 @@ pub(crate) enum PreflightState {
     Skipped,
 }
 
-/// The four readiness checks.
+/// The readiness checks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ReadinessReport {
@@ -200,6 +232,8 @@ pub(crate) struct ReadinessReport {
     pub checksum_verified: CheckState,
     pub preflight_ok: CheckState,
     pub backup_space_ok: CheckState,
+    /// `no`: no binary source (not on disk, and neither the chain nor the registry gives one).
+    pub binary_source: CheckState,
 }
 
 /// One readiness check.

@@ -6,18 +6,22 @@
 
 use std::time::Duration;
 
+use switchyard_core::BinaryOrigin;
 use switchyard_core::{
     readiness, BackupFact, BinaryFact, Check, ListingFact, Obstacle, PreUpgradeCommand,
     PreflightFact, Readiness, ReadinessFacts, UpgradeName,
 };
 use switchyard_store::{Layout, PreflightStatus};
+
+use crate::chain_registry::{RegistryCtx, RegistryState, Source};
 use switchyard_watcher::{
     ChainSnapshot, ChainView, PlanBinariesView, PlanWithBinaries, SeenIn, Upcoming,
 };
 
 use super::schema::{
-    BinaryReport, CheckState, PlanReport, PreUpgradeReport, PreUpgradeState, PreflightState,
-    ProposalStatus, ReadinessReport, StagedReport, Transport, UpgradeRow, UpgradeSource,
+    BinaryReport, BinarySourceKind, CheckState, PlanReport, PreUpgradeReport, PreUpgradeState,
+    PreflightState, ProposalStatus, ReadinessReport, StagedReport, Transport, UpgradeRow,
+    UpgradeSource,
 };
 
 /// What the report needs from the chain, from either a snapshot or the watcher's view.
@@ -151,6 +155,17 @@ pub(crate) fn readiness_report(r: &Readiness) -> ReadinessReport {
         checksum_verified: check(r.checksum_verified),
         preflight_ok: check(r.preflight_ok),
         backup_space_ok: check(r.backup_space_ok),
+        binary_source: check(r.binary_source),
+    }
+}
+
+fn source_kind(o: BinaryOrigin) -> BinarySourceKind {
+    match o {
+        BinaryOrigin::PlanInfo => BinarySourceKind::PlanInfo,
+        BinaryOrigin::Proposal => BinarySourceKind::Proposal,
+        BinaryOrigin::Registry => BinarySourceKind::Registry,
+        BinaryOrigin::ManualUrl => BinarySourceKind::ManualUrl,
+        BinaryOrigin::PlacedByHand => BinarySourceKind::PlacedByHand,
     }
 }
 
@@ -170,7 +185,12 @@ pub(crate) fn draft(
     disable_recase: bool,
     platform: &str,
     backup: BackupFact,
+    registry: Option<&RegistryState>,
 ) -> Draft {
+    let reg = RegistryCtx {
+        state: registry,
+        chain_id: Some(chain.chain_id),
+    };
     let mut problems = chain.problems.clone();
     if chain.catching_up {
         problems.push(format!(
@@ -181,13 +201,15 @@ pub(crate) fn draft(
     let mut rows: Vec<DraftRow> = chain
         .upcoming
         .iter()
-        .map(|u| chain_row(u, chain, layout, disable_recase, platform, backup))
+        .map(|u| chain_row(u, chain, layout, disable_recase, platform, backup, reg))
         .collect();
     if let Some(layout) = layout {
         match switchyard_store::load_manual_upgrades(layout) {
             Ok(list) => {
                 for m in list.iter().filter(|m| m.height > chain.height) {
-                    rows.push(manual_row(&m.name, m.height, chain, layout, backup));
+                    rows.push(manual_row(
+                        &m.name, m.height, chain, layout, backup, reg, platform,
+                    ));
                 }
             }
             Err(e) => problems.push(format!("manual upgrades could not be read: {e}")),
@@ -231,6 +253,7 @@ fn empty_readiness() -> ReadinessReport {
         checksum_verified: CheckState::Unknown,
         preflight_ok: CheckState::Unknown,
         backup_space_ok: CheckState::Unknown,
+        binary_source: CheckState::Unknown,
     }
 }
 
@@ -241,6 +264,7 @@ fn chain_row(
     disable_recase: bool,
     platform: &str,
     backup: BackupFact,
+    reg: RegistryCtx<'_>,
 ) -> DraftRow {
     let mut problems = Vec::new();
     let mut obstacles = Vec::new();
@@ -259,57 +283,54 @@ fn chain_row(
         ));
         obstacles.push(Obstacle::HeightReached);
     }
-    let mut url = None;
-    let mut checksum = None;
+    let source = reg.source_for(u, platform);
+    let (url, checksum) = match source.binary() {
+        Some(b) => (
+            Some(b.url.clone()),
+            b.checksum.as_ref().map(|c| c.to_string()),
+        ),
+        None => (None, None),
+    };
     let mut binary_problem = None;
-    let listing = match &u.binaries {
-        PlanBinariesView::Listed { binaries, .. } => match binaries.for_platform(platform) {
-            Some(src) => {
-                url = Some(src.url.clone());
-                checksum = src.checksum.as_ref().map(|c| c.to_string());
-                if src.checksum.is_none() {
-                    binary_problem = Some(format!("the binary for {platform} has no checksum"));
-                }
-                ListingFact::ForPlatform {
-                    checksum: src.checksum.is_some(),
-                }
-            }
-            None => {
-                binary_problem = Some(match binaries.rejection_for(platform) {
-                    Some(r) => format!(
-                        "the binary listed for {} cannot be used: {}",
-                        r.platform, r.reason
-                    ),
-                    None => format!(
-                        "no binary for this platform ({platform}); the plan lists: {}",
-                        if binaries.entries.is_empty() {
-                            "nothing usable".to_string()
-                        } else {
-                            binaries
-                                .entries
-                                .keys()
-                                .cloned()
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        }
-                    ),
+    let plan_problem = plan_binary_problem(u, platform);
+    let listing = match &source {
+        Source::Plan(b) | Source::Registry { source: b, .. } => {
+            if b.checksum.is_none() {
+                binary_problem = Some(match source {
+                    Source::Registry { .. } => {
+                        format!("the chain registry's binary for {platform} has no checksum")
+                    }
+                    _ => format!("the binary for {platform} has no checksum"),
                 });
-                ListingFact::Unusable
             }
-        },
-        PlanBinariesView::None => {
-            binary_problem = Some(
-                "the plan's info lists no binaries (plain text or no \"binaries\" map)".into(),
-            );
+            ListingFact::ForPlatform {
+                checksum: b.checksum.is_some(),
+            }
+        }
+        Source::Conflict(c) => {
+            binary_problem = Some(c.to_string());
             ListingFact::Unusable
         }
-        PlanBinariesView::Unavailable { url: info_url, why } => {
-            binary_problem = Some(format!(
-                "the plan's info URL {info_url} could not be used: {why}"
-            ));
+        Source::Nothing(why) => {
+            let mut text = format!(
+                "no binary source: {}",
+                plan_problem.clone().unwrap_or_default()
+            );
+            if let Some(why) = why {
+                text.push_str("; ");
+                text.push_str(why);
+            }
+            binary_problem = Some(text);
             ListingFact::Unusable
         }
     };
+    // Said whatever else holds: the registry and the plan disagree on the height.
+    if let Source::Registry {
+        height: Some(m), ..
+    } = &source
+    {
+        problems.push(format!("{m}"));
+    }
     let disk = match (layout, &name) {
         (Some(l), Some(n)) => staged_state(l, n, &mut problems, &mut obstacles),
         (None, _) => OnDisk::not_checked(),
@@ -342,6 +363,7 @@ fn chain_row(
             binary: BinaryReport {
                 url,
                 checksum,
+                source: disk.origin.or(source.origin(u.source)).map(source_kind),
                 staged: disk.staged,
                 preflight: disk.record,
                 pre_upgrade: disk.pre_upgrade,
@@ -360,12 +382,48 @@ fn chain_row(
     }
 }
 
+/// Why `u`'s plan info gives no usable binary for `platform`, in words; `None` when it gives one.
+fn plan_binary_problem(u: &Upcoming, platform: &str) -> Option<String> {
+    match &u.binaries {
+        PlanBinariesView::Listed { binaries, .. } => match binaries.for_platform(platform) {
+            Some(_) => None,
+            None => Some(match binaries.rejection_for(platform) {
+                Some(r) => format!(
+                    "the binary listed for {} cannot be used: {}",
+                    r.platform, r.reason
+                ),
+                None => format!(
+                    "no binary for this platform ({platform}); the plan lists: {}",
+                    if binaries.entries.is_empty() {
+                        "nothing usable".to_string()
+                    } else {
+                        binaries
+                            .entries
+                            .keys()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            }),
+        },
+        PlanBinariesView::None => {
+            Some("the plan's info lists no binaries (plain text or no \"binaries\" map)".into())
+        }
+        PlanBinariesView::Unavailable { url, why } => Some(format!(
+            "the plan's info URL {url} could not be used: {why}"
+        )),
+    }
+}
+
 fn manual_row(
     name: &UpgradeName,
     height: i64,
     chain: &ChainFacts<'_>,
     layout: &Layout,
     backup: BackupFact,
+    reg: RegistryCtx<'_>,
+    platform: &str,
 ) -> DraftRow {
     let mut problems = Vec::new();
     let mut obstacles = Vec::new();
@@ -379,7 +437,21 @@ fn manual_row(
         }
     }
     let disk = staged_state(layout, name, &mut problems, &mut obstacles);
+    // Not on disk: the chain registry may still give it (pre-staged by `run`).
+    let mut listing = ListingFact::NotApplicable;
+    let mut from_registry = None;
     if disk.fact == BinaryFact::Missing {
+        match reg.registry_only(name.as_str(), Some(height), platform) {
+            Source::Registry { source, height } => {
+                problems.extend(height.map(|m| m.to_string()));
+                listing = ListingFact::ForPlatform {
+                    checksum: source.checksum.is_some(),
+                };
+                from_registry = Some(source);
+            }
+            Source::Nothing(Some(why)) => problems.push(format!("no binary source: {why}")),
+            _ => {}
+        }
         problems.push("the binary is not staged (place it with `switchyard add-upgrade`)".into());
     }
     DraftRow {
@@ -391,8 +463,14 @@ fn manual_row(
             proposal_status: None,
             eta_seconds: eta_seconds(height, chain),
             binary: BinaryReport {
-                url: None,
-                checksum: None,
+                url: from_registry.as_ref().map(|s| s.url.clone()),
+                checksum: from_registry
+                    .as_ref()
+                    .and_then(|s| s.checksum.as_ref().map(|c| c.to_string())),
+                source: disk
+                    .origin
+                    .or(from_registry.as_ref().map(|_| BinaryOrigin::Registry))
+                    .map(source_kind),
                 staged: disk.staged,
                 preflight: disk.record,
                 pre_upgrade: disk.pre_upgrade,
@@ -404,7 +482,7 @@ fn manual_row(
         },
         facts: ReadinessFacts {
             binary: disk.fact,
-            listing: ListingFact::NotApplicable,
+            listing,
             backup,
             obstacles,
         },
@@ -413,6 +491,8 @@ fn manual_row(
 
 /// What the store says about one upgrade's binary.
 struct OnDisk {
+    /// Where the binary on disk came from (its staging record, or placed by hand).
+    origin: Option<BinaryOrigin>,
     staged: Option<bool>,
     record: Option<StagedReport>,
     pre_upgrade: Option<PreUpgradeReport>,
@@ -422,6 +502,7 @@ struct OnDisk {
 impl OnDisk {
     fn not_checked() -> Self {
         OnDisk {
+            origin: None,
             staged: None,
             record: None,
             pre_upgrade: None,
@@ -430,6 +511,7 @@ impl OnDisk {
     }
     fn missing() -> Self {
         OnDisk {
+            origin: None,
             staged: Some(false),
             record: None,
             pre_upgrade: None,
@@ -460,6 +542,7 @@ fn staged_state(
     let pre_upgrade = pre_upgrade_verdict(layout, name, problems);
     let Some(r) = record else {
         return OnDisk {
+            origin: Some(BinaryOrigin::PlacedByHand),
             staged: Some(true),
             record: None,
             pre_upgrade,
@@ -489,6 +572,7 @@ fn staged_state(
         problems.push("the binary was staged without a checksum to verify it against".into());
     }
     OnDisk {
+        origin: r.origin,
         staged: Some(true),
         record: Some(StagedReport {
             url: r.url,

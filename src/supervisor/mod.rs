@@ -195,6 +195,7 @@ impl<'a> Supervisor<'a> {
                 cfg.clone(),
                 layout.clone(),
                 view,
+                crate::chain_registry::spawn_refresher(cfg, shutdown),
                 skip_heights.clone(),
                 shutdown,
             );

@@ -19,6 +19,7 @@
 //! - `retention`: which backups `SWITCHYARD_BACKUP_KEEP` removes.
 //! - `restart`: the crash-restart policy (backoff, crash-loop detection).
 //! - `staging_rules`: what to stage ahead of the halt, and what to do without a binary at it.
+//! - `registry`: the Cosmos chain registry's `chain.json`/`versions.json` as a binary source.
 //! - `staged_source`: whether a staged binary is the one the plan lists now.
 //! - `readiness`: whether the node is ready for an upcoming upgrade (`plan` and `/metrics`).
 //! - `stall`: whether a running node has stopped making progress (sentry supervision).
@@ -39,6 +40,7 @@ mod node_args;
 mod plan_info;
 mod preupgrade_probe;
 mod readiness;
+mod registry;
 mod restart;
 mod retention;
 mod schedule;
@@ -77,6 +79,11 @@ pub use preupgrade_probe::{
 pub use readiness::{
     readiness, BackupFact, BinaryFact, Blocker, Check, ListingFact, Obstacle, PreflightFact,
     Readiness, ReadinessFacts,
+};
+pub use registry::{
+    choose_source, parse_chain, parse_versions, pick_binary, BinaryOrigin, BinaryPick, ChainFile,
+    Chosen, HeightMismatch, PlanListing, Registry, RegistryBinary, RegistryError, RegistryInput,
+    RegistryVersion, SourceConflict, VersionsFile, MAX_REGISTRY_BYTES,
 };
 pub use restart::{restarts_after_crash, CrashDecision, CrashPolicy, CrashPolicyConfig};
 pub use retention::{backups_to_remove, BackupOrder};

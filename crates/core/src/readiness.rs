@@ -12,6 +12,11 @@
 //! - nothing else blocks it ([`Obstacle`]: an unusable name, a height already passed, a plan
 //!   that displaces a manual upgrade, a racy halt, a staging record that cannot be read).
 //!
+//! Besides, `binary_source` says whether the binary has anywhere to come from: it is on disk,
+//! or the chain (plan info, proposal) or the chain registry gives one for this platform; `No`
+//! is what `plan` and `/metrics` call "no binary source". It adds no blocker of its own (a
+//! binary with no source is already missing, or not listed usably).
+//!
 //! Each of the four checks is a [`Check`]; [`Readiness::ready`] holds exactly when no check
 //! is [`Check::No`], the binary is known to be there (or listed usably when the store was not
 //! looked at), and no obstacle stands. [`Readiness::blockers`] says what is missing.
@@ -150,6 +155,9 @@ pub struct Readiness {
     pub preflight_ok: Check,
     /// Whether the pre-swap backup fits (`NotApplicable` when no backup is taken).
     pub backup_space_ok: Check,
+    /// `Yes` when the binary is on disk or some source lists one for this platform; `No`:
+    /// no binary source.
+    pub binary_source: Check,
     /// Empty exactly when `ready`.
     pub blockers: Vec<Blocker>,
 }
@@ -188,6 +196,11 @@ pub fn readiness(f: &ReadinessFacts) -> Readiness {
         BackupFact::NotTaken => Check::NotApplicable,
         BackupFact::Unknown => Check::Unknown,
     };
+    let binary_source = match (f.binary, f.listing) {
+        (BinaryFact::Staged { .. } | BinaryFact::Placed, _) => Check::Yes,
+        (_, ListingFact::ForPlatform { .. }) => Check::Yes,
+        (_, ListingFact::Unusable | ListingFact::NotApplicable) => Check::No,
+    };
     let mut blockers = Vec::new();
     match f.binary {
         BinaryFact::Missing => blockers.push(Blocker::BinaryMissing),
@@ -215,6 +228,7 @@ pub fn readiness(f: &ReadinessFacts) -> Readiness {
         checksum_verified,
         preflight_ok,
         backup_space_ok,
+        binary_source,
         blockers,
     }
 }
@@ -245,6 +259,25 @@ mod tests {
         checksum_verified: true,
         preflight: PreflightFact::Ok,
     };
+
+    #[test]
+    fn a_binary_with_nowhere_to_come_from_has_no_source() {
+        let listed = ListingFact::ForPlatform { checksum: true };
+        for (binary, listing, want) in [
+            (BinaryFact::Missing, ListingFact::Unusable, Check::No),
+            (BinaryFact::Missing, ListingFact::NotApplicable, Check::No),
+            (BinaryFact::NotChecked, ListingFact::Unusable, Check::No),
+            (BinaryFact::Missing, listed, Check::Yes),
+            (BinaryFact::Placed, ListingFact::NotApplicable, Check::Yes),
+            (STAGED_OK, ListingFact::Unusable, Check::Yes),
+        ] {
+            let r = readiness(&facts(binary, listing));
+            assert_eq!(r.binary_source, want, "{binary:?} {listing:?}");
+            if want == Check::No {
+                assert!(!r.ready);
+            }
+        }
+    }
 
     #[test]
     fn the_usual_cases() {

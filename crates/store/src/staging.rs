@@ -38,7 +38,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use switchyard_core::UpgradeName;
-use switchyard_core::{BinarySource, ChecksumAlgo, PlanBinaries};
+use switchyard_core::{BinaryOrigin, BinarySource, ChecksumAlgo, PlanBinaries};
 
 use crate::archive::{self, ArchiveError, ArchiveKind, UnpackLimits};
 use crate::checksum::hash_file;
@@ -64,6 +64,8 @@ pub struct StageOptions {
     pub preflight: bool,
     /// Longest the preflight's `<bin> version` may run before it is killed and counted failed.
     pub preflight_timeout: Duration,
+    /// Where the source came from, kept in the staging record ([`StagingRecord::origin`]).
+    pub origin: Option<BinaryOrigin>,
 }
 
 impl Default for StageOptions {
@@ -75,6 +77,7 @@ impl Default for StageOptions {
             max_archive_entries: 100_000,
             preflight: true,
             preflight_timeout: Duration::from_secs(30),
+            origin: None,
         }
     }
 }
@@ -418,6 +421,7 @@ async fn stage_inner(
         staged_at: Utc::now(),
         preflight: PreflightRecord::pending(),
         binary_stamp: None,
+        origin: opts.origin,
     };
     // Record first: a binary present with a matching record is ours, even after a crash here.
     staging_record::save_staging_record(layout, name, &record)?;

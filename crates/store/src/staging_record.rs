@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use switchyard_core::UpgradeName;
-use switchyard_core::{BinarySource, ChecksumAlgo};
+use switchyard_core::{BinaryOrigin, BinarySource, ChecksumAlgo};
 
 use crate::checksum::hash_file;
 use crate::fsutil::write_atomic;
@@ -94,6 +94,10 @@ pub struct StagingRecord {
     /// [`verify_installed_binary`] need not hash it again at the halt.
     #[serde(default)]
     pub binary_stamp: Option<FileStamp>,
+    /// Where the source came from (plan info, proposal, chain registry, `add-upgrade --url`);
+    /// `None` in records written before this was kept, or when the caller did not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<BinaryOrigin>,
 }
 
 /// What identifies one state of a file without reading it.
@@ -345,6 +349,7 @@ mod tests {
             staged_at: Utc::now(),
             preflight: PreflightRecord::pending(),
             binary_stamp: None,
+            origin: None,
         }
     }
 

@@ -304,6 +304,7 @@ async fn leftovers_of_a_crashed_attempt_do_not_block_the_next_one() {
         staged_at: chrono::Utc::now(),
         preflight: PreflightRecord::pending(),
         binary_stamp: None,
+        origin: None,
     };
     switchyard_store::save_staging_record(&layout, &name, &stale).unwrap();
 

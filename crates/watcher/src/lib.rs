@@ -31,7 +31,8 @@
 //!   `grpc_node`: height and time over gRPC when no RPC address is known.
 //! - `wire`: decoding CometBFT JSON. `query`: module queries over gRPC or `abci_query`.
 //! - `proposals`: upgrade messages inside gov proposals. `plan_binaries`: a plan's info (inline,
-//!   or fetched from its URL) resolved into binaries.
+//!   or fetched from its URL) resolved into binaries. `registry`: the chain registry's files
+//!   (`SWITCHYARD_CHAIN_REGISTRY`) read from a path or URL.
 //! - `view`: the [`ChainView`], and plan/proposals merged into upcoming upgrades.
 //!   `snapshot`: one look at the chain.
 //! - `blocks`: the NewBlock feed. `block_times`: average block time.
@@ -56,6 +57,7 @@ mod node_config;
 mod plan_binaries;
 mod proposals;
 mod query;
+mod registry;
 mod respawn;
 mod rpc;
 mod snapshot;
@@ -73,6 +75,7 @@ pub use node_config::app_halt;
 pub use plan_binaries::{resolve_info, InfoFetchLimits, PlanBinariesView};
 pub use proposals::{ProposalStatus, RawPlan, UpgradeProposal};
 pub use query::{ChainClient, GovVersion, Transport};
+pub use registry::{load_registry, RegistryLimits, RegistryLoadError, RegistrySource};
 pub use rpc::{Limits, RpcClient};
 pub use snapshot::{snapshot, ChainSnapshot, SnapshotOptions};
 pub use view::{ChainView, HeightsRead, PlanWithBinaries, ProposalWithBinaries, SeenIn, Upcoming};
