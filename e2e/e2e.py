@@ -953,6 +953,29 @@ def find_switchyard():
     return os.path.abspath(b)
 
 
+def plan_binary_source(sup_bin, env, name):
+    """`binary.source` of upgrade `name` in `switchyard plan --json` (None when absent)."""
+    r = run([sup_bin, "plan", "--json"], env=env, check=False, timeout=30)
+    try:
+        for u in json.loads(r.stdout).get("upgrades") or []:
+            if str(u.get("name", "")).lower() == name:
+                return (u.get("binary") or {}).get("source")
+    except Exception:
+        return f"exit {r.returncode}, unreadable: {r.stdout[-200:]!r}"
+    return None
+
+
+def write_registry(path, daemon, versions):
+    """A chain-registry chain.json (the older shape, versions inline) for CHAIN_ID: versions is
+    [(name, url, sha256 hex)], each with a linux/amd64 binary."""
+    doc = {"chain_name": "switchyarde2e", "chain_id": CHAIN_ID, "daemon_name": daemon,
+           "codebase": {"versions": [
+               {"name": n, "recommended_version": n, "binaries": {"linux/amd64": f"{url}?checksum=sha256:{sha}"}}
+               for n, url, sha in versions]}}
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1)
+
+
 def plan_reports_staged(text, name):
     """`switchyard plan --json` prints one object whose `upgrades` list holds
     {"name", "proposal_status", "binary": {"staged": bool, "preflight": {"status": ...}}, "ready"}.
@@ -1455,7 +1478,7 @@ def restore_check(c, checks, tag, prev, halt_bin):
 
 
 def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, voting_period, srv,
-             prestage=False, kill_at_halt=False, while_old=None):
+             prestage=False, kill_at_halt=False, while_old=None, from_registry=False):
     """A governance upgrade at H (placed after the voting period), voted with the running binary's
     CLI. prestage: the binary comes only from the plan's binaries map (DAEMON_ALLOW_DOWNLOAD_BINARIES
     + SWITCHYARD_PRESTAGE_VOTING) and must be staged while the vote is open; otherwise it is placed
@@ -1463,7 +1486,10 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     proposal passed, so the old binary halts at H with nobody swapping; once the halt's facts are
     in (upgrade-info.json for H, UPGRADE NEEDED and CONSENSUS FAILURE logged, /abci_info H-1 from
     the old binary still serving RPC), switchyard is SIGKILLed and started again. while_old(): called
-    once the vote is in, while the old binary still runs."""
+    once the vote is in, while the old binary still runs. from_registry: the plan's info is empty
+    and the binary comes from the chain-registry file switchyard was started with
+    (SWITCHYARD_CHAIN_REGISTRY, written by write_registry for this served name); `plan --json` must
+    name the registry as the staged binary's source."""
     r = {"name": name, "old": v_old, "new": v_new, "mode": "prestage" if prestage else "preplaced"}
     cli = c.current_bin()
     old_exe = c.current_exe()
@@ -1472,6 +1498,9 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
     checksum = sha256_of(new_bin)
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{served_name}?checksum=sha256:{checksum}"}},
                       separators=(",", ":"))
+    if from_registry:
+        info = ""
+        r["binary_from"] = "registry"
     if not prestage:
         run([c.sup_bin, "add-upgrade", name, new_bin], env=c.env)
     n_req = len(srv.requests)
@@ -1488,6 +1517,10 @@ def gov_swap(c, checks, tag, name, new_bin, v_old, v_new, block_time, offset, vo
         staged_path = os.path.join(c.home, "cosmovisor", "upgrades", name, "bin", c.daemon)
         check_prestaged_in_voting(checks, tag, c.sup_bin, c.env, cli, c.rpc.port, pid, name, staged_path, checksum,
                                   voting_end, r)
+        if from_registry:
+            src = plan_binary_source(c.sup_bin, c.env, name)
+            checks.check(src == "registry", f"{tag}: `plan --json` names the chain registry as the binary's source "
+                         f"(the plan's info is empty)", f"binary.source {src!r}")
     if while_old:
         while_old()
     halted = None
@@ -1817,8 +1850,8 @@ def stall_step(c, checks, tag, lis, stall_after):
 
 
 def life(args):
-    """switchyard on one wasmd node for a life: the governance upgrade "v0.60" staged from the
-    plan's binaries map during the vote, switchyard stopped and started again, a manual upgrade to
+    """switchyard on one wasmd node for a life: the governance upgrade "v0.60", whose plan info is
+    empty, staged during the vote from a chain-registry file, switchyard stopped and started again, a manual upgrade to
     v0.61, then a stall (SIGSTOP) restarted once. Stall detection is on (short threshold, restart)
     the whole time: it must never restart the node at a halt or at a halt-height stop."""
     bins = {k: need_env(f"E2E_WASMD_{k}") for k in ("OLD", "NEW", "NEXT")}
@@ -1837,7 +1870,12 @@ def life(args):
     os.makedirs(served)
     srv = BinServer(served)
     listen = f"127.0.0.1:{ports[9]}"
+    # The "v0.60" plan's info is empty: its binary comes from this chain-registry file.
+    registry = os.path.join(work, "chain.json")
+    write_registry(registry, daemon, [("v0.60", f"http://127.0.0.1:{srv.port}/{daemon}-{ver['NEW']}",
+                                       sha256_of(bins["NEW"]))])
     env = supervisor_env(home, daemon, "switchyard", "prestage")
+    env["SWITCHYARD_CHAIN_REGISTRY"] = registry
     env.update({"SWITCHYARD_LISTEN": listen, "SWITCHYARD_STALL_AFTER": f"{args.stall_after}s",
                 "SWITCHYARD_STALL_MIN_PEERS": "0", "SWITCHYARD_STALL_ACTION": "restart",
                 "SWITCHYARD_SILENT_RPC_ACTION": "restart",
@@ -1853,7 +1891,7 @@ def life(args):
 
     def gov(ch, t):
         r = gov_swap(c, ch, t, "v0.60", bins["NEW"], ver["OLD"], ver["NEW"], block_time, args.offset,
-                     args.voting_period, srv, prestage=True,
+                     args.voting_period, srv, prestage=True, from_registry=True,
                      while_old=lambda: before.update({q: abci_query(rpc, q) for q in WASMD_V060_QUERIES}))
         check_new_modules(ch, t, rpc, before)
         check_view(c, ch, t, lis, "v0.60", 0)
@@ -1951,7 +1989,12 @@ def unstartable(args):
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
                       separators=(",", ":"))
     listen = f"127.0.0.1:{ports[9]}"
+    # The "v0.60" plan's info is empty: its binary comes from this chain-registry file.
+    registry = os.path.join(work, "chain.json")
+    write_registry(registry, daemon, [("v0.60", f"http://127.0.0.1:{srv.port}/{daemon}-{ver['NEW']}",
+                                       sha256_of(bins["NEW"]))])
     env = supervisor_env(home, daemon, "switchyard", "prestage")
+    env["SWITCHYARD_CHAIN_REGISTRY"] = registry
     env["SWITCHYARD_LISTEN"] = listen
     run([sup_bin, "init", bin_old], env=env)
     node_log = os.path.join(work, "node.log")
