@@ -210,6 +210,15 @@ impl RegistryCtx<'_> {
             .without_height_check(height.is_none())
     }
 
+    /// Why the registry is refused whatever an upgrade's plan says: it was read, but for
+    /// another chain than the node's. `None` when it matches, or nothing can be told yet.
+    pub(crate) fn wrong_chain(&self) -> Option<String> {
+        let read = self.state?.read.as_ref().ok()?;
+        read.check_chain(self.chain_id?)
+            .err()
+            .map(|e| e.to_string())
+    }
+
     fn source_named(
         &self,
         name: &str,

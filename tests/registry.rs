@@ -345,6 +345,38 @@ async fn a_registry_of_another_chain_is_refused() {
     assert!(!staged(&home));
 }
 
+/// A registry for another chain is said even when the plan's own info lists the binary (so the
+/// registry is not needed for this upgrade): the operator learns of the wrong setting before an
+/// upgrade that would need it. The plan's binary is still the one reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_registry_of_another_chain_is_named_even_when_the_plan_lists_the_binary() {
+    let home = Home::new();
+    init(&home);
+    let (dir, sum) = registry_folder(&home, "osmosis-1", |sum| {
+        format!("http://127.0.0.1:9/{DAEMON}?checksum=sha256:{sum}")
+    });
+    let registry = dir.join("chain.json");
+    let plan_url = format!("http://127.0.0.1:9/from-plan?checksum=sha256:{sum}");
+    let info = json!({"binaries": {this_platform(): plan_url}}).to_string();
+    let chain = chain_with_plan(&info).await;
+
+    let (_, v) = plan_json(&home, &chain.rpc_url(), registry.to_str().unwrap()).await;
+    let u = &v["upgrades"][0];
+    assert_eq!(u["binary"]["source"], "plan_info", "{v}");
+    assert!(
+        u["binary"]["url"]
+            .as_str()
+            .unwrap_or("")
+            .contains("/from-plan"),
+        "{v}"
+    );
+    let problems = u["problems"].to_string();
+    assert!(
+        problems.contains("the chain registry is for chain \\\"osmosis-1\\\""),
+        "{problems}"
+    );
+}
+
 /// Malformed and oversized registry files: clear errors naming the file, nothing staged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_and_huge_registry_files_are_refused() {

@@ -324,6 +324,11 @@ fn chain_row(
             ListingFact::Unusable
         }
     };
+    // A registry for another chain is refused even when the plan's own binary makes it moot: a
+    // wrong SWITCHYARD_CHAIN_REGISTRY is said before the upgrade that would need it.
+    if let (Source::Plan(_), Some(why)) = (&source, reg.wrong_chain()) {
+        problems.push(why);
+    }
     // Said whatever else holds: the registry and the plan disagree on the height.
     if let Source::Registry {
         height: Some(m), ..

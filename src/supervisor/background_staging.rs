@@ -115,6 +115,18 @@ pub(super) fn spawn(
             let (todo, conflicts): (Picked<Upcoming>, Picked<Upcoming>) = {
                 let v = view.borrow_and_update();
                 let r = registry.borrow_and_update().clone();
+                // Said once, whether or not an upgrade needs the registry now.
+                let wrong_chain = RegistryCtx {
+                    state: r.as_deref(),
+                    chain_id: v.chain_id.as_deref(),
+                }
+                .wrong_chain();
+                if let Some(why) = wrong_chain {
+                    let line = format!("the chain registry is not used: {why}");
+                    if said.insert(line.clone()) {
+                        tracing::error!("{line}");
+                    }
+                }
                 let (todo, conflicts) = candidates(
                     &v,
                     StagingPolicy {
