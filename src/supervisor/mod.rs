@@ -190,12 +190,14 @@ impl<'a> Supervisor<'a> {
         let signals = Signals::install(shutdown).context("installing signal handlers")?;
         let observer = Observer::spawn(cfg, &layout);
         let skip_heights = unsafe_skip_heights(&node_args);
+        // Read with or without a chain view: the download at a halt falls back on it too.
+        let registry = crate::chain_registry::spawn_refresher(cfg, shutdown);
         if let Some(view) = observer.chain_view() {
             background_staging::spawn(
                 cfg.clone(),
                 layout.clone(),
                 view,
-                crate::chain_registry::spawn_refresher(cfg, shutdown),
+                registry,
                 skip_heights.clone(),
                 shutdown,
             );

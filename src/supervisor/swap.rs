@@ -395,7 +395,84 @@ pub(super) async fn binary_starts(
 fn binary_step_now(cfg: &Config, layout: &Layout, rec: &SwapRecord) -> BinaryStep {
     // Placed with or without execute bits: `ensure_binary` adds them, as cosmovisor does.
     let in_place = layout.has_upgrade_binary(&rec.name);
-    binary_step(in_place, cfg.allow_download_binaries, !rec.info.is_empty())
+    let has_source = !rec.info.is_empty() || crate::chain_registry::configured(cfg).is_some();
+    binary_step(in_place, cfg.allow_download_binaries, has_source)
+}
+
+/// The chain registry's binary for `rec`'s upgrade on this platform: from `run`'s latest read of
+/// `SWITCHYARD_CHAIN_REGISTRY` (read now when there is none yet), checked against the chain id in
+/// the home's genesis. `Err` says why there is none.
+async fn registry_binary(
+    cfg: &Config,
+    rec: &SwapRecord,
+) -> Result<switchyard_core::BinarySource, String> {
+    use crate::chain_registry::{RegistryCtx, Source};
+    let state = match crate::chain_registry::latest() {
+        Some(state) => state,
+        None => std::sync::Arc::new(
+            crate::chain_registry::read_once(cfg)
+                .await
+                .ok_or("no chain registry is configured")?,
+        ),
+    };
+    let home = cfg.home.as_deref().ok_or("DAEMON_HOME is not set")?;
+    let chain_id = switchyard_watcher::NodeIdentity::read(home)
+        .map_err(|e| e.to_string())?
+        .chain_id
+        .ok_or("the home has no config/genesis.json to check the chain registry's chain against")?;
+    let reg = RegistryCtx {
+        state: Some(&state),
+        chain_id: Some(&chain_id),
+    };
+    match reg.registry_only(
+        rec.name.as_str(),
+        Some(rec.height),
+        &switchyard_core::this_platform(),
+    ) {
+        Source::Registry { source, .. } => Ok(source),
+        Source::Nothing(Some(why)) => Err(why),
+        _ => Err(format!(
+            "the chain registry lists no binary for {}",
+            rec.name
+        )),
+    }
+}
+
+/// The last-resort download: from the plan's info, else (the info lists no binary for this
+/// platform) from the chain registry, as pre-staging would have.
+async fn download_at_halt(
+    cfg: &Config,
+    layout: &Layout,
+    rec: &SwapRecord,
+) -> Result<switchyard_store::StageOutcome, String> {
+    use crate::upgrade_binary::StageFromInfoError;
+    use switchyard_store::StageError;
+    let opts = crate::upgrade_binary::stage_options(cfg, false);
+    let from_info = if rec.info.is_empty() {
+        Err(StageFromInfoError::NoBinaries)
+    } else {
+        crate::upgrade_binary::stage_from_info(layout, &rec.name, &rec.info, &opts).await
+    };
+    let info_lists_none = matches!(
+        from_info,
+        Err(StageFromInfoError::NoBinaries
+            | StageFromInfoError::Stage(StageError::NoBinaryForPlatform { .. }))
+    );
+    let why = match from_info {
+        Err(why) if info_lists_none && crate::chain_registry::configured(cfg).is_some() => why,
+        other => return other.map_err(|e| e.to_string()),
+    };
+    let source = registry_binary(cfg, rec)
+        .await
+        .map_err(|e| format!("{why}, and the chain registry gives none: {e}"))?;
+    tracing::warn!(upgrade = %rec.name, "{why}: downloading {} from the chain registry", source.url);
+    let opts = switchyard_store::StageOptions {
+        origin: Some(switchyard_core::BinaryOrigin::Registry),
+        ..opts
+    };
+    switchyard_store::stage_from_source(layout, &rec.name, &source, &opts)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Makes sure the new binary is in place and is the one that was verified: downloads it from the
@@ -411,14 +488,7 @@ async fn ensure_binary(
     if step == BinaryStep::DownloadNow {
         // Pre-staging should have done this long ago; downloading at the halt is the fallback.
         tracing::warn!(upgrade = %rec.name, "no staged binary at the halt: downloading it now (this is downtime)");
-        match crate::upgrade_binary::stage_from_info(
-            layout,
-            &rec.name,
-            &rec.info,
-            &crate::upgrade_binary::stage_options(cfg, false),
-        )
-        .await
-        {
+        match download_at_halt(cfg, layout, rec).await {
             Ok(outcome) => {
                 if let switchyard_store::StageOutcome::Staged(r) = &outcome {
                     live::downloaded(r.size);
@@ -438,7 +508,7 @@ async fn ensure_binary(
             path: new_bin,
             hint: match step {
                 BinaryStep::DownloadNow => {
-                    " (downloading it from the plan's info did not work; see above)"
+                    " (downloading it from the plan's info or the chain registry did not work; see above)"
                 }
                 BinaryStep::Missing {
                     download_allowed: false,
