@@ -11,7 +11,8 @@
 #      upgrade on v0.53 (known SDK), manual upgrade from a binary whose SDK version cannot be told,
 #      governance upgrade v053-to-v054 with switchyard SIGKILLed while the old binary sits halted;
 #   3. a wasmd node's life under switchyard (CosmWasm's wasmd v0.55.1 -> v0.60.8 by its own "v0.60"
-#      governance upgrade, binary staged from the plan during the vote; switchyard restarted; manual
+#      governance upgrade, its plan info empty and the binary staged during the vote from a
+#      chain-registry file; switchyard restarted; manual
 #      upgrade to v0.61.14; a SIGSTOP stall restarted once), wasmd's v0.60 with the binary pre-placed,
 #      and with a served binary that cannot start here (refused at preflight, held at the halt, fixed);
 #   4. cosmovisor on the v050-to-v053 and wasmd v0.60 governance upgrades (pre-placed, and
