@@ -336,8 +336,7 @@ async fn lock_and_clean(
     Ok(lock)
 }
 
-/// Refuses, before any network access or folder, a source or name that cannot be staged;
-/// returns the archive type its URL names.
+/// Refuses, before any download or folder, what cannot be staged; returns the URL's archive type.
 fn check_source(
     layout: &Layout,
     name: &UpgradeName,
@@ -412,7 +411,7 @@ struct Fetched {
     kind: Option<ArchiveKind>,
 }
 
-/// Downloads the source into the workspace, verifying its digest, and finds its archive type.
+/// Downloads into the workspace, checked against the checksum if any; finds the archive type.
 async fn download_verified(
     ws: &workspace::Workspace,
     name: &UpgradeName,

@@ -489,8 +489,7 @@ fn refuse_while_busy(layout: &Layout) -> Result<(), RestoreError> {
     Ok(())
 }
 
-/// Refuses a path that is not a backup of this node; returns its record (`None` for a folder
-/// restorable without one, when `--current` names the binary).
+/// Refuses a path that is not a backup of this node; returns its record, if it has one.
 fn read_backup_record(req: &RestoreRequest<'_>) -> Result<Option<BackupMeta>, RestoreError> {
     let backup = req.backup;
     let is_partial = backup
@@ -550,8 +549,7 @@ fn choose_current(
     }
 }
 
-/// The height from which applied records are forgotten, if the upgrade the data stands at is
-/// known.
+/// The height from which applied records are forgotten, when the data's upgrade is known.
 fn forget_from(backup: &Path, meta: Option<&BackupMeta>, current: &Current) -> Option<i64> {
     // The upgrade the data stands at: the one recorded, else the one the node's own
     // upgrade-info.json names. Unless `current` is that upgrade's binary (the data is after
@@ -577,8 +575,7 @@ struct Places {
     aside: PathBuf,
 }
 
-/// Finds the folder to replace and the free names beside it; refuses when the hidden building
-/// folder is already there.
+/// Finds the folder to replace and free names beside it; refuses a stray building folder.
 fn find_places(layout: &Layout) -> Result<Places, RestoreError> {
     let (data, data_exists) = real_data_dir(layout)?;
     let parent = data
@@ -609,8 +606,7 @@ fn find_places(layout: &Layout) -> Result<Places, RestoreError> {
     })
 }
 
-/// Walks the backup and refuses it when damaged or too big for the disk, or when the data's
-/// filesystem cannot exchange two folders; returns the walked tree.
+/// Walks the backup; refuses it if damaged or too big, or if the data cannot be exchanged.
 fn check_backup_fits(
     backup: &Path,
     meta: Option<&BackupMeta>,
@@ -668,8 +664,7 @@ fn start_record(
     Ok(rec)
 }
 
-/// Builds the restored tree in `rec.building` from the backup, with the newer validator state,
-/// and notes in `rec` how it was made, which state it got and its inode.
+/// Builds the restored tree from the backup with the newer validator state; notes it in `rec`.
 fn build_restored_tree(
     rec: &mut RestoreRecord,
     tree: &tree::Tree,
@@ -701,8 +696,7 @@ fn build_restored_tree(
     Ok(())
 }
 
-/// Puts the built tree under the data folder's name: exchanged with the old data in one step,
-/// or renamed there when there was none.
+/// Puts the built tree under the data's name: exchanged with the old data, or renamed there.
 fn swap_in(places: &Places) -> Result<(), RestoreError> {
     if places.data_exists {
         sys::exchange(&places.data, &places.building).map_err(|source| RestoreError::NoExchange {
@@ -714,8 +708,7 @@ fn swap_in(places: &Places) -> Result<(), RestoreError> {
     }
 }
 
-/// Undoes a restore that failed before the exchange: removes the built tree (best effort) and
-/// the journal, then fails with `e` (or with the error removing the journal).
+/// After a failure before the exchange: drops the built tree and the journal, then fails.
 fn roll_back(layout: &Layout, building: &Path, e: RestoreError) -> Result<Restored, RestoreError> {
     let _ = fs::remove_dir_all(building);
     clear_record(layout)?;
