@@ -292,13 +292,40 @@ async fn stage_inner(
     opts: &StageOptions,
 ) -> Result<StageOutcome, StageError> {
     let staging = staging_work_dir(layout);
-    let _lock = {
-        let (s, n) = (staging.clone(), name.as_str().to_string());
-        blocking(&staging, move || workspace::lock_upgrade(&s, &n))
+    let _lock = lock_and_clean(&staging, name).await?;
+
+    let bin = layout.upgrade_binary(name);
+    if std::fs::symlink_metadata(&bin).is_ok() {
+        return existing(layout, name, source, &bin, opts).await;
+    }
+    let url_kind = check_source(layout, name, source, opts)?;
+    let ws = open_workspace(layout, name, &staging).await?;
+    let fetched = download_verified(&ws, name, source, url_kind, opts).await?;
+    let built = unpack_and_hash(layout, &ws, &fetched, source, opts).await?;
+
+    let mut record = new_record(name, platform, source, &fetched, &built, &bin, opts);
+    // Record first: a binary present with a matching record is ours, even after a crash here.
+    staging_record::save_staging_record(layout, name, &record)?;
+    install(layout, name, &ws, built).await?;
+    drop(ws);
+    tracing::info!("staging {name}: installed {}", bin.display());
+
+    finish_preflight(layout, name, &mut record, opts).await?;
+    Ok(StageOutcome::Staged(record))
+}
+
+/// Takes the upgrade's lock (held until dropped) and removes what interrupted attempts left.
+async fn lock_and_clean(
+    staging: &Path,
+    name: &UpgradeName,
+) -> Result<workspace::UpgradeLock, StageError> {
+    let lock = {
+        let (s, n) = (staging.to_path_buf(), name.as_str().to_string());
+        blocking(staging, move || workspace::lock_upgrade(&s, &n))
             .await?
-            .map_err(io_at(&staging))?
+            .map_err(io_at(staging))?
     };
-    match workspace::clean_leftovers(&staging) {
+    match workspace::clean_leftovers(staging) {
         Ok(removed) => {
             for r in removed {
                 tracing::info!("removed {} left by an interrupted staging", r.display());
@@ -306,11 +333,16 @@ async fn stage_inner(
         }
         Err(e) => tracing::warn!("cleaning {}: {e}", staging.display()),
     }
+    Ok(lock)
+}
 
-    let bin = layout.upgrade_binary(name);
-    if std::fs::symlink_metadata(&bin).is_ok() {
-        return existing(layout, name, source, &bin, opts).await;
-    }
+/// Refuses, before any download or folder, what cannot be staged; returns the URL's archive type.
+fn check_source(
+    layout: &Layout,
+    name: &UpgradeName,
+    source: &BinarySource,
+    opts: &StageOptions,
+) -> Result<Option<ArchiveKind>, StageError> {
     if opts.must_have_checksum && source.checksum.is_none() {
         return Err(StageError::MissingChecksum {
             url: source.url.clone(),
@@ -332,13 +364,22 @@ async fn stage_inner(
             )),
         });
     }
+    Ok(url_kind)
+}
+
+/// Makes this attempt's temporary folder in a work area that renames into the upgrade folder.
+async fn open_workspace(
+    layout: &Layout,
+    name: &UpgradeName,
+    staging: &Path,
+) -> Result<workspace::Workspace, StageError> {
     let area = {
         let (s, u, d) = (
-            staging.clone(),
+            staging.to_path_buf(),
             layout.upgrades_dir(),
             layout.upgrade_dir(name),
         );
-        blocking(&staging, move || workspace::work_area(&s, &u, &d))
+        blocking(staging, move || workspace::work_area(&s, &u, &d))
             .await?
             .map_err(|e| StageError::NotWritable {
                 folder: e.folder,
@@ -357,7 +398,27 @@ async fn stage_inner(
             }
         }
     }
-    let ws = workspace::Workspace::new(&area, name.as_str()).map_err(io_at(&area))?;
+    workspace::Workspace::new(&area, name.as_str()).map_err(io_at(&area))
+}
+
+/// The verified download, in the workspace.
+struct Fetched {
+    /// Where it was saved: `<workspace>/download`.
+    path: PathBuf,
+    /// Its size and digest.
+    got: fetch::Downloaded,
+    /// Its archive type (from the URL, else sniffed); `None` for a plain binary.
+    kind: Option<ArchiveKind>,
+}
+
+/// Downloads into the workspace, checked against the checksum if any; finds the archive type.
+async fn download_verified(
+    ws: &workspace::Workspace,
+    name: &UpgradeName,
+    source: &BinarySource,
+    url_kind: Option<ArchiveKind>,
+    opts: &StageOptions,
+) -> Result<Fetched, StageError> {
     let download = ws.dir.join("download");
     tracing::info!("staging {name}: fetching {}", source.url);
     let got = fetch::download(
@@ -380,10 +441,38 @@ async fn stage_inner(
             source: e,
         })?,
     };
+    Ok(Fetched {
+        path: download,
+        got,
+        kind,
+    })
+}
+
+/// The tree to install, built in the workspace.
+struct Built {
+    /// The tree: `<workspace>/tree`.
+    tree: PathBuf,
+    /// The binary's path inside it, `bin/<daemon>`.
+    binary_rel: PathBuf,
+    /// The binary's sha256, in hex.
+    binary_sha256: String,
+    /// The binary's size in bytes.
+    binary_size: u64,
+}
+
+/// Unpacks (or moves) the download into the workspace's tree, hashes the binary and fsyncs it.
+async fn unpack_and_hash(
+    layout: &Layout,
+    ws: &workspace::Workspace,
+    fetched: &Fetched,
+    source: &BinarySource,
+    opts: &StageOptions,
+) -> Result<Built, StageError> {
     let tree = ws.dir.join("tree");
     let binary_rel = {
-        let (download, tree, daemon, url) = (
-            download.clone(),
+        let (download, kind, tree, daemon, url) = (
+            fetched.path.clone(),
+            fetched.kind,
             tree.clone(),
             layout.daemon_name.clone(),
             source.url.clone(),
@@ -406,46 +495,64 @@ async fn stage_inner(
         })
         .await??
     };
+    Ok(Built {
+        tree,
+        binary_rel,
+        binary_sha256,
+        binary_size,
+    })
+}
 
-    let mut record = StagingRecord {
+/// The staging record of the binary about to be installed at `bin`, its preflight pending.
+fn new_record(
+    name: &UpgradeName,
+    platform: Option<String>,
+    source: &BinarySource,
+    fetched: &Fetched,
+    built: &Built,
+    bin: &Path,
+    opts: &StageOptions,
+) -> StagingRecord {
+    StagingRecord {
         name: name.to_string(),
         platform,
         url: source.url.clone(),
         expected_checksum: source.checksum.as_ref().map(ToString::to_string),
-        digest: got.digest.to_string(),
-        size: got.size,
-        archive: kind.map(|k| k.as_str().to_string()),
-        binary_path: bin.clone(),
-        binary_sha256,
-        binary_size,
+        digest: fetched.got.digest.to_string(),
+        size: fetched.got.size,
+        archive: fetched.kind.map(|k| k.as_str().to_string()),
+        binary_path: bin.to_path_buf(),
+        binary_sha256: built.binary_sha256.clone(),
+        binary_size: built.binary_size,
         staged_at: Utc::now(),
         preflight: PreflightRecord::pending(),
         binary_stamp: None,
         origin: opts.origin,
-    };
-    // Record first: a binary present with a matching record is ours, even after a crash here.
-    staging_record::save_staging_record(layout, name, &record)?;
-    {
-        let (tree, dst, rel, spare) = (
-            tree.clone(),
-            layout.upgrade_dir(name),
-            binary_rel,
-            ws.dir.join("binary"),
-        );
-        let kept = blocking(&dst.clone(), move || {
-            place::place(&tree, &dst, &rel, &spare)
-        })
-        .await?
-        .map_err(io_at(&layout.upgrade_dir(name)))?;
-        for k in kept {
-            tracing::info!("staging {name}: kept existing {}", k.display());
-        }
     }
-    drop(ws);
-    tracing::info!("staging {name}: installed {}", bin.display());
+}
 
-    finish_preflight(layout, name, &mut record, opts).await?;
-    Ok(StageOutcome::Staged(record))
+/// Moves the built tree into `upgrades/<name>/` (see `place`), keeping files already there.
+async fn install(
+    layout: &Layout,
+    name: &UpgradeName,
+    ws: &workspace::Workspace,
+    built: Built,
+) -> Result<(), StageError> {
+    let (tree, dst, rel, spare) = (
+        built.tree,
+        layout.upgrade_dir(name),
+        built.binary_rel,
+        ws.dir.join("binary"),
+    );
+    let kept = blocking(&dst.clone(), move || {
+        place::place(&tree, &dst, &rel, &spare)
+    })
+    .await?
+    .map_err(io_at(&layout.upgrade_dir(name)))?;
+    for k in kept {
+        tracing::info!("staging {name}: kept existing {}", k.display());
+    }
+    Ok(())
 }
 
 /// The upgrade folder already holds a binary: ours (maybe preflight again) or the operator's.

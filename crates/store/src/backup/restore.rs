@@ -447,6 +447,33 @@ pub fn restore(
     fault: &(dyn Fn(&str) + Sync),
 ) -> Result<Restored, RestoreError> {
     let layout = req.layout;
+    refuse_while_busy(layout)?;
+    let meta = read_backup_record(req)?;
+    let current = choose_current(req, meta.as_ref())?;
+    Layout::check_executable(&layout.binary_of(&current))?;
+    let forget_from_height = forget_from(req.backup, meta.as_ref(), &current);
+
+    let places = find_places(layout)?;
+    let tree = check_backup_fits(req.backup, meta.as_ref(), &places)?;
+    let current_state = read_current_state(&places)?;
+
+    let mut rec = start_record(layout, req.backup, &places, current, forget_from_height)?;
+    if let Err(e) = build_restored_tree(&mut rec, &tree, current_state.as_deref(), fault) {
+        // Nothing was exchanged: drop what was built, and the record.
+        return roll_back(layout, &places.building, e);
+    }
+    write_record(layout, &rec)?;
+    fault("restore-before-exchange");
+    if let Err(e) = swap_in(&places) {
+        return roll_back(layout, &places.building, e);
+    }
+    crate::fsutil::sync_dir(&places.parent).map_err(io_err(&places.parent))?;
+    fault("restore-after-exchange");
+    finish(layout, &rec, fault)
+}
+
+/// Refuses while a restore or a swap is half done, or the node runs.
+fn refuse_while_busy(layout: &Layout) -> Result<(), RestoreError> {
     if let Some(rec) = pending(layout)? {
         return Err(RestoreError::Pending {
             path: journal_path(layout),
@@ -459,6 +486,11 @@ pub fn restore(
             path: layout.state_dir().join("swap.json"),
         });
     }
+    Ok(())
+}
+
+/// Refuses a path that is not a backup of this node; returns its record, if it has one.
+fn read_backup_record(req: &RestoreRequest<'_>) -> Result<Option<BackupMeta>, RestoreError> {
     let backup = req.backup;
     let is_partial = backup
         .file_name()
@@ -466,65 +498,85 @@ pub fn restore(
     if !backup.is_dir() || is_partial {
         return Err(RestoreError::NotABackup(backup.to_path_buf()));
     }
-    let meta: Result<Option<BackupMeta>, BackupError> = read_meta(backup);
-    match &meta {
-        Ok(Some(m)) if !m.is_of_home(&layout.home) => {
-            return Err(RestoreError::ForeignBackup {
-                path: backup.to_path_buf(),
-                home: m.home.clone(),
-            });
-        }
-        Ok(Some(_)) => {}
-        Ok(None) if restorable_without_record(backup) && req.current.is_some() => {}
+    match read_meta(backup) {
+        Ok(Some(m)) if !m.is_of_home(&req.layout.home) => Err(RestoreError::ForeignBackup {
+            path: backup.to_path_buf(),
+            home: m.home,
+        }),
+        Ok(Some(m)) => Ok(Some(m)),
+        Ok(None) if restorable_without_record(backup) && req.current.is_some() => Ok(None),
         Ok(None) => {
             let why = if restorable_without_record(backup) {
                 format!("it has no {META_FILE} (cosmovisor's backup, or data a restore set aside), so which binary runs it is unknown: name it with --current genesis or --current <upgrade>")
             } else {
                 format!("it has no {META_FILE}")
             };
-            return Err(RestoreError::NoRecord {
+            Err(RestoreError::NoRecord {
                 path: backup.to_path_buf(),
                 why,
-            });
-        }
-        Err(e) => {
-            return Err(RestoreError::NoRecord {
-                path: backup.to_path_buf(),
-                why: e.to_string(),
             })
         }
+        Err(e) => Err(RestoreError::NoRecord {
+            path: backup.to_path_buf(),
+            why: e.to_string(),
+        }),
     }
-    let current = match (&req.current, &meta) {
-        (Some(c), Ok(Some(m))) => {
+}
+
+/// What `current` is to point at: the binary asked for, else the one the backup's record names.
+fn choose_current(
+    req: &RestoreRequest<'_>,
+    meta: Option<&BackupMeta>,
+) -> Result<Current, RestoreError> {
+    match (&req.current, meta) {
+        (Some(c), Some(m)) => {
             if *c != m.from {
                 tracing::warn!(
                     "{} was taken while `current` pointed at {}; pointing it at {} as asked",
-                    backup.display(),
+                    req.backup.display(),
                     m.from,
                     c
                 );
             }
-            c.clone()
+            Ok(c.clone())
         }
-        (Some(c), _) => c.clone(),
-        (None, Ok(Some(m))) => m.from.clone(),
-        (None, _) => {
-            return Err(RestoreError::NeedCurrent {
-                path: backup.to_path_buf(),
-                why: format!("no {META_FILE}: cosmovisor's, or an older switchyard's"),
-            })
-        }
-    };
-    Layout::check_executable(&layout.binary_of(&current))?;
+        (Some(c), None) => Ok(c.clone()),
+        (None, Some(m)) => Ok(m.from.clone()),
+        (None, None) => Err(RestoreError::NeedCurrent {
+            path: req.backup.to_path_buf(),
+            why: format!("no {META_FILE}: cosmovisor's, or an older switchyard's"),
+        }),
+    }
+}
+
+/// The height from which applied records are forgotten, when the data's upgrade is known.
+fn forget_from(backup: &Path, meta: Option<&BackupMeta>, current: &Current) -> Option<i64> {
     // The upgrade the data stands at: the one recorded, else the one the node's own
     // upgrade-info.json names. Unless `current` is that upgrade's binary (the data is after
     // it), it and everything applied later are undone.
-    let at = match &meta {
-        Ok(Some(m)) => Some((m.upgrade.clone(), m.upgrade_height)),
-        _ => upgrade_info_of(backup),
+    let at = match meta {
+        Some(m) => Some((m.upgrade.clone(), m.upgrade_height)),
+        None => upgrade_info_of(backup),
     };
-    let forget_from_height = at.map(|(name, h)| if current.is_upgrade(&name) { h + 1 } else { h });
+    at.map(|(name, h)| if current.is_upgrade(&name) { h + 1 } else { h })
+}
 
+/// Where a restore works: the folder it replaces and the names beside it.
+struct Places {
+    /// The folder replaced: `data/`, or where that symlink points.
+    data: PathBuf,
+    /// Whether `data` exists.
+    data_exists: bool,
+    /// The folder holding `data`.
+    parent: PathBuf,
+    /// The hidden folder the restored tree is built in.
+    building: PathBuf,
+    /// Where the replaced data goes, a name not yet taken.
+    aside: PathBuf,
+}
+
+/// Finds the folder to replace and free names beside it; refuses a stray building folder.
+fn find_places(layout: &Layout) -> Result<Places, RestoreError> {
     let (data, data_exists) = real_data_dir(layout)?;
     let parent = data
         .parent()
@@ -545,33 +597,62 @@ pub fn restore(
         aside = parent.join(format!("{base}-before-restore-{stamp}.{i}"));
         i += 1;
     }
+    Ok(Places {
+        data,
+        data_exists,
+        parent,
+        building,
+        aside,
+    })
+}
 
+/// Walks the backup; refuses it if damaged or too big, or if the data cannot be exchanged.
+fn check_backup_fits(
+    backup: &Path,
+    meta: Option<&BackupMeta>,
+    places: &Places,
+) -> Result<tree::Tree, RestoreError> {
     let tree = tree::walk(backup, &[META_FILE, MANIFEST_FILE])?;
-    check_intact(backup, &tree, meta.as_ref().ok().and_then(Option::as_ref))?;
-    let est = space::estimate_tree(&tree, &parent)?;
+    check_intact(backup, &tree, meta)?;
+    let est = space::estimate_tree(&tree, &places.parent)?;
     est.check()?;
     if est.cross_device {
         tracing::warn!(
             "{} is on another filesystem than {}: nothing can be hard-linked, so the restore is a full copy ({})",
             backup.display(),
-            parent.display(),
+            places.parent.display(),
             super::human_bytes(est.copied_bytes)
         );
     }
-    if data_exists {
-        probe_exchange(&parent)?;
+    if places.data_exists {
+        probe_exchange(&places.parent)?;
     }
-    let current_state = if data_exists {
-        validator_state::read(&data).map_err(io_err(&data.join(validator_state::FILE)))?
-    } else {
-        None
-    };
+    Ok(tree)
+}
 
-    let mut rec = RestoreRecord {
+/// The replaced data's `priv_validator_state.json`, if there is data and it has one.
+fn read_current_state(places: &Places) -> Result<Option<Vec<u8>>, RestoreError> {
+    if places.data_exists {
+        let data = &places.data;
+        validator_state::read(data).map_err(io_err(&data.join(validator_state::FILE)))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Records the restore in the journal, before anything is written beside the data.
+fn start_record(
+    layout: &Layout,
+    backup: &Path,
+    places: &Places,
+    current: Current,
+    forget_from_height: Option<i64>,
+) -> Result<RestoreRecord, RestoreError> {
+    let rec = RestoreRecord {
         backup: backup.to_path_buf(),
-        data: data.clone(),
-        building: building.clone(),
-        aside,
+        data: places.data.clone(),
+        building: places.building.clone(),
+        aside: places.aside.clone(),
         current,
         forget_from_height,
         built: None,
@@ -580,59 +661,58 @@ pub fn restore(
         started_at: now_rfc3339(),
     };
     write_record(layout, &rec)?;
-    let built = (|| {
-        fs::create_dir(&building).map_err(io_err(&building))?;
-        rec.stats = snapshot::materialize(
-            &tree,
-            &building,
-            &|| fault("restore-mid-copy"),
-            &std::sync::atomic::AtomicBool::new(false),
-        )?
-        .stats;
-        let backup_state =
-            validator_state::read(backup).map_err(io_err(&backup.join(validator_state::FILE)))?;
-        let choice = validator_state::choose(current_state.as_deref(), backup_state.as_deref());
-        if matches!(choice, Choice::Current | Choice::CurrentUnreadable) {
-            keep_current_state(
-                &data,
-                &building,
-                current_state.as_deref().unwrap_or_default(),
-            )?;
-        }
-        if choice == Choice::CurrentUnreadable {
-            tracing::warn!(
-                "{} cannot be read; it is kept as it is rather than going back to the backup's older one (the node will not start until it is fixed)",
-                data.join(validator_state::FILE).display()
-            );
-        }
-        rec.validator_state = Some(choice);
-        rec.built = inode_of(&building);
-        Ok::<(), RestoreError>(())
-    })();
-    if let Err(e) = built {
-        // Nothing was exchanged: drop what was built, and the record.
-        let _ = fs::remove_dir_all(&building);
-        clear_record(layout)?;
-        return Err(e);
+    Ok(rec)
+}
+
+/// Builds the restored tree from the backup with the newer validator state; notes it in `rec`.
+fn build_restored_tree(
+    rec: &mut RestoreRecord,
+    tree: &tree::Tree,
+    current_state: Option<&[u8]>,
+    fault: &(dyn Fn(&str) + Sync),
+) -> Result<(), RestoreError> {
+    fs::create_dir(&rec.building).map_err(io_err(&rec.building))?;
+    rec.stats = snapshot::materialize(
+        tree,
+        &rec.building,
+        &|| fault("restore-mid-copy"),
+        &std::sync::atomic::AtomicBool::new(false),
+    )?
+    .stats;
+    let backup_state = validator_state::read(&rec.backup)
+        .map_err(io_err(&rec.backup.join(validator_state::FILE)))?;
+    let choice = validator_state::choose(current_state, backup_state.as_deref());
+    if matches!(choice, Choice::Current | Choice::CurrentUnreadable) {
+        keep_current_state(&rec.data, &rec.building, current_state.unwrap_or_default())?;
     }
-    write_record(layout, &rec)?;
-    fault("restore-before-exchange");
-    let swapped = if data_exists {
-        sys::exchange(&data, &building).map_err(|source| RestoreError::NoExchange {
-            dir: parent.clone(),
+    if choice == Choice::CurrentUnreadable {
+        tracing::warn!(
+            "{} cannot be read; it is kept as it is rather than going back to the backup's older one (the node will not start until it is fixed)",
+            rec.data.join(validator_state::FILE).display()
+        );
+    }
+    rec.validator_state = Some(choice);
+    rec.built = inode_of(&rec.building);
+    Ok(())
+}
+
+/// Puts the built tree under the data's name: exchanged with the old data, or renamed there.
+fn swap_in(places: &Places) -> Result<(), RestoreError> {
+    if places.data_exists {
+        sys::exchange(&places.data, &places.building).map_err(|source| RestoreError::NoExchange {
+            dir: places.parent.clone(),
             source,
         })
     } else {
-        sys::rename_noreplace(&building, &data).map_err(io_err(&data))
-    };
-    if let Err(e) = swapped {
-        let _ = fs::remove_dir_all(&building);
-        clear_record(layout)?;
-        return Err(e);
+        sys::rename_noreplace(&places.building, &places.data).map_err(io_err(&places.data))
     }
-    crate::fsutil::sync_dir(&parent).map_err(io_err(&parent))?;
-    fault("restore-after-exchange");
-    finish(layout, &rec, fault)
+}
+
+/// After a failure before the exchange: drops the built tree and the journal, then fails.
+fn roll_back(layout: &Layout, building: &Path, e: RestoreError) -> Result<Restored, RestoreError> {
+    let _ = fs::remove_dir_all(building);
+    clear_record(layout)?;
+    Err(e)
 }
 
 /// Copies the replaced data's `priv_validator_state.json` (bytes, mode, owner) into the tree
