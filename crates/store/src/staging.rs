@@ -605,7 +605,6 @@ async fn existing(
     Ok(StageOutcome::AlreadyStaged(record))
 }
 
-/// Runs (or skips) the preflight, records it, and turns a failure into [`StageError::Preflight`].
 /// Runs the preflight of a binary staged earlier once more (its record says it failed to start:
 /// the host may have been fixed since, e.g. the missing shared library installed), saves the
 /// record and returns it; fails as staging does ([`StageError::Preflight`] when it still does
@@ -620,6 +619,7 @@ pub async fn rerun_preflight(
     Ok(record)
 }
 
+/// Runs (or skips) the preflight, records it, and turns a failure into [`StageError::Preflight`].
 async fn finish_preflight(
     layout: &Layout,
     name: &UpgradeName,
