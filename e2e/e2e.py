@@ -1989,12 +1989,7 @@ def unstartable(args):
     info = json.dumps({"binaries": {"linux/amd64": f"http://127.0.0.1:{srv.port}/{daemon}?checksum=sha256:{checksum}"}},
                       separators=(",", ":"))
     listen = f"127.0.0.1:{ports[9]}"
-    # The "v0.60" plan's info is empty: its binary comes from this chain-registry file.
-    registry = os.path.join(work, "chain.json")
-    write_registry(registry, daemon, [("v0.60", f"http://127.0.0.1:{srv.port}/{daemon}-{ver['NEW']}",
-                                       sha256_of(bins["NEW"]))])
     env = supervisor_env(home, daemon, "switchyard", "prestage")
-    env["SWITCHYARD_CHAIN_REGISTRY"] = registry
     env["SWITCHYARD_LISTEN"] = listen
     run([sup_bin, "init", bin_old], env=env)
     node_log = os.path.join(work, "node.log")

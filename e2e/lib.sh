@@ -66,11 +66,18 @@ e2e_switchyard() {
 }
 
 # e2e_py <results.jsonl> <e2e.py subcommand> <args...>: its JSON result lines go to results
+# Every e2e.py run that exits non-zero is remembered in E2E_FAILED_RUNS: a scenario that crashes
+# (a Python error before it printed its results) has no failed checks to count, yet must fail
+# the e2e.
+E2E_FAILED_RUNS=()
 e2e_py() {
   local out=$1; shift
   python3 "$E2E_DIR/e2e.py" "$@" >>"$out" &
   E2E_PIDS+=($!)
-  wait $!
+  local rc=0
+  wait $! || rc=$?
+  [ "$rc" = 0 ] || E2E_FAILED_RUNS+=("e2e.py $1 (exit $rc)")
+  return 0
 }
 
 # e2e_scenario <results.jsonl> <args to e2e.py scenario...>

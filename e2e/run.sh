@@ -91,5 +91,9 @@ read -r passed failed <<<"$summary"
 e2e_log "done in $(( $(date +%s) - t0 ))s (node binaries ${E2E_BUILD_S}s, scenarios $(( $(date +%s) - t1 ))s)"
 [ -z "$passed" ] && { passed=0; failed=1; }
 [ "$passed" = 0 ] && [ "$failed" = 0 ] && failed=1
+for r in "${E2E_FAILED_RUNS[@]}"; do
+  echo "  FAILED: $r (its output is above)" >&2
+  failed=$((failed + 1))
+done
 echo "e2e: $passed passed, $failed failed"
 [ "$failed" = 0 ]
