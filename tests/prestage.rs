@@ -170,3 +170,48 @@ async fn staged_then_halted(tamper: bool) {
     );
     assert!(!sy.log().contains("downloading it now"), "{}", sy.log());
 }
+
+/// A binary placed by hand for a proposal still in voting (no download: the plan's info lists
+/// nothing) is asked whether it has `pre-upgrade` during the vote, as a staged one is, not only
+/// once the plan is scheduled a few blocks before its height.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_binary_placed_for_a_proposal_in_voting_is_probed_during_the_vote() {
+    let home = Home::new();
+    let genesis = home.binary("genesis", "", "v0.50.10");
+    let v2 = home.binary("v2", "", "v0.50.10");
+    home.setup(&genesis, &[]);
+    let out = home.cmd(&["add-upgrade", "v2", v2.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let chain = FakeChain::start(Scenario {
+        height: 990,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    chain
+        .control_json(json!({"op": "submit_proposal", "proposal": {"kind": "software_upgrade", "plan": {"name": "v2", "height": 1000, "info": ""}}}))
+        .unwrap();
+    home.rpc_from_fake_chain(&chain.rpc_url());
+    std::fs::create_dir_all(home.path().join("data")).unwrap();
+    std::fs::write(home.path().join("data/height"), "990").unwrap();
+    home.fake("no_preupgrade", "");
+    home.fake("pause", "");
+
+    let sy = home.run(&[("SWITCHYARD_PROPOSALS_EVERY", "1s")]);
+    let record = home.path().join("cosmovisor/switchyard/preupgrade/v2.json");
+    wait_for(
+        "the pre-upgrade probe's verdict on v2",
+        T,
+        || std::fs::read(&record).is_ok_and(|b| !b.is_empty()),
+        || sy.log(),
+    );
+    let rec: serde_json::Value = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(rec["command"], "absent", "{rec}");
+    let state = chain.control_json(json!({"op": "state"})).unwrap();
+    assert_eq!(
+        state["proposals"][0]["status"],
+        json!(2),
+        "the proposal must still be in voting: {state}"
+    );
+    assert!(state["plan"].is_null(), "no plan is scheduled yet: {state}");
+}

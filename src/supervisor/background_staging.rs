@@ -69,12 +69,7 @@ pub(super) fn candidates<'v>(
 /// How the core sees one upcoming upgrade, as far as its plan info goes (the registry is
 /// [`candidates`]'s business).
 fn candidate(u: &Upcoming) -> StagingCandidate {
-    let phase = match u.proposal_status {
-        Some(ProposalStatus::DepositPeriod) => ProposalPhase::Deposit,
-        Some(ProposalStatus::VotingPeriod) => ProposalPhase::Voting,
-        Some(ProposalStatus::Passed) => ProposalPhase::Passed,
-        _ => ProposalPhase::Other,
-    };
+    let phase = proposal_phase(u.proposal_status);
     StagingCandidate {
         height: u.height,
         sighting: match u.source {
@@ -86,6 +81,16 @@ fn candidate(u: &Upcoming) -> StagingCandidate {
             .binaries
             .binaries()
             .is_some_and(|b| b.for_platform(&this_platform()).is_some()),
+    }
+}
+
+/// A proposal's status in the core's terms.
+pub(super) fn proposal_phase(status: Option<ProposalStatus>) -> ProposalPhase {
+    match status {
+        Some(ProposalStatus::DepositPeriod) => ProposalPhase::Deposit,
+        Some(ProposalStatus::VotingPeriod) => ProposalPhase::Voting,
+        Some(ProposalStatus::Passed) => ProposalPhase::Passed,
+        _ => ProposalPhase::Other,
     }
 }
 

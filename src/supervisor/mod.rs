@@ -819,8 +819,33 @@ impl<'a> Supervisor<'a> {
         );
         self.halt_near = switchyard_core::halt_is_near(known);
         self.warn_about_manual(known);
+        let proposals = self.proposed_upgrades();
         self.probe_ahead
-            .upcoming(switchyard_core::binaries_to_probe(known));
+            .upcoming(switchyard_core::binaries_to_probe(
+                known,
+                &proposals,
+                self.cfg.prestage_voting,
+            ));
+    }
+
+    /// The upgrade proposals the chain watcher sees (none without a chain view), for the probe.
+    fn proposed_upgrades(&self) -> Vec<switchyard_core::ProposedUpgrade> {
+        let Some(view) = self.observer.chain_view() else {
+            return Vec::new();
+        };
+        let view = view.borrow();
+        view.upcoming
+            .iter()
+            .filter(|u| u.source == switchyard_watcher::SeenIn::Proposal)
+            .filter_map(|u| {
+                Some(switchyard_core::ProposedUpgrade {
+                    name: switchyard_core::UpgradeName::parse(&u.name, self.cfg.disable_recase)
+                        .ok()?,
+                    height: u.height,
+                    phase: background_staging::proposal_phase(u.proposal_status),
+                })
+            })
+            .collect()
     }
 
     /// Core's `while_running`: stops the node and swaps when it reached an upgrade.

@@ -74,7 +74,7 @@ pub use plan_info::{
 };
 pub use preupgrade_probe::{
     binaries_to_probe, judge_preupgrade, preupgrade_needed, PreUpgradeCommand, ProbeRun,
-    CONTROL_COMMAND,
+    ProposedUpgrade, CONTROL_COMMAND,
 };
 pub use readiness::{
     readiness, BackupFact, BinaryFact, Blocker, Check, ListingFact, Obstacle, PreflightFact,

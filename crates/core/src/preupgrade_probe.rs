@@ -20,6 +20,7 @@ use std::collections::BTreeSet;
 
 use crate::decide::Known;
 use crate::name::UpgradeName;
+use crate::staging_rules::ProposalPhase;
 
 /// The command name of the control run: one that no node binary has.
 pub const CONTROL_COMMAND: &str = "switchyard-no-such-command";
@@ -61,16 +62,45 @@ pub fn preupgrade_needed(known: Option<PreUpgradeCommand>) -> bool {
     known != Some(PreUpgradeCommand::Absent)
 }
 
-/// The upgrades whose binaries should be probed now: the chain's scheduled plan and the manual
-/// upgrades, unless already applied or skipped by `--unsafe-skip-upgrades`.
-pub fn binaries_to_probe(known: &Known) -> BTreeSet<UpgradeName> {
+/// An upgrade proposal whose binary may be probed before its plan is scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposedUpgrade {
+    /// The plan's name.
+    pub name: UpgradeName,
+    /// The plan's height.
+    pub height: i64,
+    /// Where the proposal stands.
+    pub phase: ProposalPhase,
+}
+
+/// The upgrades whose binaries should be probed now: the chain's scheduled plan, the manual
+/// upgrades, proposals that passed, and proposals in voting when `include_voting`
+/// (`SWITCHYARD_PRESTAGE_VOTING`: the operator lets a proposal's binary be run before it
+/// passes); none already applied or at a height skipped by `--unsafe-skip-upgrades`. Probing
+/// during the vote means a binary placed by hand is asked days before the halt, as a staged
+/// one is, not in the blocks between the plan's scheduling and its height.
+pub fn binaries_to_probe(
+    known: &Known,
+    proposals: &[ProposedUpgrade],
+    include_voting: bool,
+) -> BTreeSet<UpgradeName> {
     let plan = known
         .plan
         .iter()
         .filter(|p| !known.skip_heights.contains(&p.height))
         .map(|p| &p.name);
     let manual = known.manual.iter().map(|m| &m.name);
+    let proposed = proposals
+        .iter()
+        .filter(|p| match p.phase {
+            ProposalPhase::Passed => true,
+            ProposalPhase::Voting => include_voting,
+            ProposalPhase::Deposit | ProposalPhase::Other => false,
+        })
+        .filter(|p| !known.skip_heights.contains(&p.height))
+        .map(|p| &p.name);
     plan.chain(manual)
+        .chain(proposed)
         .filter(|n| !known.applied.contains_key(*n))
         .cloned()
         .collect()
@@ -160,14 +190,46 @@ mod tests {
         };
         k.applied.insert(n("old"), 10);
         assert_eq!(
-            binaries_to_probe(&k).into_iter().collect::<Vec<_>>(),
+            binaries_to_probe(&k, &[], true)
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![n("fix1"), n("v2")]
         );
         k.skip_heights.insert(100);
         assert_eq!(
-            binaries_to_probe(&k).into_iter().collect::<Vec<_>>(),
+            binaries_to_probe(&k, &[], true)
+                .into_iter()
+                .collect::<Vec<_>>(),
             vec![n("fix1")]
         );
+    }
+
+    #[test]
+    fn proposals_are_probed_once_passed_and_in_voting_when_allowed() {
+        let n = |s: &str| UpgradeName::parse(s, false).unwrap();
+        let p = |name: &str, height: i64, phase: ProposalPhase| ProposedUpgrade {
+            name: n(name),
+            height,
+            phase,
+        };
+        let mut k = Known::default();
+        k.applied.insert(n("done"), 5);
+        let proposals = [
+            p("voting", 200, ProposalPhase::Voting),
+            p("passed", 300, ProposalPhase::Passed),
+            p("deposit", 400, ProposalPhase::Deposit),
+            p("rejected", 500, ProposalPhase::Other),
+            p("done", 5, ProposalPhase::Passed),
+        ];
+        let names = |k: &Known, include_voting| {
+            binaries_to_probe(k, &proposals, include_voting)
+                .into_iter()
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(names(&k, true), vec![n("passed"), n("voting")]);
+        assert_eq!(names(&k, false), vec![n("passed")]);
+        k.skip_heights.insert(300);
+        assert_eq!(names(&k, true), vec![n("voting")]);
     }
 
     #[test]
