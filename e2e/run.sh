@@ -91,9 +91,10 @@ read -r passed failed <<<"$summary"
 e2e_log "done in $(( $(date +%s) - t0 ))s (node binaries ${E2E_BUILD_S}s, scenarios $(( $(date +%s) - t1 ))s)"
 [ -z "$passed" ] && { passed=0; failed=1; }
 [ "$passed" = 0 ] && [ "$failed" = 0 ] && failed=1
+# A run that exited non-zero counts once more: its failed checks (if it printed any) are above.
 for r in "${E2E_FAILED_RUNS[@]}"; do
   echo "  FAILED: $r (its output is above)" >&2
   failed=$((failed + 1))
 done
-echo "e2e: $passed passed, $failed failed"
+echo "e2e: $passed passed, $failed failed (${#E2E_FAILED_RUNS[@]} of them e2e.py runs that exited non-zero)"
 [ "$failed" = 0 ]
