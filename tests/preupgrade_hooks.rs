@@ -111,6 +111,15 @@ fn probed_before_the_halt(home: &Home) -> Running {
 
 /// [`probed_before_the_halt`] with the upgrade binary's mode set to `mode` before the start.
 fn probed_before_the_halt_with_mode(home: &Home, mode: u32) -> Running {
+    probed_before_the_halt_with(home, mode, None)
+}
+
+/// [`probed_before_the_halt_with_mode`], the binary's unknown-command answers starting with the
+/// words of `clock` in turn (the fake node's `help_clock`), when given.
+fn probed_before_the_halt_with(home: &Home, mode: u32, clock: Option<&str>) -> Running {
+    if let Some(words) = clock {
+        home.fake("help_clock", words);
+    }
     home.serve_rpc();
     let genesis = home.binary("genesis", "", "v0.50.10");
     let v2 = home.binary("v2", "", "v0.50.10");
@@ -219,6 +228,29 @@ fn a_binary_without_execute_bits_is_made_executable_before_the_probe() {
     let status = sy.wait(T);
     assert_eq!(status.code(), Some(0), "{}", sy.log());
     assert_eq!(home.current_target(), "upgrades/v2", "{}", sy.log());
+}
+
+/// wasmd starts its unknown-command error with the time of day: when the probe and the control
+/// fall on either side of a minute their answers differ, and the pair is asked again, so the
+/// verdict is still "absent" (not "unknown", which would start the binary at the halt).
+#[test]
+fn answers_on_either_side_of_a_minute_are_asked_again() {
+    let home = Home::new();
+    let mut sy = probed_before_the_halt_with(&home, 0o755, Some("2:05AM 2:06AM"));
+    assert!(
+        !std::fs::read_to_string(home.path().join("fake/help_clock"))
+            .unwrap()
+            .contains("2:05AM"),
+        "the first answer's minute was used"
+    );
+    std::fs::remove_file(home.path().join("fake/pause")).unwrap();
+    let status = sy.wait(T);
+    assert_eq!(status.code(), Some(0), "{}", sy.log());
+    assert!(
+        !home.events().contains("unknown command pre-upgrade"),
+        "the binary was started for pre-upgrade at the halt:\n{}",
+        home.events()
+    );
 }
 
 #[test]

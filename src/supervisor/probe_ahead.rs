@@ -12,7 +12,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use switchyard_core::{judge_preupgrade, PreUpgradeCommand, UpgradeName};
+use switchyard_core::{
+    ask_again, judge_preupgrade, PreUpgradeCommand, ProbeRun, UpgradeName, PROBE_ATTEMPTS,
+};
 use switchyard_store::{FileStamp, Layout, PreUpgradeProbeRecord};
 use tokio::sync::watch;
 
@@ -84,7 +86,7 @@ pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
     };
     // A binary that cannot be started at all is "unknown" for this file (its pre-upgrade then
     // runs at the halt, as before), so it is not asked again, and warned about, every look.
-    let (command, output) = match switchyard_exec::probe_preupgrade(&bin, PROBE_LIMIT).await {
+    let (command, output) = match ask(&bin).await {
         Ok((probe, control)) => (judge_preupgrade(&probe, &control), probe.output),
         Err(e) => {
             tracing::warn!(upgrade = %name, "cannot ask {} whether it has a pre-upgrade command: {e}", bin.display());
@@ -115,5 +117,18 @@ pub(super) async fn probe_if_needed(layout: &Layout, name: &UpgradeName) {
             upgrade = %name,
             "cannot tell whether the binary for upgrade {name} has a pre-upgrade command: it is run at the halt, as cosmovisor does"
         ),
+    }
+}
+
+/// Runs the probe pair, again while the core says the answers may differ only by a clock
+/// (`switchyard_core::ask_again`), at most `PROBE_ATTEMPTS` times; the last pair is judged.
+async fn ask(bin: &std::path::Path) -> std::io::Result<(ProbeRun, ProbeRun)> {
+    let mut attempt = 1;
+    loop {
+        let (probe, control) = switchyard_exec::probe_preupgrade(bin, PROBE_LIMIT).await?;
+        if attempt >= PROBE_ATTEMPTS || !ask_again(&probe, &control) {
+            return Ok((probe, control));
+        }
+        attempt += 1;
     }
 }

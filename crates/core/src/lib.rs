@@ -73,8 +73,8 @@ pub use plan_info::{
     ChecksumError, PlanBinaries, PlanInfo, RejectedEntry,
 };
 pub use preupgrade_probe::{
-    binaries_to_probe, judge_preupgrade, preupgrade_needed, PreUpgradeCommand, ProbeRun,
-    ProposedUpgrade, CONTROL_COMMAND,
+    ask_again, binaries_to_probe, judge_preupgrade, preupgrade_needed, PreUpgradeCommand, ProbeRun,
+    ProposedUpgrade, CONTROL_COMMAND, PROBE_ATTEMPTS,
 };
 pub use readiness::{
     readiness, BackupFact, BinaryFact, Blocker, Check, ListingFact, Obstacle, PreflightFact,

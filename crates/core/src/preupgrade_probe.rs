@@ -56,6 +56,20 @@ pub fn judge_preupgrade(probe: &ProbeRun, control: &ProbeRun) -> PreUpgradeComma
     }
 }
 
+/// How many times the probe pair is run at most, when [`ask_again`] says so.
+pub const PROBE_ATTEMPTS: u32 = 3;
+
+/// Whether the two runs are worth running again: both exited with code 1, as for an unknown
+/// command, but their outputs differ. A binary that prints the time of day in its error
+/// (wasmd's console log: `2:05AM ERR ... unknown command`) answers differently when the two
+/// runs fall on either side of a minute; asked again at once, both fall in the same minute. A
+/// pair that differs for any other reason differs again, and stays unknown.
+pub fn ask_again(probe: &ProbeRun, control: &ProbeRun) -> bool {
+    probe.exit == Some(1)
+        && control.exit == Some(1)
+        && judge_preupgrade(probe, control) == PreUpgradeCommand::Unknown
+}
+
 /// Whether the binary's `pre-upgrade` must run at the halt: always, unless it is known to be
 /// absent from this very file.
 pub fn preupgrade_needed(known: Option<PreUpgradeCommand>) -> bool {
@@ -230,6 +244,26 @@ mod tests {
         assert_eq!(names(&k, false), vec![n("passed")]);
         k.skip_heights.insert(300);
         assert_eq!(names(&k, true), vec![n("voting")]);
+    }
+
+    #[test]
+    fn answers_that_differ_only_by_the_clock_are_asked_again() {
+        // wasmd's two runs on either side of a minute.
+        let probe = run(Some(1), "2:05AM ERR unknown command \"pre-upgrade\"\n");
+        let control = run(
+            Some(1),
+            &format!("2:06AM ERR unknown command \"{CONTROL_COMMAND}\"\n"),
+        );
+        assert!(ask_again(&probe, &control));
+        // Same minute: judged, nothing to ask again.
+        let same = run(
+            Some(1),
+            &format!("2:05AM ERR unknown command \"{CONTROL_COMMAND}\"\n"),
+        );
+        assert!(!ask_again(&probe, &same));
+        // Help shown, or a run that did not end as an unknown command: asking again tells nothing.
+        assert!(!ask_again(&run(Some(0), "Usage"), &control));
+        assert!(!ask_again(&run(None, ""), &control));
     }
 
     #[test]
