@@ -1,10 +1,12 @@
 //! Before the halt: asks each upcoming upgrade's binary whether it has a `pre-upgrade` command,
 //! so the swap does not start a binary that has none just to hear it say so.
 //!
-//! The supervisor tells this task which upgrades are upcoming (`switchyard_core::binaries_to_probe`)
-//! on every turn; the task probes each one whose binary is in place and has no verdict for that
-//! very file yet (`switchyard_store::current_preupgrade_probe`), one at a time, and writes the
-//! verdict to the store. It looks again every [`RECHECK`], so a binary placed or replaced later
+//! The supervisor tells this task which upgrades are upcoming (`switchyard_core::binaries_to_probe`:
+//! the scheduled plan, manual upgrades, passed proposals and, with `SWITCHYARD_PRESTAGE_VOTING`,
+//! proposals in voting) on every turn; the task probes each one whose binary is in place and has
+//! no verdict for that very file yet (`switchyard_store::current_preupgrade_probe`), one at a
+//! time, and writes the verdict to the store. A pair whose answers may differ only by a clock is
+//! asked again (`switchyard_core::ask_again`). It looks again every [`RECHECK`], so a binary placed or replaced later
 //! is probed too. A binary that cannot be started is recorded as unknown for that file (logged
 //! once); nothing here ever touches the node. Pre-staging calls [`probe_if_needed`] itself right after a
 //! binary is staged.
