@@ -56,6 +56,9 @@ pub struct FeedState {
     pub websocket_sessions: u64,
     /// The last reason the websocket went down.
     pub last_websocket_error: Option<String>,
+    /// How many `/status` polls failed while the websocket was down (the node itself was not
+    /// answering: restarting, or gone).
+    pub polls_failed: u64,
 }
 
 /// Tuning of the block feed.
@@ -221,8 +224,12 @@ async fn run(
             }
             state.send_modify(|s| s.websocket_connected = false);
         }
-        // Down: poll until it is time to try the socket again.
+        // Down: poll until it is time to try the socket again, or until the node answers again
+        // after it did not: a node that restarted (an upgrade, a crash) has its websocket back
+        // with its RPC, and waiting out a backoff grown over its restart would miss the events
+        // only the socket brings (a proposal entering a short vote).
         let until = tokio::time::Instant::now() + backoff.next_delay();
+        let mut node_was_down = false;
         loop {
             match rpc.status().await {
                 Ok(s) => {
@@ -233,8 +240,16 @@ async fn run(
                         },
                         BlockSource::Poll,
                     );
+                    if node_was_down && opts.use_websocket {
+                        backoff.reset();
+                        break;
+                    }
                 }
-                Err(e) => tracing::debug!("polling for blocks: {e}"),
+                Err(e) => {
+                    tracing::debug!("polling for blocks: {e}");
+                    node_was_down = true;
+                    state.send_modify(|s| s.polls_failed += 1);
+                }
             }
             let now = tokio::time::Instant::now();
             if opts.use_websocket && now >= until {

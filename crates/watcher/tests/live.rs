@@ -256,3 +256,46 @@ async fn chain_watcher_waits_for_an_absent_node() {
     .unwrap();
     drop(chain);
 }
+
+/// A node that stops answering (a restart for an upgrade, a crash) and comes back has its
+/// websocket back too: the feed tries it as soon as `/status` answers again, not after the
+/// backoff (two minutes here), so the events only the socket brings (a proposal entering a
+/// short vote) are not missed for that long.
+#[tokio::test]
+async fn the_websocket_is_tried_again_as_soon_as_the_node_answers_again() {
+    let chain = start(Scenario::default()).await;
+    let feed = BlockFeed::spawn(
+        RpcClient::new(&chain.rpc_url(), limits()).unwrap(),
+        BlockFeedOptions {
+            backoff_initial: Duration::from_secs(120),
+            backoff_max: Duration::from_secs(120),
+            ..feed_opts()
+        },
+    );
+    let mut state = feed.state();
+    let within = |secs| Duration::from_secs(secs);
+    tokio::time::timeout(within(5), state.wait_for(|s| s.websocket_connected))
+        .await
+        .unwrap()
+        .unwrap();
+    // The node goes away: RPC errors, the socket drops; the feed polls and the polls fail.
+    chain
+        .control_json(json!({"op":"set_mode","mode":"error"}))
+        .unwrap();
+    chain.control_json(json!({"op":"drop_websockets"})).unwrap();
+    tokio::time::timeout(within(10), state.wait_for(|s| s.polls_failed >= 1))
+        .await
+        .expect("a failed poll")
+        .unwrap();
+    // It answers again: the socket is up again long before the two-minute backoff.
+    chain
+        .control_json(json!({"op":"set_mode","mode":"normal"}))
+        .unwrap();
+    tokio::time::timeout(
+        within(30),
+        state.wait_for(|s| s.websocket_connected && s.websocket_sessions >= 2),
+    )
+    .await
+    .expect("the websocket is back once the node answers")
+    .unwrap();
+}
