@@ -65,7 +65,13 @@ fn a_node_ignoring_sigterm_is_killed_a_grace_after_switchyard_is_sigkilled() {
         "{}",
         home.events()
     );
-    assert!(sy.log().contains("killed it with SIGKILL"), "{}", sy.log());
+    // The guard says so after the kill: the node can be seen gone before its line is written.
+    wait_for(
+        "the guard's word that it killed the node",
+        T,
+        || sy.log().contains("killed it with SIGKILL"),
+        || sy.log(),
+    );
     wait_for(
         "the guard to exit",
         T,
