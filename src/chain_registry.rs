@@ -241,6 +241,36 @@ impl RegistryCtx<'_> {
     }
 }
 
+/// The registry's binary for upgrade `name` on this platform, after checking the registry is for
+/// the chain of `home`'s `config/genesis.json`: what `add-upgrade --from-registry` and the
+/// download at a halt (no chain view at hand) use. With the binary, how the registry's height
+/// disagrees with `height`, if it does; `Err` says why there is none.
+pub(crate) fn binary_for_home(
+    state: &RegistryState,
+    home: &std::path::Path,
+    name: &str,
+    height: Option<i64>,
+) -> Result<(BinarySource, Option<HeightMismatch>), String> {
+    let chain_id = switchyard_watcher::NodeIdentity::read(home)
+        .map_err(|e| e.to_string())?
+        .chain_id
+        .ok_or_else(|| {
+            format!(
+                "{} is missing: the chain registry's chain cannot be checked against this node's",
+                home.join("config/genesis.json").display()
+            )
+        })?;
+    let reg = RegistryCtx {
+        state: Some(state),
+        chain_id: Some(&chain_id),
+    };
+    match reg.registry_only(name, height, &switchyard_core::this_platform()) {
+        Source::Registry { source, height } => Ok((source, height)),
+        Source::Nothing(Some(why)) => Err(why),
+        _ => Err(format!("the chain registry gives no binary for {name}")),
+    }
+}
+
 impl Source {
     fn without_height_check(self, drop: bool) -> Source {
         match self {

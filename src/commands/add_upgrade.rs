@@ -335,41 +335,23 @@ fn registry_source(
     wanted: &str,
     height: Option<i64>,
 ) -> anyhow::Result<BinarySource> {
-    use crate::chain_registry::{read_once, RegistryCtx, Source};
+    use crate::chain_registry::{binary_for_home, read_once};
     let rt = super::runtime()?;
     let Some(state) = rt.block_on(read_once(cfg)) else {
         bail!("--from-registry needs SWITCHYARD_CHAIN_REGISTRY (the chain's chain.json: a path or URL)");
     };
     let home = cfg.home.as_deref().context("DAEMON_HOME is not set")?;
-    let genesis = home.join("config/genesis.json");
-    let chain_id = switchyard_watcher::NodeIdentity::read(home)?
-        .chain_id
-        .with_context(|| {
-            format!(
-                "{} is missing: the chain registry's chain cannot be checked against this node's",
-                genesis.display()
-            )
-        })?;
-    let reg = RegistryCtx {
-        state: Some(&state),
-        chain_id: Some(&chain_id),
-    };
-    let platform = switchyard_core::this_platform();
-    match reg.registry_only(wanted, height, &platform) {
-        Source::Registry { source, height } => {
-            if let Some(m) = height {
-                tracing::warn!("upgrade {wanted}: {m}");
-            }
-            tracing::info!(
-                "upgrade {wanted}: the chain registry ({}) lists {}",
-                state.source,
-                source.url
-            );
-            Ok(source)
-        }
-        Source::Nothing(Some(why)) => bail!("{why}"),
-        _ => bail!("the chain registry gives no binary for {wanted}"),
+    let (source, mismatch) =
+        binary_for_home(&state, home, wanted, height).map_err(|why| anyhow::anyhow!(why))?;
+    if let Some(m) = mismatch {
+        tracing::warn!("upgrade {wanted}: {m}");
     }
+    tracing::info!(
+        "upgrade {wanted}: the chain registry ({}) lists {}",
+        state.source,
+        source.url
+    );
+    Ok(source)
 }
 
 /// Stages `source` as upgrade `name`'s binary (`replace`: a binary is there and `--force` was

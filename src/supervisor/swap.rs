@@ -406,7 +406,6 @@ async fn registry_binary(
     cfg: &Config,
     rec: &SwapRecord,
 ) -> Result<switchyard_core::BinarySource, String> {
-    use crate::chain_registry::{RegistryCtx, Source};
     let state = match crate::chain_registry::latest() {
         Some(state) => state,
         None => std::sync::Arc::new(
@@ -416,26 +415,8 @@ async fn registry_binary(
         ),
     };
     let home = cfg.home.as_deref().ok_or("DAEMON_HOME is not set")?;
-    let chain_id = switchyard_watcher::NodeIdentity::read(home)
-        .map_err(|e| e.to_string())?
-        .chain_id
-        .ok_or("the home has no config/genesis.json to check the chain registry's chain against")?;
-    let reg = RegistryCtx {
-        state: Some(&state),
-        chain_id: Some(&chain_id),
-    };
-    match reg.registry_only(
-        rec.name.as_str(),
-        Some(rec.height),
-        &switchyard_core::this_platform(),
-    ) {
-        Source::Registry { source, .. } => Ok(source),
-        Source::Nothing(Some(why)) => Err(why),
-        _ => Err(format!(
-            "the chain registry lists no binary for {}",
-            rec.name
-        )),
-    }
+    crate::chain_registry::binary_for_home(&state, home, rec.name.as_str(), Some(rec.height))
+        .map(|(source, _)| source)
 }
 
 /// The last-resort download: from the plan's info, else (the info lists no binary for this
