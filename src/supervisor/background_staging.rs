@@ -120,13 +120,12 @@ pub(super) fn spawn(
             let (todo, conflicts): (Picked<Upcoming>, Picked<Upcoming>) = {
                 let v = view.borrow_and_update();
                 let r = registry.borrow_and_update().clone();
-                // Said once, whether or not an upgrade needs the registry now.
-                let wrong_chain = RegistryCtx {
+                let reg = RegistryCtx {
                     state: r.as_deref(),
                     chain_id: v.chain_id.as_deref(),
-                }
-                .wrong_chain();
-                if let Some(why) = wrong_chain {
+                };
+                // Said once, whether or not an upgrade needs the registry now.
+                if let Some(why) = reg.wrong_chain() {
                     let line = format!("the chain registry is not used: {why}");
                     if said.insert(line.clone()) {
                         tracing::error!("{line}");
@@ -139,10 +138,7 @@ pub(super) fn spawn(
                         include_voting: cfg.prestage_voting,
                     },
                     &skip_heights,
-                    RegistryCtx {
-                        state: r.as_deref(),
-                        chain_id: v.chain_id.as_deref(),
-                    },
+                    reg,
                 );
                 let own = |l: Vec<(&Upcoming, Source)>| {
                     l.into_iter().map(|(u, s)| (u.clone(), s)).collect()
